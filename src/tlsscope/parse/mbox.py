@@ -1,0 +1,52 @@
+"""Split an mbox into messages as a stream, so a file of any size is read in bounded memory.
+
+A message starts at a `From ` line at the start of the file or after an empty line (mboxo and
+mboxrd alike); mboxrd's `>From ` quoting is undone. A message larger than the cap is skipped,
+not buffered: it comes out with `data=None` and its size.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+_QUOTED_FROM = re.compile(rb"^>(>*From )")
+
+
+class MboxMessage(NamedTuple):
+    number: int
+    data: bytes | None
+    size: int
+
+
+def split_mbox(lines: Iterable[bytes], cap: int) -> Iterator[MboxMessage]:
+    buffer: list[bytes] = []
+    size = 0
+    number = 0
+    previous_blank = True
+    started = False
+    for line in lines:
+        if line.startswith(b"From ") and previous_blank:
+            if started:
+                yield _finish(number, buffer, size, cap)
+            number += 1
+            buffer, size, started = [], 0, True
+            previous_blank = False
+            continue
+        previous_blank = line in (b"\n", b"\r\n")
+        if not started:
+            continue
+        size += len(line)
+        if size <= cap:
+            buffer.append(_QUOTED_FROM.sub(rb"\1", line) if line.startswith(b">") else line)
+        elif buffer:
+            buffer = []
+    if started:
+        yield _finish(number, buffer, size, cap)
+
+
+def _finish(number: int, buffer: list[bytes], size: int, cap: int) -> MboxMessage:
+    if size > cap:
+        return MboxMessage(number, None, size)
+    return MboxMessage(number, b"".join(buffer), size)

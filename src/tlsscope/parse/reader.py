@@ -1,0 +1,191 @@
+"""One input → an `InputResult`: what it is, the reports it carries, and what is wrong.
+
+The reader recurses through containers (mail → part → gzip → JSON, zip → members, mbox →
+messages) deciding each layer by content. Nothing here raises for bad input: every problem
+becomes a finding on the input, located by where in the input it was found.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from tlsscope.errors import InputError
+from tlsscope.findings import Finding, error, warning
+from tlsscope.parse import crosscheck
+from tlsscope.parse.decompress import gunzip, unzip
+from tlsscope.parse.envelope import Kind, describe, sniff
+from tlsscope.parse.json_report import NotAReport, read_json
+from tlsscope.parse.mbox import split_mbox
+from tlsscope.parse.mime import Envelope, message_parts
+from tlsscope.parse.results import InputResult, ReadReport
+from tlsscope.settings import Settings
+
+RFC_TYPES = {"application/tlsrpt+gzip": Kind.GZIP, "application/tlsrpt+json": Kind.JSON}
+GENERIC_TYPES = {
+    "application/gzip": Kind.GZIP, "application/x-gzip": Kind.GZIP,
+    "application/zip": Kind.ZIP, "application/x-zip-compressed": Kind.ZIP,
+    "application/x-zip": Kind.ZIP, "application/tlsrpt+zip": Kind.ZIP,
+    "application/json": Kind.JSON, "text/json": Kind.JSON, "application/tlsrpt": Kind.JSON,
+    "text/plain": Kind.JSON,
+}
+_MAX_DEPTH = 6
+
+
+@dataclass
+class _Layer:
+    """Where a blob sits: its location, the type it was declared as, its name, its mail."""
+
+    location: str = ""
+    declared: str | None = None
+    filename: str | None = None
+    envelope: Envelope | None = None
+    depth: int = 0
+
+    def inner(self, location: str, **changes: object) -> _Layer:
+        where = f"{self.location} {location}".strip() if location else self.location
+        layer = _Layer(where, None, self.filename, self.envelope, self.depth + 1)
+        for key, value in changes.items():
+            setattr(layer, key, value)
+        return layer
+
+
+@dataclass
+class _Reading:
+    settings: Settings
+    result: InputResult
+    notes: list[Finding] = field(default_factory=list)
+
+
+def read_input(data: bytes, source: str, *, settings: Settings | None = None,
+               declared_type: str | None = None, filename: str | None = None) -> InputResult:
+    """Read one input. Never raises for bad input; see `InputResult.outcome`."""
+    reading = _Reading(settings or Settings(), InputResult(source=source))
+    result = reading.result
+    if len(data) > reading.settings.max_input_bytes:
+        result.errors.append(error("input_too_large", f"input is {len(data):,} bytes, more than "
+                                   f"the cap of {reading.settings.max_input_bytes:,}"))
+        return result
+    declared = declared_type.split(";")[0].strip().lower() if declared_type else None
+    try:
+        result.kind = sniff(data).value
+        _blob(reading, data, _Layer(declared=declared, filename=filename))
+    except Exception as exc:  # loop guard: one input that breaks the reader must not stop a batch
+        result.errors.append(error("reader_failure", f"the reader failed on this input "
+                                   f"({type(exc).__name__}: {exc}); it is kept for re-reading"))
+    if not result.reports and not result.errors:
+        result.warnings.extend(reading.notes)
+    else:
+        result.warnings.extend(n for n in reading.notes if n.code != "not_a_report")
+    return result
+
+
+def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
+    kind = sniff(data)
+    before = len(reading.result.reports)
+    if layer.depth > _MAX_DEPTH:
+        raise_note(reading, layer, "nested too deeply; not read")
+        return
+    try:
+        _dispatch(reading, data, kind, layer)
+    except InputError as exc:
+        where = f"{layer.location} {exc.path}".strip()
+        reading.result.errors.append(error(exc.code, exc.message, where))
+    if len(reading.result.reports) > before or kind in (Kind.GZIP, Kind.JSON, Kind.ZIP):
+        _check_declared(reading, kind, layer, found=len(reading.result.reports) > before)
+
+
+def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None:
+    limits = reading.settings
+    if kind is Kind.GZIP:
+        inflated = gunzip(data, limits.max_decompressed_bytes)
+        reading.result.warnings.extend(w.at(layer.location) for w in inflated.warnings)
+        _blob(reading, inflated.data, layer.inner("", declared=None))
+    elif kind is Kind.ZIP:
+        for member in unzip(data, limits.max_decompressed_bytes, limits.max_archive_members):
+            _blob(reading, member.data, layer.inner(f"zip:{member.name}", filename=member.name))
+    elif kind is Kind.JSON:
+        _json(reading, data, layer)
+    elif kind is Kind.MAIL:
+        _mail(reading, data, layer)
+    elif kind is Kind.MBOX:
+        for message in split_mbox(data.splitlines(keepends=True), limits.max_input_bytes):
+            inner = layer.inner(f"message {message.number}")
+            if message.data is None:
+                reading.result.errors.append(error(
+                    "input_too_large", f"message of {message.size:,} bytes is over the cap",
+                    inner.location))
+            else:
+                _blob(reading, message.data, inner)
+    elif kind is Kind.BASE64:
+        _base64(reading, data, layer)
+    else:
+        raise_note(reading, layer, describe(data, kind))
+
+
+def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
+    try:
+        outcomes = read_json(data)
+    except NotAReport as exc:
+        raise_note(reading, layer, str(exc))
+        return
+    for outcome in outcomes:
+        if isinstance(outcome, ReadReport):
+            _accept(reading, outcome, layer)
+        else:
+            reading.result.errors.extend(f.at(layer.location) for f in outcome)
+
+
+def _accept(reading: _Reading, read: ReadReport, layer: _Layer) -> None:
+    read.location = f"{layer.location} {read.location}".strip()
+    if layer.envelope is not None:
+        read.warnings.extend(crosscheck.check_envelope(read.report, layer.envelope))
+    if layer.filename:
+        read.warnings.extend(crosscheck.check_filename(
+            read.report, layer.filename, expected=layer.envelope is not None))
+    reading.result.reports.append(read)
+
+
+def _mail(reading: _Reading, data: bytes, layer: _Layer) -> None:
+    parts = message_parts(data)
+    if not parts:
+        raise_note(reading, layer, "a mail without a report attachment")
+    for part in parts:
+        _blob(reading, part.data, layer.inner(
+            part.location, declared=part.content_type, filename=part.filename,
+            envelope=part.envelope))
+
+
+def _base64(reading: _Reading, data: bytes, layer: _Layer) -> None:
+    try:
+        decoded = base64.b64decode(b"".join(data.split()), validate=False)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if sniff(decoded) in (Kind.GZIP, Kind.ZIP, Kind.JSON):
+        reading.result.warnings.append(warning(
+            "undeclared_base64", "base64 data without a Content-Transfer-Encoding; decoded",
+            layer.location))
+        _blob(reading, decoded, layer.inner(""))
+    else:
+        raise_note(reading, layer, "base64 text that does not decode to a report")
+
+
+def _check_declared(reading: _Reading, kind: Kind, layer: _Layer, *, found: bool) -> None:
+    declared = layer.declared
+    if declared is None:
+        return
+    expected = RFC_TYPES.get(declared) or GENERIC_TYPES.get(declared)
+    if expected is not None and expected is not kind and kind is not Kind.EMPTY:
+        reading.result.warnings.append(warning(
+            "declared_type_mismatch", f"declared as {declared} but the content is {kind.value}",
+            layer.location))
+    elif found and declared not in RFC_TYPES:
+        reading.result.warnings.append(warning(
+            "nonstandard_media_type", f"report sent as {declared}, not application/tlsrpt+gzip "
+            "or application/tlsrpt+json (RFC 8460 §5.3, §6.4, §6.5)", layer.location))
+
+
+def raise_note(reading: _Reading, layer: _Layer, what: str) -> None:
+    message = f"not a TLS-RPT report: {what}"
+    reading.notes.append(warning("not_a_report", message, layer.location))

@@ -1,0 +1,155 @@
+"""Small value readers shared by both JSON paths: IP literals, domain names and date-times.
+
+Each is a pure function, cached where values repeat across reports (sending IPs, policy
+domains, the day's start and end), because the reader runs them for every failure row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import re
+from decimal import Decimal
+from typing import NamedTuple
+
+import idna
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
+class Checked(NamedTuple):
+    """A normalised value, and why it differs from the original (None when it does not)."""
+
+    value: str
+    problem: str | None
+
+
+@functools.lru_cache(maxsize=8192)
+def check_ip(text: str) -> Checked:
+    """RFC 8460 §4.4: IPv4 dotted-decimal, or IPv6 in RFC 5952 text form.
+
+    A valid but non-canonical IPv6 literal is normalised; an invalid one is kept verbatim.
+    """
+    if _IPV4.fullmatch(text):
+        return Checked(text, None)
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return Checked(text, f"{text!r} is not an IP address")
+    canonical = address.compressed
+    if canonical != text:
+        return Checked(canonical, f"{text!r} is not in RFC 5952 form; read as {canonical}")
+    return Checked(text, None)
+
+
+_LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
+_HOST = re.compile(rf"(?=.{{1,253}}\.?$)(?:{_LABEL}\.)*{_LABEL}\.?")
+
+
+@functools.lru_cache(maxsize=8192)
+def check_domain(text: str) -> Checked:
+    """RFC 8460 §4.4: domains are A-labels. A U-label name is converted; a bad name is kept."""
+    if text.isascii():
+        if _HOST.fullmatch(text):
+            return Checked(text, None)
+        return Checked(text, f"{text!r} is not a valid domain name")
+    try:
+        alabel = idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        return Checked(text, f"{text!r} is not a valid internationalised domain name ({exc})")
+    return Checked(alabel, f"U-label domain {text!r} converted to A-label {alabel}")
+
+
+_DATETIME = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*"
+)
+
+
+class ParsedTime(NamedTuple):
+    value: dt.datetime
+    problems: tuple[str, ...]
+
+
+def parse_datetime(text: str) -> ParsedTime | None:
+    """Read an RFC 3339 §5.6 date-time leniently: returns None when it is not a date at all.
+
+    Deviations are reported, not rejected: no offset (read as UTC), a space for `T`, no seconds,
+    a date without a time, a leap second (read as :59), more than 6 fraction digits.
+    """
+    match = _DATETIME.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    problems: list[str] = []
+    if hour is None:
+        problems.append("has no time of day; read as 00:00:00")
+    elif second is None:
+        problems.append("has no seconds")
+    sec = int(second or 0)
+    if sec == 60:
+        problems.append("has a leap second; read as :59")
+        sec = 59
+    micro = 0
+    if fraction:
+        if len(fraction) > 6:
+            problems.append("has more than 6 fraction digits; truncated to microseconds")
+        micro = int(fraction[:6].ljust(6, "0"))
+    if zone is None:
+        problems.append("has no time zone; read as UTC")
+        tz: dt.tzinfo = dt.UTC
+    elif zone in ("Z", "z", "UTC", "GMT"):
+        tz = dt.UTC
+    else:
+        digits = zone[1:].replace(":", "").ljust(4, "0")
+        offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        tz = dt.timezone(-offset if zone[0] == "-" else offset)
+    if text.strip()[10:11] == " ":
+        problems.append("uses a space instead of 'T'")
+    try:
+        value = dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), sec, micro, tz
+        )
+    except ValueError:
+        return None
+    return ParsedTime(value, tuple(problems))
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """UTC RFC 3339 with `Z`, fractions only when present."""
+    value = value.astimezone(dt.UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def as_count(value: object) -> tuple[int | None, str | None]:
+    """A session count as an exact int, with a warning for a coerced form, or an error.
+
+    Returns (count, None) for a JSON integer, (count, warning) when the value had to be
+    coerced (a string of digits, an integral number with a fraction part or exponent), and
+    (None, error) when it cannot be a count (negative, fractional, boolean, other types).
+    """
+    if type(value) is int:
+        return (value, None) if value >= 0 else (None, f"is negative ({value})")
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[+-]?\d+", text):
+            number = int(text)
+            if number < 0:
+                return None, f"is negative ({value!r})"
+            return number, f"is a string ({value!r}); read as the number {number}"
+        return None, f"is not a number ({value!r})"
+    if isinstance(value, Decimal | float) and not isinstance(value, bool):
+        number_d = Decimal(value)
+        if not number_d.is_finite():
+            return None, f"is not a finite number ({value})"
+        if number_d < 0:
+            return None, f"is negative ({value})"
+        if number_d != number_d.to_integral_value():
+            return None, f"is fractional ({value})"
+        return int(number_d), f"is written as {value}, not as an integer"
+    return None, f"has the wrong type ({type(value).__name__})"

@@ -1,0 +1,1 @@
+"""Arrival: the world becomes `RawInput`s (bytes, where they came from, when)."""

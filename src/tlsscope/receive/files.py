@@ -1,0 +1,76 @@
+"""Files, folders (recursively, in sorted order), stdin and mbox files as `RawInput`s.
+
+An mbox (a file that starts with a `From ` line) is streamed message by message, so its size
+does not matter. Any other file larger than the input cap is not read at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from tlsscope.parse.mbox import split_mbox
+
+
+class RawInput(NamedTuple):
+    source: str
+    data: bytes | None
+    """None when the input could not be read; `problem` then says why."""
+    filename: str | None = None
+    received_at: dt.datetime | None = None
+    problem: str | None = None
+
+
+def expand(paths: Iterable[str]) -> Iterator[str]:
+    """Files as given, folders walked recursively in sorted order, `-` kept for stdin."""
+    for path in paths:
+        if path != "-" and os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield os.path.join(root, name)
+        else:
+            yield path
+
+
+def iter_inputs(paths: Iterable[str], cap: int) -> Iterator[RawInput]:
+    for path in expand(paths):
+        if path == "-":
+            yield from _stream(sys.stdin.buffer, "<stdin>", None, cap)
+            continue
+        try:
+            with open(path, "rb") as handle:
+                yield from _stream(handle, path, Path(path).name, cap)
+        except OSError as exc:
+            yield RawInput(path, None, problem=f"cannot read: {exc.strerror or exc}")
+
+
+def _stream(handle: BinaryIO, source: str, filename: str | None, cap: int) -> Iterator[RawInput]:
+    now = dt.datetime.now(dt.UTC)
+    head = handle.read(5)
+    if head == b"From ":
+        lines = _prepend(head, handle)
+        for message in split_mbox(lines, cap):
+            where = f"{source}#{message.number}"
+            if message.data is None:
+                yield RawInput(where, None, None, now, f"message of {message.size:,} bytes is "
+                               f"more than the input cap of {cap:,}")
+            else:
+                yield RawInput(where, message.data, None, now)
+        return
+    rest = handle.read(cap + 1 - len(head))
+    data = head + rest
+    if len(data) > cap:
+        yield RawInput(source, None, filename, now, f"input is more than the cap of {cap:,} bytes")
+        return
+    yield RawInput(source, data, filename, now)
+
+
+def _prepend(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
+    first = head + handle.readline()
+    yield first
+    yield from handle

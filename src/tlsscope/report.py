@@ -1,0 +1,165 @@
+"""The RFC 8460 report model: what a TLS-RPT report says, with no I/O.
+
+The structs mirror the JSON of RFC 8460 §4.4 (member names are the kebab-case JSON keys), so a
+well-formed report decodes straight into them. Values are normalised by the reader
+(`tlsscope.parse`) before anyone else sees them: datetimes are in UTC, domains are A-labels,
+`mx-host` is always a list. Derived facts (the MTA-STS mode, the TLSA records, the report's day)
+are computed from the stored fields, never stored twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated
+
+import msgspec
+
+from tlsscope.policy_text import StsPolicy, TlsaRecord, parse_sts_lines, parse_tlsa_strings
+
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class PolicyType(enum.StrEnum):
+    """RFC 8460 §4.4 `policy-type` values."""
+
+    STS = "sts"
+    TLSA = "tlsa"
+    NO_POLICY_FOUND = "no-policy-found"
+
+
+class ResultType(enum.StrEnum):
+    """RFC 8460 §4.3 result types (the IANA "STARTTLS Validation Result Types", §6.6)."""
+
+    STARTTLS_NOT_SUPPORTED = "starttls-not-supported"  # §4.3.1
+    CERTIFICATE_HOST_MISMATCH = "certificate-host-mismatch"  # §4.3.1
+    CERTIFICATE_EXPIRED = "certificate-expired"  # §4.3.1
+    CERTIFICATE_NOT_TRUSTED = "certificate-not-trusted"  # §4.3.1
+    VALIDATION_FAILURE = "validation-failure"  # §4.3.1, §4.3.3
+    TLSA_INVALID = "tlsa-invalid"  # §4.3.2.1
+    DNSSEC_INVALID = "dnssec-invalid"  # §4.3.2.1
+    DANE_REQUIRED = "dane-required"  # §4.3.2.1
+    STS_POLICY_FETCH_ERROR = "sts-policy-fetch-error"  # §4.3.2.2
+    STS_POLICY_INVALID = "sts-policy-invalid"  # §4.3.2.2
+    STS_WEBPKI_INVALID = "sts-webpki-invalid"  # §4.3.2.2
+
+
+KNOWN_POLICY_TYPES = frozenset(t.value for t in PolicyType)
+KNOWN_RESULT_TYPES = frozenset(t.value for t in ResultType)
+
+
+class _Wire(msgspec.Struct, rename="kebab", kw_only=True, forbid_unknown_fields=True):
+    """Base: JSON keys are the kebab-case field names; unknown members are kept by the reader."""
+
+
+class DateRange(_Wire):
+    start_datetime: dt.datetime
+    end_datetime: dt.datetime
+
+
+class Policy(_Wire):
+    """The `policy` object of one `policies[]` entry (RFC 8460 §4.4)."""
+
+    policy_type: str
+    policy_string: list[str] | None = None
+    policy_domain: str | None = None
+    mx_host: list[str] | None = None
+
+    @property
+    def sts(self) -> StsPolicy | None:
+        """The MTA-STS policy (RFC 8461 §3.2) read from `policy-string`, for sts policies."""
+        if self.policy_type != PolicyType.STS or not self.policy_string:
+            return None
+        return parse_sts_lines(tuple(self.policy_string))
+
+    @property
+    def tlsa_records(self) -> tuple[TlsaRecord, ...]:
+        """The individual TLSA records of a tlsa policy (RFC 8460 §4.5)."""
+        if self.policy_type != PolicyType.TLSA or not self.policy_string:
+            return ()
+        return parse_tlsa_strings(tuple(self.policy_string)).records
+
+
+class Summary(_Wire):
+    total_successful_session_count: Count
+    total_failure_session_count: Count
+
+
+class FailureDetail(_Wire):
+    """One `failure-details[]` row (RFC 8460 §4.4). Absent and `null` members are both None."""
+
+    result_type: str | None = None
+    failed_session_count: Count | None = None
+    sending_mta_ip: str | None = None
+    receiving_mx_hostname: str | None = None
+    receiving_mx_helo: str | None = None
+    receiving_ip: str | None = None
+    additional_information: str | None = None
+    failure_reason_code: str | None = None
+
+    @property
+    def sessions(self) -> int:
+        return self.failed_session_count or 0
+
+
+class PolicyResult(_Wire):
+    """One entry of `policies[]`: the applied policy, its totals and its failure rows."""
+
+    policy: Policy
+    summary: Summary
+    failure_details: list[FailureDetail] | None = None
+
+    @property
+    def details(self) -> list[FailureDetail]:
+        return self.failure_details or []
+
+
+class Report(_Wire):
+    """A whole RFC 8460 report."""
+
+    organization_name: str
+    date_range: DateRange
+    report_id: str
+    policies: list[PolicyResult]
+    contact_info: str | None = None
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.date_range.start_datetime
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.date_range.end_datetime
+
+    @property
+    def day(self) -> dt.date:
+        """The UTC day a report is counted on: the UTC date of its start (RFC 8460 §4.1).
+
+        This holds for windows ending at the next day's 00:00 (Mail.ru, Stalwart) and for
+        24-hour windows that are not aligned to midnight.
+        """
+        return self.date_range.start_datetime.astimezone(dt.UTC).date()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies a report: report-id is only unique per organisation (§4.4)."""
+        return (self.organization_name, self.report_id)
+
+    def domain_totals(self) -> dict[str, tuple[int, int]]:
+        """(successful, failed) sessions per policy domain, without double counting.
+
+        Some reporters (Microsoft) list the same sessions under an sts and a tlsa policy of one
+        domain. The sessions of a domain are therefore summed per policy type, and the largest
+        type's figures are taken instead of adding the types together.
+        """
+        by_domain: dict[str, dict[str, list[int]]] = {}
+        for entry in self.policies:
+            domain = (entry.policy.policy_domain or "").lower()
+            sums = by_domain.setdefault(domain, {}).setdefault(entry.policy.policy_type, [0, 0])
+            sums[0] += entry.summary.total_successful_session_count
+            sums[1] += entry.summary.total_failure_session_count
+        totals: dict[str, tuple[int, int]] = {}
+        for domain, per_type in by_domain.items():
+            ok, failed = max(per_type.values(), key=lambda pair: pair[0] + pair[1])
+            totals[domain] = (ok, failed)
+        return totals
