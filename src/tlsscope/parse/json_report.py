@@ -50,7 +50,7 @@ def read_json(data: bytes) -> list[ReadReport | Rejection]:
     c = Collector()
     c.warnings.extend(head)
     validate(report, c)
-    return [ReadReport(report=report, warnings=c.warnings)]
+    return [ReadReport(report=report, warnings=c.warnings, originals=c.originals)]
 
 
 def _tolerant(data: bytes, head: list[Finding]) -> list[ReadReport | Rejection]:

@@ -104,7 +104,7 @@ def _members(obj: dict[str, Any], known: dict[str, bool], path: str, c: Collecto
         if value is None:
             out.pop(name, None)
             if required:
-                c.fail("missing_member", f"required member {name!r} is missing", path)
+                c.fail("missing_member", f"required member {name!r} is missing", f"{path}.{name}")
     return out
 
 
@@ -164,7 +164,8 @@ def _entry(value: Any, path: str, c: Collector) -> Any:
     if isinstance(out.get("summary"), dict):
         summary = _members(out["summary"], _SUMMARY, f"{path}.summary", c)
         for name in _SUMMARY:
-            _count(summary, name, f"{path}.summary", c)
+            if name in summary:
+                _count(summary, name, f"{path}.summary", c)
         out["summary"] = summary
     elif "summary" in out:
         c.fail("wrong_type", f"must be an object, not {_kind(out['summary'])}", f"{path}.summary")

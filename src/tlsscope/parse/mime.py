@@ -16,6 +16,7 @@ from email.policy import compat32
 from typing import NamedTuple
 
 from tlsscope.parse.envelope import Kind, sniff
+from tlsscope.parse.values import decode_base64_text
 
 
 class Envelope(NamedTuple):
@@ -63,7 +64,7 @@ def _walk(node: Message, envelope: Envelope, location: str, out: list[Part]) -> 
     payload = node.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return
-    if ctype.startswith("text/") and sniff(payload) not in (Kind.JSON, Kind.GZIP, Kind.ZIP):
+    if ctype.startswith("text/") and not _holds_report(payload):
         return
     where = location or "body"
     out.append(Part(payload, ctype, _filename(node), where, envelope))
@@ -101,3 +102,12 @@ def _header(message: Message, name: str) -> str | None:
 
 def _unfold(text: str) -> str:
     return " ".join(text.split())
+
+
+def _holds_report(payload: bytes) -> bool:
+    """A text part is read only when it sniffs as a report, or as base64 of one."""
+    kind = sniff(payload)
+    if kind is Kind.BASE64:
+        decoded = decode_base64_text(payload)
+        return decoded is not None and sniff(decoded) in (Kind.JSON, Kind.GZIP, Kind.ZIP)
+    return kind in (Kind.JSON, Kind.GZIP, Kind.ZIP)

@@ -7,8 +7,6 @@ becomes a finding on the input, located by where in the input it was found.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 
 from tlsscope.errors import InputError
@@ -20,6 +18,7 @@ from tlsscope.parse.json_report import NotAReport, read_json
 from tlsscope.parse.mbox import split_mbox
 from tlsscope.parse.mime import Envelope, message_parts
 from tlsscope.parse.results import InputResult, ReadReport
+from tlsscope.parse.values import decode_base64_text
 from tlsscope.settings import Settings
 
 RFC_TYPES = {"application/tlsrpt+gzip": Kind.GZIP, "application/tlsrpt+json": Kind.JSON}
@@ -76,8 +75,10 @@ def read_input(data: bytes, source: str, *, settings: Settings | None = None,
                                    f"({type(exc).__name__}: {exc}); it is kept for re-reading"))
     if not result.reports and not result.errors:
         result.warnings.extend(reading.notes)
-    else:
-        result.warnings.extend(n for n in reading.notes if n.code != "not_a_report")
+    else:  # the input is a report after all; what else it held was passed over
+        result.warnings.extend(
+            warning("ignored_content", n.message.replace("not a TLS-RPT report: ", "ignored: "),
+                    n.path) for n in reading.notes)
     return result
 
 
@@ -92,7 +93,8 @@ def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
     except InputError as exc:
         where = f"{layer.location} {exc.path}".strip()
         reading.result.errors.append(error(exc.code, exc.message, where))
-    if len(reading.result.reports) > before or kind in (Kind.GZIP, Kind.JSON, Kind.ZIP):
+    if kind is not Kind.BASE64 and (len(reading.result.reports) > before
+                                    or kind in (Kind.GZIP, Kind.JSON, Kind.ZIP)):
         _check_declared(reading, kind, layer, found=len(reading.result.reports) > before)
 
 
@@ -158,11 +160,8 @@ def _mail(reading: _Reading, data: bytes, layer: _Layer) -> None:
 
 
 def _base64(reading: _Reading, data: bytes, layer: _Layer) -> None:
-    try:
-        decoded = base64.b64decode(b"".join(data.split()), validate=False)
-    except (binascii.Error, ValueError):
-        decoded = b""
-    if sniff(decoded) in (Kind.GZIP, Kind.ZIP, Kind.JSON):
+    decoded = decode_base64_text(data)
+    if decoded is not None and sniff(decoded) in (Kind.GZIP, Kind.ZIP, Kind.JSON):
         reading.result.warnings.append(warning(
             "undeclared_base64", "base64 data without a Content-Transfer-Encoding; decoded",
             layer.location))

@@ -35,6 +35,7 @@ _DRAFT_RESULT_TYPES = {
     "certificate-mismatch": "certificate-host-mismatch",
 }
 _DAY = dt.timedelta(days=1)
+_IJSON_MAX = 2**53 - 1
 
 
 def validate(report: Report, c: Collector) -> None:
@@ -79,6 +80,9 @@ def _entry(entry: PolicyResult, path: str, c: Collector) -> None:
     for j, row in enumerate(details):
         total += _detail(row, f"{path}.failure-details[{j}]", c)
     reported = entry.summary.total_failure_session_count
+    if max(reported, entry.summary.total_successful_session_count) > _IJSON_MAX:
+        c.warn("count_beyond_ijson", "a session count is above 2^53-1, beyond what I-JSON "
+               "guarantees (RFC 7493 §2.2); kept exactly", f"{path}.summary")
     if details and total != reported:
         c.warn("failure_sum_mismatch", f"failure-details add up to {total} sessions but "
                f"total-failure-session-count is {reported}", f"{path}.summary")
@@ -117,6 +121,7 @@ def _policy(policy: Policy, path: str, c: Collector) -> None:
 def _mx_host(host: str, path: str, c: Collector) -> str:
     if host.lower().startswith("mx:"):
         c.warn("mx_host_prefix", f"mx-host entry {host!r} carries a policy 'mx:' prefix", path)
+        c.originals[path] = host
         host = host[3:].strip()
     return _domain(host.removeprefix("*."), path, c, wildcard=host.startswith("*."))
 
@@ -125,7 +130,7 @@ def _domain(name: str, path: str, c: Collector, wildcard: bool = False) -> str:
     checked = check_domain(name)
     if checked.problem is not None:
         if checked.value != name:
-            c.originals[path] = f"*.{name}" if wildcard else name
+            c.originals.setdefault(path, f"*.{name}" if wildcard else name)
         c.warn("domain_name", checked.problem, path)
     return f"*.{checked.value}" if wildcard else checked.value
 

@@ -6,6 +6,8 @@ domains, the day's start and end), because the reader runs them for every failur
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import ipaddress
@@ -73,6 +75,14 @@ class ParsedTime(NamedTuple):
     problems: tuple[str, ...]
 
 
+def decode_base64_text(data: bytes) -> bytes | None:
+    """Base64 text (a part whose transfer encoding was lost) → bytes, or None if it is not."""
+    try:
+        return base64.b64decode(b"".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def parse_datetime(text: str) -> ParsedTime | None:
     """Read an RFC 3339 §5.6 date-time leniently: returns None when it is not a date at all.
 
@@ -106,8 +116,6 @@ def parse_datetime(text: str) -> ParsedTime | None:
         digits = zone[1:].replace(":", "").ljust(4, "0")
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         tz = dt.timezone(-offset if zone[0] == "-" else offset)
-    if text.strip()[10:11] == " ":
-        problems.append("uses a space instead of 'T'")
     try:
         value = dt.datetime(
             int(year), int(month), int(day), int(hour or 0), int(minute or 0), sec, micro, tz
