@@ -62,8 +62,8 @@ class Member(NamedTuple):
 def unzip(data: bytes, cap: int, max_members: int) -> list[Member]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise DecompressError(f"corrupt zip archive: {exc}", code="corrupt_zip") from None
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
+        raise DecompressError(f"corrupt or unsupported zip archive: {exc}", code="corrupt_zip") from None
     members: list[Member] = []
     with archive:
         files = [info for info in archive.infolist() if not info.is_dir()]
@@ -90,6 +90,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> b
                 if len(buffer) > cap:
                     raise SizeLimitError(f"zip member inflates to more than {cap:,} bytes",
                                          where, code="decompressed_too_large")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            ValueError) as exc:
         raise DecompressError(f"corrupt zip member: {exc}", where, code="corrupt_zip") from None
     return bytes(buffer)

@@ -45,7 +45,7 @@ def read_json(data: bytes) -> list[ReadReport | Rejection]:
         head.append(Finding("utf8_bom", "JSON starts with a UTF-8 byte order mark (RFC 8259 §8.1)"))
     try:
         report = _DECODER.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return _tolerant(data, head)
     c = Collector()
     c.warnings.extend(head)

@@ -1,7 +1,8 @@
 """Split an mbox into messages as a stream, so a file of any size is read in bounded memory.
 
-A message starts at a `From ` line at the start of the file or after an empty line (mboxo and
-mboxrd alike); mboxrd's `>From ` quoting is undone. A message larger than the cap is skipped,
+A message starts at a `From sender date` line at the start of the file or after an empty line
+(mboxo and mboxrd alike; a body line "From here on" has no date and is not a separator);
+mboxrd's `>From ` quoting is undone. A message larger than the cap is skipped,
 not buffered: it comes out with `data=None` and its size.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 _QUOTED_FROM = re.compile(rb"^>(>*From )")
+_FROM_LINE = re.compile(rb"From \S+.*\d")  # "From sender date": a separator has a date
 
 
 class MboxMessage(NamedTuple):
@@ -27,7 +29,8 @@ def split_mbox(lines: Iterable[bytes], cap: int) -> Iterator[MboxMessage]:
     previous_blank = True
     started = False
     for line in lines:
-        if line.startswith(b"From ") and previous_blank:
+        if previous_blank and line.startswith(b"From ") and (
+                not started or _FROM_LINE.match(line)):
             if started:
                 yield _finish(number, buffer, size, cap)
             number += 1

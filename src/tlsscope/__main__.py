@@ -1,0 +1,3 @@
+from tlsscope.cli.main import run
+
+run()
