@@ -63,7 +63,8 @@ def unzip(data: bytes, cap: int, max_members: int) -> list[Member]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
-        raise DecompressError(f"corrupt or unsupported zip archive: {exc}", code="corrupt_zip") from None
+        raise DecompressError(f"corrupt or unsupported zip archive: {exc}",
+                              code="corrupt_zip") from None
     members: list[Member] = []
     with archive:
         files = [info for info in archive.infolist() if not info.is_dir()]

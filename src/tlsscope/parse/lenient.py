@@ -54,6 +54,8 @@ TOP_LEVEL_KEYS = frozenset(_TOP) | {"policy"}
 class Collector:
     """Findings, extras and original values gathered while reading one report."""
 
+    __slots__ = ("errors", "extras", "originals", "warnings")
+
     def __init__(self) -> None:
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []

@@ -2,14 +2,20 @@
 
 They normalise values in place (UTC date-times, A-label domains, canonical IPv6) and keep the
 original text in `originals` under its JSON path, so nothing the sender wrote is lost.
+
+This runs for every report and every failure row, so it is written as a fast screen with a
+slow explanation: cheap membership tests pass the common, clean case; anything that fails
+them goes to a function that works out exactly what is wrong and where. Values seen clean once
+(IPs, host names, whole policy blocks) are remembered, in bounded caches.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from tlsscope.errors import ReportError
 from tlsscope.parse.lenient import Collector
-from tlsscope.parse.values import check_domain, check_ip
+from tlsscope.parse.values import MAX_COUNT_BITS, check_domain, check_ip
 from tlsscope.policy_text import parse_sts_lines, parse_tlsa_strings
 from tlsscope.report import (
     KNOWN_POLICY_TYPES,
@@ -34,108 +40,181 @@ _DRAFT_RESULT_TYPES = {
     "expired-certificate": "certificate-expired", "invalid-certificate": "certificate-not-trusted",
     "certificate-mismatch": "certificate-host-mismatch",
 }
-_DAY = dt.timedelta(days=1)
+_UTC = dt.UTC
+_LONGEST = dt.timedelta(days=1, hours=1)
 _IJSON_MAX = 2**53 - 1
+_CACHE_LIMIT = 100_000
+
+# None is "clean" too: an absent IP or host is judged by the row's other fields.
+_clean_ips: set[str | None] = {None}
+_clean_hosts: set[str | None] = {None}
+_STS, _TLSA = 1, 2
+_PolicyKey = tuple[str, str | None, tuple[str, ...] | None, tuple[str, ...] | None]
+_policy_memo: dict[_PolicyKey, _PolicyVerdict] = {}
+
+
+class _PolicyVerdict:
+    """What checking one policy block found: its normalised values and its warnings."""
+
+    __slots__ = ("domain", "kind", "mx_host", "originals", "warnings")
+
+    def __init__(self, kind: int) -> None:
+        self.kind = kind
+        self.domain: str | None = None
+        self.mx_host: list[str] | None = None
+        self.warnings: list[tuple[str, str, str]] = []  # code, message, path under .policy
+        self.originals: list[tuple[str, str]] = []
 
 
 def validate(report: Report, c: Collector) -> None:
-    _dates(report, c)
+    span = report.date_range
+    start, end = span.start_datetime, span.end_datetime
+    if start.tzinfo is not _UTC or end.tzinfo is not _UTC:
+        _normalise_dates(report, c)
+        start, end = span.start_datetime, span.end_datetime
+    if end < start or end - start > _LONGEST:
+        _date_range_warning(start, end, c)
     if not report.contact_info:
         c.warn("missing_contact_info", "contact-info is missing or null", "$.contact-info")
-    if not report.report_id.strip():
+    if not report.report_id or report.report_id.isspace():
         c.warn("empty_report_id", "report-id is empty; duplicates cannot be recognised",
                "$.report-id")
-    if not report.policies:
+    policies = report.policies
+    if not policies:
         c.warn("no_policies", "the report lists no policies", "$.policies")
-    for i, entry in enumerate(report.policies):
-        _entry(entry, f"$.policies[{i}]", c)
-    _overlap(report, c)
+    kinds = 0
+    for i, entry in enumerate(policies):
+        kinds |= _entry(entry, i, c)
+    if kinds == _STS | _TLSA:
+        _overlap(report, c)
 
 
-def _dates(report: Report, c: Collector) -> None:
+def _normalise_dates(report: Report, c: Collector) -> None:
     span = report.date_range
     for name in ("start_datetime", "end_datetime"):
         value: dt.datetime = getattr(span, name)
         path = f"$.date-range.{name.replace('_', '-')}"
         if value.tzinfo is None:
             c.warn("date_format", f"{value.isoformat()!r} has no time zone; read as UTC", path)
-            setattr(span, name, value.replace(tzinfo=dt.UTC))
+            setattr(span, name, value.replace(tzinfo=_UTC))
         elif value.utcoffset():
             c.originals.setdefault(path, value.isoformat())
-            setattr(span, name, value.astimezone(dt.UTC))
-    start, end = span.start_datetime, span.end_datetime
+            setattr(span, name, value.astimezone(_UTC))
+        else:
+            setattr(span, name, value.replace(tzinfo=_UTC))
+
+
+def _date_range_warning(start: dt.datetime, end: dt.datetime, c: Collector) -> None:
     if end < start:
         c.warn("end_before_start", f"the date range ends ({end}) before it starts ({start})",
                "$.date-range")
-    elif end - start > _DAY + dt.timedelta(hours=1):
+    else:
         c.warn("long_date_range", f"the date range spans {end - start}, more than one day "
                "(RFC 8460 §4.1)", "$.date-range")
 
 
-def _entry(entry: PolicyResult, path: str, c: Collector) -> None:
+def _entry(entry: PolicyResult, i: int, c: Collector) -> int:
+    """Check one policies[] entry; returns its policy kind as a bit (for the overlap check)."""
     policy = entry.policy
-    _policy(policy, f"{path}.policy", c)
-    details = entry.details
-    total = 0
-    for j, row in enumerate(details):
-        total += _detail(row, f"{path}.failure-details[{j}]", c)
-    reported = entry.summary.total_failure_session_count
-    if max(reported, entry.summary.total_successful_session_count) > _IJSON_MAX:
+    strings, hosts = policy.policy_string, policy.mx_host
+    key = (policy.policy_type, policy.policy_domain, tuple(strings) if strings else None,
+           tuple(hosts) if hosts is not None else None)
+    verdict = _policy_memo.get(key)
+    if verdict is None:
+        if len(_policy_memo) > _CACHE_LIMIT:
+            _policy_memo.clear()
+        verdict = _policy_memo[key] = _check_policy(policy)
+    if verdict.warnings:
+        _apply(policy, verdict, f"$.policies[{i}].policy", c)
+    summary = entry.summary
+    reported = summary.total_failure_session_count
+    if reported > _IJSON_MAX or summary.total_successful_session_count > _IJSON_MAX:
+        _count_limit(reported, f"$.policies[{i}].summary.total-failure-session-count")
+        _count_limit(summary.total_successful_session_count,
+                     f"$.policies[{i}].summary.total-successful-session-count")
         c.warn("count_beyond_ijson", "a session count is above 2^53-1, beyond what I-JSON "
-               "guarantees (RFC 7493 §2.2); kept exactly", f"{path}.summary")
+               "guarantees (RFC 7493 §2.2); kept exactly", f"$.policies[{i}].summary")
+    details = entry.failure_details
+    if details is None:
+        if reported:
+            c.warn("missing_failure_details", f"{reported} failed sessions but no "
+                   "failure-details", f"$.policies[{i}]")
+        return verdict.kind
+    total = 0
+    clean_ips, clean_hosts = _clean_ips, _clean_hosts
+    for j, row in enumerate(details):
+        kind, count, host = row.result_type, row.failed_session_count, row.receiving_mx_hostname
+        if (kind not in KNOWN_RESULT_TYPES or count is None or count > _IJSON_MAX
+                or row.sending_mta_ip not in clean_ips or row.receiving_ip not in clean_ips
+                or host not in clean_hosts or (host is None and kind in _MX_LEVEL)):
+            _detail(row, f"$.policies[{i}].failure-details[{j}]", c)
+        total += count or 0
     if details and total != reported:
         c.warn("failure_sum_mismatch", f"failure-details add up to {total} sessions but "
-               f"total-failure-session-count is {reported}", f"{path}.summary")
-    elif reported and entry.failure_details is None:
-        c.warn("missing_failure_details", f"{reported} failed sessions but no failure-details",
-               path)
+               f"total-failure-session-count is {reported}", f"$.policies[{i}].summary")
+    return verdict.kind
 
 
-def _policy(policy: Policy, path: str, c: Collector) -> None:
+def _apply(policy: Policy, verdict: _PolicyVerdict, path: str, c: Collector) -> None:
+    for code, message, where in verdict.warnings:
+        c.warn(code, message, path + where)
+    for where, original in verdict.originals:
+        c.originals.setdefault(path + where, original)
+    policy.policy_domain = verdict.domain
+    if verdict.mx_host is not None:
+        policy.mx_host = list(verdict.mx_host)
+
+
+def _check_policy(policy: Policy) -> _PolicyVerdict:
     kind = policy.policy_type
+    verdict = _PolicyVerdict(_STS if kind == "sts" else _TLSA if kind == "tlsa" else 0)
+    warn = verdict.warnings.append
     if kind not in KNOWN_POLICY_TYPES:
-        c.warn("unknown_policy_type", f"unknown policy-type {kind!r} kept as is",
-               f"{path}.policy-type")
+        warn(("unknown_policy_type", f"unknown policy-type {kind!r} kept as is", ".policy-type"))
     if policy.policy_domain is None:
-        c.warn("missing_policy_domain", "policy-domain is missing", f"{path}.policy-domain")
+        warn(("missing_policy_domain", "policy-domain is missing", ".policy-domain"))
     else:
-        policy.policy_domain = _domain(policy.policy_domain, f"{path}.policy-domain", c)
+        verdict.domain = _domain(policy.policy_domain, ".policy-domain", verdict)
     if policy.mx_host is not None:
-        policy.mx_host = [_mx_host(h, f"{path}.mx-host[{k}]", c)
-                          for k, h in enumerate(policy.mx_host)]
+        verdict.mx_host = [_mx_host(h, f".mx-host[{k}]", verdict)
+                           for k, h in enumerate(policy.mx_host)]
     strings = policy.policy_string
-    if not strings:
-        return
-    if kind == PolicyType.STS:
+    if strings and kind == PolicyType.STS:
         sts = parse_sts_lines(tuple(strings))
         for code, message in sts.problems:
-            c.warn(code, message, f"{path}.policy-string")
-        if policy.mx_host and {h.lower() for h in policy.mx_host} != set(sts.mx_patterns):
-            c.warn("mx_host_differs", f"mx-host {policy.mx_host} differs from the policy's mx "
-                   f"lines {list(sts.mx_patterns)}", f"{path}.mx-host")
-    elif kind == PolicyType.TLSA:
+            warn((code, message, ".policy-string"))
+        hosts = verdict.mx_host
+        if hosts and {h.lower() for h in hosts} != set(sts.mx_patterns):
+            warn(("mx_host_differs", f"mx-host {hosts} differs from the policy's mx lines "
+                  f"{list(sts.mx_patterns)}", ".mx-host"))
+    elif strings and kind == PolicyType.TLSA:
         for code, message in parse_tlsa_strings(tuple(strings)).problems:
-            c.warn(code, message, f"{path}.policy-string")
+            warn((code, message, ".policy-string"))
+    return verdict
 
 
-def _mx_host(host: str, path: str, c: Collector) -> str:
+def _mx_host(host: str, where: str, verdict: _PolicyVerdict) -> str:
+    original = host
     if host.lower().startswith("mx:"):
-        c.warn("mx_host_prefix", f"mx-host entry {host!r} carries a policy 'mx:' prefix", path)
-        c.originals[path] = host
+        verdict.warnings.append(("mx_host_prefix", f"mx-host entry {host!r} carries a policy "
+                                 "'mx:' prefix", where))
+        verdict.originals.append((where, original))
         host = host[3:].strip()
-    return _domain(host.removeprefix("*."), path, c, wildcard=host.startswith("*."))
+    wildcard = host.startswith("*.")
+    name = _domain(host.removeprefix("*."), where, verdict, original)
+    return f"*.{name}" if wildcard else name
 
 
-def _domain(name: str, path: str, c: Collector, wildcard: bool = False) -> str:
+def _domain(name: str, where: str, verdict: _PolicyVerdict, original: str | None = None) -> str:
     checked = check_domain(name)
     if checked.problem is not None:
+        verdict.warnings.append(("domain_name", checked.problem, where))
         if checked.value != name:
-            c.originals.setdefault(path, f"*.{name}" if wildcard else name)
-        c.warn("domain_name", checked.problem, path)
-    return f"*.{checked.value}" if wildcard else checked.value
+            verdict.originals.append((where, original or name))
+    return checked.value
 
 
-def _detail(row: FailureDetail, path: str, c: Collector) -> int:
+def _detail(row: FailureDetail, path: str, c: Collector) -> None:
     kind = row.result_type
     if kind is None:
         c.warn("missing_result_type", "result-type is missing", f"{path}.result-type")
@@ -146,23 +225,50 @@ def _detail(row: FailureDetail, path: str, c: Collector) -> int:
                "counted as a failure", f"{path}.result-type")
     if row.failed_session_count is None:
         c.warn("missing_count", "failed-session-count is missing", f"{path}.failed-session-count")
-    for name in ("sending_mta_ip", "receiving_ip"):
-        value = getattr(row, name)
-        if value is not None:
-            checked = check_ip(value)
-            if checked.problem is not None:
-                where = f"{path}.{name.replace('_', '-')}"
-                if checked.value != value:
-                    c.originals[where] = value
-                    setattr(row, name, checked.value)
-                c.warn("ip_address", checked.problem, where)
-    if row.receiving_mx_hostname is not None:
-        row.receiving_mx_hostname = _domain(
-            row.receiving_mx_hostname, f"{path}.receiving-mx-hostname", c)
+    else:
+        _count_limit(row.failed_session_count, f"{path}.failed-session-count")
+    if row.sending_mta_ip is not None:
+        row.sending_mta_ip = _ip(row.sending_mta_ip, f"{path}.sending-mta-ip", c)
+    if row.receiving_ip is not None:
+        row.receiving_ip = _ip(row.receiving_ip, f"{path}.receiving-ip", c)
+    host = row.receiving_mx_hostname
+    if host is not None:
+        checked = check_domain(host)
+        if checked.problem is None:
+            _remember(_clean_hosts, host)
+        else:
+            if checked.value != host:
+                c.originals[f"{path}.receiving-mx-hostname"] = host
+                row.receiving_mx_hostname = checked.value
+            c.warn("domain_name", checked.problem, f"{path}.receiving-mx-hostname")
     elif kind in _MX_LEVEL:
         c.warn("missing_mx_hostname", f"a {kind} row does not say which MX",
                f"{path}.receiving-mx-hostname")
-    return row.failed_session_count or 0
+
+
+def _ip(value: str, where: str, c: Collector) -> str:
+    checked = check_ip(value)
+    if checked.problem is None:
+        _remember(_clean_ips, value)
+        return value
+    if checked.value != value:
+        c.originals[where] = value
+    c.warn("ip_address", checked.problem, where)
+    return checked.value
+
+
+def _remember(cache: set[str | None], value: str) -> None:
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+        cache.add(None)
+    cache.add(value)
+
+
+def _count_limit(count: int, where: str) -> None:
+    """Counts are exact at any size a sender could mean; past MAX_COUNT_BITS it is garbage."""
+    if count.bit_length() > MAX_COUNT_BITS:
+        raise ReportError(f"session count has about {int(count.bit_length() * 0.30103)} digits, "
+                          "too large to be a count", where, code="invalid_count")
 
 
 def _overlap(report: Report, c: Collector) -> None:
@@ -172,8 +278,7 @@ def _overlap(report: Report, c: Collector) -> None:
         domain = (entry.policy.policy_domain or "").lower()
         types.setdefault(domain, set()).add(entry.policy.policy_type)
     for domain, kinds in types.items():
-        if {PolicyType.STS, PolicyType.TLSA} <= kinds:
+        if "sts" in kinds and "tlsa" in kinds:
             c.warn("sts_tlsa_overlap", f"sts and tlsa policies both report sessions for "
                    f"{domain or 'an unnamed domain'}; they are counted once for the domain",
                    "$.policies")
-

@@ -21,6 +21,12 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
+# Counts are exact integers of any size a sender could mean (RFC 8460 §4.4 sets no bound);
+# past 4,000 digits (Python's own printing limit is 4,300) a "count" is garbage, not traffic.
+MAX_COUNT_DIGITS = 4000
+MAX_COUNT_BITS = 13_287  # 4,000 decimal digits
+
+
 class Checked(NamedTuple):
     """A normalised value, and why it differs from the original (None when it does not)."""
 
@@ -114,6 +120,8 @@ def parse_datetime(text: str) -> ParsedTime | None:
         tz = dt.UTC
     else:
         digits = zone[1:].replace(":", "").ljust(4, "0")
+        if int(digits[:2]) > 23 or int(digits[2:]) > 59:
+            return None
         offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         tz = dt.timezone(-offset if zone[0] == "-" else offset)
     try:
@@ -125,10 +133,11 @@ def parse_datetime(text: str) -> ParsedTime | None:
     return ParsedTime(value, tuple(problems))
 
 
+@functools.lru_cache(maxsize=4096)
 def format_datetime(value: dt.datetime) -> str:
     """UTC RFC 3339 with `Z`, fractions only when present."""
     value = value.astimezone(dt.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.replace(tzinfo=None, microsecond=0).isoformat()
     if value.microsecond:
         text += f".{value.microsecond:06d}".rstrip("0")
     return text + "Z"
@@ -142,9 +151,13 @@ def as_count(value: object) -> tuple[int | None, str | None]:
     (None, error) when it cannot be a count (negative, fractional, boolean, other types).
     """
     if type(value) is int:
+        if value.bit_length() > MAX_COUNT_BITS:
+            return None, "is too large to be a count"
         return (value, None) if value >= 0 else (None, f"is negative ({value})")
     if isinstance(value, str):
         text = value.strip()
+        if len(text) > MAX_COUNT_DIGITS:
+            return None, f"is a string of {len(text)} characters, too long to be a count"
         if re.fullmatch(r"[+-]?\d+", text):
             number = int(text)
             if number < 0:
@@ -155,6 +168,8 @@ def as_count(value: object) -> tuple[int | None, str | None]:
         number_d = Decimal(value)
         if not number_d.is_finite():
             return None, f"is not a finite number ({value})"
+        if number_d.adjusted() > MAX_COUNT_DIGITS:
+            return None, "is too large to be a count"
         if number_d < 0:
             return None, f"is negative ({value})"
         if number_d != number_d.to_integral_value():

@@ -7,10 +7,11 @@ does not matter. Any other file larger than the input cap is not read at all.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from tlsscope.parse.mbox import split_mbox
@@ -44,16 +45,16 @@ def iter_inputs(paths: Iterable[str], cap: int) -> Iterator[RawInput]:
             continue
         try:
             with open(path, "rb") as handle:
-                yield from _stream(handle, path, Path(path).name, cap)
+                yield from _stream(handle, path, os.path.basename(path), cap)
         except OSError as exc:
             yield RawInput(path, None, problem=f"cannot read: {exc.strerror or exc}")
 
 
 def _stream(handle: BinaryIO, source: str, filename: str | None, cap: int) -> Iterator[RawInput]:
     now = dt.datetime.now(dt.UTC)
-    head = handle.read(5)
-    if head == b"From ":
-        lines = _prepend(head, handle)
+    data = handle.read(cap + 1)
+    if data.startswith(b"From "):  # an mbox: split it as a stream, whatever its size
+        lines = itertools.chain(io.BytesIO(data), handle)
         for message in split_mbox(lines, cap):
             where = f"{source}#{message.number}"
             if message.data is None:
@@ -62,15 +63,7 @@ def _stream(handle: BinaryIO, source: str, filename: str | None, cap: int) -> It
             else:
                 yield RawInput(where, message.data, None, now)
         return
-    rest = handle.read(cap + 1 - len(head))
-    data = head + rest
     if len(data) > cap:
         yield RawInput(source, None, filename, now, f"input is more than the cap of {cap:,} bytes")
         return
     yield RawInput(source, data, filename, now)
-
-
-def _prepend(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
-    first = head + handle.readline()
-    yield first
-    yield from handle
