@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -47,16 +46,17 @@ def parse(
         "what each input is: JSON, gzip, zip, a mail (.eml) or an mbox.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, one entry per "
                                           "input (see docs/cli.md for the contract).")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes for large "
+                                      "batches; 0 means one per core.")] = 0,
     config: ConfigOption = None,
 ) -> None:
     """Read TLS-RPT reports and show what they say and what is wrong with them.
 
     Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error.
     """
+    from tlsscope.batch import default_jobs, keep, read_all
     from tlsscope.cli.errors import fail_on_config
-    from tlsscope.parse.reader import read_input
-    from tlsscope.parse.results import DuplicateTracker, InputResult, Outcome
-    from tlsscope.receive.files import iter_inputs
+    from tlsscope.parse.results import DuplicateTracker, Outcome
     from tlsscope.settings import load_settings
 
     settings = fail_on_config(lambda: load_settings(config))
@@ -65,33 +65,21 @@ def parse(
         typer.echo(f"Error: no such file or folder: {', '.join(missing)}", err=True)
         raise typer.Exit(2)
     tracker = DuplicateTracker()
-    rejected = 0
-
-    def results() -> Iterator[InputResult]:
-        nonlocal rejected
-        for raw in iter_inputs(paths, settings.max_input_bytes):
-            if raw.data is None:
-                from tlsscope.findings import error
-
-                problem = error("unreadable_input", raw.problem or "unreadable")
-                result = InputResult(source=raw.source, errors=[problem])
-            else:
-                result = tracker.mark(read_input(raw.data, raw.source, settings=settings,
-                                                 filename=raw.filename))
-            rejected += result.outcome is Outcome.REJECTED
-            yield result
-
+    workers = jobs or default_jobs()
     if as_json:
         from tlsscope.cli.render import write_json
+        from tlsscope.parse.contract import encode_entry
 
-        write_json(results(), sys.stdout.buffer)
+        entries = read_all(paths, settings, workers, encode_entry)
+        rejected = write_json(entries, tracker, sys.stdout.buffer)
         sys.stdout.flush()
     else:
         from rich.console import Console
 
         from tlsscope.cli.render import write_table
 
-        write_table(results(), Console())
+        counts = write_table(read_all(paths, settings, workers, keep), tracker, Console())
+        rejected = counts[Outcome.REJECTED]
     raise typer.Exit(1 if rejected else 0)
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
-import msgspec
-
 from tlsscope.cli.sanitize import safe
-from tlsscope.parse.contract import input_entry
-from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.parse.contract import EncodedEntry, mark_duplicates
+from tlsscope.parse.results import DuplicateTracker, InputResult, Outcome
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,17 +17,26 @@ _STYLE = {Outcome.ACCEPTED: "green", Outcome.DUPLICATE: "cyan", Outcome.REJECTED
           Outcome.NOT_A_REPORT: "yellow"}
 
 
-def write_json(results: Iterable[InputResult], out: IO[bytes]) -> None:
-    """One JSON array, written entry by entry so that memory stays flat on huge inputs."""
-    encoder = msgspec.json.Encoder()
+def write_json(entries: Iterable[EncodedEntry], tracker: DuplicateTracker,
+               out: IO[bytes]) -> int:
+    """One JSON array, written entry by entry so that memory stays flat on huge inputs.
+
+    Returns how many inputs were rejected.
+    """
+    rejected = 0
     out.write(b"[")
-    for index, result in enumerate(results):
+    for index, entry in enumerate(entries):
+        duplicate = tracker.seen(entry.keys)
+        blob = mark_duplicates(entry, duplicate) if any(duplicate) else entry.json
         out.write(b",\n" if index else b"\n")
-        out.write(encoder.encode(input_entry(result)))
+        out.write(blob)
+        rejected += entry.rejected
     out.write(b"\n]\n")
+    return rejected
 
 
-def write_table(results: Iterable[InputResult], console: Console) -> dict[Outcome, int]:
+def write_table(results: Iterable[InputResult], tracker: DuplicateTracker,
+                console: Console) -> dict[Outcome, int]:
     from rich.table import Table
     from rich.text import Text
 
@@ -40,7 +47,7 @@ def write_table(results: Iterable[InputResult], console: Console) -> dict[Outcom
     table.add_column("Findings", overflow="fold", ratio=4)
     counts = dict.fromkeys(Outcome, 0)
     for result in results:
-        outcome = result.outcome
+        outcome = tracker.mark(result).outcome
         counts[outcome] += 1
         table.add_row(Text(safe(result.source)), Text(outcome.value, style=_STYLE[outcome]),
                       Text("\n".join(_report_lines(result))), _findings(result))

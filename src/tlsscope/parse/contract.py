@@ -6,10 +6,12 @@ the contract (`kind`, `location`, `duplicate`, `max_age`, `extras`, `originals`)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 from tlsscope.findings import Finding
-from tlsscope.parse.results import InputResult, ReadReport
+from tlsscope.parse.results import InputResult, Outcome, ReadReport
 from tlsscope.parse.values import format_datetime
 from tlsscope.report import FailureDetail, PolicyResult
 
@@ -76,3 +78,30 @@ def detail_entry(row: FailureDetail) -> dict[str, Any]:
         "additional_information": row.additional_information,
         "failure_reason_code": row.failure_reason_code,
     }
+
+
+class EncodedEntry(NamedTuple):
+    """One input's contract entry as JSON, with what is needed to mark duplicates later."""
+
+    json: bytes
+    keys: tuple[tuple[str, str], ...]
+    rejected: bool
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_entry(result: InputResult) -> EncodedEntry:
+    return EncodedEntry(_encoder.encode(input_entry(result)),
+                        tuple(r.report.key for r in result.reports),
+                        result.outcome is Outcome.REJECTED)
+
+
+def mark_duplicates(entry: EncodedEntry, duplicate: list[bool]) -> bytes:
+    """Rewrite an encoded entry whose reports (some or all) were seen earlier in the run."""
+    decoded = msgspec.json.decode(entry.json)
+    for report, seen in zip(decoded["reports"], duplicate, strict=True):
+        report["duplicate"] = seen
+    if decoded["outcome"] == Outcome.ACCEPTED and all(duplicate):
+        decoded["outcome"] = Outcome.DUPLICATE.value
+    return _encoder.encode(decoded)

@@ -11,13 +11,13 @@ cases, where the standard library's leniency matters more than speed.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 from collections.abc import Iterator
 
 from tlsscope.parse.mime import Envelope, Part, child_location, keep_leaf, skipped_type, unfold
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_FIELD = re.compile(r"[!-9;-~]+")
 _MAX_DEPTH = 20
 
 
@@ -87,7 +87,7 @@ def _split(data: bytes) -> tuple[Headers, bytes]:
                 headers[current] += " " + line.strip()
             continue
         field, colon, value = line.partition(":")
-        if not colon or not _FIELD.fullmatch(field):
+        if not colon or not field or " " in field or not field.isprintable():
             if number == 0 and line.startswith("From "):
                 current = None
                 continue
@@ -104,6 +104,12 @@ def _split(data: bytes) -> tuple[Headers, bytes]:
 def _content_type(value: str | None, *, disposition: bool = False) -> tuple[str, dict[str, str]]:
     if value is None:
         return ("" if disposition else "text/plain"), {}
+    return _parse_content_type(value, disposition)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_content_type(value: str, disposition: bool) -> tuple[str, dict[str, str]]:
+    """Cached: leaf types and file names repeat across mail; callers must not mutate."""
     pieces = _split_params(value)
     main = pieces[0].strip().lower()
     if not disposition and (main.count("/") != 1):
@@ -120,7 +126,7 @@ def _content_type(value: str | None, *, disposition: bool = False) -> tuple[str,
         if raw.startswith('"'):
             if len(raw) < 2 or not raw.endswith('"'):
                 raise Declined("unterminated quoted parameter")
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1]) if "\\" in raw else raw[1:-1]
         params.setdefault(key, raw)
     return main, params
 

@@ -60,8 +60,15 @@ class DuplicateTracker:
         self._seen: set[tuple[str, str]] = set()
 
     def mark(self, result: InputResult) -> InputResult:
-        for read in result.reports:
-            key = read.report.key
-            read.duplicate = key in self._seen
-            self._seen.add(key)
+        for read, seen in zip(result.reports, self.seen([r.report.key for r in result.reports]),
+                              strict=True):
+            read.duplicate = seen
         return result
+
+    def seen(self, keys: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[bool]:
+        """For each key, was it seen before (earlier in this input included)? Records them."""
+        out = []
+        for key in keys:
+            out.append(key in self._seen)
+            self._seen.add(key)
+        return out
