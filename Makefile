@@ -39,7 +39,9 @@ $(PEER)/.installed:
 
 ## bench: speed against parsedmarc 11.1.0 (installed in its own venv), same inputs, same run
 bench: $(STAMP) $(PEER)/.installed
-	$(BIN)/python bench/run_all.py --peer $(PEER)/bin/python --peer-cli $(PEER)/bin/parsedmarc
+	mkdir -p bench/out
+	$(BIN)/python bench/run_all.py --peer $(PEER)/bin/python --peer-cli $(PEER)/bin/parsedmarc \
+		| tee bench/out/latest.md
 
 clean:
 	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache

@@ -234,3 +234,10 @@ def test_report_window_and_day_fields() -> None:
     assert report.start == dt.datetime(2025, 3, 11, tzinfo=dt.UTC)
     assert report.end == dt.datetime(2025, 3, 12, tzinfo=dt.UTC)
     assert report.day == dt.date(2025, 3, 11)
+
+
+def test_nan_error_gives_the_position() -> None:
+    with pytest.raises(ReportError) as caught:
+        read_json((FIX / "quirks" / "error-nan-count.json").read_bytes())
+    assert caught.value.path.startswith("line 1 column ")
+    assert "NaN" in caught.value.message

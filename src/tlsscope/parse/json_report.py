@@ -10,6 +10,7 @@ same checks (`validate`).
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -107,10 +108,18 @@ def _decode_stdlib(data: bytes, head: list[Finding]) -> Any:
         raise ReportError(f"invalid JSON: {exc.msg}",
                           f"line {exc.lineno} column {exc.colno} (char {exc.pos})",
                           code="invalid_json") from None
-    except ValueError as exc:
-        raise ReportError(f"invalid JSON: {exc}", code="invalid_json") from None
+    except ValueError as exc:  # NaN / Infinity, or a number too long to read
+        found = re.search(r"(?<![\w\"])(?:-?Infinity|NaN)(?![\w\"])", text)
+        where = _position(text, found.start()) if found else ""
+        raise ReportError(f"invalid JSON: {exc}", where, code="invalid_json") from None
     except RecursionError:
         raise ReportError("invalid JSON: nested too deeply", code="invalid_json") from None
+
+
+def _position(text: str, offset: int) -> str:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line} column {column} (char {offset})"
 
 
 def _describe(value: Any) -> str:
