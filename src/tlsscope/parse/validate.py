@@ -48,7 +48,6 @@ _CACHE_LIMIT = 100_000
 # None is "clean" too: an absent IP or host is judged by the row's other fields.
 _clean_ips: set[str | None] = {None}
 _clean_hosts: set[str | None] = {None}
-_STS, _TLSA = 1, 2
 _PolicyKey = tuple[str, str | None, tuple[str, ...] | None, tuple[str, ...] | None]
 _policy_memo: dict[_PolicyKey, _PolicyVerdict] = {}
 
@@ -56,9 +55,9 @@ _policy_memo: dict[_PolicyKey, _PolicyVerdict] = {}
 class _PolicyVerdict:
     """What checking one policy block found: its normalised values and its warnings."""
 
-    __slots__ = ("domain", "kind", "mx_host", "originals", "warnings")
+    __slots__ = ("domain", "key_domain", "kind", "mx_host", "originals", "warnings")
 
-    def __init__(self, kind: int) -> None:
+    def __init__(self, kind: str) -> None:
         self.kind = kind
         self.domain: str | None = None
         self.mx_host: list[str] | None = None
@@ -82,11 +81,19 @@ def validate(report: Report, c: Collector) -> None:
     policies = report.policies
     if not policies:
         c.warn("no_policies", "the report lists no policies", "$.policies")
-    kinds = 0
+    sts_domains: set[str] = set()
+    tlsa_domains: set[str] = set()
     for i, entry in enumerate(policies):
-        kinds |= _entry(entry, i, c)
-    if kinds == _STS | _TLSA:
-        _overlap(report, c)
+        verdict = _entry(entry, i, c)
+        if verdict.kind == "sts":
+            sts_domains.add(verdict.key_domain)
+        elif verdict.kind == "tlsa":
+            tlsa_domains.add(verdict.key_domain)
+    if sts_domains and tlsa_domains and not sts_domains.isdisjoint(tlsa_domains):
+        for domain in sorted(sts_domains & tlsa_domains):
+            c.warn("sts_tlsa_overlap", f"sts and tlsa policies both report sessions for "
+                   f"{domain or 'an unnamed domain'}; they are counted once for the domain",
+                   "$.policies")
 
 
 def _normalise_dates(report: Report, c: Collector) -> None:
@@ -113,8 +120,8 @@ def _date_range_warning(start: dt.datetime, end: dt.datetime, c: Collector) -> N
                "(RFC 8460 §4.1)", "$.date-range")
 
 
-def _entry(entry: PolicyResult, i: int, c: Collector) -> int:
-    """Check one policies[] entry; returns its policy kind as a bit (for the overlap check)."""
+def _entry(entry: PolicyResult, i: int, c: Collector) -> _PolicyVerdict:
+    """Check one policies[] entry; returns the verdict on its policy block."""
     policy = entry.policy
     strings, hosts = policy.policy_string, policy.mx_host
     key = (policy.policy_type, policy.policy_domain, tuple(strings) if strings else None,
@@ -129,30 +136,39 @@ def _entry(entry: PolicyResult, i: int, c: Collector) -> int:
     summary = entry.summary
     reported = summary.total_failure_session_count
     if reported > _IJSON_MAX or summary.total_successful_session_count > _IJSON_MAX:
-        _count_limit(reported, f"$.policies[{i}].summary.total-failure-session-count")
-        _count_limit(summary.total_successful_session_count,
-                     f"$.policies[{i}].summary.total-successful-session-count")
-        c.warn("count_beyond_ijson", "a session count is above 2^53-1, beyond what I-JSON "
-               "guarantees (RFC 7493 §2.2); kept exactly", f"$.policies[{i}].summary")
+        _big_counts(entry, i, c)
     details = entry.failure_details
     if details is None:
         if reported:
             c.warn("missing_failure_details", f"{reported} failed sessions but no "
                    "failure-details", f"$.policies[{i}]")
-        return verdict.kind
+        return verdict
     total = 0
-    clean_ips, clean_hosts = _clean_ips, _clean_hosts
+    known, ips, hosts_ok, mx_level, limit = (
+        KNOWN_RESULT_TYPES, _clean_ips, _clean_hosts, _MX_LEVEL, _IJSON_MAX)
     for j, row in enumerate(details):
         kind, count, host = row.result_type, row.failed_session_count, row.receiving_mx_hostname
-        if (kind not in KNOWN_RESULT_TYPES or count is None or count > _IJSON_MAX
-                or row.sending_mta_ip not in clean_ips or row.receiving_ip not in clean_ips
-                or host not in clean_hosts or (host is None and kind in _MX_LEVEL)):
+        if (kind in known and count is not None and count <= limit and host in hosts_ok
+                and row.sending_mta_ip in ips and row.receiving_ip in ips
+                and (host is not None or kind not in mx_level)):
+            total += count
+        else:
             _detail(row, f"$.policies[{i}].failure-details[{j}]", c)
-        total += count or 0
+            total += count or 0
     if details and total != reported:
         c.warn("failure_sum_mismatch", f"failure-details add up to {total} sessions but "
                f"total-failure-session-count is {reported}", f"$.policies[{i}].summary")
-    return verdict.kind
+    return verdict
+
+
+def _big_counts(entry: PolicyResult, i: int, c: Collector) -> None:
+    summary = entry.summary
+    _count_limit(summary.total_failure_session_count,
+                 f"$.policies[{i}].summary.total-failure-session-count")
+    _count_limit(summary.total_successful_session_count,
+                 f"$.policies[{i}].summary.total-successful-session-count")
+    c.warn("count_beyond_ijson", "a session count is above 2^53-1, beyond what I-JSON "
+           "guarantees (RFC 7493 §2.2); kept exactly", f"$.policies[{i}].summary")
 
 
 def _apply(policy: Policy, verdict: _PolicyVerdict, path: str, c: Collector) -> None:
@@ -167,7 +183,7 @@ def _apply(policy: Policy, verdict: _PolicyVerdict, path: str, c: Collector) -> 
 
 def _check_policy(policy: Policy) -> _PolicyVerdict:
     kind = policy.policy_type
-    verdict = _PolicyVerdict(_STS if kind == "sts" else _TLSA if kind == "tlsa" else 0)
+    verdict = _PolicyVerdict(kind)
     warn = verdict.warnings.append
     if kind not in KNOWN_POLICY_TYPES:
         warn(("unknown_policy_type", f"unknown policy-type {kind!r} kept as is", ".policy-type"))
@@ -178,6 +194,7 @@ def _check_policy(policy: Policy) -> _PolicyVerdict:
     if policy.mx_host is not None:
         verdict.mx_host = [_mx_host(h, f".mx-host[{k}]", verdict)
                            for k, h in enumerate(policy.mx_host)]
+    verdict.key_domain = (verdict.domain or "").lower()
     strings = policy.policy_string
     if strings and kind == PolicyType.STS:
         sts = parse_sts_lines(tuple(strings))
@@ -269,16 +286,3 @@ def _count_limit(count: int, where: str) -> None:
     if count.bit_length() > MAX_COUNT_BITS:
         raise ReportError(f"session count has about {int(count.bit_length() * 0.30103)} digits, "
                           "too large to be a count", where, code="invalid_count")
-
-
-def _overlap(report: Report, c: Collector) -> None:
-    """Microsoft lists the same sessions under sts and tlsa of one domain (quirks doc §2.6)."""
-    types: dict[str, set[str]] = {}
-    for entry in report.policies:
-        domain = (entry.policy.policy_domain or "").lower()
-        types.setdefault(domain, set()).add(entry.policy.policy_type)
-    for domain, kinds in types.items():
-        if "sts" in kinds and "tlsa" in kinds:
-            c.warn("sts_tlsa_overlap", f"sts and tlsa policies both report sessions for "
-                   f"{domain or 'an unnamed domain'}; they are counted once for the domain",
-                   "$.policies")
