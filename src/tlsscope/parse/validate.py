@@ -59,6 +59,7 @@ class _PolicyVerdict:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+        self.key_domain = ""  # the normalised policy domain, lower case, for the overlap check
         self.domain: str | None = None
         self.mx_host: list[str] | None = None
         self.warnings: list[tuple[str, str, str]] = []  # code, message, path under .policy
