@@ -48,8 +48,10 @@ _CACHE_LIMIT = 100_000
 # None is "clean" too: an absent IP or host is judged by the row's other fields.
 _clean_ips: set[str | None] = {None}
 _clean_hosts: set[str | None] = {None}
-_PolicyKey = tuple[str, str | None, tuple[str, ...] | None, tuple[str, ...] | None]
-_policy_memo: dict[_PolicyKey, _PolicyVerdict] = {}
+# Policy blocks seen before, by policy domain. Lookups compare the lists by equality (a memcmp
+# per string) rather than hashing them: the strings are new objects in every decoded report.
+_PolicySeen = tuple[str, list[str] | None, list[str] | None, "_PolicyVerdict"]
+_policy_memo: dict[str | None, list[_PolicySeen]] = {}
 
 
 class _PolicyVerdict:
@@ -124,14 +126,10 @@ def _date_range_warning(start: dt.datetime, end: dt.datetime, c: Collector) -> N
 def _entry(entry: PolicyResult, i: int, c: Collector) -> _PolicyVerdict:
     """Check one policies[] entry; returns the verdict on its policy block."""
     policy = entry.policy
-    strings, hosts = policy.policy_string, policy.mx_host
-    key = (policy.policy_type, policy.policy_domain, tuple(strings) if strings else None,
-           tuple(hosts) if hosts is not None else None)
-    verdict = _policy_memo.get(key)
+    verdict = _remembered(policy)
     if verdict is None:
-        if len(_policy_memo) > _CACHE_LIMIT:
-            _policy_memo.clear()
-        verdict = _policy_memo[key] = _check_policy(policy)
+        verdict = _check_policy(policy)
+        _remember_policy(policy, verdict)
     if verdict.warnings:
         _apply(policy, verdict, f"$.policies[{i}].policy", c)
     summary = entry.summary
@@ -170,6 +168,27 @@ def _big_counts(entry: PolicyResult, i: int, c: Collector) -> None:
                  f"$.policies[{i}].summary.total-successful-session-count")
     c.warn("count_beyond_ijson", "a session count is above 2^53-1, beyond what I-JSON "
            "guarantees (RFC 7493 §2.2); kept exactly", f"$.policies[{i}].summary")
+
+
+def _remembered(policy: Policy) -> _PolicyVerdict | None:
+    seen = _policy_memo.get(policy.policy_domain)
+    if seen is not None:
+        kind, strings, hosts = policy.policy_type, policy.policy_string, policy.mx_host
+        for old_kind, old_strings, old_hosts, verdict in seen:
+            if old_kind == kind and old_strings == strings and old_hosts == hosts:
+                return verdict
+    return None
+
+
+def _remember_policy(policy: Policy, verdict: _PolicyVerdict) -> None:
+    if len(_policy_memo) > _CACHE_LIMIT:
+        _policy_memo.clear()
+    seen = _policy_memo.setdefault(policy.policy_domain, [])
+    if len(seen) >= 8:  # a domain's policy changes rarely; keep the latest few versions
+        del seen[0]
+    strings, hosts = policy.policy_string, policy.mx_host
+    seen.append((policy.policy_type, None if strings is None else list(strings),
+                 None if hosts is None else list(hosts), verdict))
 
 
 def _apply(policy: Policy, verdict: _PolicyVerdict, path: str, c: Collector) -> None:
