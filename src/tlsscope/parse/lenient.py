@@ -127,11 +127,19 @@ def normalise_report(obj: dict[str, Any], c: Collector) -> dict[str, Any]:
     return out
 
 
-def _date_range(value: Any, path: str, c: Collector) -> Any:
+def _object(value: Any, known: dict[str, bool], path: str, c: Collector, what: str = "",
+            ) -> dict[str, Any] | None:
+    """An object's members mapped onto `known`, or None (and an error) for a non-object."""
     if not isinstance(value, dict):
-        c.fail("wrong_type", f"must be an object, not {_kind(value)}", path)
+        c.fail("wrong_type", f"{what}must be an object, not {_kind(value)}", path)
+        return None
+    return _members(value, known, path, c)
+
+
+def _date_range(value: Any, path: str, c: Collector) -> Any:
+    out = _object(value, _RANGE, path, c)
+    if out is None:
         return value
-    out = _members(value, _RANGE, path, c)
     for name in _RANGE:
         if name in out:
             out[name] = _datetime(out[name], f"{path}.{name}", c)
@@ -155,22 +163,19 @@ def _datetime(value: Any, path: str, c: Collector) -> Any:
 
 
 def _entry(value: Any, path: str, c: Collector) -> Any:
-    if not isinstance(value, dict):
-        c.fail("wrong_type", f"a policies entry must be an object, not {_kind(value)}", path)
+    out = _object(value, _ENTRY, path, c, "a policies entry ")
+    if out is None:
         return value
-    out = _members(value, _ENTRY, path, c)
-    if isinstance(out.get("policy"), dict):
-        out["policy"] = _policy(out["policy"], f"{path}.policy", c)
-    elif "policy" in out:
-        c.fail("wrong_type", f"must be an object, not {_kind(out['policy'])}", f"{path}.policy")
-    if isinstance(out.get("summary"), dict):
-        summary = _members(out["summary"], _SUMMARY, f"{path}.summary", c)
-        for name in _SUMMARY:
-            if name in summary:
-                _count(summary, name, f"{path}.summary", c)
-        out["summary"] = summary
-    elif "summary" in out:
-        c.fail("wrong_type", f"must be an object, not {_kind(out['summary'])}", f"{path}.summary")
+    if "policy" in out:
+        policy = _object(out["policy"], _POLICY, f"{path}.policy", c)
+        out["policy"] = out["policy"] if policy is None else _policy(policy, f"{path}.policy", c)
+    if "summary" in out:
+        summary = _object(out["summary"], _SUMMARY, f"{path}.summary", c)
+        if summary is not None:
+            for name in _SUMMARY:
+                if name in summary:
+                    _count(summary, name, f"{path}.summary", c)
+            out["summary"] = summary
     if "failure-details" in out:
         rows = _as_list(out, "failure-details", path, c, required=False)
         out["failure-details"] = [
@@ -179,8 +184,7 @@ def _entry(value: Any, path: str, c: Collector) -> Any:
     return out
 
 
-def _policy(value: dict[str, Any], path: str, c: Collector) -> dict[str, Any]:
-    out = _members(value, _POLICY, path, c)
+def _policy(out: dict[str, Any], path: str, c: Collector) -> dict[str, Any]:
     _string(out, "policy-type", path, c, required=True)
     _string(out, "policy-domain", path, c, required=False)
     for name in ("policy-string", "mx-host"):
@@ -190,10 +194,9 @@ def _policy(value: dict[str, Any], path: str, c: Collector) -> dict[str, Any]:
 
 
 def _detail(value: Any, path: str, c: Collector) -> Any:
-    if not isinstance(value, dict):
-        c.fail("wrong_type", f"a failure-details row must be an object, not {_kind(value)}", path)
+    out = _object(value, _DETAIL, path, c, "a failure-details row ")
+    if out is None:
         return value
-    out = _members(value, _DETAIL, path, c)
     if isinstance(out.get("receiving-mx-helo"), list):
         lines = out["receiving-mx-helo"]
         if all(isinstance(line, str) for line in lines):
