@@ -126,4 +126,6 @@ CODES: dict[str, str] = {
     "tlsa_json_array_string": "one policy-string element holds a JSON array of TLSA records",
     "tlsa_semicolon_list": "TLSA records joined with ';' in one string",
     "tlsa_record_invalid": "a policy-string element is not a TLSA record",
+    # warnings added by the store
+    "count_clamped": "a count above 2^63-1 is stored clamped; the raw input keeps it exactly",
 }

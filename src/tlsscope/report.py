@@ -151,21 +151,34 @@ class Report(_Wire):
         """What identifies a report: report-id is only unique per organisation (§4.4)."""
         return (self.organization_name, self.report_id)
 
-    def domain_totals(self) -> dict[str, tuple[int, int]]:
-        """(successful, failed) sessions per policy domain, without double counting.
+    def counted_policies(self) -> list[bool]:
+        """Which policies[] entries count toward their domain's totals.
 
         Some reporters (Microsoft) list the same sessions under an sts and a tlsa policy of one
-        domain. The sessions of a domain are therefore summed per policy type, and the largest
-        type's figures are taken instead of adding the types together.
+        domain. Per domain, only the policy type with the most sessions counts; every entry of
+        that type does (a day may hold several versions of one policy).
         """
-        by_domain: dict[str, dict[str, list[int]]] = {}
+        if len(self.policies) == 1:
+            return [True]
+        sums: dict[tuple[str, str], int] = {}
         for entry in self.policies:
-            domain = (entry.policy.policy_domain or "").lower()
-            sums = by_domain.setdefault(domain, {}).setdefault(entry.policy.policy_type, [0, 0])
-            sums[0] += entry.summary.total_successful_session_count
-            sums[1] += entry.summary.total_failure_session_count
+            key = ((entry.policy.policy_domain or "").lower(), entry.policy.policy_type)
+            sums[key] = sums.get(key, 0) + (entry.summary.total_successful_session_count
+                                            + entry.summary.total_failure_session_count)
+        best: dict[str, tuple[int, str]] = {}
+        for (domain, kind), sessions in sums.items():
+            if domain not in best or sessions > best[domain][0]:
+                best[domain] = (sessions, kind)
+        return [best[(e.policy.policy_domain or "").lower()][1] == e.policy.policy_type
+                for e in self.policies]
+
+    def domain_totals(self) -> dict[str, tuple[int, int]]:
+        """(successful, failed) sessions per policy domain, without double counting."""
         totals: dict[str, tuple[int, int]] = {}
-        for domain, per_type in by_domain.items():
-            ok, failed = max(per_type.values(), key=lambda pair: pair[0] + pair[1])
-            totals[domain] = (ok, failed)
+        for entry, counted in zip(self.policies, self.counted_policies(), strict=True):
+            if counted:
+                domain = (entry.policy.policy_domain or "").lower()
+                ok, failed = totals.get(domain, (0, 0))
+                totals[domain] = (ok + entry.summary.total_successful_session_count,
+                                  failed + entry.summary.total_failure_session_count)
         return totals

@@ -21,6 +21,8 @@ MiB = 1024 * 1024
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    database_url: str = ""
+    """SQLAlchemy URL of the store; empty means SQLite in the per-user data folder."""
     # Reader limits (RFC 8460 §5.2 notes that receivers commonly cap reports at 10 MB).
     max_input_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest raw input (file, mail, HTTP body) the reader takes."""

@@ -1,0 +1,113 @@
+"""Storage: one API over SQLite (the default) and PostgreSQL, chosen by URL.
+
+    tables      the schema;  migrations/  Alembic revisions, applied on every open
+    engine      engines and their per-dialect settings
+    rows        a read report → rows and roll-up increments (pure)
+    write       a batch of arrivals, in one transaction
+    queries     reads, returning domain objects (models)
+
+No SQL outside this package: callers use `Store`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import Engine, select
+
+from tlsscope.parse.results import InputResult
+from tlsscope.store import queries, write
+from tlsscope.store import tables as t
+from tlsscope.store.engine import default_url, make_engine
+from tlsscope.store.migrate import upgrade
+from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, StoredReport
+from tlsscope.store.write import Arrival, Saved
+
+__all__ = ["Arrival", "Saved", "Store", "default_url"]
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Connect, and bring the schema up to date (safe with concurrent openers)."""
+        engine = make_engine(url or default_url())
+        upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # writing ----------------------------------------------------------------------------------
+
+    def known(self, digests: Sequence[str]) -> set[str]:
+        """Which of these inputs (by sha256) are stored already."""
+        if not digests:
+            return set()
+        with self.engine.connect() as connection:
+            query = select(t.inputs.c.sha256).where(t.inputs.c.sha256.in_(list(digests)))
+            return {row[0] for row in connection.execute(query)}
+
+    def save(self, batch: Sequence[Arrival]) -> list[Saved]:
+        """Store a batch in one transaction: all of it, or (on a crash) none of it."""
+        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+            with connection.begin():
+                return write.save(connection, batch)
+
+    def reread(self, digest: str, result: InputResult) -> Saved:
+        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+            with connection.begin():
+                return write.reread(connection, digest, result)
+
+    # reading ----------------------------------------------------------------------------------
+
+    def reports(self, *, domain: str | None = None, since: dt.date | None = None,
+                until: dt.date | None = None, limit: int = 100,
+                offset: int = 0) -> list[ReportSummary]:
+        with self.engine.connect() as connection:
+            return queries.list_reports(connection, domain=domain, since=since, until=until,
+                                        limit=limit, offset=offset)
+
+    def find(self, key_prefix: str) -> list[str]:
+        with self.engine.connect() as connection:
+            return queries.find_report(connection, key_prefix)
+
+    def report(self, key: str) -> StoredReport | None:
+        with self.engine.connect() as connection:
+            return queries.get_report(connection, key)
+
+    def quarantine(self) -> list[StoredInput]:
+        with self.engine.connect() as connection:
+            return queries.quarantine(connection)
+
+    def raw(self, digest: str) -> bytes | None:
+        """An input's bytes exactly as they arrived."""
+        with self.engine.connect() as connection:
+            stored = queries.raw_input(connection, digest)
+        return None if stored is None else write.unpack(*stored)
+
+    def inputs(self) -> Iterator[tuple[str, str, bytes]]:
+        """Every stored input as (sha256, source, bytes), for re-reading."""
+        with self.engine.connect() as connection:
+            digests = [row[0] for row in connection.execute(
+                select(t.inputs.c.sha256).order_by(t.inputs.c.received_at, t.inputs.c.sha256))]
+        for digest in digests:
+            with self.engine.connect() as connection:
+                row = connection.execute(select(t.inputs.c.source, t.inputs.c.codec,
+                                                t.inputs.c.raw)
+                                         .where(t.inputs.c.sha256 == digest)).first()
+            if row is not None:
+                yield digest, row[0], write.unpack(row[1], row[2])
+
+    def stats(self, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:
+        with self.engine.connect() as connection:
+            return queries.stats(connection, domain, since, until)

@@ -1,0 +1,54 @@
+"""Engines for the one store schema: SQLite (the embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on. Its writes start with `BEGIN IMMEDIATE`, so two
+writers queue for the lock (busy timeout) instead of failing when one upgrades a read
+transaction; reads start a plain deferred transaction and never block writers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+
+BUSY_TIMEOUT_S = 60
+
+
+def default_url() -> str:
+    from platformdirs import user_data_dir
+
+    path = Path(user_data_dir("tlsscope", appauthor=False)) / "tlsscope.db"
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite(url)
+    return create_engine(url, pool_pre_ping=True, future=True)
+
+
+def _sqlite(url: str) -> Engine:
+    database = url.split("///", 1)[1] if "///" in url else ""
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("tlsscope_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine

@@ -1,0 +1,86 @@
+"""What the store hands out: domain objects, never rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+from tlsscope.findings import Finding
+from tlsscope.report import Report
+
+
+class ReportSummary(msgspec.Struct, kw_only=True):
+    key: str
+    organization_name: str
+    report_id: str
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    domains: list[str]
+    successful: int
+    failed: int
+    warnings: int
+    input_sha256: str
+
+
+class StoredInput(msgspec.Struct, kw_only=True):
+    sha256: str
+    source: str
+    received_at: dt.datetime
+    size: int
+    kind: str
+    outcome: str
+    errors: list[Finding]
+    warnings: list[Finding]
+    arrivals: int = 1
+
+
+class Repeat(msgspec.Struct, kw_only=True):
+    kind: str  # duplicate | conflict
+    input_sha256: str
+    seen_at: dt.datetime
+
+
+class StoredReport(msgspec.Struct, kw_only=True):
+    key: str
+    report: Report
+    warnings: list[Finding]
+    extras: dict[str, Any]
+    originals: dict[str, Any]
+    location: str
+    counted: list[bool]
+    stored_at: dt.datetime
+    source: StoredInput
+    repeats: list[Repeat]
+
+
+class DayTotal(msgspec.Struct, kw_only=True):
+    day: dt.date
+    reports: int
+    successful: int
+    failed: int
+
+
+class Breakdown(msgspec.Struct, kw_only=True):
+    """One row of a breakdown: a name (a policy, an MX, a reporter, a result type) and sums."""
+
+    name: str
+    successful: int | None  # None where reports give no success counts (per MX, per result)
+    failed: int
+    reports: int | None = None
+
+
+class DomainStats(msgspec.Struct, kw_only=True):
+    domain: str | None  # None: every domain
+    since: dt.date
+    until: dt.date
+    successful: int
+    failed: int
+    reports: int
+    days: list[DayTotal]
+    by_policy: list[Breakdown]
+    by_reporter: list[Breakdown]
+    by_result_type: list[Breakdown]
+    by_mx: list[Breakdown]

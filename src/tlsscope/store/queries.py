@@ -1,0 +1,210 @@
+"""Read queries: lists, one report, quarantine, statistics. Results are domain objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from sqlalchemy import BigInteger, and_, func, select
+from sqlalchemy.engine import Connection
+
+from tlsscope.findings import Finding, Severity
+from tlsscope.report import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
+from tlsscope.store import tables as t
+from tlsscope.store.models import (
+    Breakdown,
+    DayTotal,
+    DomainStats,
+    Repeat,
+    ReportSummary,
+    StoredInput,
+    StoredReport,
+)
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def findings(text: str, severity: Severity = Severity.WARNING) -> list[Finding]:
+    return [Finding(f["code"], f["message"], f.get("path", ""), severity)
+            for f in msgspec.json.decode(text)]
+
+
+def list_reports(connection: Connection, *, domain: str | None, since: dt.date | None,
+                 until: dt.date | None, limit: int, offset: int) -> list[ReportSummary]:
+    r, p = t.reports, t.policies
+    per_report = (
+        select(p.c.report_key,
+               func.sum(p.c.successful * p.c.counted.cast(BigInteger)).label("ok"),
+               func.sum(p.c.failed * p.c.counted.cast(BigInteger)).label("failed"))
+        .group_by(p.c.report_key).subquery())
+    query = (select(r, per_report.c.ok, per_report.c.failed)
+             .join(per_report, per_report.c.report_key == r.c.key))
+    if domain is not None:
+        query = query.where(r.c.key.in_(select(p.c.report_key)
+                                        .where(p.c.policy_domain == domain.lower())))
+    if since is not None:
+        query = query.where(r.c.day >= since)
+    if until is not None:
+        query = query.where(r.c.day <= until)
+    query = query.order_by(r.c.day.desc(), r.c.organization_name, r.c.report_id)
+    rows = connection.execute(query.limit(limit).offset(offset)).mappings().all()
+    domains = _domains(connection, [row["key"] for row in rows])
+    return [ReportSummary(
+        key=row["key"], organization_name=row["organization_name"],
+        report_id=row["report_id"], day=row["day"], start=utc(row["start_at"]),
+        end=utc(row["end_at"]), domains=domains.get(row["key"], []),
+        successful=int(row["ok"] or 0), failed=int(row["failed"] or 0),
+        warnings=len(msgspec.json.decode(row["warnings"])), input_sha256=row["input_sha256"],
+    ) for row in rows]
+
+
+def _domains(connection: Connection, keys: list[str]) -> dict[str, list[str]]:
+    if not keys:
+        return {}
+    query = (select(t.policies.c.report_key, t.policies.c.policy_domain).distinct()
+             .where(t.policies.c.report_key.in_(keys)))
+    out: dict[str, list[str]] = {}
+    for key, domain in connection.execute(query):
+        out.setdefault(key, []).append(domain)
+    return {key: sorted(values) for key, values in out.items()}
+
+
+def find_report(connection: Connection, key_prefix: str) -> list[str]:
+    """Full keys starting with a prefix (like a short git hash)."""
+    prefix = key_prefix.lower()
+    query = select(t.reports.c.key).where(t.reports.c.key.like(f"{_escape(prefix)}%",
+                                                                 escape="\\")).limit(2)
+    return [row[0] for row in connection.execute(query)]
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def get_report(connection: Connection, key: str) -> StoredReport | None:
+    row = connection.execute(select(t.reports).where(t.reports.c.key == key)).mappings().first()
+    if row is None:
+        return None
+    policy_rows = connection.execute(
+        select(t.policies).where(t.policies.c.report_key == key).order_by(t.policies.c.idx)
+    ).mappings().all()
+    detail_rows = connection.execute(
+        select(t.failure_details).where(t.failure_details.c.report_key == key)
+        .order_by(t.failure_details.c.policy_idx, t.failure_details.c.idx)).mappings().all()
+    details: dict[int, list[FailureDetail]] = {}
+    for d in detail_rows:
+        details.setdefault(d["policy_idx"], []).append(_detail(d))
+    entries = [PolicyResult(
+        policy=Policy(policy_type=p["policy_type"], policy_domain=p["policy_domain"] or None,
+                      policy_string=_json(p["policy_strings"]), mx_host=_json(p["mx_host"])),
+        summary=Summary(total_successful_session_count=p["successful"],
+                        total_failure_session_count=p["failed"]),
+        failure_details=details.get(p["idx"]),
+    ) for p in policy_rows]
+    report = Report(organization_name=row["organization_name"],
+                    date_range=DateRange(start_datetime=utc(row["start_at"]),
+                                         end_datetime=utc(row["end_at"])),
+                    report_id=row["report_id"], policies=entries,
+                    contact_info=row["contact_info"])
+    source = get_input(connection, row["input_sha256"])
+    assert source is not None  # a foreign key guarantees it
+    repeats = connection.execute(
+        select(t.report_repeats).where(t.report_repeats.c.report_key == key)
+        .order_by(t.report_repeats.c.id)).mappings().all()
+    return StoredReport(
+        key=key, report=report, warnings=findings(row["warnings"]),
+        extras=msgspec.json.decode(row["extras"]), originals=msgspec.json.decode(row["originals"]),
+        location=row["location"], counted=[bool(p["counted"]) for p in policy_rows],
+        stored_at=utc(row["stored_at"]), source=source,
+        repeats=[Repeat(kind=r["kind"], input_sha256=r["input_sha256"], seen_at=utc(r["seen_at"]))
+                 for r in repeats])
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else msgspec.json.decode(text)
+
+
+def _detail(d: Any) -> FailureDetail:
+    return FailureDetail(
+        result_type=d["result_type"], failed_session_count=d["failed_session_count"],
+        sending_mta_ip=d["sending_mta_ip"], receiving_mx_hostname=d["receiving_mx_hostname"],
+        receiving_mx_helo=d["receiving_mx_helo"], receiving_ip=d["receiving_ip"],
+        additional_information=d["additional_information"],
+        failure_reason_code=d["failure_reason_code"])
+
+
+def get_input(connection: Connection, digest: str) -> StoredInput | None:
+    row = connection.execute(select(t.inputs).where(t.inputs.c.sha256 == digest)).mappings().first()
+    if row is None:
+        return None
+    count = connection.execute(select(func.count()).select_from(t.arrivals)
+                               .where(t.arrivals.c.input_sha256 == digest)).scalar_one()
+    return _stored_input(row, int(count))
+
+
+def _stored_input(row: Any, arrivals: int) -> StoredInput:
+    return StoredInput(sha256=row["sha256"], source=row["source"],
+                       received_at=utc(row["received_at"]), size=row["size"], kind=row["kind"],
+                       outcome=row["outcome"], errors=findings(row["errors"], Severity.ERROR),
+                       warnings=findings(row["warnings"]), arrivals=arrivals)
+
+
+def quarantine(connection: Connection) -> list[StoredInput]:
+    counts = (select(t.arrivals.c.input_sha256, func.count().label("n"))
+              .group_by(t.arrivals.c.input_sha256).subquery())
+    query = (select(t.inputs, counts.c.n)
+             .join(counts, counts.c.input_sha256 == t.inputs.c.sha256)
+             .where(t.inputs.c.outcome == "rejected").order_by(t.inputs.c.received_at))
+    return [_stored_input(row, int(row["n"])) for row in connection.execute(query).mappings()]
+
+
+def raw_input(connection: Connection, digest: str) -> tuple[str, bytes] | None:
+    row = connection.execute(select(t.inputs.c.codec, t.inputs.c.raw)
+                             .where(t.inputs.c.sha256 == digest)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def stats(connection: Connection, domain: str | None, since: dt.date,
+          until: dt.date) -> DomainStats:
+    d, f = t.daily_totals, t.daily_failures
+    where_d = and_(d.c.day >= since, d.c.day <= until)
+    where_f = and_(f.c.day >= since, f.c.day <= until)
+    if domain is not None:
+        where_d = and_(where_d, d.c.domain == domain.lower())
+        where_f = and_(where_f, f.c.domain == domain.lower())
+    days = [DayTotal(day=row[0], reports=int(row[1]), successful=int(row[2]), failed=int(row[3]))
+            for row in connection.execute(
+                select(d.c.day, func.sum(d.c.reports), func.sum(d.c.counted_successful),
+                       func.sum(d.c.counted_failed)).where(where_d)
+                .group_by(d.c.day).order_by(d.c.day))]
+    by_policy = [Breakdown(name=f"{row[0]} {row[1]}".strip(), successful=int(row[2]),
+                           failed=int(row[3]), reports=int(row[4]))
+                 for row in connection.execute(
+                     select(d.c.policy_type, d.c.mode, func.sum(d.c.successful),
+                            func.sum(d.c.failed), func.sum(d.c.reports)).where(where_d)
+                     .group_by(d.c.policy_type, d.c.mode)
+                     .order_by(func.sum(d.c.successful + d.c.failed).desc()))]
+    by_reporter = [Breakdown(name=row[0], successful=int(row[1]), failed=int(row[2]),
+                             reports=int(row[3]))
+                   for row in connection.execute(
+                       select(d.c.organization_name, func.sum(d.c.counted_successful),
+                              func.sum(d.c.counted_failed), func.sum(d.c.reports)).where(where_d)
+                       .group_by(d.c.organization_name)
+                       .order_by(func.sum(d.c.counted_successful + d.c.counted_failed).desc()))]
+    by_result = _failures_by(connection, f.c.result_type, where_f)
+    by_mx = _failures_by(connection, f.c.receiving_mx_hostname, where_f)
+    return DomainStats(
+        domain=domain, since=since, until=until, successful=sum(x.successful for x in days),
+        failed=sum(x.failed for x in days), reports=sum(x.reports for x in days), days=days,
+        by_policy=by_policy, by_reporter=by_reporter, by_result_type=by_result, by_mx=by_mx)
+
+
+def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakdown]:
+    total = func.sum(t.daily_failures.c.counted_sessions)
+    query = select(column, total).where(where).group_by(column).order_by(total.desc())
+    return [Breakdown(name=row[0] or "(not given)", successful=None, failed=int(row[1]))
+            for row in connection.execute(query) if row[1]]

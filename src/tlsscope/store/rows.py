@@ -1,0 +1,147 @@
+"""A read report → the rows that store it, and the roll-up increments it adds.
+
+Pure functions: no database here, so the mapping is tested on its own and the writer only
+moves rows. Counts beyond a BIGINT are clamped with a warning (the raw input keeps them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+
+from tlsscope.findings import Finding, warning
+from tlsscope.parse.results import ReadReport
+from tlsscope.report import Report
+
+BIGINT_MAX = 2**63 - 1
+_json = msgspec.json.Encoder()
+
+TotalsKey = tuple[str, dt.date, str, str, str]  # domain, day, policy type, mode, reporter
+FailuresKey = tuple[str, dt.date, str, str, str, str, str]
+
+
+def report_key(organization_name: str, report_id: str) -> str:
+    """What identifies a report (RFC 8460 §4.4: report-id is unique per organisation)."""
+    digest = hashlib.sha256(f"{organization_name}\x00{report_id}".encode(errors="surrogatepass"))
+    return digest.hexdigest()[:32]
+
+
+def content_digest(report: Report) -> str:
+    """Same report content, whatever wrapper it came in, gives the same digest."""
+    return hashlib.sha256(_json.encode(report)).hexdigest()
+
+
+def encode_findings(findings: list[Finding]) -> str:
+    return _json.encode([{"code": f.code, "message": f.message, "path": f.path}
+                         for f in findings]).decode()
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else _json.encode(value).decode()
+
+
+def _clamp(value: int | None, where: str, notes: list[Finding]) -> int | None:
+    if value is not None and value > BIGINT_MAX:
+        notes.append(warning("count_clamped", f"count {value} is stored as {BIGINT_MAX}; the "
+                             "exact value is in the raw input", where))
+        return BIGINT_MAX
+    return value
+
+
+class ReportRows:
+    """Rows for one report: the report row, its policies, its failure rows."""
+
+    def __init__(self, read: ReadReport, input_sha256: str, now: dt.datetime) -> None:
+        report = read.report
+        self.key = report_key(report.organization_name, report.report_id)
+        self.content = content_digest(report)
+        notes: list[Finding] = []
+        counted = report.counted_policies()
+        self.policies: list[dict[str, Any]] = []
+        self.details: list[dict[str, Any]] = []
+        for i, entry in enumerate(report.policies):
+            policy, summary = entry.policy, entry.summary
+            sts = policy.sts
+            self.policies.append({
+                "report_key": self.key, "idx": i, "policy_type": policy.policy_type,
+                "policy_domain": (policy.policy_domain or "").lower(),
+                "policy_strings": to_json(policy.policy_string), "mx_host": to_json(policy.mx_host),
+                "mode": sts.mode if sts else None, "max_age": sts.max_age if sts else None,
+                "successful": _clamp(summary.total_successful_session_count,
+                                     f"$.policies[{i}].summary", notes),
+                "failed": _clamp(summary.total_failure_session_count,
+                                 f"$.policies[{i}].summary", notes),
+                "counted": counted[i],
+            })
+            for j, row in enumerate(entry.details):
+                self.details.append({
+                    "report_key": self.key, "policy_idx": i, "idx": j,
+                    "result_type": row.result_type,
+                    "failed_session_count": _clamp(row.failed_session_count,
+                                                   f"$.policies[{i}].failure-details[{j}]", notes),
+                    "sending_mta_ip": row.sending_mta_ip,
+                    "receiving_mx_hostname": row.receiving_mx_hostname,
+                    "receiving_mx_helo": row.receiving_mx_helo, "receiving_ip": row.receiving_ip,
+                    "additional_information": row.additional_information,
+                    "failure_reason_code": row.failure_reason_code,
+                })
+        self.report: dict[str, Any] = {
+            "key": self.key, "organization_name": report.organization_name,
+            "report_id": report.report_id, "contact_info": report.contact_info,
+            "start_at": report.start, "end_at": report.end, "day": report.day,
+            "input_sha256": input_sha256, "location": read.location,
+            "content_sha256": self.content, "warnings": encode_findings(read.warnings + notes),
+            "extras": _json.encode(read.extras).decode(),
+            "originals": _json.encode(read.originals).decode(), "stored_at": now,
+        }
+
+
+class Rollup:
+    """Roll-up increments for a batch of stored reports, summed before they are written."""
+
+    def __init__(self) -> None:
+        self.totals: dict[TotalsKey, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+        self.failures: dict[FailuresKey, list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, rows: ReportRows) -> None:
+        day: dt.date = rows.report["day"]
+        org: str = rows.report["organization_name"]
+        seen_domains: set[str] = set()
+        types: dict[int, tuple[str, str, bool]] = {}
+        for policy in rows.policies:
+            domain, kind = policy["policy_domain"], policy["policy_type"]
+            counted = policy["counted"]
+            types[policy["idx"]] = (domain, kind, counted)
+            sums = self.totals[(domain, day, kind, policy["mode"] or "", org)]
+            if counted and domain not in seen_domains:
+                seen_domains.add(domain)
+                sums[0] += 1
+            ok, failed = policy["successful"], policy["failed"]
+            sums[1] += ok
+            sums[2] += failed
+            if counted:
+                sums[3] += ok
+                sums[4] += failed
+        for row in rows.details:
+            domain, kind, counted = types[row["policy_idx"]]
+            sessions = row["failed_session_count"] or 0
+            sums = self.failures[(domain, day, org, kind, row["result_type"] or "",
+                                  row["receiving_mx_hostname"] or "", row["receiving_ip"] or "")]
+            sums[0] += sessions
+            if counted:
+                sums[1] += sessions
+
+    def totals_rows(self) -> list[dict[str, Any]]:
+        return [{"domain": k[0], "day": k[1], "policy_type": k[2], "mode": k[3],
+                 "organization_name": k[4], "reports": v[0], "successful": v[1], "failed": v[2],
+                 "counted_successful": v[3], "counted_failed": v[4]}
+                for k, v in self.totals.items()]
+
+    def failures_rows(self) -> list[dict[str, Any]]:
+        return [{"domain": k[0], "day": k[1], "organization_name": k[2], "policy_type": k[3],
+                 "result_type": k[4], "receiving_mx_hostname": k[5], "receiving_ip": k[6],
+                 "sessions": v[0], "counted_sessions": v[1]} for k, v in self.failures.items()]

@@ -1,0 +1,155 @@
+"""The schema: one definition for SQLite and PostgreSQL (SQLAlchemy Core).
+
+    inputs           every input ever received, once per content (sha256), raw bytes kept
+    arrivals         every time an input arrived (the same bytes may arrive many times)
+    reports          every report once, keyed by (organization-name, report-id)
+    report_repeats   a report seen again: a duplicate, or a conflict (same key, other content)
+    policies         the policies[] of a report
+    failure_details  the failure rows of a policy
+    daily_totals     roll-up per domain, day, policy type, mode and reporter
+    daily_failures   roll-up per domain, day, reporter, result type, MX host and MX address
+
+Keys are content-derived (a sha256 for inputs, a hash of (organization, report-id) for
+reports), so a batch can be written with a few multi-row statements and two writers of the
+same report meet on the primary key. Counts are BIGINT: a count above 2^63-1 is stored
+clamped, with a warning, while the exact value stays in the kept raw input.
+The revisions in `migrations/versions/` create exactly this; `tests/store` checks they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+inputs = Table(
+    "inputs", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("codec", String(8), nullable=False),  # how `raw` is stored: "zlib" or "identity"
+    Column("raw", LargeBinary, nullable=False),
+    Column("errors", Text, nullable=False),  # JSON list of findings
+    Column("warnings", Text, nullable=False),
+    Column("reader_version", Integer, nullable=False),
+    Index("ix_inputs_outcome", "outcome"),
+)
+
+arrivals = Table(
+    "arrivals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("input_sha256", String(64), ForeignKey("inputs.sha256"), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Index("ix_arrivals_input", "input_sha256"),
+)
+
+reports = Table(
+    "reports", metadata,
+    Column("key", String(32), primary_key=True),
+    Column("organization_name", Text, nullable=False),
+    Column("report_id", Text, nullable=False),
+    Column("contact_info", Text),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("input_sha256", String(64), ForeignKey("inputs.sha256"), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("warnings", Text, nullable=False),
+    Column("extras", Text, nullable=False),
+    Column("originals", Text, nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("organization_name", "report_id", name="uq_reports_org_id"),
+    Index("ix_reports_day", "day"),
+    Index("ix_reports_input", "input_sha256"),
+)
+
+report_repeats = Table(
+    "report_repeats", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_key", String(32), ForeignKey("reports.key"), nullable=False),
+    Column("input_sha256", String(64), ForeignKey("inputs.sha256"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "duplicate" or "conflict"
+    Column("content_sha256", String(64), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_repeats_report", "report_key"),
+)
+
+policies = Table(
+    "policies", metadata,
+    Column("report_key", String(32), ForeignKey("reports.key"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("policy_type", Text, nullable=False),
+    Column("policy_domain", Text, nullable=False),  # A-label, lower case; "" when absent
+    Column("policy_strings", Text),  # JSON list, as sent
+    Column("mx_host", Text),  # JSON list
+    Column("mode", Text),
+    Column("max_age", BigInteger),
+    Column("successful", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("counted", Boolean, nullable=False),  # False: same sessions as another policy
+    Index("ix_policies_domain", "policy_domain", "report_key"),
+)
+
+failure_details = Table(
+    "failure_details", metadata,
+    Column("report_key", String(32), primary_key=True),
+    Column("policy_idx", Integer, primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("result_type", Text),
+    Column("failed_session_count", BigInteger),
+    Column("sending_mta_ip", Text),
+    Column("receiving_mx_hostname", Text),
+    Column("receiving_mx_helo", Text),
+    Column("receiving_ip", Text),
+    Column("additional_information", Text),
+    Column("failure_reason_code", Text),
+)
+
+
+daily_totals = Table(
+    "daily_totals", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("policy_type", Text, primary_key=True),
+    Column("mode", Text, primary_key=True),  # "" when the report did not say
+    Column("organization_name", Text, primary_key=True),
+    Column("reports", BigInteger, nullable=False),
+    Column("successful", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("counted_successful", BigInteger, nullable=False),
+    Column("counted_failed", BigInteger, nullable=False),
+)
+
+daily_failures = Table(
+    "daily_failures", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("organization_name", Text, primary_key=True),
+    Column("policy_type", Text, primary_key=True),
+    Column("result_type", Text, primary_key=True),
+    Column("receiving_mx_hostname", Text, primary_key=True),  # "" when absent
+    Column("receiving_ip", Text, primary_key=True),  # "" when absent
+    Column("sessions", BigInteger, nullable=False),
+    Column("counted_sessions", BigInteger, nullable=False),
+)

@@ -1,0 +1,270 @@
+"""Write a batch of arrivals in one transaction: inputs, reports, rows, roll-ups, repeats.
+
+Every statement is idempotent under races: inputs and reports are inserted with
+`ON CONFLICT DO NOTHING ... RETURNING key`, so only the writer whose row went in adds that
+report's rows and roll-up increments; the other records a repeat. A crash before commit leaves
+nothing of the batch; after commit, all of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import zlib
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
+from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.store import tables as t
+from tlsscope.store.rows import ReportRows, Rollup, encode_findings
+
+READER_VERSION = 1
+_GZIP = b"\x1f\x8b"
+
+
+class Arrival(NamedTuple):
+    """An input as it arrived, and what the reader made of it (None: already stored)."""
+
+    digest: str
+    source: str
+    data: bytes
+    received_at: dt.datetime
+    result: InputResult | None
+
+
+class Saved(NamedTuple):
+    digest: str
+    source: str
+    outcome: Outcome
+    stored: int  # reports stored for the first time
+    repeated: int  # reports already stored (duplicates and conflicts)
+    conflicts: int
+    reasons: list[str]  # error messages, for a rejected input
+
+
+def pack(data: bytes) -> tuple[str, bytes]:
+    """Raw bytes as stored: zlib when it saves space (gzip and zip are left as they are)."""
+    if data.startswith((_GZIP, b"PK\x03\x04")) or len(data) < 64:
+        return "identity", data
+    packed = zlib.compress(data, 1)
+    return ("zlib", packed) if len(packed) < len(data) * 0.9 else ("identity", data)
+
+
+def unpack(codec: str, stored: bytes) -> bytes:
+    return zlib.decompress(stored) if codec == "zlib" else stored
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (same syntax in SQLite and PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
+_MAX_PARAMS = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
+
+
+def _insert_new(connection: Connection, table: Table, key: str,
+                rows: list[dict[str, Any]]) -> set[str]:
+    """Insert rows whose key is not there yet; returns the keys that went in.
+
+    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING key` per chunk, written out
+    here with the columns' bind processors (SQLAlchemy's insertmanyvalues does the same work
+    row by row in Python, at several times the cost).
+    """
+    if not rows:
+        return set()
+    dialect = connection.dialect
+    names = list(rows[0])
+    convert = _converter(table, names, dialect)
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    one = "(" + ", ".join([mark] * len(names)) + ")"
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    head = f"INSERT INTO {table.name} ({columns}) VALUES "
+    tail = f" ON CONFLICT DO NOTHING RETURNING {dialect.identifier_preparer.quote(key)}"
+    step = max(1, _MAX_PARAMS // len(names))
+    inserted: set[str] = set()
+    for start in range(0, len(rows), step):
+        chunk = rows[start:start + step]
+        params = tuple(value for row in chunk for value in convert(row))
+        sql = head + ", ".join([one] * len(chunk)) + tail
+        inserted.update(row[0] for row in connection.exec_driver_sql(sql, params))
+    return inserted
+
+
+def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
+            measures: Sequence[str]) -> None:
+    if not rows:
+        return
+    statement = _insert(connection, table)
+    keys = [c.name for c in table.primary_key.columns]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + statement.excluded[name] for name in measures})
+    _executemany(connection, statement, table, rows)
+
+
+def _executemany(connection: Connection, statement: Any, table: Table,
+                 rows: list[dict[str, Any]]) -> None:
+    """Many rows through the driver's executemany, compiled once.
+
+    SQLAlchemy's own executemany builds parameters row by row in Python, which cost more than
+    the database work here; the column types' bind processors are applied directly instead.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    compiled = statement.compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup or []) if compiled.positional else names
+    convert = _converter(table, order, dialect)
+    values = [convert(row) for row in rows]
+    params: list[Any] = values if compiled.positional else [
+        dict(zip(order, value, strict=True)) for value in values]
+    connection.exec_driver_sql(str(compiled), params)
+
+
+def _converter(table: Table, names: list[str], dialect: Any) -> Any:
+    """row dict → tuple of driver values in `names` order, through the types' processors."""
+    get = operator.itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    processors = [(i, p) for i, name in enumerate(names)
+                  if (p := table.c[name].type.bind_processor(dialect)) is not None]
+    if not processors:
+        return get
+
+    def convert(row: dict[str, Any]) -> tuple[Any, ...]:
+        value = list(get(row))
+        for i, processor in processors:
+            if value[i] is not None:
+                value[i] = processor(value[i])
+        return tuple(value)
+
+    return convert
+
+
+def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
+    now = dt.datetime.now(dt.UTC)
+    fresh = [a for a in batch if a.result is not None]
+    new_inputs = _insert_new(connection, t.inputs, "sha256", [_input_row(a) for a in fresh])
+    stored_outcome = _known_outcomes(connection, [a.digest for a in batch
+                                                  if a.digest not in new_inputs])
+    report_rows: list[tuple[Arrival, ReportRows]] = []
+    for arrival in fresh:
+        if arrival.digest in new_inputs and arrival.result is not None:
+            report_rows.extend((arrival, ReportRows(read, arrival.digest, now))
+                               for read in arrival.result.reports)
+    first: dict[str, ReportRows] = {}
+    for _, rows in report_rows:
+        first.setdefault(rows.key, rows)
+    inserted = _insert_new(connection, t.reports, "key",
+                           [rows.report for rows in first.values()])
+    winners = [rows for key, rows in first.items() if key in inserted]
+    _write_children(connection, winners)
+    repeats = _repeats(connection, report_rows, winners, now)
+    by_arrival: dict[int, list[ReportRows]] = {}
+    for arrival, rows in report_rows:
+        by_arrival.setdefault(id(arrival), []).append(rows)
+    saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
+             for a in batch]
+    _executemany(connection, t.arrivals.insert(), t.arrivals, [
+        {"input_sha256": a.digest, "source": a.source, "received_at": a.received_at,
+         "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
+    return saved
+
+
+def _input_row(arrival: Arrival) -> dict[str, Any]:
+    result = arrival.result
+    assert result is not None
+    codec, raw = pack(arrival.data)
+    return {"sha256": arrival.digest, "source": arrival.source,
+            "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
+            "outcome": result.outcome.value, "codec": codec, "raw": raw,
+            "errors": encode_findings(result.errors),
+            "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION}
+
+
+def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, str]:
+    if not digests:
+        return {}
+    query = select(t.inputs.c.sha256, t.inputs.c.outcome).where(t.inputs.c.sha256.in_(digests))
+    return {digest: outcome for digest, outcome in connection.execute(query)}
+
+
+def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
+    policies = [p for rows in winners for p in rows.policies]
+    details = [d for rows in winners for d in rows.details]
+    _executemany(connection, t.policies.insert(), t.policies, policies)
+    _executemany(connection, t.failure_details.insert(), t.failure_details, details)
+    rollup = Rollup()
+    for rows in winners:
+        rollup.add(rows)
+    _add_up(connection, t.daily_totals, rollup.totals_rows(),
+            ("reports", "successful", "failed", "counted_successful", "counted_failed"))
+    _add_up(connection, t.daily_failures, rollup.failures_rows(),
+            ("sessions", "counted_sessions"))
+
+
+def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],
+             winners: list[ReportRows], now: dt.datetime) -> dict[int, str]:
+    """Record every report row that did not go in; returns id(rows) → duplicate/conflict."""
+    won = {id(rows) for rows in winners}
+    losers = [(a, rows) for a, rows in report_rows if id(rows) not in won]
+    if not losers:
+        return {}
+    keys = list({rows.key for _, rows in losers})
+    query = select(t.reports.c.key, t.reports.c.content_sha256).where(t.reports.c.key.in_(keys))
+    stored = {key: content for key, content in connection.execute(query)}
+    kinds = {id(rows): "duplicate" if stored.get(rows.key) == rows.content else "conflict"
+             for _, rows in losers}
+    _executemany(connection, t.report_repeats.insert(), t.report_repeats, [
+        {"report_key": rows.key, "input_sha256": a.digest, "kind": kinds[id(rows)],
+         "content_sha256": rows.content, "seen_at": now} for a, rows in losers])
+    return kinds
+
+
+def _outcome(arrival: Arrival, new_inputs: set[str], stored_outcome: dict[str, str],
+             mine: list[ReportRows], repeats: dict[int, str]) -> Saved:
+    result = arrival.result
+    if arrival.digest not in new_inputs or result is None:
+        before = Outcome(stored_outcome.get(arrival.digest, Outcome.DUPLICATE.value))
+        outcome = Outcome.DUPLICATE if before is Outcome.ACCEPTED else before
+        return Saved(arrival.digest, arrival.source, outcome, 0, 0, 0, [])
+    repeated = [repeats[id(rows)] for rows in mine if id(rows) in repeats]
+    reasons = [f"{e.code}: {e.message}" + (f" [{e.path}]" if e.path else "")
+               for e in result.errors]
+    outcome: Outcome
+    if result.errors:
+        outcome = Outcome.REJECTED
+    elif not mine:
+        outcome = Outcome.NOT_A_REPORT
+    elif len(repeated) == len(mine):
+        outcome = Outcome.DUPLICATE
+    else:
+        outcome = Outcome.ACCEPTED
+    return Saved(arrival.digest, arrival.source, outcome, len(mine) - len(repeated),
+                 len(repeated), repeated.count("conflict"), reasons)
+
+
+def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
+    """A stored input read again by a newer reader: its verdict is updated, and reports it now
+    yields that were never stored are added. Reports already stored are left alone."""
+    now = dt.datetime.now(dt.UTC)
+    rows = [ReportRows(read, digest, now) for read in result.reports]
+    first: dict[str, ReportRows] = {}
+    for one in rows:
+        first.setdefault(one.key, one)
+    inserted = _insert_new(connection, t.reports, "key", [r.report for r in first.values()])
+    _write_children(connection, [r for key, r in first.items() if key in inserted])
+    connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
+        outcome=result.outcome.value, errors=encode_findings(result.errors),
+        warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind))
+    reasons = [f"{e.code}: {e.message}" for e in result.errors]
+    return Saved(digest, result.source, result.outcome, len(inserted), len(rows) - len(inserted),
+                 0, reasons)
