@@ -234,8 +234,8 @@ def _outcome(arrival: Arrival, new_inputs: set[str], stored_outcome: dict[str, s
     result = arrival.result
     if arrival.digest not in new_inputs or result is None:
         before = Outcome(stored_outcome.get(arrival.digest, Outcome.DUPLICATE.value))
-        outcome = Outcome.DUPLICATE if before is Outcome.ACCEPTED else before
-        return Saved(arrival.digest, arrival.source, outcome, 0, 0, 0, [])
+        again = Outcome.DUPLICATE if before is Outcome.ACCEPTED else before
+        return Saved(arrival.digest, arrival.source, again, 0, 0, 0, [])
     repeated = [repeats[id(rows)] for rows in mine if id(rows) in repeats]
     reasons = [f"{e.code}: {e.message}" + (f" [{e.path}]" if e.path else "")
                for e in result.errors]
