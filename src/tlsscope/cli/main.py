@@ -1,86 +1,14 @@
-"""`tlsscope` command line. Each command is a thin shell over the library."""
+"""`tlsscope` command line: each command is a thin shell over the library.
+
+Commands live in their own modules and register themselves on `app` when imported.
+"""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Annotated
+from tlsscope.cli import parse_cmd, store_cmds  # noqa: F401  (registers the commands)
+from tlsscope.cli.app import app
 
-import typer
-
-from tlsscope import __version__
-
-app = typer.Typer(
-    name="tlsscope",
-    help="Receive, read, store and explain SMTP TLS Reporting (RFC 8460) reports.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", help="TOML settings file (else TLSSCOPE_CONFIG, else the default "
-                 "~/.config/tlsscope/tlsscope.toml).", dir_okay=False),
-]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"tlsscope {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
-) -> None:
-    """tlsscope: read TLS-RPT reports and explain them."""
-
-
-@app.command()
-def parse(
-    paths: Annotated[list[str], typer.Argument(
-        help="Files, folders (read recursively, in sorted order) or - for stdin. Content decides "
-        "what each input is: JSON, gzip, zip, a mail (.eml) or an mbox.", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, one entry per "
-                                          "input (see docs/cli.md for the contract).")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Worker processes for large "
-                                      "batches; 0 means one per core.")] = 0,
-    config: ConfigOption = None,
-) -> None:
-    """Read TLS-RPT reports and show what they say and what is wrong with them.
-
-    Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error.
-    """
-    from tlsscope.batch import default_jobs, keep, read_all
-    from tlsscope.cli.errors import fail_on_config
-    from tlsscope.parse.results import DuplicateTracker, Outcome
-    from tlsscope.settings import load_settings
-
-    settings = fail_on_config(lambda: load_settings(config))
-    missing = [p for p in paths if p != "-" and not Path(p).exists()]
-    if missing:
-        typer.echo(f"Error: no such file or folder: {', '.join(missing)}", err=True)
-        raise typer.Exit(2)
-    tracker = DuplicateTracker()
-    workers = jobs or default_jobs()
-    if as_json:
-        from tlsscope.cli.render import write_json
-        from tlsscope.parse.contract import encode_entry
-
-        entries = read_all(paths, settings, workers, encode_entry)
-        rejected = write_json(entries, tracker, sys.stdout.buffer)
-        sys.stdout.flush()
-    else:
-        from rich.console import Console
-
-        from tlsscope.cli.render import write_table
-
-        counts = write_table(read_all(paths, settings, workers, keep), tracker, Console())
-        rejected = counts[Outcome.REJECTED]
-    raise typer.Exit(1 if rejected else 0)
+__all__ = ["app", "run"]
 
 
 def run() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import BigInteger, and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
@@ -38,8 +38,8 @@ def list_reports(connection: Connection, *, domain: str | None, since: dt.date |
     r, p = t.reports, t.policies
     per_report = (
         select(p.c.report_key,
-               func.sum(p.c.successful * p.c.counted.cast(BigInteger)).label("ok"),
-               func.sum(p.c.failed * p.c.counted.cast(BigInteger)).label("failed"))
+               func.sum(case((p.c.counted, p.c.successful), else_=0)).label("ok"),
+               func.sum(case((p.c.counted, p.c.failed), else_=0)).label("failed"))
         .group_by(p.c.report_key).subquery())
     query = (select(r, per_report.c.ok, per_report.c.failed)
              .join(per_report, per_report.c.report_key == r.c.key))
@@ -103,7 +103,7 @@ def get_report(connection: Connection, key: str) -> StoredReport | None:
                       policy_string=_json(p["policy_strings"]), mx_host=_json(p["mx_host"])),
         summary=Summary(total_successful_session_count=p["successful"],
                         total_failure_session_count=p["failed"]),
-        failure_details=details.get(p["idx"]),
+        failure_details=details.get(p["idx"], []) if p["details_listed"] else None,
     ) for p in policy_rows]
     report = Report(organization_name=row["organization_name"],
                     date_range=DateRange(start_datetime=utc(row["start_at"]),

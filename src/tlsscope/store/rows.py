@@ -75,7 +75,7 @@ class ReportRows:
                                      f"$.policies[{i}].summary", notes),
                 "failed": _clamp(summary.total_failure_session_count,
                                  f"$.policies[{i}].summary", notes),
-                "counted": counted[i],
+                "counted": counted[i], "details_listed": entry.failure_details is not None,
             })
             for j, row in enumerate(entry.details):
                 self.details.append({

@@ -108,6 +108,7 @@ policies = Table(
     Column("successful", BigInteger, nullable=False),
     Column("failed", BigInteger, nullable=False),
     Column("counted", Boolean, nullable=False),  # False: same sessions as another policy
+    Column("details_listed", Boolean, nullable=False),  # failure-details present, maybe []
     Index("ix_policies_domain", "policy_domain", "report_key"),
 )
 

@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("successful", sa.BigInteger, nullable=False),
         sa.Column("failed", sa.BigInteger, nullable=False),
         sa.Column("counted", sa.Boolean, nullable=False),
+        sa.Column("details_listed", sa.Boolean, nullable=False),
     )
     op.create_index("ix_policies_domain", "policies", ["policy_domain", "report_key"])
     op.create_table(

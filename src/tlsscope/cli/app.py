@@ -1,0 +1,93 @@
+"""The Typer application and what its commands share: settings, the store, JSON output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from tlsscope import __version__
+from tlsscope.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tlsscope.settings import Settings
+    from tlsscope.store import Store
+
+app = typer.Typer(
+    name="tlsscope",
+    help="Receive, read, store and explain SMTP TLS Reporting (RFC 8460) reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML settings file (else TLSSCOPE_CONFIG, else the default "
+                 "~/.config/tlsscope/tlsscope.toml).", dir_okay=False),
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql+psycopg://... "
+                 "(else TLSSCOPE_DATABASE_URL, else SQLite in the per-user data folder).",
+                 show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def fail_on_config(load: Callable[[], T]) -> T:
+    try:
+        return load()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def settings(config: Path | None) -> Settings:
+    from tlsscope.settings import load_settings
+
+    return fail_on_config(lambda: load_settings(config))
+
+
+def open_store(db: str | None, config: Path | None) -> Store:
+    """The store named by --db, the settings, or the default; migrated to the newest schema."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tlsscope.store import Store
+
+    url = db or settings(config).database_url or None
+    try:
+        return Store.open(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise fail(f"cannot open the database {url or '(default)'}: "
+                   f"{str(exc).splitlines()[0]}") from None
+
+
+def print_json(value: Any) -> None:
+    import msgspec
+
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value), indent=2) + b"\n")
+    sys.stdout.flush()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tlsscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """tlsscope: read TLS-RPT reports, store them, and explain them."""

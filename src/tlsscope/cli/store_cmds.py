@@ -1,0 +1,233 @@
+"""Commands over the store: ingest, reports, show, quarantine, reingest, stats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    open_store,
+    print_json,
+    settings,
+)
+
+DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(
+        help="Files, folders (recursively: .eml, mbox, Maildir, JSON, gzip, zip) or - for "
+        "stdin.", show_default=False)],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Store reports: every input is kept, every report once; ends with a summary.
+
+    Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from tlsscope.cli import render_store
+    from tlsscope.pipeline import ingest as run_ingest
+    from tlsscope.receive.files import expand, iter_inputs
+
+    loaded = settings(config)
+    missing = [p for p in paths if p != "-" and not Path(p).exists()]
+    if missing:
+        raise fail(f"no such file or folder: {', '.join(missing)}")
+    files = list(expand(paths))
+    with open_store(db, config) as store:
+        progress = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=Console(stderr=True), transient=True,
+                            disable=as_json or len(files) < 2)
+        with progress:
+            task = progress.add_task("ingesting", total=len(files))
+            current = {"file": ""}
+
+            def advance(saved: object) -> None:
+                source = getattr(saved, "source", "").split("#", 1)[0]
+                if source != current["file"]:
+                    current["file"] = source
+                    progress.advance(task)
+
+            totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
+                                on_saved=advance)
+    if as_json:
+        print_json(totals)
+    else:
+        render_store.ingest_summary(totals, Console())
+    raise typer.Exit(1 if totals.rejected else 0)
+
+
+@app.command()
+def reports(
+    domain: Annotated[str | None, typer.Option(help="Only reports about this policy domain.",
+                                               show_default=False)] = None,
+    since: DateOption = None,
+    until: DateOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List stored reports, newest day first (--since/--until are YYYY-MM-DD, inclusive)."""
+    from rich.console import Console
+
+    from tlsscope.cli import render_store
+
+    with open_store(db, config) as store:
+        found = store.reports(domain=domain, since=since.date() if since else None,
+                              until=until.date() if until else None, limit=limit, offset=offset)
+    if as_json:
+        print_json(found)
+    else:
+        render_store.report_list(found, Console())
+
+
+@app.command()
+def show(
+    report: Annotated[str, typer.Argument(help="A report key, or its first characters.",
+                                          show_default=False)],
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show one stored report: policies, failure rows, findings, and the input it came from."""
+    from rich.console import Console
+
+    from tlsscope.cli import render_store
+
+    with open_store(db, config) as store:
+        keys = store.find(report)
+        if not keys:
+            raise fail(f"no stored report has a key starting with {report!r}", 1)
+        if len(keys) > 1:
+            raise fail(f"{report!r} matches several reports; give more characters")
+        stored = store.report(keys[0])
+    assert stored is not None
+    if as_json:
+        print_json(stored)
+    else:
+        render_store.report_detail(stored, Console())
+
+
+quarantine_app = typer.Typer(help="Rejected inputs: list them, export them byte for byte.",
+                             invoke_without_command=True, no_args_is_help=False)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine(
+    context: typer.Context,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List rejected inputs with their reasons."""
+    if context.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+
+    from tlsscope.cli import render_store
+
+    with open_store(db, config) as store:
+        held = store.quarantine()
+    if as_json:
+        print_json(held)
+    else:
+        render_store.quarantine_list(held, Console())
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    folder: Annotated[Path, typer.Argument(help="Folder to write the inputs into.",
+                                           file_okay=False, show_default=False)],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write every rejected input, byte for byte, as SHA256PREFIX-NAME into FOLDER."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open_store(db, config) as store:
+        for held in store.quarantine():
+            data = store.raw(held.sha256)
+            if data is None:
+                continue
+            (folder / export_name(held.sha256, held.source)).write_bytes(data)
+            written += 1
+    typer.echo(f"{written} rejected input(s) written to {folder}")
+
+
+def export_name(digest: str, source: str) -> str:
+    """A safe file name: never a path taken from a report or a sender."""
+    base = os.path.basename(source.replace("\\", "/")) or "input"
+    safe = "".join(ch if ch.isalnum() or ch in "._-!+@" else "_" for ch in base)[:80]
+    return f"{digest[:16]}-{safe.lstrip('.') or 'input'}"
+
+
+@app.command()
+def reingest(
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Read every stored input again with this reader; add what it now finds, duplicate nothing."""
+    from tlsscope.parse.reader import read_input
+
+    loaded = settings(config)
+    changed, added, inputs = 0, 0, 0
+    with open_store(db, config) as store:
+        before = {held.sha256 for held in store.quarantine()}
+        for digest, source, data in store.inputs():
+            inputs += 1
+            saved = store.reread(digest, read_input(data, source, settings=loaded,
+                                                    filename=os.path.basename(source)))
+            added += saved.stored
+            changed += (digest in before) != (saved.outcome.value == "rejected")
+        still = len(store.quarantine())
+    summary = {"inputs": inputs, "reports_added": added, "verdicts_changed": changed,
+               "still_rejected": still}
+    if as_json:
+        print_json(summary)
+    else:
+        typer.echo(f"{inputs} input(s) read again: {added} report(s) added, {changed} verdict(s) "
+                   f"changed, {still} still rejected")
+
+
+@app.command()
+def stats(
+    domain: Annotated[str | None, typer.Option(help="One policy domain (else all together).",
+                                               show_default=False)] = None,
+    days: Annotated[int, typer.Option(min=1, help="Days back from --until.")] = 30,
+    until: DateOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Per-day totals, and breakdowns by policy, reporter, result type and receiving MX."""
+    from rich.console import Console
+
+    from tlsscope.cli import render_store
+
+    last = until.date() if until else dt.datetime.now(dt.UTC).date()
+    first = last - dt.timedelta(days=days - 1)
+    with open_store(db, config) as store:
+        found = store.stats(domain, first, last)
+    if as_json:
+        print_json(found)
+    else:
+        render_store.stats(found, Console())

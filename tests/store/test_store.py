@@ -1,0 +1,160 @@
+"""The store, on SQLite and on a real PostgreSQL: each report once, every input kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from tlsscope.parse import read_input
+from tlsscope.store import Store
+from tlsscope.store.migrate import current_revision, upgrade
+from tlsscope.store.tables import metadata
+
+from .helpers import FIX, ingest_paths
+
+MARCH = (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
+
+
+def test_migrations_from_empty_and_again(store: Store) -> None:
+    assert current_revision(store.engine) == "0001"
+    upgrade(store.engine)  # already at head: a no-op
+    assert current_revision(store.engine) == "0001"
+    inspector = inspect(store.engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert indexes >= {i.name for i in table.indexes}, table.name
+
+
+def test_ingest_then_again_changes_nothing(store: Store) -> None:
+    first = ingest_paths(store, [FIX / "real"])
+    assert (first.inputs, first.accepted, first.rejected) == (21, 21, 0)
+    assert first.reports_stored == 21
+    before = store.stats(None, dt.date(2016, 1, 1), dt.date(2026, 12, 31))
+    again = ingest_paths(store, [FIX / "real"])
+    assert (again.inputs, again.duplicate, again.reports_stored) == (21, 21, 0)
+    assert store.stats(None, dt.date(2016, 1, 1), dt.date(2026, 12, 31)) == before
+    assert len(store.reports(limit=1000)) == 21
+
+
+def test_same_report_in_another_wrapper_is_a_duplicate(store: Store, tmp_path: Path) -> None:
+    for name in ("report.json.gz", "mail-rfc-shape.eml", "report.zip", "bom.json"):
+        shutil.copy(FIX / "quirks" / name, tmp_path)
+    totals = ingest_paths(store, [tmp_path])
+    assert (totals.accepted, totals.duplicate, totals.conflicts) == (1, 3, 0)
+    (summary,) = store.reports()
+    stored = store.report(summary.key)
+    assert stored is not None
+    assert [r.kind for r in stored.repeats] == ["duplicate"] * 3
+    march = store.stats("example.com", *MARCH)
+    assert (march.reports, march.successful, march.failed) == (1, 900, 12)
+
+
+def test_same_key_other_content_keeps_the_first_and_records_a_conflict(
+        store: Store, tmp_path: Path) -> None:
+    base = json.loads((FIX / "quirks" / "pretty-sorted.json").read_bytes())
+    (tmp_path / "a.json").write_text(json.dumps(base))
+    base["policies"][0]["summary"]["total-successful-session-count"] = 1
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    totals = ingest_paths(store, [tmp_path / "a.json", tmp_path / "b.json"])
+    assert (totals.accepted, totals.duplicate, totals.conflicts) == (1, 1, 1)
+    (summary,) = store.reports()
+    assert summary.successful == 900
+    stored = store.report(summary.key)
+    assert stored is not None and [r.kind for r in stored.repeats] == ["conflict"]
+
+
+def test_sts_and_tlsa_sessions_are_counted_once(store: Store) -> None:
+    ingest_paths(store, [FIX / "real" / "microsoft-dmarc-report-viewer-sts-plus-tlsa.json"])
+    day = dt.date(2025, 5, 23)
+    found = store.stats("random.net", day, day)
+    assert (found.reports, found.successful, found.failed) == (1, 2, 0)
+    assert {(b.name, b.successful) for b in found.by_policy} == {("sts enforce", 2), ("tlsa", 2)}
+    (summary,) = store.reports(domain="random.net")
+    assert summary.successful == 2
+    stored = store.report(summary.key)
+    assert stored is not None and stored.counted == [True, False]
+
+
+def test_stored_report_reads_back_as_parsed(store: Store) -> None:
+    for path in sorted((FIX / "real").iterdir()):
+        ingest_paths(store, [path])
+        parsed = read_input(path.read_bytes(), str(path), filename=path.name).reports[0]
+        keys = [s.key for s in store.reports(limit=1000)
+                if s.report_id == parsed.report.report_id
+                and s.organization_name == parsed.report.organization_name]
+        stored = store.report(keys[0])
+        assert stored is not None
+        expected = parsed.report
+        for entry in expected.policies:  # the store keeps a missing policy-domain as absent
+            entry.policy.policy_domain = (entry.policy.policy_domain or "").lower() or None
+        assert stored.report == expected, path.name
+        assert stored.warnings == parsed.warnings
+        assert stored.source.source == str(path)
+
+
+def test_quarantine_keeps_rejected_inputs_byte_for_byte(store: Store) -> None:
+    bad = FIX / "quirks" / "error-truncated.json.gz"
+    totals = ingest_paths(store, [bad, FIX / "quirks" / "mail-with-bad-report.eml"])
+    assert totals.rejected == 2
+    assert "truncated_gzip" in totals.rejections[0].reasons[0]
+    held = store.quarantine()
+    assert [h.source for h in held] == [str(bad), str(FIX / "quirks" / "mail-with-bad-report.eml")]
+    assert held[0].errors[0].code == "truncated_gzip"
+    assert store.raw(held[0].sha256) == bad.read_bytes()
+    # the good report inside the mail with a bad part is stored all the same
+    assert len(store.reports()) == 1
+
+
+def test_reread_adds_what_an_older_reader_missed_without_duplicates(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tlsscope.pipeline as pipeline
+    from tlsscope.findings import error
+    from tlsscope.parse.results import InputResult
+
+    def old_reader(data: bytes, source: str, **_: object) -> InputResult:
+        return InputResult(source=source, kind="json", errors=[error("invalid_json", "old bug")])
+
+    monkeypatch.setattr(pipeline, "read_input", old_reader)
+    path = FIX / "real" / "google-mta-sts-exporter-sts.json"
+    assert ingest_paths(store, [path]).rejected == 1
+    assert store.reports() == [] and len(store.quarantine()) == 1
+    monkeypatch.undo()
+    for _ in range(2):
+        for digest, source, data in store.inputs():
+            store.reread(digest, read_input(data, source))
+    assert len(store.reports()) == 1 and store.quarantine() == []
+    day = dt.date(2024, 2, 17)
+    assert store.stats("example.com", day, day).successful == 53
+
+
+def test_huge_counts_are_clamped_with_a_warning(store: Store) -> None:
+    ingest_paths(store, [FIX / "quirks" / "counts-huge.json"])
+    (summary,) = store.reports()
+    stored = store.report(summary.key)
+    assert stored is not None
+    assert stored.report.policies[0].summary.total_successful_session_count == 2**63 - 1
+    assert "count_clamped" in {w.code for w in stored.warnings}
+
+
+def test_not_reports_are_kept_but_count_nothing(store: Store) -> None:
+    totals = ingest_paths(store, [FIX / "quirks" / "not-dmarc-aggregate.xml",
+                                  FIX / "quirks" / "mail-not-report-cron.eml"])
+    assert totals.not_a_report == 2 and store.reports() == []
+    assert len(store.known([])) == 0
+
+
+def test_report_filters(store: Store) -> None:
+    ingest_paths(store, [FIX / "real"])
+    assert {s.organization_name for s in store.reports(domain="FOO-BAR.io")} == {"Google Inc."}
+    window = store.reports(since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30))
+    assert sorted(str(s.day) for s in window) == ["2025-06-01", "2025-06-14", "2025-06-14"]
+    assert len(store.reports(limit=5)) == 5
+    assert len(store.reports(limit=5, offset=20)) == 1
+    assert store.find("zz") == []
