@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tlsscope parse samples/
 
-## test: lint, then the whole test suite
-test: $(STAMP) lint
+## system-deps: the PostgreSQL server the store tests start (apt-get, when root and missing)
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+		else \
+			echo "PostgreSQL server missing: install it (apt-get install postgresql) or set TLSSCOPE_TEST_POSTGRES=skip"; \
+		fi; \
+	fi
+
+## test: lint, then the whole test suite (SQLite and a PostgreSQL server it starts itself)
+test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
 ## test-fast: the offline core suite only (no slow fuzzing)

@@ -12,9 +12,11 @@ No SQL outside this package: callers use `Store`.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
 from tlsscope.store import queries, write
@@ -25,6 +27,14 @@ from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, Store
 from tlsscope.store.write import Arrival, Saved
 
 __all__ = ["Arrival", "Saved", "Store", "default_url"]
+
+_RETRIES = 5
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """Deadlock victims and serialisation failures (PostgreSQL), a busy database (SQLite)."""
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
 
 
 class Store:
@@ -58,10 +68,21 @@ class Store:
             return {row[0] for row in connection.execute(query)}
 
     def save(self, batch: Sequence[Arrival]) -> list[Saved]:
-        """Store a batch in one transaction: all of it, or (on a crash) none of it."""
-        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
-            with connection.begin():
-                return write.save(connection, batch)
+        """Store a batch in one transaction: all of it, or (on a crash) none of it.
+
+        Writers take row locks in one order (sorted keys), so they do not deadlock; should the
+        database still pick this transaction as a deadlock victim, it is retried.
+        """
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+                    with connection.begin():
+                        return write.save(connection, batch)
+            except OperationalError as exc:
+                if attempt + 1 == _RETRIES or not _retryable(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def reread(self, digest: str, result: InputResult) -> Saved:
         with self.engine.connect().execution_options(tlsscope_write=True) as connection:

@@ -81,6 +81,7 @@ def _insert_new(connection: Connection, table: Table, key: str,
     """
     if not rows:
         return set()
+    rows = sorted(rows, key=operator.itemgetter(key))  # one lock order for every writer
     dialect = connection.dialect
     names = list(rows[0])
     convert = _converter(table, names, dialect)
@@ -108,6 +109,7 @@ def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
     statement = statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + statement.excluded[name] for name in measures})
+    rows = sorted(rows, key=operator.itemgetter(*keys))  # one lock order for every writer
     _executemany(connection, statement, table, rows)
 
 
