@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
@@ -36,13 +36,7 @@ def findings(text: str, severity: Severity = Severity.WARNING) -> list[Finding]:
 def list_reports(connection: Connection, *, domain: str | None, since: dt.date | None,
                  until: dt.date | None, limit: int, offset: int) -> list[ReportSummary]:
     r, p = t.reports, t.policies
-    per_report = (
-        select(p.c.report_key,
-               func.sum(case((p.c.counted, p.c.successful), else_=0)).label("ok"),
-               func.sum(case((p.c.counted, p.c.failed), else_=0)).label("failed"))
-        .group_by(p.c.report_key).subquery())
-    query = (select(r, per_report.c.ok, per_report.c.failed)
-             .join(per_report, per_report.c.report_key == r.c.key))
+    query = select(r)
     if domain is not None:
         query = query.where(r.c.key.in_(select(p.c.report_key)
                                         .where(p.c.policy_domain == domain.lower())))
@@ -57,7 +51,7 @@ def list_reports(connection: Connection, *, domain: str | None, since: dt.date |
         key=row["key"], organization_name=row["organization_name"],
         report_id=row["report_id"], day=row["day"], start=utc(row["start_at"]),
         end=utc(row["end_at"]), domains=domains.get(row["key"], []),
-        successful=int(row["ok"] or 0), failed=int(row["failed"] or 0),
+        successful=int(row["successful"]), failed=int(row["failed"]),
         warnings=len(msgspec.json.decode(row["warnings"])), input_sha256=row["input_sha256"],
     ) for row in rows]
 

@@ -89,12 +89,16 @@ class ReportRows:
                     "additional_information": row.additional_information,
                     "failure_reason_code": row.failure_reason_code,
                 })
+        counted_ok = sum(p["successful"] for p in self.policies if p["counted"])
+        counted_failed = sum(p["failed"] for p in self.policies if p["counted"])
         self.report: dict[str, Any] = {
             "key": self.key, "organization_name": report.organization_name,
             "report_id": report.report_id, "contact_info": report.contact_info,
             "start_at": report.start, "end_at": report.end, "day": report.day,
             "input_sha256": input_sha256, "location": read.location,
-            "content_sha256": self.content, "warnings": encode_findings(read.warnings + notes),
+            "content_sha256": self.content, "successful": min(counted_ok, BIGINT_MAX),
+            "failed": min(counted_failed, BIGINT_MAX),
+            "warnings": encode_findings(read.warnings + notes),
             "extras": _json.encode(read.extras).decode(),
             "originals": _json.encode(read.originals).decode(), "stored_at": now,
         }

@@ -55,6 +55,8 @@ def upgrade() -> None:
         sa.Column("input_sha256", sa.String(64), sa.ForeignKey("inputs.sha256"), nullable=False),
         sa.Column("location", sa.Text, nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
+        sa.Column("successful", sa.BigInteger, nullable=False),
+        sa.Column("failed", sa.BigInteger, nullable=False),
         sa.Column("warnings", sa.Text, nullable=False),
         sa.Column("extras", sa.Text, nullable=False),
         sa.Column("originals", sa.Text, nullable=False),
