@@ -44,6 +44,9 @@ def _sqlite(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache
+        # Checkpoint the write-ahead log every ~40 MB rather than every 4 MB: an ingest batch
+        # is a few MB, and a checkpoint per commit doubled its cost.
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -38,33 +38,33 @@ def list_reports(connection: Connection, *, domain: str | None, since: dt.date |
     r, p = t.reports, t.policies
     query = select(r)
     if domain is not None:
-        query = query.where(r.c.key.in_(select(p.c.report_key)
-                                        .where(p.c.policy_domain == domain.lower())))
+        query = query.where(r.c.id.in_(select(p.c.report)
+                                       .where(p.c.policy_domain == domain.lower())))
     if since is not None:
         query = query.where(r.c.day >= since)
     if until is not None:
         query = query.where(r.c.day <= until)
     query = query.order_by(r.c.day.desc(), r.c.organization_name, r.c.report_id)
     rows = connection.execute(query.limit(limit).offset(offset)).mappings().all()
-    domains = _domains(connection, [row["key"] for row in rows])
+    domains = _domains(connection, [row["id"] for row in rows])
     return [ReportSummary(
         key=row["key"], organization_name=row["organization_name"],
         report_id=row["report_id"], day=row["day"], start=utc(row["start_at"]),
-        end=utc(row["end_at"]), domains=domains.get(row["key"], []),
+        end=utc(row["end_at"]), domains=domains.get(row["id"], []),
         successful=int(row["successful"]), failed=int(row["failed"]),
         warnings=len(msgspec.json.decode(row["warnings"])), input_sha256=row["input_sha256"],
     ) for row in rows]
 
 
-def _domains(connection: Connection, keys: list[str]) -> dict[str, list[str]]:
-    if not keys:
+def _domains(connection: Connection, reports: list[int]) -> dict[int, list[str]]:
+    if not reports:
         return {}
-    query = (select(t.policies.c.report_key, t.policies.c.policy_domain).distinct()
-             .where(t.policies.c.report_key.in_(keys)))
-    out: dict[str, list[str]] = {}
-    for key, domain in connection.execute(query):
-        out.setdefault(key, []).append(domain)
-    return {key: sorted(values) for key, values in out.items()}
+    query = (select(t.policies.c.report, t.policies.c.policy_domain).distinct()
+             .where(t.policies.c.report.in_(reports)))
+    out: dict[int, list[str]] = {}
+    for report, domain in connection.execute(query):
+        out.setdefault(report, []).append(domain)
+    return {report: sorted(values) for report, values in out.items()}
 
 
 def find_report(connection: Connection, key_prefix: str) -> list[str]:
@@ -83,11 +83,12 @@ def get_report(connection: Connection, key: str) -> StoredReport | None:
     row = connection.execute(select(t.reports).where(t.reports.c.key == key)).mappings().first()
     if row is None:
         return None
+    pk = row["id"]
     policy_rows = connection.execute(
-        select(t.policies).where(t.policies.c.report_key == key).order_by(t.policies.c.idx)
+        select(t.policies).where(t.policies.c.report == pk).order_by(t.policies.c.idx)
     ).mappings().all()
     detail_rows = connection.execute(
-        select(t.failure_details).where(t.failure_details.c.report_key == key)
+        select(t.failure_details).where(t.failure_details.c.report == pk)
         .order_by(t.failure_details.c.policy_idx, t.failure_details.c.idx)).mappings().all()
     details: dict[int, list[FailureDetail]] = {}
     for d in detail_rows:
@@ -107,7 +108,7 @@ def get_report(connection: Connection, key: str) -> StoredReport | None:
     source = get_input(connection, row["input_sha256"])
     assert source is not None  # a foreign key guarantees it
     repeats = connection.execute(
-        select(t.report_repeats).where(t.report_repeats.c.report_key == key)
+        select(t.report_repeats).where(t.report_repeats.c.report == pk)
         .order_by(t.report_repeats.c.id)).mappings().all()
     return StoredReport(
         key=key, report=report, warnings=findings(row["warnings"]),

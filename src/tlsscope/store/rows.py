@@ -44,12 +44,14 @@ def to_json(value: Any) -> str | None:
     return None if value is None else _json.encode(value).decode()
 
 
-def _clamp(value: int | None, where: str, notes: list[Finding]) -> int | None:
-    if value is not None and value > BIGINT_MAX:
-        notes.append(warning("count_clamped", f"count {value} is stored as {BIGINT_MAX}; the "
-                             "exact value is in the raw input", where))
-        return BIGINT_MAX
-    return value
+def _count(value: int | None, notes: list[Finding], i: int, j: int | None = None) -> int | None:
+    """A count as stored: clamped to a BIGINT, with a warning, when it is larger."""
+    if value is None or value <= BIGINT_MAX:
+        return value
+    where = f"$.policies[{i}].summary" if j is None else f"$.policies[{i}].failure-details[{j}]"
+    notes.append(warning("count_clamped", f"count {value} is stored as {BIGINT_MAX}; the exact "
+                         "value is in the raw input", where))
+    return BIGINT_MAX
 
 
 class ReportRows:
@@ -67,22 +69,19 @@ class ReportRows:
             policy, summary = entry.policy, entry.summary
             sts = policy.sts
             self.policies.append({
-                "report_key": self.key, "idx": i, "policy_type": policy.policy_type,
+                "report": None, "idx": i, "policy_type": policy.policy_type,
                 "policy_domain": (policy.policy_domain or "").lower(),
                 "policy_strings": to_json(policy.policy_string), "mx_host": to_json(policy.mx_host),
                 "mode": sts.mode if sts else None, "max_age": sts.max_age if sts else None,
-                "successful": _clamp(summary.total_successful_session_count,
-                                     f"$.policies[{i}].summary", notes),
-                "failed": _clamp(summary.total_failure_session_count,
-                                 f"$.policies[{i}].summary", notes),
+                "successful": _count(summary.total_successful_session_count, notes, i),
+                "failed": _count(summary.total_failure_session_count, notes, i),
                 "counted": counted[i], "details_listed": entry.failure_details is not None,
             })
             for j, row in enumerate(entry.details):
                 self.details.append({
-                    "report_key": self.key, "policy_idx": i, "idx": j,
+                    "report": None, "policy_idx": i, "idx": j,
                     "result_type": row.result_type,
-                    "failed_session_count": _clamp(row.failed_session_count,
-                                                   f"$.policies[{i}].failure-details[{j}]", notes),
+                    "failed_session_count": _count(row.failed_session_count, notes, i, j),
                     "sending_mta_ip": row.sending_mta_ip,
                     "receiving_mx_hostname": row.receiving_mx_hostname,
                     "receiving_mx_helo": row.receiving_mx_helo, "receiving_ip": row.receiving_ip,
@@ -98,10 +97,18 @@ class ReportRows:
             "input_sha256": input_sha256, "location": read.location,
             "content_sha256": self.content, "successful": min(counted_ok, BIGINT_MAX),
             "failed": min(counted_failed, BIGINT_MAX),
-            "warnings": encode_findings(read.warnings + notes),
-            "extras": _json.encode(read.extras).decode(),
-            "originals": _json.encode(read.originals).decode(), "stored_at": now,
+            "warnings": encode_findings(read.warnings + notes) if read.warnings or notes else "[]",
+            "extras": _json.encode(read.extras).decode() if read.extras else "{}",
+            "originals": _json.encode(read.originals).decode() if read.originals else "{}",
+            "stored_at": now,
         }
+
+    def bind(self, report: int) -> None:
+        """Once the report row has its id, its policies and failure rows point to it."""
+        for row in self.policies:
+            row["report"] = report
+        for row in self.details:
+            row["report"] = report
 
 
 class Rollup:

@@ -9,10 +9,12 @@
     daily_totals     roll-up per domain, day, policy type, mode and reporter
     daily_failures   roll-up per domain, day, reporter, result type, MX host and MX address
 
-Keys are content-derived (a sha256 for inputs, a hash of (organization, report-id) for
-reports), so a batch can be written with a few multi-row statements and two writers of the
-same report meet on the primary key. Counts are BIGINT: a count above 2^63-1 is stored
-clamped, with a warning, while the exact value stays in the kept raw input.
+Inputs are keyed by their sha256 and reports carry a key derived from (organization,
+report-id), unique, so two writers of the same report meet on that index; the rows under a
+report hang off its integer id, so they are appended in order rather than scattered (which
+keeps the pages a batch dirties, and so the write-ahead log, small). Counts are BIGINT: a
+count above 2^63-1 is stored clamped, with a warning, while the exact value stays in the kept
+raw input.
 The revisions in `migrations/versions/` create exactly this; `tests/store` checks they agree.
 """
 
@@ -63,9 +65,13 @@ arrivals = Table(
     Index("ix_arrivals_input", "input_sha256"),
 )
 
+# An integer that is SQLite's rowid, and a 64-bit identity on PostgreSQL.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
 reports = Table(
     "reports", metadata,
-    Column("key", String(32), primary_key=True),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(32), nullable=False),
     Column("organization_name", Text, nullable=False),
     Column("report_id", Text, nullable=False),
     Column("contact_info", Text),
@@ -81,7 +87,7 @@ reports = Table(
     Column("extras", Text, nullable=False),
     Column("originals", Text, nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("organization_name", "report_id", name="uq_reports_org_id"),
+    UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
     Index("ix_reports_input", "input_sha256"),
 )
@@ -89,17 +95,17 @@ reports = Table(
 report_repeats = Table(
     "report_repeats", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("report_key", String(32), ForeignKey("reports.key"), nullable=False),
+    Column("report", Id, ForeignKey("reports.id"), nullable=False),
     Column("input_sha256", String(64), ForeignKey("inputs.sha256"), nullable=False),
     Column("kind", String(16), nullable=False),  # "duplicate" or "conflict"
     Column("content_sha256", String(64), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
-    Index("ix_repeats_report", "report_key"),
+    Index("ix_repeats_report", "report"),
 )
 
 policies = Table(
     "policies", metadata,
-    Column("report_key", String(32), ForeignKey("reports.key"), primary_key=True),
+    Column("report", Id, ForeignKey("reports.id"), primary_key=True),
     Column("idx", Integer, primary_key=True),
     Column("policy_type", Text, nullable=False),
     Column("policy_domain", Text, nullable=False),  # A-label, lower case; "" when absent
@@ -111,12 +117,12 @@ policies = Table(
     Column("failed", BigInteger, nullable=False),
     Column("counted", Boolean, nullable=False),  # False: same sessions as another policy
     Column("details_listed", Boolean, nullable=False),  # failure-details present, maybe []
-    Index("ix_policies_domain", "policy_domain", "report_key"),
+    Index("ix_policies_domain", "policy_domain", "report"),
 )
 
 failure_details = Table(
     "failure_details", metadata,
-    Column("report_key", String(32), primary_key=True),
+    Column("report", Id, primary_key=True),
     Column("policy_idx", Integer, primary_key=True),
     Column("idx", Integer, primary_key=True),
     Column("result_type", Text),

@@ -46,8 +46,9 @@ class Saved(NamedTuple):
 
 
 def pack(data: bytes) -> tuple[str, bytes]:
-    """Raw bytes as stored: zlib when it saves space (gzip and zip are left as they are)."""
-    if data.startswith((_GZIP, b"PK\x03\x04")) or len(data) < 64:
+    """Raw bytes as stored: zlib when it saves space (gzip and zip are left as they are, and
+    so are small inputs: a 2 KB mail is mostly base64 and hardly shrinks)."""
+    if data.startswith((_GZIP, b"PK\x03\x04")) or len(data) < 4096:
         return "identity", data
     packed = zlib.compress(data, 1)
     return ("zlib", packed) if len(packed) < len(data) * 0.9 else ("identity", data)
@@ -71,32 +72,35 @@ def _insert(connection: Connection, table: Table) -> Any:
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
-def _insert_new(connection: Connection, table: Table, key: str,
-                rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rows whose key is not there yet; returns the keys that went in.
+def _insert_new(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]],
+                returning: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Insert rows whose key is not there yet; returns {key: first returned column} for them.
 
-    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING key` per chunk, written out
-    here with the columns' bind processors (SQLAlchemy's insertmanyvalues does the same work
-    row by row in Python, at several times the cost).
+    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk, written out here
+    with the columns' bind processors (SQLAlchemy's insertmanyvalues does the same work row by
+    row in Python, at several times the cost).
     """
     if not rows:
-        return set()
+        return {}
     rows = sorted(rows, key=operator.itemgetter(key))  # one lock order for every writer
     dialect = connection.dialect
     names = list(rows[0])
     convert = _converter(table, names, dialect)
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     one = "(" + ", ".join([mark] * len(names)) + ")"
-    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
     head = f"INSERT INTO {table.name} ({columns}) VALUES "
-    tail = f" ON CONFLICT DO NOTHING RETURNING {dialect.identifier_preparer.quote(key)}"
+    back = ", ".join(quote(name) for name in (key, *returning))
+    tail = f" ON CONFLICT DO NOTHING RETURNING {back}"
     step = max(1, _MAX_PARAMS // len(names))
-    inserted: set[str] = set()
+    inserted: dict[str, Any] = {}
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
         params = tuple(value for row in chunk for value in convert(row))
         sql = head + ", ".join([one] * len(chunk)) + tail
-        inserted.update(row[0] for row in connection.exec_driver_sql(sql, params))
+        for row in connection.exec_driver_sql(sql, params):
+            inserted[row[0]] = row[1] if returning else None
     return inserted
 
 
@@ -154,7 +158,7 @@ def _converter(table: Table, names: list[str], dialect: Any) -> Any:
 def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     now = dt.datetime.now(dt.UTC)
     fresh = [a for a in batch if a.result is not None]
-    new_inputs = _insert_new(connection, t.inputs, "sha256", [_input_row(a) for a in fresh])
+    new_inputs = set(_insert_new(connection, t.inputs, "sha256", [_input_row(a) for a in fresh]))
     stored_outcome = _known_outcomes(connection, [a.digest for a in batch
                                                   if a.digest not in new_inputs])
     report_rows: list[tuple[Arrival, ReportRows]] = []
@@ -166,8 +170,10 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     for _, rows in report_rows:
         first.setdefault(rows.key, rows)
     inserted = _insert_new(connection, t.reports, "key",
-                           [rows.report for rows in first.values()])
+                           [rows.report for rows in first.values()], returning=("id",))
     winners = [rows for key, rows in first.items() if key in inserted]
+    for rows in winners:
+        rows.bind(inserted[rows.key])
     _write_children(connection, winners)
     repeats = _repeats(connection, report_rows, winners, now)
     by_arrival: dict[int, list[ReportRows]] = {}
@@ -221,12 +227,13 @@ def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows
     if not losers:
         return {}
     keys = list({rows.key for _, rows in losers})
-    query = select(t.reports.c.key, t.reports.c.content_sha256).where(t.reports.c.key.in_(keys))
-    stored = {key: content for key, content in connection.execute(query)}
-    kinds = {id(rows): "duplicate" if stored.get(rows.key) == rows.content else "conflict"
+    query = (select(t.reports.c.key, t.reports.c.id, t.reports.c.content_sha256)
+             .where(t.reports.c.key.in_(keys)))
+    stored = {key: (report, content) for key, report, content in connection.execute(query)}
+    kinds = {id(rows): "duplicate" if stored[rows.key][1] == rows.content else "conflict"
              for _, rows in losers}
     _executemany(connection, t.report_repeats.insert(), t.report_repeats, [
-        {"report_key": rows.key, "input_sha256": a.digest, "kind": kinds[id(rows)],
+        {"report": stored[rows.key][0], "input_sha256": a.digest, "kind": kinds[id(rows)],
          "content_sha256": rows.content, "seen_at": now} for a, rows in losers])
     return kinds
 
@@ -262,8 +269,12 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     first: dict[str, ReportRows] = {}
     for one in rows:
         first.setdefault(one.key, one)
-    inserted = _insert_new(connection, t.reports, "key", [r.report for r in first.values()])
-    _write_children(connection, [r for key, r in first.items() if key in inserted])
+    inserted = _insert_new(connection, t.reports, "key", [r.report for r in first.values()],
+                           returning=("id",))
+    winners = [r for key, r in first.items() if key in inserted]
+    for one in winners:
+        one.bind(inserted[one.key])
+    _write_children(connection, winners)
     connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
         outcome=result.outcome.value, errors=encode_findings(result.errors),
         warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind))

@@ -16,6 +16,7 @@ branch_labels = None
 depends_on = None
 
 _TS = sa.DateTime(timezone=True)
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
@@ -45,7 +46,8 @@ def upgrade() -> None:
     op.create_index("ix_arrivals_input", "arrivals", ["input_sha256"])
     op.create_table(
         "reports",
-        sa.Column("key", sa.String(32), primary_key=True),
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(32), nullable=False),
         sa.Column("organization_name", sa.Text, nullable=False),
         sa.Column("report_id", sa.Text, nullable=False),
         sa.Column("contact_info", sa.Text),
@@ -61,23 +63,23 @@ def upgrade() -> None:
         sa.Column("extras", sa.Text, nullable=False),
         sa.Column("originals", sa.Text, nullable=False),
         sa.Column("stored_at", _TS, nullable=False),
-        sa.UniqueConstraint("organization_name", "report_id", name="uq_reports_org_id"),
+        sa.UniqueConstraint("key", name="uq_reports_key"),
     )
     op.create_index("ix_reports_day", "reports", ["day"])
     op.create_index("ix_reports_input", "reports", ["input_sha256"])
     op.create_table(
         "report_repeats",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("report_key", sa.String(32), sa.ForeignKey("reports.key"), nullable=False),
+        sa.Column("report", _ID, sa.ForeignKey("reports.id"), nullable=False),
         sa.Column("input_sha256", sa.String(64), sa.ForeignKey("inputs.sha256"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("content_sha256", sa.String(64), nullable=False),
         sa.Column("seen_at", _TS, nullable=False),
     )
-    op.create_index("ix_repeats_report", "report_repeats", ["report_key"])
+    op.create_index("ix_repeats_report", "report_repeats", ["report"])
     op.create_table(
         "policies",
-        sa.Column("report_key", sa.String(32), sa.ForeignKey("reports.key"), primary_key=True),
+        sa.Column("report", _ID, sa.ForeignKey("reports.id"), primary_key=True),
         sa.Column("idx", sa.Integer, primary_key=True),
         sa.Column("policy_type", sa.Text, nullable=False),
         sa.Column("policy_domain", sa.Text, nullable=False),
@@ -90,10 +92,10 @@ def upgrade() -> None:
         sa.Column("counted", sa.Boolean, nullable=False),
         sa.Column("details_listed", sa.Boolean, nullable=False),
     )
-    op.create_index("ix_policies_domain", "policies", ["policy_domain", "report_key"])
+    op.create_index("ix_policies_domain", "policies", ["policy_domain", "report"])
     op.create_table(
         "failure_details",
-        sa.Column("report_key", sa.String(32), primary_key=True),
+        sa.Column("report", _ID, primary_key=True),
         sa.Column("policy_idx", sa.Integer, primary_key=True),
         sa.Column("idx", sa.Integer, primary_key=True),
         sa.Column("result_type", sa.Text),
