@@ -2,6 +2,7 @@
 
     TlsscopeError
      ├── ConfigError            a setting is missing or invalid (names the key and the value)
+     ├── StoreUnavailable       the store cannot take an input now: make the sender retry
      └── InputError             one input cannot be read (names the code and the place)
           ├── DecompressError   truncated or corrupt gzip/zip data
           ├── SizeLimitError    the decompressed or raw size passes the configured cap
@@ -44,3 +45,7 @@ class SizeLimitError(InputError):
 
 class ReportError(InputError):
     code = "invalid_report"
+
+
+class StoreUnavailable(TlsscopeError):
+    """The store could not commit an input; receivers answer so that the sender retries."""

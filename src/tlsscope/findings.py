@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "trailing_bytes": "stray bytes after the gzip stream were ignored",
     "undeclared_base64": "base64 data without a Content-Transfer-Encoding was decoded",
     "declared_type_mismatch": "the declared media type disagrees with the content",
+    "missing_media_type": "an HTTPS report came without a Content-Type",
     "nonstandard_media_type": "the report came with a generic media type (RFC 8460 §6.4, §6.5)",
     "not_multipart_report": "the mail is not multipart/report; report-type=tlsrpt (§5.3)",
     "missing_header": "TLS-Report-Domain or TLS-Report-Submitter is missing (§5.3)",

@@ -30,6 +30,34 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest inflated size of one gzip stream or zip member (the bomb guard)."""
     max_archive_members: Annotated[int, msgspec.Meta(gt=0)] = 1000
     """Most members read from one zip archive."""
+    # `tlsscope serve`
+    listen: str = "127.0.0.1:8080"
+    """HOST:PORT of the HTTP(S) server: the report intake (and later the dashboard)."""
+    tls_cert: str = ""
+    """PEM certificate chain for HTTPS served directly (else run behind a reverse proxy)."""
+    tls_key: str = ""
+    """PEM private key for `tls_cert`."""
+    forwarded_allow_ips: str = "127.0.0.1"
+    """Proxies whose X-Forwarded-For is trusted for the client address (comma-separated)."""
+    http_max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 10 * MiB
+    """Largest POSTed report body (RFC 8460 §5.2: receivers commonly cap at 10 MB)."""
+    http_body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds a client may take to send its body."""
+    http_rate_per_minute: Annotated[int, msgspec.Meta(ge=0)] = 600
+    """POSTs per minute per client address (0: no limit)."""
+    http_rate_burst: Annotated[int, msgspec.Meta(gt=0)] = 120
+    """POSTs a client may make at once before the rate applies."""
+    smtp_listen: str = ""
+    """HOST:PORT of the built-in SMTP receiver; empty: none."""
+    lmtp_listen: str = ""
+    """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
+    rua_addresses: list[str] = msgspec.field(default_factory=list)
+    """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
+    smtp_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
+    """Largest mail the SMTP/LMTP receivers take."""
+
+
+_LISTS = {"rua_addresses"}  # comma-separated in the environment
 
 
 def default_config_path() -> Path:
@@ -53,7 +81,8 @@ def load_settings(config: Path | None = None, environ: dict[str, str] | None = N
     for name in Settings.__struct_fields__:
         raw = env.get(f"TLSSCOPE_{name.upper()}")
         if raw is not None:
-            values[name] = raw
+            values[name] = [v.strip() for v in raw.split(",") if v.strip()] if (
+                name in _LISTS) else raw
     return _validate(values)
 
 

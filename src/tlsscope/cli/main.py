@@ -5,7 +5,7 @@ Commands live in their own modules and register themselves on `app` when importe
 
 from __future__ import annotations
 
-from tlsscope.cli import parse_cmd, store_cmds  # noqa: F401  (registers the commands)
+from tlsscope.cli import parse_cmd, serve_cmd, store_cmds  # noqa: F401  (registers them)
 from tlsscope.cli.app import app
 
 __all__ = ["app", "run"]

@@ -67,6 +67,10 @@ def read_input(data: bytes, source: str, *, settings: Settings | None = None,
                                    f"the cap of {reading.settings.max_input_bytes:,}"))
         return result
     declared = declared_type.split(";")[0].strip().lower() if declared_type else None
+    if declared_type == "":
+        result.warnings.append(warning("missing_media_type", "no media type was declared "
+                                       "(RFC 8460 §5.4 asks for application/tlsrpt+gzip or "
+                                       "+json)"))
     try:
         result.kind = sniff(data).value
         _blob(reading, data, _Layer(declared=declared, filename=filename))

@@ -24,6 +24,8 @@ class RawInput(NamedTuple):
     filename: str | None = None
     received_at: dt.datetime | None = None
     problem: str | None = None
+    declared_type: str | None = None
+    """The media type the sender declared (HTTP Content-Type); "" when it declared none."""
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:

@@ -253,6 +253,7 @@ def _outcome(arrival: Arrival, new_inputs: set[str], stored_outcome: dict[str, s
         outcome = Outcome.REJECTED
     elif not mine:
         outcome = Outcome.NOT_A_REPORT
+        reasons = [f"{w.code}: {w.message}" for w in result.warnings if w.code == "not_a_report"]
     elif len(repeated) == len(mine):
         outcome = Outcome.DUPLICATE
     else:

@@ -1,0 +1,48 @@
+"""RFC 8460 §5.3: reports mailed to this host, by SMTP or LMTP (aiosmtpd).
+
+Only the configured report addresses are accepted (others get 550). `250` is answered only
+once the mail is committed; a mail that holds no report still gets 250 once it is kept in
+quarantine, so senders do not retry it forever. When the store cannot take the mail the
+answer is 451, a temporary failure, and the sender retries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from tlsscope.errors import StoreUnavailable
+from tlsscope.receive.files import RawInput
+from tlsscope.store import Saved
+
+Deliver = Callable[[RawInput], Awaitable[Saved]]
+
+
+class ReportHandler:
+    """The aiosmtpd handler: `handle_RCPT` checks the address, `handle_DATA` stores."""
+
+    def __init__(self, deliver: Deliver, addresses: Iterable[str]) -> None:
+        self.deliver = deliver
+        self.addresses = {a.strip().lower() for a in addresses}
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.addresses and address.lower() not in self.addresses:
+            return "550 5.1.1 No such report address here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        sender = envelope.mail_from or "<>"
+        data = envelope.original_content or envelope.content or b""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        raw = RawInput(f"smtp:{peer} from {sender}", bytes(data), None,
+                       dt.datetime.now(dt.UTC))
+        try:
+            saved = await self.deliver(raw)
+        except StoreUnavailable:
+            return "451 4.3.0 Cannot store the report right now; please try again later"
+        return f"250 2.0.0 Stored ({saved.outcome.value})"

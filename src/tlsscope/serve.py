@@ -1,0 +1,107 @@
+"""`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP.
+
+All receivers hand inputs to one `Intake` (group commits from a writer thread), so every
+acknowledgement (2xx, 250) means committed. SIGTERM or SIGINT: stop accepting, let requests
+in flight finish, store what was submitted, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from typing import Any
+
+from tlsscope.errors import ConfigError
+from tlsscope.pipeline import Intake
+from tlsscope.receive.files import RawInput
+from tlsscope.receive.smtp import ReportHandler
+from tlsscope.settings import Settings
+from tlsscope.store import Saved, Store
+
+log = logging.getLogger("tlsscope.serve")
+
+
+def host_port(value: str, key: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(key, value, "expected HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("tls_cert", settings.tls_cert, f"cannot load: {exc}") from exc
+    return context
+
+
+async def serve(store: Store, settings: Settings) -> None:
+    import uvicorn
+
+    from tlsscope.web.app import create_app
+
+    intake = Intake(store, settings)
+
+    async def deliver(raw: RawInput) -> Saved:
+        saved = await asyncio.wrap_future(intake.submit(raw))
+        log.info("input stored", extra={"fields": {
+            "source": raw.source, "outcome": saved.outcome.value, "input": saved.digest,
+            "reports_stored": saved.stored, "reports_seen_before": saved.repeated}})
+        return saved
+
+    host, port = host_port(settings.listen, "listen")
+    context = tls_context(settings)
+    config = uvicorn.Config(
+        create_app(intake, settings, deliver), host=host, port=port, log_config=None,
+        access_log=False, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+        ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
+        timeout_graceful_shutdown=30)
+    mail_servers = await _mail_servers(settings, deliver, context)
+    server = uvicorn.Server(config)
+    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
+    # that was there before: make that one a no-op, so the shutdown below runs and exits 0.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    log.info("serving", extra={"fields": {"http": settings.listen, "smtp": settings.smtp_listen,
+                                          "lmtp": settings.lmtp_listen}})
+    try:
+        await server.serve()
+    finally:
+        for mail in mail_servers:
+            mail.close()
+        for mail in mail_servers:
+            await mail.wait_closed()
+        await asyncio.to_thread(intake.close)
+        log.info("stopped")
+
+
+async def _mail_servers(settings: Settings, deliver: Any,
+                        context: ssl.SSLContext | None) -> list[asyncio.Server]:
+    from aiosmtpd.lmtp import LMTP
+    from aiosmtpd.smtp import SMTP
+
+    handler = ReportHandler(deliver, settings.rua_addresses)
+    loop = asyncio.get_running_loop()
+    servers = []
+    limit = settings.smtp_max_message_bytes
+    if settings.smtp_listen:
+        host, port = host_port(settings.smtp_listen, "smtp_listen")
+        servers.append(await loop.create_server(
+            lambda: SMTP(handler, data_size_limit=limit, tls_context=context,
+                         enable_SMTPUTF8=True, ident="tlsscope"), host, port))
+    if settings.lmtp_listen:
+        if settings.lmtp_listen.startswith("/"):
+            servers.append(await loop.create_unix_server(
+                lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"),
+                settings.lmtp_listen))
+        else:
+            host, port = host_port(settings.lmtp_listen, "lmtp_listen")
+            servers.append(await loop.create_server(
+                lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"), host, port))
+    return servers

@@ -1,0 +1,1 @@
+"""Showing over HTTP (FastAPI): the intake today; the dashboard and the API later."""

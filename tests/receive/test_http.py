@@ -1,0 +1,120 @@
+"""HTTPS intake (RFC 8460 §5.4) against the app served by uvicorn, with real requests."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tlsscope.settings import Settings
+from tlsscope.store import Store
+
+from .conftest import Running
+
+FIX = Path(__file__).parents[1] / "fixtures"
+REPORT = (FIX / "quirks" / "pretty-sorted.json").read_bytes()
+GZIP = "application/tlsrpt+gzip"
+
+
+def post(web: Running, body: bytes, ctype: str | None = GZIP,
+         **headers: str) -> httpx.Response:
+    sent = dict(headers)
+    if ctype is not None:
+        sent["content-type"] = ctype
+    return httpx.post(f"{web.url}/v1/tlsrpt", content=body, headers=sent, timeout=30)
+
+
+def test_report_is_stored_then_a_duplicate_is_still_a_success(web: Running) -> None:
+    first = post(web, gzip.compress(REPORT))
+    assert first.status_code == 201, first.text
+    assert first.json()["reports_stored"] == 1
+    again = post(web, gzip.compress(REPORT, mtime=5))  # other bytes, same report
+    assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
+    assert len(web.store.reports()) == 1
+
+
+@pytest.mark.parametrize(("ctype", "warning"), [
+    ("application/tlsrpt+json", None),
+    (None, "missing_media_type"),
+    ("application/octet-stream", "nonstandard_media_type"),
+    ("application/tlsrpt+gzip", "declared_type_mismatch"),
+])
+def test_types_are_tolerated_and_warned_about(web: Running, ctype: str | None,
+                                              warning: str | None) -> None:
+    answer = post(web, REPORT, ctype)
+    assert answer.status_code == 201, answer.text
+    stored = web.store.report(web.store.reports()[0].key)
+    assert stored is not None
+    codes = {w.code for w in stored.source.warnings}
+    assert codes == ({warning} if warning else set())
+
+
+def test_json_sent_with_content_encoding_gzip(web: Running) -> None:
+    answer = post(web, gzip.compress(REPORT), "application/tlsrpt+json",
+                  **{"content-encoding": "gzip"})
+    assert answer.status_code == 201
+
+
+def test_bad_input_is_a_4xx_that_says_why_and_is_quarantined(web: Running) -> None:
+    truncated = gzip.compress(REPORT)[:-30]
+    answer = post(web, truncated)
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0].startswith("truncated_gzip")
+    (held,) = web.store.quarantine()
+    assert web.store.raw(held.sha256) == truncated
+    assert held.source.startswith("https:127.0.0.1")
+
+
+def test_bad_json_names_the_position(web: Running) -> None:
+    answer = post(web, b'{"organization-name": "x",', "application/tlsrpt+json")
+    assert answer.status_code == 400
+    assert "line 1 column" in answer.json()["errors"][0]
+
+
+def test_not_a_report_is_415(web: Running) -> None:
+    answer = post(web, b'<?xml version="1.0"?><feedback></feedback>', "application/xml")
+    assert answer.status_code == 415
+    assert "DMARC" in answer.json()["errors"][0]
+
+
+def test_bomb_and_oversize(web: Running, settings: Settings) -> None:
+    bomb = gzip.compress(b"{" + b" " * (8 * 1024 * 1024))
+    answer = post(web, bomb)
+    assert answer.status_code == 413
+    assert answer.json()["errors"][0].startswith("decompressed_too_large")
+    big = b"{" + b" " * settings.http_max_body_bytes
+    assert post(web, big).status_code == 413
+
+
+def test_slow_body_times_out(web: Running) -> None:
+    def trickle() -> Iterator[bytes]:
+        yield REPORT[:100]
+        time.sleep(3)
+        yield REPORT[100:]
+
+    answer = httpx.post(f"{web.url}/v1/tlsrpt", content=trickle(), timeout=30,
+                        headers={"content-type": "application/tlsrpt+json",
+                                 "content-length": str(len(REPORT))})
+    assert answer.status_code == 408
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'rl.db'}")
+    web = Running(store, Settings(http_rate_per_minute=60, http_rate_burst=3))
+    try:
+        codes = [post(web, b"{}", "application/tlsrpt+json").status_code for _ in range(5)]
+        assert codes[:3] == [415, 415, 415] and codes[3:] == [429, 429]
+        limited = post(web, b"{}", "application/tlsrpt+json")
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    finally:
+        web.stop()
+        store.close()
+
+
+def test_openapi_documents_the_intake(web: Running) -> None:
+    spec = httpx.get(f"{web.url}/openapi.json").json()
+    assert "/v1/tlsrpt" in spec["paths"]

@@ -1,0 +1,66 @@
+"""`tlsscope serve` as a real process: HTTP and SMTP in, JSON logs out, clean SIGTERM."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tlsscope.store import Store
+
+from .conftest import free_port
+
+FIX = Path(__file__).parents[1] / "fixtures"
+
+
+def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> None:
+    http_port, smtp_port = free_port(), free_port()
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tlsscope", "serve", "--db", db,
+         "--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}",
+         "--rua-address", "tls@example.com"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
+            time.sleep(0.1)
+        body = gzip.compress((FIX / "quirks" / "pretty-sorted.json").read_bytes())
+        answer = httpx.post(f"http://127.0.0.1:{http_port}/v1/tlsrpt", content=body,
+                            headers={"content-type": "application/tlsrpt+gzip"})
+        assert answer.status_code == 201
+        message = (FIX / "real" / "microsoft-tlsrpt-digest-success.eml").read_bytes()
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+            assert client.sendmail("noreply@microsoft.com", ["tls@example.com"],
+                                   message.replace(b"\n", b"\r\n")) == {}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
+    stored = [line for line in lines if line["message"] == "input stored"]
+    assert [line["outcome"] for line in stored] == ["accepted", "accepted"]
+    assert {line["message"] for line in lines} >= {"serving", "stopped"}
+    with Store.open(db) as store:
+        assert len(store.reports()) == 2
+
+
+def test_serve_needs_a_report_address_for_smtp(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "tlsscope", "serve", "--db",
+                           f"sqlite:///{tmp_path / 'x.db'}", "--smtp", "127.0.0.1:2525"],
+                          capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"--rua-address" in done.stderr

@@ -1,0 +1,157 @@
+"""The SMTP and LMTP receivers, served by aiosmtpd, with smtplib as the sending MTA."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+
+from tlsscope.pipeline import Intake
+from tlsscope.receive.files import RawInput
+from tlsscope.receive.smtp import ReportHandler
+from tlsscope.settings import Settings
+from tlsscope.store import Saved, Store
+
+from .conftest import free_port
+
+FIX = Path(__file__).parents[1] / "fixtures"
+RUA = "tls-reports@example.com"
+
+
+class Receiver:
+    def __init__(self, store: Store, tls: ssl.SSLContext | None = None,
+                 lmtp: bool = False, limit: int = 1024 * 1024) -> None:
+        self.store = store
+        self.intake = Intake(store, Settings())
+
+        async def deliver(raw: RawInput) -> Saved:
+            return await asyncio.wrap_future(self.intake.submit(raw))
+
+        handler = ReportHandler(deliver, [RUA])
+        self.port = free_port()
+        kwargs: dict[str, object] = {"data_size_limit": limit}
+        if tls is not None:
+            kwargs["tls_context"] = tls
+        if lmtp:
+            self.controller: Controller = _LMTPController(handler, hostname="127.0.0.1",
+                                                          port=self.port)
+        else:
+            self.controller = Controller(handler, hostname="127.0.0.1", port=self.port,
+                                         **kwargs)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.intake.close()
+
+
+class _LMTPController(Controller):
+    def factory(self) -> LMTP:
+        return LMTP(self.handler)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'smtp.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def receiver(store: Store) -> Iterator[Receiver]:
+    running = Receiver(store)
+    yield running
+    running.stop()
+
+
+def crlf(data: bytes) -> bytes:
+    """As an MTA sends it: smtplib does not convert the line ends of a bytes message."""
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def mail(name: str) -> bytes:
+    return crlf((FIX / "real" / name).read_bytes())
+
+
+def test_report_mail_is_stored_before_250(receiver: Receiver) -> None:
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
+        refused = client.sendmail("noreply@google.com", [RUA],
+                                  mail("google-tlsrpt-digest-success-1.eml"))
+    assert refused == {}
+    (summary,) = receiver.store.reports()
+    assert summary.organization_name == "Google Inc."
+    stored = receiver.store.report(summary.key)
+    assert stored is not None and stored.source.source.startswith("smtp:127.0.0.1 from ")
+
+
+def test_other_recipients_get_550(receiver: Receiver) -> None:
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
+        client.ehlo()
+        client.mail("x@example.net")
+        code, _ = client.rcpt("postmaster@example.com")
+        assert code == 550
+        assert client.rcpt(RUA.upper())[0] == 250
+
+
+def test_a_mail_without_a_report_still_gets_250_and_is_kept(receiver: Receiver) -> None:
+    body = crlf((FIX / "quirks" / "mail-not-report-cron.eml").read_bytes())
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
+        assert client.sendmail("root@host.example", [RUA], body) == {}
+    assert receiver.store.reports() == []
+    assert len(receiver.store.known([])) == 0
+    bad = crlf((FIX / "quirks" / "mail-with-bad-report.eml").read_bytes())
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
+        assert client.sendmail("x@example.net", [RUA], bad) == {}
+    (held,) = receiver.store.quarantine()
+    assert receiver.store.raw(held.sha256) is not None
+
+
+def test_size_cap(store: Store) -> None:
+    running = Receiver(store, limit=4096)
+    try:
+        with smtplib.SMTP("127.0.0.1", running.port, timeout=30) as client:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                client.sendmail("x@example.net", [RUA],
+                                mail("microsoft-tlsrpt-digest-success.eml"))
+            assert refused.value.smtp_code == 552
+    finally:
+        running.stop()
+
+
+def test_starttls(store: Store) -> None:
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "mx.example.com")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.configure_cert(context)
+    running = Receiver(store, tls=context)
+    try:
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+        with smtplib.SMTP("127.0.0.1", running.port, timeout=30) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=client_context)
+            client.ehlo()
+            assert client.sendmail("noreply@microsoft.com", [RUA],
+                                   mail("microsoft-tlsrpt-digest-success.eml")) == {}
+        assert len(store.reports()) == 1
+    finally:
+        running.stop()
+
+
+def test_lmtp(store: Store) -> None:
+    running = Receiver(store, lmtp=True)
+    try:
+        with smtplib.LMTP("127.0.0.1", running.port, timeout=30) as client:
+            assert client.sendmail("noreply@google.com", [RUA],
+                                   mail("google-parsedmarc-relayed-with-banner.eml")) == {}
+        assert len(store.reports()) == 1
+    finally:
+        running.stop()
