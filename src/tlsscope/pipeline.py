@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import multiprocessing
 import queue
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import NamedTuple
 
 import msgspec
 
 from tlsscope.errors import StoreUnavailable
 from tlsscope.parse.reader import read_input
-from tlsscope.parse.results import Outcome
+from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Arrival, Saved, Store
@@ -62,46 +63,127 @@ class IngestTotals(msgspec.Struct, kw_only=True):
 
 
 def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
-           on_saved: Callable[[Saved], None] | None = None) -> IngestTotals:
-    """Store every input, in batches of one transaction each."""
+           on_saved: Callable[[Saved], None] | None = None, workers: int = 0) -> IngestTotals:
+    """Store every input, in batches of one transaction each.
+
+    With `workers` > 0, new inputs are read in that many worker processes while the previous
+    batch is being written: reading and writing then overlap on two cores.
+    """
     totals = IngestTotals()
 
-    def save(batch: list[RawInput]) -> None:
-        for saved in _save(store, batch, settings):
+    def done(prepared: _Prepared) -> None:
+        for saved in prepared.save(store):
             totals.add(saved)
             if on_saved is not None:
                 on_saved(saved)
 
-    batch: list[RawInput] = []
-    size = 0
-    for raw in raws:
-        if raw.data is None:  # unreadable or over the cap: nothing to keep
-            totals.add(Saved("", raw.source, Outcome.REJECTED, 0, 0, 0,
-                             [f"unreadable_input: {raw.problem}"]))
-            continue
-        batch.append(raw)
-        size += len(raw.data)
-        if len(batch) >= BATCH_INPUTS or size >= BATCH_BYTES:
-            save(batch)
-            batch, size = [], 0
-    if batch:
-        save(batch)
+    with Readers(settings, workers) as readers:
+        pending: _Prepared | None = None
+        batch: list[RawInput] = []
+        size = 0
+        for raw in raws:
+            if raw.data is None:  # unreadable or over the cap: nothing to keep
+                totals.add(Saved("", raw.source, Outcome.REJECTED, 0, 0, 0,
+                                 [f"unreadable_input: {raw.problem}"]))
+                continue
+            batch.append(raw)
+            size += len(raw.data)
+            if len(batch) >= BATCH_INPUTS or size >= BATCH_BYTES:
+                prepared = _prepare(store, batch, readers)
+                if pending is not None:
+                    done(pending)
+                pending, batch, size = prepared, [], 0
+        if batch:
+            prepared = _prepare(store, batch, readers)
+            if pending is not None:
+                done(pending)
+            pending = prepared
+        if pending is not None:
+            done(pending)
     return totals
 
 
-def _save(store: Store, raws: list[RawInput], settings: Settings) -> list[Saved]:
+class _Prepared:
+    """A batch hashed, checked against the store, and being read."""
+
+    def __init__(self, raws: list[RawInput], digests: list[str], fresh: list[bool],
+                 results: Callable[[], list[InputResult]]) -> None:
+        self.raws, self.digests, self.fresh, self.results = raws, digests, fresh, results
+
+    def save(self, store: Store) -> list[Saved]:
+        results = iter(self.results())
+        arrivals = [Arrival(digest, raw.source, raw.data or b"", raw.received_at or _now(),
+                            next(results) if fresh else None)
+                    for raw, digest, fresh in zip(self.raws, self.digests, self.fresh,
+                                                  strict=True)]
+        return store.save(arrivals)
+
+
+def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
     digests = [hashlib.sha256(raw.data or b"").hexdigest() for raw in raws]
     known = store.known(digests)
-    arrivals = []
-    for raw, digest in zip(raws, digests, strict=True):
-        data = raw.data or b""
-        result = None
-        if digest not in known:
-            known.add(digest)  # a second copy within this batch is a repeat arrival
-            result = read_input(data, raw.source, settings=settings, filename=raw.filename,
-                                declared_type=raw.declared_type)
-        arrivals.append(Arrival(digest, raw.source, data, raw.received_at or _now(), result))
-    return store.save(arrivals)
+    fresh = []
+    for digest in digests:
+        fresh.append(digest not in known)
+        known.add(digest)  # a second copy within this batch is a repeat arrival
+    new = [raw for raw, is_new in zip(raws, fresh, strict=True) if is_new]
+    return _Prepared(raws, digests, fresh, readers.read(new))
+
+
+def _save(store: Store, raws: list[RawInput], settings: Settings) -> list[Saved]:
+    with Readers(settings, 0) as readers:
+        return _prepare(store, raws, readers).save(store)
+
+
+class Readers:
+    """Reads inputs in this process, or in worker processes (results in order)."""
+
+    CHUNK = 64
+
+    def __init__(self, settings: Settings, workers: int) -> None:
+        self.settings, self.workers = settings, workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def read(self, raws: list[RawInput]) -> Callable[[], list[InputResult]]:
+        """Start reading; the returned function waits for the results."""
+        if self.workers <= 0 or len(raws) < 2 * self.CHUNK:
+            results = [_read(raw, self.settings) for raw in raws]
+            return lambda: results
+        if self.pool is None:
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context,
+                                            initializer=_init_worker, initargs=(self.settings,))
+        futures = [self.pool.submit(_read_chunk, [
+            (r.data or b"", r.source, r.filename, r.declared_type)
+            for r in raws[i:i + self.CHUNK]]) for i in range(0, len(raws), self.CHUNK)]
+        return lambda: [result for future in futures for result in _decode(future.result())]
+
+
+def _read(raw: RawInput, settings: Settings) -> InputResult:
+    return read_input(raw.data or b"", raw.source, settings=settings, filename=raw.filename,
+                      declared_type=raw.declared_type)
+
+
+_decode = msgspec.msgpack.Decoder(list[InputResult]).decode
+_worker_settings = Settings()
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_settings
+    _worker_settings = settings
+
+
+def _read_chunk(chunk: list[tuple[bytes, str, str | None, str | None]]) -> bytes:
+    return msgspec.msgpack.encode([
+        read_input(data, source, settings=_worker_settings, filename=name, declared_type=declared)
+        for data, source, name, declared in chunk])
 
 
 def _now() -> dt.datetime:

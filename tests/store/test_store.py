@@ -21,6 +21,14 @@ MARCH = (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
 
 
 def test_migrations_from_empty_and_again(store: Store) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tlsscope.store import migrate
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
     assert current_revision(store.engine) == "0001"
     upgrade(store.engine)  # already at head: a no-op
     assert current_revision(store.engine) == "0001"

@@ -29,6 +29,9 @@ def ingest(
         help="Files, folders (recursively: .eml, mbox, Maildir, JSON, gzip, zip) or - for "
         "stdin.", show_default=False)],
     as_json: JsonOption = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=-1, help="Processes that read "
+                                      "inputs while this one writes; -1: one if there are two "
+                                      "or more cores.")] = -1,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -63,8 +66,9 @@ def ingest(
                     current["file"] = source
                     progress.advance(task)
 
+            workers = jobs if jobs >= 0 else (1 if (os.cpu_count() or 1) > 1 else 0)
             totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
-                                on_saved=advance)
+                                on_saved=None if as_json else advance, workers=workers)
     if as_json:
         print_json(totals)
     else:
