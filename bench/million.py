@@ -35,7 +35,8 @@ DOMAINS = 700
 
 def report(day: dt.date, domain: str, reporter: str, rng: random.Random) -> bytes:
     ok = rng.randrange(10, 5000)
-    rows = [{"result-type": rng.choice(RESULTS), "sending-mta-ip": f"198.51.100.{rng.randrange(64)}",
+    rows = [{"result-type": rng.choice(RESULTS),
+             "sending-mta-ip": f"198.51.100.{rng.randrange(64)}",
              "receiving-mx-hostname": f"mx{rng.randrange(1, 3)}.{domain}",
              "receiving-ip": f"203.0.113.{rng.randrange(8)}",
              "failed-session-count": rng.randrange(1, 20)} for _ in range(rng.choice((0, 0, 1, 2)))]
@@ -88,7 +89,8 @@ def build(store: Store, total: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", default=f"sqlite:///{Path(__file__).parent / 'data' / 'million.db'}")
+    default = Path(__file__).parent / "data" / "million.db"
+    parser.add_argument("--db", default=f"sqlite:///{default}")
     parser.add_argument("--reports", type=int, default=1_000_000)
     args = parser.parse_args()
     with Store.open(args.db) as store:
