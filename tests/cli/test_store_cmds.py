@@ -100,3 +100,17 @@ def test_bad_database_url_is_a_usage_error(tmp_path: Path) -> None:
                            "nosuchdialect://x"], capture_output=True, timeout=60, check=False)
     assert done.returncode == 2
     assert b"cannot open the database" in done.stderr
+
+
+def test_mta_pipe_exit_codes(tmp_path: Path) -> None:
+    """`tlsscope ingest -` for /etc/aliases or a Postfix pipe: 0 once kept, 75 to retry."""
+    mail = (FIX / "real" / "google-tlsrpt-digest-success-1.eml").read_bytes()
+    db = tmp_path / "t.db"
+    assert run("ingest", "-", db=db, stdin=mail).returncode == 0
+    bad = (FIX / "quirks" / "mail-with-bad-report.eml").read_bytes()
+    assert run("ingest", "-", db=db, stdin=bad).returncode == 0  # kept in quarantine
+    down = subprocess.run([sys.executable, "-m", "tlsscope", "ingest", "-", "--db",
+                           "postgresql+psycopg://postgres@127.0.0.1:1/none"], input=mail,
+                          capture_output=True, timeout=60, check=False)
+    assert down.returncode == 75, down.stderr
+    assert b"cannot open the database" in down.stderr

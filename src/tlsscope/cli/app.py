@@ -58,18 +58,28 @@ def settings(config: Path | None) -> Settings:
     return fail_on_config(lambda: load_settings(config))
 
 
-def open_store(db: str | None, config: Path | None) -> Store:
-    """The store named by --db, the settings, or the default; migrated to the newest schema."""
-    from sqlalchemy.exc import SQLAlchemyError
+EX_TEMPFAIL = 75  # sysexits.h: an MTA that piped a mail to us will try again later
+
+
+def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Store:
+    """The store named by --db, the settings, or the default; migrated to the newest schema.
+
+    A database that cannot be reached exits with `unavailable` (EX_TEMPFAIL for ingest, so
+    that an MTA piping a mail retries).
+    """
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     from tlsscope.store import Store
 
     url = db or settings(config).database_url or None
     try:
         return Store.open(url)
-    except (SQLAlchemyError, OSError, ValueError) as exc:
+    except (SQLAlchemyError, OSError) as exc:
+        code = unavailable if isinstance(exc, OperationalError | OSError) else 2
         raise fail(f"cannot open the database {url or '(default)'}: "
-                   f"{str(exc).splitlines()[0]}") from None
+                   f"{str(exc).splitlines()[0]}", code) from None
+    except ValueError as exc:
+        raise fail(f"bad database URL {url!r}: {exc}") from None
 
 
 def print_json(value: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from tlsscope.cli.app import (
+    EX_TEMPFAIL,
     ConfigOption,
     DbOption,
     JsonOption,
@@ -37,10 +38,13 @@ def ingest(
 ) -> None:
     """Store reports: every input is kept, every report once; ends with a summary.
 
-    Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error.
+    Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error,
+    75 (EX_TEMPFAIL) when the database is unavailable. Reading one mail from stdin (`-`, an MTA
+    pipe) exits 0 once it is stored, whatever the verdict: a rejected mail is kept in quarantine.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from tlsscope.cli import render_store
     from tlsscope.pipeline import ingest as run_ingest
@@ -51,7 +55,7 @@ def ingest(
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
     files = list(expand(paths))
-    with open_store(db, config) as store:
+    with open_store(db, config, unavailable=EX_TEMPFAIL) as store:
         progress = Progress("[progress.description]{task.description}", BarColumn(),
                             MofNCompleteColumn(), TimeElapsedColumn(),
                             console=Console(stderr=True), transient=True,
@@ -67,13 +71,17 @@ def ingest(
                     progress.advance(task)
 
             workers = jobs if jobs >= 0 else (1 if (os.cpu_count() or 1) > 1 else 0)
-            totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
-                                on_saved=None if as_json else advance, workers=workers)
+            try:
+                totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
+                                    on_saved=None if as_json else advance, workers=workers)
+            except SQLAlchemyError as exc:
+                raise fail(f"the database failed: {str(exc).splitlines()[0]}; inputs not "
+                           "reported as stored above were not stored", EX_TEMPFAIL) from None
     if as_json:
         print_json(totals)
     else:
         render_store.ingest_summary(totals, Console())
-    raise typer.Exit(1 if totals.rejected else 0)
+    raise typer.Exit(1 if totals.rejected and paths != ["-"] else 0)
 
 
 @app.command()
