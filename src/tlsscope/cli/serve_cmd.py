@@ -56,7 +56,12 @@ def serve(
     logs.configure()
     store = open_store(db, config)
     try:
-        asyncio.run(run(store, loaded))
+        try:
+            import uvloop  # uvicorn's own choice when installed: faster sockets and TLS
+        except ImportError:
+            asyncio.run(run(store, loaded))
+        else:
+            uvloop.run(run(store, loaded))
     except ConfigError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:

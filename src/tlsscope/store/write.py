@@ -108,33 +108,46 @@ def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
             measures: Sequence[str]) -> None:
     if not rows:
         return
-    statement = _insert(connection, table)
     keys = [c.name for c in table.primary_key.columns]
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: table.c[name] + statement.excluded[name] for name in measures})
+
+    def upsert() -> Any:
+        statement = _insert(connection, table)
+        return statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: table.c[name] + statement.excluded[name] for name in measures})
+
     rows = sorted(rows, key=operator.itemgetter(*keys))  # one lock order for every writer
-    _executemany(connection, statement, table, rows)
+    _executemany(connection, upsert, table, rows, "upsert")
+
+
+_statements: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, bool, list[str], Any]] = {}
 
 
 def _executemany(connection: Connection, statement: Any, table: Table,
-                 rows: list[dict[str, Any]]) -> None:
-    """Many rows through the driver's executemany, compiled once.
+                 rows: list[dict[str, Any]], kind: str = "insert") -> None:
+    """Many rows through the driver's executemany; each statement is compiled once.
 
     SQLAlchemy's own executemany builds parameters row by row in Python, which cost more than
     the database work here; the column types' bind processors are applied directly instead.
+    `statement` is the statement, or a function that makes it (only called on first use).
     """
     if not rows:
         return
     dialect = connection.dialect
     names = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=names)
-    order = list(compiled.positiontup or []) if compiled.positional else names
-    convert = _converter(table, order, dialect)
+    key = (dialect.name, table.name, kind, tuple(names))
+    known = _statements.get(key)
+    if known is None:
+        made = statement() if callable(statement) else statement
+        compiled = made.compile(dialect=dialect, column_keys=names)
+        order = list(compiled.positiontup or []) if compiled.positional else names
+        known = _statements[key] = (str(compiled), bool(compiled.positional), order,
+                                    _converter(table, order, dialect))
+    sql, positional, order, convert = known
     values = [convert(row) for row in rows]
-    params: list[Any] = values if compiled.positional else [
+    params: list[Any] = values if positional else [
         dict(zip(order, value, strict=True)) for value in values]
-    connection.exec_driver_sql(str(compiled), params)
+    connection.exec_driver_sql(sql, params)
 
 
 def _converter(table: Table, names: list[str], dialect: Any) -> Any:
@@ -181,7 +194,7 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
         by_arrival.setdefault(id(arrival), []).append(rows)
     saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
              for a in batch]
-    _executemany(connection, t.arrivals.insert(), t.arrivals, [
+    _executemany(connection, t.arrivals.insert, t.arrivals, [
         {"input_sha256": a.digest, "source": a.source, "received_at": a.received_at,
          "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
     return saved
@@ -208,8 +221,8 @@ def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, str
 def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
     policies = [p for rows in winners for p in rows.policies]
     details = [d for rows in winners for d in rows.details]
-    _executemany(connection, t.policies.insert(), t.policies, policies)
-    _executemany(connection, t.failure_details.insert(), t.failure_details, details)
+    _executemany(connection, t.policies.insert, t.policies, policies)
+    _executemany(connection, t.failure_details.insert, t.failure_details, details)
     rollup = Rollup()
     for rows in winners:
         rollup.add(rows)
@@ -232,7 +245,7 @@ def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows
     stored = {key: (report, content) for key, report, content in connection.execute(query)}
     kinds = {id(rows): "duplicate" if stored[rows.key][1] == rows.content else "conflict"
              for _, rows in losers}
-    _executemany(connection, t.report_repeats.insert(), t.report_repeats, [
+    _executemany(connection, t.report_repeats.insert, t.report_repeats, [
         {"report": stored[rows.key][0], "input_sha256": a.digest, "kind": kinds[id(rows)],
          "content_sha256": rows.content, "seen_at": now} for a, rows in losers])
     return kinds
