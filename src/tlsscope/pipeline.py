@@ -10,15 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing
-import queue
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import NamedTuple
 
 import msgspec
 
-from tlsscope.errors import StoreUnavailable
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receive.files import RawInput
@@ -188,61 +185,3 @@ def _read_chunk(chunk: list[tuple[bytes, str, str | None, str | None]]) -> bytes
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class Intake:
-    """Stores what the receivers hand over, from one writer thread, in group commits.
-
-    A receiver calls `submit` and awaits the future: it resolves once the input is committed
-    (or with `StoreUnavailable`), so a receiver acknowledges only what is durable. Inputs that
-    arrive while a batch is being written are stored together in the next transaction, which
-    is what makes many small HTTP or SMTP deliveries cheap.
-    """
-
-    def __init__(self, store: Store, settings: Settings, max_batch: int = 256) -> None:
-        self.store, self.settings, self.max_batch = store, settings, max_batch
-        self._queue: queue.SimpleQueue[tuple[RawInput, Future[Saved]] | None] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name="tlsscope-intake", daemon=True)
-        self._thread.start()
-
-    def submit(self, raw: RawInput) -> Future[Saved]:
-        future: Future[Saved] = Future()
-        self._queue.put((raw, future))
-        return future
-
-    def close(self) -> None:
-        """Store everything already submitted, then stop."""
-        self._queue.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._write(batch)
-            if stop:
-                return
-
-    def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
-        try:
-            saved = _save(self.store, [raw for raw, _ in batch], self.settings)
-        except Exception as exc:  # loop guard: the batch fails as a whole; receivers retry
-            failure = StoreUnavailable(f"{type(exc).__name__}: {exc}")
-            for _, future in batch:
-                future.set_exception(failure)
-            return
-        for (_, future), one in zip(batch, saved, strict=True):
-            future.set_result(one)

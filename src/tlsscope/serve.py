@@ -1,6 +1,6 @@
 """`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP.
 
-All receivers hand inputs to one `Intake` (group commits from a writer thread), so every
+All receivers hand inputs to one writer process (group commits, on its own core), so every
 acknowledgement (2xx, 250) means committed. SIGTERM or SIGINT: stop accepting, let requests
 in flight finish, store what was submitted, then exit.
 """
@@ -14,7 +14,7 @@ import ssl
 from typing import Any
 
 from tlsscope.errors import ConfigError
-from tlsscope.pipeline import Intake
+from tlsscope.intake import WriterProcess
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
@@ -46,7 +46,7 @@ async def serve(store: Store, settings: Settings) -> None:
 
     from tlsscope.web.app import create_app
 
-    intake = Intake(store, settings)
+    intake = WriterProcess(store.engine.url.render_as_string(hide_password=False), settings)
 
     async def deliver(raw: RawInput) -> Saved:
         saved = await asyncio.wrap_future(intake.submit(raw))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tlsscope.pipeline import Intake
+from tlsscope.intake import Intake
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.web.app import create_app

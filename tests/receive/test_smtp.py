@@ -13,7 +13,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 
-from tlsscope.pipeline import Intake
+from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings

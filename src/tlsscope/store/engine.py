@@ -23,13 +23,14 @@ def default_url() -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, checkpoint_pages: int = 10_000) -> Engine:
+    """`checkpoint_pages`: SQLite's WAL auto-checkpoint; 0 leaves checkpoints to the caller."""
     if url.startswith("sqlite"):
-        return _sqlite(url)
+        return _sqlite(url, checkpoint_pages)
     return create_engine(url, pool_pre_ping=True, future=True)
 
 
-def _sqlite(url: str) -> Engine:
+def _sqlite(url: str, checkpoint_pages: int) -> Engine:
     database = url.split("///", 1)[1] if "///" in url else ""
     if database and database != ":memory:":
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def _sqlite(url: str) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache
         # Checkpoint the write-ahead log every ~40 MB rather than every 4 MB: an ingest batch
         # is a few MB, and a checkpoint per commit doubled its cost.
-        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

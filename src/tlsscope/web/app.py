@@ -13,11 +13,11 @@ from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved
 
 if TYPE_CHECKING:
-    from tlsscope.pipeline import Intake
+    from tlsscope.intake import Submitter
     from tlsscope.settings import Settings
 
 
-def create_app(intake: Intake, settings: Settings, deliver: http.Deliver | None = None,
+def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | None = None,
                ) -> FastAPI:
     app = FastAPI(title="tlsscope", version=__version__,
                   description="Receives SMTP TLS Reporting (RFC 8460) reports.")
