@@ -127,6 +127,8 @@ CODES: dict[str, str] = {
     "tlsa_json_array_string": "one policy-string element holds a JSON array of TLSA records",
     "tlsa_semicolon_list": "TLSA records joined with ';' in one string",
     "tlsa_record_invalid": "a policy-string element is not a TLSA record",
+    # errors added when storing
+    "dkim_required": "DKIM is required and the mail has no passing, aligned signature",
     # warnings added by the store
     "count_clamped": "a count above 2^63-1 is stored clamped; the raw input keeps it exactly",
 }

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from tlsscope.errors import StoreUnavailable
-from tlsscope.pipeline import _save
+from tlsscope.pipeline import DkimCheck, _save
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
@@ -56,6 +56,7 @@ class Intake:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
+        self.dkim = DkimCheck.for_intake(settings, live=True)
         self._queue: queue.SimpleQueue[tuple[RawInput, Future[Saved]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="tlsscope-intake", daemon=True)
@@ -80,7 +81,7 @@ class Intake:
 
     def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
         try:
-            saved = _save(self.store, [raw for raw, _ in batch], self.settings)
+            saved = _save(self.store, [raw for raw, _ in batch], self.settings, self.dkim)
         except Exception as exc:  # loop guard: the batch fails as a whole; receivers retry
             failure = StoreUnavailable(f"{type(exc).__name__}: {exc}")
             for _, future in batch:
@@ -155,6 +156,7 @@ class WriterProcess:
 def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> None:
     """The writer process: batches from `requests`, one transaction each, outcomes back."""
     store = Store.open(url, checkpoints="background")
+    dkim = DkimCheck.for_intake(settings, live=True)
     stop = False
     try:
         while not stop:
@@ -162,7 +164,7 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> N
             if not batch:
                 continue
             try:
-                saved: list[Any] = _save(store, [raw for _, raw in batch], settings)
+                saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim)
             except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
                 saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
             for (ticket, _), outcome in zip(batch, saved, strict=True):

@@ -16,11 +16,12 @@ from typing import NamedTuple
 
 import msgspec
 
+from tlsscope.findings import error
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import Arrival, Saved, Store
+from tlsscope.store import Arrival, DkimVerdict, Saved, Store
 
 BATCH_INPUTS = 500
 BATCH_BYTES = 32 * 1024 * 1024
@@ -60,16 +61,18 @@ class IngestTotals(msgspec.Struct, kw_only=True):
 
 
 def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
-           on_saved: Callable[[Saved], None] | None = None, workers: int = 0) -> IngestTotals:
+           on_saved: Callable[[Saved], None] | None = None, workers: int = 0,
+           live: bool = False) -> IngestTotals:
     """Store every input, in batches of one transaction each.
 
     With `workers` > 0, new inputs are read in that many worker processes while the previous
     batch is being written: reading and writing then overlap on two cores.
     """
     totals = IngestTotals()
+    dkim = DkimCheck.for_intake(settings, live)
 
     def done(prepared: _Prepared) -> None:
-        for saved in prepared.save(store):
+        for saved in prepared.save(store, dkim):
             totals.add(saved)
             if on_saved is not None:
                 on_saved(saved)
@@ -107,12 +110,14 @@ class _Prepared:
                  results: Callable[[], list[InputResult]]) -> None:
         self.raws, self.digests, self.fresh, self.results = raws, digests, fresh, results
 
-    def save(self, store: Store) -> list[Saved]:
+    def save(self, store: Store, dkim: DkimCheck | None = None) -> list[Saved]:
         results = iter(self.results())
-        arrivals = [Arrival(digest, raw.source, raw.data or b"", raw.received_at or _now(),
-                            next(results) if fresh else None)
-                    for raw, digest, fresh in zip(self.raws, self.digests, self.fresh,
-                                                  strict=True)]
+        arrivals = []
+        for raw, digest, fresh in zip(self.raws, self.digests, self.fresh, strict=True):
+            result = next(results) if fresh else None
+            verdict = dkim.check(raw.data or b"", result) if dkim and result else None
+            arrivals.append(Arrival(digest, raw.source, raw.data or b"",
+                                    raw.received_at or _now(), result, verdict))
         return store.save(arrivals)
 
 
@@ -127,9 +132,40 @@ def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
     return _Prepared(raws, digests, fresh, readers.read(new))
 
 
-def _save(store: Store, raws: list[RawInput], settings: Settings) -> list[Saved]:
+def _save(store: Store, raws: list[RawInput], settings: Settings,
+          dkim: DkimCheck | None = None) -> list[Saved]:
     with Readers(settings, 0) as readers:
-        return _prepare(store, raws, readers).save(store)
+        return _prepare(store, raws, readers).save(store, dkim)
+
+
+class DkimCheck:
+    """DKIM of mailed reports (RFC 8460 §3): verified, and required if the settings say so.
+
+    A mail that fails when a signature is required loses its reports to quarantine: it is
+    rejected with `dkim_required`, and its raw bytes are kept like any rejected input.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from tlsscope.receive import dkim
+
+        self._verify = dkim.verify
+        self.lookup = dkim.resolver(settings.dns_nameserver or None)
+        self.required = settings.dkim_required
+
+    @classmethod
+    def for_intake(cls, settings: Settings, live: bool) -> DkimCheck | None:
+        wanted = settings.dkim_verify == "always" or (settings.dkim_verify == "live" and live)
+        return cls(settings) if wanted else None
+
+    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
+        if result.kind not in ("mail", "mbox"):
+            return None
+        verdict = self._verify(data, self.lookup)
+        if self.required and verdict.result != "pass" and result.reports:
+            result.errors.append(error("dkim_required", f"DKIM is required and the mail has "
+                                       f"no passing, aligned signature ({verdict.detail})"))
+            result.reports = []
+        return verdict
 
 
 class Readers:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -55,6 +55,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
     smtp_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest mail the SMTP/LMTP receivers take."""
+    # DKIM (RFC 8460 §3: mailed reports MUST be signed by the reporting domain)
+    dkim_verify: Literal["live", "always", "never"] = "live"
+    """Check DKIM on mail received live (serve, ingest -) or also on files and archives."""
+    dkim_required: bool = False
+    """Quarantine mailed reports without a passing, aligned DKIM signature."""
+    dns_nameserver: str = ""
+    """HOST:PORT of the DNS resolver for DKIM keys; empty: the system's."""
 
 
 _LISTS = {"rua_addresses"}  # comma-separated in the environment

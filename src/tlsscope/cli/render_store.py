@@ -57,7 +57,8 @@ def report_detail(stored: StoredReport, console: Console) -> None:
                          ("Window", f"{report.start} .. {report.end}"), ("Day", report.day),
                          ("Input", f"{stored.source.sha256[:16]} {stored.source.source} "
                           f"({stored.source.kind}, {stored.source.arrivals} arrival(s))"),
-                         ("Found at", stored.location or "(the whole input)")):
+                         ("Found at", stored.location or "(the whole input)"),
+                         ("DKIM", _dkim(stored.source))):
         console.print(Text.assemble((f"{label}: ", "bold"), safe(value)))
     policies = Table(title="Policies", expand=True)
     for name in ("#", "Type", "Domain", "Mode", "MX patterns", "OK", "Failed", "Counted"):
@@ -126,3 +127,9 @@ def stats(found: DomainStats, console: Console) -> None:
             table.add_row(_t(row.name), "" if row.successful is None else f"{row.successful:,}",
                           f"{row.failed:,}")
         console.print(table)
+
+
+def _dkim(source: StoredInput) -> str:
+    if source.dkim_result is None:
+        return "not checked"
+    return f"{source.dkim_result} ({source.dkim_detail})"

@@ -73,7 +73,8 @@ def ingest(
             workers = jobs if jobs >= 0 else (1 if (os.cpu_count() or 1) > 1 else 0)
             try:
                 totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
-                                    on_saved=None if as_json else advance, workers=workers)
+                                    on_saved=None if as_json else advance, workers=workers,
+                                    live=paths == ["-"])
             except SQLAlchemyError as exc:
                 raise fail(f"the database failed: {str(exc).splitlines()[0]}; inputs not "
                            "reported as stored above were not stored", EX_TEMPFAIL) from None

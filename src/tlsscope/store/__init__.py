@@ -25,9 +25,9 @@ from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
 from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, StoredReport
-from tlsscope.store.write import Arrival, Saved
+from tlsscope.store.write import Arrival, DkimVerdict, Saved
 
-__all__ = ["Arrival", "Saved", "Store", "default_url"]
+__all__ = ["Arrival", "DkimVerdict", "Saved", "Store", "default_url"]
 
 _RETRIES = 5
 

@@ -35,6 +35,12 @@ class StoredInput(msgspec.Struct, kw_only=True):
     errors: list[Finding]
     warnings: list[Finding]
     arrivals: int = 1
+    dkim_result: str | None = None
+    """pass, fail or none for a mail whose DKIM was checked (RFC 8460 §3); else None."""
+    dkim_domain: str | None = None
+    dkim_aligned: bool | None = None
+    dkim_tlsrpt_key: bool | None = None
+    dkim_detail: str | None = None
 
 
 class Repeat(msgspec.Struct, kw_only=True):

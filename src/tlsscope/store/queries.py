@@ -145,7 +145,10 @@ def _stored_input(row: Any, arrivals: int) -> StoredInput:
     return StoredInput(sha256=row["sha256"], source=row["source"],
                        received_at=utc(row["received_at"]), size=row["size"], kind=row["kind"],
                        outcome=row["outcome"], errors=findings(row["errors"], Severity.ERROR),
-                       warnings=findings(row["warnings"]), arrivals=arrivals)
+                       warnings=findings(row["warnings"]), arrivals=arrivals,
+                       dkim_result=row["dkim_result"], dkim_domain=row["dkim_domain"],
+                       dkim_aligned=row["dkim_aligned"], dkim_tlsrpt_key=row["dkim_tlsrpt_key"],
+                       dkim_detail=row["dkim_detail"])
 
 
 def quarantine(connection: Connection) -> list[StoredInput]:

@@ -33,6 +33,15 @@ class Arrival(NamedTuple):
     data: bytes
     received_at: dt.datetime
     result: InputResult | None
+    dkim: DkimVerdict | None = None
+
+
+class DkimVerdict(NamedTuple):
+    result: str  # pass | fail | none
+    domain: str | None
+    aligned: bool
+    tlsrpt_key: bool | None
+    detail: str
 
 
 class Saved(NamedTuple):
@@ -201,14 +210,19 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
 
 
 def _input_row(arrival: Arrival) -> dict[str, Any]:
-    result = arrival.result
+    result, dkim = arrival.result, arrival.dkim
     assert result is not None
     codec, raw = pack(arrival.data)
     return {"sha256": arrival.digest, "source": arrival.source,
             "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
             "outcome": result.outcome.value, "codec": codec, "raw": raw,
             "errors": encode_findings(result.errors),
-            "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION}
+            "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION,
+            "dkim_result": dkim.result if dkim else None,
+            "dkim_domain": dkim.domain if dkim else None,
+            "dkim_aligned": dkim.aligned if dkim else None,
+            "dkim_tlsrpt_key": dkim.tlsrpt_key if dkim else None,
+            "dkim_detail": dkim.detail if dkim else None}
 
 
 def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, str]:

@@ -1,0 +1,90 @@
+"""DKIM for mailed reports (RFC 8460 §3, §5.3; RFC 6376), with dkimpy.
+
+A report sent by mail MUST carry a valid DKIM signature by the reporting domain. Each
+signature is checked with dkimpy's TLSRPT rules (`tlsrpt=True`: no `l=`; a key of service type
+`tlsrpt`, `email` or `*`). The result is pass when one signature verifies and its `d=` is
+aligned with the submitter (the `TLS-Report-Submitter` header): the same domain, or one inside
+the other (relaxed, as Mail.ru's mail.ru and corp.mail.ru). DNS goes through an injectable
+resolver (a nameserver address, for tests and for split-horizon setups).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+
+from tlsscope.store import DkimVerdict
+
+DnsTxt = Callable[[str], str | None]
+
+_SUBMITTER = re.compile(rb"^TLS-Report-Submitter:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+
+
+def resolver(nameserver: str | None = None, timeout: float = 3.0) -> DnsTxt:
+    """TXT lookups with dnspython: the system's resolver, or HOST:PORT; cached, never raises."""
+    import dns.exception
+    import dns.resolver
+
+    client = dns.resolver.Resolver(configure=nameserver is None)
+    if nameserver:
+        host, _, port = nameserver.rpartition(":")
+        client.nameservers = [host.strip("[]")]
+        client.port = int(port)
+    client.lifetime = timeout
+
+    @functools.lru_cache(maxsize=1024)
+    def txt(name: str) -> str | None:
+        try:
+            answer = client.resolve(name, "TXT")
+        except (dns.exception.DNSException, OSError):
+            return None
+        return "".join(b"".join(r.strings).decode("ascii", "replace") for r in answer)
+
+    return txt
+
+
+def submitter(message: bytes) -> str | None:
+    head = message.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    found = _SUBMITTER.search(head)
+    return found.group(1).decode("ascii", "replace").strip().lower() or None if found else None
+
+
+def _related(a: str, b: str) -> bool:
+    a, b = a.lower().rstrip("."), b.lower().rstrip(".")
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
+    import dkim
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+        text = lookup(name.decode("ascii", "replace").rstrip("."))
+        return text.encode() if text else b""
+
+    signer = dkim.DKIM(message, tlsrpt=True)
+    count = len([h for h in signer.headers if h[0].lower() == b"dkim-signature"])
+    if count == 0:
+        return DkimVerdict("none", None, False, None, "no DKIM-Signature header")
+    who = submitter(message)
+    failures = []
+    for index in range(count):
+        try:
+            good = signer.verify(idx=index, dnsfunc=dnsfunc)
+        except dkim.DKIMException as exc:
+            good, reason = False, str(exc)
+        else:
+            reason = "signature does not verify"
+        domain = signer.domain.decode() if signer.domain else None
+        if not good:
+            failures.append(f"{domain or '?'}: {reason}")
+            continue
+        aligned = bool(domain and who and _related(domain, who))
+        key = lookup(f"{signer.selector.decode()}._domainkey.{domain}") or ""
+        services = re.search(r"(?:^|;)\s*s\s*=\s*([^;]*)", key)
+        tlsrpt_key = services is None or "tlsrpt" in services.group(1) or "*" in services.group(1)
+        if aligned:
+            return DkimVerdict("pass", domain, True, tlsrpt_key, "verified and aligned with "
+                              f"the submitter {who}")
+        failures.append(f"{domain}: verified, but not aligned with the submitter {who or '?'}")
+    return DkimVerdict("fail", None, False, None, "; ".join(failures))
