@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import queue
 import threading
 from concurrent.futures import Future
@@ -154,13 +155,27 @@ class WriterProcess:
 
 
 def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> None:
-    """The writer process: batches from `requests`, one transaction each, outcomes back."""
+    """The writer process: batches from `requests`, one transaction each, outcomes back.
+
+    It stops when told to, and also when its parent is gone (killed): nothing would collect
+    its answers, and what it has not committed will be delivered again.
+    """
     store = Store.open(url, checkpoints="background")
     dkim = DkimCheck.for_intake(settings, live=True)
+    parent = os.getppid()
+
+    def get() -> Any:
+        while True:
+            try:
+                return requests.get(timeout=1)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    return None
+
     stop = False
     try:
         while not stop:
-            batch, stop = _drain(requests.get, requests.get_nowait, queue.Empty)
+            batch, stop = _drain(get, requests.get_nowait, queue.Empty)
             if not batch:
                 continue
             try:

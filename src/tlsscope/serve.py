@@ -11,6 +11,8 @@ import asyncio
 import logging
 import signal
 import ssl
+import threading
+from pathlib import Path
 from typing import Any
 
 from tlsscope.errors import ConfigError
@@ -63,6 +65,8 @@ async def serve(store: Store, settings: Settings) -> None:
         ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
         timeout_graceful_shutdown=30)
     mail_servers = await _mail_servers(settings, deliver, context)
+    stop_mailbox = threading.Event()
+    mailbox = _mailbox(settings, intake, stop_mailbox)
     server = uvicorn.Server(config)
     # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
     # that was there before: make that one a no-op, so the shutdown below runs and exits 0.
@@ -73,6 +77,9 @@ async def serve(store: Store, settings: Settings) -> None:
     try:
         await server.serve()
     finally:
+        stop_mailbox.set()
+        if mailbox is not None:
+            await asyncio.to_thread(mailbox.join, 60)
         for mail in mail_servers:
             mail.close()
         for mail in mail_servers:
@@ -105,3 +112,26 @@ async def _mail_servers(settings: Settings, deliver: Any,
             servers.append(await loop.create_server(
                 lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"), host, port))
     return servers
+
+
+def _mailbox(settings: Settings, intake: Any,
+             stop: threading.Event) -> threading.Thread | None:
+    if not settings.imap:
+        return None
+    from tlsscope.receive.imap import ImapUrl, MailboxQueue
+
+    password = settings.imap_password
+    if not password and settings.imap_password_file:
+        try:
+            password = Path(settings.imap_password_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError("imap_password_file", settings.imap_password_file,
+                              f"cannot read: {exc.strerror}") from exc
+    if not password:
+        raise ConfigError("imap_password", "", "set TLSSCOPE_IMAP_PASSWORD or imap_password_file")
+    queue = MailboxQueue(ImapUrl.parse(settings.imap), password,
+                         lambda raw: intake.submit(raw).result(), archive=settings.imap_archive,
+                         invalid=settings.imap_invalid, wait=settings.imap_wait)
+    thread = threading.Thread(target=queue.run, args=(stop,), name="tlsscope-imap", daemon=True)
+    thread.start()
+    return thread

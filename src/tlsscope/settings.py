@@ -55,6 +55,18 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
     smtp_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest mail the SMTP/LMTP receivers take."""
+    imap: str = ""
+    """Mailbox to drain: imaps://USER@HOST[:PORT]/MAILBOX (imap:// STARTTLS); empty: none."""
+    imap_password: str = ""
+    """The IMAP password (from TLSSCOPE_IMAP_PASSWORD or the settings file; never a flag)."""
+    imap_password_file: str = ""
+    """A file holding the IMAP password, when it is not in imap_password."""
+    imap_archive: str = "Archive"
+    """Folder for mail whose reports are stored."""
+    imap_invalid: str = "Invalid"
+    """Folder for mail that held no report, or was rejected."""
+    imap_wait: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """Seconds between polls (or the longest IDLE) when the mailbox is empty."""
     # DKIM (RFC 8460 §3: mailed reports MUST be signed by the reporting domain)
     dkim_verify: Literal["live", "always", "never"] = "live"
     """Check DKIM on mail received live (serve, ingest -) or also on files and archives."""

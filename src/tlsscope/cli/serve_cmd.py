@@ -21,6 +21,10 @@ def serve(
     lmtp: Annotated[str | None, typer.Option(
         "--lmtp", help="HOST:PORT or /socket/path for LMTP (setting lmtp_listen).",
         show_default=False)] = None,
+    imap: Annotated[str | None, typer.Option(
+        "--imap", help="Mailbox to drain: imaps://USER@HOST:PORT/MAILBOX (imap:// for STARTTLS); "
+        "the password comes from TLSSCOPE_IMAP_PASSWORD or imap_password_file.",
+        show_default=False)] = None,
     rua_address: Annotated[list[str] | None, typer.Option(
         "--rua-address", help="A report address the SMTP/LMTP receivers accept (repeatable; "
         "setting rua_addresses).", show_default=False)] = None,
@@ -33,7 +37,7 @@ def serve(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Receive reports over HTTPS (POST /v1/tlsrpt), SMTP and LMTP until SIGTERM.
+    """Receive reports over HTTPS (POST /v1/tlsrpt), SMTP, LMTP and IMAP until SIGTERM.
 
     Logs are JSON lines on stderr. Every acknowledgement is given only after the commit.
     """
@@ -44,7 +48,7 @@ def serve(
     from tlsscope.serve import serve as run
 
     loaded = settings(config)
-    overrides = {"listen": listen, "smtp_listen": smtp, "lmtp_listen": lmtp,
+    overrides = {"listen": listen, "smtp_listen": smtp, "lmtp_listen": lmtp, "imap": imap,
                  "tls_cert": str(tls_cert) if tls_cert else None,
                  "tls_key": str(tls_key) if tls_key else None,
                  "rua_addresses": rua_address or None}

@@ -1,0 +1,122 @@
+"""The mailbox as a queue, against a real Dovecot the tests start."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.dovecot import PASSWORD, Dovecot
+from tlsscope.intake import Intake
+from tlsscope.receive.files import RawInput
+from tlsscope.receive.imap import ImapUrl, MailboxQueue
+from tlsscope.settings import Settings
+from tlsscope.store import Saved, Store
+
+FIX = Path(__file__).parents[1] / "fixtures"
+GOOD = [(FIX / "real" / n).read_bytes().replace(b"\n", b"\r\n")
+        for n in ("google-tlsrpt-digest-success-1.eml", "microsoft-tlsrpt-digest-success.eml")]
+CRON = (FIX / "quirks" / "mail-not-report-cron.eml").read_bytes().replace(b"\n", b"\r\n")
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'imap.db'}") as opened:
+        yield opened
+
+
+def queue_for(dovecot: Dovecot, deliver: object) -> MailboxQueue:
+    return MailboxQueue(ImapUrl.parse(dovecot.url()), PASSWORD, deliver, wait=0.5)  # type: ignore[arg-type]
+
+
+def test_reports_are_archived_after_commit_and_the_rest_goes_to_invalid(
+        dovecot: Dovecot, store: Store) -> None:
+    dovecot.append(*GOOD, CRON)
+    intake = Intake(store, Settings())
+    mailbox = queue_for(dovecot, lambda raw: intake.submit(raw).result())
+    box = mailbox._connect()
+    try:
+        assert mailbox.drain(box) == 3
+    finally:
+        box.logout()
+        intake.close()
+    assert (dovecot.count("INBOX"), dovecot.count("Archive"), dovecot.count("Invalid")) == (0, 2, 1)
+    assert len(store.reports()) == 2
+
+
+def test_a_crash_between_commit_and_move_duplicates_nothing(
+        dovecot: Dovecot, store: Store) -> None:
+    dovecot.append(*GOOD)
+    intake = Intake(store, Settings())
+
+    def commit_then_crash(raw: RawInput) -> Saved:
+        intake.submit(raw).result()  # committed ...
+        raise RuntimeError("killed before the move")  # ... but the mail is not moved
+
+    crashing = queue_for(dovecot, commit_then_crash)
+    box = crashing._connect()
+    with pytest.raises(RuntimeError):
+        crashing.drain(box)
+    box.logout()
+    assert dovecot.count("INBOX") == 2 and len(store.reports()) == 1
+    again = queue_for(dovecot, lambda raw: intake.submit(raw).result())
+    box = again._connect()
+    try:
+        assert again.drain(box) == 2
+    finally:
+        box.logout()
+        intake.close()
+    assert (dovecot.count("INBOX"), dovecot.count("Archive")) == (0, 2)
+    assert len(store.reports()) == 2  # the first report once, not twice
+    with store.engine.connect() as connection:
+        arrivals = connection.exec_driver_sql("SELECT count(*) FROM arrivals").scalar_one()
+    assert arrivals == 3  # the first mail arrived twice: recorded, not counted
+
+
+def test_runs_through_a_server_restart(dovecot: Dovecot, store: Store) -> None:
+    intake = Intake(store, Settings())
+    mailbox = queue_for(dovecot, lambda raw: intake.submit(raw).result())
+    stop = threading.Event()
+    runner = threading.Thread(target=mailbox.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        dovecot.append(GOOD[0])
+        _until(lambda: dovecot.count("Archive") == 1)
+        dovecot.stop()
+        dovecot.start()
+        dovecot.append(GOOD[1])
+        _until(lambda: dovecot.count("Archive") == 2, seconds=30)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        intake.close()
+    assert len(store.reports()) == 2
+
+
+def test_url_and_secrets() -> None:
+    url = ImapUrl.parse("imaps://reports%40example.com@mail.example.com/TLS")
+    assert (url.user, url.port, url.mailbox) == ("reports@example.com", 993, "TLS")
+    from tlsscope.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        ImapUrl.parse("imaps://user:secret@mail.example.com/INBOX")
+    with pytest.raises(ConfigError):
+        ImapUrl.parse("pop3://user@mail.example.com")
+
+
+def _until(condition: object, seconds: float = 15) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
