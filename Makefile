@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tlsscope parse samples/
 
-## system-deps: the PostgreSQL server the store tests start (apt-get, when root and missing)
+## system-deps: servers the tests start (PostgreSQL, Dovecot), installed with apt-get when root
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 		else \
-			echo "PostgreSQL server missing: install it (apt-get install postgresql) or set TLSSCOPE_TEST_POSTGRES=skip"; \
+			echo "missing:$$missing (apt-get install them, or set TLSSCOPE_TEST_POSTGRES=skip / TLSSCOPE_TEST_DOVECOT=skip)"; \
 		fi; \
 	fi
 

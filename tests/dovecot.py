@@ -123,5 +123,9 @@ namespace inbox {{
         return int(data[0]) if status == "OK" else -1
 
 
-if os.environ.get("TLSSCOPE_TEST_DOVECOT") == "skip":
-    Dovecot = None  # type: ignore[assignment,misc]
+
+def skip_unless_available() -> None:
+    import pytest
+
+    if os.environ.get("TLSSCOPE_TEST_DOVECOT") == "skip":
+        pytest.skip("TLSSCOPE_TEST_DOVECOT=skip")

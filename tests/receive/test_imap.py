@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dovecot import PASSWORD, Dovecot
+from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
@@ -23,6 +23,7 @@ CRON = (FIX / "quirks" / "mail-not-report-cron.eml").read_bytes().replace(b"\n",
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
+    skip_unless_available()
     server = Dovecot()
     yield server
     server.destroy()
