@@ -24,12 +24,16 @@ def _free_port() -> int:
 
 
 class Dovecot:
-    def __init__(self) -> None:
+    def __init__(self, tls_pem: Path | None = None) -> None:
+        """`tls_pem`: a PEM with the key and the certificate chain; then IMAP offers STARTTLS
+        and a second listener speaks implicit TLS (`self.tls_port`)."""
         if not Path("/usr/sbin/dovecot").exists():
             raise RuntimeError("Dovecot not installed (apt-get install dovecot-imapd)")
         self.folder = Path(tempfile.mkdtemp(prefix="tlsscope-dovecot-"))
         self.folder.chmod(0o755)
         self.port = _free_port()
+        self.tls_port = _free_port() if tls_pem else 0
+        ssl = f"ssl = yes\nssl_cert = <{tls_pem}\nssl_key = <{tls_pem}" if tls_pem else "ssl = no"
         mail = self.folder / "mail"
         mail.mkdir()
         shutil.chown(mail, "dovecot", "dovecot")
@@ -41,7 +45,7 @@ listen = 127.0.0.1
 base_dir = {self.folder}/run
 state_dir = {self.folder}/state
 log_path = {self.folder}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{mail}/%u
@@ -60,7 +64,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {self.tls_port}
   }}
 }}
 namespace inbox {{

@@ -47,6 +47,7 @@ class Server:
                         "--listen", f"127.0.0.1:{self.http}", "--smtp", f"127.0.0.1:{self.smtp}",
                         "--rua-address", "tls@example.com", "--imap", dovecot.url()]
         self.env = {**os.environ, "TLSSCOPE_IMAP_PASSWORD": PASSWORD,
+                    "TLSSCOPE_DKIM_VERIFY": "never",
                     "TLSSCOPE_IMAP_WAIT": "0.2", "TLSSCOPE_HTTP_RATE_PER_MINUTE": "0"}
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -12,8 +12,9 @@ from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
-from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
+
+from .conftest import OFFLINE
 
 FIX = Path(__file__).parents[1] / "fixtures"
 GOOD = [(FIX / "real" / n).read_bytes().replace(b"\n", b"\r\n")
@@ -42,7 +43,7 @@ def queue_for(dovecot: Dovecot, deliver: object) -> MailboxQueue:
 def test_reports_are_archived_after_commit_and_the_rest_goes_to_invalid(
         dovecot: Dovecot, store: Store) -> None:
     dovecot.append(*GOOD, CRON)
-    intake = Intake(store, Settings())
+    intake = Intake(store, OFFLINE)
     mailbox = queue_for(dovecot, lambda raw: intake.submit(raw).result())
     box = mailbox._connect()
     try:
@@ -57,7 +58,7 @@ def test_reports_are_archived_after_commit_and_the_rest_goes_to_invalid(
 def test_a_crash_between_commit_and_move_duplicates_nothing(
         dovecot: Dovecot, store: Store) -> None:
     dovecot.append(*GOOD)
-    intake = Intake(store, Settings())
+    intake = Intake(store, OFFLINE)
 
     def commit_then_crash(raw: RawInput) -> Saved:
         intake.submit(raw).result()  # committed ...
@@ -84,7 +85,7 @@ def test_a_crash_between_commit_and_move_duplicates_nothing(
 
 
 def test_runs_through_a_server_restart(dovecot: Dovecot, store: Store) -> None:
-    intake = Intake(store, Settings())
+    intake = Intake(store, OFFLINE)
     mailbox = queue_for(dovecot, lambda raw: intake.submit(raw).result())
     stop = threading.Event()
     runner = threading.Thread(target=mailbox.run, args=(stop,), daemon=True)
@@ -121,3 +122,36 @@ def _until(condition: object, seconds: float = 15) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "imap"])
+def test_over_tls_and_starttls(tmp_path: Path, store: Store, scheme: str) -> None:
+    import ssl
+
+    import trustme
+
+    skip_unless_available()
+    ca = trustme.CA()
+    pem = tmp_path / "dovecot.pem"
+    ca.issue_cert("127.0.0.1", "imap.example.com").private_key_and_cert_chain_pem.write_to_path(
+        str(pem))
+    pem.chmod(0o644)
+    server = Dovecot(tls_pem=pem)
+    try:
+        server.append(GOOD[0])
+        port = server.tls_port if scheme == "imaps" else server.port
+        url = ImapUrl.parse(f"{scheme}://tlsrpt%40example.com@127.0.0.1:{port}/INBOX")
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        intake = Intake(store, OFFLINE)
+        mailbox = MailboxQueue(url, PASSWORD, lambda raw: intake.submit(raw).result(),
+                               ssl_context=context)
+        box = mailbox._connect()
+        try:
+            assert mailbox.drain(box) == 1
+        finally:
+            box.logout()
+            intake.close()
+        assert server.count("Archive") == 1 and len(store.reports()) == 1
+    finally:
+        server.destroy()

@@ -16,10 +16,9 @@ from aiosmtpd.lmtp import LMTP
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
-from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
-from .conftest import free_port
+from .conftest import OFFLINE, free_port
 
 FIX = Path(__file__).parents[1] / "fixtures"
 RUA = "tls-reports@example.com"
@@ -29,7 +28,7 @@ class Receiver:
     def __init__(self, store: Store, tls: ssl.SSLContext | None = None,
                  lmtp: bool = False, limit: int = 1024 * 1024) -> None:
         self.store = store
-        self.intake = Intake(store, Settings())
+        self.intake = Intake(store, OFFLINE)
 
         async def deliver(raw: RawInput) -> Saved:
             return await asyncio.wrap_future(self.intake.submit(raw))

@@ -19,7 +19,7 @@ from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
-from .conftest import Running, free_port
+from .conftest import OFFLINE, Running, free_port
 
 FIX = Path(__file__).parents[1] / "fixtures"
 
@@ -37,8 +37,8 @@ def test_http_answers_503_and_smtp_451_when_the_database_is_gone(
         pytest.skip("TLSSCOPE_TEST_POSTGRES=skip")
     url = postgres.create_database()
     store = Store.open(url)
-    web = Running(store, Settings(http_rate_per_minute=0))
-    intake = Intake(store, Settings())
+    web = Running(store, Settings(http_rate_per_minute=0, dkim_verify="never"))
+    intake = Intake(store, OFFLINE)
 
     async def deliver(raw: RawInput) -> Saved:
         return await asyncio.wrap_future(intake.submit(raw))
