@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: run test test-fast lint bench clean system-deps
+.PHONY: run test test-fast lint bench bench-store bench-intake clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,16 @@ bench: $(STAMP) $(PEER)/.installed
 	mkdir -p bench/out
 	$(BIN)/python bench/run_all.py --peer $(PEER)/bin/python --peer-cli $(PEER)/bin/parsedmarc \
 		| tee bench/out/latest.md
+
+## bench-store: ingest speed and memory (20,000 inputs, a 1 GB mbox), stats on 1,000,000 reports
+bench-store: $(STAMP) $(PEER)/.installed
+	$(BIN)/python bench/ingest.py --peer-cli $(PEER)/bin/parsedmarc
+	$(BIN)/python bench/million.py
+
+## bench-intake: tlsscope serve under HTTPS load (wrk) and SMTP
+bench-intake: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(BIN)/python bench/intake.py
 
 clean:
 	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache
