@@ -34,9 +34,9 @@ system-deps:
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
 
-## test-fast: the offline core suite only (no slow fuzzing)
+## test-fast: the offline core suite: no servers, no slow fuzzing (under 30 s)
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not server"
 
 ## lint: ruff, mypy --strict and the import-layer contract
 lint: $(STAMP)

@@ -27,3 +27,12 @@ def postgres() -> Iterator[PostgresServer | None]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that start servers or processes (`make test-fast` leaves them out)."""
+    for item in items:
+        path = str(item.path)
+        if ("[postgresql]" in item.nodeid or "/receive/" in path or "/cli/" in path
+                or item.path.name in ("test_batch.py", "test_concurrency.py")):
+            item.add_marker(pytest.mark.server)
