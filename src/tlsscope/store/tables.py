@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -59,7 +60,9 @@ inputs = Table(
     Column("dkim_aligned", Boolean),
     Column("dkim_tlsrpt_key", Boolean),
     Column("dkim_detail", Text),
-    Index("ix_inputs_outcome", "outcome"),
+    # only the quarantine is looked up by outcome: index just those rows
+    Index("ix_inputs_rejected", "received_at", sqlite_where=text("outcome = 'rejected'"),
+          postgresql_where=text("outcome = 'rejected'")),
 )
 
 arrivals = Table(
@@ -96,7 +99,6 @@ reports = Table(
     Column("stored_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
-    Index("ix_reports_input", "input_sha256"),
 )
 
 report_repeats = Table(

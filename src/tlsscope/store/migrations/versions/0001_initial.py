@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("warnings", sa.Text, nullable=False),
         sa.Column("reader_version", sa.Integer, nullable=False),
     )
-    op.create_index("ix_inputs_outcome", "inputs", ["outcome"])
+    op.create_index("ix_inputs_rejected", "inputs", ["received_at"],
+                    sqlite_where=sa.text("outcome = 'rejected'"),
+                    postgresql_where=sa.text("outcome = 'rejected'"))
     op.create_table(
         "arrivals",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -66,7 +68,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name="uq_reports_key"),
     )
     op.create_index("ix_reports_day", "reports", ["day"])
-    op.create_index("ix_reports_input", "reports", ["input_sha256"])
     op.create_table(
         "report_repeats",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
