@@ -21,6 +21,22 @@ from tlsscope.web.app import create_app
 OFFLINE = Settings(dkim_verify="never")
 
 
+def wait_healthy(url: str, process: object = None, seconds: float = 30) -> None:
+    """Until `url`/healthz answers (a started `tlsscope serve`), or fail."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).is_success:
+                return
+        except httpx.TransportError:
+            pass
+        alive = process is None or process.poll() is None  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline and alive, "the server did not start"
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

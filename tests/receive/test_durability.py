@@ -25,7 +25,7 @@ import pytest
 from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
 from tlsscope.store import Store
 
-from .conftest import free_port
+from .conftest import free_port, wait_healthy
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import corpus
@@ -54,15 +54,7 @@ class Server:
     def start(self) -> None:
         self.process = subprocess.Popen(self.command, env=self.env, start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.http}/healthz", timeout=1).is_success:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.05)
+        wait_healthy(f"http://127.0.0.1:{self.http}", self.process)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -40,16 +40,22 @@ def queue_for(dovecot: Dovecot, deliver: object) -> MailboxQueue:
     return MailboxQueue(ImapUrl.parse(dovecot.url()), PASSWORD, deliver, wait=0.5)  # type: ignore[arg-type]
 
 
+def drain_once(mailbox: MailboxQueue) -> int:
+    box = mailbox._connect()
+    try:
+        return mailbox.drain(box)
+    finally:
+        box.logout()
+
+
 def test_reports_are_archived_after_commit_and_the_rest_goes_to_invalid(
         dovecot: Dovecot, store: Store) -> None:
     dovecot.append(*GOOD, CRON)
     intake = Intake(store, OFFLINE)
     mailbox = queue_for(dovecot, lambda raw: intake.submit(raw).result())
-    box = mailbox._connect()
     try:
-        assert mailbox.drain(box) == 3
+        assert drain_once(mailbox) == 3
     finally:
-        box.logout()
         intake.close()
     assert (dovecot.count("INBOX"), dovecot.count("Archive"), dovecot.count("Invalid")) == (0, 2, 1)
     assert len(store.reports()) == 2
@@ -64,18 +70,12 @@ def test_a_crash_between_commit_and_move_duplicates_nothing(
         intake.submit(raw).result()  # committed ...
         raise RuntimeError("killed before the move")  # ... but the mail is not moved
 
-    crashing = queue_for(dovecot, commit_then_crash)
-    box = crashing._connect()
     with pytest.raises(RuntimeError):
-        crashing.drain(box)
-    box.logout()
+        drain_once(queue_for(dovecot, commit_then_crash))
     assert dovecot.count("INBOX") == 2 and len(store.reports()) == 1
-    again = queue_for(dovecot, lambda raw: intake.submit(raw).result())
-    box = again._connect()
     try:
-        assert again.drain(box) == 2
+        assert drain_once(queue_for(dovecot, lambda raw: intake.submit(raw).result())) == 2
     finally:
-        box.logout()
         intake.close()
     assert (dovecot.count("INBOX"), dovecot.count("Archive")) == (0, 2)
     assert len(store.reports()) == 2  # the first report once, not twice
@@ -146,11 +146,9 @@ def test_over_tls_and_starttls(tmp_path: Path, store: Store, scheme: str) -> Non
         intake = Intake(store, OFFLINE)
         mailbox = MailboxQueue(url, PASSWORD, lambda raw: intake.submit(raw).result(),
                                ssl_context=context)
-        box = mailbox._connect()
         try:
-            assert mailbox.drain(box) == 1
+            assert drain_once(mailbox) == 1
         finally:
-            box.logout()
             intake.close()
         assert server.count("Archive") == 1 and len(store.reports()) == 1
     finally:

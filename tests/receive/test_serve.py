@@ -9,14 +9,13 @@ import signal
 import smtplib
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tlsscope.store import Store
 
-from .conftest import free_port
+from .conftest import free_port, wait_healthy
 
 FIX = Path(__file__).parents[1] / "fixtures"
 
@@ -31,15 +30,7 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never"})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{http_port}", process)
         body = gzip.compress((FIX / "quirks" / "pretty-sorted.json").read_bytes())
         answer = httpx.post(f"http://127.0.0.1:{http_port}/v1/tlsrpt", content=body,
                             headers={"content-type": "application/tlsrpt+gzip"})

@@ -20,6 +20,12 @@ _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
+    _inputs()
+    _reports()
+    _rollups()
+
+
+def _inputs() -> None:
     op.create_table(
         "inputs",
         sa.Column("sha256", sa.String(64), primary_key=True),
@@ -46,6 +52,9 @@ def upgrade() -> None:
         sa.Column("outcome", sa.String(16), nullable=False),
     )
     op.create_index("ix_arrivals_input", "arrivals", ["input_sha256"])
+
+
+def _reports() -> None:
     op.create_table(
         "reports",
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
@@ -108,6 +117,9 @@ def upgrade() -> None:
         sa.Column("additional_information", sa.Text),
         sa.Column("failure_reason_code", sa.Text),
     )
+
+
+def _rollups() -> None:
     op.create_table(
         "daily_totals",
         sa.Column("domain", sa.Text, primary_key=True),
