@@ -23,10 +23,11 @@ FIX = Path(__file__).parents[1] / "fixtures"
 def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> None:
     http_port, smtp_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'serve.db'}"
+    lmtp = str(tmp_path / "lmtp.sock")
     process = subprocess.Popen(
         [sys.executable, "-m", "tlsscope", "serve", "--db", db,
          "--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}",
-         "--rua-address", "tls@example.com"],
+         "--lmtp", lmtp, "--rua-address", "tls@example.com"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never"})
     try:
@@ -39,16 +40,20 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
             assert client.sendmail("noreply@microsoft.com", ["tls@example.com"],
                                    message.replace(b"\n", b"\r\n")) == {}
+        google = (FIX / "real" / "google-tlsrpt-digest-success-1.eml").read_bytes()
+        with smtplib.LMTP(lmtp, timeout=30) as client:  # over the unix socket, as from Postfix
+            assert client.sendmail("noreply@google.com", ["tls@example.com"],
+                                   google.replace(b"\n", b"\r\n")) == {}
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()
     lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
     stored = [line for line in lines if line["message"] == "input stored"]
-    assert [line["outcome"] for line in stored] == ["accepted", "accepted"]
+    assert [line["outcome"] for line in stored] == ["accepted", "accepted", "accepted"]
     assert {line["message"] for line in lines} >= {"serving", "stopped"}
     with Store.open(db) as store:
-        assert len(store.reports()) == 2
+        assert len(store.reports()) == 3
 
 
 def test_serve_needs_a_report_address_for_smtp(tmp_path: Path) -> None:
