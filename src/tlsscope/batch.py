@@ -9,6 +9,7 @@ message, whatever its size.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -58,6 +59,7 @@ def read_all(paths: Iterable[str], settings: Settings, jobs: int,
             yield transform(read_raw(raw, settings))
         return
     context = multiprocessing.get_context("fork")
+    gc.freeze()  # objects made so far are shared with the workers: keep the collector off them
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init,
                              initargs=(settings, transform)) as pool:
         window: deque[tuple[list[str], Future[list[Any]]]] = deque()
@@ -83,6 +85,7 @@ def _collect(chunk: list[str], done: Future[list[Any]], settings: Settings,
 def _init(settings: Settings, transform: Callable[[InputResult], Any]) -> None:
     global _settings, _transform
     _settings, _transform = settings, transform
+    gc.disable()  # a short-lived reader: report objects form no cycles worth collecting
 
 
 def _read_chunk(paths: list[str]) -> list[Any]:
