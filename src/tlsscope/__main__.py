@@ -1,3 +1,6 @@
+"""`python -m tlsscope`."""
+
 from tlsscope.cli.main import run
 
-run()
+if __name__ == "__main__":
+    run()
