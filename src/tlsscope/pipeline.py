@@ -158,7 +158,7 @@ class DkimCheck:
         return cls(settings) if wanted else None
 
     def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
-        if result.kind not in ("mail", "mbox"):
+        if result.kind != "mail":  # one message; an mbox holds many, each signed on its own
             return None
         verdict = self._verify(data, self.lookup)
         if self.required and verdict.result != "pass" and result.reports:
