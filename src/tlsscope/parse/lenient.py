@@ -49,6 +49,8 @@ _ALIASES = {
 }
 
 TOP_LEVEL_KEYS = frozenset(_TOP) | {"policy"}
+_REQUIRED = {id(known): frozenset(name for name, required in known.items() if required)
+             for known in (_TOP, _RANGE, _ENTRY, _POLICY, _SUMMARY, _DETAIL)}
 
 
 class Collector:
@@ -81,6 +83,13 @@ def _canonical(key: str) -> str:
 def _members(obj: dict[str, Any], known: dict[str, bool], path: str, c: Collector,
              ) -> dict[str, Any]:
     """Map an object's keys onto `known`: aliases renamed, unknown members set aside."""
+    if known.keys() >= obj.keys():  # the usual case: only RFC keys; no renaming to do
+        if None in obj.values():
+            for name in [name for name, value in obj.items() if value is None]:
+                del obj[name]
+        for name in _REQUIRED[id(known)] - obj.keys():
+            c.fail("missing_member", f"required member {name!r} is missing", f"{path}.{name}")
+        return obj
     out: dict[str, Any] = {}
     renamed: list[tuple[str, str]] = []
     for key, value in obj.items():
@@ -203,12 +212,11 @@ def _detail(value: Any, path: str, c: Collector) -> Any:
             c.warn("helo_list", "receiving-mx-helo given as a list; joined by new lines",
                    f"{path}.receiving-mx-helo")
             out["receiving-mx-helo"] = "\n".join(lines)
-    for name in _DETAIL:
-        if name == "failed-session-count":
-            if name in out:
-                _count(out, name, path, c)
-        else:
+    for name in [n for n, v in out.items() if not isinstance(v, str)]:  # usually none
+        if name != "failed-session-count":
             _string(out, name, path, c, required=False)
+    if "failed-session-count" in out:
+        _count(out, "failed-session-count", path, c)
     return out
 
 
@@ -227,8 +235,14 @@ def _string(out: dict[str, Any], name: str, path: str, c: Collector, *, required
         c.warn("wrong_type_ignored", f"must be a string, not {_kind(value)}; kept aside", where)
 
 
+class NeedExactNumbers(Exception):
+    """A count was decoded as a binary float: decode again with exact decimals."""
+
+
 def _count(out: dict[str, Any], name: str, path: str, c: Collector) -> None:
     where = f"{path}.{name}"
+    if type(out[name]) is float:
+        raise NeedExactNumbers
     count, problem = as_count(out[name])
     if count is None:
         c.fail("invalid_count", f"session count {problem}", where)

@@ -101,17 +101,18 @@ def validate(report: Report, c: Collector) -> None:
 
 def _normalise_dates(report: Report, c: Collector) -> None:
     span = report.date_range
-    for name in ("start_datetime", "end_datetime"):
-        value: dt.datetime = getattr(span, name)
-        path = f"$.date-range.{name.replace('_', '-')}"
-        if value.tzinfo is None:
-            c.warn("date_format", f"{value.isoformat()!r} has no time zone; read as UTC", path)
-            setattr(span, name, value.replace(tzinfo=_UTC))
-        elif value.utcoffset():
-            c.originals.setdefault(path, value.isoformat())
-            setattr(span, name, value.astimezone(_UTC))
-        else:
-            setattr(span, name, value.replace(tzinfo=_UTC))
+    span.start_datetime = _utc(span.start_datetime, "$.date-range.start-datetime", c)
+    span.end_datetime = _utc(span.end_datetime, "$.date-range.end-datetime", c)
+
+
+def _utc(value: dt.datetime, path: str, c: Collector) -> dt.datetime:
+    if value.tzinfo is None:
+        c.warn("date_format", f"{value.isoformat()!r} has no time zone; read as UTC", path)
+        return value.replace(tzinfo=_UTC)
+    if value.utcoffset():
+        c.originals.setdefault(path, value.isoformat())
+        return value.astimezone(_UTC)
+    return value.replace(tzinfo=_UTC)
 
 
 def _date_range_warning(start: dt.datetime, end: dt.datetime, c: Collector) -> None:

@@ -89,6 +89,7 @@ def decode_base64_text(data: bytes) -> bytes | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_datetime(text: str) -> ParsedTime | None:
     """Read an RFC 3339 §5.6 date-time leniently: returns None when it is not a date at all.
 
