@@ -8,6 +8,7 @@ transaction. Analysis and alerts will hook in here, after the store.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import multiprocessing
 from collections.abc import Callable, Iterable
@@ -77,6 +78,19 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
             if on_saved is not None:
                 on_saved(saved)
 
+    # Reading and storing make many small objects and no garbage cycles worth collecting:
+    # the cyclic collector would scan the growing heap again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _ingest(store, raws, settings, workers, totals, done)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _ingest(store: Store, raws: Iterable[RawInput], settings: Settings, workers: int,
+            totals: IngestTotals, done: Callable[[_Prepared], None]) -> IngestTotals:
     with Readers(settings, workers) as readers:
         pending: _Prepared | None = None
         batch: list[RawInput] = []
