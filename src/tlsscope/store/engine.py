@@ -48,7 +48,6 @@ def _sqlite(url: str, checkpoint_pages: int) -> Engine:
         # Checkpoint the write-ahead log every ~40 MB rather than every 4 MB: an ingest batch
         # is a few MB, and a checkpoint per commit doubled its cost.
         cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
-        cursor.execute("PRAGMA journal_size_limit=67108864")  # WAL truncated to 64 MiB after use
         cursor.close()
 
     @event.listens_for(engine, "begin")
