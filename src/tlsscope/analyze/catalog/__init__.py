@@ -1,0 +1,152 @@
+"""The catalog: what each failure means, what it does to mail, why it happens, how to fix it.
+
+Data, not code: `entries.toml` (per RFC 8460 §4.3 result type: RFC section, severity by
+policy mode, likely causes in order), `reasons.toml` (free-text failure-reason-code patterns
+→ causes), `aliases.toml` (failure names from vendor material and the drafts → where they
+point), and one `<lang>.toml` of texts per language (`en`, `pt`). A language is added by
+adding its file; a test checks every language covers every key.
+
+    explain("certificate-expired", mode="enforce", lang="pt")  → Explanation
+    classify_reason("X509_V_ERR_CERT_HAS_EXPIRED")             → ReasonMatch
+    lookup("mta_sts_fetch_error")                               → Alias
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+HERE = Path(__file__).parent
+MODES = ("enforce", "testing", "dane", "none")
+DEFAULT_LANG = "en"
+
+
+class Cause(NamedTuple):
+    id: str
+    text: str
+    confirm: str
+
+
+class Explanation(NamedTuple):
+    result_type: str
+    known: bool  # False: not an RFC 8460 result type (a generic, honest text)
+    title: str
+    meaning: str
+    effect: str  # under the mode asked for
+    effects: dict[str, str]  # under every mode
+    causes: list[Cause]
+    fix: list[str]
+    severity: str  # critical | high | medium | info
+    severity_text: str
+    rfc: str
+
+
+class ReasonMatch(NamedTuple):
+    id: str | None  # None: unrecognised
+    raw: str
+    result_type: str | None
+    text: str
+
+
+class Alias(NamedTuple):
+    name: str
+    result_type: str | None
+    reason: str | None
+    note: str | None
+
+
+def languages() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.toml")
+                  if p.stem not in ("entries", "reasons", "aliases"))
+
+
+@functools.cache
+def _data(name: str) -> dict[str, Any]:
+    with (HERE / f"{name}.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _texts(lang: str) -> dict[str, Any]:
+    return _data(lang if lang in languages() else DEFAULT_LANG)
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
+            domain: str | None = None, mx: str | None = None) -> Explanation:
+    """The explanation of a result type under a policy mode, in a language.
+
+    `mode`: enforce or testing (MTA-STS), dane, or none (opportunistic TLS).
+    """
+    mode = mode if mode in MODES else "none"
+    texts = _texts(lang)
+    values = {"domain": domain or "<domain>", "mx": mx or "<mx>", "result_type": result_type}
+    entry = _data("entries").get(result_type)
+    if entry is None:
+        generic = texts["unknown"]
+        effects = {m: _fill(generic["effect"][m], values) for m in MODES}
+        severity = "high" if mode in ("enforce", "dane") else "medium"
+        return Explanation(result_type, False, _fill(generic["title"], values),
+                           _fill(generic["meaning"], values), effects[mode], effects, [],
+                           [_fill(f, values) for f in generic["fix"]], severity,
+                           texts["severity"][severity], "RFC 8460 §4.3")
+    words = texts["result"][result_type]
+    effects = {m: _fill(words["effect"][m], values) for m in MODES}
+    causes = [Cause(cause, _fill(texts["cause"][cause]["text"], values),
+                    _fill(texts["cause"][cause]["confirm"], values))
+              for cause in entry["causes"]]
+    severity = entry["severity"][mode]
+    return Explanation(result_type, True, _fill(words["title"], values),
+                       _fill(words["meaning"], values), effects[mode], effects, causes,
+                       [_fill(f, values) for f in words["fix"]], severity,
+                       texts["severity"][severity], entry["rfc"])
+
+
+class _Rule(NamedTuple):
+    id: str
+    pattern: re.Pattern[str]
+    result_type: str
+
+
+@functools.cache
+def _rules() -> list[_Rule]:
+    return [_Rule(r["id"], re.compile(r["pattern"], re.IGNORECASE), r["result_type"])
+            for r in _data("reasons")["reason"]]
+
+
+def classify_reason(raw: str, lang: str = DEFAULT_LANG) -> ReasonMatch:
+    """A free-text failure-reason-code → its cause; unrecognised text is said to be so."""
+    texts = _texts(lang)["reason"]
+    for rule in _rules():
+        found = rule.pattern.search(raw)
+        if found:
+            status = next((v for k, v in found.groupdict().items() if v), "")
+            return ReasonMatch(rule.id, raw, rule.result_type,
+                               _fill(texts[rule.id], {"status": status}))
+    return ReasonMatch(None, raw, None, texts["unrecognised"])
+
+
+def normalise_name(name: str) -> str:
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
+
+
+def lookup(name: str) -> Alias | None:
+    """A failure name as users meet it elsewhere → where tlsscope explains it."""
+    key = normalise_name(name)
+    if key in _data("entries"):
+        return Alias(key, key, None, None)
+    target = _data("aliases")["alias"].get(key)
+    if target is None:
+        return None
+    return Alias(key, target.get("result_type"), target.get("reason"), target.get("note"))
+
+
+def note(note_id: str, lang: str = DEFAULT_LANG) -> str:
+    return str(_texts(lang)["note"][note_id])
