@@ -5,7 +5,12 @@ Commands live in their own modules and register themselves on `app` when importe
 
 from __future__ import annotations
 
-from tlsscope.cli import parse_cmd, serve_cmd, store_cmds  # noqa: F401  (registers them)
+from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
+    explain_cmd,
+    parse_cmd,
+    serve_cmd,
+    store_cmds,
+)
 from tlsscope.cli.app import app
 
 __all__ = ["app", "run"]

@@ -133,6 +133,11 @@ def classify_reason(raw: str, lang: str = DEFAULT_LANG) -> ReasonMatch:
     return ReasonMatch(None, raw, None, texts["unrecognised"])
 
 
+def reason_result_type(reason_id: str) -> str | None:
+    """The result type a reason (reasons.toml id) amounts to."""
+    return next((rule.result_type for rule in _rules() if rule.id == reason_id), None)
+
+
 def normalise_name(name: str) -> str:
     return re.sub(r"[\s_]+", "-", name.strip().lower())
 

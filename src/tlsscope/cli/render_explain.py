@@ -1,0 +1,36 @@
+"""How an explanation from the catalog is shown in the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from tlsscope.cli.sanitize import safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tlsscope.analyze.catalog import Explanation
+
+_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
+
+
+def show_text(console: Console, text: str) -> None:
+    console.print(Text(safe(text)))
+
+
+def show_explanation(console: Console, e: Explanation) -> None:
+    console.print(Text.assemble((safe(e.title), "bold"), f"  [{e.result_type}, {e.rfc}]"))
+    console.print(Text.assemble((e.severity.upper(), _STYLE.get(e.severity, "")), " ",
+                                safe(e.severity_text)))
+    console.print(Text(safe(e.meaning)))
+    console.print(Text.assemble(("Effect: ", "bold"), safe(e.effect)))
+    if e.causes:
+        console.print(Text("Likely causes, most likely first:", style="bold"))
+        for number, cause in enumerate(e.causes, 1):
+            console.print(Text(safe(f"  {number}. {cause.text}")))
+            console.print(Text(safe(f"     confirm: {cause.confirm}"), style="dim"))
+    console.print(Text("Fix:", style="bold"))
+    for step in e.fix:
+        console.print(Text(safe(f"  - {step}")))
