@@ -166,3 +166,34 @@ def test_report_filters(store: Store) -> None:
     assert len(store.reports(limit=5)) == 5
     assert len(store.reports(limit=5, offset=20)) == 1
     assert store.find("zz") == []
+
+
+def test_failure_groups_merge_sts_and_tlsa_views_of_the_same_sessions(store: Store,
+                                                                       tmp_path: Path) -> None:
+    detail = {"result-type": "certificate-expired", "receiving-mx-hostname": "mx2.example.org",
+              "failed-session-count": 4}
+    tlsa = {**detail, "result-type": "tlsa-invalid"}
+    report = {
+        "organization-name": "Org A", "contact-info": "a@a.example", "report-id": "ab-1",
+        "date-range": {"start-datetime": "2026-03-02T00:00:00Z",
+                       "end-datetime": "2026-03-02T23:59:59Z"},
+        "policies": [
+            {"policy": {"policy-type": "sts", "policy-domain": "example.org"},
+             "summary": {"total-successful-session-count": 10,
+                         "total-failure-session-count": 4}, "failure-details": [detail]},
+            {"policy": {"policy-type": "tlsa", "policy-domain": "example.org"},
+             "summary": {"total-successful-session-count": 10,
+                         "total-failure-session-count": 4},
+             "failure-details": [{**detail, "failed-session-count": 3}, tlsa]}]}
+    path = tmp_path / "both.json"
+    path.write_text(json.dumps(report))
+    ingest_paths(store, [path])
+    day = dt.date(2026, 3, 2)
+    groups = store.failures("EXAMPLE.org", day, day)
+    assert [(g.result_type, g.mx_host, g.reporter, g.policy_types, g.sessions)
+            for g in groups] == [
+        ("certificate-expired", "mx2.example.org", "Org A", ["sts", "tlsa"], 4),
+        ("tlsa-invalid", "mx2.example.org", "Org A", ["tlsa"], 4)]
+    assert (groups[0].first_day, groups[0].last_day) == (day, day)
+    assert store.failures("example.org", day + dt.timedelta(days=1),
+                          day + dt.timedelta(days=5)) == []

@@ -10,6 +10,7 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     parse_cmd,
     serve_cmd,
     store_cmds,
+    summary_cmd,
 )
 from tlsscope.cli.app import app
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from tlsscope.analyze.catalog import Explanation
 
-_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
 
 
 def show_text(console: Console, text: str) -> None:
@@ -22,7 +22,7 @@ def show_text(console: Console, text: str) -> None:
 
 def show_explanation(console: Console, e: Explanation) -> None:
     console.print(Text.assemble((safe(e.title), "bold"), f"  [{e.result_type}, {e.rfc}]"))
-    console.print(Text.assemble((e.severity.upper(), _STYLE.get(e.severity, "")), " ",
+    console.print(Text.assemble((e.severity.upper(), SEVERITY_STYLE.get(e.severity, "")), " ",
                                 safe(e.severity_text)))
     console.print(Text(safe(e.meaning)))
     console.print(Text.assemble(("Effect: ", "bold"), safe(e.effect)))

@@ -24,7 +24,13 @@ from tlsscope.store import queries, write
 from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
-from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, StoredReport
+from tlsscope.store.models import (
+    DomainStats,
+    FailureGroup,
+    ReportSummary,
+    StoredInput,
+    StoredReport,
+)
 from tlsscope.store.write import Arrival, DkimVerdict, Saved
 
 __all__ = ["Arrival", "DkimVerdict", "Saved", "Store", "default_url"]
@@ -153,3 +159,8 @@ class Store:
     def stats(self, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:
         with self.engine.connect() as connection:
             return queries.stats(connection, domain, since, until)
+
+    def failures(self, domain: str, since: dt.date, until: dt.date) -> list[FailureGroup]:
+        """Failed sessions by result type, receiving MX and reporter (for the analyses)."""
+        with self.engine.connect() as connection:
+            return queries.failure_groups(connection, domain, since, until)

@@ -1,4 +1,8 @@
-"""What the store hands out: domain objects, never rows."""
+"""What the store hands out: domain objects, never rows.
+
+The facts the analyses read (stats, failure groups) are defined in `tlsscope.analyze.facts`
+and handed out from here as well.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,12 @@ from typing import Any
 
 import msgspec
 
+from tlsscope.analyze.facts import Breakdown, DayTotal, DomainStats, FailureGroup
 from tlsscope.findings import Finding
 from tlsscope.report import Report
+
+__all__ = ["Breakdown", "DayTotal", "DomainStats", "FailureGroup", "Repeat", "ReportSummary",
+           "StoredInput", "StoredReport"]
 
 
 class ReportSummary(msgspec.Struct, kw_only=True):
@@ -60,33 +68,3 @@ class StoredReport(msgspec.Struct, kw_only=True):
     stored_at: dt.datetime
     source: StoredInput
     repeats: list[Repeat]
-
-
-class DayTotal(msgspec.Struct, kw_only=True):
-    day: dt.date
-    reports: int
-    successful: int
-    failed: int
-
-
-class Breakdown(msgspec.Struct, kw_only=True):
-    """One row of a breakdown: a name (a policy, an MX, a reporter, a result type) and sums."""
-
-    name: str
-    successful: int | None  # None where reports give no success counts (per MX, per result)
-    failed: int
-    reports: int | None = None
-
-
-class DomainStats(msgspec.Struct, kw_only=True):
-    domain: str | None  # None: every domain
-    since: dt.date
-    until: dt.date
-    successful: int
-    failed: int
-    reports: int
-    days: list[DayTotal]
-    by_policy: list[Breakdown]
-    by_reporter: list[Breakdown]
-    by_result_type: list[Breakdown]
-    by_mx: list[Breakdown]

@@ -16,6 +16,7 @@ from tlsscope.store.models import (
     Breakdown,
     DayTotal,
     DomainStats,
+    FailureGroup,
     Repeat,
     ReportSummary,
     StoredInput,
@@ -206,3 +207,31 @@ def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakd
     query = select(column, total).where(where).group_by(column).order_by(total.desc())
     return [Breakdown(name=row[0] or "(not given)", successful=None, failed=int(row[1]))
             for row in connection.execute(query) if row[1]]
+
+
+def failure_groups(connection: Connection, domain: str, since: dt.date,
+                   until: dt.date) -> list[FailureGroup]:
+    """Failures by result type, receiving MX and reporter, most sessions first."""
+    f = t.daily_failures
+    where = and_(f.c.day >= since, f.c.day <= until, f.c.domain == domain.lower())
+    query = (select(f.c.result_type, f.c.receiving_mx_hostname, f.c.organization_name,
+                    f.c.policy_type, func.sum(f.c.sessions), func.min(f.c.day),
+                    func.max(f.c.day))
+             .where(where)
+             .group_by(f.c.result_type, f.c.receiving_mx_hostname, f.c.organization_name,
+                       f.c.policy_type))
+    merged: dict[tuple[str, str, str], FailureGroup] = {}
+    for row in connection.execute(query):
+        key = (row[0], row[1] or "", row[2])
+        group = merged.get(key)
+        if group is None:
+            merged[key] = FailureGroup(result_type=row[0], mx_host=row[1] or "", reporter=row[2],
+                                       policy_types=[row[3]], sessions=int(row[4]),
+                                       first_day=row[5], last_day=row[6])
+            continue
+        group.policy_types = sorted({*group.policy_types, row[3]})
+        group.sessions = max(group.sessions, int(row[4]))
+        group.first_day = min(group.first_day, row[5])
+        group.last_day = max(group.last_day, row[6])
+    return sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host,
+                                                  g.reporter))

@@ -1,0 +1,58 @@
+"""The stored facts the analyses read: per-day totals, breakdowns, failure groups.
+
+The store returns these (see `tlsscope.store.queries`); the analyses take them as plain data,
+never a database session, so they stay pure and fast to test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class DayTotal(msgspec.Struct, kw_only=True):
+    day: dt.date
+    reports: int
+    successful: int
+    failed: int
+
+
+class Breakdown(msgspec.Struct, kw_only=True):
+    """One row of a breakdown: a name (a policy, an MX, a reporter, a result type) and sums."""
+
+    name: str
+    successful: int | None  # None where reports give no success counts (per MX, per result)
+    failed: int
+    reports: int | None = None
+
+
+class DomainStats(msgspec.Struct, kw_only=True):
+    domain: str | None  # None: every domain
+    since: dt.date
+    until: dt.date
+    successful: int
+    failed: int
+    reports: int
+    days: list[DayTotal]
+    by_policy: list[Breakdown]
+    by_reporter: list[Breakdown]
+    by_result_type: list[Breakdown]
+    by_mx: list[Breakdown]
+
+
+class FailureGroup(msgspec.Struct, kw_only=True):
+    """Failed sessions of one result type at one receiving MX, as one reporter saw them.
+
+    When a report gives the same sessions under both an sts and a tlsa policy (RFC 8460 §4.4),
+    `sessions` is the larger of the two figures, never their sum; `policy_types` says which
+    policies the failures were under.
+    """
+
+    result_type: str
+    mx_host: str  # "" when the reports did not name it
+    reporter: str
+    policy_types: list[str]
+    sessions: int
+    first_day: dt.date
+    last_day: dt.date

@@ -1,0 +1,176 @@
+"""The translated report: a domain's TLS health in a few sentences, then the detail.
+
+A pure function over stored facts (the store's `DomainStats` and `FailureGroup`s); the texts
+come from the catalog's `[summary]` section of each language, so a language is added there.
+
+    summarize(stats, failures, lang="pt") → Summary(sentences=[...], problems=[...])
+
+Figures count each session once even when a report gives it under both an sts and a tlsa
+policy (RFC 8460 §4.4); the effect of each problem is the catalog's, under the mode the senders
+actually applied (RFC 8461 §5 for MTA-STS modes, RFC 7672 for DANE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from tlsscope.analyze import catalog
+from tlsscope.analyze.facts import DomainStats, FailureGroup
+
+TOP_PROBLEMS = 3
+
+
+class Problem(NamedTuple):
+    """One result type at one receiving MX, over every reporter that saw it."""
+
+    result_type: str
+    mx_host: str  # "" when the reports did not name it
+    sessions: int
+    reporters: list[str]
+    first_day: dt.date
+    last_day: dt.date
+    mode: str  # the policy mode the failures were measured against (catalog.MODES)
+    severity: str
+    title: str
+    effect: str
+    fix: list[str]
+
+
+class Summary(NamedTuple):
+    domain: str
+    since: dt.date
+    until: dt.date
+    lang: str
+    mode: str  # the policy most sessions were measured against
+    reporters: int
+    sessions: int
+    successful: int
+    failed: int
+    success_rate: float | None  # percent, None without sessions
+    sentences: list[str]
+    problems: list[Problem]
+
+
+def policy_mode(policy_name: str) -> str:
+    """A stats policy name ("sts enforce", "tlsa", "no-policy-found") → a catalog mode."""
+    kind, _, mode = policy_name.partition(" ")
+    if kind == "sts":
+        return mode if mode in ("enforce", "testing") else "testing"
+    return "dane" if kind == "tlsa" else "none"
+
+
+def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
+    """(the mode of most sessions overall, the mode of most sts sessions)."""
+    ranked = sorted(stats.by_policy, key=lambda b: -((b.successful or 0) + b.failed))
+    overall = policy_mode(ranked[0].name) if ranked else "none"
+    sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")), "testing")
+    return overall, sts
+
+
+class _Words:
+    def __init__(self, lang: str) -> None:
+        self.texts: dict[str, Any] = catalog._texts(lang)["summary"]
+
+    def say(self, key: str, **values: object) -> str:
+        text: str = self.texts[key]
+        for name, value in values.items():
+            text = text.replace("{" + name + "}", str(value))
+        return text
+
+    def number(self, value: int) -> str:
+        return f"{value:,}".replace(",", self.texts["thousands"])
+
+    def rate(self, value: float) -> str:
+        return f"{value:.1f}".replace(".", self.texts["decimal"])
+
+    def names(self, names: Sequence[str]) -> str:
+        if len(names) <= 1:
+            return "".join(names)
+        return f"{', '.join(names[:-1])} {self.texts['and']} {names[-1]}"
+
+    def mx(self, host: str) -> str:
+        return host or self.texts["unnamed_mx"]
+
+
+def _rate(successful: int, failed: int) -> float | None:
+    total = successful + failed
+    if total == 0:
+        return None
+    rate = 100.0 * successful / total
+    # Rounded down, so that a domain with failures never reads "100.0 %".
+    return math.floor(rate * 10) / 10 if failed else rate
+
+
+def problems(failures: Sequence[FailureGroup], stats: DomainStats,
+             lang: str = catalog.DEFAULT_LANG) -> list[Problem]:
+    """Failure groups merged over reporters: one problem per result type and MX."""
+    _, sts_mode = _dominant_modes(stats)
+    merged: dict[tuple[str, str], list[FailureGroup]] = {}
+    for group in failures:
+        merged.setdefault((group.result_type, group.mx_host), []).append(group)
+    found = []
+    for (result_type, mx_host), groups in merged.items():
+        kinds = {kind for g in groups for kind in g.policy_types}
+        mode = sts_mode if "sts" in kinds else "dane" if "tlsa" in kinds else "none"
+        explanation = catalog.explain(result_type, mode, lang, mx=mx_host or None)
+        found.append(Problem(
+            result_type, mx_host, sum(g.sessions for g in groups),
+            sorted({g.reporter for g in groups}), min(g.first_day for g in groups),
+            max(g.last_day for g in groups), mode, explanation.severity, explanation.title,
+            explanation.effect, explanation.fix))
+    return sorted(found, key=lambda p: (-p.sessions, p.result_type, p.mx_host))
+
+
+def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
+              lang: str = catalog.DEFAULT_LANG) -> Summary:
+    words = _Words(lang)
+    domain = stats.domain or ""
+    mode, _ = _dominant_modes(stats)
+    found = problems(failures, stats, lang)
+    rate = _rate(stats.successful, stats.failed)
+    days = (stats.until - stats.since).days + 1
+    common = {"domain": domain, "since": stats.since.isoformat(),
+              "until": stats.until.isoformat()}
+    sentences: list[str] = []
+    if stats.reports == 0:
+        sentences.append(words.say("no_reports", **common))
+    else:
+        count = len(stats.by_reporter)
+        reporters = (words.say("reporter_one") if count == 1
+                     else words.say("reporter_many", n=count))
+        sentences.append(words.say(
+            "headline", days=days, reporters=reporters,
+            sessions=words.number(stats.successful + stats.failed),
+            rate=words.rate(rate if rate is not None else 0.0), **common))
+        sentences.append(words.texts["policy"][mode])
+        sentences.extend(_failure_sentences(words, stats.failed, found))
+    return Summary(domain, stats.since, stats.until, lang, mode, len(stats.by_reporter),
+                   stats.successful + stats.failed, stats.successful, stats.failed, rate,
+                   sentences, found)
+
+
+def _failure_sentences(words: _Words, failed: int, found: list[Problem]) -> list[str]:
+    if failed == 0 or not found:
+        return [words.say("all_ok")]
+    out = []
+    if len(found) == 1:
+        out.append(words.say("failed_one_place", failed=words.number(failed),
+                             mx=words.mx(found[0].mx_host), title=found[0].title))
+    else:
+        out.append(words.say("failed_many", failed=words.number(failed), n=len(found)))
+    for problem in found[:TOP_PROBLEMS]:
+        if len(found) > 1:
+            out.append(words.say("problem", sessions=words.number(problem.sessions),
+                                 mx=words.mx(problem.mx_host), title=problem.title))
+        seen = "seen_many" if len(problem.reporters) > 1 else "seen_one"
+        out.append(words.say(seen, reporters=words.names(problem.reporters),
+                             first=problem.first_day.isoformat(),
+                             last=problem.last_day.isoformat()))
+        out.append(problem.effect)
+    if len(found) > TOP_PROBLEMS:
+        rest = len(found) - TOP_PROBLEMS
+        out.append(words.say("more_one" if rest == 1 else "more_many", n=rest))
+    return out

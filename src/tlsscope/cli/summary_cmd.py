@@ -1,0 +1,43 @@
+"""`tlsscope summary DOMAIN`: a domain's TLS health in plain language, then the detail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
+from tlsscope.cli.explain_cmd import LangOption
+from tlsscope.cli.store_cmds import DateOption
+
+
+@app.command()
+def summary(
+    domain: Annotated[str, typer.Argument(help="The policy domain (example.com).",
+                                          show_default=False)],
+    days: Annotated[int, typer.Option(min=1, help="Days back from --until.")] = 7,
+    until: DateOption = None,
+    lang: LangOption = "en",
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Describe a domain's TLS health in a few sentences, then each problem in detail."""
+    from rich.console import Console
+
+    from tlsscope.analyze import catalog
+    from tlsscope.analyze.summary import summarize
+    from tlsscope.cli.render_summary import show_summary
+
+    if lang not in catalog.languages():
+        raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
+    last = until.date() if until else dt.datetime.now(dt.UTC).date()
+    first = last - dt.timedelta(days=days - 1)
+    with open_store(db, config) as store:
+        found = summarize(store.stats(domain, first, last), store.failures(domain, first, last),
+                          lang)
+    if as_json:
+        print_json({**found._asdict(), "problems": [p._asdict() for p in found.problems]})
+    else:
+        show_summary(Console(), found)

@@ -1,0 +1,142 @@
+"""The translated report: scenario reports ingested into a real SQLite store, then summarised."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.analyze.scenarios import Day, Failure, daily, write
+from tests.cli.test_parse_cmd import tlsscope
+from tests.store.helpers import ingest_paths
+from tlsscope.analyze.summary import Summary, summarize
+from tlsscope.store import Store
+
+START = dt.date(2026, 3, 1)
+LAST = dt.date(2026, 3, 14)
+DOMAIN = "example.com"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store.open(f"sqlite:///{tmp_path / 'tlsscope.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def expired_mx2(folder: Path) -> list[Path]:
+    """mx2's certificate expires on 8 March; Google and Microsoft both see it (enforce)."""
+    days = []
+    for day in daily(START, 14):
+        broken = day >= dt.date(2026, 3, 8)
+        days.append(Day("Google LLC", day, 800, [
+            Failure("certificate-expired", 5, f"mx2.{DOMAIN}")] if broken else []))
+        days.append(Day("Microsoft Corporation", day, 300, [
+            Failure("certificate-expired", 3, f"mx2.{DOMAIN}", "198.51.100.9")] if broken else []))
+    return write(folder, DOMAIN, days)
+
+
+def summary_of(store: Store, days: int = 7, lang: str = "en") -> Summary:
+    first = LAST - dt.timedelta(days=days - 1)
+    return summarize(store.stats(DOMAIN, first, LAST), store.failures(DOMAIN, first, LAST), lang)
+
+
+def test_expired_certificate_on_one_mx(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, expired_mx2(tmp_path / "reports"))
+    found = summary_of(store)
+    assert found.sentences == [
+        "Over the last 7 days (2026-03-08 to 2026-03-14), 2 organisations reported 7,756 "
+        "sessions to example.com; 99.2 % used TLS successfully.",
+        "Senders found your MTA-STS policy in enforce mode: they refuse to deliver to an MX "
+        "that fails these checks.",
+        "56 sessions failed, all at mx2.example.com: The certificate on your mail server has "
+        "expired.",
+        "Seen by Google LLC and Microsoft Corporation, who agree, from 2026-03-08 to "
+        "2026-03-14.",
+        "Senders honouring your enforce policy do not deliver to this MX.",
+    ]
+    (problem,) = found.problems
+    assert (problem.result_type, problem.mx_host, problem.sessions, problem.mode,
+            problem.severity) == ("certificate-expired", "mx2.example.com", 56, "enforce",
+                                  "critical")
+    assert problem.reporters == ["Google LLC", "Microsoft Corporation"]
+    assert (found.successful, found.failed, found.reporters) == (7700, 56, 2)
+
+
+def test_same_story_in_portuguese(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, expired_mx2(tmp_path / "reports"))
+    found = summary_of(store, lang="pt")
+    assert found.sentences[0] == (
+        "Nos últimos 7 dias (2026-03-08 a 2026-03-14), 2 organizações relataram 7.756 sessões "
+        "para example.com; 99,2 % usaram TLS com sucesso.")
+    assert found.sentences[2] == (
+        "56 sessões falharam, todas em mx2.example.com: O certificado do seu servidor de "
+        "e-mail expirou.")
+    assert found.sentences[3].startswith("Visto por Google LLC e Microsoft Corporation")
+
+
+def test_healthy_week_raises_no_problem(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, expired_mx2(tmp_path / "reports"))
+    first, last = START, dt.date(2026, 3, 7)
+    found = summarize(store.stats(DOMAIN, first, last), store.failures(DOMAIN, first, last))
+    assert found.problems == []
+    assert found.sentences[0].endswith("7,700 sessions to example.com; 100.0 % used TLS "
+                                       "successfully.")
+    assert found.sentences[-1] == "No session failed."
+
+
+def test_no_reports_is_said_plainly(store: Store) -> None:
+    found = summary_of(store)
+    assert found.sentences == ["No organisation sent a report about example.com from "
+                               "2026-03-08 to 2026-03-14."]
+    assert found.success_rate is None
+
+
+def test_several_problems_ranked_by_sessions_in_testing_mode(store: Store,
+                                                             tmp_path: Path) -> None:
+    days = []
+    for n, day in enumerate(daily(dt.date(2026, 3, 8), 7)):
+        days.append(Day("Google LLC", day, 100, [
+            Failure("starttls-not-supported", 10, f"mx3.{DOMAIN}"),
+            Failure("certificate-host-mismatch", 2, ""),
+            *([Failure("sts-policy-fetch-error", 1, "")] if n == 0 else []),
+            *([Failure("validation-failure", 1, f"mx1.{DOMAIN}")] if n == 1 else []),
+        ], mode="testing"))
+    ingest_paths(store, write(tmp_path / "reports", DOMAIN, days))
+    found = summary_of(store)
+    assert [(p.result_type, p.mx_host, p.sessions) for p in found.problems] == [
+        ("starttls-not-supported", "mx3.example.com", 70),
+        ("certificate-host-mismatch", "", 14),
+        ("sts-policy-fetch-error", "", 1),
+        ("validation-failure", "mx1.example.com", 1),
+    ]
+    assert {p.mode for p in found.problems} == {"testing"}
+    assert found.sentences[2] == "86 sessions failed, in 4 different ways or places:"
+    assert found.sentences[3].startswith("70 at mx3.example.com: ")
+    assert found.sentences[6] == ("14 at an MX the reports did not name: The certificate does "
+                                  "not name your mail server.")
+    assert found.sentences[-1] == "And 1 smaller problem; see the detail."
+    assert "testing" in found.sentences[1]
+
+
+def test_summary_command_escapes_report_strings(store: Store, tmp_path: Path) -> None:
+    evil = "Evil\x1b[31m [bold]Org[/bold]"
+    paths = write(tmp_path / "reports", DOMAIN, [
+        Day(evil, dt.date(2026, 3, 10), 10, [Failure("certificate-expired", 1,
+                                                       "mx\x07.example.com")])])
+    ingest_paths(store, paths)
+    url = str(store.engine.url)
+    done = tlsscope("summary", DOMAIN, "--until", "2026-03-14", "--db", url)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.decode()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[bold]Org[/bold]" in text  # shown as text, not taken as markup
+    as_json = json.loads(tlsscope("summary", DOMAIN, "--until", "2026-03-14", "--db", url,
+                                  "--json").stdout)
+    assert as_json["problems"][0]["reporters"] == [evil]
+    assert as_json["failed"] == 1
