@@ -60,3 +60,9 @@ def test_bad_mode_and_language_are_usage_errors() -> None:
         done = tlsscope("explain", "certificate-expired", *args)
         assert done.returncode == 2
         assert args[0].encode() in done.stderr
+
+
+def test_causes_are_objects_with_a_confirming_step() -> None:
+    causes = explain_json("certificate-expired")["explanation"]["causes"]  # type: ignore[index]
+    assert causes and all(set(c) == {"id", "text", "confirm"} for c in causes)
+    assert all(c["confirm"] for c in causes)

@@ -42,12 +42,12 @@ def explain(
                        1)
         result = catalog.explain(reason.result_type or "validation-failure", mode, lang)
         if as_json:
-            print_json({"reason": reason._asdict(), "explanation": result._asdict()})
+            print_json({"reason": reason, "explanation": result})
         else:
             show_text(console, reason.text)
             show_explanation(console, result)
         return
-    parts: dict[str, object] = {"alias": alias._asdict()}
+    parts: dict[str, object] = {"alias": alias}
     if alias.reason:
         parts["reason"] = catalog._texts(lang)["reason"][alias.reason]
     if alias.note and alias.note in catalog._texts(lang)["note"]:
@@ -56,7 +56,7 @@ def explain(
         catalog.reason_result_type(alias.reason) if alias.reason else None)
     explanation = catalog.explain(result_type, mode, lang) if result_type else None
     if as_json:
-        print_json({**parts, "explanation": explanation._asdict() if explanation else None})
+        print_json({**parts, "explanation": explanation})
         return
     for key in ("reason", "note"):
         if key in parts:

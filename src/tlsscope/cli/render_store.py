@@ -12,6 +12,7 @@ from tlsscope.cli.sanitize import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tlsscope.analyze.reading import Reading
     from tlsscope.pipeline import IngestTotals
     from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, StoredReport
 
@@ -133,3 +134,9 @@ def _dkim(source: StoredInput) -> str:
     if source.dkim_result is None:
         return "not checked"
     return f"{source.dkim_result} ({source.dkim_detail})"
+
+
+def reading(found: Reading, console: Console) -> None:
+    console.print(Text("In plain language", style="bold"))
+    for sentence in found.sentences:
+        console.print(Text(safe(sentence)))

@@ -115,14 +115,22 @@ def reports(
 def show(
     report: Annotated[str, typer.Argument(help="A report key, or its first characters.",
                                           show_default=False)],
+    lang: Annotated[str, typer.Option("--lang", help="Language of the reading: en or pt.")] = "en",
     as_json: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show one stored report: policies, failure rows, findings, and the input it came from."""
+    """Show one stored report: a plain-language reading, policies, failure rows, findings, and
+    the input it came from."""
+    import msgspec
     from rich.console import Console
 
+    from tlsscope.analyze import catalog
+    from tlsscope.analyze.reading import read_report
     from tlsscope.cli import render_store
+
+    if lang not in catalog.languages():
+        raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
 
     with open_store(db, config) as store:
         keys = store.find(report)
@@ -132,10 +140,12 @@ def show(
             raise fail(f"{report!r} matches several reports; give more characters")
         stored = store.report(keys[0])
     assert stored is not None
+    reading = read_report(stored.report, stored.counted, lang)
     if as_json:
-        print_json(stored)
+        print_json({**msgspec.to_builtins(stored), "reading": reading})
     else:
         render_store.report_detail(stored, Console())
+        render_store.reading(reading, Console())
 
 
 quarantine_app = typer.Typer(help="Rejected inputs: list them, export them byte for byte.",

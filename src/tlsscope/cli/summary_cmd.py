@@ -38,6 +38,6 @@ def summary(
         found = summarize(store.stats(domain, first, last), store.failures(domain, first, last),
                           lang)
     if as_json:
-        print_json({**found._asdict(), "problems": [p._asdict() for p in found.problems]})
+        print_json(found)
     else:
         show_summary(Console(), found)
