@@ -24,7 +24,7 @@ def test_mailru_fetch_errors_with_their_http_codes() -> None:
     found = read_report(real("mailru-parsedmarc-two-fetch-errors.json"), [True])
     assert found.sentences[0] == ("Mail.ru reported on 2024-02-22 (2024-02-22 00:00 to "
                                   "2024-02-23 00:00 UTC) about example.com.")
-    assert found.sentences[1] == ("Under your MTA-STS policy (mode not quoted): 1 sessions, 0 "
+    assert found.sentences[1] == ("Under your MTA-STS policy (mode not quoted): 1 session, 0 "
                                   "(0.0 %) used TLS successfully.")
     assert found.sentences[2] == ("1 failed to an MX the reports did not name: Senders could not "
                                   "download your MTA-STS policy.")
@@ -71,6 +71,8 @@ def test_show_prints_the_reading(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert b"In plain language" in done.stdout
     assert b"Senders could not download your MTA-STS policy" in done.stdout
+    portuguese = tlsscope("show", entry["key"], "--db", url, "--lang", "pt")
+    assert "Em linguagem simples" in portuguese.stdout.decode()
     shown = json.loads(tlsscope("show", entry["key"], "--db", url, "--json", "--lang", "pt")
                        .stdout)
     assert shown["report"]["organization-name"] == "Mail.ru"

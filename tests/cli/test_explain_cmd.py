@@ -45,7 +45,9 @@ def test_openssl_reason_code_is_classified() -> None:
 def test_portuguese_text_is_served() -> None:
     done = tlsscope("explain", "starttls-not-supported", "--lang", "pt")
     assert done.returncode == 0
-    assert "criptografia" in done.stdout.decode()
+    text = done.stdout.decode()
+    assert "criptografia" in text
+    assert "Efeito:" in text and "Correção:" in text and "Effect:" not in text
 
 
 def test_unknown_name_is_a_clear_error() -> None:

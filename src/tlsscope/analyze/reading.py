@@ -90,7 +90,8 @@ def read_report(report: Report, counted: Sequence[bool],
         if ok + failed == 0:
             sentences.append(_say(words, "policy_empty", policy=policy))
         else:
-            sentences.append(_say(words, "policy", policy=policy,
+            sentences.append(_say(words, "policy_one" if ok + failed == 1 else "policy",
+                                  policy=policy,
                                   sessions=_number(texts, ok + failed),
                                   successful=_number(texts, ok),
                                   rate=_rate(texts, ok, failed)))

@@ -45,7 +45,7 @@ def explain(
             print_json({"reason": reason, "explanation": result})
         else:
             show_text(console, reason.text)
-            show_explanation(console, result)
+            show_explanation(console, result, lang)
         return
     parts: dict[str, object] = {"alias": alias}
     if alias.reason:
@@ -62,4 +62,4 @@ def explain(
         if key in parts:
             show_text(console, str(parts[key]))
     if explanation is not None:
-        show_explanation(console, explanation)
+        show_explanation(console, explanation, lang)

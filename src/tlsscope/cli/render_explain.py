@@ -20,17 +20,20 @@ def show_text(console: Console, text: str) -> None:
     console.print(Text(safe(text)))
 
 
-def show_explanation(console: Console, e: Explanation) -> None:
+def show_explanation(console: Console, e: Explanation, lang: str = "en") -> None:
+    from tlsscope.analyze.catalog import label
+
     console.print(Text.assemble((safe(e.title), "bold"), f"  [{e.result_type}, {e.rfc}]"))
     console.print(Text.assemble((e.severity.upper(), SEVERITY_STYLE.get(e.severity, "")), " ",
                                 safe(e.severity_text)))
     console.print(Text(safe(e.meaning)))
-    console.print(Text.assemble(("Effect: ", "bold"), safe(e.effect)))
+    console.print(Text.assemble((f"{label('effect', lang)}: ", "bold"), safe(e.effect)))
     if e.causes:
-        console.print(Text("Likely causes, most likely first:", style="bold"))
+        console.print(Text(f"{label('causes', lang)}:", style="bold"))
         for number, cause in enumerate(e.causes, 1):
             console.print(Text(safe(f"  {number}. {cause.text}")))
-            console.print(Text(safe(f"     confirm: {cause.confirm}"), style="dim"))
-    console.print(Text("Fix:", style="bold"))
+            console.print(Text(safe(f"     {label('confirm', lang)}: {cause.confirm}"),
+                               style="dim"))
+    console.print(Text(f"{label('fix', lang)}:", style="bold"))
     for step in e.fix:
         console.print(Text(safe(f"  - {step}")))

@@ -136,7 +136,9 @@ def _dkim(source: StoredInput) -> str:
     return f"{source.dkim_result} ({source.dkim_detail})"
 
 
-def reading(found: Reading, console: Console) -> None:
-    console.print(Text("In plain language", style="bold"))
+def reading(found: Reading, console: Console, lang: str) -> None:
+    from tlsscope.analyze.catalog import label
+
+    console.print(Text(label("plain", lang), style="bold"))
     for sentence in found.sentences:
         console.print(Text(safe(sentence)))

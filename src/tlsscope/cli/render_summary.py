@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 def show_summary(console: Console, found: Summary) -> None:
+    from tlsscope.analyze.catalog import label
+
     for sentence in found.sentences:
         console.print(Text(safe(sentence)))
     if not found.problems:
         return
-    table = Table(title="Problems", title_justify="left")
+    table = Table(title=label("problems", found.lang), title_justify="left")
     for column in ("severity", "sessions", "MX", "result type", "reporters", "first", "last"):
         table.add_column(column, justify="right" if column == "sessions" else "left")
     for p in found.problems:
@@ -30,6 +32,6 @@ def show_summary(console: Console, found: Summary) -> None:
                       Text(safe(", ".join(p.reporters))), p.first_day.isoformat(),
                       p.last_day.isoformat())
     console.print(table)
-    console.print(Text("Fix, for the largest problem:", style="bold"))
+    console.print(Text(f"{label('largest_fix', found.lang)}:", style="bold"))
     for step in found.problems[0].fix:
         console.print(Text(safe(f"  - {step}")))

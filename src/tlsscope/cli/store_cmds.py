@@ -145,7 +145,7 @@ def show(
         print_json({**msgspec.to_builtins(stored), "reading": reading})
     else:
         render_store.report_detail(stored, Console())
-        render_store.reading(reading, Console())
+        render_store.reading(reading, Console(), lang)
 
 
 quarantine_app = typer.Typer(help="Rejected inputs: list them, export them byte for byte.",

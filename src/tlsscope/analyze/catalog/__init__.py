@@ -155,3 +155,8 @@ def lookup(name: str) -> Alias | None:
 
 def note(note_id: str, lang: str = DEFAULT_LANG) -> str:
     return str(_texts(lang)["note"][note_id])
+
+
+def label(key: str, lang: str = DEFAULT_LANG) -> str:
+    """A short label shown around explanations (Effect, Fix, ...)."""
+    return str(_texts(lang)["label"][key])
