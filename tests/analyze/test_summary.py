@@ -37,7 +37,8 @@ def expired_mx2(folder: Path) -> list[Path]:
         days.append(Day("Google LLC", day, 800, [
             Failure("certificate-expired", 5, f"mx2.{DOMAIN}")] if broken else []))
         days.append(Day("Microsoft Corporation", day, 300, [
-            Failure("certificate-expired", 3, f"mx2.{DOMAIN}", "198.51.100.9")] if broken else []))
+            Failure("certificate-expired", 3, f"mx2.{DOMAIN}", sending_ip="198.51.100.9")]
+            if broken else []))
     return write(folder, DOMAIN, days)
 
 

@@ -56,3 +56,43 @@ class FailureGroup(msgspec.Struct, kw_only=True):
     sessions: int
     first_day: dt.date
     last_day: dt.date
+
+
+class PolicyDay(msgspec.Struct, kw_only=True, frozen=True):
+    """One policy of one stored report about a domain: who reported which day, and totals."""
+
+    report_key: str
+    reporter: str
+    day: dt.date
+    policy_type: str
+    mode: str  # "" when the report did not quote it
+    successful: int
+    failed: int
+    counted: bool  # False: the same sessions as another policy of the report
+
+
+class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
+    """One failure-details row (RFC 8460 §4.4) of a stored report about a domain."""
+
+    report_key: str
+    reporter: str
+    day: dt.date
+    policy_type: str
+    mode: str
+    result_type: str
+    sessions: int
+    mx_host: str  # "" when absent
+    receiving_ip: str
+    sending_ip: str
+    reason_code: str
+    counted: bool
+
+
+class DomainFacts(msgspec.Struct, kw_only=True):
+    """Everything the detectors read about one domain over a window of days."""
+
+    domain: str
+    since: dt.date
+    until: dt.date
+    policies: list[PolicyDay]
+    failures: list[FailureRow]

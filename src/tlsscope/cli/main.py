@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     explain_cmd,
+    findings_cmd,
     parse_cmd,
     serve_cmd,
     store_cmds,

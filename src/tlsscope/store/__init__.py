@@ -25,6 +25,7 @@ from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
 from tlsscope.store.models import (
+    DomainFacts,
     DomainStats,
     FailureGroup,
     ReportSummary,
@@ -164,3 +165,13 @@ class Store:
         """Failed sessions by result type, receiving MX and reporter (for the analyses)."""
         with self.engine.connect() as connection:
             return queries.failure_groups(connection, domain, since, until)
+
+    def facts(self, domain: str, since: dt.date, until: dt.date) -> DomainFacts:
+        """Every policy and failure row about a domain in a window (what the detectors read)."""
+        with self.engine.connect() as connection:
+            return queries.domain_facts(connection, domain, since, until)
+
+    def domains(self, since: dt.date, until: dt.date) -> list[str]:
+        """The policy domains with reports in a window."""
+        with self.engine.connect() as connection:
+            return queries.domains(connection, since, until)

@@ -11,12 +11,20 @@ from typing import Any
 
 import msgspec
 
-from tlsscope.analyze.facts import Breakdown, DayTotal, DomainStats, FailureGroup
+from tlsscope.analyze.facts import (
+    Breakdown,
+    DayTotal,
+    DomainFacts,
+    DomainStats,
+    FailureGroup,
+    FailureRow,
+    PolicyDay,
+)
 from tlsscope.findings import Finding
 from tlsscope.report import Report
 
-__all__ = ["Breakdown", "DayTotal", "DomainStats", "FailureGroup", "Repeat", "ReportSummary",
-           "StoredInput", "StoredReport"]
+__all__ = ["Breakdown", "DayTotal", "DomainFacts", "DomainStats", "FailureGroup", "FailureRow",
+           "PolicyDay", "Repeat", "ReportSummary", "StoredInput", "StoredReport"]
 
 
 class ReportSummary(msgspec.Struct, kw_only=True):

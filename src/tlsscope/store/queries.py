@@ -15,8 +15,11 @@ from tlsscope.store import tables as t
 from tlsscope.store.models import (
     Breakdown,
     DayTotal,
+    DomainFacts,
     DomainStats,
     FailureGroup,
+    FailureRow,
+    PolicyDay,
     Repeat,
     ReportSummary,
     StoredInput,
@@ -235,3 +238,41 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
         group.last_day = max(group.last_day, row[6])
     return sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host,
                                                   g.reporter))
+
+
+def domain_facts(connection: Connection, domain: str, since: dt.date,
+                 until: dt.date) -> DomainFacts:
+    """Every policy and failure row of the reports about `domain` whose day is in the window."""
+    r, p, d = t.reports, t.policies, t.failure_details
+    domain = domain.lower()
+    window = and_(r.c.day >= since, r.c.day <= until, p.c.policy_domain == domain)
+    policies = [
+        PolicyDay(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
+                  mode=row[4] or "", successful=int(row[5]), failed=int(row[6]),
+                  counted=bool(row[7]))
+        for row in connection.execute(
+            select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
+                   p.c.successful, p.c.failed, p.c.counted)
+            .join(p, p.c.report == r.c.id).where(window).order_by(r.c.day, r.c.key, p.c.idx))]
+    failures = [
+        FailureRow(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
+                   mode=row[4] or "", counted=bool(row[5]), result_type=row[6] or "",
+                   sessions=int(row[7] or 0), mx_host=(row[8] or "").lower().rstrip("."),
+                   receiving_ip=row[9] or "", sending_ip=row[10] or "", reason_code=row[11] or "")
+        for row in connection.execute(
+            select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
+                   p.c.counted, d.c.result_type, d.c.failed_session_count,
+                   d.c.receiving_mx_hostname, d.c.receiving_ip, d.c.sending_mta_ip,
+                   d.c.failure_reason_code)
+            .join(p, p.c.report == r.c.id)
+            .join(d, and_(d.c.report == p.c.report, d.c.policy_idx == p.c.idx))
+            .where(window).order_by(r.c.day, r.c.key, p.c.idx, d.c.idx))]
+    return DomainFacts(domain=domain, since=since, until=until, policies=policies,
+                       failures=failures)
+
+
+def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]:
+    d = t.daily_totals
+    query = (select(d.c.domain).where(and_(d.c.day >= since, d.c.day <= until, d.c.domain != ""))
+             .distinct().order_by(d.c.domain))
+    return [row[0] for row in connection.execute(query)]

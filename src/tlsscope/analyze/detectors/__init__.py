@@ -1,0 +1,26 @@
+"""Detectors: one module per problem, each a pure function over a domain's stored facts.
+
+    detect(facts, lang="en") → [DomainFinding, ...]
+
+Every finding names its kind, severity, domain and (where it applies) MX and IP, when it was
+first and last seen, the sessions affected, the reporters that saw it, the evidence (report
+keys and the figures taken from them), the catalog's explanation and fix, and a status: open,
+or resolved when every reporter that saw it has sent later reports without it.
+"""
+
+from __future__ import annotations
+
+from tlsscope.analyze.detectors import certificates, dane, mta_sts, starttls
+from tlsscope.analyze.detectors.model import DomainFinding, Evidence
+from tlsscope.analyze.facts import DomainFacts
+
+__all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
+
+DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, dane.detect)
+_ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+    found = [finding for detector in DETECTORS for finding in detector(facts, lang)]
+    return sorted(found, key=lambda f: (f.status != "open", _ORDER.get(f.severity, 9),
+                                        -f.sessions, f.kind, f.mx_host, f.receiving_ip))

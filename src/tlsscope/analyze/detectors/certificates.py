@@ -1,0 +1,14 @@
+"""Certificate problems (RFC 8460 §4.3.2: certificate-expired, -host-mismatch, -not-trusted),
+per receiving MX and IP: one node of a pool with an old certificate shows as its own IP."""
+
+from __future__ import annotations
+
+from tlsscope.analyze.detectors.by_result import findings, per_mx_and_ip
+from tlsscope.analyze.detectors.model import DomainFinding
+from tlsscope.analyze.facts import DomainFacts
+
+RESULT_TYPES = ("certificate-expired", "certificate-host-mismatch", "certificate-not-trusted")
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+    return findings(facts, "certificate", RESULT_TYPES, per_mx_and_ip, lang)

@@ -1,0 +1,37 @@
+"""What a detector reports about a domain (the `tlsscope findings --json` contract)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+
+class Evidence(msgspec.Struct, kw_only=True, frozen=True):
+    """One report's figures behind a finding."""
+
+    report_key: str
+    day: dt.date
+    reporter: str
+    sessions: int
+    receiving_ip: str = ""
+    reason_code: str = ""
+
+
+class DomainFinding(msgspec.Struct, kw_only=True):
+    kind: str
+    severity: str  # critical | high | medium | info
+    domain: str
+    mx_host: str  # "" when it is about the domain, not one MX
+    receiving_ip: str
+    result_type: str
+    reporters: list[str]
+    first_seen: dt.date
+    last_seen: dt.date
+    sessions: int
+    status: str  # open | resolved
+    title: str
+    explanation: str
+    fix: list[str]
+    evidence: list[Evidence]
+    heuristic: bool = False  # True: an inference from patterns, labelled so

@@ -1,0 +1,12 @@
+"""`starttls-not-supported` per MX (RFC 8460 §4.3.1): the MX did not offer STARTTLS, or the
+offer was removed on the way (the downgrade heuristic is a separate detector, still to come)."""
+
+from __future__ import annotations
+
+from tlsscope.analyze.detectors.by_result import findings, per_mx
+from tlsscope.analyze.detectors.model import DomainFinding
+from tlsscope.analyze.facts import DomainFacts
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+    return findings(facts, "starttls", ("starttls-not-supported",), per_mx, lang)
