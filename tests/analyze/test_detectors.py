@@ -111,7 +111,10 @@ def test_starttls_and_dane_per_mx_with_mode_dependent_severity(store: Store,
     found = findings(store, START + dt.timedelta(days=2))
     assert [(f.kind, f.mx_host, f.severity, f.sessions, f.status) for f in found] == [
         ("dane", "mx1.example.com", "critical", 2, "open"),
-        ("starttls", "mx3.example.com", "high", 6, "open")]
+        ("starttls", "mx3.example.com", "high", 6, "open"),
+        ("testing-would-block", "", "medium", 6, "open")]
+    # Google is the only one to see mx3, and nobody got past STARTTLS there: no downgrade.
+    assert not any(f.heuristic for f in found)
 
 
 def test_sts_and_tlsa_rows_of_the_same_sessions_count_once() -> None:
@@ -148,3 +151,91 @@ def test_findings_command_contract(store: Store, tmp_path: Path) -> None:
     assert open_only == []
     text = tlsscope("findings", "--until", "2026-02-12", "--db", url).stdout.decode()
     assert "CRITICAL [open] mx2.example.com" in text
+
+
+def test_testing_mode_with_clean_weeks_is_ready_for_enforce(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(28, mode="testing")))
+    (found,) = findings(store, START + dt.timedelta(days=27))
+    assert (found.kind, found.severity, found.status) == ("ready-for-enforce", "info", "open")
+    assert found.reporters == ["Google LLC", "Mail.ru", "Microsoft Corporation"]
+    assert found.first_seen == START + dt.timedelta(days=14)
+    assert found.sessions == 14 * (900 + 300 + 40)
+    assert "mode: enforce" in found.fix[0]
+    (in_pt,) = findings(store, START + dt.timedelta(days=27), lang="pt")
+    assert in_pt.title == "Sua política MTA-STS pode passar de testing para enforce"
+    # Thirteen clean days are not enough.
+    assert findings(store, START + dt.timedelta(days=27), days=13) == []
+
+
+def test_one_reporter_is_not_enough_for_enforce(store: Store, tmp_path: Path) -> None:
+    days = [Day("Google LLC", day, 900, mode="testing") for day in daily(START, 28)]
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    assert findings(store, START + dt.timedelta(days=27)) == []
+
+
+def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: Path) -> None:
+    days = healthy(28, mode="testing")
+    days[-1] = Day("Mail.ru", days[-1].day, 40, [
+        Failure("certificate-host-mismatch", 5, f"mx1.{DOMAIN}"),
+        Failure("sts-policy-fetch-error", 2, "")], mode="testing")
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    kinds = {f.kind: f for f in findings(store, START + dt.timedelta(days=27))}
+    assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy"}
+    blocked = kinds["testing-would-block"]
+    # A policy a sender cannot fetch is no policy, not a refusal (RFC 8461 §5).
+    assert blocked.sessions == 5
+    assert blocked.title == "Under enforce, 5 sessions would have been refused"
+    assert "certificate-host-mismatch (5)" in blocked.explanation
+
+
+def test_no_policy_found(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(3, mode="none")))
+    (found,) = findings(store, START + dt.timedelta(days=2))
+    assert (found.kind, found.severity, found.sessions) == ("no-policy", "medium",
+                                                            3 * (900 + 300 + 40))
+    assert found.title == "Senders found no MTA-STS or DANE policy for example.com"
+
+
+def test_mx_outside_the_policy_patterns(store: Store, tmp_path: Path) -> None:
+    days = healthy(5)
+    days.append(Day("Google LLC", START + dt.timedelta(days=5), 800, [
+        Failure("validation-failure", 7, "mx9.backup.example.net"),
+        Failure("validation-failure", 1, "a.b.example.com")]))
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    found = sorted((f for f in findings(store, START + dt.timedelta(days=5))
+                    if f.kind == "mx-outside-policy"), key=lambda f: f.mx_host)
+    # *.example.com covers exactly one label: a.b.example.com is outside too (RFC 8461 §4.1).
+    assert [(f.mx_host, f.severity, f.sessions) for f in found] == [
+        ("a.b.example.com", "high", 1), ("mx9.backup.example.net", "high", 7)]
+    assert "*.example.com" in found[1].explanation
+
+
+def test_reporter_gone_silent(store: Store, tmp_path: Path) -> None:
+    days = [Day("Google LLC", day, 900) for day in daily(START, 20)]
+    days += [Day("Mail.ru", day, 40) for day in daily(START, 10)]
+    days += [Day("Microsoft Corporation", day, 300) for day in daily(START, 20)[::2][:5]]
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    (found,) = findings(store, START + dt.timedelta(days=19))
+    assert (found.kind, found.severity, found.reporters) == ("reporter-silent", "info",
+                                                             ["Mail.ru"])
+    assert found.last_seen == START + dt.timedelta(days=9)
+    assert "on 10 of the 10 days up to 2026-02-10" in found.explanation
+
+
+def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path) -> None:
+    days = []
+    for day in daily(START, 4):
+        days.append(Day("Mail.ru", day, 30, [
+            Failure("starttls-not-supported", 6, f"mx1.{DOMAIN}", sending_ip="203.0.113.5")]))
+        days.append(Day("Google LLC", day, 900, [
+            Failure("certificate-host-mismatch", 1, f"mx1.{DOMAIN}")]))
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    found = {f.kind: f for f in findings(store, START + dt.timedelta(days=3))}
+    downgrade = found["possible-downgrade"]
+    assert downgrade.heuristic is True
+    assert (downgrade.mx_host, downgrade.reporters, downgrade.sessions) == (
+        "mx1.example.com", ["Mail.ru"], 24)
+    assert downgrade.explanation.startswith("Heuristic: only Mail.ru saw mx1.example.com")
+    assert "Google LLC got past STARTTLS" in downgrade.explanation
+    assert {e.sending_ip for e in downgrade.evidence} == {"203.0.113.5"}
+    assert not found["starttls"].heuristic

@@ -69,6 +69,7 @@ class PolicyDay(msgspec.Struct, kw_only=True, frozen=True):
     successful: int
     failed: int
     counted: bool  # False: the same sessions as another policy of the report
+    mx_patterns: tuple[str, ...] = ()  # sts: the policy's mx lines (RFC 8461 §3.2)
 
 
 class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -86,6 +87,7 @@ class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
     sending_ip: str
     reason_code: str
     counted: bool
+    helo: str = ""
 
 
 class DomainFacts(msgspec.Struct, kw_only=True):

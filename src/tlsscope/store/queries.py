@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
+from tlsscope.policy_text import parse_sts_lines
 from tlsscope.report import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
 from tlsscope.store import tables as t
 from tlsscope.store.models import (
@@ -249,21 +250,22 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
     policies = [
         PolicyDay(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
                   mode=row[4] or "", successful=int(row[5]), failed=int(row[6]),
-                  counted=bool(row[7]))
+                  counted=bool(row[7]), mx_patterns=_mx_patterns(row[3], row[8], row[9]))
         for row in connection.execute(
             select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
-                   p.c.successful, p.c.failed, p.c.counted)
+                   p.c.successful, p.c.failed, p.c.counted, p.c.policy_strings, p.c.mx_host)
             .join(p, p.c.report == r.c.id).where(window).order_by(r.c.day, r.c.key, p.c.idx))]
     failures = [
         FailureRow(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
                    mode=row[4] or "", counted=bool(row[5]), result_type=row[6] or "",
                    sessions=int(row[7] or 0), mx_host=(row[8] or "").lower().rstrip("."),
-                   receiving_ip=row[9] or "", sending_ip=row[10] or "", reason_code=row[11] or "")
+                   receiving_ip=row[9] or "", sending_ip=row[10] or "", reason_code=row[11] or "",
+                   helo=(row[12] or "").lower().rstrip("."))
         for row in connection.execute(
             select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
                    p.c.counted, d.c.result_type, d.c.failed_session_count,
                    d.c.receiving_mx_hostname, d.c.receiving_ip, d.c.sending_mta_ip,
-                   d.c.failure_reason_code)
+                   d.c.failure_reason_code, d.c.receiving_mx_helo)
             .join(p, p.c.report == r.c.id)
             .join(d, and_(d.c.report == p.c.report, d.c.policy_idx == p.c.idx))
             .where(window).order_by(r.c.day, r.c.key, p.c.idx, d.c.idx))]
@@ -276,3 +278,16 @@ def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]
     query = (select(d.c.domain).where(and_(d.c.day >= since, d.c.day <= until, d.c.domain != ""))
              .distinct().order_by(d.c.domain))
     return [row[0] for row in connection.execute(query)]
+
+
+def _mx_patterns(policy_type: str, strings: str | None, mx_host: str | None) -> tuple[str, ...]:
+    """An sts policy's mx patterns: its quoted mx lines, else the report's mx-host list."""
+    if policy_type != "sts":
+        return ()
+    lines = _json(strings)
+    if isinstance(lines, list) and lines:
+        patterns = parse_sts_lines(tuple(str(x) for x in lines)).mx_patterns
+        if patterns:
+            return patterns
+    hosts = _json(mx_host)
+    return tuple(str(h) for h in hosts) if isinstance(hosts, list) else ()

@@ -10,13 +10,23 @@ or resolved when every reporter that saw it has sent later reports without it.
 
 from __future__ import annotations
 
-from tlsscope.analyze.detectors import certificates, dane, mta_sts, starttls
+from tlsscope.analyze.detectors import (
+    certificates,
+    dane,
+    downgrade,
+    mode_advice,
+    mta_sts,
+    mx_outside_policy,
+    silent_reporter,
+    starttls,
+)
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts
 
 __all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
 
-DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, dane.detect)
+DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
+             dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect)
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 

@@ -46,6 +46,7 @@ def findings(facts: DomainFacts, kind: str, result_types: Iterable[str],
             evidence.append(Evidence(report_key=report_key, day=first.day,
                                      reporter=first.reporter, sessions=max(by_policy.values()),
                                      receiving_ip=first.receiving_ip,
+                                     sending_ip=first.sending_ip,
                                      reason_code=first.reason_code))
         evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key))
         reporters = sorted({e.reporter for e in evidence})

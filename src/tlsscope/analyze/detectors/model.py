@@ -15,6 +15,7 @@ class Evidence(msgspec.Struct, kw_only=True, frozen=True):
     reporter: str
     sessions: int
     receiving_ip: str = ""
+    sending_ip: str = ""
     reason_code: str = ""
 
 

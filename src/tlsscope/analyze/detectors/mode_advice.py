@@ -1,0 +1,86 @@
+"""Mode advice (RFC 8461 §5): a testing policy ready for enforce; what enforce would have
+refused under testing; a domain for which senders found no policy at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from tlsscope.analyze.detectors.model import DomainFinding, Evidence
+from tlsscope.analyze.detectors.words import names, texts
+from tlsscope.analyze.facts import DomainFacts, PolicyDay
+
+CLEAN_DAYS = 14  # a run of clean days under testing before enforce is recommended
+MIN_REPORTERS = 2
+# What an enforcing sender refuses (RFC 8461 §5): an MX that fails the policy's checks. A
+# policy it cannot fetch or read means no policy, not a refusal.
+BLOCKED_UNDER_ENFORCE = ("starttls-not-supported", "certificate-host-mismatch",
+                         "certificate-expired", "certificate-not-trusted", "validation-failure")
+
+
+def _finding(facts: DomainFacts, kind: str, severity: str, lang: str, rows: list[PolicyDay],
+             sessions: int, evidence: list[Evidence], **values: object) -> DomainFinding:
+    title, explanation, fix = texts(kind, lang, domain=facts.domain, sessions=sessions,
+                                    **values)
+    reporters = sorted({p.reporter for p in rows})
+    return DomainFinding(
+        kind=kind, severity=severity, domain=facts.domain, mx_host="", receiving_ip="",
+        result_type="", reporters=reporters, first_seen=min(p.day for p in rows),
+        last_seen=max(p.day for p in rows), sessions=sessions, status="open", title=title,
+        explanation=explanation, fix=fix, evidence=evidence[-50:])
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+    sts = [p for p in facts.policies if p.policy_type == "sts"]
+    found = []
+    latest_mode = max(sts, key=lambda p: p.day).mode if sts else ""
+    testing = [p for p in sts if p.mode == "testing"]
+    if testing and latest_mode == "testing":
+        found.extend(_testing_advice(facts, testing, lang))
+    missing = [p for p in facts.policies if p.policy_type == "no-policy-found"]
+    has_policy = any(p.policy_type in ("sts", "tlsa") for p in facts.policies)
+    if missing and not has_policy:
+        evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
+                             sessions=p.successful + p.failed) for p in missing]
+        found.append(_finding(
+            facts, "no-policy", "medium", lang, missing,
+            sum(p.successful + p.failed for p in missing), evidence,
+            reporters=names(sorted({p.reporter for p in missing}), lang)))
+    return found
+
+
+def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
+                    lang: str) -> list[DomainFinding]:
+    out = []
+    blocked: dict[str, int] = defaultdict(int)
+    evidence: dict[str, Evidence] = {}
+    for row in facts.failures:
+        if row.policy_type == "sts" and row.mode == "testing" \
+                and row.result_type in BLOCKED_UNDER_ENFORCE:
+            blocked[row.result_type] += row.sessions
+            old = evidence.get(row.report_key)
+            evidence[row.report_key] = Evidence(
+                report_key=row.report_key, day=row.day, reporter=row.reporter,
+                sessions=row.sessions + (old.sessions if old else 0))
+    if blocked:
+        total = sum(blocked.values())
+        causes = ", ".join(f"{kind} ({count})" for kind, count in
+                           sorted(blocked.items(), key=lambda kv: -kv[1]))
+        rows = [p for p in testing if p.report_key in evidence]
+        out.append(_finding(facts, "testing-would-block", "medium", lang, rows, total,
+                            sorted(evidence.values(), key=lambda e: (e.day, e.reporter)),
+                            causes=causes))
+    last = max(p.day for p in testing)
+    recent_start = last - dt.timedelta(days=CLEAN_DAYS - 1)
+    recent = [p for p in testing if p.day >= recent_start]
+    days_seen = {p.day for p in recent}
+    failed_recently = any(p.failed for p in recent)
+    reporters = sorted({p.reporter for p in recent})
+    if (len(days_seen) >= CLEAN_DAYS and not failed_recently
+            and len(reporters) >= MIN_REPORTERS and recent_start >= facts.since):
+        evidence_ok = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
+                                sessions=p.successful) for p in recent]
+        out.append(_finding(facts, "ready-for-enforce", "info", lang, recent,
+                            sum(p.successful for p in recent), evidence_ok, days=CLEAN_DAYS,
+                            reporters=names(reporters, lang)))
+    return out

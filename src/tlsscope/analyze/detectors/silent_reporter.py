@@ -1,0 +1,44 @@
+"""A reporter that used to report daily and has gone silent while others still report.
+Info only: some senders (Microsoft) report only on days they sent mail (RFC 8460 §4.1 asks
+for a report per day with sessions, not every day)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tlsscope.analyze.detectors.model import DomainFinding, Evidence
+from tlsscope.analyze.detectors.words import texts
+from tlsscope.analyze.facts import DomainFacts, PolicyDay
+
+MIN_ACTIVE_DAYS = 7
+MIN_SHARE = 0.8  # of the days from its first report to its last
+SILENT_DAYS = 3  # days without a report, while others report, before we say so
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+    by_reporter: dict[str, list[PolicyDay]] = defaultdict(list)
+    for policy in facts.policies:
+        by_reporter[policy.reporter].append(policy)
+    latest_overall = max((p.day for p in facts.policies), default=None)
+    found = []
+    for reporter, rows in sorted(by_reporter.items()):
+        days = sorted({p.day for p in rows})
+        first, last = days[0], days[-1]
+        span = (last - first).days + 1
+        others_later = any(p.day > last for name, ps in by_reporter.items()
+                           if name != reporter for p in ps)
+        if (latest_overall is None or len(days) < MIN_ACTIVE_DAYS
+                or len(days) / span < MIN_SHARE or not others_later
+                or (latest_overall - last).days < SILENT_DAYS):
+            continue
+        title, explanation, fix = texts("reporter-silent", lang, domain=facts.domain,
+                                        reporter=reporter, active=len(days), span=span,
+                                        last=last.isoformat())
+        evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=reporter,
+                             sessions=p.successful + p.failed) for p in rows]
+        found.append(DomainFinding(
+            kind="reporter-silent", severity="info", domain=facts.domain, mx_host="",
+            receiving_ip="", result_type="", reporters=[reporter], first_seen=first,
+            last_seen=last, sessions=0, status="open", title=title, explanation=explanation,
+            fix=fix, evidence=evidence[-50:]))
+    return found
