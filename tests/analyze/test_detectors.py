@@ -92,7 +92,12 @@ def test_policy_404_for_one_reporter_only(store: Store, tmp_path: Path) -> None:
     days += [Day(org, day, ok, mode="testing") for day in
              daily(START + dt.timedelta(days=21), 7) for org, ok in REPORTERS[:2]]
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    (found,) = findings(store, START + dt.timedelta(days=27))
+    found, alone = findings(store, START + dt.timedelta(days=27))
+    assert (alone.kind, alone.severity, alone.reporters, alone.sessions) == (
+        "reporter-disagreement", "info", ["Mail.ru"], 21)
+    assert alone.title == "Mail.ru sees failures that other reporters do not"
+    assert "On 7 day(s)" in alone.explanation
+    assert "Google LLC and Microsoft Corporation reported only successes" in alone.explanation
     assert (found.kind, found.result_type, found.severity, found.status, found.mx_host) == (
         "mta-sts-policy", "sts-policy-fetch-error", "high", "open", "")
     assert found.reporters == ["Mail.ru"]
@@ -180,7 +185,8 @@ def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: 
         Failure("sts-policy-fetch-error", 2, "")], mode="testing")
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
     kinds = {f.kind: f for f in findings(store, START + dt.timedelta(days=27))}
-    assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy"}
+    assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy",
+                          "reporter-disagreement"}
     blocked = kinds["testing-would-block"]
     # A policy a sender cannot fetch is no policy, not a refusal (RFC 8461 §5).
     assert blocked.sessions == 5
@@ -239,3 +245,24 @@ def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path
     assert "Google LLC got past STARTTLS" in downgrade.explanation
     assert {e.sending_ip for e in downgrade.evidence} == {"203.0.113.5"}
     assert not found["starttls"].heuristic
+
+
+def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: Path) -> None:
+    days = []
+    for n, day in enumerate(daily(START, 15)):
+        # A domain that always has about 1 % failures; on the last day 12 %.
+        failed = 120 if n == 14 else 10
+        days.append(Day("Google LLC", day, 1000 - failed, [
+            Failure("certificate-host-mismatch", failed, f"mx1.{DOMAIN}")]))
+        days.append(Day("Microsoft Corporation", day, 300))
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    spikes = [f for f in findings(store, START + dt.timedelta(days=14))
+              if f.kind == "failure-spike"]
+    (spike,) = spikes
+    assert (spike.severity, spike.first_seen, spike.sessions) == ("high", dt.date(2026, 2, 15),
+                                                                 120)
+    assert spike.title == "Failures to example.com jumped on 2026-02-15"
+    assert "9.2 % of sessions" in spike.explanation and "usual 0.8 %" in spike.explanation
+    # The day before, the same 0.8 % as always: no spike.
+    assert not [f for f in findings(store, START + dt.timedelta(days=13))
+                if f.kind == "failure-spike"]

@@ -13,11 +13,13 @@ from __future__ import annotations
 from tlsscope.analyze.detectors import (
     certificates,
     dane,
+    disagreement,
     downgrade,
     mode_advice,
     mta_sts,
     mx_outside_policy,
     silent_reporter,
+    spike,
     starttls,
 )
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
@@ -26,7 +28,8 @@ from tlsscope.analyze.facts import DomainFacts
 __all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
 
 DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
-             dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect)
+             dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect,
+             disagreement.detect, spike.detect)
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 
