@@ -186,7 +186,7 @@ def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: 
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
     kinds = {f.kind: f for f in findings(store, START + dt.timedelta(days=27))}
     assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy",
-                          "reporter-disagreement"}
+                          "reporter-disagreement", "new-result-type", "new-failing-mx"}
     blocked = kinds["testing-would-block"]
     # A policy a sender cannot fetch is no policy, not a refusal (RFC 8461 §5).
     assert blocked.sessions == 5
@@ -266,3 +266,26 @@ def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: 
     # The day before, the same 0.8 % as always: no spike.
     assert not [f for f in findings(store, START + dt.timedelta(days=13))
                 if f.kind == "failure-spike"]
+
+
+def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -> None:
+    days = healthy(10)
+    last = START + dt.timedelta(days=10)
+    days += [Day("Google LLC", last, 900, [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]),
+             Day("Microsoft Corporation", last, 300), Day("Yahoo", last, 20)]
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    found = {f.kind: f for f in findings(store, last)}
+    assert set(found) == {"starttls", "new-result-type", "new-failing-mx", "new-reporter",
+                          "reporter-disagreement"}
+    assert (found["new-reporter"].reporters, found["new-reporter"].severity) == (["Yahoo"],
+                                                                                "info")
+    assert found["new-failing-mx"].mx_host == "mx4.example.com"
+    assert found["new-result-type"].title == ("A new kind of failure for example.com: "
+                                              "starttls-not-supported")
+    assert "in the 9 days of reports" in found["new-failing-mx"].explanation
+    # Two days later, with the same failure every day, it is no longer new.
+    days = [Day("Google LLC", last + dt.timedelta(days=n), 900,
+                [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]) for n in (1, 2)]
+    ingest_paths(store, write(tmp_path / "r2", DOMAIN, days))
+    later = {f.kind for f in findings(store, last + dt.timedelta(days=2))}
+    assert "new-failing-mx" not in later and "new-result-type" not in later

@@ -18,6 +18,7 @@ from tlsscope.analyze.detectors import (
     mode_advice,
     mta_sts,
     mx_outside_policy,
+    novelty,
     silent_reporter,
     spike,
     starttls,
@@ -29,7 +30,7 @@ __all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
 
 DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
              dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect,
-             disagreement.detect, spike.detect)
+             disagreement.detect, spike.detect, novelty.detect)
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 
