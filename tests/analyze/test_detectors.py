@@ -289,3 +289,43 @@ def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -
     ingest_paths(store, write(tmp_path / "r2", DOMAIN, days))
     later = {f.kind for f in findings(store, last + dt.timedelta(days=2))}
     assert "new-failing-mx" not in later and "new-result-type" not in later
+
+
+def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path) -> None:
+    days = expiring_mx2()
+    ingest_paths(store, write(tmp_path / "a", DOMAIN, [d for d in days
+                                                       if d.day <= dt.date(2026, 2, 12)]))
+    first = dt.datetime(2026, 2, 12, 6, tzinfo=dt.UTC)
+    assert store.refresh_findings(first) == [DOMAIN]
+    assert store.refresh_findings(first) == []  # nothing changed since: nothing to do
+    ((key, state, _),) = store.stored_findings(DOMAIN)
+    assert key.startswith("certificate|mx2.example.com|192.0.2.2|certificate-expired")
+    assert state == "open"
+    ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
+                                                       if d.day > dt.date(2026, 2, 12)]))
+    second = dt.datetime(2026, 2, 28, 6, tzinfo=dt.UTC)
+    assert store.refresh_findings(second) == [DOMAIN]
+    ((_, state, _),) = store.stored_findings(DOMAIN)
+    assert state == "resolved"
+    assert store.finding_history(DOMAIN)[key] == [
+        {"at": first, "status": "open", "severity": "critical"},
+        {"at": second, "status": "resolved", "severity": "critical"}]
+    # Reading the same reports again changes nothing: recomputation is idempotent.
+    ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
+                                                       if d.day > dt.date(2026, 2, 12)]))
+    assert store.refresh_findings(second + dt.timedelta(hours=1)) == []
+    assert len(store.finding_history(DOMAIN)[key]) == 2
+
+
+def test_findings_command_reads_the_stored_findings(store: Store, tmp_path: Path) -> None:
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
+    url = str(store.engine.url)
+    done = tlsscope("findings", "--status", "all", "--json", "--db", url)
+    assert done.returncode == 0, done.stderr
+    (entry,) = json.loads(done.stdout)
+    assert (entry["kind"], entry["status"]) == ("certificate", "resolved")
+    assert [h["status"] for h in entry["history"]] == ["resolved"]
+    in_pt = json.loads(tlsscope("findings", "--status", "all", "--json", "--lang", "pt",
+                                "--db", url).stdout)
+    assert in_pt[0]["title"] == "mx2.example.com: O certificado do seu servidor de e-mail expirou"
+    assert json.loads(tlsscope("findings", "--json", "--db", url).stdout) == []

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
 from tlsscope.cli.explain_cmd import LangOption
-from tlsscope.cli.store_cmds import DateOption
+
+if TYPE_CHECKING:
+    from tlsscope.analyze.detectors import DomainFinding
+    from tlsscope.store import Store
 
 STATUSES = ("open", "resolved", "all")
 
@@ -19,9 +22,12 @@ def findings(
     domain: Annotated[str | None, typer.Option(help="One policy domain (else every domain).",
                                                show_default=False)] = None,
     status: Annotated[str, typer.Option(help="open, resolved or all.")] = "open",
-    days: Annotated[int, typer.Option(min=1, help="Days of reports read, back from --until.")]
-    = 30,
-    until: DateOption = None,
+    days: Annotated[int, typer.Option(
+        min=1, help="With --until: days of reports read, back from --until.")] = 30,
+    until: Annotated[dt.datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], show_default=False,
+        help="Compute the findings as of this day, from the reports, without storing them "
+        "(no history). Without it: the stored findings, brought up to date first.")] = None,
     lang: LangOption = "en",
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -31,22 +37,61 @@ def findings(
     from rich.console import Console
 
     from tlsscope.analyze import catalog
-    from tlsscope.analyze.detectors import detect
     from tlsscope.cli.render_findings import show_findings
 
     if status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}")
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
-    last = until.date() if until else dt.datetime.now(dt.UTC).date()
-    first = last - dt.timedelta(days=days - 1)
-    found = []
     with open_store(db, config) as store:
-        for name in [domain.lower()] if domain else store.domains(first, last):
-            found.extend(detect(store.facts(name, first, last), lang))
+        if until is None:
+            found = _stored(store, domain, lang)
+        else:
+            found = [(f, []) for f in _as_of(store, domain, until.date(), days, lang)]
     if status != "all":
-        found = [f for f in found if f.status == status]
+        found = [(f, h) for f, h in found if f.status == status]
     if as_json:
-        print_json(found)
+        import msgspec
+
+        print_json([{**msgspec.to_builtins(f), "history": msgspec.to_builtins(h)}
+                    for f, h in found])
     else:
-        show_findings(Console(), found)
+        show_findings(Console(), [f for f, _ in found])
+
+
+def _as_of(store: Store, domain: str | None, last: dt.date, days: int,
+           lang: str) -> list[DomainFinding]:
+    from tlsscope.analyze.detectors import detect
+
+    first = last - dt.timedelta(days=days - 1)
+    out: list[DomainFinding] = []
+    for name in [domain.lower()] if domain else store.domains(first, last):
+        out.extend(detect(store.facts(name, first, last), lang))
+    return out
+
+
+def _stored(store: Store, domain: str | None,
+            lang: str) -> list[tuple[DomainFinding, list[dict[str, Any]]]]:
+    import msgspec
+
+    from tlsscope.analyze.detectors import DomainFinding, detect
+    from tlsscope.store.findings_rows import fingerprint
+
+    store.refresh_findings()
+    out: list[tuple[DomainFinding, list[dict[str, Any]]]] = []
+    for name in [domain.lower()] if domain else store.finding_domains():
+        history = store.finding_history(name)
+        translated: dict[str, DomainFinding] = {}
+        if lang != "en":
+            facts = store.window_facts(name)
+            if facts is not None:
+                translated = {fingerprint(f): f for f in detect(facts, lang)}
+        for key, state, data in store.stored_findings(name):
+            finding = msgspec.json.decode(data, type=DomainFinding)
+            finding.status = state
+            other = translated.get(key)
+            if other is not None:
+                finding.title, finding.explanation, finding.fix = (
+                    other.title, other.explanation, other.fix)
+            out.append((finding, history.get(key, [])))
+    return out

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
-from tlsscope.store import queries, write
+from tlsscope.store import findings_rows, queries, write
 from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
@@ -175,3 +175,32 @@ class Store:
         """The policy domains with reports in a window."""
         with self.engine.connect() as connection:
             return queries.domains(connection, since, until)
+
+    def refresh_findings(self, now: dt.datetime | None = None) -> list[str]:
+        """Recompute the findings of every domain whose reports changed; returns them."""
+        now = now or dt.datetime.now(dt.UTC)
+        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+            domains = findings_rows.stale_domains(connection)
+        for domain in domains:
+            with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+                with connection.begin():
+                    findings_rows.refresh(connection, domain, now)
+        return domains
+
+    def finding_history(self, domain: str) -> dict[str, list[dict[str, object]]]:
+        """Status changes of a domain's stored findings, by fingerprint."""
+        with self.engine.connect() as connection:
+            return dict(findings_rows.history(connection, domain))
+
+    def stored_findings(self, domain: str) -> list[tuple[str, str, str]]:
+        with self.engine.connect() as connection:
+            return findings_rows.stored(connection, domain)
+
+    def window_facts(self, domain: str) -> DomainFacts | None:
+        """The facts stored findings are computed from: 30 days up to the latest report."""
+        with self.engine.connect() as connection:
+            return findings_rows.window_facts(connection, domain)
+
+    def finding_domains(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return findings_rows.domains(connection)

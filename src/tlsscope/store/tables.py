@@ -171,3 +171,38 @@ daily_failures = Table(
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
 )
+
+
+# Findings (analyze/detectors), kept with their status history. A domain whose reports changed
+# is listed in stale_domains by the same transaction that stored the reports; its findings are
+# recomputed from the stored facts when they are next read (or by `serve` in the background),
+# so bulk ingest never waits for the analyses.
+stale_domains = Table(
+    "stale_domains", metadata,
+    Column("domain", Text, primary_key=True),
+)
+
+findings = Table(
+    "findings", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),  # kind|mx|ip|result type|reporter
+    Column("kind", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | resolved
+    Column("severity", String(16), nullable=False),
+    Column("first_seen", Date, nullable=False),
+    Column("last_seen", Date, nullable=False),
+    Column("data", Text, nullable=False),  # the finding as JSON (the findings contract)
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("domain", "fingerprint", name="uq_findings_domain_fingerprint"),
+)
+
+finding_events = Table(
+    "finding_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("finding", Id, ForeignKey("findings.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Index("ix_finding_events_finding", "finding"),
+)

@@ -244,6 +244,14 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
             ("reports", "successful", "failed", "counted_successful", "counted_failed"))
     _add_up(connection, t.daily_failures, rollup.failures_rows(),
             ("sessions", "counted_sessions"))
+    _mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
+
+
+def _mark_stale(connection: Connection, domains: list[str]) -> None:
+    """Their findings must be recomputed (see tables.stale_domains)."""
+    if domains:
+        statement = _insert(connection, t.stale_domains).on_conflict_do_nothing()
+        connection.execute(statement, [{"domain": d} for d in domains])
 
 
 def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],

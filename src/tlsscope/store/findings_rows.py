@@ -1,0 +1,111 @@
+"""Stored findings: recomputed for the stale domains, with every status change kept.
+
+Recomputation is idempotent: running it again with the same reports changes no row and adds
+no event. A stored finding that detection no longer produces is marked resolved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from tlsscope.analyze.detectors import DomainFinding, detect
+from tlsscope.analyze.facts import DomainFacts
+from tlsscope.store import tables as t
+
+WINDOW_DAYS = 30
+PER_REPORTER = ("reporter-silent", "reporter-disagreement", "new-reporter")
+
+
+def fingerprint(f: DomainFinding) -> str:
+    who = f.reporters[0] if f.kind in PER_REPORTER and f.reporters else ""
+    return "|".join((f.kind, f.mx_host, f.receiving_ip, f.result_type, who))
+
+
+def stale_domains(connection: Connection) -> list[str]:
+    return [row[0] for row in connection.execute(
+        select(t.stale_domains.c.domain).order_by(t.stale_domains.c.domain))]
+
+
+def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
+    """A domain's facts over the 30 days up to its latest report (None: no reports)."""
+    from tlsscope.store.queries import domain_facts
+
+    latest = connection.execute(select(func.max(t.daily_totals.c.day))
+                                .where(t.daily_totals.c.domain == domain)).scalar_one()
+    if latest is None:
+        return None
+    return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
+
+
+def refresh(connection: Connection, domain: str, now: dt.datetime) -> None:
+    """Recompute one domain's findings over the 30 days up to its latest report."""
+    facts = window_facts(connection, domain)
+    detected = detect(facts) if facts is not None else []
+    f = t.findings
+    stored = {row["fingerprint"]: row for row in connection.execute(
+        select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data)
+        .where(f.c.domain == domain)).mappings()}
+    seen = set()
+    for finding in detected:
+        key = fingerprint(finding)
+        seen.add(key)
+        data = msgspec.json.encode(finding).decode()
+        row = stored.get(key)
+        values: dict[str, Any] = {
+            "kind": finding.kind, "status": finding.status, "severity": finding.severity,
+            "first_seen": finding.first_seen, "last_seen": finding.last_seen, "data": data}
+        if row is None:
+            new_id = connection.execute(f.insert().values(
+                domain=domain, fingerprint=key, updated_at=now, **values)
+                .returning(f.c.id)).scalar_one()
+            _event(connection, new_id, now, finding.status, finding.severity)
+            continue
+        if row["data"] == data and row["status"] == finding.status:
+            continue
+        connection.execute(update(f).where(f.c.id == row["id"]).values(updated_at=now, **values))
+        if (row["status"], row["severity"]) != (finding.status, finding.severity):
+            _event(connection, row["id"], now, finding.status, finding.severity)
+    for key, row in stored.items():
+        if key not in seen and row["status"] != "resolved":
+            connection.execute(update(f).where(f.c.id == row["id"])
+                               .values(status="resolved", updated_at=now))
+            _event(connection, row["id"], now, "resolved", row["severity"])
+    connection.execute(delete(t.stale_domains).where(t.stale_domains.c.domain == domain))
+
+
+def _event(connection: Connection, finding_id: int, now: dt.datetime, status: str,
+           severity: str) -> None:
+    connection.execute(t.finding_events.insert().values(finding=finding_id, at=now,
+                                                        status=status, severity=severity))
+
+
+def history(connection: Connection, domain: str) -> dict[str, list[dict[str, Any]]]:
+    """Each stored finding's status changes, by fingerprint, oldest first."""
+    f, e = t.findings, t.finding_events
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in connection.execute(
+            select(f.c.fingerprint, f.c.status, e.c.at, e.c.status, e.c.severity)
+            .join(e, e.c.finding == f.c.id).where(and_(f.c.domain == domain))
+            .order_by(e.c.at, e.c.id)):
+        at = row[2] if row[2].tzinfo else row[2].replace(tzinfo=dt.UTC)
+        out.setdefault(row[0], []).append({"at": at, "status": row[3], "severity": row[4]})
+    return out
+
+
+def stored(connection: Connection, domain: str) -> list[tuple[str, str, str]]:
+    """(fingerprint, status, data JSON) of a domain's stored findings."""
+    f = t.findings
+    return [(row[0], row[1], row[2]) for row in connection.execute(
+        select(f.c.fingerprint, f.c.status, f.c.data).where(f.c.domain == domain)
+        .order_by(f.c.id))]
+
+
+def domains(connection: Connection) -> list[str]:
+    f = t.findings
+    return [row[0] for row in connection.execute(select(f.c.domain).distinct()
+                                                 .order_by(f.c.domain))]
