@@ -13,6 +13,7 @@ cheap. A receiver acknowledges (2xx, 250) only when its future resolves; a
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
 import queue
@@ -76,9 +77,16 @@ class Intake:
     def _run(self) -> None:
         stop = False
         while not stop:
-            batch, stop = _drain(self._queue.get, self._queue.get_nowait, queue.Empty)
+            batch, stop = _drain(self._get, self._queue.get_nowait, queue.Empty)
             if batch:
                 self._write(batch)
+
+    def _get(self) -> tuple[RawInput, Future[Saved]] | None:
+        while True:
+            try:
+                return self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                refresh_when_idle(self.store)
 
     def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
         try:
@@ -154,6 +162,19 @@ class WriterProcess:
             future.set_exception(StoreUnavailable(reason))
 
 
+IDLE_SECONDS = 1.0
+log = logging.getLogger("tlsscope.intake")
+
+
+def refresh_when_idle(store: Store) -> None:
+    """With no input waiting: recompute the findings of one stale domain (so that a long
+    recomputation never holds up the next batch for more than one domain)."""
+    try:
+        store.refresh_findings(limit=1)
+    except Exception:  # loop guard: findings are recomputed again on the next idle tick
+        log.exception("recomputing findings failed")
+
+
 def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> None:
     """The writer process: batches from `requests`, one transaction each, outcomes back.
 
@@ -167,10 +188,11 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> N
     def get() -> Any:
         while True:
             try:
-                return requests.get(timeout=1)
+                return requests.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 if os.getppid() != parent:
                     return None
+                refresh_when_idle(store)
 
     stop = False
     try:

@@ -9,6 +9,7 @@ import signal
 import smtplib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -44,6 +45,12 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
         with smtplib.LMTP(lmtp, timeout=30) as client:  # over the unix socket, as from Postfix
             assert client.sendmail("noreply@google.com", ["tls@example.com"],
                                    google.replace(b"\n", b"\r\n")) == {}
+        # Once idle, the writer recomputes the findings of the domains it stored reports for.
+        with Store.open(db) as store:
+            deadline = time.monotonic() + 30
+            while store.stale_domains() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert store.stale_domains() == []  # only the writer recomputes in this test
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)

@@ -176,11 +176,12 @@ class Store:
         with self.engine.connect() as connection:
             return queries.domains(connection, since, until)
 
-    def refresh_findings(self, now: dt.datetime | None = None) -> list[str]:
-        """Recompute the findings of every domain whose reports changed; returns them."""
+    def refresh_findings(self, now: dt.datetime | None = None,
+                         limit: int | None = None) -> list[str]:
+        """Recompute the findings of the domains whose reports changed (at most `limit` of
+        them); returns those domains."""
         now = now or dt.datetime.now(dt.UTC)
-        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
-            domains = findings_rows.stale_domains(connection)
+        domains = self.stale_domains()[:limit]
         for domain in domains:
             with self.engine.connect().execution_options(tlsscope_write=True) as connection:
                 with connection.begin():
@@ -204,3 +205,8 @@ class Store:
     def finding_domains(self) -> list[str]:
         with self.engine.connect() as connection:
             return findings_rows.domains(connection)
+
+    def stale_domains(self) -> list[str]:
+        """Domains whose findings wait to be recomputed."""
+        with self.engine.connect() as connection:
+            return findings_rows.stale_domains(connection)
