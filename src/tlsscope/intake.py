@@ -86,7 +86,7 @@ class Intake:
             try:
                 return self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
-                refresh_when_idle(self.store)
+                refresh_when_idle(self.store, self.settings)
 
     def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
         try:
@@ -166,11 +166,11 @@ IDLE_SECONDS = 1.0
 log = logging.getLogger("tlsscope.intake")
 
 
-def refresh_when_idle(store: Store) -> None:
+def refresh_when_idle(store: Store, settings: Settings) -> None:
     """With no input waiting: recompute the findings of one stale domain (so that a long
     recomputation never holds up the next batch for more than one domain)."""
     try:
-        store.refresh_findings(limit=1)
+        store.refresh_findings(limit=1, report_domains=settings.report_domains)
     except Exception:  # loop guard: findings are recomputed again on the next idle tick
         log.exception("recomputing findings failed")
 
@@ -192,7 +192,7 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> N
             except queue.Empty:
                 if os.getppid() != parent:
                     return None
-                refresh_when_idle(store)
+                refresh_when_idle(store, settings)
 
     stop = False
     try:

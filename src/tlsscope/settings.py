@@ -53,6 +53,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
     rua_addresses: list[str] = msgspec.field(default_factory=list)
     """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
+
+    @property
+    def report_domains(self) -> list[str]:
+        """The domains of `rua_addresses`: failures there may be about report delivery."""
+        return sorted({a.rpartition("@")[2].lower().rstrip(".")
+                       for a in self.rua_addresses if "@" in a})
+
     smtp_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest mail the SMTP/LMTP receivers take."""
     imap: str = ""

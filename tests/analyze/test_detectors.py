@@ -329,3 +329,28 @@ def test_findings_command_reads_the_stored_findings(store: Store, tmp_path: Path
                                 "--db", url).stdout)
     assert in_pt[0]["title"] == "mx2.example.com: O certificado do seu servidor de e-mail expirou"
     assert json.loads(tlsscope("findings", "--json", "--db", url).stdout) == []
+
+
+def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
+        store: Store, tmp_path: Path) -> None:
+    from tlsscope.settings import Settings
+
+    rua = "reports.example.net"
+    days = [Day(org, day, ok, [Failure("certificate-expired", 2, f"mx.{rua}")])
+            for day in daily(START, 3) for org, ok in REPORTERS[:2]]
+    ingest_paths(store, write(tmp_path / "r", rua, days))
+    facts = store.facts(rua, START, START + dt.timedelta(days=2))
+    (plain,) = detect(facts)
+    assert plain.report_loop is False
+    settings = Settings(rua_addresses=["tlsrpt@Reports.Example.NET", "other@example.org"])
+    assert settings.report_domains == ["example.org", "reports.example.net"]
+    (looped,) = detect(facts, "en", settings.report_domains)
+    assert looped.report_loop is True
+    assert looped.explanation.endswith("tlsscope does not alert on them.")
+    (in_pt,) = detect(facts, "pt", settings.report_domains)
+    assert "relatórios TLS são entregues neste domínio" in in_pt.explanation
+    # Another domain is not marked.
+    other = [Day("Google LLC", START, 10, [Failure("certificate-expired", 1, "mx.example.com")])]
+    ingest_paths(store, write(tmp_path / "o", DOMAIN, other))
+    (elsewhere,) = detect(store.facts(DOMAIN, START, START), "en", settings.report_domains)
+    assert elsewhere.report_loop is False

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    open_store,
+    print_json,
+    settings,
+)
 from tlsscope.cli.explain_cmd import LangOption
 
 if TYPE_CHECKING:
@@ -43,11 +52,13 @@ def findings(
         raise fail(f"--status must be one of {', '.join(STATUSES)}")
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
+    report_domains = settings(config).report_domains
     with open_store(db, config) as store:
         if until is None:
-            found = _stored(store, domain, lang)
+            found = _stored(store, domain, lang, report_domains)
         else:
-            found = [(f, []) for f in _as_of(store, domain, until.date(), days, lang)]
+            found = [(f, []) for f in _as_of(store, domain, until.date(), days, lang,
+                                             report_domains)]
     if status != "all":
         found = [(f, h) for f, h in found if f.status == status]
     if as_json:
@@ -59,25 +70,25 @@ def findings(
         show_findings(Console(), [f for f, _ in found])
 
 
-def _as_of(store: Store, domain: str | None, last: dt.date, days: int,
-           lang: str) -> list[DomainFinding]:
+def _as_of(store: Store, domain: str | None, last: dt.date, days: int, lang: str,
+           report_domains: list[str]) -> list[DomainFinding]:
     from tlsscope.analyze.detectors import detect
 
     first = last - dt.timedelta(days=days - 1)
     out: list[DomainFinding] = []
     for name in [domain.lower()] if domain else store.domains(first, last):
-        out.extend(detect(store.facts(name, first, last), lang))
+        out.extend(detect(store.facts(name, first, last), lang, report_domains))
     return out
 
 
-def _stored(store: Store, domain: str | None,
-            lang: str) -> list[tuple[DomainFinding, list[dict[str, Any]]]]:
+def _stored(store: Store, domain: str | None, lang: str,
+            report_domains: list[str]) -> list[tuple[DomainFinding, list[dict[str, Any]]]]:
     import msgspec
 
     from tlsscope.analyze.detectors import DomainFinding, detect
     from tlsscope.store.findings_rows import fingerprint
 
-    store.refresh_findings()
+    store.refresh_findings(report_domains=report_domains)
     out: list[tuple[DomainFinding, list[dict[str, Any]]]] = []
     for name in [domain.lower()] if domain else store.finding_domains():
         history = store.finding_history(name)
@@ -85,7 +96,8 @@ def _stored(store: Store, domain: str | None,
         if lang != "en":
             facts = store.window_facts(name)
             if facts is not None:
-                translated = {fingerprint(f): f for f in detect(facts, lang)}
+                translated = {fingerprint(f): f
+                              for f in detect(facts, lang, report_domains)}
         for key, state, data in store.stored_findings(name):
             finding = msgspec.json.decode(data, type=DomainFinding)
             finding.status = state

@@ -176,8 +176,8 @@ class Store:
         with self.engine.connect() as connection:
             return queries.domains(connection, since, until)
 
-    def refresh_findings(self, now: dt.datetime | None = None,
-                         limit: int | None = None) -> list[str]:
+    def refresh_findings(self, now: dt.datetime | None = None, limit: int | None = None,
+                         report_domains: Sequence[str] = ()) -> list[str]:
         """Recompute the findings of the domains whose reports changed (at most `limit` of
         them); returns those domains."""
         now = now or dt.datetime.now(dt.UTC)
@@ -185,7 +185,7 @@ class Store:
         for domain in domains:
             with self.engine.connect().execution_options(tlsscope_write=True) as connection:
                 with connection.begin():
-                    findings_rows.refresh(connection, domain, now)
+                    findings_rows.refresh(connection, domain, now, report_domains)
         return domains
 
     def finding_history(self, domain: str) -> dict[str, list[dict[str, object]]]:

@@ -7,6 +7,7 @@ no event. A stored finding that detection no longer produces is marked resolved.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 import msgspec
@@ -42,10 +43,11 @@ def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
 
 
-def refresh(connection: Connection, domain: str, now: dt.datetime) -> None:
+def refresh(connection: Connection, domain: str, now: dt.datetime,
+            report_domains: Collection[str] = ()) -> None:
     """Recompute one domain's findings over the 30 days up to its latest report."""
     facts = window_facts(connection, domain)
-    detected = detect(facts) if facts is not None else []
+    detected = detect(facts, report_domains=report_domains) if facts is not None else []
     f = t.findings
     stored = {row["fingerprint"]: row for row in connection.execute(
         select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data)

@@ -10,6 +10,9 @@ or resolved when every reporter that saw it has sent later reports without it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import (
     certificates,
     dane,
@@ -34,7 +37,16 @@ DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.det
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 
-def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
+def detect(facts: DomainFacts, lang: str = "en",
+           report_domains: Collection[str] = ()) -> list[DomainFinding]:
+    """`report_domains`: the domains of the addresses reports are sent to (rua). Failures
+    there may be about the delivery of reports (RFC 8460 §3: a reporter should not count the
+    session that delivered its report, but some do): such findings are marked `report_loop`."""
     found = [finding for detector in DETECTORS for finding in detector(facts, lang)]
+    if facts.domain in {d.lower().rstrip(".") for d in report_domains}:
+        note = catalog._texts(lang)["note_report_loop"]
+        for finding in found:
+            finding.report_loop = True
+            finding.explanation = f"{finding.explanation} {note}"
     return sorted(found, key=lambda f: (f.status != "open", _ORDER.get(f.severity, 9),
                                         -f.sessions, f.kind, f.mx_host, f.receiving_ip))

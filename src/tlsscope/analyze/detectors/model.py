@@ -36,3 +36,6 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     fix: list[str]
     evidence: list[Evidence]
     heuristic: bool = False  # True: an inference from patterns, labelled so
+    # True: the domain receives TLS reports (a rua address is there), so these failures may
+    # be about the delivery of the reports themselves; alerts must not be driven by them.
+    report_loop: bool = False
