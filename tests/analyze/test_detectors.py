@@ -354,3 +354,17 @@ def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
     ingest_paths(store, write(tmp_path / "o", DOMAIN, other))
     (elsewhere,) = detect(store.facts(DOMAIN, START, START), "en", settings.report_domains)
     assert elsewhere.report_loop is False
+
+
+def test_validation_failures_and_unknown_result_types_are_not_dropped(
+        store: Store, tmp_path: Path) -> None:
+    days = [Day("Google LLC", day, 100, [
+        Failure("validation-failure", 2, f"mx1.{DOMAIN}"),
+        Failure("x-vendor-oddity", 1, f"mx1.{DOMAIN}")]) for day in daily(START, 2)]
+    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
+    found = {f.kind: f for f in findings(store, START + dt.timedelta(days=1))}
+    assert set(found) == {"validation", "unknown-result-type"}
+    assert (found["validation"].sessions, found["validation"].mx_host) == (4, "mx1.example.com")
+    odd = found["unknown-result-type"]
+    assert (odd.result_type, odd.sessions) == ("x-vendor-oddity", 2)
+    assert odd.title == "mx1.example.com: An unknown result type: x-vendor-oddity"

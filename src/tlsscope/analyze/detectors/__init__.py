@@ -22,6 +22,7 @@ from tlsscope.analyze.detectors import (
     mta_sts,
     mx_outside_policy,
     novelty,
+    other_results,
     silent_reporter,
     spike,
     starttls,
@@ -33,7 +34,8 @@ __all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
 
 DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
              dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect,
-             disagreement.detect, spike.detect, novelty.detect)
+             disagreement.detect, spike.detect, novelty.detect,
+             other_results.detect)
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 
