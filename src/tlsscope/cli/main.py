@@ -9,6 +9,7 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     explain_cmd,
     findings_cmd,
     parse_cmd,
+    record_cmd,
     serve_cmd,
     store_cmds,
     summary_cmd,
