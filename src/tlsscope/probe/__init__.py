@@ -1,0 +1,1 @@
+"""Live checks of a domain's DNS, policy host and MX hosts (network I/O lives here only)."""

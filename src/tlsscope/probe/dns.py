@@ -1,0 +1,69 @@
+"""DNS lookups for the live checks (dnspython), with a settable resolver for tests and
+independent checks. Answers say what happened (ok, nxdomain, noanswer, error) instead of
+raising, because "the record is missing" is a result, not a failure of the check.
+
+TXT records are returned one string per record, the record's character-strings joined with
+nothing between them (RFC 8460 §3 and RFC 8461 §3.1, as RFC 7208 §3.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import dns.exception
+import dns.resolver
+
+OK, NXDOMAIN, NOANSWER, ERROR = "ok", "nxdomain", "noanswer", "error"
+
+
+class Answer(NamedTuple):
+    status: str  # ok | nxdomain | noanswer | error
+    values: list[str]
+    error: str = ""
+
+
+class Resolver:
+    def __init__(self, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> None:
+        self._resolver = dns.resolver.Resolver(configure=nameserver is None)
+        if nameserver is not None:
+            self._resolver.nameservers = [nameserver[0]]
+            self._resolver.port = nameserver[1]
+        self._resolver.lifetime = timeout
+
+    def _query(self, name: str, kind: str) -> tuple[str, list[Any], str]:
+        try:
+            answer = self._resolver.resolve(name, kind, raise_on_no_answer=False)
+        except dns.resolver.NXDOMAIN:
+            return NXDOMAIN, [], ""
+        except (dns.exception.DNSException, OSError) as exc:
+            return ERROR, [], f"{type(exc).__name__}: {exc}"
+        if answer.rrset is None:
+            return NOANSWER, [], ""
+        return OK, list(answer.rrset), ""
+
+    def txt(self, name: str) -> Answer:
+        status, rdatas, error = self._query(name, "TXT")
+        values = [b"".join(r.strings).decode("utf-8", "replace") for r in rdatas]
+        return Answer(status, values, error)
+
+    def mx(self, domain: str) -> Answer:
+        """MX hosts, lowest preference first ("pref host")."""
+        status, rdatas, error = self._query(domain, "MX")
+        ordered = sorted((int(r.preference), str(r.exchange).rstrip(".").lower())
+                         for r in rdatas)
+        return Answer(status, [f"{pref} {host}" for pref, host in ordered], error)
+
+    def addresses(self, host: str) -> Answer:
+        """A and AAAA addresses of a host together; ok if either has one."""
+        found: list[str] = []
+        statuses, errors = [], []
+        for kind in ("A", "AAAA"):
+            status, rdatas, error = self._query(host, kind)
+            statuses.append(status)
+            errors.extend([error] if error else [])
+            found.extend(str(r) for r in rdatas)
+        if found:
+            return Answer(OK, found)
+        if ERROR in statuses:
+            return Answer(ERROR, [], "; ".join(errors))
+        return Answer(NXDOMAIN if NXDOMAIN in statuses else NOANSWER, [])
