@@ -1,4 +1,5 @@
-"""`tlsscope check` steps 1 and 2a (records) against a real DNS server on loopback."""
+"""`tlsscope check`: records and the policy file, against a real DNS server and a real HTTPS
+policy host (test CA) on loopback."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 
 from tests.cli.test_parse_cmd import tlsscope
 from tests.dnsserver import DnsServer
+from tests.policyhost import PolicyHost
+
+POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.example\r\nmax_age: 604800\r\n"
 
 RECORDS = {
     "_smtp._tls.good.example": [("TXT", "v=TLSRPTv1; rua=mailto:tls@reports.example")],
@@ -21,33 +25,73 @@ RECORDS = {
                                         "https://127.0.0.1:1/tlsrpt,mailto:x@aonly.example")],
     "_mta-sts.lost.example": [("TXT", "v=STSv1; id=not-valid!")],
     "aonly.example": [("A", "192.0.2.7")],
+    "good.example": [("MX", "10 mx1.good.example.")],
+    "mta-sts.good.example": [("A", "127.0.0.1")],
+    "drift.example": [("MX", "10 mx1.drift.example."), ("MX", "20 backup.elsewhere.example.")],
+    "mta-sts.drift.example": [("A", "127.0.0.1")],
+    **{f"mta-sts.{name}.example": [("A", "127.0.0.1")]
+       for name in ("p404", "redirect", "media", "big", "wrongname", "broken")},
 }
+BEHAVIOURS = {
+    "mta-sts.good.example": ("policy", POLICY),
+    "mta-sts.drift.example": ("policy", POLICY.replace("good", "drift")),
+    "mta-sts.p404.example": ("status", "404"),
+    "mta-sts.redirect.example": ("redirect", "https://elsewhere.example/mta-sts.txt"),
+    "mta-sts.media.example": ("media", POLICY),
+    "mta-sts.big.example": ("oversize", str(70 * 1024)),
+    "mta-sts.wrongname.example": ("policy", POLICY),
+    "mta-sts.broken.example": ("policy", "version: STSv1\nmode: enforcing\n"),
+}
+CERT_NAMES = [name for name in BEHAVIOURS if name != "mta-sts.wrongname.example"]
 
 
 @pytest.fixture(scope="module")
-def nameserver() -> Iterator[str]:
+def policy_host() -> Iterator[PolicyHost]:
+    with PolicyHost(BEHAVIOURS, CERT_NAMES) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def nameserver(policy_host: PolicyHost) -> Iterator[str]:
     with DnsServer(RECORDS) as server:
         host, port = server.address
-        yield f"{host}:{port}"
+        yield f"{host}:{port}|{policy_host.port}|{policy_host.ca_file}"
 
 
 def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
-    done = tlsscope("check", domain, "--nameserver", nameserver, "--timeout", "3", "--json")
+    done = tlsscope("check", domain, *options(nameserver), "--json")
     return done.returncode, json.loads(done.stdout)
+
+
+def options(setup: str) -> list[str]:
+    address, port, ca_file = setup.split("|")
+    return ["--nameserver", address, "--timeout", "3", "--https-port", port,
+            "--ca-file", ca_file]
+
+
+def policy_step(nameserver: str, domain: str) -> dict[str, Any]:
+    _, found = run(nameserver, domain)
+    (step,) = [s for s in found["steps"] if s["step"] == "mta-sts-policy"]
+    return step
 
 
 def test_a_domain_with_good_records_is_clean(nameserver: str) -> None:
     code, found = run(nameserver, "good.example")
     assert code == 0 and found["status"] == "ok"
     assert [(s["step"], s["status"]) for s in found["steps"]] == [
-        ("tlsrpt-record", "ok"), ("tlsrpt-rua", "ok"), ("mta-sts-record", "ok")]
+        ("tlsrpt-record", "ok"), ("tlsrpt-rua", "ok"), ("mta-sts-record", "ok"),
+        ("mta-sts-policy", "ok")]
+    assert found["steps"][-1]["line"] == ("The policy is valid: mode enforce, 1 mx line(s), "
+                                          "max_age 604800; live MX: mx1.good.example.")
     assert found["steps"][1]["details"] == ["10 mx.reports.example"]
 
 
 def test_two_records_and_a_missing_one(nameserver: str) -> None:
     code, found = run(nameserver, "bad.example")
     assert code == 1
-    first, sts = found["steps"]
+    first, sts, fetch = found["steps"]
+    assert (fetch["status"], fetch["line"]) == (
+        "error", "mta-sts.bad.example has no address: senders cannot fetch the policy.")
     assert (first["status"], first["line"]) == (
         "error", "2 tlsrpt records at _smtp._tls.bad.example: senders ignore them all.")
     assert (sts["status"], sts["line"]) == ("error",
@@ -63,14 +107,38 @@ def test_each_rua_destination_is_checked(nameserver: str) -> None:
     assert rua["mailto:x@aonly.example"]["status"] == "warning"
     assert rua["https://127.0.0.1:1/tlsrpt"]["status"] == "error"
     assert "does not answer over HTTPS" in rua["https://127.0.0.1:1/tlsrpt"]["line"]
-    sts = found["steps"][-1]
+    sts = found["steps"][-2]
     assert sts["status"] == "error" and "invalid" in sts["line"]
     assert any("1 to 32 letters or digits" in d for d in sts["details"])
 
 
 def test_human_output_and_bad_nameserver(nameserver: str) -> None:
-    done = tlsscope("check", "good.example", "--nameserver", nameserver)
+    done = tlsscope("check", "good.example", *options(nameserver))
     assert done.returncode == 0
     assert b"OK      tlsrpt-record" in done.stdout
     wrong = tlsscope("check", "good.example", "--nameserver", "nonsense")
     assert wrong.returncode == 2 and b"HOST:PORT" in wrong.stderr
+
+
+@pytest.mark.parametrize(("domain", "words"), [
+    ("p404", "answers HTTP 404: senders report sts-policy-fetch-error"),
+    ("redirect", "redirects (HTTP 301)"),
+    ("big", "larger than 64 KB"),
+    ("wrongname", "certificate or TLS failed: senders report sts-webpki-invalid"),
+    ("broken", "invalid: senders report sts-policy-invalid"),
+])
+def test_each_policy_host_problem_is_named(nameserver: str, domain: str, words: str) -> None:
+    step = policy_step(nameserver, f"{domain}.example")
+    assert step["status"] == "error" and words in step["line"], step
+
+
+def test_wrong_media_type_is_a_warning(nameserver: str) -> None:
+    step = policy_step(nameserver, "media.example")
+    assert step["status"] == "warning"
+    assert "Content-Type is 'text/html'" in step["details"][0]
+
+
+def test_live_mx_outside_the_policy(nameserver: str) -> None:
+    step = policy_step(nameserver, "drift.example")
+    assert step["status"] == "error"
+    assert any("backup.elsewhere.example is not covered" in d for d in step["details"])

@@ -23,16 +23,20 @@ def check(
     nameserver: Annotated[str | None, typer.Option(
         help="Resolver to ask, HOST:PORT (default: the system's).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 10.0,
+    https_port: Annotated[int, typer.Option(
+        "--https-port", help="Port of the policy host (tests).")] = 443,
     ca_file: Annotated[str | None, typer.Option(
         "--ca-file", help="Extra CA bundle to trust for HTTPS (tests, private CAs).",
         show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the TLS-RPT record (and each rua destination) and the _mta-sts record, live."""
+    """Check the TLS-RPT record (and each rua destination), the _mta-sts record and the
+    MTA-STS policy file, live."""
     from rich.console import Console
     from rich.text import Text
 
     from tlsscope.check.model import worst
+    from tlsscope.check.policy_step import policy
     from tlsscope.check.records_step import mta_sts_record, tlsrpt
     from tlsscope.cli.sanitize import safe
     from tlsscope.probe.dns import Resolver
@@ -41,6 +45,7 @@ def check(
     resolver = Resolver(_host_port(nameserver) if nameserver else None, timeout)
     steps = tlsrpt(resolver, domain, timeout, ca_file or True)
     steps.append(mta_sts_record(resolver, domain)[0])
+    steps.extend(policy(resolver, domain, https_port, timeout, ca_file or True))
     if as_json:
         print_json({"domain": domain, "status": worst(steps), "steps": steps})
     else:

@@ -1,0 +1,75 @@
+"""Step 2b of a domain check: the MTA-STS policy file, fetched from every address of
+mta-sts.DOMAIN (IPv4 and IPv6 can differ), checked with the RFC 8461 §3.3 rules and
+validated (§3.2), then the live MX set matched against its mx lines (§4.1)."""
+
+from __future__ import annotations
+
+from tlsscope.check.model import ERROR, OK, WARNING, Step
+from tlsscope.parse.records import check
+from tlsscope.probe.dns import OK as DNS_OK
+from tlsscope.probe.dns import Resolver
+from tlsscope.probe.https import POLICY_PATH, PolicyFetch, fetch_policy
+
+STEP = "mta-sts-policy"
+
+
+def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10.0,
+           verify: str | bool = True) -> list[Step]:
+    host = f"mta-sts.{domain}"
+    url = f"https://{host}{POLICY_PATH}"
+    addresses = resolver.addresses(host)
+    if addresses.status != DNS_OK:
+        return [Step(step=STEP, target=url, status=ERROR,
+                     line=f"{host} has no address: senders cannot fetch the policy.",
+                     details=[addresses.error] if addresses.error else [],
+                     fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])]
+    mx = resolver.mx(domain)
+    live_mx = [value.split(" ", 1)[1] for value in mx.values if value.split(" ", 1)[1:]]
+    return [_judge(fetch_policy(host, address, port, timeout, verify), url, live_mx)
+            for address in addresses.values]
+
+
+def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
+    target = f"{url} via {fetched.address}"
+    if fetched.status_code is None:
+        if fetched.tls_error:
+            return Step(step=STEP, target=target, status=ERROR,
+                        line="The policy host's certificate or TLS failed: senders report "
+                        "sts-webpki-invalid and use no policy.", details=[fetched.error],
+                        fix=["Serve a publicly trusted certificate valid for the policy host "
+                             "(RFC 8461 §3.3)."])
+        return Step(step=STEP, target=target, status=ERROR,
+                    line="The policy host does not answer: senders report "
+                    "sts-policy-fetch-error.", details=[fetched.error],
+                    fix=["Make the policy host reachable over HTTPS on this address."])
+    if 300 <= fetched.status_code < 400:
+        return Step(step=STEP, target=target, status=ERROR,
+                    line=f"The policy host redirects (HTTP {fetched.status_code}); senders "
+                    "must not follow redirects (RFC 8461 §3.3).",
+                    details=[f"Location: {fetched.location}"],
+                    fix=["Serve the file itself at this URL, with HTTP 200."])
+    if fetched.status_code != 200:
+        return Step(step=STEP, target=target, status=ERROR,
+                    line=f"The policy host answers HTTP {fetched.status_code}: senders report "
+                    "sts-policy-fetch-error.",
+                    fix=["Serve the policy file at /.well-known/mta-sts.txt with HTTP 200."])
+    if fetched.oversize:
+        return Step(step=STEP, target=target, status=ERROR,
+                    line="The policy file is larger than 64 KB: senders may refuse it.",
+                    fix=["Serve only the policy lines."])
+    found = check(fetched.body.decode("utf-8", "replace"), live_mx)
+    details = [f"{p.level}: {p.message} [{p.rule}]" for p in found.problems]
+    media = fetched.content_type.split(";", 1)[0].strip().lower()
+    status = OK if found.valid and not found.problems else WARNING
+    if media != "text/plain":
+        details.insert(0, f"warning: Content-Type is {fetched.content_type or 'missing'!r}, "
+                          "not text/plain [RFC 8461 §3.2]")
+        status = WARNING
+    if not found.valid:
+        return Step(step=STEP, target=target, status=ERROR,
+                    line="The policy file is invalid: senders report sts-policy-invalid.",
+                    details=details, fix=["Correct it: tlsscope record check shows each error."])
+    return Step(step=STEP, target=target, status=status,
+                line=f"The policy is valid: mode {found.mode}, {len(found.mx_patterns)} mx "
+                f"line(s), max_age {found.max_age}; live MX: {', '.join(live_mx) or 'none'}.",
+                details=details)

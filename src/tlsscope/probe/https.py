@@ -1,0 +1,57 @@
+"""Fetch an MTA-STS policy over HTTPS the way RFC 8461 §3.3 tells senders to: from a given
+address with SNI and certificate checks for the policy host, no redirects followed, no cache,
+a timeout and a size cap. The result says what happened; nothing here raises for a remote
+server's behaviour."""
+
+from __future__ import annotations
+
+import ssl
+from typing import NamedTuple
+
+import httpx
+
+MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3 suggests 64 KB
+POLICY_PATH = "/.well-known/mta-sts.txt"
+
+
+class PolicyFetch(NamedTuple):
+    address: str
+    status_code: int | None  # None: no HTTP answer (see error)
+    content_type: str
+    body: bytes
+    error: str  # "" when an HTTP answer came
+    tls_error: bool  # the failure was the certificate or the TLS handshake
+    location: str  # a redirect's target, if one was answered
+    oversize: bool
+
+
+def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0,
+                 verify: str | bool = True) -> PolicyFetch:
+    """GET https://host/.well-known/mta-sts.txt, connecting to `address` (an A or AAAA)."""
+    literal = f"[{address}]" if ":" in address else address
+    url = f"https://{literal}:{port}{POLICY_PATH}"
+    context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+    if isinstance(verify, str):
+        context.load_default_certs()
+    try:
+        with httpx.Client(verify=context if verify else False, timeout=timeout,
+                          follow_redirects=False) as client:
+            with client.stream("GET", url, headers={"Host": host, "Cache-Control": "no-cache"},
+                               extensions={"sni_hostname": host}) as answer:
+                body = b""
+                oversize = False
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_POLICY_BYTES:
+                        oversize = True
+                        body = body[:MAX_POLICY_BYTES]
+                        break
+                return PolicyFetch(address, answer.status_code,
+                                   answer.headers.get("content-type", ""), body, "", False,
+                                   answer.headers.get("location", ""), oversize)
+    except httpx.HTTPError as exc:
+        cause = exc.__context__ or exc.__cause__
+        tls = isinstance(cause, ssl.SSLError) or "CERTIFICATE" in str(exc).upper() \
+            or "SSL" in str(exc).upper()
+        return PolicyFetch(address, None, "", b"", f"{type(exc).__name__}: {exc}"[:300], tls,
+                           "", False)
