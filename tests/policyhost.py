@@ -19,8 +19,9 @@ import trustme
 
 
 class PolicyHost:
-    def __init__(self, behaviours: dict[str, tuple[str, str]], cert_names: list[str]) -> None:
-        self.ca = trustme.CA()
+    def __init__(self, behaviours: dict[str, tuple[str, str]], cert_names: list[str],
+                 ca: trustme.CA | None = None) -> None:
+        self.ca = ca or trustme.CA()
         self._folder = tempfile.TemporaryDirectory()
         self.ca_file = str(Path(self._folder.name) / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_file)

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 
 from tests.cli.test_parse_cmd import tlsscope
 from tests.dnsserver import DnsServer
+from tests.mxhosts import MxHosts
 from tests.policyhost import PolicyHost
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.example\r\nmax_age: 604800\r\n"
@@ -26,6 +28,13 @@ RECORDS = {
     "_mta-sts.lost.example": [("TXT", "v=STSv1; id=not-valid!")],
     "aonly.example": [("A", "192.0.2.7")],
     "good.example": [("MX", "10 mx1.good.example.")],
+    "mx1.good.example": [("A", "127.0.0.2")],
+    "mail.example": [("MX", f"{n} {name}.mail.example.") for n, name in enumerate(
+        ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate",
+         "noaddress"))],
+    **{f"{name}.mail.example": [("A", f"127.0.0.{n}")] for n, name in enumerate(
+        ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate"),
+        start=3)},
     "mta-sts.good.example": [("A", "127.0.0.1")],
     "drift.example": [("MX", "10 mx1.drift.example."), ("MX", "20 backup.elsewhere.example.")],
     "mta-sts.drift.example": [("A", "127.0.0.1")],
@@ -45,17 +54,32 @@ BEHAVIOURS = {
 CERT_NAMES = [name for name in BEHAVIOURS if name != "mta-sts.wrongname.example"]
 
 
+MX_STORIES = {f"{name}.mail.example": (f"127.0.0.{n}", name) for n, name in enumerate(
+    ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate"), start=3)}
+
+
 @pytest.fixture(scope="module")
-def policy_host() -> Iterator[PolicyHost]:
-    with PolicyHost(BEHAVIOURS, CERT_NAMES) as host:
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def policy_host(ca: trustme.CA) -> Iterator[PolicyHost]:
+    with PolicyHost(BEHAVIOURS, CERT_NAMES, ca) as host:
         yield host
 
 
 @pytest.fixture(scope="module")
-def nameserver(policy_host: PolicyHost) -> Iterator[str]:
+def mx_hosts(ca: trustme.CA) -> Iterator[MxHosts]:
+    with MxHosts(ca, {"mx1.good.example": ("127.0.0.2", "good"), **MX_STORIES}) as hosts:
+        yield hosts
+
+
+@pytest.fixture(scope="module")
+def nameserver(policy_host: PolicyHost, mx_hosts: MxHosts) -> Iterator[str]:
     with DnsServer(RECORDS) as server:
         host, port = server.address
-        yield f"{host}:{port}|{policy_host.port}|{policy_host.ca_file}"
+        yield f"{host}:{port}|{policy_host.port}|{policy_host.ca_file}|{mx_hosts.port}"
 
 
 def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
@@ -64,9 +88,9 @@ def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
 
 
 def options(setup: str) -> list[str]:
-    address, port, ca_file = setup.split("|")
+    address, port, ca_file, smtp_port = setup.split("|")
     return ["--nameserver", address, "--timeout", "3", "--https-port", port,
-            "--ca-file", ca_file]
+            "--ca-file", ca_file, "--smtp-port", smtp_port]
 
 
 def policy_step(nameserver: str, domain: str) -> dict[str, Any]:
@@ -80,8 +104,10 @@ def test_a_domain_with_good_records_is_clean(nameserver: str) -> None:
     assert code == 0 and found["status"] == "ok"
     assert [(s["step"], s["status"]) for s in found["steps"]] == [
         ("tlsrpt-record", "ok"), ("tlsrpt-rua", "ok"), ("mta-sts-record", "ok"),
-        ("mta-sts-policy", "ok")]
-    assert found["steps"][-1]["line"] == ("The policy is valid: mode enforce, 1 mx line(s), "
+        ("mta-sts-policy", "ok"), ("mx", "ok")]
+    assert found["steps"][-1]["line"] == ("mx1.good.example offers STARTTLS with a valid, "
+                                          "trusted certificate.")
+    assert found["steps"][-2]["line"] == ("The policy is valid: mode enforce, 1 mx line(s), "
                                           "max_age 604800; live MX: mx1.good.example.")
     assert found["steps"][1]["details"] == ["10 mx.reports.example"]
 
@@ -89,7 +115,8 @@ def test_a_domain_with_good_records_is_clean(nameserver: str) -> None:
 def test_two_records_and_a_missing_one(nameserver: str) -> None:
     code, found = run(nameserver, "bad.example")
     assert code == 1
-    first, sts, fetch = found["steps"]
+    first, sts, fetch, no_mx = found["steps"]
+    assert (no_mx["status"], no_mx["line"]) == ("error", "bad.example has no MX hosts to check.")
     assert (fetch["status"], fetch["line"]) == (
         "error", "mta-sts.bad.example has no address: senders cannot fetch the policy.")
     assert (first["status"], first["line"]) == (
@@ -107,7 +134,7 @@ def test_each_rua_destination_is_checked(nameserver: str) -> None:
     assert rua["mailto:x@aonly.example"]["status"] == "warning"
     assert rua["https://127.0.0.1:1/tlsrpt"]["status"] == "error"
     assert "does not answer over HTTPS" in rua["https://127.0.0.1:1/tlsrpt"]["line"]
-    sts = found["steps"][-2]
+    (sts,) = [s for s in found["steps"] if s["step"] == "mta-sts-record"]
     assert sts["status"] == "error" and "invalid" in sts["line"]
     assert any("1 to 32 letters or digits" in d for d in sts["details"])
 
@@ -142,3 +169,26 @@ def test_live_mx_outside_the_policy(nameserver: str) -> None:
     step = policy_step(nameserver, "drift.example")
     assert step["status"] == "error"
     assert any("backup.elsewhere.example is not covered" in d for d in step["details"])
+
+
+def test_every_mx_certificate_story(nameserver: str) -> None:
+    _, found = run(nameserver, "mail.example")
+    steps = {s["target"].split(" ")[0]: s for s in found["steps"] if s["step"] == "mx"}
+    expected = {
+        "good.mail.example": ("ok", "valid, trusted certificate"),
+        "plain.mail.example": ("error", "does not offer STARTTLS"),
+        "expired.mail.example": ("error", "(certificate-expired)"),
+        "wrongname.mail.example": ("error", "does not name wrongname.mail.example"),
+        "selfsigned.mail.example": ("error", "not trusted: self-signed"),
+        "soon.mail.example": ("warning", "expires in 4 days"),
+        "nointermediate.mail.example": ("error", "sends no intermediate certificate"),
+        "noaddress.mail.example": ("error", "has no address record"),
+    }
+    for host, (status, words) in expected.items():
+        assert steps[host]["status"] == status, steps[host]
+        assert words in steps[host]["line"], steps[host]
+    # Every problem is listed, not only OpenSSL's first: the expired one names only itself,
+    # the self-signed one (no names at all) is also a name mismatch.
+    assert "not trusted" not in steps["expired.mail.example"]["line"]
+    assert "does not name" in steps["selfsigned.mail.example"]["line"]
+    assert steps["good.mail.example"]["details"][0].startswith("TLSv1.")

@@ -23,6 +23,8 @@ def check(
     nameserver: Annotated[str | None, typer.Option(
         help="Resolver to ask, HOST:PORT (default: the system's).", show_default=False)] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 10.0,
+    smtp_port: Annotated[int, typer.Option(
+        "--smtp-port", help="Port of the MX hosts (tests).")] = 25,
     https_port: Annotated[int, typer.Option(
         "--https-port", help="Port of the policy host (tests).")] = 443,
     ca_file: Annotated[str | None, typer.Option(
@@ -30,12 +32,13 @@ def check(
         show_default=False)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Check the TLS-RPT record (and each rua destination), the _mta-sts record and the
-    MTA-STS policy file, live."""
+    """Check the TLS-RPT record (and each rua destination), the _mta-sts record, the MTA-STS
+    policy file, and every MX's STARTTLS and certificate, live."""
     from rich.console import Console
     from rich.text import Text
 
     from tlsscope.check.model import worst
+    from tlsscope.check.mx_step import mx
     from tlsscope.check.policy_step import policy
     from tlsscope.check.records_step import mta_sts_record, tlsrpt
     from tlsscope.cli.sanitize import safe
@@ -46,6 +49,7 @@ def check(
     steps = tlsrpt(resolver, domain, timeout, ca_file or True)
     steps.append(mta_sts_record(resolver, domain)[0])
     steps.extend(policy(resolver, domain, https_port, timeout, ca_file or True))
+    steps.extend(mx(resolver, domain, smtp_port, timeout, ca_file))
     if as_json:
         print_json({"domain": domain, "status": worst(steps), "steps": steps})
     else:
