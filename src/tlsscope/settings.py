@@ -80,7 +80,20 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     dkim_required: bool = False
     """Quarantine mailed reports without a passing, aligned DKIM signature."""
     dns_nameserver: str = ""
-    """HOST:PORT of the DNS resolver for DKIM keys; empty: the system's."""
+    """HOST:PORT of the DNS resolver for DKIM keys and live checks; empty: the system's."""
+    # Live checks (tlsscope check)
+    check_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds per network operation of a live check."""
+    check_smtp_port: Annotated[int, msgspec.Meta(gt=0, lt=65536)] = 25
+    """Port the MX hosts are probed on."""
+    check_https_port: Annotated[int, msgspec.Meta(gt=0, lt=65536)] = 443
+    """Port the MTA-STS policy host is fetched from."""
+    check_ca_file: str = ""
+    """An extra CA bundle trusted for the policy host, https rua and MX certificates."""
+    check_allow_private: bool = False
+    """Probe private, loopback and link-local addresses too (off: the SSRF guard refuses)."""
+    check_expiry_warning_days: Annotated[int, msgspec.Meta(ge=0)] = 14
+    """Warn about certificates expiring within this many days."""
 
 
 _LISTS = {"rua_addresses"}  # comma-separated in the environment

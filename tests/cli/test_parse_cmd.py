@@ -22,8 +22,9 @@ CONTRACT_DETAIL = {"result_type", "failed_session_count", "sending_mta_ip",
                    "additional_information", "failure_reason_code"}
 
 
-def tlsscope(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "COLUMNS": "200", "TZ": "America/New_York"}
+def tlsscope(*args: str, stdin: bytes | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "COLUMNS": "200", "TZ": "America/New_York", **(env or {})}
     return subprocess.run([sys.executable, "-m", "tlsscope", *args], input=stdin,
                           capture_output=True, env=env, timeout=120, check=False)
 

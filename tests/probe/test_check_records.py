@@ -90,7 +90,7 @@ def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
 def options(setup: str) -> list[str]:
     address, port, ca_file, smtp_port = setup.split("|")
     return ["--nameserver", address, "--timeout", "3", "--https-port", port,
-            "--ca-file", ca_file, "--smtp-port", smtp_port]
+            "--ca-file", ca_file, "--smtp-port", smtp_port, "--allow-private"]
 
 
 def policy_step(nameserver: str, domain: str) -> dict[str, Any]:
@@ -192,3 +192,30 @@ def test_every_mx_certificate_story(nameserver: str) -> None:
     assert "not trusted" not in steps["expired.mail.example"]["line"]
     assert "does not name" in steps["selfsigned.mail.example"]["line"]
     assert steps["good.mail.example"]["details"][0].startswith("TLSv1.")
+
+
+def test_private_addresses_are_refused_unless_allowed(nameserver: str) -> None:
+    args = [a for a in options(nameserver) if a != "--allow-private"]
+    done = tlsscope("check", "good.example", *args, "--json")
+    assert done.returncode == 1
+    steps = {s["step"]: s for s in json.loads(done.stdout)["steps"]}
+    for name in ("mta-sts-policy", "mx"):
+        assert steps[name]["status"] == "error"
+        assert "127.0.0." in steps[name]["line"] and "refused" in steps[name]["line"]
+    assert steps["tlsrpt-rua"]["status"] == "ok"  # a DNS lookup only, no connection
+    # The setting allows it as the flag does.
+    allowed = tlsscope("check", "good.example", *args, "--json",
+                       env={"TLSSCOPE_CHECK_ALLOW_PRIVATE": "true"})
+    assert allowed.returncode == 0, allowed.stdout
+
+
+@pytest.mark.parametrize(("address", "refused_it"), [
+    ("10.1.2.3", True), ("127.0.0.1", True), ("169.254.1.1", True), ("::1", True),
+    ("fe80::1", True), ("192.0.2.1", True), ("100.64.0.1", True), ("8.8.8.8", False),
+    ("2a00:1450:4001::1", False), ("not-an-ip", True),
+])
+def test_ssrf_guard(address: str, refused_it: bool) -> None:
+    from tlsscope.check.guard import refused
+
+    assert (refused(address, False) is not None) == refused_it
+    assert refused(address, True) is None

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography import x509
 
+from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step
 from tlsscope.policy_text import mx_matches
 from tlsscope.probe.dns import OK as DNS_OK
@@ -29,7 +30,7 @@ def mx_hosts(resolver: Resolver, domain: str) -> list[str]:
 
 def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
        cafile: str | None = None, now: dt.datetime | None = None,
-       warn_days: int = EXPIRY_WARNING_DAYS) -> list[Step]:
+       warn_days: int = EXPIRY_WARNING_DAYS, allow_private: bool = False) -> list[Step]:
     now = now or dt.datetime.now(dt.UTC)
     hosts = mx_hosts(resolver, domain)
     if not hosts:
@@ -43,7 +44,13 @@ def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
             steps.append(Step(step=STEP, target=host, status=ERROR,
                               line=f"MX {host} has no address record.",
                               fix=[f"Publish A/AAAA records for {host}, or remove the MX."]))
-        targets.extend((host, address) for address in addresses.values)
+        for address in addresses.values:
+            why = refused(address, allow_private)
+            if why:
+                steps.append(Step(step=STEP, target=f"{host} [{address}]", status=ERROR,
+                                  line=f"Not probed: {why}."))
+            else:
+                targets.append((host, address))
     with ThreadPoolExecutor(max_workers=8) as pool:
         probes = list(pool.map(lambda t: probe_mx(t[0], t[1], port, timeout, cafile), targets))
     steps.extend(judge(probe, now, warn_days) for probe in probes)

@@ -4,6 +4,7 @@ validated (§3.2), then the live MX set matched against its mx lines (§4.1)."""
 
 from __future__ import annotations
 
+from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step
 from tlsscope.parse.records import check
 from tlsscope.probe.dns import OK as DNS_OK
@@ -14,7 +15,7 @@ STEP = "mta-sts-policy"
 
 
 def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10.0,
-           verify: str | bool = True) -> list[Step]:
+           verify: str | bool = True, allow_private: bool = False) -> list[Step]:
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     addresses = resolver.addresses(host)
@@ -25,8 +26,15 @@ def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10
                      fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])]
     mx = resolver.mx(domain)
     live_mx = [value.split(" ", 1)[1] for value in mx.values if value.split(" ", 1)[1:]]
-    return [_judge(fetch_policy(host, address, port, timeout, verify), url, live_mx)
-            for address in addresses.values]
+    steps = []
+    for address in addresses.values:
+        why = refused(address, allow_private)
+        if why:
+            steps.append(Step(step=STEP, target=f"{url} via {address}", status=ERROR,
+                              line=f"Not fetched: {why}."))
+            continue
+        steps.append(_judge(fetch_policy(host, address, port, timeout, verify), url, live_mx))
+    return steps
 
 
 def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:

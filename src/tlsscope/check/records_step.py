@@ -3,10 +3,12 @@ each `rua` destination (RFC 8460 §3), and the `_mta-sts` record (RFC 8461 §3.1
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import httpx
 
+from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step
 from tlsscope.parse.records import RecordCheck, check_all, kind_of
 from tlsscope.probe.dns import ERROR as DNS_ERROR
@@ -46,17 +48,18 @@ def _record(resolver: Resolver, name: str, kind: str, step: str,
 
 
 def tlsrpt(resolver: Resolver, domain: str, timeout: float = 10.0,
-           verify: str | bool = True) -> list[Step]:
+           verify: str | bool = True, allow_private: bool = False) -> list[Step]:
     name = f"_smtp._tls.{domain}"
     step, found = _record(resolver, name, "tlsrpt", "tlsrpt-record",
                           "Publish one: tlsscope record tlsrpt --rua mailto:ADDRESS")
     steps = [step]
     for uri in found.rua if found else []:
-        steps.append(_rua_step(resolver, uri, timeout, verify))
+        steps.append(_rua_step(resolver, uri, timeout, verify, allow_private))
     return steps
 
 
-def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool) -> Step:
+def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
+              allow_private: bool) -> Step:
     if uri.lower().startswith("mailto:"):
         address = uri[len("mailto:"):].split("?", 1)[0]
         mail_domain = address.rpartition("@")[2].lower()
@@ -78,6 +81,14 @@ def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool) 
                     f"{address} cannot be delivered.",
                     fix=["Use an address whose domain receives mail."])
     host = urlsplit(uri).hostname or uri
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        addresses = resolver.addresses(host).values
+    why = next((r for r in (refused(a, allow_private) for a in addresses) if r), None)
+    if not addresses or why:
+        return Step(step="tlsrpt-rua", target=uri, status=ERROR,
+                    line=f"{host} is not checked: {why or 'it has no address'}.")
     try:
         answer = httpx.request("OPTIONS", uri, timeout=timeout, verify=verify,
                                follow_redirects=False)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tlsscope.cli.app import JsonOption, app, fail, print_json
+from tlsscope.cli.app import ConfigOption, JsonOption, app, fail, print_json, settings
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -21,16 +21,29 @@ def check(
     domain: Annotated[str, typer.Argument(help="The domain to check (example.com).",
                                           show_default=False)],
     nameserver: Annotated[str | None, typer.Option(
-        help="Resolver to ask, HOST:PORT (default: the system's).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per network operation.")] = 10.0,
-    smtp_port: Annotated[int, typer.Option(
-        "--smtp-port", help="Port of the MX hosts (tests).")] = 25,
-    https_port: Annotated[int, typer.Option(
-        "--https-port", help="Port of the policy host (tests).")] = 443,
-    ca_file: Annotated[str | None, typer.Option(
-        "--ca-file", help="Extra CA bundle to trust for HTTPS (tests, private CAs).",
+        help="Resolver to ask, HOST:PORT (default: dns_nameserver, else the system's).",
         show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds per network operation (default: check_timeout).",
+        show_default=False)] = None,
+    smtp_port: Annotated[int | None, typer.Option(
+        "--smtp-port", help="Port of the MX hosts (default: check_smtp_port).",
+        show_default=False)] = None,
+    https_port: Annotated[int | None, typer.Option(
+        "--https-port", help="Port of the policy host (default: check_https_port).",
+        show_default=False)] = None,
+    ca_file: Annotated[str | None, typer.Option(
+        "--ca-file", help="Extra CA bundle to trust (default: check_ca_file).",
+        show_default=False)] = None,
+    allow_private: Annotated[bool | None, typer.Option(
+        "--allow-private/--no-allow-private",
+        help="Also probe private and loopback addresses (default: check_allow_private).",
+        show_default=False)] = None,
+    expiry_warning_days: Annotated[int | None, typer.Option(
+        "--expiry-warning-days", help="Warn about certificates expiring this soon "
+        "(default: check_expiry_warning_days).", show_default=False)] = None,
     as_json: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Check the TLS-RPT record (and each rua destination), the _mta-sts record, the MTA-STS
     policy file, and every MX's STARTTLS and certificate, live."""
@@ -44,12 +57,20 @@ def check(
     from tlsscope.cli.sanitize import safe
     from tlsscope.probe.dns import Resolver
 
+    conf = settings(config)
+    server = nameserver or conf.dns_nameserver
+    seconds = timeout or conf.check_timeout
+    cafile = ca_file or conf.check_ca_file or None
+    private = conf.check_allow_private if allow_private is None else allow_private
     domain = domain.strip().lower().rstrip(".")
-    resolver = Resolver(_host_port(nameserver) if nameserver else None, timeout)
-    steps = tlsrpt(resolver, domain, timeout, ca_file or True)
+    resolver = Resolver(_host_port(server) if server else None, seconds)
+    steps = tlsrpt(resolver, domain, seconds, cafile or True, private)
     steps.append(mta_sts_record(resolver, domain)[0])
-    steps.extend(policy(resolver, domain, https_port, timeout, ca_file or True))
-    steps.extend(mx(resolver, domain, smtp_port, timeout, ca_file))
+    steps.extend(policy(resolver, domain, https_port or conf.check_https_port, seconds,
+                        cafile or True, private))
+    steps.extend(mx(resolver, domain, smtp_port or conf.check_smtp_port, seconds, cafile,
+                    warn_days=(conf.check_expiry_warning_days if expiry_warning_days is None
+                               else expiry_warning_days), allow_private=private))
     if as_json:
         print_json({"domain": domain, "status": worst(steps), "steps": steps})
     else:
