@@ -8,6 +8,7 @@ body. Names missing from the certificate get a certificate error from the client
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 import tempfile
 import threading
@@ -20,13 +21,26 @@ import trustme
 
 class PolicyHost:
     def __init__(self, behaviours: dict[str, tuple[str, str]], cert_names: list[str],
-                 ca: trustme.CA | None = None) -> None:
+                 ca: trustme.CA | None = None, expiring: list[str] | None = None) -> None:
+        """`expiring`: names served (by SNI) a certificate that ends in 5 days."""
         self.ca = ca or trustme.CA()
         self._folder = tempfile.TemporaryDirectory()
         self.ca_file = str(Path(self._folder.name) / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_file)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.ca.issue_cert(*cert_names).configure_cert(context)
+        if expiring:
+            now = dt.datetime.now(dt.UTC)
+            soon = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ca.issue_cert(*expiring, not_before=now - dt.timedelta(days=80),
+                               not_after=now + dt.timedelta(days=5)).configure_cert(soon)
+            names = set(expiring)
+
+            def pick(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
+                if name in names:
+                    sock.context = soon
+
+            context.sni_callback = pick
         behaviours = {k.lower(): v for k, v in behaviours.items()}
 
         class Handler(BaseHTTPRequestHandler):

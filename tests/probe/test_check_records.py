@@ -39,7 +39,7 @@ RECORDS = {
     "drift.example": [("MX", "10 mx1.drift.example."), ("MX", "20 backup.elsewhere.example.")],
     "mta-sts.drift.example": [("A", "127.0.0.1")],
     **{f"mta-sts.{name}.example": [("A", "127.0.0.1")]
-       for name in ("p404", "redirect", "media", "big", "wrongname", "broken")},
+       for name in ("p404", "redirect", "media", "big", "wrongname", "broken", "soon")},
 }
 BEHAVIOURS = {
     "mta-sts.good.example": ("policy", POLICY),
@@ -50,6 +50,7 @@ BEHAVIOURS = {
     "mta-sts.big.example": ("oversize", str(70 * 1024)),
     "mta-sts.wrongname.example": ("policy", POLICY),
     "mta-sts.broken.example": ("policy", "version: STSv1\nmode: enforcing\n"),
+    "mta-sts.soon.example": ("policy", POLICY.replace("good", "soon")),
 }
 CERT_NAMES = [name for name in BEHAVIOURS if name != "mta-sts.wrongname.example"]
 
@@ -65,7 +66,7 @@ def ca() -> trustme.CA:
 
 @pytest.fixture(scope="module")
 def policy_host(ca: trustme.CA) -> Iterator[PolicyHost]:
-    with PolicyHost(BEHAVIOURS, CERT_NAMES, ca) as host:
+    with PolicyHost(BEHAVIOURS, CERT_NAMES, ca, expiring=["mta-sts.soon.example"]) as host:
         yield host
 
 
@@ -219,3 +220,11 @@ def test_ssrf_guard(address: str, refused_it: bool) -> None:
 
     assert (refused(address, False) is not None) == refused_it
     assert refused(address, True) is None
+
+
+def test_policy_host_certificate_expiring_soon_is_a_warning(nameserver: str) -> None:
+    step = policy_step(nameserver, "soon.example")
+    assert step["status"] == "warning"
+    assert step["details"][0].startswith("warning: the policy host's certificate expires in 4")
+    good = policy_step(nameserver, "good.example")
+    assert good["status"] == "ok" and "days left" in good["details"][-1]

@@ -4,6 +4,10 @@ validated (§3.2), then the live MX set matched against its mx lines (§4.1)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from cryptography import x509
+
 from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step
 from tlsscope.parse.records import check
@@ -15,7 +19,8 @@ STEP = "mta-sts-policy"
 
 
 def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10.0,
-           verify: str | bool = True, allow_private: bool = False) -> list[Step]:
+           verify: str | bool = True, allow_private: bool = False,
+           now: dt.datetime | None = None, warn_days: int = 14) -> list[Step]:
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     addresses = resolver.addresses(host)
@@ -33,8 +38,30 @@ def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10
             steps.append(Step(step=STEP, target=f"{url} via {address}", status=ERROR,
                               line=f"Not fetched: {why}."))
             continue
-        steps.append(_judge(fetch_policy(host, address, port, timeout, verify), url, live_mx))
+        fetched = fetch_policy(host, address, port, timeout, verify)
+        step = _judge(fetched, url, live_mx)
+        _expiry(step, fetched.certificate, now or dt.datetime.now(dt.UTC), warn_days)
+        steps.append(step)
     return steps
+
+
+def _expiry(step: Step, certificate: bytes, now: dt.datetime, warn_days: int) -> None:
+    """Warn before the policy host's certificate expires: senders then report
+    sts-webpki-invalid and fall back to no policy (RFC 8461 §3.3)."""
+    if not certificate:
+        return
+    not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
+    days = (not_after - now).days
+    step.details.append(f"policy host certificate valid until {not_after:%Y-%m-%d} "
+                        f"({days} days left)")
+    if 0 <= days < warn_days:
+        step.details.insert(0, f"warning: the policy host's certificate expires in {days} "
+                               f"days, on {not_after:%Y-%m-%d}")
+        step.fix.append("Renew the policy host's certificate, and check that renewal is "
+                        "automatic.")
+        if step.status == OK:
+            step.status = WARNING
+            step.line += f" Its certificate expires in {days} days."
 
 
 def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:

@@ -66,11 +66,12 @@ def check(
     resolver = Resolver(_host_port(server) if server else None, seconds)
     steps = tlsrpt(resolver, domain, seconds, cafile or True, private)
     steps.append(mta_sts_record(resolver, domain)[0])
+    warn_days = (conf.check_expiry_warning_days if expiry_warning_days is None
+                 else expiry_warning_days)
     steps.extend(policy(resolver, domain, https_port or conf.check_https_port, seconds,
-                        cafile or True, private))
+                        cafile or True, private, warn_days=warn_days))
     steps.extend(mx(resolver, domain, smtp_port or conf.check_smtp_port, seconds, cafile,
-                    warn_days=(conf.check_expiry_warning_days if expiry_warning_days is None
-                               else expiry_warning_days), allow_private=private))
+                    warn_days=warn_days, allow_private=private))
     if as_json:
         print_json({"domain": domain, "status": worst(steps), "steps": steps})
     else:

@@ -23,6 +23,7 @@ class PolicyFetch(NamedTuple):
     tls_error: bool  # the failure was the certificate or the TLS handshake
     location: str  # a redirect's target, if one was answered
     oversize: bool
+    certificate: bytes = b""  # the policy host's certificate (DER), when TLS was set up
 
 
 def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0,
@@ -38,6 +39,7 @@ def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0
                           follow_redirects=False) as client:
             with client.stream("GET", url, headers={"Host": host, "Cache-Control": "no-cache"},
                                extensions={"sni_hostname": host}) as answer:
+                certificate = _peer_certificate(answer)
                 body = b""
                 oversize = False
                 for chunk in answer.iter_bytes():
@@ -48,10 +50,23 @@ def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0
                         break
                 return PolicyFetch(address, answer.status_code,
                                    answer.headers.get("content-type", ""), body, "", False,
-                                   answer.headers.get("location", ""), oversize)
+                                   answer.headers.get("location", ""), oversize, certificate)
     except httpx.HTTPError as exc:
         cause = exc.__context__ or exc.__cause__
         tls = isinstance(cause, ssl.SSLError) or "CERTIFICATE" in str(exc).upper() \
             or "SSL" in str(exc).upper()
         return PolicyFetch(address, None, "", b"", f"{type(exc).__name__}: {exc}"[:300], tls,
                            "", False)
+
+
+def _peer_certificate(answer: httpx.Response) -> bytes:
+    """The server's certificate (DER) from the connection the answer came on; b"" if hidden."""
+    stream = answer.extensions.get("network_stream")
+    tls = stream.get_extra_info("ssl_object") if stream is not None else None
+    if tls is None:
+        return b""
+    try:
+        # The low-level object takes the flag positionally only.
+        return bytes(tls.getpeercert(True) or b"")
+    except (ValueError, TypeError, ssl.SSLError):
+        return b""
