@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnslib import AAAA, MX, QTYPE, RR, TXT, A
+from dnslib import AAAA, MX, QTYPE, RR, TLSA, TXT, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 _MAKE = {"A": A, "AAAA": AAAA, "TXT": lambda v: TXT([v[i:i + 255] for i in range(0, len(v), 255)]),
-         "MX": lambda v: MX(v.split()[1], int(v.split()[0]))}
+         "MX": lambda v: MX(v.split()[1], int(v.split()[0])),
+         "TLSA": lambda v: TLSA(int(v.split()[0]), int(v.split()[1]), int(v.split()[2]),
+                                bytes.fromhex(v.split()[3]))}
 
 
 class _Resolver(BaseResolver):  # type: ignore[misc]
-    def __init__(self, records: dict[str, list[tuple[str, str]]]) -> None:
+    def __init__(self, records: dict[str, list[tuple[str, str]]],
+                 authenticated: set[str]) -> None:
         self.records = {name.lower().rstrip("."): values for name, values in records.items()}
+        self.authenticated = {name.lower().rstrip(".") for name in authenticated}
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
@@ -29,6 +33,8 @@ class _Resolver(BaseResolver):  # type: ignore[misc]
         if name not in self.records:
             reply.header.rcode = 3  # NXDOMAIN
             return reply
+        # AD as a validating resolver sets it (dnslib would echo the query's AD bit).
+        reply.header.ad = 1 if name in self.authenticated else 0
         for record_type, value in self.records[name]:
             if record_type == kind:
                 reply.add_answer(RR(request.q.qname, getattr(QTYPE, kind), ttl=60,
@@ -37,8 +43,12 @@ class _Resolver(BaseResolver):  # type: ignore[misc]
 
 
 class DnsServer:
-    def __init__(self, records: dict[str, list[tuple[str, str]]]) -> None:
-        self.server = DNSServer(_Resolver(records), port=0, address="127.0.0.1",
+    """`authenticated`: names answered with the AD bit, as a validating resolver would."""
+
+    def __init__(self, records: dict[str, list[tuple[str, str]]],
+                 authenticated: set[str] | None = None) -> None:
+        self.server = DNSServer(_Resolver(records, authenticated or set()), port=0,
+                                address="127.0.0.1",
                                 logger=DNSLogger(log="-request,-reply,-truncated,-error"))
 
     def __enter__(self) -> DnsServer:

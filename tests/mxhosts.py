@@ -39,6 +39,7 @@ class MxHosts:
         self._folder = tempfile.TemporaryDirectory()
         self.port = _free_port()
         self.controllers: list[Controller] = []
+        self.certs: dict[str, bytes] = {}  # each host's leaf certificate, DER
         now = dt.datetime.now(dt.UTC)
         for name, (address, story) in hosts.items():
             context = None if story == "plain" else self._context(ca, name, story, now)
@@ -65,7 +66,9 @@ class MxHosts:
                    "soon": (now - dt.timedelta(days=80), now + dt.timedelta(days=5))}
         before, after = windows.get(story, (None, None))
         names = ["other.example.net"] if story == "wrongname" else [name]
-        ca.issue_cert(*names, not_before=before, not_after=after).configure_cert(context)
+        leaf = ca.issue_cert(*names, not_before=before, not_after=after)
+        leaf.configure_cert(context)
+        self.certs[name] = ssl.PEM_cert_to_DER_cert(leaf.cert_chain_pems[0].bytes().decode())
         return context
 
     def _path(self, name: str, kind: str) -> str:

@@ -3,6 +3,7 @@ policy host (test CA) on loopback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -76,9 +77,33 @@ def mx_hosts(ca: trustme.CA) -> Iterator[MxHosts]:
         yield hosts
 
 
+def tlsa_311(der: bytes) -> str:
+    """A DANE-EE record for a certificate: usage 3, SPKI, SHA-256 (RFC 7672 §3.1.1)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return f"3 1 1 {hashlib.sha256(spki).hexdigest()}"
+
+
 @pytest.fixture(scope="module")
 def nameserver(policy_host: PolicyHost, mx_hosts: MxHosts) -> Iterator[str]:
-    with DnsServer(RECORDS) as server:
+    certs = mx_hosts.certs
+    records = {
+        **RECORDS,
+        # Matches; DANE-EE ignores that the certificate names another host (§3.1.1).
+        "_25._tcp.wrongname.mail.example": [("TLSA", tlsa_311(certs["wrongname.mail.example"]))],
+        # Does not match the certificate in use.
+        "_25._tcp.expired.mail.example": [("TLSA", "3 1 1 " + "ab" * 32)],
+        # Matches, but not DNSSEC-validated.
+        "_25._tcp.soon.mail.example": [("TLSA", tlsa_311(certs["soon.mail.example"]))],
+        # Validated records, and no STARTTLS.
+        "_25._tcp.plain.mail.example": [("TLSA", "3 1 1 " + "cd" * 32)],
+    }
+    validated = {"_25._tcp.wrongname.mail.example", "_25._tcp.expired.mail.example",
+                 "_25._tcp.plain.mail.example"}
+    with DnsServer(records, validated) as server:
         host, port = server.address
         yield f"{host}:{port}|{policy_host.port}|{policy_host.ca_file}|{mx_hosts.port}"
 
@@ -105,10 +130,12 @@ def test_a_domain_with_good_records_is_clean(nameserver: str) -> None:
     assert code == 0 and found["status"] == "ok"
     assert [(s["step"], s["status"]) for s in found["steps"]] == [
         ("tlsrpt-record", "ok"), ("tlsrpt-rua", "ok"), ("mta-sts-record", "ok"),
-        ("mta-sts-policy", "ok"), ("mx", "ok")]
-    assert found["steps"][-1]["line"] == ("mx1.good.example offers STARTTLS with a valid, "
+        ("mta-sts-policy", "ok"), ("mx", "ok"), ("dane", "ok")]
+    assert found["steps"][-2]["line"] == ("mx1.good.example offers STARTTLS with a valid, "
                                           "trusted certificate.")
-    assert found["steps"][-2]["line"] == ("The policy is valid: mode enforce, 1 mx line(s), "
+    assert found["steps"][-1]["line"] == ("mx1.good.example publishes no TLSA records: DANE is "
+                                          "not used.")
+    assert found["steps"][-3]["line"] == ("The policy is valid: mode enforce, 1 mx line(s), "
                                           "max_age 604800; live MX: mx1.good.example.")
     assert found["steps"][1]["details"] == ["10 mx.reports.example"]
 
@@ -228,3 +255,19 @@ def test_policy_host_certificate_expiring_soon_is_a_warning(nameserver: str) -> 
     assert step["details"][0].startswith("warning: the policy host's certificate expires in 4")
     good = policy_step(nameserver, "good.example")
     assert good["status"] == "ok" and "days left" in good["details"][-1]
+
+
+def test_dane_records_against_the_served_certificates(nameserver: str) -> None:
+    _, found = run(nameserver, "mail.example")
+    dane = {s["target"].split(" ")[0].removeprefix("_25._tcp."): s for s in found["steps"]
+            if s["step"] == "dane"}
+    assert dane["wrongname.mail.example"]["status"] == "ok"
+    assert "matches its TLSA records" in dane["wrongname.mail.example"]["line"]
+    assert dane["expired.mail.example"]["status"] == "error"
+    assert "tlsa-invalid" in dane["expired.mail.example"]["line"]
+    assert dane["soon.mail.example"]["status"] == "warning"
+    assert "no AD bit" in dane["soon.mail.example"]["line"]
+    assert dane["plain.mail.example"]["status"] == "error"
+    assert "dane-required" in dane["plain.mail.example"]["line"]
+    assert dane["good.mail.example"]["status"] == "ok"
+    assert "no TLSA records" in dane["good.mail.example"]["line"]

@@ -30,12 +30,14 @@ def mx_hosts(resolver: Resolver, domain: str) -> list[str]:
 
 def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
        cafile: str | None = None, now: dt.datetime | None = None,
-       warn_days: int = EXPIRY_WARNING_DAYS, allow_private: bool = False) -> list[Step]:
+       warn_days: int = EXPIRY_WARNING_DAYS,
+       allow_private: bool = False) -> tuple[list[Step], list[MxProbe], list[str]]:
+    """The MX steps, the probes behind them, and the MX host names."""
     now = now or dt.datetime.now(dt.UTC)
     hosts = mx_hosts(resolver, domain)
     if not hosts:
         return [Step(step=STEP, target=domain, status=ERROR,
-                     line=f"{domain} has no MX hosts to check.")]
+                     line=f"{domain} has no MX hosts to check.")], [], []
     targets: list[tuple[str, str]] = []
     steps: list[Step] = []
     for host in hosts:
@@ -54,7 +56,7 @@ def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
     with ThreadPoolExecutor(max_workers=8) as pool:
         probes = list(pool.map(lambda t: probe_mx(t[0], t[1], port, timeout, cafile), targets))
     steps.extend(judge(probe, now, warn_days) for probe in probes)
-    return steps
+    return steps, probes, hosts
 
 
 def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:

@@ -46,10 +46,11 @@ def check(
     config: ConfigOption = None,
 ) -> None:
     """Check the TLS-RPT record (and each rua destination), the _mta-sts record, the MTA-STS
-    policy file, and every MX's STARTTLS and certificate, live."""
+    policy file, every MX's STARTTLS and certificate, and DANE, live."""
     from rich.console import Console
     from rich.text import Text
 
+    from tlsscope.check.dane_step import dane
     from tlsscope.check.model import worst
     from tlsscope.check.mx_step import mx
     from tlsscope.check.policy_step import policy
@@ -70,8 +71,10 @@ def check(
                  else expiry_warning_days)
     steps.extend(policy(resolver, domain, https_port or conf.check_https_port, seconds,
                         cafile or True, private, warn_days=warn_days))
-    steps.extend(mx(resolver, domain, smtp_port or conf.check_smtp_port, seconds, cafile,
-                    warn_days=warn_days, allow_private=private))
+    mx_steps, probes, hosts = mx(resolver, domain, smtp_port or conf.check_smtp_port, seconds,
+                                 cafile, warn_days=warn_days, allow_private=private)
+    steps.extend(mx_steps)
+    steps.extend(dane(resolver, hosts, probes))
     if as_json:
         print_json({"domain": domain, "status": worst(steps), "steps": steps})
     else:

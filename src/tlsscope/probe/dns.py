@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import dns.exception
+import dns.flags
 import dns.resolver
 
 OK, NXDOMAIN, NOANSWER, ERROR = "ok", "nxdomain", "noanswer", "error"
@@ -20,6 +21,7 @@ class Answer(NamedTuple):
     status: str  # ok | nxdomain | noanswer | error
     values: list[str]
     error: str = ""
+    authenticated: bool = False  # the resolver set AD: it validated the answer with DNSSEC
 
 
 class Resolver:
@@ -31,15 +33,20 @@ class Resolver:
         self._resolver.lifetime = timeout
 
     def _query(self, name: str, kind: str) -> tuple[str, list[Any], str]:
+        status, rdatas, error, _ = self._query_flags(name, kind)
+        return status, rdatas, error
+
+    def _query_flags(self, name: str, kind: str) -> tuple[str, list[Any], str, bool]:
         try:
             answer = self._resolver.resolve(name, kind, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN:
-            return NXDOMAIN, [], ""
+            return NXDOMAIN, [], "", False
         except (dns.exception.DNSException, OSError) as exc:
-            return ERROR, [], f"{type(exc).__name__}: {exc}"
+            return ERROR, [], f"{type(exc).__name__}: {exc}", False
+        authenticated = bool(answer.response.flags & dns.flags.AD)
         if answer.rrset is None:
-            return NOANSWER, [], ""
-        return OK, list(answer.rrset), ""
+            return NOANSWER, [], "", authenticated
+        return OK, list(answer.rrset), "", authenticated
 
     def txt(self, name: str) -> Answer:
         status, rdatas, error = self._query(name, "TXT")
@@ -67,3 +74,13 @@ class Resolver:
         if ERROR in statuses:
             return Answer(ERROR, [], "; ".join(errors))
         return Answer(NXDOMAIN if NXDOMAIN in statuses else NOANSWER, [])
+
+    def tlsa(self, host: str, port: int = 25) -> Answer:
+        """TLSA records at _PORT._tcp.HOST (RFC 7672 §2.2), and whether the resolver
+        validated them (the AD bit: trust it only from a validating resolver you trust)."""
+        self._resolver.use_edns(0, dns.flags.DO, 1232)
+        self._resolver.flags = dns.flags.RD | dns.flags.AD
+        status, rdatas, error, authenticated = self._query_flags(f"_{port}._tcp.{host}",
+                                                                 "TLSA")
+        values = [f"{r.usage} {r.selector} {r.mtype} {r.cert.hex()}" for r in rdatas]
+        return Answer(status, values, error, authenticated)
