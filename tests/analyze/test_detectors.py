@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.analyze.scenarios import Day, Failure, daily, write
 from tests.cli.test_parse_cmd import tlsscope
@@ -21,15 +18,6 @@ from tlsscope.store import Store
 DOMAIN = "example.com"
 START = dt.date(2026, 2, 1)
 REPORTERS = (("Google LLC", 900), ("Microsoft Corporation", 300), ("Mail.ru", 40))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'tlsscope.db'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def findings(store: Store, until: dt.date, days: int = 28, lang: str = "en") -> list[DomainFinding]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.analyze.scenarios import Day, Failure, daily, write
 from tests.cli.test_parse_cmd import tlsscope
@@ -18,15 +15,6 @@ from tlsscope.store import Store
 START = dt.date(2026, 3, 1)
 LAST = dt.date(2026, 3, 14)
 DOMAIN = "example.com"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'tlsscope.db'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def expired_mx2(folder: Path) -> list[Path]:
