@@ -13,9 +13,8 @@ actually applied (RFC 8461 §5 for MTA-STS modes, RFC 7672 for DANE).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from tlsscope.analyze import catalog
 from tlsscope.analyze.facts import DomainStats, FailureGroup
@@ -57,9 +56,7 @@ class Summary(NamedTuple):
 def policy_mode(policy_name: str) -> str:
     """A stats policy name ("sts enforce", "tlsa", "no-policy-found") → a catalog mode."""
     kind, _, mode = policy_name.partition(" ")
-    if kind == "sts":
-        return mode if mode in ("enforce", "testing") else "testing"
-    return "dane" if kind == "tlsa" else "none"
+    return catalog.policy_mode(kind, mode)
 
 
 def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
@@ -68,40 +65,6 @@ def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
     overall = policy_mode(ranked[0].name) if ranked else "none"
     sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")), "testing")
     return overall, sts
-
-
-class _Words:
-    def __init__(self, lang: str) -> None:
-        self.texts: dict[str, Any] = catalog._texts(lang)["summary"]
-
-    def say(self, key: str, **values: object) -> str:
-        text: str = self.texts[key]
-        for name, value in values.items():
-            text = text.replace("{" + name + "}", str(value))
-        return text
-
-    def number(self, value: int) -> str:
-        return f"{value:,}".replace(",", self.texts["thousands"])
-
-    def rate(self, value: float) -> str:
-        return f"{value:.1f}".replace(".", self.texts["decimal"])
-
-    def names(self, names: Sequence[str]) -> str:
-        if len(names) <= 1:
-            return "".join(names)
-        return f"{', '.join(names[:-1])} {self.texts['and']} {names[-1]}"
-
-    def mx(self, host: str) -> str:
-        return host or self.texts["unnamed_mx"]
-
-
-def _rate(successful: int, failed: int) -> float | None:
-    total = successful + failed
-    if total == 0:
-        return None
-    rate = 100.0 * successful / total
-    # Rounded down, so that a domain with failures never reads "100.0 %".
-    return math.floor(rate * 10) / 10 if failed else rate
 
 
 def problems(failures: Sequence[FailureGroup], stats: DomainStats,
@@ -126,51 +89,55 @@ def problems(failures: Sequence[FailureGroup], stats: DomainStats,
 
 def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
               lang: str = catalog.DEFAULT_LANG) -> Summary:
-    words = _Words(lang)
+    words = catalog.Words(lang)
     domain = stats.domain or ""
     mode, _ = _dominant_modes(stats)
     found = problems(failures, stats, lang)
-    rate = _rate(stats.successful, stats.failed)
+    rate = catalog.success_rate(stats.successful, stats.failed)
     days = (stats.until - stats.since).days + 1
     common = {"domain": domain, "since": stats.since.isoformat(),
               "until": stats.until.isoformat()}
     sentences: list[str] = []
     if stats.reports == 0:
-        sentences.append(words.say("no_reports", **common))
+        sentences.append(words.say("summary", "no_reports", **common))
     else:
         count = len(stats.by_reporter)
-        reporters = (words.say("reporter_one") if count == 1
-                     else words.say("reporter_many", n=count))
+        reporters = (words.say("summary", "reporter_one") if count == 1
+                     else words.say("summary", "reporter_many", n=count))
         sentences.append(words.say(
-            "headline", days=days, reporters=reporters,
+            "summary", "headline", days=days, reporters=reporters,
             sessions=words.number(stats.successful + stats.failed),
-            rate=words.rate(rate if rate is not None else 0.0), **common))
-        sentences.append(words.texts["policy"][mode])
+            rate=words.percent(rate if rate is not None else 0.0), **common))
+        sentences.append(words.texts["summary"]["policy"][mode])
         sentences.extend(_failure_sentences(words, stats.failed, found))
     return Summary(domain, stats.since, stats.until, lang, mode, len(stats.by_reporter),
                    stats.successful + stats.failed, stats.successful, stats.failed, rate,
                    sentences, found)
 
 
-def _failure_sentences(words: _Words, failed: int, found: list[Problem]) -> list[str]:
+def _failure_sentences(words: catalog.Words, failed: int, found: list[Problem]) -> list[str]:
+    def mx(host: str) -> str:
+        return host or words.texts["summary"]["unnamed_mx"]
+
     if failed == 0 or not found:
-        return [words.say("all_ok")]
+        return [words.say("summary", "all_ok")]
     out = []
     if len(found) == 1:
-        out.append(words.say("failed_one_place", failed=words.number(failed),
-                             mx=words.mx(found[0].mx_host), title=found[0].title))
+        out.append(words.say("summary", "failed_one_place", failed=words.number(failed),
+                             mx=mx(found[0].mx_host), title=found[0].title))
     else:
-        out.append(words.say("failed_many", failed=words.number(failed), n=len(found)))
+        out.append(words.say("summary", "failed_many", failed=words.number(failed),
+                             n=len(found)))
     for problem in found[:TOP_PROBLEMS]:
         if len(found) > 1:
-            out.append(words.say("problem", sessions=words.number(problem.sessions),
-                                 mx=words.mx(problem.mx_host), title=problem.title))
+            out.append(words.say("summary", "problem", sessions=words.number(problem.sessions),
+                                 mx=mx(problem.mx_host), title=problem.title))
         seen = "seen_many" if len(problem.reporters) > 1 else "seen_one"
-        out.append(words.say(seen, reporters=words.names(problem.reporters),
+        out.append(words.say("summary", seen, reporters=words.names(problem.reporters),
                              first=problem.first_day.isoformat(),
                              last=problem.last_day.isoformat()))
         out.append(problem.effect)
     if len(found) > TOP_PROBLEMS:
         rest = len(found) - TOP_PROBLEMS
-        out.append(words.say("more_one" if rest == 1 else "more_many", n=rest))
+        out.append(words.say("summary", "more_one" if rest == 1 else "more_many", n=rest))
     return out

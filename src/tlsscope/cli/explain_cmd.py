@@ -49,8 +49,8 @@ def explain(
         return
     parts: dict[str, object] = {"alias": alias}
     if alias.reason:
-        parts["reason"] = catalog._texts(lang)["reason"][alias.reason]
-    if alias.note and alias.note in catalog._texts(lang)["note"]:
+        parts["reason"] = catalog.reason_text(alias.reason, lang)
+    if alias.note and catalog.has_note(alias.note, lang):
         parts["note"] = catalog.note(alias.note, lang)
     result_type = alias.result_type or (
         catalog.reason_result_type(alias.reason) if alias.reason else None)

@@ -14,8 +14,10 @@ adding its file; a test checks every language covers every key.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -73,10 +75,56 @@ def _texts(lang: str) -> dict[str, Any]:
     return _data(lang if lang in languages() else DEFAULT_LANG)
 
 
-def _fill(text: str, values: dict[str, str]) -> str:
+def fill(template: str, /, **values: object) -> str:
+    """A catalog text with its {placeholders} replaced."""
     for key, value in values.items():
-        text = text.replace("{" + key + "}", value)
-    return text
+        template = template.replace("{" + key + "}", str(value))
+    return template
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return fill(text, **values)
+
+
+class Words:
+    """One language's texts, with its way of writing numbers and lists."""
+
+    def __init__(self, lang: str = DEFAULT_LANG) -> None:
+        self.texts = _texts(lang)
+        self._summary: dict[str, str] = self.texts["summary"]
+
+    def say(self, section: str, key: str, /, **values: object) -> str:
+        return fill(self.texts[section][key], **values)
+
+    def number(self, value: int) -> str:
+        return f"{value:,}".replace(",", self._summary["thousands"])
+
+    def percent(self, value: float) -> str:
+        return f"{value:.1f}".replace(".", self._summary["decimal"])
+
+    def names(self, items: Sequence[str]) -> str:
+        """"A, B and C"."""
+        if len(items) <= 1:
+            return "".join(items)
+        return f"{', '.join(items[:-1])} {self._summary['and']} {items[-1]}"
+
+
+def success_rate(successful: int, failed: int) -> float | None:
+    """Percent of sessions that succeeded (None without sessions), rounded down to 0.1 when
+    some failed, so that a domain with failures never reads "100.0 %"."""
+    total = successful + failed
+    if total == 0:
+        return None
+    rate = 100.0 * successful / total
+    return math.floor(rate * 10) / 10 if failed else rate
+
+
+def policy_mode(policy_type: str, mode: str | None) -> str:
+    """The catalog mode (MODES) a policy of a report stands for: an sts policy's quoted mode
+    (testing when it quotes none: nothing is refused), dane for tlsa, none otherwise."""
+    if policy_type == "sts":
+        return mode if mode in ("enforce", "testing") else "testing"
+    return "dane" if policy_type == "tlsa" else "none"
 
 
 def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
@@ -160,3 +208,11 @@ def note(note_id: str, lang: str = DEFAULT_LANG) -> str:
 def label(key: str, lang: str = DEFAULT_LANG) -> str:
     """A short label shown around explanations (Effect, Fix, ...)."""
     return str(_texts(lang)["label"][key])
+
+
+def reason_text(reason_id: str, lang: str = DEFAULT_LANG) -> str:
+    return str(_texts(lang)["reason"][reason_id])
+
+
+def has_note(note_id: str, lang: str = DEFAULT_LANG) -> bool:
+    return note_id in _texts(lang)["note"]

@@ -46,7 +46,7 @@ def detect(facts: DomainFacts, lang: str = "en",
     session that delivered its report, but some do): such findings are marked `report_loop`."""
     found = [finding for detector in DETECTORS for finding in detector(facts, lang)]
     if facts.domain in {d.lower().rstrip(".") for d in report_domains}:
-        note = catalog._texts(lang)["note_report_loop"]
+        note = catalog.Words(lang).texts["note_report_loop"]
         for finding in found:
             finding.report_loop = True
             finding.explanation = f"{finding.explanation} {note}"

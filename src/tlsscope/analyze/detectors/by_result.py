@@ -15,12 +15,6 @@ MAX_EVIDENCE = 50
 Key = tuple[str, str, str]  # result type, MX, receiving IP
 
 
-def policy_mode(row: FailureRow) -> str:
-    if row.policy_type == "sts":
-        return row.mode if row.mode in ("enforce", "testing") else "testing"
-    return "dane" if row.policy_type == "tlsa" else "none"
-
-
 def findings(facts: DomainFacts, kind: str, result_types: Iterable[str],
              key: Callable[[FailureRow], Key], lang: str) -> list[DomainFinding]:
     wanted = set(result_types)
@@ -52,7 +46,7 @@ def findings(facts: DomainFacts, kind: str, result_types: Iterable[str],
         reporters = sorted({e.reporter for e in evidence})
         first_seen, last_seen = evidence[0].day, evidence[-1].day
         latest_row = max((r for rows in reports.values() for r in rows), key=lambda r: r.day)
-        mode = policy_mode(latest_row)
+        mode = catalog.policy_mode(latest_row.policy_type, latest_row.mode)
         resolved = all(last_report.get(name, last_seen) > last_seen for name in reporters)
         explained = catalog.explain(result_type, mode, lang, domain=facts.domain,
                                     mx=mx or None)

@@ -9,18 +9,12 @@ from tlsscope.analyze import catalog
 
 def texts(kind: str, lang: str, **values: object) -> tuple[str, str, list[str]]:
     """(title, explanation, fix) of a finding kind, with its values filled in."""
-    words = catalog._texts(lang)["finding"][kind]
-
-    def fill(text: str) -> str:
-        for name, value in values.items():
-            text = text.replace("{" + name + "}", str(value))
-        return text
-
-    return fill(words["title"]), fill(words["explanation"]), [fill(f) for f in words["fix"]]
+    words = catalog.Words(lang).texts["finding"][kind]
+    return (catalog.fill(words["title"], **values),
+            catalog.fill(words["explanation"], **values),
+            [catalog.fill(f, **values) for f in words["fix"]])
 
 
 def names(items: Sequence[str], lang: str) -> str:
     """"A, B and C" in the language."""
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {catalog._texts(lang)['summary']['and']} {items[-1]}"
+    return catalog.Words(lang).names(items)
