@@ -27,7 +27,8 @@ RECORDS = {
 @pytest.fixture(scope="module")
 def resolver() -> Iterator[Resolver]:
     with DnsServer(RECORDS) as server:
-        yield Resolver(server.address, timeout=3)
+        host, port = server.address
+        yield Resolver(f"{host}:{port}", timeout=3)
 
 
 def test_txt_records_are_joined_and_checked_as_one_answer(resolver: Resolver) -> None:
@@ -53,5 +54,5 @@ def test_mx_sorted_by_preference_and_addresses(resolver: Resolver) -> None:
 
 
 def test_unreachable_resolver_is_an_error_not_an_exception() -> None:
-    answer = Resolver(("127.0.0.1", 9), timeout=0.5).txt("_smtp._tls.example.com")
+    answer = Resolver("127.0.0.1:9", timeout=0.5).txt("_smtp._tls.example.com")
     assert answer.status == "error" and answer.error

@@ -22,22 +22,15 @@ EXPIRY_WARNING_DAYS = 14
 _UNTRUSTED_CODES = {2, 18, 19, 20, 21}  # OpenSSL: no issuer, self-signed, unknown CA
 
 
-def mx_hosts(resolver: Resolver, domain: str) -> list[str]:
-    answer = resolver.mx(domain)
-    return [v.split(" ", 1)[1] for v in answer.values if v.split(" ", 1)[1:] and
-            v.split(" ", 1)[1]]
-
-
-def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
-       cafile: str | None = None, now: dt.datetime | None = None,
+def mx(resolver: Resolver, domain: str, hosts: list[str], port: int = 25,
+       timeout: float = 10.0, cafile: str | None = None, now: dt.datetime | None = None,
        warn_days: int = EXPIRY_WARNING_DAYS,
-       allow_private: bool = False) -> tuple[list[Step], list[MxProbe], list[str]]:
-    """The MX steps, the probes behind them, and the MX host names."""
+       allow_private: bool = False) -> tuple[list[Step], list[MxProbe]]:
+    """The steps for the domain's MX `hosts`, and the probes behind them."""
     now = now or dt.datetime.now(dt.UTC)
-    hosts = mx_hosts(resolver, domain)
     if not hosts:
         return [Step(step=STEP, target=domain, status=ERROR,
-                     line=f"{domain} has no MX hosts to check.")], [], []
+                     line=f"{domain} has no MX hosts to check.")], []
     targets: list[tuple[str, str]] = []
     steps: list[Step] = []
     for host in hosts:
@@ -56,7 +49,7 @@ def mx(resolver: Resolver, domain: str, port: int = 25, timeout: float = 10.0,
     with ThreadPoolExecutor(max_workers=8) as pool:
         probes = list(pool.map(lambda t: probe_mx(t[0], t[1], port, timeout, cafile), targets))
     steps.extend(judge(probe, now, warn_days) for probe in probes)
-    return steps, probes, hosts
+    return steps, probes
 
 
 def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:

@@ -18,9 +18,10 @@ from tlsscope.probe.https import POLICY_PATH, PolicyFetch, fetch_policy
 STEP = "mta-sts-policy"
 
 
-def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10.0,
-           verify: str | bool = True, allow_private: bool = False,
+def policy(resolver: Resolver, domain: str, live_mx: list[str], port: int = 443,
+           timeout: float = 10.0, verify: str | bool = True, allow_private: bool = False,
            now: dt.datetime | None = None, warn_days: int = 14) -> list[Step]:
+    """`live_mx`: the domain's MX host names, which the policy's mx lines must cover."""
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     addresses = resolver.addresses(host)
@@ -29,8 +30,6 @@ def policy(resolver: Resolver, domain: str, port: int = 443, timeout: float = 10
                      line=f"{host} has no address: senders cannot fetch the policy.",
                      details=[addresses.error] if addresses.error else [],
                      fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])]
-    mx = resolver.mx(domain)
-    live_mx = [value.split(" ", 1)[1] for value in mx.values if value.split(" ", 1)[1:]]
     steps = []
     for address in addresses.values:
         why = refused(address, allow_private)

@@ -65,7 +65,7 @@ def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
         mail_domain = address.rpartition("@")[2].lower()
         mx = resolver.mx(mail_domain)
         if mx.status == DNS_OK and mx.values:
-            if mx.values == ["0 "] or mx.values == ["0 ."]:
+            if not resolver.mx_hosts(mail_domain):
                 return Step(step="tlsrpt-rua", target=uri, status=ERROR,
                             line=f"{mail_domain} has a null MX: it accepts no mail.")
             return Step(step="tlsrpt-rua", target=uri, status=OK,

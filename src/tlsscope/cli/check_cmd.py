@@ -9,13 +9,6 @@ import typer
 from tlsscope.cli.app import ConfigOption, JsonOption, app, fail, print_json, settings
 
 
-def _host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise fail(f"--nameserver must be HOST:PORT, not {value!r}")
-    return host.strip("[]"), int(port)
-
-
 @app.command()
 def check(
     domain: Annotated[str, typer.Argument(help="The domain to check (example.com).",
@@ -64,15 +57,19 @@ def check(
     cafile = ca_file or conf.check_ca_file or None
     private = conf.check_allow_private if allow_private is None else allow_private
     domain = domain.strip().lower().rstrip(".")
-    resolver = Resolver(_host_port(server) if server else None, seconds)
+    try:
+        resolver = Resolver(server or None, seconds)
+    except ValueError as exc:
+        raise fail(f"--nameserver: {exc}") from None
     steps = tlsrpt(resolver, domain, seconds, cafile or True, private)
     steps.append(mta_sts_record(resolver, domain)[0])
     warn_days = (conf.check_expiry_warning_days if expiry_warning_days is None
                  else expiry_warning_days)
-    steps.extend(policy(resolver, domain, https_port or conf.check_https_port, seconds,
+    hosts = resolver.mx_hosts(domain)
+    steps.extend(policy(resolver, domain, hosts, https_port or conf.check_https_port, seconds,
                         cafile or True, private, warn_days=warn_days))
-    mx_steps, probes, hosts = mx(resolver, domain, smtp_port or conf.check_smtp_port, seconds,
-                                 cafile, warn_days=warn_days, allow_private=private)
+    mx_steps, probes = mx(resolver, domain, hosts, smtp_port or conf.check_smtp_port, seconds,
+                          cafile, warn_days=warn_days, allow_private=private)
     steps.extend(mx_steps)
     steps.extend(dane(resolver, hosts, probes))
     if as_json:

@@ -24,12 +24,23 @@ class Answer(NamedTuple):
     authenticated: bool = False  # the resolver set AD: it validated the answer with DNSSEC
 
 
+def nameserver_address(text: str) -> tuple[str, int]:
+    """"HOST:PORT" (or "[V6]:PORT") → (host, port); ValueError names a bad one."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"a nameserver must be HOST:PORT, not {text!r}")
+    return host.strip("[]"), int(port)
+
+
 class Resolver:
-    def __init__(self, nameserver: tuple[str, int] | None = None, timeout: float = 5.0) -> None:
+    """`nameserver`: "HOST:PORT" of the resolver to ask; None: the system's."""
+
+    def __init__(self, nameserver: str | None = None, timeout: float = 5.0) -> None:
         self._resolver = dns.resolver.Resolver(configure=nameserver is None)
         if nameserver is not None:
-            self._resolver.nameservers = [nameserver[0]]
-            self._resolver.port = nameserver[1]
+            host, port = nameserver_address(nameserver)
+            self._resolver.nameservers = [host]
+            self._resolver.port = port
         self._resolver.lifetime = timeout
 
     def _query(self, name: str, kind: str) -> tuple[str, list[Any], str]:
@@ -50,7 +61,8 @@ class Resolver:
 
     def txt(self, name: str) -> Answer:
         status, rdatas, error = self._query(name, "TXT")
-        values = [b"".join(r.strings).decode("utf-8", "replace") for r in rdatas]
+        # The records read here (TLS-RPT, MTA-STS, DKIM) are US-ASCII by their RFCs.
+        values = [b"".join(r.strings).decode("ascii", "replace") for r in rdatas]
         return Answer(status, values, error)
 
     def mx(self, domain: str) -> Answer:
@@ -59,6 +71,11 @@ class Resolver:
         ordered = sorted((int(r.preference), str(r.exchange).rstrip(".").lower())
                          for r in rdatas)
         return Answer(status, [f"{pref} {host}" for pref, host in ordered], error)
+
+    def mx_hosts(self, domain: str) -> list[str]:
+        """MX host names, lowest preference first; a null MX ("0 .") gives none."""
+        return [host for _, _, host in (v.partition(" ") for v in self.mx(domain).values)
+                if host]
 
     def addresses(self, host: str) -> Answer:
         """A and AAAA addresses of a host together; ok if either has one."""

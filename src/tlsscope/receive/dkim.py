@@ -23,23 +23,14 @@ _SUBMITTER = re.compile(rb"^TLS-Report-Submitter:[ \t]*([^\r\n]*)", re.IGNORECAS
 
 def resolver(nameserver: str | None = None, timeout: float = 3.0) -> DnsTxt:
     """TXT lookups with dnspython: the system's resolver, or HOST:PORT; cached, never raises."""
-    import dns.exception
-    import dns.resolver
+    from tlsscope.probe.dns import OK, Resolver
 
-    client = dns.resolver.Resolver(configure=nameserver is None)
-    if nameserver:
-        host, _, port = nameserver.rpartition(":")
-        client.nameservers = [host.strip("[]")]
-        client.port = int(port)
-    client.lifetime = timeout
+    client = Resolver(nameserver, timeout)
 
     @functools.lru_cache(maxsize=1024)
     def txt(name: str) -> str | None:
-        try:
-            answer = client.resolve(name, "TXT")
-        except (dns.exception.DNSException, OSError):
-            return None
-        return "".join(b"".join(r.strings).decode("ascii", "replace") for r in answer)
+        answer = client.txt(name)
+        return "".join(answer.values) if answer.status == OK and answer.values else None
 
     return txt
 
