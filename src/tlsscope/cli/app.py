@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -113,3 +114,9 @@ def main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """tlsscope: read TLS-RPT reports, store them, and explain them."""
+
+
+def day_window(until: dt.datetime | None, days: int) -> tuple[dt.date, dt.date]:
+    """The `days` days up to `--until` (default: today, UTC), both ends included."""
+    last = until.date() if until else dt.datetime.now(dt.UTC).date()
+    return last - dt.timedelta(days=days - 1), last

@@ -12,6 +12,7 @@ from tlsscope.cli.app import (
     DbOption,
     JsonOption,
     app,
+    day_window,
     fail,
     open_store,
     print_json,
@@ -57,7 +58,7 @@ def findings(
         if until is None:
             found = _stored(store, domain, lang, report_domains)
         else:
-            found = [(f, []) for f in _as_of(store, domain, until.date(), days, lang,
+            found = [(f, []) for f in _as_of(store, domain, *day_window(until, days), lang,
                                              report_domains)]
     if status != "all":
         found = [(f, h) for f, h in found if f.status == status]
@@ -70,11 +71,10 @@ def findings(
         show_findings(Console(), [f for f, _ in found])
 
 
-def _as_of(store: Store, domain: str | None, last: dt.date, days: int, lang: str,
+def _as_of(store: Store, domain: str | None, first: dt.date, last: dt.date, lang: str,
            report_domains: list[str]) -> list[DomainFinding]:
     from tlsscope.analyze.detectors import detect
 
-    first = last - dt.timedelta(days=days - 1)
     out: list[DomainFinding] = []
     for name in [domain.lower()] if domain else store.domains(first, last):
         out.extend(detect(store.facts(name, first, last), lang, report_domains))

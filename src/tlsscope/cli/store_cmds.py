@@ -15,6 +15,7 @@ from tlsscope.cli.app import (
     DbOption,
     JsonOption,
     app,
+    day_window,
     fail,
     open_store,
     print_json,
@@ -246,8 +247,7 @@ def stats(
 
     from tlsscope.cli import render_store
 
-    last = until.date() if until else dt.datetime.now(dt.UTC).date()
-    first = last - dt.timedelta(days=days - 1)
+    first, last = day_window(until, days)
     with open_store(db, config) as store:
         found = store.stats(domain, first, last)
     if as_json:

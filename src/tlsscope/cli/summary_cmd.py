@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
 
-from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    day_window,
+    fail,
+    open_store,
+    print_json,
+)
 from tlsscope.cli.explain_cmd import LangOption
 from tlsscope.cli.store_cmds import DateOption
 
@@ -32,8 +40,7 @@ def summary(
 
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
-    last = until.date() if until else dt.datetime.now(dt.UTC).date()
-    first = last - dt.timedelta(days=days - 1)
+    first, last = day_window(until, days)
     with open_store(db, config) as store:
         found = summarize(store.stats(domain, first, last), store.failures(domain, first, last),
                           lang)

@@ -11,7 +11,6 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 
-MAX_EVIDENCE = 50
 Key = tuple[str, str, str]  # result type, MX, receiving IP
 
 
@@ -58,7 +57,7 @@ def findings(facts: DomainFacts, kind: str, result_types: Iterable[str],
             sessions=sum(e.sessions for e in evidence),
             status="resolved" if resolved else "open", title=title,
             explanation=f"{explained.meaning} {explained.effect}", fix=explained.fix,
-            evidence=evidence[-MAX_EVIDENCE:]))
+            evidence=evidence))
     return out
 
 

@@ -41,5 +41,5 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             kind="reporter-disagreement", severity="info", domain=facts.domain, mx_host="",
             receiving_ip="", result_type="", reporters=[reporter], first_seen=days[0],
             last_seen=days[-1], sessions=sessions, status="open", title=title,
-            explanation=explanation, fix=fix, evidence=evidence[-50:]))
+            explanation=explanation, fix=fix, evidence=evidence))
     return found

@@ -48,5 +48,5 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             receiving_ip="", result_type="starttls-not-supported",
             reporters=sorted(seen_by), first_seen=min(days), last_seen=max(days),
             sessions=sessions, status="open", title=title, explanation=explanation, fix=fix,
-            evidence=evidence[-50:], heuristic=True))
+            evidence=evidence, heuristic=True))
     return found

@@ -27,7 +27,7 @@ def _finding(facts: DomainFacts, kind: str, severity: str, lang: str, rows: list
         kind=kind, severity=severity, domain=facts.domain, mx_host="", receiving_ip="",
         result_type="", reporters=reporters, first_seen=min(p.day for p in rows),
         last_seen=max(p.day for p in rows), sessions=sessions, status="open", title=title,
-        explanation=explanation, fix=fix, evidence=evidence[-50:])
+        explanation=explanation, fix=fix, evidence=evidence)
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:

@@ -19,6 +19,9 @@ class Evidence(msgspec.Struct, kw_only=True, frozen=True):
     reason_code: str = ""
 
 
+MAX_EVIDENCE = 50  # the most recent reports kept as a finding's evidence
+
+
 class DomainFinding(msgspec.Struct, kw_only=True):
     kind: str
     severity: str  # critical | high | medium | info
@@ -39,3 +42,6 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     # True: the domain receives TLS reports (a rua address is there), so these failures may
     # be about the delivery of the reports themselves; alerts must not be driven by them.
     report_loop: bool = False
+
+    def __post_init__(self) -> None:
+        del self.evidence[:-MAX_EVIDENCE]

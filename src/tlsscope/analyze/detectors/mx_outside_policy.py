@@ -39,5 +39,5 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             mx_host=mx, receiving_ip="", result_type=latest.result_type,
             reporters=sorted({r.reporter for r, _ in rows}), first_seen=evidence[0].day,
             last_seen=evidence[-1].day, sessions=sessions, status="open", title=title,
-            explanation=explanation, fix=fix, evidence=evidence[-50:]))
+            explanation=explanation, fix=fix, evidence=evidence))
     return found

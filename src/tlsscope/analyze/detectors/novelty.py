@@ -50,7 +50,7 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
                 result_type=name if kind == "new-result-type" else "",
                 reporters=sorted({e.reporter for e in evidence}), first_seen=evidence[0].day,
                 last_seen=evidence[-1].day, sessions=sessions, status="open", title=title,
-                explanation=explanation, fix=fix, evidence=evidence[-50:]))
+                explanation=explanation, fix=fix, evidence=evidence))
 
     new("new-result-type", ((f.result_type, f.day, f.report_key, f.reporter, f.sessions)
                             for f in failures))

@@ -40,5 +40,5 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             kind="reporter-silent", severity="info", domain=facts.domain, mx_host="",
             receiving_ip="", result_type="", reporters=[reporter], first_seen=first,
             last_seen=last, sessions=0, status="open", title=title, explanation=explanation,
-            fix=fix, evidence=evidence[-50:]))
+            fix=fix, evidence=evidence))
     return found
