@@ -11,12 +11,13 @@ from collections.abc import Collection
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
 from tlsscope.store import tables as t
+from tlsscope.store.queries import domain_facts
 
 WINDOW_DAYS = 30
 PER_REPORTER = ("reporter-silent", "reporter-disagreement", "new-reporter")
@@ -34,8 +35,6 @@ def stale_domains(connection: Connection) -> list[str]:
 
 def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     """A domain's facts over the 30 days up to its latest report (None: no reports)."""
-    from tlsscope.store.queries import domain_facts
-
     latest = connection.execute(select(func.max(t.daily_totals.c.day))
                                 .where(t.daily_totals.c.domain == domain)).scalar_one()
     if latest is None:
@@ -92,7 +91,7 @@ def history(connection: Connection, domain: str) -> dict[str, list[dict[str, Any
     out: dict[str, list[dict[str, Any]]] = {}
     for row in connection.execute(
             select(f.c.fingerprint, f.c.status, e.c.at, e.c.status, e.c.severity)
-            .join(e, e.c.finding == f.c.id).where(and_(f.c.domain == domain))
+            .join(e, e.c.finding == f.c.id).where(f.c.domain == domain)
             .order_by(e.c.at, e.c.id)):
         at = row[2] if row[2].tzinfo else row[2].replace(tzinfo=dt.UTC)
         out.setdefault(row[0], []).append({"at": at, "status": row[3], "severity": row[4]})
