@@ -3,120 +3,18 @@ policy host (test CA) on loopback."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import trustme
 
 from tests.cli.test_parse_cmd import tlsscope
-from tests.dnsserver import DnsServer
-from tests.mxhosts import MxHosts
-from tests.policyhost import PolicyHost
-
-POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.example\r\nmax_age: 604800\r\n"
-
-RECORDS = {
-    "_smtp._tls.good.example": [("TXT", "v=TLSRPTv1; rua=mailto:tls@reports.example")],
-    "_mta-sts.good.example": [("TXT", "v=STSv1; id=20261128T000000;")],
-    "reports.example": [("MX", "10 mx.reports.example.")],
-    "_smtp._tls.bad.example": [("TXT", "v=TLSRPTv1; rua=mailto:a@reports.example"),
-                               ("TXT", "v=TLSRPTv1; rua=mailto:b@reports.example")],
-    "_smtp._tls.lost.example": [("TXT", "v=TLSRPTv1; rua=mailto:tls@nomail.example,"
-                                        "https://127.0.0.1:1/tlsrpt,mailto:x@aonly.example")],
-    "_mta-sts.lost.example": [("TXT", "v=STSv1; id=not-valid!")],
-    "aonly.example": [("A", "192.0.2.7")],
-    "good.example": [("MX", "10 mx1.good.example.")],
-    "mx1.good.example": [("A", "127.0.0.2")],
-    "mail.example": [("MX", f"{n} {name}.mail.example.") for n, name in enumerate(
-        ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate",
-         "noaddress"))],
-    **{f"{name}.mail.example": [("A", f"127.0.0.{n}")] for n, name in enumerate(
-        ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate"),
-        start=3)},
-    "mta-sts.good.example": [("A", "127.0.0.1")],
-    "drift.example": [("MX", "10 mx1.drift.example."), ("MX", "20 backup.elsewhere.example.")],
-    "mta-sts.drift.example": [("A", "127.0.0.1")],
-    **{f"mta-sts.{name}.example": [("A", "127.0.0.1")]
-       for name in ("p404", "redirect", "media", "big", "wrongname", "broken", "soon")},
-}
-BEHAVIOURS = {
-    "mta-sts.good.example": ("policy", POLICY),
-    "mta-sts.drift.example": ("policy", POLICY.replace("good", "drift")),
-    "mta-sts.p404.example": ("status", "404"),
-    "mta-sts.redirect.example": ("redirect", "https://elsewhere.example/mta-sts.txt"),
-    "mta-sts.media.example": ("media", POLICY),
-    "mta-sts.big.example": ("oversize", str(70 * 1024)),
-    "mta-sts.wrongname.example": ("policy", POLICY),
-    "mta-sts.broken.example": ("policy", "version: STSv1\nmode: enforcing\n"),
-    "mta-sts.soon.example": ("policy", POLICY.replace("good", "soon")),
-}
-CERT_NAMES = [name for name in BEHAVIOURS if name != "mta-sts.wrongname.example"]
-
-
-MX_STORIES = {f"{name}.mail.example": (f"127.0.0.{n}", name) for n, name in enumerate(
-    ("good", "plain", "expired", "wrongname", "selfsigned", "soon", "nointermediate"), start=3)}
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def policy_host(ca: trustme.CA) -> Iterator[PolicyHost]:
-    with PolicyHost(BEHAVIOURS, CERT_NAMES, ca, expiring=["mta-sts.soon.example"]) as host:
-        yield host
-
-
-@pytest.fixture(scope="module")
-def mx_hosts(ca: trustme.CA) -> Iterator[MxHosts]:
-    with MxHosts(ca, {"mx1.good.example": ("127.0.0.2", "good"), **MX_STORIES}) as hosts:
-        yield hosts
-
-
-def tlsa_311(der: bytes) -> str:
-    """A DANE-EE record for a certificate: usage 3, SPKI, SHA-256 (RFC 7672 §3.1.1)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
-        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return f"3 1 1 {hashlib.sha256(spki).hexdigest()}"
-
-
-@pytest.fixture(scope="module")
-def nameserver(policy_host: PolicyHost, mx_hosts: MxHosts) -> Iterator[str]:
-    certs = mx_hosts.certs
-    records = {
-        **RECORDS,
-        # Matches; DANE-EE ignores that the certificate names another host (§3.1.1).
-        "_25._tcp.wrongname.mail.example": [("TLSA", tlsa_311(certs["wrongname.mail.example"]))],
-        # Does not match the certificate in use.
-        "_25._tcp.expired.mail.example": [("TLSA", "3 1 1 " + "ab" * 32)],
-        # Matches, but not DNSSEC-validated.
-        "_25._tcp.soon.mail.example": [("TLSA", tlsa_311(certs["soon.mail.example"]))],
-        # Validated records, and no STARTTLS.
-        "_25._tcp.plain.mail.example": [("TLSA", "3 1 1 " + "cd" * 32)],
-    }
-    validated = {"_25._tcp.wrongname.mail.example", "_25._tcp.expired.mail.example",
-                 "_25._tcp.plain.mail.example"}
-    with DnsServer(records, validated) as server:
-        host, port = server.address
-        yield f"{host}:{port}|{policy_host.port}|{policy_host.ca_file}|{mx_hosts.port}"
+from tests.fakenet import options
 
 
 def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
     done = tlsscope("check", domain, *options(nameserver), "--json")
     return done.returncode, json.loads(done.stdout)
-
-
-def options(setup: str) -> list[str]:
-    address, port, ca_file, smtp_port = setup.split("|")
-    return ["--nameserver", address, "--timeout", "3", "--https-port", port,
-            "--ca-file", ca_file, "--smtp-port", smtp_port, "--allow-private"]
 
 
 def policy_step(nameserver: str, domain: str) -> dict[str, Any]:
@@ -170,7 +68,11 @@ def test_each_rua_destination_is_checked(nameserver: str) -> None:
 def test_human_output_and_bad_nameserver(nameserver: str) -> None:
     done = tlsscope("check", "good.example", *options(nameserver))
     assert done.returncode == 0
-    assert b"OK      tlsrpt-record" in done.stdout
+    out = done.stdout.decode()
+    assert "tlsscope check good.example  ✔ OK   0 error(s), 0 warning(s), 6 ok" in out
+    for section in ("TLS-RPT record", "MTA-STS record and policy", "MX hosts", "DANE"):
+        assert section in out
+    assert "mx1.good.example offers STARTTLS with a valid, trusted certificate." in out
     wrong = tlsscope("check", "good.example", "--nameserver", "nonsense")
     assert wrong.returncode == 2 and b"HOST:PORT" in wrong.stderr
 
@@ -197,6 +99,7 @@ def test_live_mx_outside_the_policy(nameserver: str) -> None:
     step = policy_step(nameserver, "drift.example")
     assert step["status"] == "error"
     assert any("backup.elsewhere.example is not covered" in d for d in step["details"])
+    assert step["line"].startswith("The policy does not cover MX backup.elsewhere.example")
 
 
 def test_every_mx_certificate_story(nameserver: str) -> None:

@@ -61,6 +61,8 @@ def dane(resolver: Resolver, hosts: list[str], probes: list[MxProbe]) -> list[St
             continue
         for probe in (p for p in probes if p.host == host):
             steps.append(_judge(name, probe, answer.values))
+    for step in steps:
+        step.host = step.target.split(" ", 1)[0].removeprefix("_25._tcp.")
     return steps
 
 
@@ -68,6 +70,7 @@ def _judge(name: str, probe: MxProbe, records: list[str]) -> Step:
     target = f"{name} [{probe.address}]"
     if probe.error or not probe.starttls or not probe.leaf_der:
         return Step(step=STEP, target=target, status=ERROR, details=records,
+                    results=["dane-required"],
                     line=f"{probe.host} publishes DNSSEC-validated TLSA records but offers no "
                     "working STARTTLS: DANE senders defer mail to it (dane-required).",
                     fix=["Enable STARTTLS on this host, or withdraw the TLSA records."])
@@ -79,6 +82,6 @@ def _judge(name: str, probe: MxProbe, records: list[str]) -> Step:
                     line=f"{probe.host}'s certificate matches its TLSA records{note}.")
     return Step(step=STEP, target=target, status=ERROR, details=records,
                 line=f"{probe.host}'s certificate matches none of its TLSA records: DANE "
-                "senders report tlsa-invalid and do not deliver.",
+                "senders report tlsa-invalid and do not deliver.", results=["tlsa-invalid"],
                 fix=["Publish TLSA records for the certificate in use (before a certificate "
                      "change, publish the next one's record too: RFC 7671 §8)."])

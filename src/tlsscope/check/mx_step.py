@@ -54,6 +54,12 @@ def mx(resolver: Resolver, domain: str, hosts: list[str], port: int = 25,
 
 def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:
     target = f"{probe.host} [{probe.address}]"
+    step = _judge(probe, target, now, warn_days)
+    step.host = probe.host
+    return step
+
+
+def _judge(probe: MxProbe, target: str, now: dt.datetime, warn_days: int) -> Step:
     if probe.error:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"Could not talk SMTP to {probe.host} on this address.",
@@ -62,12 +68,13 @@ def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"{probe.host} does not offer STARTTLS: senders report "
                     "starttls-not-supported, and mail to it travels unencrypted.",
+                    results=["starttls-not-supported"],
                     fix=["Enable STARTTLS with a valid certificate on this host."])
     if not probe.leaf_der:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"{probe.host} offers STARTTLS but the TLS handshake fails.",
-                    details=[probe.verify_error])
-    problems, details, fix = _certificate(probe, now, warn_days)
+                    details=[probe.verify_error], results=["validation-failure"])
+    problems, details, fix, results = _certificate(probe, now, warn_days)
     details.insert(0, f"{probe.tls_version} {probe.cipher}")
     if probe.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
         problems.append((WARNING, f"{probe.tls_version} is below TLS 1.2, which MTA-STS "
@@ -77,7 +84,7 @@ def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:
     if errors:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"{probe.host}: " + "; ".join(errors) + ".",
-                    details=details + warnings, fix=fix)
+                    details=details + warnings, fix=fix, results=results)
     if warnings:
         return Step(step=STEP, target=target, status=WARNING,
                     line=f"{probe.host}: " + "; ".join(warnings) + ".", details=details,
@@ -88,9 +95,10 @@ def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:
 
 
 def _certificate(probe: MxProbe, now: dt.datetime,
-                 warn_days: int) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+                 warn_days: int) -> tuple[list[tuple[str, str]], list[str], list[str], list[str]]:
     problems: list[tuple[str, str]] = []
     fix: list[str] = []
+    results: list[str] = []
     cert = x509.load_der_x509_certificate(probe.leaf_der)
     not_after = cert.not_valid_after_utc
     days_left = (not_after - now).days
@@ -101,6 +109,7 @@ def _certificate(probe: MxProbe, now: dt.datetime,
     if not_after < now:
         problems.append((ERROR, f"its certificate expired on {not_after:%Y-%m-%d} "
                                 "(certificate-expired)"))
+        results.append("certificate-expired")
         fix.append("Renew the certificate and reload the mail service.")
     elif days_left < warn_days:
         problems.append((WARNING, f"its certificate expires in {days_left} days, on "
@@ -109,9 +118,11 @@ def _certificate(probe: MxProbe, now: dt.datetime,
     if cert.not_valid_before_utc > now:
         problems.append((ERROR, f"its certificate is not valid before "
                                 f"{cert.not_valid_before_utc:%Y-%m-%d}"))
+        results.append("validation-failure")
     if not any(mx_matches(name, probe.host) for name in names):
         problems.append((ERROR, f"its certificate does not name {probe.host} "
                                 "(certificate-host-mismatch)"))
+        results.append("certificate-host-mismatch")
         fix.append(f"Issue a certificate whose names include {probe.host}.")
     if probe.verify_code in _UNTRUSTED_CODES or (
             not probe.verified and probe.verify_code is None and probe.verify_error):
@@ -122,8 +133,9 @@ def _certificate(probe: MxProbe, now: dt.datetime,
             reason = f"{reason}; the server sends no intermediate certificate"
         problems.append((ERROR, f"its certificate is not trusted: {reason} "
                                 "(certificate-not-trusted)"))
+        results.append("certificate-not-trusted")
         fix.append("Serve a certificate from a public CA, with its full chain.")
-    return problems, details, fix
+    return problems, details, fix, results
 
 
 def _dns_names(cert: x509.Certificate) -> list[str]:

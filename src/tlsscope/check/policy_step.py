@@ -20,8 +20,10 @@ STEP = "mta-sts-policy"
 
 def policy(resolver: Resolver, domain: str, live_mx: list[str], port: int = 443,
            timeout: float = 10.0, verify: str | bool = True, allow_private: bool = False,
-           now: dt.datetime | None = None, warn_days: int = 14) -> list[Step]:
-    """`live_mx`: the domain's MX host names, which the policy's mx lines must cover."""
+           now: dt.datetime | None = None,
+           warn_days: int = 14) -> tuple[list[Step], list[PolicyFetch]]:
+    """`live_mx`: the domain's MX host names, which the policy's mx lines must cover.
+    Returns the steps, and the fetches behind them."""
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     addresses = resolver.addresses(host)
@@ -29,8 +31,10 @@ def policy(resolver: Resolver, domain: str, live_mx: list[str], port: int = 443,
         return [Step(step=STEP, target=url, status=ERROR,
                      line=f"{host} has no address: senders cannot fetch the policy.",
                      details=[addresses.error] if addresses.error else [],
-                     fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])]
+                     results=["sts-policy-fetch-error"],
+                     fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])], []
     steps = []
+    fetches = []
     for address in addresses.values:
         why = refused(address, allow_private)
         if why:
@@ -38,10 +42,11 @@ def policy(resolver: Resolver, domain: str, live_mx: list[str], port: int = 443,
                               line=f"Not fetched: {why}."))
             continue
         fetched = fetch_policy(host, address, port, timeout, verify)
+        fetches.append(fetched)
         step = _judge(fetched, url, live_mx)
         _expiry(step, fetched.certificate, now or dt.datetime.now(dt.UTC), warn_days)
         steps.append(step)
-    return steps
+    return steps, fetches
 
 
 def _expiry(step: Step, certificate: bytes, now: dt.datetime, warn_days: int) -> None:
@@ -70,28 +75,33 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
             return Step(step=STEP, target=target, status=ERROR,
                         line="The policy host's certificate or TLS failed: senders report "
                         "sts-webpki-invalid and use no policy.", details=[fetched.error],
+                        results=["sts-webpki-invalid"],
                         fix=["Serve a publicly trusted certificate valid for the policy host "
                              "(RFC 8461 §3.3)."])
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy host does not answer: senders report "
                     "sts-policy-fetch-error.", details=[fetched.error],
+                    results=["sts-policy-fetch-error"],
                     fix=["Make the policy host reachable over HTTPS on this address."])
     if 300 <= fetched.status_code < 400:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"The policy host redirects (HTTP {fetched.status_code}); senders "
                     "must not follow redirects (RFC 8461 §3.3).",
                     details=[f"Location: {fetched.location}"],
+                    results=["sts-policy-fetch-error"],
                     fix=["Serve the file itself at this URL, with HTTP 200."])
     if fetched.status_code != 200:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"The policy host answers HTTP {fetched.status_code}: senders report "
-                    "sts-policy-fetch-error.",
+                    "sts-policy-fetch-error.", results=["sts-policy-fetch-error"],
                     fix=["Serve the policy file at /.well-known/mta-sts.txt with HTTP 200."])
     if fetched.oversize:
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy file is larger than 64 KB: senders may refuse it.",
+                    results=["sts-policy-invalid"],
                     fix=["Serve only the policy lines."])
-    found = check(fetched.body.decode("utf-8", "replace"), live_mx)
+    text = fetched.body.decode("utf-8", "replace")
+    found = check(text)
     details = [f"{p.level}: {p.message} [{p.rule}]" for p in found.problems]
     media = fetched.content_type.split(";", 1)[0].strip().lower()
     status = OK if found.valid and not found.problems else WARNING
@@ -102,7 +112,18 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
     if not found.valid:
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy file is invalid: senders report sts-policy-invalid.",
+                    results=["sts-policy-invalid"],
                     details=details, fix=["Correct it: tlsscope record check shows each error."])
+    coverage = [p for p in check(text, live_mx).problems if p.rule == "RFC 8461 §4.1"]
+    uncovered = [p.token for p in coverage]
+    details = [f"{p.level}: {p.message} [{p.rule}]" for p in coverage] + details
+    if uncovered:
+        return Step(step=STEP, target=target, status=ERROR,
+                    line=f"The policy does not cover MX {', '.join(uncovered)}: under "
+                    "enforce, senders refuse to deliver there; under testing they report it.",
+                    details=[f"mx lines: {', '.join(found.mx_patterns)}", *details],
+                    fix=["Add an mx line for each MX host (a wildcard covers exactly one "
+                         "label), publish a new id in the _mta-sts record, or change the MX."])
     return Step(step=STEP, target=target, status=status,
                 line=f"The policy is valid: mode {found.mode}, {len(found.mx_patterns)} mx "
                 f"line(s), max_age {found.max_age}; live MX: {', '.join(live_mx) or 'none'}.",

@@ -1,4 +1,4 @@
-"""`tlsscope check DOMAIN`: live checks of a domain's records (more steps to come)."""
+"""`tlsscope check DOMAIN`: a live check of a domain, kept as the evidence of its findings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from tlsscope.cli.app import ConfigOption, JsonOption, app, fail, print_json, settings
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    open_store,
+    print_json,
+    settings,
+)
 
 
 @app.command()
@@ -35,54 +44,46 @@ def check(
     expiry_warning_days: Annotated[int | None, typer.Option(
         "--expiry-warning-days", help="Warn about certificates expiring this soon "
         "(default: check_expiry_warning_days).", show_default=False)] = None,
+    save: Annotated[bool, typer.Option(
+        "--save/--no-save", help="Keep the result in the store: it becomes the evidence of "
+        "the domain's findings, and the next check reports what changed since.")] = True,
     as_json: JsonOption = False,
+    db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Check the TLS-RPT record (and each rua destination), the _mta-sts record, the MTA-STS
-    policy file, every MX's STARTTLS and certificate, and DANE, live."""
+    policy file, every MX's STARTTLS and certificate, and DANE, live; then what changed since
+    the previous check (policy changed under the same id, MX hosts added or removed)."""
     from rich.console import Console
-    from rich.text import Text
 
-    from tlsscope.check.dane_step import dane
-    from tlsscope.check.model import worst
-    from tlsscope.check.mx_step import mx
-    from tlsscope.check.policy_step import policy
-    from tlsscope.check.records_step import mta_sts_record, tlsrpt
-    from tlsscope.cli.sanitize import safe
-    from tlsscope.probe.dns import Resolver
+    from tlsscope.check.run import Options, normalise, run
+    from tlsscope.cli.render_check import show_check
 
     conf = settings(config)
-    server = nameserver or conf.dns_nameserver
-    seconds = timeout or conf.check_timeout
-    cafile = ca_file or conf.check_ca_file or None
-    private = conf.check_allow_private if allow_private is None else allow_private
-    domain = domain.strip().lower().rstrip(".")
+    base = Options.of(conf)
+    options = base._replace(
+        nameserver=nameserver if nameserver is not None else base.nameserver,
+        timeout=timeout or base.timeout, smtp_port=smtp_port or base.smtp_port,
+        https_port=https_port or base.https_port,
+        ca_file=ca_file if ca_file is not None else base.ca_file,
+        allow_private=base.allow_private if allow_private is None else allow_private,
+        warn_days=base.warn_days if expiry_warning_days is None else expiry_warning_days)
+    domain = normalise(domain)
+    store = open_store(db, config) if save else None
     try:
-        resolver = Resolver(server or None, seconds)
-    except ValueError as exc:
-        raise fail(f"--nameserver: {exc}") from None
-    steps = tlsrpt(resolver, domain, seconds, cafile or True, private)
-    steps.append(mta_sts_record(resolver, domain)[0])
-    warn_days = (conf.check_expiry_warning_days if expiry_warning_days is None
-                 else expiry_warning_days)
-    hosts = resolver.mx_hosts(domain)
-    steps.extend(policy(resolver, domain, hosts, https_port or conf.check_https_port, seconds,
-                        cafile or True, private, warn_days=warn_days))
-    mx_steps, probes = mx(resolver, domain, hosts, smtp_port or conf.check_smtp_port, seconds,
-                          cafile, warn_days=warn_days, allow_private=private)
-    steps.extend(mx_steps)
-    steps.extend(dane(resolver, hosts, probes))
+        previous = store.latest_check(domain) if store else None
+        try:
+            result = run(domain, options, previous)
+        except ValueError as exc:
+            raise fail(f"--nameserver: {exc}") from None
+        if store is not None:
+            store.save_check(result)
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
-        print_json({"domain": domain, "status": worst(steps), "steps": steps})
+        print_json(result)
     else:
-        console = Console()
-        styles = {"ok": "green", "warning": "yellow", "error": "red"}
-        for step in steps:
-            console.print(Text.assemble((f"{step.status.upper():8}", styles[step.status]),
-                                        (f"{step.step}  ", "bold"), safe(step.line)))
-            for detail in step.details:
-                console.print(Text(safe(f"          {detail}"), style="dim"))
-            for fix in step.fix:
-                console.print(Text(safe(f"          fix: {fix}")))
-    if worst(steps) == "error":
+        show_check(Console(), result)
+    if result.status == "error":
         raise typer.Exit(1)

@@ -24,14 +24,16 @@ if TYPE_CHECKING:
     from tlsscope.analyze.detectors import DomainFinding
     from tlsscope.store import Store
 
-STATUSES = ("open", "resolved", "all")
+STATUSES = ("open", "likely-fixed", "resolved", "all")
 
 
 @app.command()
 def findings(
     domain: Annotated[str | None, typer.Option(help="One policy domain (else every domain).",
                                                show_default=False)] = None,
-    status: Annotated[str, typer.Option(help="open, resolved or all.")] = "open",
+    status: Annotated[str, typer.Option(
+        help="open (not resolved, including likely-fixed), likely-fixed (a live check "
+        "passes now), resolved or all.")] = "open",
     days: Annotated[int, typer.Option(
         min=1, help="With --until: days of reports read, back from --until.")] = 30,
     until: Annotated[dt.datetime | None, typer.Option(
@@ -60,7 +62,9 @@ def findings(
         else:
             found = [(f, []) for f in _as_of(store, domain, *day_window(until, days), lang,
                                              report_domains)]
-    if status != "all":
+    if status == "open":
+        found = [(f, h) for f, h in found if f.status != "resolved"]
+    elif status != "all":
         found = [(f, h) for f, h in found if f.status == status]
     if as_json:
         import msgspec
@@ -86,6 +90,7 @@ def _stored(store: Store, domain: str | None, lang: str,
     import msgspec
 
     from tlsscope.analyze.detectors import DomainFinding, detect
+    from tlsscope.analyze.live import corroborate
     from tlsscope.store.findings_rows import fingerprint
 
     store.refresh_findings(report_domains=report_domains)
@@ -95,9 +100,12 @@ def _stored(store: Store, domain: str | None, lang: str,
         translated: dict[str, DomainFinding] = {}
         if lang != "en":
             facts = store.window_facts(name)
+            check = store.latest_check(name)
             if facts is not None:
                 translated = {fingerprint(f): f
                               for f in detect(facts, lang, report_domains)}
+                for each in translated.values():
+                    corroborate(each, check, lang)
         for key, state, data in store.stored_findings(name):
             finding = msgspec.json.decode(data, type=DomainFinding)
             finding.status = state
@@ -105,5 +113,7 @@ def _stored(store: Store, domain: str | None, lang: str,
             if other is not None:
                 finding.title, finding.explanation, finding.fix = (
                     other.title, other.explanation, other.fix)
+                if finding.live is not None and other.live is not None:
+                    finding.live.summary = other.live.summary
             out.append((finding, history.get(key, [])))
     return out

@@ -28,5 +28,10 @@ def show_findings(console: Console, found: list[DomainFinding]) -> None:
             f"  {where}: {f.sessions:,} sessions, {f.first_seen} .. {f.last_seen}, seen by "
             f"{', '.join(f.reporters)} ({len(f.evidence)} report(s) kept as evidence)")))
         console.print(Text(safe(f"  {f.explanation}")))
+        if f.live is not None:
+            style = {"confirmed": "red", "contradicted": "green"}.get(f.live.verdict, "yellow")
+            console.print(Text(safe(f"  {f.live.summary}"), style=style))
+            for detail in f.live.details[:5]:
+                console.print(Text(safe(f"    {detail}"), style="dim"))
         for step in f.fix:
             console.print(Text(safe(f"  - {step}")))

@@ -15,12 +15,13 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
-from tlsscope.store import findings_rows, queries, write
+from tlsscope.store import checks_rows, findings_rows, queries, write
 from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
@@ -33,6 +34,9 @@ from tlsscope.store.models import (
     StoredReport,
 )
 from tlsscope.store.write import Arrival, DkimVerdict, Saved
+
+if TYPE_CHECKING:
+    from tlsscope.analyze.live import LiveCheck
 
 __all__ = ["Arrival", "DkimVerdict", "Saved", "Store", "default_url"]
 
@@ -210,3 +214,35 @@ class Store:
         """Domains whose findings wait to be recomputed."""
         with self.engine.connect() as connection:
             return findings_rows.stale_domains(connection)
+
+    # live checks ------------------------------------------------------------------------------
+
+    def save_check(self, check: LiveCheck) -> int:
+        """Keep a live check; the domain's findings are then recomputed with its evidence."""
+        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+            with connection.begin():
+                return checks_rows.save(connection, check)
+
+    def latest_check(self, domain: str) -> LiveCheck | None:
+        with self.engine.connect() as connection:
+            return checks_rows.latest(connection, domain)
+
+    def check_history(self, domain: str, limit: int = 50) -> list[LiveCheck]:
+        """A domain's live checks, newest first."""
+        with self.engine.connect() as connection:
+            return checks_rows.history(connection, domain, limit)
+
+    def last_checked(self) -> dict[str, dt.datetime]:
+        """Each checked domain → the time of its latest check."""
+        with self.engine.connect() as connection:
+            return checks_rows.last_checked(connection)
+
+    def failing_since(self, since: dt.datetime) -> dict[str, dt.datetime]:
+        """Domains with failed sessions in reports stored after `since`."""
+        with self.engine.connect() as connection:
+            return checks_rows.failing_since(connection, since)
+
+    def known_domains(self) -> list[str]:
+        """Every policy domain with stored reports."""
+        with self.engine.connect() as connection:
+            return queries.all_domains(connection)

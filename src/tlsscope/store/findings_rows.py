@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
+from tlsscope.analyze.live import corroborate
+from tlsscope.store import checks_rows
 from tlsscope.store import tables as t
 from tlsscope.store.queries import domain_facts
 
@@ -44,9 +46,13 @@ def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
 
 def refresh(connection: Connection, domain: str, now: dt.datetime,
             report_domains: Collection[str] = ()) -> None:
-    """Recompute one domain's findings over the 30 days up to its latest report."""
+    """Recompute one domain's findings over the 30 days up to its latest report, with the
+    evidence of its latest live check."""
     facts = window_facts(connection, domain)
     detected = detect(facts, report_domains=report_domains) if facts is not None else []
+    check = checks_rows.latest(connection, domain)
+    for finding in detected:
+        corroborate(finding, check)
     f = t.findings
     stored = {row["fingerprint"]: row for row in connection.execute(
         select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data)

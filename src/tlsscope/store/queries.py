@@ -280,6 +280,12 @@ def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]
     return [row[0] for row in connection.execute(query)]
 
 
+def all_domains(connection: Connection) -> list[str]:
+    d = t.daily_totals
+    return [row[0] for row in connection.execute(
+        select(d.c.domain).where(d.c.domain != "").distinct().order_by(d.c.domain))]
+
+
 def _mx_patterns(policy_type: str, strings: str | None, mx_host: str | None) -> tuple[str, ...]:
     """An sts policy's mx patterns: its quoted mx lines, else the report's mx-host list."""
     if policy_type != "sts":

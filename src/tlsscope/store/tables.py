@@ -99,6 +99,7 @@ reports = Table(
     Column("stored_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
+    Index("ix_reports_stored_at", "stored_at"),  # what arrived since (serve's re-checks)
 )
 
 report_repeats = Table(
@@ -205,4 +206,16 @@ finding_events = Table(
     Column("status", String(16), nullable=False),
     Column("severity", String(16), nullable=False),
     Index("ix_finding_events_finding", "finding"),
+)
+
+# Live checks (tlsscope check, and serve's schedule): the whole result as JSON (the
+# `tlsscope check --json` contract); the latest one per domain is the findings' live evidence.
+checks = Table(
+    "checks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain", Text, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # ok | warning | error
+    Column("data", Text, nullable=False),
+    Index("ix_checks_domain_checked_at", "domain", "checked_at"),
 )

@@ -19,6 +19,16 @@ class Evidence(msgspec.Struct, kw_only=True, frozen=True):
     reason_code: str = ""
 
 
+class LiveEvidence(msgspec.Struct, kw_only=True):
+    """What the latest live check (tlsscope check) says about a finding."""
+
+    checked_at: dt.datetime
+    verdict: str  # confirmed | contradicted | inconclusive
+    summary: str  # one plain-language sentence
+    targets: list[str]  # the hosts, addresses or URLs checked
+    details: list[str]  # what the check saw there
+
+
 MAX_EVIDENCE = 50  # the most recent reports kept as a finding's evidence
 
 
@@ -33,7 +43,7 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     first_seen: dt.date
     last_seen: dt.date
     sessions: int
-    status: str  # open | resolved
+    status: str  # open | likely-fixed (a live check passes now) | resolved
     title: str
     explanation: str
     fix: list[str]
@@ -42,6 +52,7 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     # True: the domain receives TLS reports (a rua address is there), so these failures may
     # be about the delivery of the reports themselves; alerts must not be driven by them.
     report_loop: bool = False
+    live: LiveEvidence | None = None  # set from the latest live check (analyze/live.py)
 
     def __post_init__(self) -> None:
         del self.evidence[:-MAX_EVIDENCE]

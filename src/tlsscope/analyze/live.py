@@ -1,0 +1,123 @@
+"""Live checks as facts: what `tlsscope check` found, and what it says about a finding.
+
+A report says what failed yesterday; a live check says what happens now. `corroborate` sets
+a finding's `live` evidence: *confirmed* (the check sees the same failure), *contradicted*
+(the host is fine now: probably fixed, or transient) or *inconclusive* (the check could not
+tell). An open finding contradicted by a check made after its last report day becomes
+`likely-fixed`; it turns `resolved` only when the reporters stop reporting it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from tlsscope.analyze import catalog
+from tlsscope.analyze.detectors.model import DomainFinding, LiveEvidence
+from tlsscope.policy_text import mx_matches
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+CONFIRMED, CONTRADICTED, INCONCLUSIVE = "confirmed", "contradicted", "inconclusive"
+LIKELY_FIXED = "likely-fixed"
+
+# RFC 8460 §4.3 result types, by the step of a check that can see them.
+MX_RESULTS = frozenset({"starttls-not-supported", "certificate-expired",
+                        "certificate-host-mismatch", "certificate-not-trusted",
+                        "validation-failure"})
+DANE_RESULTS = frozenset({"tlsa-invalid", "dnssec-invalid", "dane-required"})
+STS_RESULTS = frozenset({"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"})
+_STEP_OF = {**dict.fromkeys(MX_RESULTS, "mx"), **dict.fromkeys(DANE_RESULTS, "dane"),
+            **dict.fromkeys(STS_RESULTS, "mta-sts-policy")}
+
+
+class Step(msgspec.Struct, kw_only=True):
+    """One step's result of a live check."""
+
+    step: str  # tlsrpt-record, tlsrpt-rua, mta-sts-record, mta-sts-policy, mx, dane, ...
+    target: str  # the DNS name, URI or host it is about
+    status: str  # ok | warning | error
+    line: str  # one plain-language sentence
+    details: list[str] = msgspec.field(default_factory=list)  # problems, values found
+    fix: list[str] = msgspec.field(default_factory=list)
+    host: str = ""  # the MX host a mx or dane step is about
+    # The RFC 8460 result types a sender would report for what this step saw.
+    results: list[str] = msgspec.field(default_factory=list)
+
+
+class LiveCheck(msgspec.Struct, kw_only=True):
+    """One run of `tlsscope check` (the `--json` contract, and what the store keeps)."""
+
+    domain: str
+    checked_at: dt.datetime
+    status: str
+    seconds: float
+    steps: list[Step]
+    mx_hosts: list[str] = msgspec.field(default_factory=list)
+    sts_id: str = ""  # the _mta-sts record's id ("" without a valid record)
+    policy_sha256: str = ""  # of the policy file served ("" when none was fetched)
+    policy_mx: list[str] = msgspec.field(default_factory=list)  # its mx patterns
+    policy_mode: str = ""
+
+
+def worst(steps: list[Step]) -> str:
+    statuses = {s.status for s in steps}
+    return ERROR if ERROR in statuses else WARNING if WARNING in statuses else OK
+
+
+def corroborate(finding: DomainFinding, check: LiveCheck | None, lang: str = "en") -> None:
+    """Attach what `check` says about `finding`, and mark it likely fixed when the check,
+    made after the last failing day, sees the host working."""
+    if check is None or finding.status == "resolved":
+        return
+    judged = _judge(finding, check)
+    if judged is None:
+        return
+    verdict, targets, details = judged
+    words = catalog.Words(lang)
+    when = f"{check.checked_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    summary = words.say("live", verdict, when=when, where=finding.mx_host or finding.domain,
+                         result=finding.result_type or finding.kind)
+    finding.live = LiveEvidence(checked_at=check.checked_at, verdict=verdict, summary=summary,
+                                targets=targets, details=details[:20])
+    if verdict == CONTRADICTED and check.checked_at.date() > finding.last_seen:
+        finding.status = LIKELY_FIXED
+
+
+def _judge(finding: DomainFinding,
+           check: LiveCheck) -> tuple[str, list[str], list[str]] | None:
+    if finding.kind == "mx-outside-policy":
+        return _coverage(finding, check)
+    step_name = _STEP_OF.get(finding.result_type)
+    if step_name is None:
+        return None
+    host = finding.mx_host.lower().rstrip(".")
+    steps = [s for s in check.steps if s.step == step_name
+             and (step_name == "mta-sts-policy" or not host or s.host == host)]
+    if not steps:
+        if host and check.mx_hosts and host not in check.mx_hosts:
+            return CONTRADICTED, [host], [f"{host} is no longer among the MX hosts: "
+                                          f"{', '.join(check.mx_hosts)}"]
+        return None
+    targets = [s.target for s in steps]
+    lines = [s.line for s in steps]
+    wanted = ({finding.result_type} if finding.result_type != "validation-failure"
+              else MX_RESULTS - {"starttls-not-supported"})
+    if any(wanted & set(s.results) for s in steps):
+        return CONFIRMED, targets, [s.line for s in steps if wanted & set(s.results)]
+    if all(s.status == OK or (s.status == WARNING and not s.results) for s in steps):
+        return CONTRADICTED, targets, lines
+    return INCONCLUSIVE, targets, lines
+
+
+def _coverage(finding: DomainFinding, check: LiveCheck) -> tuple[str, list[str], list[str]]:
+    host = finding.mx_host.lower().rstrip(".")
+    if not check.policy_mx:
+        return INCONCLUSIVE, [host], ["no policy was fetched, so coverage is unknown"]
+    covered = any(mx_matches(pattern, host) for pattern in check.policy_mx)
+    listed = host in check.mx_hosts
+    detail = (f"policy mx: {', '.join(check.policy_mx)}; live MX: "
+              f"{', '.join(check.mx_hosts) or 'none'}")
+    if listed and not covered:
+        return CONFIRMED, [host], [detail]
+    return CONTRADICTED, [host], [detail]

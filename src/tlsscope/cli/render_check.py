@@ -1,0 +1,58 @@
+"""The human report of `tlsscope check`: a verdict line, then one table per part of the
+check (TLS-RPT, MTA-STS, MX hosts, DANE, changes). Every remote string is escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from tlsscope.cli.sanitize import safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tlsscope.analyze.live import LiveCheck
+
+STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
+MARKS = {"ok": "✔ ok", "warning": "! warning", "error": "✘ error"}
+SECTIONS = (
+    ("TLS-RPT record and report destinations (RFC 8460 §3)", ("tlsrpt-record", "tlsrpt-rua")),
+    ("MTA-STS record and policy (RFC 8461 §3)", ("mta-sts-record", "mta-sts-policy")),
+    ("MX hosts: STARTTLS and certificates, on every address", ("mx",)),
+    ("DANE (RFC 7672)", ("dane",)),
+    ("Since the previous check", ("mta-sts-policy-id", "mx-drift")),
+)
+
+
+def show_check(console: Console, check: LiveCheck) -> None:
+    counts = {status: sum(s.status == status for s in check.steps) for status in STYLES}
+    when = check.checked_at.astimezone(dt.UTC)
+    console.print(Text.assemble(
+        ("tlsscope check ", "bold"), (safe(check.domain), "bold"), "  ",
+        (MARKS[check.status].upper(), f"bold {STYLES[check.status]}"),
+        f"   {counts['error']} error(s), {counts['warning']} warning(s), {counts['ok']} ok"
+        f" · {when:%Y-%m-%d %H:%M} UTC · {check.seconds:.2f} s"))
+    if check.mx_hosts:
+        console.print(Text(safe(f"MX: {', '.join(check.mx_hosts)}"), style="dim"))
+    for title, names in SECTIONS:
+        steps = [s for s in check.steps if s.step in names]
+        if not steps:
+            continue
+        table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE,
+                      show_header=False, expand=True, padding=(0, 1))
+        table.add_column("status", no_wrap=True, width=10)
+        table.add_column("target", ratio=1, overflow="fold")
+        table.add_column("result", ratio=3)
+        for step in steps:
+            body = Text(safe(step.line))
+            for detail in step.details:
+                body.append(f"\n{safe(detail)}", style="dim")
+            for fix in step.fix:
+                body.append(f"\nfix: {safe(fix)}", style="cyan")
+            table.add_row(Text(MARKS[step.status], style=STYLES[step.status]),
+                          Text(safe(step.target)), body)
+        console.print(table)

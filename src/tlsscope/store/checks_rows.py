@@ -1,0 +1,69 @@
+"""Stored live checks: each run kept with its time; the latest per domain is what findings
+are corroborated with (analyze/live.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from tlsscope.analyze.live import LiveCheck
+from tlsscope.store import tables as t
+
+
+def save(connection: Connection, check: LiveCheck) -> int:
+    """Store a check and mark its domain's findings stale (they gain the new evidence)."""
+    new_id = connection.execute(t.checks.insert().values(
+        domain=check.domain, checked_at=check.checked_at, status=check.status,
+        data=msgspec.json.encode(check).decode()).returning(t.checks.c.id)).scalar_one()
+    stale = t.stale_domains
+    if connection.execute(select(stale.c.domain).where(stale.c.domain == check.domain)).first() \
+            is None and _has_reports(connection, check.domain):
+        connection.execute(stale.insert().values(domain=check.domain))
+    return int(new_id)
+
+
+def _has_reports(connection: Connection, domain: str) -> bool:
+    return connection.execute(select(t.daily_totals.c.domain)
+                              .where(t.daily_totals.c.domain == domain).limit(1)).first() \
+        is not None
+
+
+def latest(connection: Connection, domain: str) -> LiveCheck | None:
+    c = t.checks
+    row = connection.execute(select(c.c.data).where(c.c.domain == domain)
+                             .order_by(c.c.checked_at.desc(), c.c.id.desc()).limit(1)).first()
+    return None if row is None else msgspec.json.decode(row[0], type=LiveCheck)
+
+
+def history(connection: Connection, domain: str, limit: int = 50) -> list[LiveCheck]:
+    """A domain's checks, newest first."""
+    c = t.checks
+    return [msgspec.json.decode(row[0], type=LiveCheck) for row in connection.execute(
+        select(c.c.data).where(c.c.domain == domain)
+        .order_by(c.c.checked_at.desc(), c.c.id.desc()).limit(limit))]
+
+
+def last_checked(connection: Connection) -> dict[str, dt.datetime]:
+    """Every known domain (it has reports or checks) → when it was last checked (None-free:
+    domains never checked are absent)."""
+    c = t.checks
+    return {row[0]: _aware(row[1]) for row in connection.execute(
+        select(c.c.domain, func.max(c.c.checked_at)).group_by(c.c.domain))}
+
+
+def failing_since(connection: Connection, since: dt.datetime) -> dict[str, dt.datetime]:
+    """Policy domains with failed sessions in reports stored after `since` → the newest such
+    report's storing time."""
+    r, p = t.reports, t.policies
+    return {row[0]: _aware(row[1]) for row in connection.execute(
+        select(p.c.policy_domain, func.max(r.c.stored_at))
+        .join(p, p.c.report == r.c.id)
+        .where(r.c.stored_at > since, p.c.failed > 0, p.c.policy_domain != "")
+        .group_by(p.c.policy_domain))}
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

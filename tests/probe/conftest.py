@@ -1,0 +1,15 @@
+"""The fake internet (tests/fakenet.py), started once for the live-check tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakenet import fake_internet
+
+
+@pytest.fixture(scope="session")
+def nameserver() -> Iterator[str]:
+    with fake_internet() as setup:
+        yield setup
