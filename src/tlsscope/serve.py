@@ -1,4 +1,5 @@
-"""`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP.
+"""`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP, IMAP; and the
+live re-checks of the domains it knows (check/schedule.py).
 
 All receivers hand inputs to one writer process (group commits, on its own core), so every
 acknowledgement (2xx, 250) means committed. SIGTERM or SIGINT: stop accepting, let requests
@@ -67,6 +68,7 @@ async def serve(store: Store, settings: Settings) -> None:
     mail_servers = await _mail_servers(settings, deliver, context)
     stop_mailbox = threading.Event()
     mailbox = _mailbox(settings, intake, stop_mailbox)
+    rechecks = _rechecks(store, settings, stop_mailbox)
     server = uvicorn.Server(config)
     # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
     # that was there before: make that one a no-op, so the shutdown below runs and exits 0.
@@ -80,6 +82,8 @@ async def serve(store: Store, settings: Settings) -> None:
         stop_mailbox.set()
         if mailbox is not None:
             await asyncio.to_thread(mailbox.join, 60)
+        if rechecks is not None:  # a check in flight ends within its timeouts
+            await asyncio.to_thread(rechecks.join, 10 * settings.check_timeout)
         for mail in mail_servers:
             mail.close()
         for mail in mail_servers:
@@ -112,6 +116,19 @@ async def _mail_servers(settings: Settings, deliver: Any,
             servers.append(await loop.create_server(
                 lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"), host, port))
     return servers
+
+
+def _rechecks(store: Store, settings: Settings,
+              stop: threading.Event) -> threading.Thread | None:
+    from tlsscope.check.schedule import Rechecker
+
+    rechecker = Rechecker(store, settings)
+    if not rechecker.enabled:
+        return None
+    thread = threading.Thread(target=rechecker.run, args=(stop,), name="tlsscope-recheck",
+                              daemon=True)
+    thread.start()
+    return thread
 
 
 def _mailbox(settings: Settings, intake: Any,

@@ -94,6 +94,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Probe private, loopback and link-local addresses too (off: the SSRF guard refuses)."""
     check_expiry_warning_days: Annotated[int, msgspec.Meta(ge=0)] = 14
     """Warn about certificates expiring within this many days."""
+    # Re-checks by `tlsscope serve`
+    check_every_hours: Annotated[float, msgspec.Meta(ge=0)] = 24.0
+    """Re-check each domain with reports this often; 0: no scheduled re-checks."""
+    check_on_failure: bool = True
+    """Re-check a domain soon after a report with failures for it arrives."""
+    check_min_gap_minutes: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    """The shortest time between two re-checks of a domain triggered by failures."""
+    check_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """How often serve looks for domains due for a re-check."""
 
 
 _LISTS = {"rua_addresses"}  # comma-separated in the environment

@@ -48,6 +48,7 @@ class Server:
                         "--rua-address", "tls@example.com", "--imap", dovecot.url()]
         self.env = {**os.environ, "TLSSCOPE_IMAP_PASSWORD": PASSWORD,
                     "TLSSCOPE_DKIM_VERIFY": "never",
+             "TLSSCOPE_CHECK_EVERY_HOURS": "0", "TLSSCOPE_CHECK_ON_FAILURE": "false",
                     "TLSSCOPE_IMAP_WAIT": "0.2", "TLSSCOPE_HTTP_RATE_PER_MINUTE": "0"}
         self.process: subprocess.Popen[bytes] | None = None
 

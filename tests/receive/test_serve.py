@@ -30,7 +30,8 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
          "--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}",
          "--lmtp", lmtp, "--rua-address", "tls@example.com"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never"})
+        env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never",
+             "TLSSCOPE_CHECK_EVERY_HOURS": "0", "TLSSCOPE_CHECK_ON_FAILURE": "false"})
     try:
         wait_healthy(f"http://127.0.0.1:{http_port}", process)
         body = gzip.compress((FIX / "quirks" / "pretty-sorted.json").read_bytes())

@@ -1,0 +1,85 @@
+"""Re-checks by `tlsscope serve`: every domain with reports on a schedule, and a domain soon
+after a report with failures for it is stored, so findings carry current live evidence.
+
+The store is the only channel: reports are written by the intake's process, and this thread
+asks the store what arrived since its last look (reports indexed by `stored_at`), so it also
+sees reports stored by `tlsscope ingest` or another serve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from tlsscope.check.run import Options, run
+from tlsscope.settings import Settings
+from tlsscope.store import Store
+
+log = logging.getLogger("tlsscope.recheck")
+
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Rechecker:
+    def __init__(self, store: Store, settings: Settings, clock: Clock = _utcnow) -> None:
+        self.store = store
+        self.options = Options.of(settings)
+        self.every = (dt.timedelta(hours=settings.check_every_hours)
+                      if settings.check_every_hours > 0 else None)
+        self.on_failure = settings.check_on_failure
+        self.min_gap = dt.timedelta(minutes=settings.check_min_gap_minutes)
+        self.poll = settings.check_poll_seconds
+        self.clock = clock
+        self.since = clock()  # failures stored after this are new
+        self.pending: set[str] = set()  # failing domains waiting for their minimum gap
+
+    @property
+    def enabled(self) -> bool:
+        return self.every is not None or self.on_failure
+
+    def due(self) -> list[str]:
+        """The domains to check now: those with new failures first, then the scheduled."""
+        now = self.clock()
+        last = self.store.last_checked()
+        if self.on_failure:
+            failing = self.store.failing_since(self.since)
+            if failing:
+                self.since = max(self.since, *failing.values())
+            self.pending.update(failing)
+        urgent = sorted(d for d in self.pending if d not in last or now - last[d] >= self.min_gap)
+        scheduled: list[str] = []
+        if self.every is not None:
+            every = self.every
+            scheduled = [d for d in self.store.known_domains()
+                         if d not in urgent and (d not in last or now - last[d] >= every)]
+        return urgent + scheduled
+
+    def check(self, domain: str) -> None:
+        result = run(domain, self.options, self.store.latest_check(domain), now=self.clock())
+        self.store.save_check(result)
+        self.pending.discard(domain)
+        log.info("domain re-checked", extra={"fields": {
+            "domain": domain, "status": result.status, "seconds": result.seconds}})
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set: check what is due, one domain at a time, then wait."""
+        while not stop.is_set():
+            try:
+                due = self.due()
+            except Exception:  # a lost database must not stop the re-checks for good
+                log.exception("cannot tell which domains are due for a re-check")
+                due = []
+            for domain in due:
+                if stop.is_set():
+                    return
+                try:
+                    self.check(domain)
+                except Exception:  # one broken check must not stop the others
+                    log.exception("re-check failed", extra={"fields": {"domain": domain}})
+            stop.wait(self.poll)
