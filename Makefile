@@ -5,23 +5,38 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: run test test-fast lint bench bench-store bench-intake clean system-deps
+.PHONY: assets run test test-fast lint bench bench-store bench-intake clean system-deps
 
-$(STAMP): pyproject.toml
+VENDOR := src/tlsscope/web/static/vendor
+
+$(STAMP): pyproject.toml $(VENDOR)/.installed
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## assets: the dashboard's front-end libraries, from npm (package-lock.json), copied into the
+## package; nothing is loaded from a CDN
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js.LICENSE.md
+	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	touch $@
+
+assets: $(VENDOR)/.installed
+
 ## run: read the bundled sample reports and show what they say (the dashboard comes later)
 run: $(STAMP)
 	$(BIN)/tlsscope parse samples/
 
-## system-deps: servers the tests start (PostgreSQL, Dovecot), installed with apt-get when root
+## system-deps: servers the tests start (PostgreSQL, Dovecot) and Chromium, installed with apt-get when root
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

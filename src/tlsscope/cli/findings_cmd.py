@@ -87,33 +87,12 @@ def _as_of(store: Store, domain: str | None, first: dt.date, last: dt.date, lang
 
 def _stored(store: Store, domain: str | None, lang: str,
             report_domains: list[str]) -> list[tuple[DomainFinding, list[dict[str, Any]]]]:
-    import msgspec
-
-    from tlsscope.analyze.detectors import DomainFinding, detect
-    from tlsscope.analyze.live import corroborate
-    from tlsscope.store.findings_rows import fingerprint
+    from tlsscope.store.findings_rows import localized
 
     store.refresh_findings(report_domains=report_domains)
     out: list[tuple[DomainFinding, list[dict[str, Any]]]] = []
     for name in [domain.lower()] if domain else store.finding_domains():
         history = store.finding_history(name)
-        translated: dict[str, DomainFinding] = {}
-        if lang != "en":
-            facts = store.window_facts(name)
-            check = store.latest_check(name)
-            if facts is not None:
-                translated = {fingerprint(f): f
-                              for f in detect(facts, lang, report_domains)}
-                for each in translated.values():
-                    corroborate(each, check, lang)
-        for key, state, data in store.stored_findings(name):
-            finding = msgspec.json.decode(data, type=DomainFinding)
-            finding.status = state
-            other = translated.get(key)
-            if other is not None:
-                finding.title, finding.explanation, finding.fix = (
-                    other.title, other.explanation, other.fix)
-                if finding.live is not None and other.live is not None:
-                    finding.live.summary = other.live.summary
+        for _, key, finding in store.read(localized, name, lang, report_domains):
             out.append((finding, history.get(key, [])))
     return out

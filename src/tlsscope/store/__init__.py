@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
@@ -36,7 +36,12 @@ from tlsscope.store.models import (
 from tlsscope.store.write import Arrival, DkimVerdict, Saved
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from tlsscope.analyze.live import LiveCheck
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 __all__ = ["Arrival", "DkimVerdict", "Saved", "Store", "default_url"]
 
@@ -88,6 +93,21 @@ class Store:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # any rows function (store/accounts.py, store/browse.py) --------------------------------
+
+    def read(self, fn: Callable[Concatenate[Connection, P], R], /, *args: P.args,
+             **kwargs: P.kwargs) -> R:
+        """Run a read-only rows function on a connection."""
+        with self.engine.connect() as connection:
+            return fn(connection, *args, **kwargs)
+
+    def write(self, fn: Callable[Concatenate[Connection, P], R], /, *args: P.args,
+              **kwargs: P.kwargs) -> R:
+        """Run a rows function in one write transaction."""
+        with self.engine.connect().execution_options(tlsscope_write=True) as connection:
+            with connection.begin():
+                return fn(connection, *args, **kwargs)
 
     # writing ----------------------------------------------------------------------------------
 

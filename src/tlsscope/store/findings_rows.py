@@ -112,6 +112,38 @@ def stored(connection: Connection, domain: str) -> list[tuple[str, str, str]]:
         .order_by(f.c.id))]
 
 
+def localized(connection: Connection, domain: str, lang: str,
+              report_domains: Collection[str] = ()) -> list[tuple[int, str, DomainFinding]]:
+    """A domain's stored findings as (id, fingerprint, finding), their status the stored
+    one, their texts (and live evidence sentence) in `lang`: stored texts are English, so
+    for another language the same findings are computed again in it and their texts taken."""
+    f = t.findings
+    found = []
+    for row in connection.execute(select(f.c.id, f.c.fingerprint, f.c.status, f.c.data)
+                                  .where(f.c.domain == domain).order_by(f.c.id)):
+        finding = msgspec.json.decode(row[3], type=DomainFinding)
+        finding.status = row[2]
+        found.append((int(row[0]), row[1], finding))
+    if lang == "en" or not found:
+        return found
+    facts = window_facts(connection, domain)
+    if facts is None:
+        return found
+    check = checks_rows.latest(connection, domain)
+    translated: dict[str, DomainFinding] = {}
+    for each in detect(facts, lang, report_domains):
+        corroborate(each, check, lang)
+        translated[fingerprint(each)] = each
+    for _, key, finding in found:
+        other = translated.get(key)
+        if other is not None:
+            finding.title, finding.explanation, finding.fix = (
+                other.title, other.explanation, other.fix)
+            if finding.live is not None and other.live is not None:
+                finding.live.summary = other.live.summary
+    return found
+
+
 def domains(connection: Connection) -> list[str]:
     f = t.findings
     return [row[0] for row in connection.execute(select(f.c.domain).distinct()

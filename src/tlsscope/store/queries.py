@@ -39,9 +39,12 @@ def findings(text: str, severity: Severity = Severity.WARNING) -> list[Finding]:
 
 
 def list_reports(connection: Connection, *, domain: str | None, since: dt.date | None,
-                 until: dt.date | None, limit: int, offset: int) -> list[ReportSummary]:
+                 until: dt.date | None, limit: int, offset: int,
+                 where: Any = None) -> list[ReportSummary]:
     r, p = t.reports, t.policies
     query = select(r)
+    if where is not None:
+        query = query.where(where)
     if domain is not None:
         query = query.where(r.c.id.in_(select(p.c.report)
                                        .where(p.c.policy_domain == domain.lower())))

@@ -219,3 +219,54 @@ checks = Table(
     Column("data", Text, nullable=False),
     Index("ix_checks_domain_checked_at", "domain", "checked_at"),
 )
+
+# Accounts and tenancy (the dashboard and API). An organisation (tenant) owns domains; a user
+# is an admin (sees everything, including domains nobody owns), or a member or read-only user
+# of one organisation, who sees only its domains. Secrets are stored as hashes only.
+organisations = Table(
+    "organisations", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    UniqueConstraint("name", name="uq_organisations_name"),
+)
+
+domains = Table(
+    "domains", metadata,
+    Column("name", Text, primary_key=True),  # A-label, lower case
+    Column("organisation", Id, ForeignKey("organisations.id")),  # NULL: unassigned
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Index("ix_domains_organisation", "organisation"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),  # argon2id
+    Column("role", String(16), nullable=False),  # admin | member | readonly
+    Column("organisation", Id, ForeignKey("organisations.id")),
+    Column("lang", String(8), nullable=False),  # "" : the browser's language
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("email", name="uq_users_email"),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user", Id, ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user", Id, ForeignKey("users.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    UniqueConstraint("token_sha256", name="uq_api_tokens_token"),
+)

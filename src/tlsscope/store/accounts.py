@@ -1,0 +1,224 @@
+"""Accounts and tenancy rows: organisations, their domains, users, sessions, API tokens.
+
+Who sees what: `visible_domains(user)` is None for an admin (every domain), otherwise the
+domains of the user's organisation. Every dashboard and API query is narrowed by it.
+Secrets (session cookies, API tokens) are kept as SHA-256 hashes; passwords as argon2id
+hashes made by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import Select, delete, func, select, union, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tlsscope.store import tables as t
+
+ROLES = ("admin", "member", "readonly")
+
+
+class User(msgspec.Struct, kw_only=True, frozen=True):
+    id: int
+    email: str
+    name: str
+    role: str  # admin | member | readonly
+    organisation: int | None
+    organisation_name: str
+    lang: str  # "" : the browser's
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role != "readonly"
+
+
+class DomainRow(msgspec.Struct, kw_only=True, frozen=True):
+    name: str
+    organisation: int | None
+    organisation_name: str
+
+
+class TokenRow(msgspec.Struct, kw_only=True, frozen=True):
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def organisation(connection: Connection, name: str) -> int:
+    """The id of the organisation with this name, created when missing."""
+    o = t.organisations
+    found = connection.execute(select(o.c.id).where(o.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    return int(connection.execute(o.insert().values(name=name).returning(o.c.id)).scalar_one())
+
+
+def organisations(connection: Connection) -> list[tuple[int, str]]:
+    o = t.organisations
+    return [(int(row[0]), row[1]) for row in connection.execute(
+        select(o.c.id, o.c.name).order_by(o.c.name))]
+
+
+def assign_domain(connection: Connection, name: str, organisation_id: int | None,
+                  now: dt.datetime) -> None:
+    d = t.domains
+    name = name.strip().lower().rstrip(".")
+    if connection.execute(select(d.c.name).where(d.c.name == name)).first() is None:
+        connection.execute(d.insert().values(name=name, organisation=organisation_id,
+                                             added_at=now))
+    else:
+        connection.execute(update(d).where(d.c.name == name)
+                           .values(organisation=organisation_id))
+
+
+def all_domains(connection: Connection) -> list[DomainRow]:
+    """Every domain: those with reports and those added by hand, with their owner."""
+    d, o, totals = t.domains, t.organisations, t.daily_totals
+    names = union(select(d.c.name.label("name")),
+                  select(totals.c.domain.label("name")).where(totals.c.domain != "")
+                  ).subquery()
+    query = (select(names.c.name, d.c.organisation, o.c.name)
+             .select_from(names.outerjoin(d, d.c.name == names.c.name)
+                          .outerjoin(o, o.c.id == d.c.organisation))
+             .order_by(names.c.name))
+    return [DomainRow(name=row[0], organisation=row[1], organisation_name=row[2] or "")
+            for row in connection.execute(query)]
+
+
+def visible_domains(connection: Connection, user: User) -> list[str] | None:
+    """The domains `user` may see (None: every domain, for an admin)."""
+    if user.is_admin:
+        return None
+    if user.organisation is None:
+        return []
+    d = t.domains
+    return [row[0] for row in connection.execute(
+        select(d.c.name).where(d.c.organisation == user.organisation).order_by(d.c.name))]
+
+
+def _user_query() -> Select[Any]:
+    u, o = t.users, t.organisations
+    return (select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.organisation, o.c.name, u.c.lang)
+            .select_from(u.outerjoin(o, o.c.id == u.c.organisation)))
+
+
+def _user(row: Sequence[Any]) -> User:
+    values = tuple(row)
+    return User(id=int(values[0]), email=values[1], name=values[2], role=values[3],
+                organisation=values[4], organisation_name=values[5] or "", lang=values[6])
+
+
+def add_user(connection: Connection, email: str, name: str, password_hash: str, role: str,
+             organisation_id: int | None, lang: str, now: dt.datetime) -> int:
+    """Raises ValueError for an unknown role or an email already taken."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    try:
+        with connection.begin_nested():
+            return int(connection.execute(t.users.insert().values(
+                email=email.strip().lower(), name=name, password_hash=password_hash,
+                role=role, organisation=organisation_id, lang=lang, created_at=now)
+                .returning(t.users.c.id)).scalar_one())
+    except IntegrityError:
+        raise ValueError(f"a user with the email {email!r} exists already") from None
+
+
+def set_password(connection: Connection, user_id: int, password_hash: str) -> None:
+    connection.execute(update(t.users).where(t.users.c.id == user_id)
+                       .values(password_hash=password_hash))
+    connection.execute(delete(t.sessions).where(t.sessions.c.user == user_id))
+
+
+def set_lang(connection: Connection, user_id: int, lang: str) -> None:
+    connection.execute(update(t.users).where(t.users.c.id == user_id).values(lang=lang))
+
+
+def users(connection: Connection, organisation_id: int | None = None) -> list[User]:
+    query = _user_query()
+    if organisation_id is not None:
+        query = query.where(t.users.c.organisation == organisation_id)
+    return [_user(row) for row in connection.execute(query.order_by(t.users.c.email))]
+
+
+def user_count(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(t.users)).scalar_one())
+
+
+def login_row(connection: Connection, email: str) -> tuple[User, str] | None:
+    """A user and their password hash, by email."""
+    u = t.users
+    row = connection.execute(_user_query().add_columns(u.c.password_hash)
+                             .where(u.c.email == email.strip().lower())).first()
+    return None if row is None else (_user(row[:7]), row[7])
+
+
+def add_session(connection: Connection, token_sha256: str, user_id: int, csrf: str,
+                now: dt.datetime, expires_at: dt.datetime) -> None:
+    connection.execute(delete(t.sessions).where(t.sessions.c.expires_at < now))
+    connection.execute(t.sessions.insert().values(
+        token_sha256=token_sha256, user=user_id, csrf=csrf, created_at=now,
+        expires_at=expires_at))
+
+
+def session_user(connection: Connection, token_sha256: str,
+                 now: dt.datetime) -> tuple[User, str] | None:
+    """The user of a live session and its CSRF token."""
+    s = t.sessions
+    row = connection.execute(select(s.c.user, s.c.csrf, s.c.expires_at)
+                             .where(s.c.token_sha256 == token_sha256)).first()
+    if row is None or (_aware(row[2]) or now) <= now:
+        return None
+    user = connection.execute(_user_query().where(t.users.c.id == row[0])).first()
+    return None if user is None else (_user(user), row[1])
+
+
+def drop_session(connection: Connection, token_sha256: str) -> None:
+    connection.execute(delete(t.sessions).where(t.sessions.c.token_sha256 == token_sha256))
+
+
+def add_token(connection: Connection, user_id: int, name: str, token_sha256: str,
+              now: dt.datetime) -> int:
+    return int(connection.execute(t.api_tokens.insert().values(
+        user=user_id, name=name, token_sha256=token_sha256, created_at=now)
+        .returning(t.api_tokens.c.id)).scalar_one())
+
+
+def token_user(connection: Connection, token_sha256: str, now: dt.datetime) -> User | None:
+    a = t.api_tokens
+    row = connection.execute(select(a.c.id, a.c.user)
+                             .where(a.c.token_sha256 == token_sha256)).first()
+    if row is None:
+        return None
+    connection.execute(update(a).where(a.c.id == row[0]).values(last_used_at=now))
+    user = connection.execute(_user_query().where(t.users.c.id == row[1])).first()
+    return None if user is None else _user(user)
+
+
+def tokens(connection: Connection, user_id: int) -> list[TokenRow]:
+    a = t.api_tokens
+    return [TokenRow(id=int(row[0]), name=row[1], created_at=_aware(row[2]) or row[2],
+                     last_used_at=_aware(row[3]))
+            for row in connection.execute(
+                select(a.c.id, a.c.name, a.c.created_at, a.c.last_used_at)
+                .where(a.c.user == user_id).order_by(a.c.id))]
+
+
+def drop_token(connection: Connection, user_id: int, token_id: int) -> bool:
+    a = t.api_tokens
+    done = connection.execute(delete(a).where(a.c.id == token_id, a.c.user == user_id))
+    return bool(done.rowcount)

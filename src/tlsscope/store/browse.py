@@ -1,0 +1,141 @@
+"""Queries behind the dashboard and the API, each narrowed to the domains a user may see.
+
+`domains` is the list of visible domains, or None for every domain (admins). A report is
+visible when one of its policy domains is; findings, checks and stats are per domain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import tables as t
+from tlsscope.store.models import ReportSummary
+from tlsscope.store.queries import list_reports
+
+RECENT_ARRIVALS = 5_000  # the receivers' status reads this many of the latest arrivals
+
+
+class FindingRow(msgspec.Struct, kw_only=True, frozen=True):
+    id: int
+    domain: str
+    status: str
+    severity: str
+    data: str  # the finding as JSON (DomainFinding)
+
+
+class Receiver(msgspec.Struct, kw_only=True):
+    kind: str  # https | smtp | imap | files
+    last_at: dt.datetime | None
+    last_day: int  # inputs in the 24 hours before the latest arrival overall
+    rejected_day: int
+    last_rejected_at: dt.datetime | None
+    last_rejected_source: str
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def last_report_days(connection: Connection, domains: list[str] | None) -> dict[str, dt.date]:
+    d = t.daily_totals
+    query = select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain)
+    if domains is not None:
+        query = query.where(d.c.domain.in_(domains))
+    return {row[0]: row[1] for row in connection.execute(query)}
+
+
+def findings(connection: Connection, domains: list[str] | None,
+             domain: str | None = None) -> list[FindingRow]:
+    f = t.findings
+    query = select(f.c.id, f.c.domain, f.c.status, f.c.severity, f.c.data)
+    if domains is not None:
+        query = query.where(f.c.domain.in_(domains))
+    if domain is not None:
+        query = query.where(f.c.domain == domain)
+    return [FindingRow(id=int(row[0]), domain=row[1], status=row[2], severity=row[3],
+                       data=row[4])
+            for row in connection.execute(query.order_by(f.c.domain, f.c.id))]
+
+
+def finding(connection: Connection, finding_id: int) -> FindingRow | None:
+    f = t.findings
+    row = connection.execute(select(f.c.id, f.c.domain, f.c.status, f.c.severity, f.c.data)
+                             .where(f.c.id == finding_id)).first()
+    return None if row is None else FindingRow(id=int(row[0]), domain=row[1], status=row[2],
+                                               severity=row[3], data=row[4])
+
+
+def finding_events(connection: Connection, finding_id: int) -> list[dict[str, Any]]:
+    e = t.finding_events
+    return [{"at": _aware(row[0]), "status": row[1], "severity": row[2]}
+            for row in connection.execute(select(e.c.at, e.c.status, e.c.severity)
+                                          .where(e.c.finding == finding_id)
+                                          .order_by(e.c.at, e.c.id))]
+
+
+def reports(connection: Connection, domains: list[str] | None, *, domain: str | None = None,
+            reporter: str = "", result_type: str = "", since: dt.date | None = None,
+            until: dt.date | None = None, limit: int = 50,
+            offset: int = 0) -> list[ReportSummary]:
+    """Reports, newest first, filtered; only those with a visible domain."""
+    r, p, f = t.reports, t.policies, t.failure_details
+    extra = []
+    if domains is not None:
+        extra.append(r.c.id.in_(select(p.c.report).where(p.c.policy_domain.in_(domains))))
+    if reporter:
+        escaped = reporter.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        extra.append(func.lower(r.c.organization_name).like(f"%{escaped.lower()}%",
+                                                             escape="\\"))
+    if result_type:
+        extra.append(r.c.id.in_(select(f.c.report).where(f.c.result_type == result_type)))
+    return list_reports(connection, domain=domain, since=since, until=until, limit=limit,
+                        offset=offset, where=and_(*extra) if extra else None)
+
+
+def report_domains(connection: Connection, key: str) -> list[str]:
+    r, p = t.reports, t.policies
+    return sorted({row[0] for row in connection.execute(
+        select(p.c.policy_domain).join(r, r.c.id == p.c.report).where(r.c.key == key))})
+
+
+def result_types(connection: Connection, domains: list[str] | None) -> list[str]:
+    f = t.daily_failures
+    query = select(f.c.result_type).distinct().order_by(f.c.result_type)
+    if domains is not None:
+        query = query.where(f.c.domain.in_(domains))
+    return [row[0] for row in connection.execute(query)]
+
+
+def receivers(connection: Connection) -> list[Receiver]:
+    """Each way in: its latest input, and inputs and rejections over the last day of traffic."""
+    a = t.arrivals
+    rows = connection.execute(select(a.c.source, a.c.received_at, a.c.outcome)
+                              .order_by(a.c.id.desc()).limit(RECENT_ARRIVALS)).all()
+    kinds: dict[str, Receiver] = {
+        kind: Receiver(kind=kind, last_at=None, last_day=0, rejected_day=0,
+                       last_rejected_at=None, last_rejected_source="")
+        for kind in ("https", "smtp", "imap", "files")}
+    newest = max((m for m in (_aware(row[1]) for row in rows) if m is not None), default=None)
+    for source, at, outcome in rows:
+        kind = source.split(":", 1)[0] if ":" in source else "files"
+        entry = kinds.get(kind if kind in kinds else "files")
+        if entry is None:
+            continue
+        moment = _aware(at)
+        if entry.last_at is None or (moment and moment > entry.last_at):
+            entry.last_at = moment
+        recent = newest is not None and moment is not None and \
+            newest - moment <= dt.timedelta(days=1)
+        entry.last_day += recent
+        if outcome == "rejected":
+            entry.rejected_day += recent
+            if entry.last_rejected_at is None or (moment and moment > entry.last_rejected_at):
+                entry.last_rejected_at, entry.last_rejected_source = moment, source
+    return list(kinds.values())

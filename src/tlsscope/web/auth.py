@@ -1,0 +1,114 @@
+"""Who is asking: passwords (argon2id), browser sessions (a random cookie, stored hashed,
+with its own CSRF token), and API tokens (`Authorization: Bearer ...`, stored hashed).
+
+Every page and API route depends on `principal`, which gives the user and the domains they
+may see (`Scope`); anything outside that scope answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import NamedTuple
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import HTTPException, Request
+
+from tlsscope.store import Store
+from tlsscope.store import accounts as rows
+from tlsscope.store.accounts import User
+
+COOKIE = "tlsscope_session"
+LOGIN_CSRF_COOKIE = "tlsscope_login_csrf"
+SESSION_DAYS = 14
+TOKEN_PREFIX = "tls_"
+_hasher = PasswordHasher()
+# A real hash to verify against when the email is unknown: both paths take as long.
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def check_password(store: Store, email: str, password: str) -> User | None:
+    found = store.read(rows.login_row, email)
+    try:
+        _hasher.verify(found[1] if found else _DUMMY, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return found[0] if found else None
+
+
+def start_session(store: Store, user: User) -> str:
+    """A new session for `user`; returns the cookie value."""
+    token = new_secret()
+    now = dt.datetime.now(dt.UTC)
+    store.write(rows.add_session, digest(token), user.id, new_secret(), now,
+                now + dt.timedelta(days=SESSION_DAYS))
+    return token
+
+
+def new_token(store: Store, user: User, name: str) -> str:
+    """A new API token for `user`; shown once, stored hashed."""
+    token = TOKEN_PREFIX + new_secret()
+    store.write(rows.add_token, user.id, name, digest(token), dt.datetime.now(dt.UTC))
+    return token
+
+
+class Scope(NamedTuple):
+    user: User
+    domains: list[str] | None  # None: every domain (admin)
+    csrf: str  # "" for API tokens (no cookie, nothing to forge)
+
+    def allows(self, domain: str) -> bool:
+        return self.domains is None or domain in self.domains
+
+    def check(self, domain: str) -> str:
+        """`domain` normalised, or 404 when outside the scope."""
+        name = domain.strip().lower().rstrip(".")
+        if not self.allows(name):
+            raise HTTPException(404, "not found")
+        return name
+
+
+def identify(store: Store, request: Request) -> Scope | None:
+    """The requester's scope from a bearer token or the session cookie (None: anonymous)."""
+    now = dt.datetime.now(dt.UTC)
+    header = request.headers.get("authorization", "")
+    user: User | None = None
+    csrf = ""
+    if header.lower().startswith("bearer "):
+        user = store.write(rows.token_user, digest(header[7:].strip()), now)
+        if user is None:
+            raise HTTPException(401, "invalid API token",
+                                headers={"WWW-Authenticate": "Bearer"})
+    else:
+        cookie = request.cookies.get(COOKIE)
+        found = store.read(rows.session_user, digest(cookie), now) if cookie else None
+        if found is not None:
+            user, csrf = found
+    if user is None:
+        return None
+    return Scope(user, store.read(rows.visible_domains, user), csrf)
+
+
+def require_csrf(scope: Scope, sent: str | None) -> None:
+    """A cookie-authenticated change must carry the session's CSRF token."""
+    if scope.csrf and not (sent and same(sent, scope.csrf)):
+        raise HTTPException(403, "missing or wrong CSRF token")
