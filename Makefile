@@ -23,6 +23,8 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js.LICENSE.md
 	cp node_modules/htmx.org/LICENSE $(VENDOR)/htmx.LICENSE
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+	cp node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui.LICENSE
 	touch $@
 
 assets: $(VENDOR)/.installed

@@ -49,6 +49,7 @@ async def serve(store: Store, settings: Settings) -> None:
 
     from tlsscope.web.app import create_app
 
+    first_admin(store)
     intake = WriterProcess(store.engine.url.render_as_string(hide_password=False), settings)
 
     async def deliver(raw: RawInput) -> Saved:
@@ -61,7 +62,7 @@ async def serve(store: Store, settings: Settings) -> None:
     host, port = host_port(settings.listen, "listen")
     context = tls_context(settings)
     config = uvicorn.Config(
-        create_app(intake, settings, deliver), host=host, port=port, log_config=None,
+        create_app(intake, settings, deliver, store), host=host, port=port, log_config=None,
         access_log=False, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
         ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
         timeout_graceful_shutdown=30)
@@ -90,6 +91,23 @@ async def serve(store: Store, settings: Settings) -> None:
             await mail.wait_closed()
         await asyncio.to_thread(intake.close)
         log.info("stopped")
+
+
+def first_admin(store: Store) -> None:
+    """On the first run (no user yet), create an admin and say how to log in."""
+    import os
+    import secrets
+
+    from tlsscope.store import accounts
+    from tlsscope.web.tools import add_user
+
+    if store.read(accounts.user_count):
+        return
+    email = os.environ.get("TLSSCOPE_ADMIN_EMAIL", "admin@localhost")
+    password = os.environ.get("TLSSCOPE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    add_user(store, email, password, "admin", "")
+    log.warning("first run: an admin was created; change its password with tlsscope users "
+                "password", extra={"fields": {"email": email, "password": password}})
 
 
 async def _mail_servers(settings: Settings, deliver: Any,

@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """POSTs per minute per client address (0: no limit)."""
     http_rate_burst: Annotated[int, msgspec.Meta(gt=0)] = 120
     """POSTs a client may make at once before the rate applies."""
+    public_url: str = ""
+    """This installation's address as senders reach it (https://tlsrpt.example.net): the
+    dashboard shows the https rua to publish from it."""
     smtp_listen: str = ""
     """HOST:PORT of the built-in SMTP receiver; empty: none."""
     lmtp_listen: str = ""

@@ -83,21 +83,12 @@ def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Sto
         raise fail(f"bad database URL {url!r}: {exc}") from None
 
 
-def plain(value: Any) -> Any:
-    """NamedTuples become objects (msgspec would write them as arrays), recursively."""
-    if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
 def print_json(value: Any) -> None:
     import msgspec
 
-    encoded = msgspec.json.encode(plain(value))
+    from tlsscope.jsonable import encode
+
+    encoded = encode(value)
     sys.stdout.buffer.write(msgspec.json.format(encoded, indent=2) + b"\n")
     sys.stdout.flush()
 

@@ -43,6 +43,12 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match, with LIKE's wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
 def last_report_days(connection: Connection, domains: list[str] | None) -> dict[str, dt.date]:
     d = t.daily_totals
     query = select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain)
@@ -90,9 +96,7 @@ def reports(connection: Connection, domains: list[str] | None, *, domain: str | 
     if domains is not None:
         extra.append(r.c.id.in_(select(p.c.report).where(p.c.policy_domain.in_(domains))))
     if reporter:
-        escaped = reporter.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        extra.append(func.lower(r.c.organization_name).like(f"%{escaped.lower()}%",
-                                                             escape="\\"))
+        extra.append(_contains(r.c.organization_name, reporter))
     if result_type:
         extra.append(r.c.id.in_(select(f.c.report).where(f.c.result_type == result_type)))
     return list_reports(connection, domain=domain, since=since, until=until, limit=limit,
@@ -139,3 +143,34 @@ def receivers(connection: Connection) -> list[Receiver]:
             if entry.last_rejected_at is None or (moment and moment > entry.last_rejected_at):
                 entry.last_rejected_at, entry.last_rejected_source = moment, source
     return list(kinds.values())
+
+
+EXPORT_LIMIT = 100_000  # rows per export
+
+
+def failure_rows(connection: Connection, domains: list[str] | None, *,
+                 domain: str | None = None, reporter: str = "", result_type: str = "",
+                 since: dt.date | None = None, until: dt.date | None = None,
+                 limit: int = EXPORT_LIMIT) -> list[tuple[Any, ...]]:
+    """Failure details with their report and policy, newest first (export columns)."""
+    r, p, f = t.reports, t.policies, t.failure_details
+    query = (select(r.c.key, r.c.day, r.c.organization_name, p.c.policy_type,
+                    p.c.policy_domain, f.c.result_type, f.c.failed_session_count,
+                    f.c.receiving_mx_hostname, f.c.receiving_mx_helo, f.c.receiving_ip,
+                    f.c.sending_mta_ip, f.c.failure_reason_code, f.c.additional_information)
+             .select_from(f.join(r, r.c.id == f.c.report)
+                          .join(p, and_(p.c.report == f.c.report, p.c.idx == f.c.policy_idx))))
+    if domains is not None:
+        query = query.where(p.c.policy_domain.in_(domains))
+    if domain:
+        query = query.where(p.c.policy_domain == domain)
+    if reporter:
+        query = query.where(_contains(r.c.organization_name, reporter))
+    if result_type:
+        query = query.where(f.c.result_type == result_type)
+    if since is not None:
+        query = query.where(r.c.day >= since)
+    if until is not None:
+        query = query.where(r.c.day <= until)
+    query = query.order_by(r.c.day.desc(), r.c.id.desc(), f.c.policy_idx, f.c.idx).limit(limit)
+    return [tuple(row) for row in connection.execute(query)]

@@ -1,26 +1,69 @@
-"""The FastAPI application: RFC 8460 §5.4 intake now; the dashboard and API will join it."""
+"""The FastAPI application: the RFC 8460 §5.4 intake, and (given a store) the dashboard,
+the /api/v1 JSON API and its OpenAPI documentation at /docs.
+
+Every response carries a strict Content-Security-Policy: scripts and styles only from this
+site (vendored through npm, no CDN), no inline script, no framing.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tlsscope import __version__
 from tlsscope.receive import http
 from tlsscope.receive.files import RawInput
-from tlsscope.store import Saved
+from tlsscope.store import Saved, Store
 
 if TYPE_CHECKING:
     from tlsscope.intake import Submitter
     from tlsscope.settings import Settings
 
+STATIC = Path(__file__).parent / "static"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+# Swagger UI sets some styles inline; its page alone allows them.
+DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY")]
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every HTTP response (a plain ASGI middleware: no per
+    request overhead worth measuring on the intake path)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = (DOCS_CSP if scope["path"] == "/docs" else CSP).encode()
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"content-security-policy", policy), *_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
 
 def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | None = None,
-               ) -> FastAPI:
-    app = FastAPI(title="tlsscope", version=__version__,
-                  description="Receives SMTP TLS Reporting (RFC 8460) reports.")
+               store: Store | None = None) -> FastAPI:
+    app = FastAPI(title="tlsscope", version=__version__, docs_url=None, redoc_url=None,
+                  description="Receives SMTP TLS Reporting (RFC 8460) reports; the JSON API "
+                  "of the dashboard is under /api/v1 (Authorization: Bearer tls_...).")
 
     async def submit(raw: RawInput) -> Saved:
         return await asyncio.wrap_future(intake.submit(raw))
@@ -33,4 +76,58 @@ def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | No
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    if store is not None:
+        _dashboard(app, store, settings)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
+    from tlsscope.web import api, pages
+
+    app.state.store = store
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router(store, settings))
+    app.include_router(pages.router(store, settings))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><html><head><meta charset='utf-8'><title>tlsscope API</title>"
+            "<link rel='stylesheet' href='/static/vendor/swagger-ui.css'></head><body>"
+            "<div id='swagger-ui'></div>"
+            "<script src='/static/vendor/swagger-ui-bundle.js'></script>"
+            "<script src='/static/docs.js'></script></body></html>")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/v1/"))
+
+    @app.exception_handler(pages.LoginRequired)
+    async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
+        from urllib.parse import urlencode
+
+        return RedirectResponse(f"/login?{urlencode({'next': exc.path})}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if wants_html(request):
+            return pages.error_page(request, exc.status_code, str(exc.detail))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [_problem(error) for error in exc.errors()]
+        if wants_html(request):
+            return pages.error_page(request, 400, "; ".join(problems))
+        return JSONResponse({"detail": problems}, status_code=422)
+
+
+def _problem(error: Any) -> str:
+    """"query.since: Input should be a valid date ..." — where, then what."""
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    return f"{where}: {error.get('msg', 'invalid')}"

@@ -1,0 +1,4 @@
+"use strict";
+window.addEventListener("load", function () {
+  window.SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui" });
+});

@@ -1,0 +1,173 @@
+"""What each page and API call shows, built once for both, always within the user's scope.
+
+Everything returned is plain data (msgspec Structs, lists, dicts): the templates render it
+escaped, the API encodes it as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from fastapi import HTTPException
+
+from tlsscope.analyze import catalog
+from tlsscope.analyze.detectors import DomainFinding
+from tlsscope.analyze.facts import DomainStats
+from tlsscope.analyze.live import LiveCheck
+from tlsscope.analyze.reading import read_report
+from tlsscope.analyze.summary import Summary, summarize
+from tlsscope.store import Store, browse
+from tlsscope.store import accounts as account_rows
+from tlsscope.store.findings_rows import localized
+from tlsscope.web.auth import Scope
+
+SEVERITIES = ("critical", "high", "medium", "info")
+
+
+class DomainCard(msgspec.Struct, kw_only=True):
+    domain: str
+    organisation: str
+    success_rate: float | None
+    sessions: int
+    failed: int
+    open_findings: dict[str, int]  # by severity
+    policy: str  # "sts enforce", "tlsa", ... the policy most sessions were measured against
+    last_report: dt.date | None
+    spark: list[float | None]  # daily success rate, oldest first
+
+
+class FindingView(msgspec.Struct, kw_only=True):
+    id: int
+    finding: DomainFinding
+
+
+def window(days: int, until: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    last = until or dt.datetime.now(dt.UTC).date()
+    return last - dt.timedelta(days=max(1, days) - 1), last
+
+
+def visible(store: Store, scope: Scope) -> list[tuple[str, str]]:
+    """(domain, organisation name) of every domain the user may see."""
+    every = store.read(account_rows.all_domains)
+    if scope.domains is None:
+        return [(d.name, d.organisation_name) for d in every]
+    allowed = set(scope.domains)
+    owned = {d.name: d.organisation_name for d in every}
+    return [(name, owned.get(name, "")) for name in sorted(allowed)]
+
+
+def overview(store: Store, scope: Scope, days: int = 30) -> list[DomainCard]:
+    since, until = window(days)
+    domains = visible(store, scope)
+    names = [name for name, _ in domains]
+    last = store.read(browse.last_report_days, names if scope.domains is not None else None)
+    open_by: dict[str, dict[str, int]] = {}
+    for row in store.read(browse.findings, scope.domains):
+        if row.status != "resolved":
+            counts = open_by.setdefault(row.domain, dict.fromkeys(SEVERITIES, 0))
+            counts[row.severity] = counts.get(row.severity, 0) + 1
+    cards = []
+    for name, organisation in domains:
+        stats = store.stats(name, since, until)
+        per_day = {d.day: d for d in stats.days}
+        spark: list[float | None] = []
+        for offset in range(days):
+            day = per_day.get(since + dt.timedelta(days=offset))
+            spark.append(catalog.success_rate(day.successful, day.failed) if day else None)
+        cards.append(DomainCard(
+            domain=name, organisation=organisation,
+            success_rate=catalog.success_rate(stats.successful, stats.failed),
+            sessions=stats.successful + stats.failed, failed=stats.failed,
+            open_findings=open_by.get(name, dict.fromkeys(SEVERITIES, 0)),
+            policy=stats.by_policy[0].name if stats.by_policy else "",
+            last_report=last.get(name), spark=spark))
+    return sorted(cards, key=lambda c: (-sum(c.open_findings[s] for s in SEVERITIES[:2]),
+                                        c.domain))
+
+
+def stats(store: Store, scope: Scope, domain: str, since: dt.date,
+          until: dt.date) -> DomainStats:
+    return store.stats(scope.check(domain), since, until)
+
+
+def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.date,
+            lang: str) -> Summary:
+    name = scope.check(domain)
+    return summarize(store.stats(name, since, until), store.failures(name, since, until), lang)
+
+
+def findings(store: Store, scope: Scope, domain: str | None, lang: str,
+             status: str = "open", report_domains: list[str] | None = None) -> list[FindingView]:
+    """Stored findings (brought up to date first) of one or every visible domain."""
+    store.refresh_findings(report_domains=report_domains or [])
+    if domain is not None:
+        names = [scope.check(domain)]
+    else:
+        names = sorted({row.domain for row in store.read(browse.findings, scope.domains)})
+    out = []
+    for name in names:
+        for finding_id, _, finding in store.read(localized, name, lang, report_domains or []):
+            if status == "all" or (status == "open" and finding.status != "resolved") \
+                    or finding.status == status:
+                out.append(FindingView(id=finding_id, finding=finding))
+    order = {s: n for n, s in enumerate(SEVERITIES)}
+    return sorted(out, key=lambda v: (v.finding.status == "resolved",
+                                      order.get(v.finding.severity, 9), -v.finding.sessions))
+
+
+def finding(store: Store, scope: Scope, finding_id: int, lang: str,
+            report_domains: list[str] | None = None) -> tuple[FindingView,
+                                                             list[dict[str, Any]]]:
+    row = store.read(browse.finding, finding_id)
+    if row is None or not scope.allows(row.domain):
+        raise HTTPException(404, "not found")
+    for found_id, _, found in store.read(localized, row.domain, lang, report_domains or []):
+        if found_id == finding_id:
+            return (FindingView(id=finding_id, finding=found),
+                    store.read(browse.finding_events, finding_id))
+    raise HTTPException(404, "not found")
+
+
+def latest_check(store: Store, scope: Scope, domain: str) -> LiveCheck | None:
+    return store.latest_check(scope.check(domain))
+
+
+def report_visible(store: Store, scope: Scope, key: str) -> list[str]:
+    """The report's domains; 404 unless the user may see one of them."""
+    domains = store.read(browse.report_domains, key)
+    if not domains or not any(scope.allows(d) for d in domains):
+        raise HTTPException(404, "not found")
+    return domains
+
+
+def report(store: Store, scope: Scope, key: str, lang: str) -> dict[str, Any]:
+    domains = report_visible(store, scope, key)
+    stored = store.report(key)
+    if stored is None:
+        raise HTTPException(404, "not found")
+    reading = read_report(stored.report, stored.counted, lang)
+    return {"key": key, "domains": domains, "stored": stored, "reading": reading,
+            "raw_allowed": all(scope.allows(d) for d in domains)}
+
+
+def raw_report(store: Store, scope: Scope, key: str) -> bytes:
+    """The report's JSON as received (originals merged back); every domain must be visible."""
+    domains = report_visible(store, scope, key)
+    if not all(scope.allows(d) for d in domains):
+        raise HTTPException(404, "not found")
+    stored = store.report(key)
+    if stored is None:
+        raise HTTPException(404, "not found")
+    return msgspec.json.format(msgspec.json.encode(stored.report), indent=2)
+
+
+def require_admin(scope: Scope) -> None:
+    if not scope.user.is_admin:
+        raise HTTPException(404, "not found")
+
+
+def require_writer(scope: Scope) -> None:
+    if not scope.user.can_write:
+        raise HTTPException(403, "read-only users cannot change anything")
