@@ -29,9 +29,13 @@ $(VENDOR)/.installed: package.json package-lock.json
 
 assets: $(VENDOR)/.installed
 
-## run: read the bundled sample reports and show what they say (the dashboard comes later)
+## run: the dashboard on SQLite with six weeks of sample reports; prints the URL and logins
+DEMO_DB ?= sqlite:///$(CURDIR)/demo/tlsscope.db
 run: $(STAMP)
-	$(BIN)/tlsscope parse samples/
+	mkdir -p demo
+	$(BIN)/tlsscope demo --db $(DEMO_DB)
+	TLSSCOPE_CHECK_EVERY_HOURS=0 TLSSCOPE_CHECK_ON_FAILURE=false \
+		$(BIN)/tlsscope serve --db $(DEMO_DB) --listen 127.0.0.1:8080
 
 ## system-deps: servers the tests start (PostgreSQL, Dovecot) and Chromium, installed with apt-get when root
 system-deps:

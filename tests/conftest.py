@@ -34,6 +34,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = str(item.path)
         if ("[postgresql]" in item.nodeid or "/receive/" in path or "/cli/" in path
-                or "/probe/" in path
+                or "/probe/" in path or "/web/" in path
                 or item.path.name in ("test_batch.py", "test_concurrency.py")):
             item.add_marker(pytest.mark.server)

@@ -19,7 +19,7 @@ import msgspec
 from tests.analyze.scenarios import Day, Failure, report, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.fakenet import environment
-from tests.receive.conftest import free_port, wait_healthy
+from tests.webserver import free_port, wait_healthy
 from tlsscope.check.schedule import Rechecker
 from tlsscope.settings import Settings
 from tlsscope.store import Store

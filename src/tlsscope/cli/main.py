@@ -14,6 +14,7 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     serve_cmd,
     store_cmds,
     summary_cmd,
+    users_cmd,
 )
 from tlsscope.cli.app import app
 

@@ -138,6 +138,9 @@ def router(store: Store, settings: Settings) -> APIRouter:
         scope = scope_of(request)
         name = scope.check(domain)
         words = words_for(request, scope)
+        latest = store.read(browse.last_report_days, [name]).get(name)
+        if until is None and since is None and latest is not None and latest < views.today():
+            until = latest  # old reports only: show their period, not an empty one
         first, last = views.window(days, until)
         if since is not None:
             first = since
@@ -162,7 +165,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
         return render(request, scope, "domain.html", "domain", domain=name, stats=stats,
                       summary=summary, findings=found, breakdowns=breakdowns, chart=chart,
                       check=store.latest_check(name), days=days, since=first, until=last,
-                      custom=since is not None)
+                      custom=since is not None, latest=latest)
 
     @pages.get("/findings/{finding_id}")
     def finding(request: Request, finding_id: int) -> HTMLResponse:

@@ -43,8 +43,12 @@ class FindingView(msgspec.Struct, kw_only=True):
     finding: DomainFinding
 
 
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
 def window(days: int, until: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    last = until or dt.datetime.now(dt.UTC).date()
+    last = until or today()
     return last - dt.timedelta(days=max(1, days) - 1), last
 
 

@@ -1,0 +1,128 @@
+"""One dashboard for the web tests: the demo data (tlsscope.demo), a domain whose reports
+carry script and HTML in every string field, two tenants and their users, served by uvicorn
+on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx
+import pytest
+
+from tests.webserver import Running
+from tlsscope.demo import raw_inputs
+from tlsscope.pipeline import ingest
+from tlsscope.receive.files import RawInput
+from tlsscope.settings import Settings
+from tlsscope.store import Store
+from tlsscope.store import accounts as account_rows
+from tlsscope.web.auth import new_token
+from tlsscope.web.tools import add_user, assign
+
+# Script and markup that would run or render if any page forgot to escape it.
+XSS = ("<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"
+       "<b>bold</b>\"'&amp;")
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+PASSWORDS = {"admin@test.example": "admin-password-1", "ana@acme.example": "acme-password-1",
+             "bruno@beta.example": "beta-password-1", "carla@acme.example": "acme-readonly-1"}
+
+
+def hostile_report(day: dt.date) -> dict[str, Any]:
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    return {
+        "organization-name": f"Evil Corp {XSS}",
+        "date-range": {"start-datetime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "end-datetime": (start + dt.timedelta(days=1)).strftime(
+                           "%Y-%m-%dT%H:%M:%SZ")},
+        "contact-info": f"mailto:{XSS}",
+        "report-id": f"xss-{XSS}",
+        "policies": [{
+            "policy": {"policy-type": "sts", "policy-domain": "xss.example",
+                       "policy-string": ["version: STSv1", "mode: enforce", f"mx: {XSS}",
+                                         "max_age: 86400"],
+                       "mx-host": [XSS]},
+            "summary": {"total-successful-session-count": 10,
+                        "total-failure-session-count": 7},
+            "failure-details": [{
+                "result-type": f"certificate-expired{XSS}", "sending-mta-ip": XSS,
+                "receiving-mx-hostname": f"mx.{XSS}", "receiving-mx-helo": XSS,
+                "receiving-ip": XSS, "failed-session-count": 7,
+                "additional-information": XSS, "failure-reason-code": XSS}]}],
+    }
+
+
+def formula_report(day: dt.date) -> dict[str, Any]:
+    start = dt.datetime.combine(day, dt.time(), dt.UTC)
+    return {
+        "organization-name": FORMULA,
+        "date-range": {"start-datetime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "end-datetime": (start + dt.timedelta(days=1)).strftime(
+                           "%Y-%m-%dT%H:%M:%SZ")},
+        "contact-info": "@SUM(1+1)", "report-id": "+cmd|' /C calc'!A0",
+        "policies": [{"policy": {"policy-type": "no-policy-found",
+                                 "policy-domain": "xss.example"},
+                      "summary": {"total-successful-session-count": 5,
+                                  "total-failure-session-count": 0}}]}
+
+
+class Site(NamedTuple):
+    url: str
+    store: Store
+    tokens: dict[str, str]  # email → API token
+
+    def api(self, email: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30,
+                            headers={"authorization": f"Bearer {self.tokens[email]}"})
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder: Path = tmp_path_factory.mktemp("dashboard")
+    settings = Settings(dkim_verify="never", http_rate_per_minute=0,
+                        rua_addresses=["tls-reports@reports.test.example"],
+                        public_url="https://tlsrpt.test.example", check_timeout=1.0,
+                        check_every_hours=0, check_on_failure=False)
+    store = Store.open(f"sqlite:///{folder / 'site.db'}")
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    extra = [RawInput(f"test/{name}.json", json.dumps(body).encode(), f"{name}.json", None)
+             for name, body in (("hostile", hostile_report(yesterday)),
+                                ("formula", formula_report(yesterday)))]
+    totals = ingest(store, [*raw_inputs(dt.datetime.now(dt.UTC).date()), *extra], settings)
+    assert totals.reports_stored > 700 and totals.rejected == 1, totals
+    store.refresh_findings()
+    add_user(store, "admin@test.example", PASSWORDS["admin@test.example"], "admin", "")
+    add_user(store, "ana@acme.example", PASSWORDS["ana@acme.example"], "member", "Acme Retail")
+    add_user(store, "carla@acme.example", PASSWORDS["carla@acme.example"], "readonly",
+             "Acme Retail")
+    add_user(store, "bruno@beta.example", PASSWORDS["bruno@beta.example"], "member",
+             "Beta Health")
+    for domain, owner in (("shop.example", "Acme Retail"), ("news.example", "Acme Retail"),
+                          ("xss.example", "Acme Retail"), ("clinic.example", "Beta Health")):
+        assign(store, domain, owner)
+    tokens = {}
+    for user in store.read(account_rows.users):
+        tokens[user.email] = new_token(store, user, "tests")
+    running = Running(store, settings, dashboard=True)
+    try:
+        yield Site(running.url, store, tokens)
+    finally:
+        running.stop()
+        store.close()
+
+
+def login(url: str, email: str) -> httpx.Client:
+    """A browser-like client with a session cookie."""
+    import re
+
+    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = client.post("/login", data={"email": email, "password": PASSWORDS[email],
+                                       "csrf": csrf.group(1), "next": "/"})
+    assert done.status_code == 303, done.text
+    return client

@@ -1,0 +1,162 @@
+"""The /api/v1 JSON API over real HTTP (uvicorn on loopback), with API tokens."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import httpx
+
+from tests.web.conftest import FORMULA, Site, login
+
+ADMIN = "admin@test.example"
+
+
+def test_no_token_no_data(site: Site) -> None:
+    anonymous = httpx.get(f"{site.url}/api/v1/domains")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    wrong = httpx.get(f"{site.url}/api/v1/domains", headers={"authorization": "Bearer tls_no"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid API token"
+
+
+def test_domains_stats_summary(site: Site) -> None:
+    api = site.api(ADMIN)
+    cards = {c["domain"]: c for c in api.get("/api/v1/domains").json()}
+    assert set(cards) == {"shop.example", "news.example", "clinic.example", "legacy.example",
+                          "xss.example"}
+    shop = cards["shop.example"]
+    assert shop["organisation"] == "Acme Retail" and shop["policy"] == "sts enforce"
+    assert shop["open_findings"]["critical"] >= 1 and 0 < shop["success_rate"] < 100
+    assert len(shop["spark"]) == 30 and shop["last_report"]
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    stats = api.get("/api/v1/domains/shop.example/stats",
+                    params={"days": 7, "until": yesterday.isoformat()}).json()
+    assert len(stats["days"]) == 7 and stats["failed"] > 0
+    assert stats["until"] == yesterday.isoformat()
+    assert stats["by_mx"][0]["name"] == "mx2.shop.example"
+    assert stats["successful"] + stats["failed"] == sum(
+        d["successful"] + d["failed"] for d in stats["days"])
+    summary = api.get("/api/v1/domains/shop.example/summary", params={"lang": "pt"}).json()
+    assert summary["lang"] == "pt" and summary["sentences"]
+    assert any("mx2.shop.example" in p["mx_host"] for p in summary["problems"])
+
+
+def test_bad_parameters_name_the_problem(site: Site) -> None:
+    api = site.api(ADMIN)
+    bad_date = api.get("/api/v1/domains/shop.example/stats", params={"since": "2026-02-30"})
+    assert bad_date.status_code == 422
+    assert "query.since" in bad_date.json()["detail"][0]
+    assert api.get("/api/v1/findings", params={"lang": "xx"}).status_code == 422
+    backwards = api.get("/api/v1/domains/shop.example/stats",
+                        params={"since": "2026-05-02", "until": "2026-05-01"})
+    assert backwards.status_code == 422 and "since" in backwards.json()["detail"]
+
+
+def test_findings_and_one_finding(site: Site) -> None:
+    api = site.api(ADMIN)
+    found = api.get("/api/v1/findings", params={"domain": "shop.example"}).json()
+    expired = next(v for v in found if v["finding"]["result_type"] == "certificate-expired")
+    assert expired["finding"]["mx_host"] == "mx2.shop.example"
+    assert expired["finding"]["evidence"]
+    one = api.get(f"/api/v1/findings/{expired['id']}", params={"lang": "pt"}).json()
+    assert one["finding"]["kind"] == "certificate"
+    assert one["history"][0]["status"] == "open"
+    assert "expirou" in one["finding"]["title"].lower()  # Portuguese texts
+
+
+def test_reports_filters_detail_and_raw(site: Site) -> None:
+    api = site.api(ADMIN)
+    google = api.get("/api/v1/reports", params={"domain": "shop.example", "reporter": "goo",
+                                                "limit": 5}).json()
+    assert len(google) == 5 and all(r["organization_name"] == "Google Inc." for r in google)
+    assert [r["day"] for r in google] == sorted((r["day"] for r in google), reverse=True)
+    expired = api.get("/api/v1/reports", params={"result_type": "tlsa-invalid"}).json()
+    assert expired and all(r["domains"] == ["clinic.example"] for r in expired)
+    page2 = api.get("/api/v1/reports", params={"domain": "shop.example", "reporter": "goo",
+                                               "limit": 5, "offset": 5}).json()
+    assert not {r["key"] for r in page2} & {r["key"] for r in google}
+    detail = api.get(f"/api/v1/reports/{google[0]['key']}").json()
+    assert detail["report"]["organization-name"] == "Google Inc."
+    assert detail["reading"]["sentences"]
+    raw = api.get(f"/api/v1/reports/{google[0]['key']}/raw")
+    assert raw.headers["content-type"] == "application/json"
+    assert raw.json()["report-id"] == google[0]["report_id"]
+
+
+def test_quarantine_and_checks(site: Site) -> None:
+    api = site.api(ADMIN)
+    held = api.get("/api/v1/quarantine").json()
+    assert len(held) == 1 and held[0]["source"] == "demo/not-a-report.json"
+    assert held[0]["errors"]
+    assert api.get("/api/v1/domains/shop.example/checks").json() == []
+
+
+def test_exports_are_filtered_and_formula_safe(site: Site) -> None:
+    api = site.api(ADMIN)
+    reports = api.get("/api/v1/export/reports.csv", params={"domain": "xss.example"})
+    assert reports.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(reports.text)))
+    formula = next(r for r in rows if "HYPERLINK" in r["organization_name"])
+    assert formula["organization_name"] == "'" + FORMULA
+    assert formula["report_id"].startswith("'+cmd")
+    assert all(not r["organization_name"].startswith(("=", "+", "-", "@")) for r in rows)
+    failures = api.get("/api/v1/export/failures.csv",
+                       params={"domain": "clinic.example", "result_type": "tlsa-invalid"})
+    failure_rows = list(csv.DictReader(io.StringIO(failures.text)))
+    assert failure_rows and {r["result_type"] for r in failure_rows} == {"tlsa-invalid"}
+    assert {r["policy_domain"] for r in failure_rows} == {"clinic.example"}
+    findings = api.get("/api/v1/export/findings.json", params={"domain": "shop.example"})
+    assert {f["domain"] for f in findings.json()} == {"shop.example"}
+    assert api.get("/api/v1/export/secrets.csv").status_code == 404
+
+
+def test_openapi_documents_the_api_and_docs_load_nothing_remote(site: Site) -> None:
+    schema = httpx.get(f"{site.url}/openapi.json").json()
+    for path in ("/api/v1/domains", "/api/v1/findings", "/api/v1/reports/{key}/raw",
+                 "/api/v1/export/{what}.{fmt}", "/v1/tlsrpt"):
+        assert path in schema["paths"], path
+    docs = httpx.get(f"{site.url}/docs")
+    sources = re.findall(r"(?:src|href)='([^']+)'", docs.text)
+    assert sources and all(s.startswith("/static/") for s in sources)
+    for source in sources:
+        assert httpx.get(site.url + source).status_code == 200
+
+
+def test_security_headers_and_csrf(site: Site) -> None:
+    page = httpx.get(f"{site.url}/login")
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    client = login(site.url, ADMIN)
+    forged = client.post("/settings/tokens", data={"name": "x"})
+    assert forged.status_code == 403
+    also = client.post("/api/v1/domains/shop.example/checks")  # cookie, no X-CSRF-Token
+    assert also.status_code == 403
+    no_cookie = httpx.post(f"{site.url}/login", data={"email": ADMIN, "password": "x",
+                                                      "csrf": "guess"})
+    assert no_cookie.status_code == 403
+
+
+def test_wrong_password_and_session_cookie(site: Site) -> None:
+    client = httpx.Client(base_url=site.url, follow_redirects=False)
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    wrong = client.post("/login", data={"email": ADMIN, "password": "not-it",
+                                        "csrf": csrf.group(1), "next": "//evil.example/"})
+    assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
+    good = login(site.url, ADMIN)
+    cookie = next(c for c in good.cookies.jar if c.name == "tlsscope_session")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    # An open redirect is refused: `next` must be a path on this site.
+    sneaky = httpx.Client(base_url=site.url, follow_redirects=False)
+    page = sneaky.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = sneaky.post("/login", data={"email": ADMIN, "password": "admin-password-1",
+                                       "csrf": csrf.group(1), "next": "//evil.example/"})
+    assert done.headers["location"] == "/"
