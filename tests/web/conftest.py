@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
+import msgspec
 import pytest
 
+from tests.fakenet import environment, fake_internet
 from tests.webserver import Running
 from tlsscope.demo import raw_inputs
 from tlsscope.pipeline import ingest
@@ -82,10 +84,15 @@ class Site(NamedTuple):
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder: Path = tmp_path_factory.mktemp("dashboard")
-    settings = Settings(dkim_verify="never", http_rate_per_minute=0,
-                        rua_addresses=["tls-reports@reports.test.example"],
-                        public_url="https://tlsrpt.test.example", check_timeout=1.0,
-                        check_every_hours=0, check_on_failure=False)
+    internet = fake_internet()
+    setup = internet.__enter__()
+    checks = {key.removeprefix("TLSSCOPE_").lower(): value
+              for key, value in environment(setup).items()}
+    settings = msgspec.convert({
+        "dkim_verify": "never", "http_rate_per_minute": 0,
+        "rua_addresses": ["tls-reports@reports.test.example"],
+        "public_url": "https://tlsrpt.test.example", "check_every_hours": 0,
+        "check_on_failure": False, **checks}, Settings, strict=False)
     store = Store.open(f"sqlite:///{folder / 'site.db'}")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     extra = [RawInput(f"test/{name}.json", json.dumps(body).encode(), f"{name}.json", None)
@@ -112,6 +119,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         running.stop()
         store.close()
+        internet.__exit__(None, None, None)
 
 
 def login(url: str, email: str) -> httpx.Client:
@@ -126,3 +134,15 @@ def login(url: str, email: str) -> httpx.Client:
                                        "csrf": csrf.group(1), "next": "/"})
     assert done.status_code == 303, done.text
     return client
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium, as installed by `make test` (no `playwright install`)."""
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": CHROMIUM_ARGS}

@@ -54,6 +54,16 @@ def safe_next(value: str) -> str:
     return value
 
 
+def day_param(value: str, name: str) -> dt.date | None:
+    """A date from a form field: empty is none; anything else must be YYYY-MM-DD."""
+    if not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise HTTPException(400, f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD)") from None
+
+
 def router(store: Store, settings: Settings) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
@@ -134,8 +144,10 @@ def router(store: Store, settings: Settings) -> APIRouter:
 
     @pages.get("/domains/{domain}")
     def domain(request: Request, domain: str, days: int = Query(30, ge=1, le=3660),
-               since: dt.date | None = None, until: dt.date | None = None) -> HTMLResponse:
+               since_text: str = Query("", alias="since"),
+               until_text: str = Query("", alias="until")) -> HTMLResponse:
         scope = scope_of(request)
+        since, until = day_param(since_text, "since"), day_param(until_text, "until")
         name = scope.check(domain)
         words = words_for(request, scope)
         latest = store.read(browse.last_report_days, [name]).get(name)
@@ -186,9 +198,11 @@ def router(store: Store, settings: Settings) -> APIRouter:
 
     @pages.get("/reports")
     def reports(request: Request, domain: str = "", reporter: str = "", result_type: str = "",
-                since: dt.date | None = None, until: dt.date | None = None,
+                since_text: str = Query("", alias="since"),
+                until_text: str = Query("", alias="until"),
                 page: int = Query(1, ge=1, le=100_000)) -> HTMLResponse:
         scope = scope_of(request)
+        since, until = day_param(since_text, "since"), day_param(until_text, "until")
         if domain:
             domain = scope.check(domain)
         size = 50
