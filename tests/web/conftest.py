@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 import httpx
 import msgspec
 import pytest
-
 from tests.fakenet import environment, fake_internet
 from tests.webserver import Running
+
 from tlsscope.demo import raw_inputs
 from tlsscope.pipeline import ingest
 from tlsscope.receive.files import RawInput

@@ -8,7 +8,6 @@ import io
 import re
 
 import httpx
-
 from tests.web.conftest import FORMULA, Site, login
 
 ADMIN = "admin@test.example"

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-
 from tests.web.conftest import PASSWORDS, XSS, Site
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
 from tests.web.conftest import Site, login
 
 BETA = "bruno@beta.example"
