@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets run test test-fast lint bench bench-store bench-intake clean system-deps
+.PHONY: assets screenshots run test test-fast lint bench bench-store bench-intake clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -36,6 +36,10 @@ run: $(STAMP)
 	$(BIN)/tlsscope demo --db $(DEMO_DB)
 	TLSSCOPE_CHECK_EVERY_HOURS=0 TLSSCOPE_CHECK_ON_FAILURE=false \
 		$(BIN)/tlsscope serve --db $(DEMO_DB) --listen 127.0.0.1:8080
+
+## screenshots: docs/screenshots/*.png of every dashboard page, from the demo data
+screenshots: $(STAMP) system-deps
+	$(BIN)/python docs/make_screenshots.py
 
 ## system-deps: servers the tests start (PostgreSQL, Dovecot) and Chromium, installed with apt-get when root
 system-deps:

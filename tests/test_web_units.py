@@ -1,0 +1,84 @@
+"""The dashboard's pure helpers (no server): words in both languages, language choice, CSV
+cells safe from formula injection, redirect targets, the API's JSON."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tlsscope.web import i18n
+from tlsscope.web.export import cell, to_csv
+from tlsscope.web.pages import day_param, safe_next
+
+TEMPLATES = Path(__file__).parents[1] / "src" / "tlsscope" / "web" / "templates"
+
+
+def test_both_languages_have_the_same_words() -> None:
+    assert set(i18n.table("en")) == set(i18n.table("pt"))
+    for key, text in i18n.table("en").items():
+        other = i18n.table("pt")[key]
+        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", other)), key
+
+
+def test_every_word_a_template_uses_exists() -> None:
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""w\(["']([a-z_.-]+)["']\s*[,)]""", template.read_text()))
+    # Keys made from a prefix and a value: every value must have its words.
+    used |= {f"severity.{s}" for s in ("critical", "high", "medium", "info")}
+    used |= {f"status.{s}" for s in ("open", "likely-fixed", "resolved")}
+    used |= {f"check.{s}" for s in ("ok", "warning", "error")}
+    used |= {f"domain.by_{s}" for s in ("mx", "reporter", "result_type", "policy")}
+    used |= {f"quarantine.{s}" for s in ("accepted", "still_rejected", "missing")}
+    known = set(i18n.table("en"))
+    assert len(used) > 100 and used <= known, sorted(used - known)
+
+
+@pytest.mark.parametrize(("user", "header", "expected"), [
+    ("pt", "en-US,en;q=0.9", "pt"),
+    ("", "pt-BR,pt;q=0.9,en;q=0.8", "pt"),
+    ("", "de-DE,de;q=0.9,pt;q=0.5,en;q=0.4", "pt"),
+    ("", "en;q=0.2, pt;q=0.8", "pt"),
+    ("", "fr", "en"),
+    ("", "", "en"),
+    ("", "pt;q=nonsense, en", "en"),
+])
+def test_language_choice(user: str, header: str, expected: str) -> None:
+    assert i18n.choose(user, header) == expected
+
+
+def test_numbers_are_written_the_languages_way() -> None:
+    assert i18n.Words("en").number(1234567) == "1,234,567"
+    assert i18n.Words("pt").number(1234567) == "1.234.567"
+    assert i18n.Words("pt").number(99.5) == "99,5"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("=1+1", "'=1+1"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("-5", "-5"), ("+1.5", "+1.5"),
+    ("Google Inc.", "Google Inc."), (None, ""), (42, "42"),
+])
+def test_csv_cells_cannot_be_formulas(value: object, expected: str) -> None:
+    assert cell(value) == expected
+
+
+def test_csv_quotes_what_needs_quoting() -> None:
+    text = to_csv(("a", "b"), [("x,y", 'say "hi"\nbye')]).decode()
+    assert text == 'a,b\r\n"x,y","say ""hi""\nbye"\r\n'
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("/reports?page=2", "/reports?page=2"), ("//evil.example/", "/"),
+    ("https://evil.example/", "/"), ("/\\evil.example", "/"), ("", "/"),
+])
+def test_only_local_redirects(value: str, expected: str) -> None:
+    assert safe_next(value) == expected
+
+
+def test_form_dates() -> None:
+    assert day_param("", "since") is None
+    assert str(day_param("2026-11-01", "since")) == "2026-11-01"
+    with pytest.raises(Exception, match="since: '2026-02-30' is not a date"):
+        day_param("2026-02-30", "since")
