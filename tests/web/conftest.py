@@ -75,10 +75,21 @@ class Site(NamedTuple):
     url: str
     store: Store
     tokens: dict[str, str]  # email → API token
+    clients: dict[str, httpx.Client]  # one per user and kind, closed at the end
 
     def api(self, email: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30,
-                            headers={"authorization": f"Bearer {self.tokens[email]}"})
+        key = f"api:{email}"
+        if key not in self.clients:
+            self.clients[key] = httpx.Client(
+                base_url=self.url, timeout=30,
+                headers={"authorization": f"Bearer {self.tokens[email]}"})
+        return self.clients[key]
+
+    def client(self) -> httpx.Client:
+        """A fresh client without credentials (closed at the end)."""
+        made = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)
+        self.clients[f"plain:{len(self.clients)}"] = made
+        return made
 
 
 @pytest.fixture(scope="session")
@@ -114,19 +125,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     for user in store.read(account_rows.users):
         tokens[user.email] = new_token(store, user, "tests")
     running = Running(store, settings, dashboard=True)
+    clients: dict[str, httpx.Client] = {}
     try:
-        yield Site(running.url, store, tokens)
+        yield Site(running.url, store, tokens, clients)
     finally:
+        for client in clients.values():
+            client.close()
         running.stop()
         store.close()
         internet.__exit__(None, None, None)
 
 
-def login(url: str, email: str) -> httpx.Client:
+def login(site: Site, email: str) -> httpx.Client:
     """A browser-like client with a session cookie."""
     import re
 
-    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    client = site.client()
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None

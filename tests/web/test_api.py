@@ -7,17 +7,17 @@ import datetime as dt
 import io
 import re
 
-import httpx
 from tests.web.conftest import FORMULA, Site, login
 
 ADMIN = "admin@test.example"
 
 
 def test_no_token_no_data(site: Site) -> None:
-    anonymous = httpx.get(f"{site.url}/api/v1/domains")
+    plain = site.client()
+    anonymous = plain.get("/api/v1/domains")
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
-    wrong = httpx.get(f"{site.url}/api/v1/domains", headers={"authorization": "Bearer tls_no"})
+    wrong = plain.get("/api/v1/domains", headers={"authorization": "Bearer tls_no"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid API token"
 
 
@@ -113,46 +113,48 @@ def test_exports_are_filtered_and_formula_safe(site: Site) -> None:
 
 
 def test_openapi_documents_the_api_and_docs_load_nothing_remote(site: Site) -> None:
-    schema = httpx.get(f"{site.url}/openapi.json").json()
+    plain = site.client()
+    schema = plain.get("/openapi.json").json()
     for path in ("/api/v1/domains", "/api/v1/findings", "/api/v1/reports/{key}/raw",
                  "/api/v1/export/{what}.{fmt}", "/v1/tlsrpt"):
         assert path in schema["paths"], path
-    docs = httpx.get(f"{site.url}/docs")
+    docs = plain.get("/docs")
     sources = re.findall(r"(?:src|href)='([^']+)'", docs.text)
     assert sources and all(s.startswith("/static/") for s in sources)
     for source in sources:
-        assert httpx.get(site.url + source).status_code == 200
+        assert plain.get(source).status_code == 200
 
 
 def test_security_headers_and_csrf(site: Site) -> None:
-    page = httpx.get(f"{site.url}/login")
+    plain = site.client()
+    page = plain.get("/login")
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
-    client = login(site.url, ADMIN)
+    client = login(site, ADMIN)
     forged = client.post("/settings/tokens", data={"name": "x"})
     assert forged.status_code == 403
     also = client.post("/api/v1/domains/shop.example/checks")  # cookie, no X-CSRF-Token
     assert also.status_code == 403
-    no_cookie = httpx.post(f"{site.url}/login", data={"email": ADMIN, "password": "x",
-                                                      "csrf": "guess"})
+    no_cookie = site.client().post("/login", data={"email": ADMIN, "password": "x",
+                                                   "csrf": "guess"})
     assert no_cookie.status_code == 403
 
 
 def test_wrong_password_and_session_cookie(site: Site) -> None:
-    client = httpx.Client(base_url=site.url, follow_redirects=False)
+    client = site.client()
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
     wrong = client.post("/login", data={"email": ADMIN, "password": "not-it",
                                         "csrf": csrf.group(1), "next": "//evil.example/"})
     assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
-    good = login(site.url, ADMIN)
+    good = login(site, ADMIN)
     cookie = next(c for c in good.cookies.jar if c.name == "tlsscope_session")
     assert cookie.has_nonstandard_attr("HttpOnly")
     # An open redirect is refused: `next` must be a path on this site.
-    sneaky = httpx.Client(base_url=site.url, follow_redirects=False)
+    sneaky = site.client()
     page = sneaky.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from tests.web.conftest import Site, login
 
 BETA = "bruno@beta.example"
@@ -31,7 +30,7 @@ def fill(path: str, values: dict[str, str]) -> str:
 
 
 def test_every_api_route_hides_another_tenants_data(site: Site) -> None:
-    schema: dict[str, Any] = httpx.get(f"{site.url}/openapi.json").json()
+    schema: dict[str, Any] = site.client().get("/openapi.json").json()
     values = acme_resources(site)
     beta = site.api(BETA)
     checked = 0
@@ -68,7 +67,7 @@ def test_lists_and_exports_hold_only_the_tenants_domains(site: Site) -> None:
 
 def test_every_page_hides_another_tenants_data(site: Site) -> None:
     values = acme_resources(site)
-    client = login(site.url, BETA)
+    client = login(site, BETA)
     for path in ("/domains/shop.example", "/domains/legacy.example",
                  f"/findings/{values['finding_id']}", f"/reports/{values['key']}",
                  f"/reports/{values['key']}/raw", "/reports?domain=shop.example",
