@@ -90,6 +90,11 @@ def test_quarantine_and_checks(site: Site) -> None:
     held = api.get("/api/v1/quarantine").json()
     assert len(held) == 1 and held[0]["source"] == "demo/not-a-report.json"
     assert held[0]["errors"]
+    raw = api.get(f"/api/v1/quarantine/{held[0]['sha256']}/raw")
+    assert raw.content.startswith(b'{"organization-name": "Broken Sender"')
+    again = api.post(f"/api/v1/quarantine/{held[0]['sha256']}/reingest")
+    assert again.json() == {"outcome": "still_rejected"}
+    assert api.get("/api/v1/quarantine/00ff/raw").status_code == 404
     assert api.get("/api/v1/domains/shop.example/checks").json() == []
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
@@ -90,11 +90,12 @@ def reports(connection: Connection, domains: list[str] | None, *, domain: str | 
             reporter: str = "", result_type: str = "", since: dt.date | None = None,
             until: dt.date | None = None, limit: int = 50,
             offset: int = 0) -> list[ReportSummary]:
-    """Reports, newest first, filtered; only those with a visible domain."""
+    """Reports, newest first, filtered; only those whose every domain is visible."""
     r, p, f = t.reports, t.policies, t.failure_details
-    extra = []
+    extra: list[Any] = []
     if domains is not None:
         extra.append(r.c.id.in_(select(p.c.report).where(p.c.policy_domain.in_(domains))))
+        extra.append(~exists().where(p.c.report == r.c.id, p.c.policy_domain.not_in(domains)))
     if reporter:
         extra.append(_contains(r.c.organization_name, reporter))
     if result_type:
@@ -174,3 +175,13 @@ def failure_rows(connection: Connection, domains: list[str] | None, *,
         query = query.where(r.c.day <= until)
     query = query.order_by(r.c.day.desc(), r.c.id.desc(), f.c.policy_idx, f.c.idx).limit(limit)
     return [tuple(row) for row in connection.execute(query)]
+
+
+def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
+                until: dt.date) -> list[tuple[dt.date, int]]:
+    """Failed sessions per day at one receiving MX (every result type, every reporter)."""
+    f = t.daily_failures
+    return [(row[0], int(row[1])) for row in connection.execute(
+        select(f.c.day, func.sum(f.c.counted_sessions))
+        .where(f.c.domain == domain, f.c.receiving_mx_hostname == mx, f.c.day >= since,
+               f.c.day <= until).group_by(f.c.day).order_by(f.c.day))]

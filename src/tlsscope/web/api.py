@@ -132,6 +132,26 @@ def router(store: Store, settings: Settings) -> APIRouter:
         views.require_admin(scope)
         return _json(store.quarantine())
 
+    @api.get("/quarantine/{digest}/raw", summary="A rejected input, byte for byte (admins)")
+    def quarantine_raw(scope: Caller, digest: str) -> Response:
+        views.require_admin(scope)
+        held = {i.sha256 for i in store.quarantine()}
+        data = store.raw(digest) if digest in held else None
+        if data is None:
+            raise HTTPException(404, "not found")
+        return Response(data, media_type="application/octet-stream")
+
+    @api.post("/quarantine/{digest}/reingest", summary="Read a rejected input again (admins)")
+    async def quarantine_reingest(scope: Caller, digest: str,
+                                  x_csrf_token: Annotated[str | None, Header()] = None
+                                  ) -> Response:
+        auth.require_csrf(scope, x_csrf_token)
+        views.require_admin(scope)
+        outcome = await asyncio.to_thread(tools.reingest, store, settings, digest)
+        if outcome == "missing":
+            raise HTTPException(404, "not found")
+        return _json({"outcome": outcome})
+
     @api.get("/export/{what}.{fmt}", summary="Export reports, failures or findings")
     def export_(scope: Caller, what: str, fmt: str, domain: str | None = None,
                 reporter: str = "", result_type: str = "", since: Since = None,

@@ -187,12 +187,14 @@ def router(store: Store, settings: Settings) -> APIRouter:
                                       settings.report_domains)
         f = view.finding
         chart: dict[str, Any] = {}
-        per_day: dict[str, int] = {}
-        for e in f.evidence:
-            per_day[e.day.isoformat()] = per_day.get(e.day.isoformat(), 0) + e.sessions
-        if f.mx_host and per_day:
+        if f.mx_host:
+            first = f.last_seen - dt.timedelta(days=29)
+            per_day = dict(store.read(browse.mx_failures, f.domain, f.mx_host, first,
+                                      f.last_seen))
+            days = [first + dt.timedelta(days=n) for n in range(30)]
             chart = {"labels": {"failed": words("col.failed"), "day": words("col.day")},
-                     "days": sorted(per_day), "failed": [per_day[d] for d in sorted(per_day)]}
+                     "days": [d.isoformat() for d in days],
+                     "failed": [per_day.get(d, 0) for d in days]}
         return render(request, scope, "finding.html", "finding", view=view, history=history,
                       chart=chart, mx_days=bool(chart))
 
@@ -225,7 +227,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
         scope = scope_of(request)
         words = words_for(request, scope)
         data = views.report(store, scope, key, words.lang)
-        raw = views.raw_report(store, scope, key).decode() if data["raw_allowed"] else ""
+        raw = views.raw_report(store, scope, key).decode()
         return render(request, scope, "report.html", "reports", data=data, raw=raw)
 
     @pages.get("/reports/{key}/raw")
