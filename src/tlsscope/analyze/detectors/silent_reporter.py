@@ -20,13 +20,15 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     for policy in facts.policies:
         by_reporter[policy.reporter].append(policy)
     latest_overall = max((p.day for p in facts.policies), default=None)
+    # Each reporter's last day; "others report later" needs only the two latest of them.
+    lasts = sorted(((max(p.day for p in rows), name) for name, rows in by_reporter.items()),
+                   reverse=True)
     found = []
     for reporter, rows in sorted(by_reporter.items()):
         days = sorted({p.day for p in rows})
         first, last = days[0], days[-1]
         span = (last - first).days + 1
-        others_later = any(p.day > last for name, ps in by_reporter.items()
-                           if name != reporter for p in ps)
+        others_later = any(day > last for day, name in lasts[:2] if name != reporter)
         if (latest_overall is None or len(days) < MIN_ACTIVE_DAYS
                 or len(days) / span < MIN_SHARE or not others_later
                 or (latest_overall - last).days < SILENT_DAYS):
