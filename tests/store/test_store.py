@@ -190,10 +190,10 @@ def test_failure_groups_merge_sts_and_tlsa_views_of_the_same_sessions(store: Sto
     ingest_paths(store, [path])
     day = dt.date(2026, 3, 2)
     groups = store.failures("EXAMPLE.org", day, day)
-    assert [(g.result_type, g.mx_host, g.reporter, g.policy_types, g.sessions)
+    assert [(g.result_type, g.mx_host, g.reporters, g.policy_types, g.sessions)
             for g in groups] == [
-        ("certificate-expired", "mx2.example.org", "Org A", ["sts", "tlsa"], 4),
-        ("tlsa-invalid", "mx2.example.org", "Org A", ["tlsa"], 4)]
+        ("certificate-expired", "mx2.example.org", ["Org A"], ["sts", "tlsa"], 4),
+        ("tlsa-invalid", "mx2.example.org", ["Org A"], ["tlsa"], 4)]
     assert (groups[0].first_day, groups[0].last_day) == (day, day)
     assert store.failures("example.org", day + dt.timedelta(days=1),
                           day + dt.timedelta(days=5)) == []

@@ -42,16 +42,17 @@ class DomainStats(msgspec.Struct, kw_only=True):
 
 
 class FailureGroup(msgspec.Struct, kw_only=True):
-    """Failed sessions of one result type at one receiving MX, as one reporter saw them.
+    """Failed sessions of one result type at one receiving MX, over every reporter.
 
     When a report gives the same sessions under both an sts and a tlsa policy (RFC 8460 §4.4),
-    `sessions` is the larger of the two figures, never their sum; `policy_types` says which
-    policies the failures were under.
+    they count once (the report's counted policy); `policy_types` says which policies the
+    failures were under. `reporters` is filled for the largest groups only (the store's
+    REPORTER_GROUPS), as naming thousands of reporters says nothing.
     """
 
     result_type: str
     mx_host: str  # "" when the reports did not name it
-    reporter: str
+    reporters: list[str]
     policy_types: list[str]
     sessions: int
     first_day: dt.date

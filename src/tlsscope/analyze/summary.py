@@ -69,20 +69,16 @@ def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
 
 def problems(failures: Sequence[FailureGroup], stats: DomainStats,
              lang: str = catalog.DEFAULT_LANG) -> list[Problem]:
-    """Failure groups merged over reporters: one problem per result type and MX."""
+    """One problem per result type and MX (the failure groups are that already)."""
     _, sts_mode = _dominant_modes(stats)
-    merged: dict[tuple[str, str], list[FailureGroup]] = {}
-    for group in failures:
-        merged.setdefault((group.result_type, group.mx_host), []).append(group)
     found = []
-    for (result_type, mx_host), groups in merged.items():
-        kinds = {kind for g in groups for kind in g.policy_types}
+    for group in failures:
+        kinds = set(group.policy_types)
         mode = sts_mode if "sts" in kinds else "dane" if "tlsa" in kinds else "none"
-        explanation = catalog.explain(result_type, mode, lang, mx=mx_host or None)
+        explanation = catalog.explain(group.result_type, mode, lang, mx=group.mx_host or None)
         found.append(Problem(
-            result_type, mx_host, sum(g.sessions for g in groups),
-            sorted({g.reporter for g in groups}), min(g.first_day for g in groups),
-            max(g.last_day for g in groups), mode, explanation.severity, explanation.title,
+            group.result_type, group.mx_host, group.sessions, sorted(group.reporters),
+            group.first_day, group.last_day, mode, explanation.severity, explanation.title,
             explanation.effect, explanation.fix))
     return sorted(found, key=lambda p: (-p.sessions, p.result_type, p.mx_host))
 

@@ -93,6 +93,6 @@ def _stored(store: Store, domain: str | None, lang: str,
     out: list[tuple[DomainFinding, list[dict[str, Any]]]] = []
     for name in [domain.lower()] if domain else store.finding_domains():
         history = store.finding_history(name)
-        for _, key, finding in store.read(localized, name, lang, report_domains):
+        for _, key, finding in store.read(localized, name, lang):
             out.append((finding, history.get(key, [])))
     return out

@@ -88,7 +88,7 @@ def assign_domain(connection: Connection, name: str, organisation_id: int | None
 
 def all_domains(connection: Connection) -> list[DomainRow]:
     """Every domain: those with reports and those added by hand, with their owner."""
-    d, o, totals = t.domains, t.organisations, t.daily_totals
+    d, o, totals = t.domains, t.organisations, t.domain_days
     names = union(select(d.c.name.label("name")),
                   select(totals.c.domain.label("name")).where(totals.c.domain != "")
                   ).subquery()

@@ -50,7 +50,7 @@ def _contains(column: Any, text: str) -> Any:
 
 
 def last_report_days(connection: Connection, domains: list[str] | None) -> dict[str, dt.date]:
-    d = t.daily_totals
+    d = t.domain_days
     query = select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain)
     if domains is not None:
         query = query.where(d.c.domain.in_(domains))
@@ -93,13 +93,15 @@ def reports(connection: Connection, domains: list[str] | None, *, domain: str | 
     """Reports, newest first, filtered; only those whose every domain is visible."""
     r, p, f = t.reports, t.policies, t.failure_details
     extra: list[Any] = []
+    # EXISTS, not IN: the newest reports are walked in the listing's index order and each is
+    # probed by its key, instead of collecting every matching id first.
     if domains is not None:
-        extra.append(r.c.id.in_(select(p.c.report).where(p.c.policy_domain.in_(domains))))
+        extra.append(exists().where(p.c.report == r.c.id, p.c.policy_domain.in_(domains)))
         extra.append(~exists().where(p.c.report == r.c.id, p.c.policy_domain.not_in(domains)))
     if reporter:
         extra.append(_contains(r.c.organization_name, reporter))
     if result_type:
-        extra.append(r.c.id.in_(select(f.c.report).where(f.c.result_type == result_type)))
+        extra.append(exists().where(f.c.report == r.c.id, f.c.result_type == result_type))
     return list_reports(connection, domain=domain, since=since, until=until, limit=limit,
                         offset=offset, where=and_(*extra) if extra else None)
 
@@ -111,7 +113,7 @@ def report_domains(connection: Connection, key: str) -> list[str]:
 
 
 def result_types(connection: Connection, domains: list[str] | None) -> list[str]:
-    f = t.daily_failures
+    f = t.failure_days
     query = select(f.c.result_type).distinct().order_by(f.c.result_type)
     if domains is not None:
         query = query.where(f.c.domain.in_(domains))
@@ -180,7 +182,7 @@ def failure_rows(connection: Connection, domains: list[str] | None, *,
 def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
                 until: dt.date) -> list[tuple[dt.date, int]]:
     """Failed sessions per day at one receiving MX (every result type, every reporter)."""
-    f = t.daily_failures
+    f = t.failure_days
     return [(row[0], int(row[1])) for row in connection.execute(
         select(f.c.day, func.sum(f.c.counted_sessions))
         .where(f.c.domain == domain, f.c.receiving_mx_hostname == mx, f.c.day >= since,

@@ -14,9 +14,10 @@ import msgspec
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
-from tlsscope.analyze.live import corroborate
+from tlsscope.analyze.live import LiveCheck, corroborate
 from tlsscope.store import checks_rows
 from tlsscope.store import tables as t
 from tlsscope.store.queries import domain_facts
@@ -37,8 +38,8 @@ def stale_domains(connection: Connection) -> list[str]:
 
 def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     """A domain's facts over the 30 days up to its latest report (None: no reports)."""
-    latest = connection.execute(select(func.max(t.daily_totals.c.day))
-                                .where(t.daily_totals.c.domain == domain)).scalar_one()
+    latest = connection.execute(select(func.max(t.domain_days.c.day))
+                                .where(t.domain_days.c.domain == domain)).scalar_one()
     if latest is None:
         return None
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
@@ -53,26 +54,29 @@ def refresh(connection: Connection, domain: str, now: dt.datetime,
     check = checks_rows.latest(connection, domain)
     for finding in detected:
         corroborate(finding, check)
+    texts = _translations(facts, check, report_domains) if detected and facts else {}
     f = t.findings
     stored = {row["fingerprint"]: row for row in connection.execute(
-        select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data)
+        select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data, f.c.texts)
         .where(f.c.domain == domain)).mappings()}
     seen = set()
     for finding in detected:
         key = fingerprint(finding)
         seen.add(key)
         data = msgspec.json.encode(finding).decode()
+        translated = msgspec.json.encode(texts.get(key, {})).decode()
         row = stored.get(key)
         values: dict[str, Any] = {
             "kind": finding.kind, "status": finding.status, "severity": finding.severity,
-            "first_seen": finding.first_seen, "last_seen": finding.last_seen, "data": data}
+            "first_seen": finding.first_seen, "last_seen": finding.last_seen, "data": data,
+            "texts": translated}
         if row is None:
             new_id = connection.execute(f.insert().values(
                 domain=domain, fingerprint=key, updated_at=now, **values)
                 .returning(f.c.id)).scalar_one()
             _event(connection, new_id, now, finding.status, finding.severity)
             continue
-        if row["data"] == data and row["status"] == finding.status:
+        if (row["data"], row["status"], row["texts"]) == (data, finding.status, translated):
             continue
         connection.execute(update(f).where(f.c.id == row["id"]).values(updated_at=now, **values))
         if (row["status"], row["severity"]) != (finding.status, finding.severity):
@@ -83,6 +87,21 @@ def refresh(connection: Connection, domain: str, now: dt.datetime,
                                .values(status="resolved", updated_at=now))
             _event(connection, row["id"], now, "resolved", row["severity"])
     connection.execute(delete(t.stale_domains).where(t.stale_domains.c.domain == domain))
+
+
+def _translations(facts: DomainFacts, check: LiveCheck | None,
+                  report_domains: Collection[str]) -> dict[str, dict[str, list[Any]]]:
+    """fingerprint → {lang: [title, explanation, fix, live summary]}, for every language
+    but English: stored with the finding, so that reading one in Portuguese costs nothing."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for lang in catalog.languages():
+        if lang == catalog.DEFAULT_LANG:
+            continue
+        for each in detect(facts, lang, report_domains):
+            corroborate(each, check, lang)
+            out.setdefault(fingerprint(each), {})[lang] = [
+                each.title, each.explanation, each.fix, each.live.summary if each.live else ""]
+    return out
 
 
 def _event(connection: Connection, finding_id: int, now: dt.datetime, status: str,
@@ -112,35 +131,23 @@ def stored(connection: Connection, domain: str) -> list[tuple[str, str, str]]:
         .order_by(f.c.id))]
 
 
-def localized(connection: Connection, domain: str, lang: str,
-              report_domains: Collection[str] = ()) -> list[tuple[int, str, DomainFinding]]:
+def localized(connection: Connection, domain: str,
+              lang: str) -> list[tuple[int, str, DomainFinding]]:
     """A domain's stored findings as (id, fingerprint, finding), their status the stored
-    one, their texts (and live evidence sentence) in `lang`: stored texts are English, so
-    for another language the same findings are computed again in it and their texts taken."""
+    one, their texts (and live evidence sentence) in `lang`, as stored by `refresh`."""
     f = t.findings
     found = []
-    for row in connection.execute(select(f.c.id, f.c.fingerprint, f.c.status, f.c.data)
+    for row in connection.execute(select(f.c.id, f.c.fingerprint, f.c.status, f.c.data,
+                                         f.c.texts)
                                   .where(f.c.domain == domain).order_by(f.c.id)):
         finding = msgspec.json.decode(row[3], type=DomainFinding)
         finding.status = row[2]
+        texts = msgspec.json.decode(row[4]).get(lang) if row[4] and lang != "en" else None
+        if texts:
+            finding.title, finding.explanation, finding.fix = texts[0], texts[1], texts[2]
+            if finding.live is not None and texts[3]:
+                finding.live.summary = texts[3]
         found.append((int(row[0]), row[1], finding))
-    if lang == "en" or not found:
-        return found
-    facts = window_facts(connection, domain)
-    if facts is None:
-        return found
-    check = checks_rows.latest(connection, domain)
-    translated: dict[str, DomainFinding] = {}
-    for each in detect(facts, lang, report_domains):
-        corroborate(each, check, lang)
-        translated[fingerprint(each)] = each
-    for _, key, finding in found:
-        other = translated.get(key)
-        if other is not None:
-            finding.title, finding.explanation, finding.fix = (
-                other.title, other.explanation, other.fix)
-            if finding.live is not None and other.live is not None:
-                finding.live.summary = other.live.summary
     return found
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
@@ -46,8 +46,8 @@ def list_reports(connection: Connection, *, domain: str | None, since: dt.date |
     if where is not None:
         query = query.where(where)
     if domain is not None:
-        query = query.where(r.c.id.in_(select(p.c.report)
-                                       .where(p.c.policy_domain == domain.lower())))
+        query = query.where(exists().where(p.c.report == r.c.id,
+                                           p.c.policy_domain == domain.lower()))
     if since is not None:
         query = query.where(r.c.day >= since)
     if until is not None:
@@ -176,24 +176,28 @@ def raw_input(connection: Connection, digest: str) -> tuple[str, bytes] | None:
 
 def stats(connection: Connection, domain: str | None, since: dt.date,
           until: dt.date) -> DomainStats:
-    d, f = t.daily_totals, t.daily_failures
+    # Per day and per policy: the roll-up without reporters (a few rows a day); per reporter:
+    # the per-reporter one; failures by result type and MX: their roll-up without reporters.
+    dd, d, f = t.domain_days, t.daily_totals, t.failure_days
+    where_dd = and_(dd.c.day >= since, dd.c.day <= until)
     where_d = and_(d.c.day >= since, d.c.day <= until)
     where_f = and_(f.c.day >= since, f.c.day <= until)
     if domain is not None:
+        where_dd = and_(where_dd, dd.c.domain == domain.lower())
         where_d = and_(where_d, d.c.domain == domain.lower())
         where_f = and_(where_f, f.c.domain == domain.lower())
     days = [DayTotal(day=row[0], reports=int(row[1]), successful=int(row[2]), failed=int(row[3]))
             for row in connection.execute(
-                select(d.c.day, func.sum(d.c.reports), func.sum(d.c.counted_successful),
-                       func.sum(d.c.counted_failed)).where(where_d)
-                .group_by(d.c.day).order_by(d.c.day))]
+                select(dd.c.day, func.sum(dd.c.reports), func.sum(dd.c.counted_successful),
+                       func.sum(dd.c.counted_failed)).where(where_dd)
+                .group_by(dd.c.day).order_by(dd.c.day))]
     by_policy = [Breakdown(name=f"{row[0]} {row[1]}".strip(), successful=int(row[2]),
                            failed=int(row[3]), reports=int(row[4]))
                  for row in connection.execute(
-                     select(d.c.policy_type, d.c.mode, func.sum(d.c.successful),
-                            func.sum(d.c.failed), func.sum(d.c.reports)).where(where_d)
-                     .group_by(d.c.policy_type, d.c.mode)
-                     .order_by(func.sum(d.c.successful + d.c.failed).desc()))]
+                     select(dd.c.policy_type, dd.c.mode, func.sum(dd.c.successful),
+                            func.sum(dd.c.failed), func.sum(dd.c.reports)).where(where_dd)
+                     .group_by(dd.c.policy_type, dd.c.mode)
+                     .order_by(func.sum(dd.c.successful + dd.c.failed).desc()))]
     by_reporter = [Breakdown(name=row[0], successful=int(row[1]), failed=int(row[2]),
                              reports=int(row[3]))
                    for row in connection.execute(
@@ -210,38 +214,51 @@ def stats(connection: Connection, domain: str | None, since: dt.date,
 
 
 def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakdown]:
-    total = func.sum(t.daily_failures.c.counted_sessions)
+    total = func.sum(t.failure_days.c.counted_sessions)
     query = select(column, total).where(where).group_by(column).order_by(total.desc())
     return [Breakdown(name=row[0] or "(not given)", successful=None, failed=int(row[1]))
             for row in connection.execute(query) if row[1]]
 
 
+REPORTER_GROUPS = 10  # failure groups whose reporters are named
+
+
 def failure_groups(connection: Connection, domain: str, since: dt.date,
                    until: dt.date) -> list[FailureGroup]:
-    """Failures by result type, receiving MX and reporter, most sessions first."""
-    f = t.daily_failures
-    where = and_(f.c.day >= since, f.c.day <= until, f.c.domain == domain.lower())
-    query = (select(f.c.result_type, f.c.receiving_mx_hostname, f.c.organization_name,
-                    f.c.policy_type, func.sum(f.c.sessions), func.min(f.c.day),
+    """Failures by result type and receiving MX, most sessions first, from the per-day
+    roll-up; the reporters of the largest groups from the per-reporter one (by index)."""
+    f = t.failure_days
+    domain = domain.lower()
+    query = (select(f.c.result_type, f.c.receiving_mx_hostname, f.c.policy_type,
+                    func.sum(f.c.sessions), func.sum(f.c.counted_sessions), func.min(f.c.day),
                     func.max(f.c.day))
-             .where(where)
-             .group_by(f.c.result_type, f.c.receiving_mx_hostname, f.c.organization_name,
-                       f.c.policy_type))
-    merged: dict[tuple[str, str, str], FailureGroup] = {}
-    for row in connection.execute(query):
-        key = (row[0], row[1] or "", row[2])
+             .where(f.c.domain == domain, f.c.day >= since, f.c.day <= until)
+             .group_by(f.c.result_type, f.c.receiving_mx_hostname, f.c.policy_type))
+    merged: dict[tuple[str, str], FailureGroup] = {}
+    biggest: dict[tuple[str, str], int] = {}  # the largest per-policy figure, if none counted
+    for result, mx, kind, sessions, counted, first, last in connection.execute(query):
+        key = (result, mx or "")
         group = merged.get(key)
         if group is None:
-            merged[key] = FailureGroup(result_type=row[0], mx_host=row[1] or "", reporter=row[2],
-                                       policy_types=[row[3]], sessions=int(row[4]),
-                                       first_day=row[5], last_day=row[6])
-            continue
-        group.policy_types = sorted({*group.policy_types, row[3]})
-        group.sessions = max(group.sessions, int(row[4]))
-        group.first_day = min(group.first_day, row[5])
-        group.last_day = max(group.last_day, row[6])
-    return sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host,
-                                                  g.reporter))
+            group = merged[key] = FailureGroup(result_type=result, mx_host=mx or "",
+                                               reporters=[], policy_types=[], sessions=0,
+                                               first_day=first, last_day=last)
+        group.policy_types = sorted({*group.policy_types, kind})
+        group.sessions += int(counted)
+        biggest[key] = max(biggest.get(key, 0), int(sessions))
+        group.first_day, group.last_day = min(group.first_day, first), max(group.last_day, last)
+    for key, group in merged.items():
+        if group.sessions == 0:
+            group.sessions = biggest[key]
+    groups = sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host))
+    d = t.daily_failures
+    for group in groups[:REPORTER_GROUPS]:
+        group.reporters = [row[0] for row in connection.execute(
+            select(d.c.organization_name).distinct()
+            .where(d.c.domain == domain, d.c.result_type == group.result_type,
+                   d.c.receiving_mx_hostname == group.mx_host, d.c.day >= since,
+                   d.c.day <= until).order_by(d.c.organization_name))]
+    return groups
 
 
 def domain_facts(connection: Connection, domain: str, since: dt.date,
@@ -277,14 +294,14 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
 
 
 def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]:
-    d = t.daily_totals
+    d = t.domain_days
     query = (select(d.c.domain).where(and_(d.c.day >= since, d.c.day <= until, d.c.domain != ""))
              .distinct().order_by(d.c.domain))
     return [row[0] for row in connection.execute(query)]
 
 
 def all_domains(connection: Connection) -> list[str]:
-    d = t.daily_totals
+    d = t.domain_days
     return [row[0] for row in connection.execute(
         select(d.c.domain).where(d.c.domain != "").distinct().order_by(d.c.domain))]
 

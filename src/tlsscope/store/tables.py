@@ -100,6 +100,7 @@ reports = Table(
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
     Index("ix_reports_stored_at", "stored_at"),  # what arrived since (serve's re-checks)
+    Index("ix_reports_order", text("day DESC"), "organization_name", "report_id"),  # listings
 )
 
 report_repeats = Table(
@@ -171,6 +172,35 @@ daily_failures = Table(
     Column("receiving_ip", Text, primary_key=True),  # "" when absent
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
+    # The reporters of one problem (result type at an MX) over a period: the summary's query.
+    Index("ix_daily_failures_problem", "domain", "result_type", "receiving_mx_hostname", "day",
+          "organization_name"),
+)
+
+# Coarser roll-ups for the dashboard: per domain and day, without the reporter (and the IP),
+# so a period's series and breakdowns read a few rows per day however many reporters there are.
+domain_days = Table(
+    "domain_days", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("policy_type", Text, primary_key=True),
+    Column("mode", Text, primary_key=True),
+    Column("reports", BigInteger, nullable=False),
+    Column("successful", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("counted_successful", BigInteger, nullable=False),
+    Column("counted_failed", BigInteger, nullable=False),
+)
+
+failure_days = Table(
+    "failure_days", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("policy_type", Text, primary_key=True),
+    Column("result_type", Text, primary_key=True),
+    Column("receiving_mx_hostname", Text, primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
+    Column("counted_sessions", BigInteger, nullable=False),
 )
 
 
@@ -194,6 +224,8 @@ findings = Table(
     Column("first_seen", Date, nullable=False),
     Column("last_seen", Date, nullable=False),
     Column("data", Text, nullable=False),  # the finding as JSON (the findings contract)
+    # {lang: [title, explanation, fix, live summary]} for the languages other than English
+    Column("texts", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("domain", "fingerprint", name="uq_findings_domain_fingerprint"),
 )

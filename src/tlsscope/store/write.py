@@ -244,6 +244,10 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
             ("reports", "successful", "failed", "counted_successful", "counted_failed"))
     _add_up(connection, t.daily_failures, rollup.failures_rows(),
             ("sessions", "counted_sessions"))
+    _add_up(connection, t.domain_days, rollup.domain_days_rows(),
+            ("reports", "successful", "failed", "counted_successful", "counted_failed"))
+    _add_up(connection, t.failure_days, rollup.failure_days_rows(),
+            ("sessions", "counted_sessions"))
     _mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
 
 

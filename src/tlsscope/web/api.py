@@ -95,13 +95,11 @@ def router(store: Store, settings: Settings) -> APIRouter:
     def findings(scope: Caller, domain: str | None = None,
                  status: Annotated[str, Query(pattern="^(open|likely-fixed|resolved|all)$")]
                  = "open", lang: Lang = "en") -> Response:
-        return _json(views.findings(store, scope, domain, _lang(lang), status,
-                                    settings.report_domains))
+        return _json(views.findings(store, scope, domain, _lang(lang), status))
 
     @api.get("/findings/{finding_id}", summary="One finding and its status history")
     def finding(scope: Caller, finding_id: int, lang: Lang = "en") -> Response:
-        view, history = views.finding(store, scope, finding_id, _lang(lang),
-                                      settings.report_domains)
+        view, history = views.finding(store, scope, finding_id, _lang(lang))
         return _json({"id": view.id, "finding": view.finding, "history": history})
 
     @api.get("/reports", summary="Reports, newest first, filtered and paginated")
@@ -185,7 +183,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
                               until=until)
             return export.FAILURE_COLUMNS, [
                 (row[0], row[1].isoformat(), *row[2:]) for row in rows]
-        found_views = views.findings(store, scope, domain, "en", "all", settings.report_domains)
+        found_views = views.findings(store, scope, domain, "en", "all")
         out = []
         for v in found_views:
             f = v.finding

@@ -160,8 +160,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
             raise HTTPException(400, "since must not be after until")
         stats = store.stats(name, first, last)
         summary = views.summary(store, scope, name, first, last, words.lang)
-        found = views.findings(store, scope, name, words.lang,
-                               report_domains=settings.report_domains)
+        found = views.findings(store, scope, name, words.lang)
         breakdowns = [("mx", stats.by_mx), ("reporter", stats.by_reporter),
                       ("result_type", stats.by_result_type), ("policy", stats.by_policy)]
         chart = {
@@ -183,8 +182,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
     def finding(request: Request, finding_id: int) -> HTMLResponse:
         scope = scope_of(request)
         words = words_for(request, scope)
-        view, history = views.finding(store, scope, finding_id, words.lang,
-                                      settings.report_domains)
+        view, history = views.finding(store, scope, finding_id, words.lang)
         f = view.finding
         chart: dict[str, Any] = {}
         if f.mx_host:

@@ -103,16 +103,16 @@ def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.d
 
 
 def findings(store: Store, scope: Scope, domain: str | None, lang: str,
-             status: str = "open", report_domains: list[str] | None = None) -> list[FindingView]:
-    """Stored findings (brought up to date first) of one or every visible domain."""
-    store.refresh_findings(report_domains=report_domains or [])
+             status: str = "open") -> list[FindingView]:
+    """Stored findings of one or every visible domain. They are not recomputed here: the
+    intake's writer does it when idle (a big domain takes seconds), so a page never waits."""
     if domain is not None:
         names = [scope.check(domain)]
     else:
         names = sorted({row.domain for row in store.read(browse.findings, scope.domains)})
     out = []
     for name in names:
-        for finding_id, _, finding in store.read(localized, name, lang, report_domains or []):
+        for finding_id, _, finding in store.read(localized, name, lang):
             if status == "all" or (status == "open" and finding.status != "resolved") \
                     or finding.status == status:
                 out.append(FindingView(id=finding_id, finding=finding))
@@ -121,13 +121,12 @@ def findings(store: Store, scope: Scope, domain: str | None, lang: str,
                                       order.get(v.finding.severity, 9), -v.finding.sessions))
 
 
-def finding(store: Store, scope: Scope, finding_id: int, lang: str,
-            report_domains: list[str] | None = None) -> tuple[FindingView,
-                                                             list[dict[str, Any]]]:
+def finding(store: Store, scope: Scope, finding_id: int,
+            lang: str) -> tuple[FindingView, list[dict[str, Any]]]:
     row = store.read(browse.finding, finding_id)
     if row is None or not scope.allows(row.domain):
         raise HTTPException(404, "not found")
-    for found_id, _, found in store.read(localized, row.domain, lang, report_domains or []):
+    for found_id, _, found in store.read(localized, row.domain, lang):
         if found_id == finding_id:
             return (FindingView(id=finding_id, finding=found),
                     store.read(browse.finding_events, finding_id))

@@ -1,0 +1,65 @@
+"""`tlsscope users`, `tlsscope domains` and `tlsscope demo` as a user runs them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from tests.cli.test_parse_cmd import tlsscope
+from tlsscope.store import Store, accounts
+from tlsscope.web.auth import check_password, digest
+
+
+def test_users_and_domains(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 't.db'}"
+    added = tlsscope("users", "add", "Ana@Acme.example", "--organisation", "Acme",
+                     "--password-stdin", "--db", db, stdin=b"a-long-password\n")
+    assert added.returncode == 0, added.stderr
+    again = tlsscope("users", "add", "ana@acme.example", "--organisation", "Acme",
+                     "--password-stdin", "--db", db, stdin=b"a-long-password\n")
+    assert again.returncode == 1 and b"exists already" in again.stderr
+    short = tlsscope("users", "add", "bo@acme.example", "--organisation", "Acme",
+                     "--password-stdin", "--db", db, stdin=b"short\n")
+    assert short.returncode == 1 and b"at least 10 characters" in short.stderr
+    lonely = tlsscope("users", "add", "cy@acme.example", "--password-stdin", "--db", db,
+                      stdin=b"a-long-password\n")
+    assert lonely.returncode == 1 and b"organisation" in lonely.stderr
+    listed = json.loads(tlsscope("users", "list", "--json", "--db", db).stdout)
+    assert listed == [{"email": "ana@acme.example", "role": "member", "organisation": "Acme",
+                       "lang": ""}]
+    changed = tlsscope("users", "password", "ana@acme.example", "--password-stdin", "--db", db,
+                       stdin=b"another-long-one\n")
+    assert changed.returncode == 0
+    token = tlsscope("users", "token", "ana@acme.example", "--db", db).stdout.decode().strip()
+    assert token.startswith("tls_")
+    assert tlsscope("domains", "assign", "Shop.Example.", "--organisation", "Acme",
+                    "--db", db).returncode == 0
+    assert json.loads(tlsscope("domains", "list", "--json", "--db", db).stdout) == [
+        {"domain": "shop.example", "organisation": "Acme"}]
+    with Store.open(db) as store:
+        assert check_password(store, "ana@acme.example", "another-long-one") is not None
+        assert check_password(store, "ana@acme.example", "a-long-password") is None
+        user = store.read(accounts.token_user, digest(token), dt.datetime.now(dt.UTC))
+        assert user is not None and store.read(accounts.visible_domains, user) == [
+            "shop.example"]
+
+
+def test_demo_loads_once_and_says_how_to_log_in(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    first = tlsscope("demo", "--db", db)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout.decode()
+    assert "reports stored, 1 input(s) in quarantine" in out
+    assert "admin@demo.example / tlsscope-admin" in out
+    second = tlsscope("demo", "--db", db)
+    assert b"reports stored" not in second.stdout  # nothing loaded twice
+    with Store.open(db) as store:
+        owners = {d.name: d.organisation_name for d in store.read(accounts.all_domains)}
+        assert owners == {"clinic.example": "Beta Health", "legacy.example": "",
+                          "news.example": "Acme Retail", "shop.example": "Acme Retail"}
+        kinds = {json.loads(data)["kind"] for domain in owners
+                 for _, _, data in store.stored_findings(domain)}
+        assert {"certificate", "dane", "mta-sts-policy", "mx-outside-policy", "starttls",
+                "no-policy", "ready-for-enforce", "reporter-silent", "new-reporter",
+                "failure-spike", "testing-would-block"} <= kinds
