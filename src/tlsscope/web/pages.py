@@ -26,6 +26,7 @@ from tlsscope.web.auth import Scope
 from tlsscope.web.i18n import LANGS, Words, choose
 
 LANG_COOKIE = "tlsscope_lang"
+BREAKDOWN_ROWS = 20  # rows of a domain page's breakdown tables
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -33,8 +34,16 @@ def rate_class(rate: float) -> str:
     return "good" if rate >= 99.0 else "warn" if rate >= 95.0 else "bad"
 
 
+def few(names: list[str], words: Words, shown: int = 5) -> str:
+    """"A, B, C, D, E and 1,995 more": a finding seen by thousands stays one line."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return words("finding.and_more", names=", ".join(names[:shown]),
+                 n=words.number(len(names) - shown))
+
+
 templates.env.globals.update(version=__version__, severities=views.SEVERITIES,
-                             rate_class=rate_class)
+                             rate_class=rate_class, few=few)
 
 
 class LoginRequired(Exception):
@@ -159,10 +168,14 @@ def router(store: Store, settings: Settings) -> APIRouter:
         if first > last:
             raise HTTPException(400, "since must not be after until")
         stats = store.stats(name, first, last)
-        summary = views.summary(store, scope, name, first, last, words.lang)
+        summary = views.summary(store, scope, name, first, last, words.lang, stats)
         found = views.findings(store, scope, name, words.lang)
-        breakdowns = [("mx", stats.by_mx), ("reporter", stats.by_reporter),
-                      ("result_type", stats.by_result_type), ("policy", stats.by_policy)]
+        # Tables and charts show the largest rows; the rest is one line (the API has all).
+        full = [("mx", stats.by_mx), ("reporter", stats.by_reporter),
+                ("result_type", stats.by_result_type), ("policy", stats.by_policy)]
+        breakdowns = [(key, rows[:BREAKDOWN_ROWS]) for key, rows in full]
+        hidden = {key: len(rows) - BREAKDOWN_ROWS for key, rows in full
+                  if len(rows) > BREAKDOWN_ROWS}
         chart = {
             "labels": {"successful": words("col.successful"), "failed": words("col.failed"),
                        "sessions": words("col.sessions"), "day": words("col.day")},
@@ -176,7 +189,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
         return render(request, scope, "domain.html", "domain", domain=name, stats=stats,
                       summary=summary, findings=found, breakdowns=breakdowns, chart=chart,
                       check=store.latest_check(name), days=days, since=first, until=last,
-                      custom=since is not None, latest=latest)
+                      custom=since is not None, latest=latest, hidden=hidden)
 
     @pages.get("/findings/{finding_id}")
     def finding(request: Request, finding_id: int) -> HTMLResponse:

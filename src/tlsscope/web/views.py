@@ -97,9 +97,11 @@ def stats(store: Store, scope: Scope, domain: str, since: dt.date,
 
 
 def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.date,
-            lang: str) -> Summary:
+            lang: str, stats: DomainStats | None = None) -> Summary:
+    """The plain-language summary (`stats`: the same period's, when already at hand)."""
     name = scope.check(domain)
-    return summarize(store.stats(name, since, until), store.failures(name, since, until), lang)
+    return summarize(stats or store.stats(name, since, until),
+                     store.failures(name, since, until), lang)
 
 
 def findings(store: Store, scope: Scope, domain: str | None, lang: str,
