@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select, union_all
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
@@ -177,14 +177,13 @@ def raw_input(connection: Connection, digest: str) -> tuple[str, bytes] | None:
 def stats(connection: Connection, domain: str | None, since: dt.date,
           until: dt.date) -> DomainStats:
     # Per day and per policy: the roll-up without reporters (a few rows a day); per reporter:
-    # the per-reporter one; failures by result type and MX: their roll-up without reporters.
-    dd, d, f = t.domain_days, t.daily_totals, t.failure_days
+    # weeks and days (_by_reporter); failures by result type and MX: their roll-up without
+    # reporters.
+    dd, f = t.domain_days, t.failure_days
     where_dd = and_(dd.c.day >= since, dd.c.day <= until)
-    where_d = and_(d.c.day >= since, d.c.day <= until)
     where_f = and_(f.c.day >= since, f.c.day <= until)
     if domain is not None:
         where_dd = and_(where_dd, dd.c.domain == domain.lower())
-        where_d = and_(where_d, d.c.domain == domain.lower())
         where_f = and_(where_f, f.c.domain == domain.lower())
     days = [DayTotal(day=row[0], reports=int(row[1]), successful=int(row[2]), failed=int(row[3]))
             for row in connection.execute(
@@ -198,19 +197,48 @@ def stats(connection: Connection, domain: str | None, since: dt.date,
                             func.sum(dd.c.failed), func.sum(dd.c.reports)).where(where_dd)
                      .group_by(dd.c.policy_type, dd.c.mode)
                      .order_by(func.sum(dd.c.successful + dd.c.failed).desc()))]
-    by_reporter = [Breakdown(name=row[0], successful=int(row[1]), failed=int(row[2]),
-                             reports=int(row[3]))
-                   for row in connection.execute(
-                       select(d.c.organization_name, func.sum(d.c.counted_successful),
-                              func.sum(d.c.counted_failed), func.sum(d.c.reports)).where(where_d)
-                       .group_by(d.c.organization_name)
-                       .order_by(func.sum(d.c.counted_successful + d.c.counted_failed).desc()))]
+    by_reporter = _by_reporter(connection, domain, since, until)
     by_result = _failures_by(connection, f.c.result_type, where_f)
     by_mx = _failures_by(connection, f.c.receiving_mx_hostname, where_f)
     return DomainStats(
         domain=domain, since=since, until=until, successful=sum(x.successful for x in days),
         failed=sum(x.failed for x in days), reports=sum(x.reports for x in days), days=days,
         by_policy=by_policy, by_reporter=by_reporter, by_result_type=by_result, by_mx=by_mx)
+
+
+def _by_reporter(connection: Connection, domain: str | None, since: dt.date,
+                 until: dt.date) -> list[Breakdown]:
+    """Counted sessions per reporter: whole weeks (Monday to Sunday) from reporter_weeks, the
+    days at either end of the period from daily_totals; a 90-day period reads about a
+    seventh of the rows it would per day."""
+    d, w = t.daily_totals, t.reporter_weeks
+    first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
+    last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
+    parts = []
+    if first_week <= last_week:
+        weeks = select(w.c.organization_name.label("org"), w.c.reports.label("reports"),
+                       w.c.counted_successful.label("ok"), w.c.counted_failed.label("bad")
+                       ).where(w.c.week >= first_week, w.c.week <= last_week)
+        edges = or_(and_(d.c.day >= since, d.c.day < first_week),
+                    and_(d.c.day > last_week + dt.timedelta(days=6), d.c.day <= until))
+        if domain is not None:
+            weeks = weeks.where(w.c.domain == domain.lower())
+        parts.append(weeks)
+    else:
+        edges = and_(d.c.day >= since, d.c.day <= until)
+    days = select(d.c.organization_name.label("org"), d.c.reports.label("reports"),
+                  d.c.counted_successful.label("ok"), d.c.counted_failed.label("bad")
+                  ).where(edges)
+    if domain is not None:
+        days = days.where(d.c.domain == domain.lower())
+    parts.append(days)
+    rows = union_all(*parts).subquery()
+    query = (select(rows.c.org, func.sum(rows.c.ok), func.sum(rows.c.bad),
+                    func.sum(rows.c.reports))
+             .group_by(rows.c.org).order_by(func.sum(rows.c.ok + rows.c.bad).desc(),
+                                            rows.c.org))
+    return [Breakdown(name=row[0], successful=int(row[1]), failed=int(row[2]),
+                      reports=int(row[3])) for row in connection.execute(query)]
 
 
 def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakdown]:

@@ -192,6 +192,18 @@ domain_days = Table(
     Column("counted_failed", BigInteger, nullable=False),
 )
 
+# Per reporter and week (weeks start on Monday): a long period's breakdown by reporter reads
+# whole weeks here and only the days at its two ends from daily_totals.
+reporter_weeks = Table(
+    "reporter_weeks", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("week", Date, primary_key=True),
+    Column("organization_name", Text, primary_key=True),
+    Column("reports", BigInteger, nullable=False),
+    Column("counted_successful", BigInteger, nullable=False),
+    Column("counted_failed", BigInteger, nullable=False),
+)
+
 failure_days = Table(
     "failure_days", metadata,
     Column("domain", Text, primary_key=True),

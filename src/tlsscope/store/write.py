@@ -248,6 +248,8 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
             ("reports", "successful", "failed", "counted_successful", "counted_failed"))
     _add_up(connection, t.failure_days, rollup.failure_days_rows(),
             ("sessions", "counted_sessions"))
+    _add_up(connection, t.reporter_weeks, rollup.reporter_weeks_rows(),
+            ("reports", "counted_successful", "counted_failed"))
     _mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
 
 
