@@ -160,3 +160,12 @@ def test_result_type_names_are_their_own_aliases() -> None:
     assert lookup("STS_POLICY_FETCH_ERROR") == ("sts-policy-fetch-error", "sts-policy-fetch-error",
                                                None, None)
     assert lookup("no such failure") is None
+
+
+def test_long_lists_of_names_are_cut_and_counted() -> None:
+    from tlsscope.analyze.catalog import Words
+
+    names = [f"Sender {n}" for n in range(1, 1_208)]
+    assert Words("en").names(names[:3], 5) == "Sender 1, Sender 2 and Sender 3"
+    assert Words("en").names(names, 2) == "Sender 1, Sender 2 and 1,205 others"
+    assert Words("pt").names(names, 2) == "Sender 1, Sender 2 e outros 1.205"

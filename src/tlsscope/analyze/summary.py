@@ -20,6 +20,7 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.facts import DomainStats, FailureGroup
 
 TOP_PROBLEMS = 3
+NAMED_REPORTERS = 5  # a sentence names this many reporters, then counts the others
 
 
 class Problem(NamedTuple):
@@ -129,7 +130,8 @@ def _failure_sentences(words: catalog.Words, failed: int, found: list[Problem]) 
             out.append(words.say("summary", "problem", sessions=words.number(problem.sessions),
                                  mx=mx(problem.mx_host), title=problem.title))
         seen = "seen_many" if len(problem.reporters) > 1 else "seen_one"
-        out.append(words.say("summary", seen, reporters=words.names(problem.reporters),
+        out.append(words.say("summary", seen,
+                             reporters=words.names(problem.reporters, NAMED_REPORTERS),
                              first=problem.first_day.isoformat(),
                              last=problem.last_day.isoformat()))
         out.append(problem.effect)

@@ -102,8 +102,11 @@ class Words:
     def percent(self, value: float) -> str:
         return f"{value:.1f}".replace(".", self._summary["decimal"])
 
-    def names(self, items: Sequence[str]) -> str:
-        """"A, B and C"."""
+    def names(self, items: Sequence[str], limit: int = 0) -> str:
+        """"A, B and C"; with `limit`, "A, B, C and 1,997 others" beyond it."""
+        if limit and len(items) > limit:
+            return fill(self._summary["and_others"], names=", ".join(items[:limit]),
+                        n=self.number(len(items) - limit))
         if len(items) <= 1:
             return "".join(items)
         return f"{', '.join(items[:-1])} {self._summary['and']} {items[-1]}"
