@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets screenshots run test test-fast lint bench bench-store bench-intake clean system-deps
+.PHONY: assets screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -90,6 +90,10 @@ bench-store: $(STAMP) $(PEER)/.installed
 bench-intake: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python bench/intake.py
+
+## bench-dashboard: pages and API through HTTP with 1,000,000 reports for one domain
+bench-dashboard: $(STAMP)
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache
