@@ -167,8 +167,9 @@ log = logging.getLogger("tlsscope.intake")
 
 
 def refresh_when_idle(store: Store, settings: Settings) -> None:
-    """With no input waiting: recompute the findings of one stale domain (so that a long
-    recomputation never holds up the next batch for more than one domain)."""
+    """With no input waiting: rebuild the coarse roll-ups the last batches marked, then
+    recompute the findings of one stale domain (so that a long recomputation never holds up
+    the next batch for more than one domain)."""
     try:
         store.refresh_findings(limit=1, report_domains=settings.report_domains)
     except Exception:  # loop guard: findings are recomputed again on the next idle tick

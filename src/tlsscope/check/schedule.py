@@ -2,7 +2,7 @@
 after a report with failures for it is stored, so findings carry current live evidence.
 
 The store is the only channel: reports are written by the intake's process, and this thread
-asks the store what arrived since its last look (reports indexed by `stored_at`), so it also
+asks the store what arrived since its last look (reports after the last id it saw), so it also
 sees reports stored by `tlsscope ingest` or another serve.
 """
 
@@ -36,7 +36,7 @@ class Rechecker:
         self.min_gap = dt.timedelta(minutes=settings.check_min_gap_minutes)
         self.poll = settings.check_poll_seconds
         self.clock = clock
-        self.since = clock()  # failures stored after this are new
+        self.seen = store.last_report_id()  # failures in reports after this one are new
         self.pending: set[str] = set()  # failing domains waiting for their minimum gap
 
     @property
@@ -48,9 +48,9 @@ class Rechecker:
         now = self.clock()
         last = self.store.last_checked()
         if self.on_failure:
-            failing = self.store.failing_since(self.since)
+            failing = self.store.failing_since(self.seen)
             if failing:
-                self.since = max(self.since, *failing.values())
+                self.seen = max(self.seen, *failing.values())
             self.pending.update(failing)
         urgent = sorted(d for d in self.pending if d not in last or now - last[d] >= self.min_gap)
         scheduled: list[str] = []

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
-from tlsscope.store import checks_rows, findings_rows, queries, write
+from tlsscope.store import checks_rows, findings_rows, queries, rollups, write
 from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
@@ -181,12 +181,26 @@ class Store:
             if row is not None:
                 yield digest, row[0], write.unpack(row[1], row[2])
 
+    def fresh(self, domain: str | None = None) -> int:
+        """Rebuild the coarse roll-ups still marked by recent batches (of one domain, or all);
+        returns how many (domain, day) pairs were rebuilt."""
+        done = 0
+        while True:
+            with self.engine.connect() as connection:
+                pairs = rollups.dirty(connection, domain, limit=200)
+            if not pairs:
+                return done
+            self.write(rollups.rebuild, pairs)
+            done += len(pairs)
+
     def stats(self, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:
+        self.fresh(domain.lower() if domain else None)
         with self.engine.connect() as connection:
             return queries.stats(connection, domain, since, until)
 
     def failures(self, domain: str, since: dt.date, until: dt.date) -> list[FailureGroup]:
-        """Failed sessions by result type, receiving MX and reporter (for the analyses)."""
+        """Failed sessions by result type and receiving MX, with their reporters."""
+        self.fresh(domain.lower())
         with self.engine.connect() as connection:
             return queries.failure_groups(connection, domain, since, until)
 
@@ -197,6 +211,7 @@ class Store:
 
     def domains(self, since: dt.date, until: dt.date) -> list[str]:
         """The policy domains with reports in a window."""
+        self.fresh()
         with self.engine.connect() as connection:
             return queries.domains(connection, since, until)
 
@@ -205,6 +220,7 @@ class Store:
         """Recompute the findings of the domains whose reports changed (at most `limit` of
         them); returns those domains."""
         now = now or dt.datetime.now(dt.UTC)
+        self.fresh()
         domains = self.stale_domains()[:limit]
         for domain in domains:
             with self.engine.connect().execution_options(tlsscope_write=True) as connection:
@@ -223,6 +239,7 @@ class Store:
 
     def window_facts(self, domain: str) -> DomainFacts | None:
         """The facts stored findings are computed from: 30 days up to the latest report."""
+        self.fresh(domain)
         with self.engine.connect() as connection:
             return findings_rows.window_facts(connection, domain)
 
@@ -257,12 +274,18 @@ class Store:
         with self.engine.connect() as connection:
             return checks_rows.last_checked(connection)
 
-    def failing_since(self, since: dt.datetime) -> dict[str, dt.datetime]:
-        """Domains with failed sessions in reports stored after `since`."""
+    def failing_since(self, after: int) -> dict[str, int]:
+        """Domains with failed sessions in reports stored after report id `after`, with the
+        newest such report's id."""
         with self.engine.connect() as connection:
-            return checks_rows.failing_since(connection, since)
+            return checks_rows.failing_since(connection, after)
+
+    def last_report_id(self) -> int:
+        with self.engine.connect() as connection:
+            return checks_rows.last_report_id(connection)
 
     def known_domains(self) -> list[str]:
         """Every policy domain with stored reports."""
+        self.fresh()
         with self.engine.connect() as connection:
             return queries.all_domains(connection)

@@ -54,14 +54,19 @@ def last_checked(connection: Connection) -> dict[str, dt.datetime]:
         select(c.c.domain, func.max(c.c.checked_at)).group_by(c.c.domain))}
 
 
-def failing_since(connection: Connection, since: dt.datetime) -> dict[str, dt.datetime]:
-    """Policy domains with failed sessions in reports stored after `since` → the newest such
-    report's storing time."""
+def last_report_id(connection: Connection) -> int:
+    return int(connection.execute(select(func.max(t.reports.c.id))).scalar() or 0)
+
+
+def failing_since(connection: Connection, after: int) -> dict[str, int]:
+    """Policy domains with failed sessions in reports stored after report id `after` (ids
+    only grow, so the primary key finds them without an index on the storing time) → the
+    newest such report's id."""
     r, p = t.reports, t.policies
-    return {row[0]: _aware(row[1]) for row in connection.execute(
-        select(p.c.policy_domain, func.max(r.c.stored_at))
+    return {row[0]: int(row[1]) for row in connection.execute(
+        select(p.c.policy_domain, func.max(r.c.id))
         .join(p, p.c.report == r.c.id)
-        .where(r.c.stored_at > since, p.c.failed > 0, p.c.policy_domain != "")
+        .where(r.c.id > after, p.c.failed > 0, p.c.policy_domain != "")
         .group_by(p.c.policy_domain))}
 
 

@@ -52,7 +52,9 @@ def list_reports(connection: Connection, *, domain: str | None, since: dt.date |
         query = query.where(r.c.day >= since)
     if until is not None:
         query = query.where(r.c.day <= until)
-    query = query.order_by(r.c.day.desc(), r.c.organization_name, r.c.report_id)
+    # Newest day first, then the latest stored: SQLite walks ix_reports_day (day, rowid)
+    # backwards, so a page costs its own rows, not a sort of every report.
+    query = query.order_by(r.c.day.desc(), r.c.id.desc())
     rows = connection.execute(query.limit(limit).offset(offset)).mappings().all()
     domains = _domains(connection, [row["id"] for row in rows])
     return [ReportSummary(

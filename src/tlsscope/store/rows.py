@@ -152,40 +152,6 @@ class Rollup:
                  "counted_successful": v[3], "counted_failed": v[4]}
                 for k, v in self.totals.items()]
 
-    def domain_days_rows(self) -> list[dict[str, Any]]:
-        """The totals without the reporter (dashboard roll-up)."""
-        sums: dict[tuple[str, dt.date, str, str], list[int]] = defaultdict(
-            lambda: [0, 0, 0, 0, 0])
-        for (domain, day, kind, mode, _), values in self.totals.items():
-            row = sums[(domain, day, kind, mode)]
-            for i, value in enumerate(values):
-                row[i] += value
-        return [{"domain": k[0], "day": k[1], "policy_type": k[2], "mode": k[3],
-                 "reports": v[0], "successful": v[1], "failed": v[2],
-                 "counted_successful": v[3], "counted_failed": v[4]} for k, v in sums.items()]
-
-    def reporter_weeks_rows(self) -> list[dict[str, Any]]:
-        """The counted totals per reporter and week (Monday), for long periods."""
-        sums: dict[tuple[str, dt.date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-        for (domain, day, _, _, org), values in self.totals.items():
-            row = sums[(domain, day - dt.timedelta(days=day.weekday()), org)]
-            row[0] += values[0]
-            row[1] += values[3]
-            row[2] += values[4]
-        return [{"domain": k[0], "week": k[1], "organization_name": k[2], "reports": v[0],
-                 "counted_successful": v[1], "counted_failed": v[2]} for k, v in sums.items()]
-
-    def failure_days_rows(self) -> list[dict[str, Any]]:
-        """The failures without the reporter and the IP (dashboard roll-up)."""
-        sums: dict[tuple[str, dt.date, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for (domain, day, _, kind, result, mx, _), values in self.failures.items():
-            row = sums[(domain, day, kind, result, mx)]
-            row[0] += values[0]
-            row[1] += values[1]
-        return [{"domain": k[0], "day": k[1], "policy_type": k[2], "result_type": k[3],
-                 "receiving_mx_hostname": k[4], "sessions": v[0], "counted_sessions": v[1]}
-                for k, v in sums.items()]
-
     def failures_rows(self) -> list[dict[str, Any]]:
         return [{"domain": k[0], "day": k[1], "organization_name": k[2], "policy_type": k[3],
                  "result_type": k[4], "receiving_mx_hostname": k[5], "receiving_ip": k[6],

@@ -99,8 +99,6 @@ reports = Table(
     Column("stored_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
-    Index("ix_reports_stored_at", "stored_at"),  # what arrived since (serve's re-checks)
-    Index("ix_reports_order", text("day DESC"), "organization_name", "report_id"),  # listings
 )
 
 report_repeats = Table(
@@ -178,7 +176,8 @@ daily_failures = Table(
 )
 
 # Coarser roll-ups for the dashboard: per domain and day, without the reporter (and the IP),
-# so a period's series and breakdowns read a few rows per day however many reporters there are.
+# so a period's series and breakdowns read a few rows per day however many reporters there
+# are. Rebuilt from the two above off the intake's path (store/rollups.py).
 domain_days = Table(
     "domain_days", metadata,
     Column("domain", Text, primary_key=True),
@@ -190,6 +189,13 @@ domain_days = Table(
     Column("failed", BigInteger, nullable=False),
     Column("counted_successful", BigInteger, nullable=False),
     Column("counted_failed", BigInteger, nullable=False),
+)
+
+# (domain, day) pairs whose coarse roll-ups wait to be rebuilt (store/rollups.py).
+rollup_dirty = Table(
+    "rollup_dirty", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
 )
 
 # Per reporter and week (weeks start on Monday): a long period's breakdown by reporter reads

@@ -18,6 +18,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.store import rollups
 from tlsscope.store import tables as t
 from tlsscope.store.rows import ReportRows, Rollup, encode_findings
 
@@ -244,12 +245,7 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
             ("reports", "successful", "failed", "counted_successful", "counted_failed"))
     _add_up(connection, t.daily_failures, rollup.failures_rows(),
             ("sessions", "counted_sessions"))
-    _add_up(connection, t.domain_days, rollup.domain_days_rows(),
-            ("reports", "successful", "failed", "counted_successful", "counted_failed"))
-    _add_up(connection, t.failure_days, rollup.failure_days_rows(),
-            ("sessions", "counted_sessions"))
-    _add_up(connection, t.reporter_weeks, rollup.reporter_weeks_rows(),
-            ("reports", "counted_successful", "counted_failed"))
+    rollups.mark(connection, ((row["domain"], row["day"]) for row in rollup.totals_rows()))
     _mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
 
 

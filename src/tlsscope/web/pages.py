@@ -159,6 +159,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
         since, until = day_param(since_text, "since"), day_param(until_text, "until")
         name = scope.check(domain)
         words = words_for(request, scope)
+        store.fresh(name)
         latest = store.read(browse.last_report_days, [name]).get(name)
         if until is None and since is None and latest is not None and latest < views.today():
             until = latest  # old reports only: show their period, not an empty one

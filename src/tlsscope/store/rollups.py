@@ -1,0 +1,122 @@
+"""The dashboard's coarse roll-ups (domain_days, failure_days, reporter_weeks), kept off the
+intake's path.
+
+Storing a batch only marks its (domain, day) pairs in `rollup_dirty`, in the same
+transaction (one tiny insert), so acknowledgements do not wait for three more roll-ups. The
+pairs are rebuilt from the per-reporter roll-ups (daily_totals, daily_failures) by the writer
+when idle, and by any reader of a domain's coarse roll-ups first (`fresh`), so what a page
+shows is never older than what is stored.
+
+A rebuild writes the computed values (an upsert that sets, not adds), and takes the dirty
+mark away before it reads: a batch stored meanwhile marks the pair again, so it is rebuilt
+again, and two rebuilders racing write the same rows. Counts only grow, so no row of a
+rebuilt pair ever has to be deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import tables as t
+
+Pair = tuple[str, dt.date]
+
+
+def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
+    rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
+    if rows:
+        connection.execute(_insert(connection, t.rollup_dirty).on_conflict_do_nothing(), rows)
+
+
+def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) -> list[Pair]:
+    d = t.rollup_dirty
+    query = select(d.c.domain, d.c.day).order_by(d.c.domain, d.c.day).limit(limit)
+    if domain is not None:
+        query = query.where(d.c.domain == domain)
+    return [(row[0], row[1]) for row in connection.execute(query)]
+
+
+def rebuild(connection: Connection, pairs: list[Pair]) -> None:
+    """Recompute the coarse roll-ups of these (domain, day) pairs."""
+    if not pairs:
+        return
+    d = t.rollup_dirty
+    connection.execute(delete(d).where(tuple_(d.c.domain, d.c.day).in_(pairs)))
+    _domain_days(connection, pairs)
+    _failure_days(connection, pairs)
+    _reporter_weeks(connection, pairs)
+
+
+def _where(table: Any, pairs: list[Pair]) -> Any:
+    return or_(*(and_(table.c.domain == domain, table.c.day == day) for domain, day in pairs))
+
+
+def _domain_days(connection: Connection, pairs: list[Pair]) -> None:
+    s = t.daily_totals
+    rows = [{"domain": r[0], "day": r[1], "policy_type": r[2], "mode": r[3], "reports": r[4],
+             "successful": r[5], "failed": r[6], "counted_successful": r[7],
+             "counted_failed": r[8]}
+            for r in connection.execute(
+                select(s.c.domain, s.c.day, s.c.policy_type, s.c.mode, func.sum(s.c.reports),
+                       func.sum(s.c.successful), func.sum(s.c.failed),
+                       func.sum(s.c.counted_successful), func.sum(s.c.counted_failed))
+                .where(_where(s, pairs))
+                .group_by(s.c.domain, s.c.day, s.c.policy_type, s.c.mode))]
+    _set(connection, t.domain_days, rows)
+
+
+def _failure_days(connection: Connection, pairs: list[Pair]) -> None:
+    s = t.daily_failures
+    rows = [{"domain": r[0], "day": r[1], "policy_type": r[2], "result_type": r[3],
+             "receiving_mx_hostname": r[4], "sessions": r[5], "counted_sessions": r[6]}
+            for r in connection.execute(
+                select(s.c.domain, s.c.day, s.c.policy_type, s.c.result_type,
+                       s.c.receiving_mx_hostname, func.sum(s.c.sessions),
+                       func.sum(s.c.counted_sessions))
+                .where(_where(s, pairs))
+                .group_by(s.c.domain, s.c.day, s.c.policy_type, s.c.result_type,
+                          s.c.receiving_mx_hostname))]
+    _set(connection, t.failure_days, rows)
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
+    s = t.daily_totals
+    for domain, week in sorted({(domain, monday(day)) for domain, day in pairs}):
+        rows = [{"domain": domain, "week": week, "organization_name": r[0], "reports": r[1],
+                 "counted_successful": r[2], "counted_failed": r[3]}
+                for r in connection.execute(
+                    select(s.c.organization_name, func.sum(s.c.reports),
+                           func.sum(s.c.counted_successful), func.sum(s.c.counted_failed))
+                    .where(s.c.domain == domain, s.c.day >= week,
+                           s.c.day <= week + dt.timedelta(days=6))
+                    .group_by(s.c.organization_name))]
+        _set(connection, t.reporter_weeks, rows)
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    return (pg_insert(table) if connection.dialect.name == "postgresql"
+            else sqlite_insert(table))
+
+
+def _set(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert that sets the measures to the computed values."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    statement = _insert(connection, table)
+    measures = [c.name for c in table.columns if c.name not in keys]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in measures})
+    for start in range(0, len(rows), 500):
+        connection.execute(statement, rows[start:start + 500])
