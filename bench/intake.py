@@ -69,7 +69,8 @@ def start(folder: Path, http_port: int, smtp_port: int) -> subprocess.Popen[byte
     cert = ca.issue_cert("127.0.0.1")
     cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    env = {**os.environ, "TLSSCOPE_HTTP_RATE_PER_MINUTE": "0"}
+    env = {**os.environ, "TLSSCOPE_HTTP_RATE_PER_MINUTE": "0", "TLSSCOPE_CHECK_EVERY_HOURS": "0",
+           "TLSSCOPE_CHECK_ON_FAILURE": "false"}  # no live re-checks of the made-up domains
     process = subprocess.Popen(
         [str(TLSSCOPE), "serve", "--db", f"sqlite:///{folder / 'intake.db'}",
          "--listen", f"127.0.0.1:{http_port}", "--smtp", f"127.0.0.1:{smtp_port}",

@@ -12,6 +12,7 @@ cheap. A receiver acknowledges (2xx, 250) only when its future resolves; a
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -185,6 +186,7 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> N
     store = Store.open(url, checkpoints="background")
     dkim = DkimCheck.for_intake(settings, live=True)
     parent = os.getppid()
+    gc.freeze()  # what is loaded by now stays: out of the collector's full passes
 
     def get() -> Any:
         while True:

@@ -281,7 +281,7 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
         if group.sessions == 0:
             group.sessions = biggest[key]
     groups = sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host))
-    d = t.daily_failures
+    d = t.failure_reporters
     for group in groups[:REPORTER_GROUPS]:
         group.reporters = [row[0] for row in connection.execute(
             select(d.c.organization_name).distinct()

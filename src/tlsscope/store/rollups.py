@@ -1,5 +1,5 @@
-"""The dashboard's coarse roll-ups (domain_days, failure_days, reporter_weeks), kept off the
-intake's path.
+"""The dashboard's coarse roll-ups (domain_days, failure_days, failure_reporters,
+reporter_weeks), kept off the intake's path.
 
 Storing a batch only marks its (domain, day) pairs in `rollup_dirty`, in the same
 transaction (one tiny insert), so acknowledgements do not wait for three more roll-ups. The
@@ -51,6 +51,7 @@ def rebuild(connection: Connection, pairs: list[Pair]) -> None:
     connection.execute(delete(d).where(tuple_(d.c.domain, d.c.day).in_(pairs)))
     _domain_days(connection, pairs)
     _failure_days(connection, pairs)
+    _failure_reporters(connection, pairs)
     _reporter_weeks(connection, pairs)
 
 
@@ -84,6 +85,19 @@ def _failure_days(connection: Connection, pairs: list[Pair]) -> None:
                 .group_by(s.c.domain, s.c.day, s.c.policy_type, s.c.result_type,
                           s.c.receiving_mx_hostname))]
     _set(connection, t.failure_days, rows)
+
+
+def _failure_reporters(connection: Connection, pairs: list[Pair]) -> None:
+    s = t.daily_failures
+    rows = [{"domain": r[0], "result_type": r[1], "receiving_mx_hostname": r[2], "day": r[3],
+             "organization_name": r[4], "sessions": r[5]}
+            for r in connection.execute(
+                select(s.c.domain, s.c.result_type, s.c.receiving_mx_hostname, s.c.day,
+                       s.c.organization_name, func.sum(s.c.sessions))
+                .where(_where(s, pairs))
+                .group_by(s.c.domain, s.c.result_type, s.c.receiving_mx_hostname, s.c.day,
+                          s.c.organization_name))]
+    _set(connection, t.failure_reporters, rows)
 
 
 def monday(day: dt.date) -> dt.date:

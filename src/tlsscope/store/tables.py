@@ -170,9 +170,6 @@ daily_failures = Table(
     Column("receiving_ip", Text, primary_key=True),  # "" when absent
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
-    # The reporters of one problem (result type at an MX) over a period: the summary's query.
-    Index("ix_daily_failures_problem", "domain", "result_type", "receiving_mx_hostname", "day",
-          "organization_name"),
 )
 
 # Coarser roll-ups for the dashboard: per domain and day, without the reporter (and the IP),
@@ -189,6 +186,18 @@ domain_days = Table(
     Column("failed", BigInteger, nullable=False),
     Column("counted_successful", BigInteger, nullable=False),
     Column("counted_failed", BigInteger, nullable=False),
+)
+
+# The reporters of one problem (result type at an MX) per day, keyed for the summary's query
+# ("who saw this problem in this period"), without the policy type and the IP.
+failure_reporters = Table(
+    "failure_reporters", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("result_type", Text, primary_key=True),
+    Column("receiving_mx_hostname", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("organization_name", Text, primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
 )
 
 # (domain, day) pairs whose coarse roll-ups wait to be rebuilt (store/rollups.py).

@@ -23,9 +23,30 @@ def upgrade() -> None:
     op.drop_index("ix_reports_stored_at", "reports")
     op.create_table("rollup_dirty", sa.Column("domain", sa.Text, primary_key=True),
                     sa.Column("day", sa.Date, primary_key=True))
+    # The reporters of a problem: a roll-up rebuilt off the intake's path, instead of an
+    # index on daily_failures that every stored failure row paid for.
+    op.drop_index("ix_daily_failures_problem", "daily_failures")
+    op.create_table(
+        "failure_reporters",
+        sa.Column("domain", sa.Text, primary_key=True),
+        sa.Column("result_type", sa.Text, primary_key=True),
+        sa.Column("receiving_mx_hostname", sa.Text, primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("organization_name", sa.Text, primary_key=True),
+        sa.Column("sessions", sa.BigInteger, nullable=False),
+    )
+    op.execute(
+        "INSERT INTO failure_reporters (domain, result_type, receiving_mx_hostname, day, "
+        "organization_name, sessions) SELECT domain, result_type, receiving_mx_hostname, day, "
+        "organization_name, sum(sessions) FROM daily_failures GROUP BY domain, result_type, "
+        "receiving_mx_hostname, day, organization_name")
 
 
 def downgrade() -> None:
+    op.drop_table("failure_reporters")
+    op.create_index("ix_daily_failures_problem", "daily_failures",
+                    ["domain", "result_type", "receiving_mx_hostname", "day",
+                     "organization_name"])
     op.drop_table("rollup_dirty")
     op.create_index("ix_reports_stored_at", "reports", ["stored_at"])
     op.create_index("ix_reports_order", "reports",
