@@ -60,6 +60,8 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
     stored = [line for line in lines if line["message"] == "input stored"]
     assert [line["outcome"] for line in stored] == ["accepted", "accepted", "accepted"]
     assert {line["message"] for line in lines} >= {"serving", "stopped"}
+    (admin,) = [line for line in lines if line["message"].startswith("first run: an admin")]
+    assert admin["email"] == "admin@localhost" and len(admin["password"]) >= 12
     with Store.open(db) as store:
         assert len(store.reports()) == 3
 

@@ -123,6 +123,9 @@ def test_openapi_documents_the_api_and_docs_load_nothing_remote(site: Site) -> N
     for path in ("/api/v1/domains", "/api/v1/findings", "/api/v1/reports/{key}/raw",
                  "/api/v1/export/{what}.{fmt}", "/v1/tlsrpt"):
         assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/v1/domains"]["get"]["security"] == [{"HTTPBearer": []}]
+    assert "security" not in schema["paths"]["/v1/tlsrpt"]["post"]  # senders have no token
     docs = plain.get("/docs")
     sources = re.findall(r"(?:src|href)='([^']+)'", docs.text)
     assert sources and all(s.startswith("/static/") for s in sources)

@@ -90,3 +90,15 @@ def test_read_only_users_change_nothing(site: Site) -> None:
     assert readonly.post("/api/v1/domains/shop.example/checks").status_code == 403
     member = site.api(ACME)
     assert member.post("/api/v1/domains/clinic.example/checks").status_code == 404
+
+
+def test_a_new_organisation_sees_the_empty_state(site: Site) -> None:
+    from tests.web.conftest import PASSWORDS
+
+    from tlsscope.web.tools import add_user
+
+    PASSWORDS["gil@gamma.example"] = "gamma-password-1"
+    add_user(site.store, "gil@gamma.example", "gamma-password-1", "member", "Gamma")
+    page = login(site, "gil@gamma.example").get("/").text
+    assert "No reports yet" in page and "/tools#setup" in page
+    assert "clinic.example" not in page and "shop.example" not in page

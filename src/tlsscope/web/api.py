@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tlsscope.jsonable import encode
 from tlsscope.settings import Settings
@@ -47,7 +48,13 @@ def _lang(lang: str) -> str:
     return lang
 
 
-def principal(request: Request) -> Scope:
+# Declared so that the OpenAPI document (and /docs' "Authorize") knows the scheme; the
+# header itself is read by auth.identify, which also accepts the browser's session.
+bearer = HTTPBearer(auto_error=False, description="An API token: tls_...")
+
+
+def principal(request: Request,
+              _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Scope:
     scope = auth.identify(request.app.state.store, request)
     if scope is None:
         raise HTTPException(401, "an API token is needed: Authorization: Bearer tls_...",
