@@ -104,7 +104,8 @@ class Intake:
 class WriterProcess:
     """A writer in its own process, which opens the store at `url` itself."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, settings: Settings, refresh: bool = True) -> None:
+        """`refresh`: recompute findings when idle (False when an analyst process does)."""
         context = multiprocessing.get_context("spawn")
         self._requests: Any = context.Queue()
         self._results: Any = context.Queue()
@@ -113,7 +114,8 @@ class WriterProcess:
         self._tickets = itertools.count()
         self._broken: str | None = None
         self._process = context.Process(target=_writer_main, name="tlsscope-writer",
-                                        args=(url, settings, self._requests, self._results))
+                                        args=(url, settings, self._requests, self._results,
+                                              refresh))
         self._process.start()
         self._reader = threading.Thread(target=self._collect, name="tlsscope-results",
                                         daemon=True)
@@ -177,7 +179,8 @@ def refresh_when_idle(store: Store, settings: Settings) -> None:
         log.exception("recomputing findings failed")
 
 
-def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> None:
+def _writer_main(url: str, settings: Settings, requests: Any, results: Any,
+                 refresh: bool = True) -> None:
     """The writer process: batches from `requests`, one transaction each, outcomes back.
 
     It stops when told to, and also when its parent is gone (killed): nothing would collect
@@ -195,7 +198,8 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any) -> N
             except queue.Empty:
                 if os.getppid() != parent:
                     return None
-                refresh_when_idle(store, settings)
+                if refresh:
+                    refresh_when_idle(store, settings)
 
     stop = False
     try:

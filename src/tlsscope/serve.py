@@ -2,7 +2,8 @@
 live re-checks of the domains it knows (check/schedule.py).
 
 All receivers hand inputs to one writer process (group commits, on its own core), so every
-acknowledgement (2xx, 250) means committed. SIGTERM or SIGINT: stop accepting, let requests
+acknowledgement (2xx, 250) means committed; an analyst process rebuilds roll-ups and
+recomputes findings meanwhile (analyst.py). SIGTERM or SIGINT: stop accepting, let requests
 in flight finish, store what was submitted, then exit.
 """
 
@@ -17,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tlsscope.analyst import AnalystProcess
 from tlsscope.errors import ConfigError
 from tlsscope.intake import WriterProcess
 from tlsscope.receive.files import RawInput
@@ -51,7 +53,9 @@ async def serve(store: Store, settings: Settings) -> None:
     from tlsscope.web.app import create_app
 
     first_admin(store)
-    intake = WriterProcess(store.engine.url.render_as_string(hide_password=False), settings)
+    url = store.engine.url.render_as_string(hide_password=False)
+    intake = WriterProcess(url, settings, refresh=False)
+    analyst = AnalystProcess(url, settings)
 
     async def deliver(raw: RawInput) -> Saved:
         saved = await asyncio.wrap_future(intake.submit(raw))
@@ -95,6 +99,7 @@ async def serve(store: Store, settings: Settings) -> None:
         for mail in mail_servers:
             await mail.wait_closed()
         await asyncio.to_thread(intake.close)
+        await asyncio.to_thread(analyst.close)
         log.info("stopped")
 
 

@@ -46,12 +46,12 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
         with smtplib.LMTP(lmtp, timeout=30) as client:  # over the unix socket, as from Postfix
             assert client.sendmail("noreply@google.com", ["tls@example.com"],
                                    google.replace(b"\n", b"\r\n")) == {}
-        # Once idle, the writer recomputes the findings of the domains it stored reports for.
+        # Meanwhile the analyst process recomputes the findings of the domains stored.
         with Store.open(db) as store:
             deadline = time.monotonic() + 30
             while store.stale_domains() and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert store.stale_domains() == []  # only the writer recomputes in this test
+            assert store.stale_domains() == []  # only the analyst recomputes in this test
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
@@ -60,6 +60,8 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
     stored = [line for line in lines if line["message"] == "input stored"]
     assert [line["outcome"] for line in stored] == ["accepted", "accepted", "accepted"]
     assert {line["message"] for line in lines} >= {"serving", "stopped"}
+    recomputed = {line["domain"] for line in lines if line["message"] == "findings recomputed"}
+    assert recomputed  # by the analyst process, not the writer
     (admin,) = [line for line in lines if line["message"].startswith("first run: an admin")]
     assert admin["email"] == "admin@localhost" and len(admin["password"]) >= 12
     with Store.open(db) as store:

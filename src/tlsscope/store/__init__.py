@@ -182,16 +182,15 @@ class Store:
                 yield digest, row[0], write.unpack(row[1], row[2])
 
     def fresh(self, domain: str | None = None) -> int:
-        """Rebuild the coarse roll-ups still marked by recent batches (of one domain, or all);
-        returns how many (domain, day) pairs were rebuilt."""
-        done = 0
-        while True:
-            with self.engine.connect() as connection:
-                pairs = rollups.dirty(connection, domain, limit=200)
-            if not pairs:
-                return done
-            self.write(rollups.rebuild, pairs)
-            done += len(pairs)
+        """Rebuild the coarse roll-ups marked by the batches stored so far (of one domain, or
+        all); returns how many (domain, day) pairs were rebuilt. One pass over the pairs
+        marked when it starts: under a steady intake, pairs marked meanwhile wait for the next
+        call instead of keeping this one going."""
+        with self.engine.connect() as connection:
+            pairs = rollups.dirty(connection, domain, limit=100_000)
+        for start in range(0, len(pairs), 200):
+            self.write(rollups.rebuild, pairs[start:start + 200])
+        return len(pairs)
 
     def stats(self, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:
         self.fresh(domain.lower() if domain else None)
@@ -218,14 +217,21 @@ class Store:
     def refresh_findings(self, now: dt.datetime | None = None, limit: int | None = None,
                          report_domains: Sequence[str] = ()) -> list[str]:
         """Recompute the findings of the domains whose reports changed (at most `limit` of
-        them); returns those domains."""
+        them); returns those domains. The computing reads outside any write transaction
+        (seconds for a big domain); only storing the result takes the write lock."""
         now = now or dt.datetime.now(dt.UTC)
         self.fresh()
         domains = self.stale_domains()[:limit]
         for domain in domains:
-            with self.engine.connect().execution_options(tlsscope_write=True) as connection:
-                with connection.begin():
-                    findings_rows.refresh(connection, domain, now, report_domains)
+            if not self.write(findings_rows.unmark, domain):
+                continue  # another process took it
+            try:
+                with self.engine.connect() as connection:
+                    computed = findings_rows.compute(connection, domain, report_domains)
+                self.write(findings_rows.apply, domain, now, computed)
+            except BaseException:
+                self.write(findings_rows.mark, domain)  # try again next time
+                raise
         return domains
 
     def finding_history(self, domain: str) -> dict[str, list[dict[str, object]]]:

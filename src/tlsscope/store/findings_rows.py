@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import delete, func, select, update
@@ -45,16 +45,48 @@ def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
 
 
-def refresh(connection: Connection, domain: str, now: dt.datetime,
-            report_domains: Collection[str] = ()) -> None:
-    """Recompute one domain's findings over the 30 days up to its latest report, with the
-    evidence of its latest live check."""
+class Computed(NamedTuple):
+    detected: list[DomainFinding]
+    texts: dict[str, dict[str, list[Any]]]  # fingerprint → {lang: [title, ...]}
+
+
+def compute(connection: Connection, domain: str,
+            report_domains: Collection[str] = ()) -> Computed:
+    """One domain's findings over the 30 days up to its latest report, with the evidence of
+    its latest live check, in every language: reads only (it can take seconds)."""
     facts = window_facts(connection, domain)
     detected = detect(facts, report_domains=report_domains) if facts is not None else []
     check = checks_rows.latest(connection, domain)
     for finding in detected:
         corroborate(finding, check)
     texts = _translations(facts, check, report_domains) if detected and facts else {}
+    return Computed(detected, texts)
+
+
+def unmark(connection: Connection, domain: str) -> bool:
+    """Take the stale mark away before computing (a batch stored meanwhile marks it again);
+    False when the domain was not stale any more."""
+    done = connection.execute(delete(t.stale_domains).where(t.stale_domains.c.domain == domain))
+    return bool(done.rowcount)
+
+
+def mark(connection: Connection, domain: str) -> None:
+    if connection.execute(select(t.stale_domains.c.domain)
+                          .where(t.stale_domains.c.domain == domain)).first() is None:
+        connection.execute(t.stale_domains.insert().values(domain=domain))
+
+
+def refresh(connection: Connection, domain: str, now: dt.datetime,
+            report_domains: Collection[str] = ()) -> None:
+    """Compute and apply in one transaction (tests; the store splits them)."""
+    apply(connection, domain, now, compute(connection, domain, report_domains))
+    unmark(connection, domain)
+
+
+def apply(connection: Connection, domain: str, now: dt.datetime, computed: Computed) -> None:
+    """Store computed findings: new ones, changed ones (with an event when the status or
+    severity changed), and resolve the ones no longer detected. A short write."""
+    detected, texts = computed
     f = t.findings
     stored = {row["fingerprint"]: row for row in connection.execute(
         select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data, f.c.texts)
@@ -86,7 +118,6 @@ def refresh(connection: Connection, domain: str, now: dt.datetime,
             connection.execute(update(f).where(f.c.id == row["id"])
                                .values(status="resolved", updated_at=now))
             _event(connection, row["id"], now, "resolved", row["severity"])
-    connection.execute(delete(t.stale_domains).where(t.stale_domains.c.domain == domain))
 
 
 def _translations(facts: DomainFacts, check: LiveCheck | None,
