@@ -2,10 +2,10 @@
 reporter_weeks), kept off the intake's path.
 
 Storing a batch only marks its (domain, day) pairs in `rollup_dirty`, in the same
-transaction (one tiny insert), so acknowledgements do not wait for three more roll-ups. The
-pairs are rebuilt from the per-reporter roll-ups (daily_totals, daily_failures) by the writer
-when idle, and by any reader of a domain's coarse roll-ups first (`fresh`), so what a page
-shows is never older than what is stored.
+transaction (one tiny insert), so acknowledgements do not wait for four more roll-ups. The
+pairs are rebuilt from the per-reporter roll-ups (daily_totals, daily_failures) by serve's
+analyst process, and by any reader of a domain's coarse roll-ups first (`fresh`), so what a
+page shows is never older than what was stored when it asked.
 
 A rebuild writes the computed values (an upsert that sets, not adds), and takes the dirty
 mark away before it reads: a batch stored meanwhile marks the pair again, so it is rebuilt

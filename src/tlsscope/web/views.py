@@ -108,7 +108,7 @@ def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.d
 def findings(store: Store, scope: Scope, domain: str | None, lang: str,
              status: str = "open") -> list[FindingView]:
     """Stored findings of one or every visible domain. They are not recomputed here: the
-    intake's writer does it when idle (a big domain takes seconds), so a page never waits."""
+    analyst process does it (a big domain takes seconds), so a page never waits."""
     if domain is not None:
         names = [scope.check(domain)]
     else:
