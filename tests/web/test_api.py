@@ -30,6 +30,11 @@ def test_domains_stats_summary(site: Site) -> None:
     assert shop["organisation"] == "Acme Retail" and shop["policy"] == "sts enforce"
     assert shop["open_findings"]["critical"] >= 1 and 0 < shop["success_rate"] < 100
     assert len(shop["spark"]) == 30 and shop["last_report"]
+    for name, card in cards.items():  # the overview's batched figures = each domain's stats
+        alone = api.get(f"/api/v1/domains/{name}/stats", params={"days": 30}).json()
+        assert card["sessions"] == alone["successful"] + alone["failed"], name
+        assert card["failed"] == alone["failed"], name
+        assert card["policy"] == (alone["by_policy"][0]["name"] if alone["by_policy"] else "")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     stats = api.get("/api/v1/domains/shop.example/stats",
                     params={"days": 7, "until": yesterday.isoformat()}).json()

@@ -187,3 +187,50 @@ def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
         select(f.c.day, func.sum(f.c.counted_sessions))
         .where(f.c.domain == domain, f.c.receiving_mx_hostname == mx, f.c.day >= since,
                f.c.day <= until).group_by(f.c.day).order_by(f.c.day))]
+
+
+def open_counts(connection: Connection, domains: list[str] | None) -> dict[str, dict[str, int]]:
+    """Open (not resolved) findings per domain and severity."""
+    f = t.findings
+    query = (select(f.c.domain, f.c.severity, func.count()).where(f.c.status != "resolved")
+             .group_by(f.c.domain, f.c.severity))
+    if domains is not None:
+        query = query.where(f.c.domain.in_(domains))
+    out: dict[str, dict[str, int]] = {}
+    for domain, severity, count in connection.execute(query):
+        out.setdefault(domain, {})[severity] = int(count)
+    return out
+
+
+def overview_days(connection: Connection, domains: list[str] | None, since: dt.date,
+                  until: dt.date) -> dict[str, dict[dt.date, tuple[int, int]]]:
+    """Counted (successful, failed) sessions per domain and day, for every domain at once."""
+    d = t.domain_days
+    query = (select(d.c.domain, d.c.day, func.sum(d.c.counted_successful),
+                    func.sum(d.c.counted_failed))
+             .where(d.c.day >= since, d.c.day <= until, d.c.domain != "")
+             .group_by(d.c.domain, d.c.day))
+    if domains is not None:
+        query = query.where(d.c.domain.in_(domains))
+    out: dict[str, dict[dt.date, tuple[int, int]]] = {}
+    for domain, day, ok, failed in connection.execute(query):
+        out.setdefault(domain, {})[day] = (int(ok), int(failed))
+    return out
+
+
+def main_policies(connection: Connection, domains: list[str] | None, since: dt.date,
+                  until: dt.date) -> dict[str, str]:
+    """Per domain, the policy (type and mode) most sessions were measured against."""
+    d = t.domain_days
+    total = func.sum(d.c.successful + d.c.failed)
+    query = (select(d.c.domain, d.c.policy_type, d.c.mode, total)
+             .where(d.c.day >= since, d.c.day <= until, d.c.domain != "")
+             .group_by(d.c.domain, d.c.policy_type, d.c.mode))
+    if domains is not None:
+        query = query.where(d.c.domain.in_(domains))
+    best: dict[str, tuple[int, str]] = {}
+    for domain, kind, mode, sessions in connection.execute(query):
+        name = f"{kind} {mode}".strip()
+        if domain not in best or (int(sessions), name) > best[domain]:
+            best[domain] = (int(sessions), name)
+    return {domain: name for domain, (_, name) in best.items()}
