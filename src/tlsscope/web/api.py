@@ -67,6 +67,12 @@ Caller = Annotated[Scope, Depends(principal)]
 
 def router(store: Store, settings: Settings) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["api"])
+    for part in (_domains, _findings_and_reports, _quarantine, _exports):
+        part(api, store, settings)
+    return api
+
+
+def _domains(api: APIRouter, store: Store, settings: Settings) -> None:
 
     @api.get("/domains", summary="Domains you can see, with their health over 30 days")
     def domains(scope: Caller, days: Days = 30) -> Response:
@@ -98,6 +104,8 @@ def router(store: Store, settings: Settings) -> APIRouter:
         result = await asyncio.to_thread(tools.live_check, store, settings, name, True)
         return _json(result, 201)
 
+
+def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/findings", summary="Findings, with evidence and live-check evidence")
     def findings(scope: Caller, domain: str | None = None,
                  status: Annotated[str, Query(pattern="^(open|likely-fixed|resolved|all)$")]
@@ -132,6 +140,8 @@ def router(store: Store, settings: Settings) -> APIRouter:
     def report_raw(scope: Caller, key: str) -> Response:
         return Response(views.raw_report(store, scope, key), media_type=JSON)
 
+
+def _quarantine(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/quarantine", summary="Rejected inputs and why (admins)")
     def quarantine(scope: Caller) -> Response:
         views.require_admin(scope)
@@ -157,6 +167,8 @@ def router(store: Store, settings: Settings) -> APIRouter:
             raise HTTPException(404, "not found")
         return _json({"outcome": outcome})
 
+
+def _exports(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/export/{what}.{fmt}", summary="Export reports, failures or findings")
     def export_(scope: Caller, what: str, fmt: str, domain: str | None = None,
                 reporter: str = "", result_type: str = "", since: Since = None,
@@ -205,5 +217,3 @@ def router(store: Store, settings: Settings) -> APIRouter:
                         f.last_seen.isoformat(), " ".join(f.reporters), f.title,
                         f.live.verdict if f.live else ""))
         return export.FINDING_COLUMNS, out
-
-    return api

@@ -1,0 +1,85 @@
+"""The pages about domains: the overview, one domain, one finding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from tlsscope.store import browse
+from tlsscope.web import views
+from tlsscope.web.pages.site import (
+    BREAKDOWN_ROWS,
+    Site,
+    day_param,
+    words_for,
+)
+
+
+def add(pages: APIRouter, site: Site) -> None:
+    @pages.get("/")
+    def overview(request: Request, days: int = Query(30, ge=1, le=366)) -> HTMLResponse:
+        scope = site.scope_of(request)
+        return site.render(request, scope, "overview.html", "overview",
+                      cards=views.overview(site.store, scope, days), days=days)
+
+    @pages.get("/domains/{domain}")
+    def domain(request: Request, domain: str, days: int = Query(30, ge=1, le=3660),
+               since_text: str = Query("", alias="since"),
+               until_text: str = Query("", alias="until")) -> HTMLResponse:
+        scope = site.scope_of(request)
+        since, until = day_param(since_text, "since"), day_param(until_text, "until")
+        name = scope.check(domain)
+        words = words_for(request, scope)
+        site.store.fresh(name)
+        latest = site.store.read(browse.last_report_days, [name]).get(name)
+        if until is None and since is None and latest is not None and latest < views.today():
+            until = latest  # old reports only: show their period, not an empty one
+        first, last = views.window(days, until)
+        if since is not None:
+            first = since
+        if first > last:
+            raise HTTPException(400, "since must not be after until")
+        stats = site.store.stats(name, first, last)
+        summary = views.summary(site.store, scope, name, first, last, words.lang, stats)
+        found = views.findings(site.store, scope, name, words.lang)
+        # Tables and charts show the largest rows; the rest is one line (the API has all).
+        full = [("mx", stats.by_mx), ("reporter", stats.by_reporter),
+                ("result_type", stats.by_result_type), ("policy", stats.by_policy)]
+        breakdowns = [(key, rows[:BREAKDOWN_ROWS]) for key, rows in full]
+        hidden = {key: len(rows) - BREAKDOWN_ROWS for key, rows in full
+                  if len(rows) > BREAKDOWN_ROWS}
+        chart = {
+            "labels": {"successful": words("col.successful"), "failed": words("col.failed"),
+                       "sessions": words("col.sessions"), "day": words("col.day")},
+            "days": [d.day.isoformat() for d in stats.days],
+            "successful": [d.successful for d in stats.days],
+            "failed": [d.failed for d in stats.days],
+            "breakdowns": {key: {"names": [b.name for b in rows],
+                                 "successful": [b.successful for b in rows],
+                                 "failed": [b.failed for b in rows]}
+                           for key, rows in breakdowns}}
+        return site.render(request, scope, "domain.html", "domain", domain=name, stats=stats,
+                      summary=summary, findings=found, breakdowns=breakdowns, chart=chart,
+                      check=site.store.latest_check(name), days=days, since=first, until=last,
+                      custom=since is not None, latest=latest, hidden=hidden)
+
+    @pages.get("/findings/{finding_id}")
+    def finding(request: Request, finding_id: int) -> HTMLResponse:
+        scope = site.scope_of(request)
+        words = words_for(request, scope)
+        view, history = views.finding(site.store, scope, finding_id, words.lang)
+        f = view.finding
+        chart: dict[str, Any] = {}
+        if f.mx_host:
+            first = f.last_seen - dt.timedelta(days=29)
+            per_day = dict(site.store.read(browse.mx_failures, f.domain, f.mx_host, first,
+                                      f.last_seen))
+            days = [first + dt.timedelta(days=n) for n in range(30)]
+            chart = {"labels": {"failed": words("col.failed"), "day": words("col.day")},
+                     "days": [d.isoformat() for d in days],
+                     "failed": [per_day.get(d, 0) for d in days]}
+        return site.render(request, scope, "finding.html", "finding", view=view, history=history,
+                      chart=chart, mx_days=bool(chart))

@@ -1,0 +1,67 @@
+"""Logging in and out, and the language a user reads the pages in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tlsscope.store import accounts as account_rows
+from tlsscope.web import auth
+from tlsscope.web.i18n import LANGS
+from tlsscope.web.pages.site import (
+    LANG_COOKIE,
+    Site,
+    safe_next,
+    words_for,
+)
+
+
+def add(pages: APIRouter, site: Site) -> None:
+    @pages.get("/login")
+    def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or auth.new_secret()
+        response = site.render(request, None, "login.html", login_csrf=token,
+                          next=safe_next(next), email="", error="")
+        response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @pages.post("/login")
+    async def login(request: Request, email: str = Form(""), password: str = Form(""),
+                    csrf: str = Form(""), next: str = Form("/")) -> Response:
+        cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
+        if not cookie or not auth.same(cookie, csrf):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+        user = await asyncio.to_thread(auth.check_password, site.store, email, password)
+        if user is None:
+            words = words_for(request, None)
+            return site.render(request, None, "login.html", status=401, login_csrf=cookie,
+                          next=safe_next(next), email=email, error=words("login.failed"))
+        token = auth.start_session(site.store, user)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https",
+                            max_age=auth.SESSION_DAYS * 86400)
+        response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
+        return response
+
+    @pages.post("/logout")
+    def logout(request: Request, csrf: str = Form("")) -> Response:
+        site.changed(request, csrf)
+        site.store.write(account_rows.drop_session, auth.digest(request.cookies[auth.COOKIE]))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(auth.COOKIE)
+        return response
+
+    @pages.post("/settings/lang")
+    def set_lang(request: Request, lang: str = Form("en"), csrf: str = Form(""),
+                 next: str = Form("/")) -> Response:
+        scope = site.changed(request, csrf)
+        if lang not in LANGS:
+            raise HTTPException(400, f"lang must be one of {', '.join(LANGS)}")
+        site.store.write(account_rows.set_lang, scope.user.id, lang)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
+        return response

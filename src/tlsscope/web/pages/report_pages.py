@@ -1,0 +1,57 @@
+"""The reports: search and list them, read one, download its JSON."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tlsscope.store import browse
+from tlsscope.web import views
+from tlsscope.web.pages.site import (
+    Site,
+    day_param,
+    words_for,
+)
+
+
+def add(pages: APIRouter, site: Site) -> None:
+    @pages.get("/reports")
+    def reports(request: Request, domain: str = "", reporter: str = "", result_type: str = "",
+                since_text: str = Query("", alias="since"),
+                until_text: str = Query("", alias="until"),
+                page: int = Query(1, ge=1, le=100_000)) -> HTMLResponse:
+        scope = site.scope_of(request)
+        since, until = day_param(since_text, "since"), day_param(until_text, "until")
+        if domain:
+            domain = scope.check(domain)
+        size = 50
+        found = site.store.read(browse.reports, scope.domains, domain=domain or None,
+                           reporter=reporter, result_type=result_type, since=since,
+                           until=until, limit=size + 1, offset=(page - 1) * size)
+        query = urlencode({k: v for k, v in {
+            "domain": domain, "reporter": reporter, "result_type": result_type,
+            "since": since.isoformat() if since else "",
+            "until": until.isoformat() if until else ""}.items() if v})
+        return site.render(request, scope, "reports.html", "reports", reports=found[:size],
+                      more=len(found) > size, page=page, query=query,
+                      domains=[d for d, _ in views.visible(site.store, scope)],
+                      result_types=site.store.read(browse.result_types, scope.domains),
+                      f={"domain": domain, "reporter": reporter, "result_type": result_type,
+                         "since": since, "until": until})
+
+    @pages.get("/reports/{key}")
+    def report(request: Request, key: str) -> HTMLResponse:
+        scope = site.scope_of(request)
+        words = words_for(request, scope)
+        data = views.report(site.store, scope, key, words.lang)
+        raw = views.raw_report(site.store, scope, key).decode()
+        return site.render(request, scope, "report.html", "reports", data=data, raw=raw)
+
+    @pages.get("/reports/{key}/raw")
+    def report_raw(request: Request, key: str) -> Response:
+        scope = site.scope_of(request)
+        return Response(views.raw_report(site.store, scope, key), media_type="application/json",
+                        headers={"content-disposition":
+                                 f'attachment; filename="tlsrpt-{key}.json"'})

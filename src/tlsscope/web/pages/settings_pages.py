@@ -1,0 +1,72 @@
+"""API tokens; for admins, domains and their owners, users, receivers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from tlsscope.store import accounts as account_rows
+from tlsscope.store import browse
+from tlsscope.web import auth, tools, views
+from tlsscope.web.auth import Scope
+from tlsscope.web.pages.site import (
+    Site,
+    words_for,
+)
+
+
+def add(pages: APIRouter, site: Site) -> None:
+    def settings_page(request: Request, scope: Scope, **extra: Any) -> HTMLResponse:
+        admin = scope.user.is_admin
+        return site.render(
+            request, scope, "settings.html", "settings",
+            tokens=site.store.read(account_rows.tokens, scope.user.id),
+            domains=site.store.read(account_rows.all_domains) if admin else [],
+            users=site.store.read(account_rows.users) if admin else [],
+            organisations=site.store.read(account_rows.organisations) if admin else [],
+            receivers=site.store.read(browse.receivers) if admin else [],
+            **{"message": "", "new_token": "", **extra})
+
+    @pages.get("/settings")
+    def settings_get(request: Request) -> HTMLResponse:
+        return settings_page(request, site.scope_of(request))
+
+    @pages.post("/settings/tokens")
+    def token_add(request: Request, name: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+        scope = site.changed(request, csrf)
+        token = auth.new_token(site.store, scope.user, name.strip()[:100] or "token")
+        return settings_page(request, scope, new_token=token)
+
+    @pages.post("/settings/tokens/{token_id}/delete")
+    def token_delete(request: Request, token_id: int, csrf: str = Form("")) -> Response:
+        scope = site.changed(request, csrf)
+        if not site.store.write(account_rows.drop_token, scope.user.id, token_id):
+            raise HTTPException(404, "not found")
+        return RedirectResponse("/settings", status_code=303)
+
+    @pages.post("/settings/domains")
+    def domain_assign(request: Request, domain: str = Form(""), organisation: str = Form(""),
+                      csrf: str = Form("")) -> HTMLResponse:
+        scope = site.changed(request, csrf)
+        views.require_admin(scope)
+        name = domain.strip().lower().rstrip(".")
+        if not name or "." not in name:
+            raise HTTPException(400, "domain: give a domain name such as example.com")
+        tools.assign(site.store, name, organisation.strip())
+        return settings_page(request, scope, message=words_for(request, scope)(
+            "settings.assigned", domain=name, organisation=organisation.strip() or "—"))
+
+    @pages.post("/settings/users")
+    def user_add(request: Request, email: str = Form(""), password: str = Form(""),
+                 role: str = Form("member"), organisation: str = Form(""),
+                 csrf: str = Form("")) -> HTMLResponse:
+        scope = site.changed(request, csrf)
+        views.require_admin(scope)
+        try:
+            tools.add_user(site.store, email, password, role, organisation.strip())
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return settings_page(request, scope, message=words_for(request, scope)(
+            "settings.user_added", email=email))

@@ -1,0 +1,106 @@
+"""What every page shares: the templates, the language, the user's scope (a session, else
+to /login), rendering, and the CSRF check of every form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from tlsscope import __version__
+from tlsscope.settings import Settings
+from tlsscope.store import Store
+from tlsscope.web import auth, views
+from tlsscope.web.auth import Scope
+from tlsscope.web.i18n import Words, choose
+
+LANG_COOKIE = "tlsscope_lang"
+BREAKDOWN_ROWS = 20  # rows of a domain page's breakdown tables
+templates = Jinja2Templates(directory=str(Path(__file__).parents[1] / "templates"))
+
+
+def rate_class(rate: float) -> str:
+    return "good" if rate >= 99.0 else "warn" if rate >= 95.0 else "bad"
+
+
+def few(names: list[str], words: Words, shown: int = 5) -> str:
+    """"A, B, C, D, E and 1,995 more": a finding seen by thousands stays one line."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return words("finding.and_more", names=", ".join(names[:shown]),
+                 n=words.number(len(names) - shown))
+
+
+templates.env.globals.update(version=__version__, severities=views.SEVERITIES,
+                             rate_class=rate_class, few=few)
+
+
+class LoginRequired(Exception):
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def words_for(request: Request, scope: Scope | None) -> Words:
+    user_lang = scope.user.lang if scope else request.cookies.get(LANG_COOKIE, "")
+    return Words(choose(user_lang, request.headers.get("accept-language", "")))
+
+
+def safe_next(value: str) -> str:
+    """Only a path on this site (no `//host`, no scheme) may be a redirect target."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def day_param(value: str, name: str) -> dt.date | None:
+    """A date from a form field: empty is none; anything else must be YYYY-MM-DD."""
+    if not value.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise HTTPException(400, f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD)") from None
+
+
+class Site:
+    """The store and settings behind the pages, and what their routes share."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store, self.settings = store, settings
+
+    def scope_of(self, request: Request) -> Scope:
+        """The user's scope, or to /login (and back here afterwards)."""
+        scope = auth.identify(self.store, request)
+        if scope is None:
+            raise LoginRequired(request.url.path + (f"?{request.url.query}"
+                                                    if request.url.query else ""))
+        return scope
+
+    def render(self, request: Request, scope: Scope | None, name: str, nav: str = "",
+               status: int = 200, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"scope": scope, "w": words_for(request, scope), "nav": nav,
+                            **context}, status_code=status)
+
+    def changed(self, request: Request, csrf: str) -> Scope:
+        """The scope of a form's sender, whose CSRF token must match their session's."""
+        scope = self.scope_of(request)
+        auth.require_csrf(scope, csrf)
+        return scope
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    scope = None
+    try:
+        store = request.app.state.store
+        scope = auth.identify(store, request)
+    except HTTPException:
+        scope = None
+    words = words_for(request, scope)
+    return templates.TemplateResponse(request, "error.html", {
+        "scope": scope, "w": words, "nav": "", "status": status,
+        "message": message}, status_code=status)

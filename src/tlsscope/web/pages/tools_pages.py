@@ -1,0 +1,44 @@
+"""Record tools, this installation's rua, and a live check of any domain."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from tlsscope.web import tools, views
+from tlsscope.web.pages.site import (
+    Site,
+    words_for,
+)
+
+
+def add(pages: APIRouter, site: Site) -> None:
+    @pages.get("/tools")
+    def tools_page(request: Request) -> HTMLResponse:
+        scope = site.scope_of(request)
+        rua = tools.rua_for(site.settings)
+        return site.render(request, scope, "tools.html", "tools", rua=rua,
+                      record=tools.tlsrpt_text(rua) if rua else "", record_out=None,
+                      check=None)
+
+    @pages.post("/tools/record")
+    def tools_record(request: Request, action: str = Form(""), rua: str = Form(""),
+                     mx: str = Form(""), mode: str = Form("testing"), text: str = Form(""),
+                     csrf: str = Form("")) -> HTMLResponse:
+        scope = site.changed(request, csrf)
+        out = tools.record(action, rua, mx, mode, text, words_for(request, scope))
+        return site.render(request, scope, "record_out.html", record_out=out)
+
+    @pages.post("/tools/check")
+    async def tools_check(request: Request, domain: str = Form(""),
+                          csrf: str = Form("")) -> HTMLResponse:
+        scope = site.changed(request, csrf)
+        views.require_writer(scope)
+        name = domain.strip().lower().rstrip(".")
+        if not name or "." not in name or len(name) > 253:
+            raise HTTPException(400, "domain: give a domain name such as example.com")
+        result = await asyncio.to_thread(tools.live_check, site.store, site.settings, name,
+                                         scope.allows(name))
+        return site.render(request, scope, "check_result.html", check=result)
