@@ -250,7 +250,7 @@ def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakd
             for row in connection.execute(query) if row[1]]
 
 
-REPORTER_GROUPS = 5  # failure groups whose reporters are named (the summary tells 3)
+REPORTER_GROUPS = 3  # failure groups whose reporters are named (the summary tells 3)
 
 
 def failure_groups(connection: Connection, domain: str, since: dt.date,
