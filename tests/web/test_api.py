@@ -174,3 +174,20 @@ def test_wrong_password_and_session_cookie(site: Site) -> None:
     done = sneaky.post("/login", data={"email": ADMIN, "password": "admin-password-1",
                                        "csrf": csrf.group(1), "next": "//evil.example/"})
     assert done.headers["location"] == "/"
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(site: Site) -> None:
+    from tlsscope.store import accounts
+    from tlsscope.web.auth import digest
+
+    api = site.api(ADMIN)
+    assert api.get("/api/v1/domains").status_code == 200
+    now = dt.datetime.now(dt.UTC)
+    found = site.store.read(accounts.token_user, digest(site.tokens[ADMIN]), now)
+    assert found is not None and found[2] is False  # just used: no write needed
+    later = site.store.read(accounts.token_user, digest(site.tokens[ADMIN]),
+                            now + dt.timedelta(minutes=2))
+    assert later is not None and later[2] is True
+    page = login(site, ADMIN).get("/settings").text
+    assert re.search(r"<td>tests</td><td>\d{4}-\d\d-\d\d</td><td>\d{4}-\d\d-\d\d \d\d:\d\d</td>",
+                     page)

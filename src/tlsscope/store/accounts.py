@@ -198,15 +198,28 @@ def add_token(connection: Connection, user_id: int, name: str, token_sha256: str
         .returning(t.api_tokens.c.id)).scalar_one())
 
 
-def token_user(connection: Connection, token_sha256: str, now: dt.datetime) -> User | None:
+TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
+
+
+def token_user(connection: Connection, token_sha256: str,
+               now: dt.datetime) -> tuple[User, int, bool] | None:
+    """The user of an API token, the token's id, and whether its last use is older than a
+    minute (then `touch_token`: reads stay reads for a busy API client)."""
     a = t.api_tokens
-    row = connection.execute(select(a.c.id, a.c.user)
+    row = connection.execute(select(a.c.id, a.c.user, a.c.last_used_at)
                              .where(a.c.token_sha256 == token_sha256)).first()
     if row is None:
         return None
-    connection.execute(update(a).where(a.c.id == row[0]).values(last_used_at=now))
     user = connection.execute(_user_query().where(t.users.c.id == row[1])).first()
-    return None if user is None else _user(user)
+    if user is None:
+        return None
+    last = _aware(row[2])
+    return _user(user), int(row[0]), last is None or now - last >= TOKEN_USE_PRECISION
+
+
+def touch_token(connection: Connection, token_id: int, now: dt.datetime) -> None:
+    connection.execute(update(t.api_tokens).where(t.api_tokens.c.id == token_id)
+                       .values(last_used_at=now))
 
 
 def tokens(connection: Connection, user_id: int) -> list[TokenRow]:

@@ -94,10 +94,13 @@ def identify(store: Store, request: Request) -> Scope | None:
     user: User | None = None
     csrf = ""
     if header.lower().startswith("bearer "):
-        user = store.write(rows.token_user, digest(header[7:].strip()), now)
-        if user is None:
+        found_token = store.read(rows.token_user, digest(header[7:].strip()), now)
+        if found_token is None:
             raise HTTPException(401, "invalid API token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        user, token_id, stale = found_token
+        if stale:
+            store.write(rows.touch_token, token_id, now)
     else:
         cookie = request.cookies.get(COOKIE)
         found = store.read(rows.session_user, digest(cookie), now) if cookie else None
