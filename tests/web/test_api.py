@@ -191,3 +191,18 @@ def test_token_use_is_recorded_at_most_once_a_minute(site: Site) -> None:
     page = login(site, ADMIN).get("/settings").text
     assert re.search(r"<td>tests</td><td>\d{4}-\d\d-\d\d</td><td>\d{4}-\d\d-\d\d \d\d:\d\d</td>",
                      page)
+
+
+def test_password_guessing_is_throttled(site: Site) -> None:
+    client = site.client()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert csrf is not None
+    codes = [client.post("/login", data={"email": "guess@test.example", "password": f"x{n}",
+                                         "csrf": csrf.group(1)}).status_code
+             for n in range(11)]
+    assert codes == [401] * 10 + [429]
+    blocked = client.post("/login", data={"email": "guess@test.example", "password": "x",
+                                          "csrf": csrf.group(1)})
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 800
+    assert "Too many wrong passwords" in blocked.text
+    assert login(site, ADMIN).get("/").status_code == 200  # other accounts are not locked out

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
+import time
 from typing import NamedTuple
 
 from argon2 import PasswordHasher
@@ -28,6 +30,33 @@ TOKEN_PREFIX = "tls_"
 _hasher = PasswordHasher()
 # A real hash to verify against when the email is unknown: both paths take as long.
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class LoginThrottle:
+    """Password guessing: after `failures` wrong passwords for one email from one address
+    within `window` seconds, further tries are refused until the oldest failure ages out."""
+
+    def __init__(self, failures: int = 10, window: float = 900.0) -> None:
+        self.failures, self.window = failures, window
+        self._failed: dict[tuple[str, str], list[float]] = {}
+
+    def wait(self, address: str, email: str) -> int:
+        """Seconds before another try is allowed (0: now)."""
+        now = time.monotonic()
+        key = (address, email.strip().lower())
+        recent = [t for t in self._failed.get(key, []) if now - t < self.window]
+        if recent:
+            self._failed[key] = recent
+        else:
+            self._failed.pop(key, None)
+        if len(recent) < self.failures:
+            return 0
+        return max(1, math.ceil(self.window - (now - recent[0])))
+
+    def failed(self, address: str, email: str) -> None:
+        if len(self._failed) > 100_000:  # forget idle keys
+            self._failed.clear()
+        self._failed.setdefault((address, email.strip().lower()), []).append(time.monotonic())
 
 
 def hash_password(password: str) -> str:

@@ -34,11 +34,20 @@ def add(pages: APIRouter, site: Site) -> None:
         cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
         if not cookie or not auth.same(cookie, csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
+        words = words_for(request, None)
+        address = request.client.host if request.client else ""
+        wait = site.throttle.wait(address, email)
+        if wait:
+            refused = site.render(request, None, "login.html", status=429, login_csrf=cookie,
+                                  next=safe_next(next), email=email,
+                                  error=words("login.throttled", minutes=-(-wait // 60)))
+            refused.headers["retry-after"] = str(wait)
+            return refused
         user = await asyncio.to_thread(auth.check_password, site.store, email, password)
         if user is None:
-            words = words_for(request, None)
+            site.throttle.failed(address, email)
             return site.render(request, None, "login.html", status=401, login_csrf=cookie,
-                          next=safe_next(next), email=email, error=words("login.failed"))
+                               next=safe_next(next), email=email, error=words("login.failed"))
         token = auth.start_session(site.store, user)
         response = RedirectResponse(safe_next(next), status_code=303)
         response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax",

@@ -71,6 +71,7 @@ class Site:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
+        self.throttle = auth.LoginThrottle()
 
     def scope_of(self, request: Request) -> Scope:
         """The user's scope, or to /login (and back here afterwards)."""
