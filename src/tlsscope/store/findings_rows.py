@@ -76,13 +76,6 @@ def mark(connection: Connection, domain: str) -> None:
         connection.execute(t.stale_domains.insert().values(domain=domain))
 
 
-def refresh(connection: Connection, domain: str, now: dt.datetime,
-            report_domains: Collection[str] = ()) -> None:
-    """Compute and apply in one transaction (tests; the store splits them)."""
-    apply(connection, domain, now, compute(connection, domain, report_domains))
-    unmark(connection, domain)
-
-
 def apply(connection: Connection, domain: str, now: dt.datetime, computed: Computed) -> None:
     """Store computed findings: new ones, changed ones (with an event when the status or
     severity changed), and resolve the ones no longer detected. A short write."""
