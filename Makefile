@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml $(VENDOR)/.installed
 ## assets: the dashboard's front-end libraries, from npm (package-lock.json), copied into the
 ## package; nothing is loaded from a CDN
 $(VENDOR)/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; } || \
+		{ echo "npm is needed to vendor the dashboard's libraries (install Node.js)"; exit 1; }
 	npm ci --no-audit --no-fund --silent
 	mkdir -p $(VENDOR)
 	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
