@@ -206,3 +206,18 @@ def test_password_guessing_is_throttled(site: Site) -> None:
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 800
     assert "Too many wrong passwords" in blocked.text
     assert login(site, ADMIN).get("/").status_code == 200  # other accounts are not locked out
+
+
+def test_tools_work_without_javascript(site: Site) -> None:
+    client = login(site, ADMIN)
+    page = client.get("/tools").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    whole = client.post("/tools/record", data={"action": "tlsrpt", "csrf": csrf.group(1),
+                                                "rua": "mailto:tls@example.net"})
+    assert "<h1>Tools</h1>" in whole.text  # the whole page, with the result in it
+    assert "v=TLSRPTv1; rua=mailto:tls@example.net" in whole.text
+    fragment = client.post("/tools/record", headers={"HX-Request": "true"},
+                           data={"action": "check", "csrf": csrf.group(1),
+                                 "text": "v=STSv1; id=1;"})
+    assert "<h1>" not in fragment.text and "Valid" in fragment.text

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from tlsscope.web import tools, views
+from tlsscope.web.auth import Scope
 from tlsscope.web.pages.site import (
     Site,
     words_for,
@@ -17,11 +19,15 @@ from tlsscope.web.pages.site import (
 def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/tools")
     def tools_page(request: Request) -> HTMLResponse:
-        scope = site.scope_of(request)
+        return page(request, site.scope_of(request))
+
+    def page(request: Request, scope: Scope, record_out: Any = None,
+             check: Any = None) -> HTMLResponse:
+        """The whole page (also the answer to a form sent without htmx, JavaScript off)."""
         rua = tools.rua_for(site.settings)
         return site.render(request, scope, "tools.html", "tools", rua=rua,
-                      record=tools.tlsrpt_text(rua) if rua else "", record_out=None,
-                      check=None)
+                           record=tools.tlsrpt_text(rua) if rua else "",
+                           record_out=record_out, check=check)
 
     @pages.post("/tools/record")
     def tools_record(request: Request, action: str = Form(""), rua: str = Form(""),
@@ -29,6 +35,8 @@ def add(pages: APIRouter, site: Site) -> None:
                      csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
         out = tools.record(action, rua, mx, mode, text, words_for(request, scope))
+        if "hx-request" not in request.headers:
+            return page(request, scope, record_out=out)
         return site.render(request, scope, "record_out.html", record_out=out)
 
     @pages.post("/tools/check")
@@ -41,4 +49,6 @@ def add(pages: APIRouter, site: Site) -> None:
             raise HTTPException(400, "domain: give a domain name such as example.com")
         result = await asyncio.to_thread(tools.live_check, site.store, site.settings, name,
                                          scope.allows(name))
+        if "hx-request" not in request.headers:
+            return page(request, scope, check=result)
         return site.render(request, scope, "check_result.html", check=result)
