@@ -90,13 +90,20 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _ingest(store, raws, settings, workers, totals, done)
+        _ingest(store, raws, settings, workers, totals, done)
     finally:
         if collecting:
             gc.enable()
+    if totals.reports_stored >= ANALYZE_AFTER:
+        store.analyze()
+    return totals
 
 
 COLLECT_EVERY = 10
+# After a bulk load this big, refresh the database's statistics at once: PostgreSQL's planner
+# otherwise keeps its estimate of an empty table until autovacuum gets to it, and picks plans
+# that sort every report of a domain to show fifty (665 ms instead of 8 ms, measured).
+ANALYZE_AFTER = 10_000
 
 
 def _ingest(store: Store, raws: Iterable[RawInput], settings: Settings, workers: int,

@@ -77,3 +77,15 @@ def test_week_starts_agree_with_python(store: Store) -> None:
             got = connection.execute(text(f"SELECT {week}"), {"day": day.isoformat()}).scalar()
             monday = day - dt.timedelta(days=day.weekday())
             assert str(got)[:10] == monday.isoformat(), day
+
+
+def test_statistics_can_be_refreshed(store: Store, tmp_path: Path) -> None:
+    """After a bulk load `tlsscope ingest` refreshes PostgreSQL's planner statistics."""
+    ingest_paths(store, scenario(tmp_path))
+    store.analyze()  # a no-op on SQLite
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as connection:
+            analysed = connection.exec_driver_sql(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'reports'"
+            ).scalar()
+        assert analysed is not None

@@ -181,6 +181,14 @@ class Store:
             if row is not None:
                 yield digest, row[0], write.unpack(row[1], row[2])
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (PostgreSQL; SQLite plans without them)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def fresh(self, domain: str | None = None) -> int:
         """Rebuild the coarse roll-ups marked by the batches stored so far (of one domain, or
         all); returns how many (domain, day) pairs were rebuilt. One pass over the pairs
