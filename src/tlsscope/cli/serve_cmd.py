@@ -37,9 +37,11 @@ def serve(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Receive reports over HTTPS (POST /v1/tlsrpt), SMTP, LMTP and IMAP until SIGTERM.
+    """Receive reports over HTTPS (POST /v1/tlsrpt), SMTP, LMTP and IMAP, and serve the
+    dashboard (/), the JSON API (/api/v1, documented at /docs), until SIGTERM.
 
-    Logs are JSON lines on stderr. Every acknowledgement is given only after the commit.
+    Logs are JSON lines on stderr. Every acknowledgement is given only after the commit. The
+    first start on an empty store creates an admin and logs how to log in.
     """
     import asyncio
 
