@@ -38,10 +38,10 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Receive reports over HTTPS (POST /v1/tlsrpt), SMTP, LMTP and IMAP, and serve the
-    dashboard (/), the JSON API (/api/v1, documented at /docs), until SIGTERM.
+    dashboard (/), the JSON API (/api/v1, documented at /docs), until SIGTERM. The first
+    start on an empty store creates an admin and logs how to log in.
 
-    Logs are JSON lines on stderr. Every acknowledgement is given only after the commit. The
-    first start on an empty store creates an admin and logs how to log in.
+    Logs are JSON lines on stderr; every acknowledgement comes after the commit.
     """
     import asyncio
 
