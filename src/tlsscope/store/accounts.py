@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tlsscope.store import tables as t
+from tlsscope.store.queries import utc, utc_or_none
 
 ROLES = ("admin", "member", "readonly")
 
@@ -51,12 +52,6 @@ class TokenRow(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     created_at: dt.datetime
     last_used_at: dt.datetime | None
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def organisation(connection: Connection, name: str) -> int:
@@ -181,7 +176,7 @@ def session_user(connection: Connection, token_sha256: str,
     s = t.sessions
     row = connection.execute(select(s.c.user, s.c.csrf, s.c.expires_at)
                              .where(s.c.token_sha256 == token_sha256)).first()
-    if row is None or (_aware(row[2]) or now) <= now:
+    if row is None or (utc_or_none(row[2]) or now) <= now:
         return None
     user = connection.execute(_user_query().where(t.users.c.id == row[0])).first()
     return None if user is None else (_user(user), row[1])
@@ -213,7 +208,7 @@ def token_user(connection: Connection, token_sha256: str,
     user = connection.execute(_user_query().where(t.users.c.id == row[1])).first()
     if user is None:
         return None
-    last = _aware(row[2])
+    last = utc_or_none(row[2])
     return _user(user), int(row[0]), last is None or now - last >= TOKEN_USE_PRECISION
 
 
@@ -224,8 +219,8 @@ def touch_token(connection: Connection, token_id: int, now: dt.datetime) -> None
 
 def tokens(connection: Connection, user_id: int) -> list[TokenRow]:
     a = t.api_tokens
-    return [TokenRow(id=int(row[0]), name=row[1], created_at=_aware(row[2]) or row[2],
-                     last_used_at=_aware(row[3]))
+    return [TokenRow(id=int(row[0]), name=row[1], created_at=utc(row[2]),
+                     last_used_at=utc_or_none(row[3]))
             for row in connection.execute(
                 select(a.c.id, a.c.name, a.c.created_at, a.c.last_used_at)
                 .where(a.c.user == user_id).order_by(a.c.id))]

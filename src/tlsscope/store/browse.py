@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
 from tlsscope.store.models import ReportSummary
-from tlsscope.store.queries import list_reports
+from tlsscope.store.queries import list_reports, utc
 
 RECENT_ARRIVALS = 5_000  # the receivers' status reads this many of the latest arrivals
 
@@ -35,12 +35,6 @@ class Receiver(msgspec.Struct, kw_only=True):
     rejected_day: int
     last_rejected_at: dt.datetime | None
     last_rejected_source: str
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _contains(column: Any, text: str) -> Any:
@@ -80,7 +74,7 @@ def finding(connection: Connection, finding_id: int) -> FindingRow | None:
 
 def finding_events(connection: Connection, finding_id: int) -> list[dict[str, Any]]:
     e = t.finding_events
-    return [{"at": _aware(row[0]), "status": row[1], "severity": row[2]}
+    return [{"at": utc(row[0]), "status": row[1], "severity": row[2]}
             for row in connection.execute(select(e.c.at, e.c.status, e.c.severity)
                                           .where(e.c.finding == finding_id)
                                           .order_by(e.c.at, e.c.id))]
@@ -129,21 +123,20 @@ def receivers(connection: Connection) -> list[Receiver]:
         kind: Receiver(kind=kind, last_at=None, last_day=0, rejected_day=0,
                        last_rejected_at=None, last_rejected_source="")
         for kind in ("https", "smtp", "imap", "files")}
-    newest = max((m for m in (_aware(row[1]) for row in rows) if m is not None), default=None)
+    if not rows:
+        return list(kinds.values())
+    newest = max(utc(row[1]) for row in rows)
     for source, at, outcome in rows:
         kind = source.split(":", 1)[0] if ":" in source else "files"
-        entry = kinds.get(kind if kind in kinds else "files")
-        if entry is None:
-            continue
-        moment = _aware(at)
-        if entry.last_at is None or (moment and moment > entry.last_at):
+        entry = kinds[kind if kind in kinds else "files"]
+        moment = utc(at)
+        if entry.last_at is None or moment > entry.last_at:
             entry.last_at = moment
-        recent = newest is not None and moment is not None and \
-            newest - moment <= dt.timedelta(days=1)
+        recent = newest - moment <= dt.timedelta(days=1)
         entry.last_day += recent
         if outcome == "rejected":
             entry.rejected_day += recent
-            if entry.last_rejected_at is None or (moment and moment > entry.last_rejected_at):
+            if entry.last_rejected_at is None or moment > entry.last_rejected_at:
                 entry.last_rejected_at, entry.last_rejected_source = moment, source
     return list(kinds.values())
 

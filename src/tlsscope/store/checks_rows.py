@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.analyze.live import LiveCheck
 from tlsscope.store import tables as t
+from tlsscope.store.queries import utc
 
 
 def save(connection: Connection, check: LiveCheck) -> int:
@@ -50,7 +51,7 @@ def last_checked(connection: Connection) -> dict[str, dt.datetime]:
     """Every known domain (it has reports or checks) → when it was last checked (None-free:
     domains never checked are absent)."""
     c = t.checks
-    return {row[0]: _aware(row[1]) for row in connection.execute(
+    return {row[0]: utc(row[1]) for row in connection.execute(
         select(c.c.domain, func.max(c.c.checked_at)).group_by(c.c.domain))}
 
 
@@ -69,6 +70,3 @@ def failing_since(connection: Connection, after: int) -> dict[str, int]:
         .where(r.c.id > after, p.c.failed > 0, p.c.policy_domain != "")
         .group_by(p.c.policy_domain))}
 
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -33,6 +33,10 @@ def utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else utc(value)
+
+
 def findings(text: str, severity: Severity = Severity.WARNING) -> list[Finding]:
     return [Finding(f["code"], f["message"], f.get("path", ""), severity)
             for f in msgspec.json.decode(text)]
