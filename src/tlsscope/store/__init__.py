@@ -238,7 +238,7 @@ class Store:
                     computed = findings_rows.compute(connection, domain, report_domains)
                 self.write(findings_rows.apply, domain, now, computed)
             except BaseException:
-                self.write(findings_rows.mark, domain)  # try again next time
+                self.write(write.mark_stale, [domain])  # try again next time
                 raise
         return domains
 

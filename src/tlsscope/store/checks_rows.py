@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from tlsscope.analyze.live import LiveCheck
 from tlsscope.store import tables as t
 from tlsscope.store.queries import utc
+from tlsscope.store.write import mark_stale
 
 
 def save(connection: Connection, check: LiveCheck) -> int:
@@ -19,10 +20,8 @@ def save(connection: Connection, check: LiveCheck) -> int:
     new_id = connection.execute(t.checks.insert().values(
         domain=check.domain, checked_at=check.checked_at, status=check.status,
         data=msgspec.json.encode(check).decode()).returning(t.checks.c.id)).scalar_one()
-    stale = t.stale_domains
-    if connection.execute(select(stale.c.domain).where(stale.c.domain == check.domain)).first() \
-            is None and _has_reports(connection, check.domain):
-        connection.execute(stale.insert().values(domain=check.domain))
+    if _has_reports(connection, check.domain):
+        mark_stale(connection, [check.domain])
     return int(new_id)
 
 

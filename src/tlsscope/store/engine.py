@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection
 
 BUSY_TIMEOUT_S = 60
@@ -56,3 +56,14 @@ def _sqlite(url: str, checkpoint_pages: int) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def dialect_insert(connection: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (same syntax in SQLite and PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

@@ -70,12 +70,6 @@ def unmark(connection: Connection, domain: str) -> bool:
     return bool(done.rowcount)
 
 
-def mark(connection: Connection, domain: str) -> None:
-    if connection.execute(select(t.stale_domains.c.domain)
-                          .where(t.stale_domains.c.domain == domain)).first() is None:
-        connection.execute(t.stale_domains.insert().values(domain=domain))
-
-
 def apply(connection: Connection, domain: str, now: dt.datetime, computed: Computed) -> None:
     """Store computed findings: new ones, changed ones (with an event when the status or
     severity changed), and resolve the ones no longer detected. A short write."""

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
+from tlsscope.store.engine import dialect_insert
 
 Pair = tuple[str, dt.date]
 
@@ -32,7 +31,8 @@ Pair = tuple[str, dt.date]
 def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
     rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
     if rows:
-        connection.execute(_insert(connection, t.rollup_dirty).on_conflict_do_nothing(), rows)
+        statement = dialect_insert(connection, t.rollup_dirty).on_conflict_do_nothing()
+        connection.execute(statement, rows)
 
 
 def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) -> list[Pair]:
@@ -118,17 +118,12 @@ def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
         _set(connection, t.reporter_weeks, rows)
 
 
-def _insert(connection: Connection, table: Any) -> Any:
-    return (pg_insert(table) if connection.dialect.name == "postgresql"
-            else sqlite_insert(table))
-
-
 def _set(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
     """Upsert that sets the measures to the computed values."""
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    statement = _insert(connection, table)
+    statement = dialect_insert(connection, table)
     measures = [c.name for c in table.columns if c.name not in keys]
     statement = statement.on_conflict_do_update(
         index_elements=keys, set_={name: statement.excluded[name] for name in measures})

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.store import rollups
 from tlsscope.store import tables as t
+from tlsscope.store.engine import dialect_insert
 from tlsscope.store.rows import ReportRows, Rollup, encode_findings
 
 READER_VERSION = 1
@@ -68,17 +69,6 @@ def unpack(codec: str, stored: bytes) -> bytes:
     return zlib.decompress(stored) if codec == "zlib" else stored
 
 
-def _insert(connection: Connection, table: Table) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (same syntax in SQLite and PostgreSQL)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table)
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert(table)
-
-
 _MAX_PARAMS = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
@@ -121,7 +111,7 @@ def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
     keys = [c.name for c in table.primary_key.columns]
 
     def upsert() -> Any:
-        statement = _insert(connection, table)
+        statement = dialect_insert(connection, table)
         return statement.on_conflict_do_update(
             index_elements=keys,
             set_={name: table.c[name] + statement.excluded[name] for name in measures})
@@ -246,13 +236,13 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
     _add_up(connection, t.daily_failures, rollup.failures_rows(),
             ("sessions", "counted_sessions"))
     rollups.mark(connection, ((row["domain"], row["day"]) for row in rollup.totals_rows()))
-    _mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
+    mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
 
 
-def _mark_stale(connection: Connection, domains: list[str]) -> None:
+def mark_stale(connection: Connection, domains: list[str]) -> None:
     """Their findings must be recomputed (see tables.stale_domains)."""
     if domains:
-        statement = _insert(connection, t.stale_domains).on_conflict_do_nothing()
+        statement = dialect_insert(connection, t.stale_domains).on_conflict_do_nothing()
         connection.execute(statement, [{"domain": d} for d in domains])
 
 
