@@ -18,6 +18,7 @@ from tlsscope.analyze.facts import DomainStats
 from tlsscope.analyze.live import LiveCheck
 from tlsscope.analyze.reading import read_report
 from tlsscope.analyze.summary import Summary, summarize
+from tlsscope.report import Report
 from tlsscope.store import Store, browse
 from tlsscope.store import accounts as account_rows
 from tlsscope.store.findings_rows import localized
@@ -163,7 +164,12 @@ def raw_report(store: Store, scope: Scope, key: str) -> bytes:
     stored = store.report(key)
     if stored is None:
         raise HTTPException(404, "not found")
-    return msgspec.json.format(msgspec.json.encode(stored.report), indent=2)
+    return pretty(stored.report)
+
+
+def pretty(report: Report) -> bytes:
+    """A report as JSON with RFC 8460 §4 names, indented."""
+    return msgspec.json.format(msgspec.json.encode(report), indent=2)
 
 
 def require_admin(scope: Scope) -> None:

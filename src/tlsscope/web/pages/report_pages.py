@@ -46,7 +46,7 @@ def add(pages: APIRouter, site: Site) -> None:
         scope = site.scope_of(request)
         words = words_for(request, scope)
         data = views.report(site.store, scope, key, words.lang)
-        raw = views.raw_report(site.store, scope, key).decode()
+        raw = views.pretty(data["stored"].report).decode()  # the report already read
         return site.render(request, scope, "report.html", "reports", data=data, raw=raw)
 
     @pages.get("/reports/{key}/raw")
