@@ -12,11 +12,13 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import msgspec
 import trustme
 
 from tests.dnsserver import DnsServer
 from tests.mxhosts import MxHosts
 from tests.policyhost import PolicyHost
+from tlsscope.settings import Settings
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.example\r\nmax_age: 604800\r\n"
 
@@ -113,6 +115,13 @@ def environment(setup: str) -> dict[str, str]:
     return {"TLSSCOPE_DNS_NAMESERVER": address, "TLSSCOPE_CHECK_TIMEOUT": "3",
             "TLSSCOPE_CHECK_HTTPS_PORT": port, "TLSSCOPE_CHECK_CA_FILE": ca_file,
             "TLSSCOPE_CHECK_SMTP_PORT": smtp_port, "TLSSCOPE_CHECK_ALLOW_PRIVATE": "true"}
+
+
+def settings(setup: str, **extra: object) -> Settings:
+    """Settings whose checks go to the fake internet, plus `extra` ones."""
+    values = {key.removeprefix("TLSSCOPE_").lower(): value
+              for key, value in environment(setup).items()}
+    return msgspec.convert({**values, **extra}, Settings, strict=False)
 
 
 if __name__ == "__main__":

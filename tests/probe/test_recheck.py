@@ -14,14 +14,12 @@ import time
 from pathlib import Path
 
 import httpx
-import msgspec
 
 from tests.analyze.scenarios import Day, Failure, report, write
 from tests.cli.test_parse_cmd import tlsscope
-from tests.fakenet import environment
+from tests.fakenet import environment, settings
 from tests.webserver import free_port, wait_healthy
 from tlsscope.check.schedule import Rechecker
-from tlsscope.settings import Settings
 from tlsscope.store import Store
 
 
@@ -31,12 +29,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def settings_for(setup: str, **extra: object) -> Settings:
-    values = {key.removeprefix("TLSSCOPE_").lower(): value
-              for key, value in environment(setup).items()}
-    return msgspec.convert({**values, **extra}, Settings, strict=False)
 
 
 def ingest(folder: Path, db: str, domain: str, failures: tuple[Failure, ...],
@@ -52,7 +44,7 @@ def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Pat
     ingest(tmp_path / "b", db, "mail.example", (), yesterday)
     clock = Clock()
     with Store.open(db) as store:
-        rechecker = Rechecker(store, settings_for(nameserver), clock)
+        rechecker = Rechecker(store, settings(nameserver), clock)
         assert rechecker.due() == ["good.example", "mail.example"]  # never checked
         for domain in rechecker.due():
             rechecker.check(domain)
@@ -77,7 +69,7 @@ def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Pat
         clock.now += dt.timedelta(hours=24)
         assert rechecker.due() == ["good.example", "mail.example"]
 
-    off = Rechecker(Store.open(db), settings_for(nameserver, check_every_hours=0,
+    off = Rechecker(Store.open(db), settings(nameserver, check_every_hours=0,
                                                  check_on_failure=False))
     assert not off.enabled
     off.store.close()

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
-import msgspec
 import pytest
-from tests.fakenet import environment, fake_internet
+from tests.fakenet import fake_internet
+from tests.fakenet import settings as fakenet_settings
 from tests.webserver import Running
 
 from tlsscope.demo import raw_inputs
 from tlsscope.pipeline import ingest
 from tlsscope.receive.files import RawInput
-from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.store import accounts as account_rows
 from tlsscope.web.auth import new_token
@@ -97,13 +96,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder: Path = tmp_path_factory.mktemp("dashboard")
     internet = fake_internet()
     setup = internet.__enter__()
-    checks = {key.removeprefix("TLSSCOPE_").lower(): value
-              for key, value in environment(setup).items()}
-    settings = msgspec.convert({
-        "dkim_verify": "never", "http_rate_per_minute": 0,
-        "rua_addresses": ["tls-reports@reports.test.example"],
-        "public_url": "https://tlsrpt.test.example", "check_every_hours": 0,
-        "check_on_failure": False, **checks}, Settings, strict=False)
+    settings = fakenet_settings(
+        setup, dkim_verify="never", http_rate_per_minute=0,
+        rua_addresses=["tls-reports@reports.test.example"],
+        public_url="https://tlsrpt.test.example", check_every_hours=0, check_on_failure=False)
     store = Store.open(f"sqlite:///{folder / 'site.db'}")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     extra = [RawInput(f"test/{name}.json", json.dumps(body).encode(), f"{name}.json", None)
