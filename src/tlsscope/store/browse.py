@@ -20,14 +20,6 @@ from tlsscope.store.queries import list_reports, utc
 RECENT_ARRIVALS = 5_000  # the receivers' status reads this many of the latest arrivals
 
 
-class FindingRow(msgspec.Struct, kw_only=True, frozen=True):
-    id: int
-    domain: str
-    status: str
-    severity: str
-    data: str  # the finding as JSON (DomainFinding)
-
-
 class Receiver(msgspec.Struct, kw_only=True):
     kind: str  # https | smtp | imap | files
     last_at: dt.datetime | None
@@ -51,25 +43,11 @@ def last_report_days(connection: Connection, domains: list[str] | None) -> dict[
     return {row[0]: row[1] for row in connection.execute(query)}
 
 
-def findings(connection: Connection, domains: list[str] | None,
-             domain: str | None = None) -> list[FindingRow]:
+def finding_domain(connection: Connection, finding_id: int) -> str | None:
+    """The domain a stored finding is about (None: no such finding)."""
     f = t.findings
-    query = select(f.c.id, f.c.domain, f.c.status, f.c.severity, f.c.data)
-    if domains is not None:
-        query = query.where(f.c.domain.in_(domains))
-    if domain is not None:
-        query = query.where(f.c.domain == domain)
-    return [FindingRow(id=int(row[0]), domain=row[1], status=row[2], severity=row[3],
-                       data=row[4])
-            for row in connection.execute(query.order_by(f.c.domain, f.c.id))]
-
-
-def finding(connection: Connection, finding_id: int) -> FindingRow | None:
-    f = t.findings
-    row = connection.execute(select(f.c.id, f.c.domain, f.c.status, f.c.severity, f.c.data)
-                             .where(f.c.id == finding_id)).first()
-    return None if row is None else FindingRow(id=int(row[0]), domain=row[1], status=row[2],
-                                               severity=row[3], data=row[4])
+    row = connection.execute(select(f.c.domain).where(f.c.id == finding_id)).first()
+    return None if row is None else str(row[0])
 
 
 def finding_events(connection: Connection, finding_id: int) -> list[dict[str, Any]]:

@@ -111,7 +111,7 @@ def findings(store: Store, scope: Scope, domain: str | None, lang: str,
     if domain is not None:
         names = [scope.check(domain)]
     else:
-        names = sorted({row.domain for row in store.read(browse.findings, scope.domains)})
+        names = [name for name in store.finding_domains() if scope.allows(name)]
     out = []
     for name in names:
         for finding_id, _, finding in store.read(localized, name, lang):
@@ -125,11 +125,11 @@ def findings(store: Store, scope: Scope, domain: str | None, lang: str,
 
 def finding(store: Store, scope: Scope, finding_id: int,
             lang: str) -> tuple[FindingView, list[dict[str, Any]]]:
-    row = store.read(browse.finding, finding_id)
-    if row is None or not scope.allows(row.domain):
+    domain = store.read(browse.finding_domain, finding_id)
+    if domain is None or not scope.allows(domain):
         raise HTTPException(404, "not found")
-    store.fresh(row.domain)
-    for found_id, _, found in store.read(localized, row.domain, lang):
+    store.fresh(domain)
+    for found_id, _, found in store.read(localized, domain, lang):
         if found_id == finding_id:
             return (FindingView(id=finding_id, finding=found),
                     store.read(browse.finding_events, finding_id))
