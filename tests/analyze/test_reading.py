@@ -32,7 +32,11 @@ def test_mailru_fetch_errors_with_their_http_codes() -> None:
                                          '404": ')
     assert "404" in found.sentences[3]
     assert [(r.result_type, r.reason_id is not None, r.mode) for r in found.rows] == [
-        ("sts-policy-fetch-error", True, "testing"), ("sts-policy-fetch-error", True, "testing")]
+        ("sts-policy-fetch-error", True, "unquoted"), ("sts-policy-fetch-error", True, "unquoted")]
+    # No policy-string, so no mode: the effect says so and gives both modes, never one.
+    assert found.rows[0].effect.startswith("The report did not quote your MTA-STS policy's mode")
+    assert "Under enforce:" in found.rows[0].effect and "Under testing:" in found.rows[0].effect
+    assert "testing mode" not in " ".join(found.sentences)
 
 
 def test_sts_and_tlsa_of_the_same_sessions_are_not_counted_twice() -> None:

@@ -129,3 +129,21 @@ def test_summary_command_escapes_report_strings(store: Store, tmp_path: Path) ->
                                   "--json").stdout)
     assert as_json["problems"][0]["reporters"] == [evil]
     assert as_json["failed"] == 1
+
+
+def test_a_report_without_policy_string_is_not_given_a_mode(store: Store) -> None:
+    """Mail.ru sends no policy-string, so no mode: no sentence may name one."""
+    fixture = Path(__file__).parents[1] / "fixtures" / "real" / "mailru-parsedmarc-two-fetch-errors.json"
+    ingest_paths(store, [fixture])
+    day = dt.date(2024, 2, 22)
+    for lang, unquoted, named in (("en", "did not quote its mode", "testing mode"),
+                                  ("pt", "não citaram o modo", "modo testing")):
+        found = summarize(store.stats("example.com", day, day),
+                          store.failures("example.com", day, day), lang)
+        text = " ".join(found.sentences)
+        assert found.mode == "unquoted"
+        assert unquoted in found.sentences[1]
+        assert named not in text and "enforce mode" not in text
+        assert {p.mode for p in found.problems} == {"unquoted"}
+        assert found.problems[0].effect.startswith(
+            "The report did not quote" if lang == "en" else "O relatório não citou")

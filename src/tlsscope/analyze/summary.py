@@ -32,7 +32,8 @@ class Problem(NamedTuple):
     reporters: list[str]
     first_day: dt.date
     last_day: dt.date
-    mode: str  # the policy mode the failures were measured against (catalog.MODES)
+    mode: str  # the policy mode the failures were measured against (catalog.MODES, or
+    # catalog.UNQUOTED: an sts policy whose reports did not quote its mode)
     severity: str
     title: str
     effect: str
@@ -44,7 +45,7 @@ class Summary(NamedTuple):
     since: dt.date
     until: dt.date
     lang: str
-    mode: str  # the policy most sessions were measured against
+    mode: str  # the policy most sessions were measured against (unquoted: mode not quoted)
     reporters: int
     sessions: int
     successful: int
@@ -64,7 +65,8 @@ def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
     """(the mode of most sessions overall, the mode of most sts sessions)."""
     ranked = sorted(stats.by_policy, key=lambda b: -((b.successful or 0) + b.failed))
     overall = policy_mode(ranked[0].name) if ranked else "none"
-    sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")), "testing")
+    sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")),
+               catalog.UNQUOTED)
     return overall, sts
 
 

@@ -18,17 +18,20 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
 from tlsscope.analyze.live import LiveCheck, corroborate
-from tlsscope.store import checks_rows
+from tlsscope.store import checks_rows, coarse
 from tlsscope.store import tables as t
 from tlsscope.store.queries import domain_facts
 
 WINDOW_DAYS = 30
-PER_REPORTER = ("reporter-silent", "reporter-disagreement", "new-reporter")
+PER_REPORTER = ("reporter-silent", "new-reporter")
 
 
 def fingerprint(f: DomainFinding) -> str:
+    """What makes a stored finding the same one over time. Not the receiving IP: a finding is
+    one per result type and MX, whichever of its nodes fail and whichever reporter names
+    them (the field stays empty, as before, so that keys keep their shape)."""
     who = f.reporters[0] if f.kind in PER_REPORTER and f.reporters else ""
-    return "|".join((f.kind, f.mx_host, f.receiving_ip, f.result_type, who))
+    return "|".join((f.kind, f.mx_host, "", f.result_type, who))
 
 
 def stale_domains(connection: Connection) -> list[str]:
@@ -38,8 +41,8 @@ def stale_domains(connection: Connection) -> list[str]:
 
 def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     """A domain's facts over the 30 days up to its latest report (None: no reports)."""
-    latest = connection.execute(select(func.max(t.domain_days.c.day))
-                                .where(t.domain_days.c.domain == domain)).scalar_one()
+    days = coarse.domain_days(lambda table: [table.c.domain == domain])
+    latest = connection.execute(select(func.max(days.c.day))).scalar_one()
     if latest is None:
         return None
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)

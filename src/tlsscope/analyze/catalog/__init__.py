@@ -23,6 +23,9 @@ from typing import Any, NamedTuple
 
 HERE = Path(__file__).parent
 MODES = ("enforce", "testing", "dane", "none")
+# An sts policy whose report did not quote its mode (a Mail.ru report without policy-string):
+# tlsscope says so, and gives the effect under both MTA-STS modes (RFC 8461 §5), never one.
+UNQUOTED = "unquoted"
 DEFAULT_LANG = "en"
 
 
@@ -123,10 +126,12 @@ def success_rate(successful: int, failed: int) -> float | None:
 
 
 def policy_mode(policy_type: str, mode: str | None) -> str:
-    """The catalog mode (MODES) a policy of a report stands for: an sts policy's quoted mode
-    (testing when it quotes none: nothing is refused), dane for tlsa, none otherwise."""
+    """The catalog mode (MODES, or UNQUOTED) a policy of a report stands for: an sts policy's
+    quoted mode (UNQUOTED when the report quotes none), dane for tlsa, none otherwise."""
     if policy_type == "sts":
-        return mode if mode in ("enforce", "testing") else "testing"
+        if mode in ("enforce", "testing"):
+            return mode
+        return "testing" if mode == "none" else UNQUOTED  # none: nothing is refused
     return "dane" if policy_type == "tlsa" else "none"
 
 
@@ -134,8 +139,12 @@ def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
             domain: str | None = None, mx: str | None = None) -> Explanation:
     """The explanation of a result type under a policy mode, in a language.
 
-    `mode`: enforce or testing (MTA-STS), dane, or none (opportunistic TLS).
+    `mode`: enforce or testing (MTA-STS), dane, none (opportunistic TLS), or UNQUOTED (an
+    MTA-STS policy whose mode no report quoted: the effect says so and gives both modes'; the
+    severity is testing's, as nothing says that mail was refused).
     """
+    if mode == UNQUOTED:
+        return _unquoted(explain(result_type, "testing", lang, domain=domain, mx=mx), lang)
     mode = mode if mode in MODES else "none"
     texts = _texts(lang)
     values = {"domain": domain or "<domain>", "mx": mx or "<mx>", "result_type": result_type}
@@ -158,6 +167,12 @@ def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
                        _fill(words["meaning"], values), effects[mode], effects, causes,
                        [_fill(f, values) for f in words["fix"]], severity,
                        texts["severity"][severity], entry["rfc"])
+
+
+def _unquoted(testing: Explanation, lang: str) -> Explanation:
+    effect = fill(_texts(lang)["effect_unquoted"], enforce=testing.effects["enforce"],
+                  testing=testing.effects["testing"])
+    return testing._replace(effect=effect)
 
 
 class _Rule(NamedTuple):

@@ -1,5 +1,11 @@
 """The shared shape of the result-type detectors: failure rows of some result types, grouped
-by (result type, MX[, IP]), become findings with evidence, severity by mode, and a status."""
+by (result type, MX), become findings with evidence, severity by mode, and a status.
+
+One finding per result type and MX, whoever reported it: Google names the receiving IP of a
+failure, Microsoft does not (RFC 8460 §4.4 makes `receiving-ip` optional), and both rows are
+the same problem. The finding names the receiving IP when every row that names one names the
+same; with several, the explanation lists them (one node of a pool with an old certificate
+shows as its own address)."""
 
 from __future__ import annotations
 
@@ -11,63 +17,86 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 
-Key = tuple[str, str, str]  # result type, MX, receiving IP
+Key = tuple[str, str]  # result type, MX ("" when about the domain)
 
 
 def findings(facts: DomainFacts, kind: str, result_types: Iterable[str],
              key: Callable[[FailureRow], Key], lang: str) -> list[DomainFinding]:
     wanted = set(result_types)
-    # Per report, the same failure given under an sts and a tlsa policy is one set of
-    # sessions (RFC 8460 §4.4): take the larger figure, never the sum.
     per_report: dict[Key, dict[str, list[FailureRow]]] = defaultdict(lambda: defaultdict(list))
     for row in facts.failures:
         if row.result_type in wanted:
             per_report[key(row)][row.report_key].append(row)
-    last_report: dict[str, dt.date] = {}
+    last_report = last_reports(facts)
+    return [_finding(facts, kind, result_type, mx, reports, last_report, lang)
+            for (result_type, mx), reports in per_report.items()]
+
+
+def last_reports(facts: DomainFacts) -> dict[str, dt.date]:
+    """Each reporter's latest report day in the window."""
+    last: dict[str, dt.date] = {}
     for policy in facts.policies:
-        previous = last_report.get(policy.reporter)
+        previous = last.get(policy.reporter)
         if previous is None or policy.day > previous:
-            last_report[policy.reporter] = policy.day
-    out = []
-    for (result_type, mx, ip), reports in per_report.items():
-        evidence = []
-        for report_key, rows in reports.items():
-            by_policy: dict[str, int] = defaultdict(int)
-            for row in rows:
-                by_policy[row.policy_type] += row.sessions
-            first = rows[0]
+            last[policy.reporter] = policy.day
+    return last
+
+
+def report_evidence(reports: dict[str, list[FailureRow]]) -> list[Evidence]:
+    """One Evidence per report and receiving IP. The same failure given under an sts and a
+    tlsa policy of a report is one set of sessions (RFC 8460 §4.4): the larger figure, never
+    the sum."""
+    evidence = []
+    for report_key, rows in reports.items():
+        by_ip: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for row in rows:
+            by_ip[row.receiving_ip][row.policy_type] += row.sessions
+        first = rows[0]
+        for ip, by_policy in sorted(by_ip.items()):
+            sample = next(r for r in rows if r.receiving_ip == ip)
             evidence.append(Evidence(report_key=report_key, day=first.day,
                                      reporter=first.reporter, sessions=max(by_policy.values()),
-                                     receiving_ip=first.receiving_ip,
-                                     sending_ip=first.sending_ip,
-                                     reason_code=first.reason_code))
-        evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key))
-        reporters = sorted({e.reporter for e in evidence})
-        first_seen, last_seen = evidence[0].day, evidence[-1].day
-        latest_row = max((r for rows in reports.values() for r in rows), key=lambda r: r.day)
-        mode = catalog.policy_mode(latest_row.policy_type, latest_row.mode)
-        resolved = all(last_report.get(name, last_seen) > last_seen for name in reporters)
-        explained = catalog.explain(result_type, mode, lang, domain=facts.domain,
-                                    mx=mx or None)
-        title = f"{mx}: {explained.title}" if mx else explained.title
-        out.append(DomainFinding(
-            kind=kind, severity=explained.severity, domain=facts.domain, mx_host=mx,
-            receiving_ip=ip, result_type=result_type, reporters=reporters,
-            first_seen=first_seen, last_seen=last_seen,
-            sessions=sum(e.sessions for e in evidence),
-            status="resolved" if resolved else "open", title=title,
-            explanation=f"{explained.meaning} {explained.effect}", fix=explained.fix,
-            evidence=evidence))
-    return out
+                                     receiving_ip=ip, sending_ip=sample.sending_ip,
+                                     reason_code=sample.reason_code))
+    evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key, e.receiving_ip))
+    return evidence
 
 
-def per_mx_and_ip(row: FailureRow) -> Key:
-    return (row.result_type, row.mx_host, row.receiving_ip)
+def _mode(rows: Iterable[FailureRow]) -> str:
+    """The mode of the latest day's rows, preferring a row that quotes it (RFC 8460 §4.3:
+    a report may give no policy-string, so no mode) over one that does not."""
+    latest = max(rows, key=lambda r: (r.day, r.policy_type != "sts" or bool(r.mode)))
+    return catalog.policy_mode(latest.policy_type, latest.mode)
+
+
+def _finding(facts: DomainFacts, kind: str, result_type: str, mx: str,
+             reports: dict[str, list[FailureRow]], last_report: dict[str, dt.date],
+             lang: str) -> DomainFinding:
+    evidence = report_evidence(reports)
+    reporters = sorted({e.reporter for e in evidence})
+    first_seen, last_seen = evidence[0].day, evidence[-1].day
+    rows = [r for rows in reports.values() for r in rows]
+    ips = sorted({r.receiving_ip for r in rows} - {""})
+    resolved = all(last_report.get(name, last_seen) > last_seen for name in reporters)
+    explained = catalog.explain(result_type, _mode(rows), lang, domain=facts.domain,
+                                mx=mx or None)
+    title = f"{mx}: {explained.title}" if mx else explained.title
+    explanation = f"{explained.meaning} {explained.effect}"
+    if len(ips) > 1:
+        words = catalog.Words(lang)
+        explanation += " " + words.say("finding_notes", "addresses", ips=words.names(ips))
+    return DomainFinding(
+        kind=kind, severity=explained.severity, domain=facts.domain, mx_host=mx,
+        receiving_ip=ips[0] if len(ips) == 1 else "", result_type=result_type,
+        reporters=reporters, first_seen=first_seen, last_seen=last_seen,
+        sessions=sum(e.sessions for e in evidence),
+        status="resolved" if resolved else "open", title=title,
+        explanation=explanation, fix=explained.fix, evidence=evidence)
 
 
 def per_mx(row: FailureRow) -> Key:
-    return (row.result_type, row.mx_host, "")
+    return (row.result_type, row.mx_host)
 
 
 def per_domain(row: FailureRow) -> Key:
-    return (row.result_type, "", "")
+    return (row.result_type, "")

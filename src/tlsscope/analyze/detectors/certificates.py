@@ -1,9 +1,9 @@
 """Certificate problems (RFC 8460 §4.3.2: certificate-expired, -host-mismatch, -not-trusted),
-per receiving MX and IP: one node of a pool with an old certificate shows as its own IP."""
+per receiving MX (the addresses of the failing nodes in the finding: see by_result)."""
 
 from __future__ import annotations
 
-from tlsscope.analyze.detectors.by_result import findings, per_mx_and_ip
+from tlsscope.analyze.detectors.by_result import findings, per_mx
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts
 
@@ -11,4 +11,4 @@ RESULT_TYPES = ("certificate-expired", "certificate-host-mismatch", "certificate
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    return findings(facts, "certificate", RESULT_TYPES, per_mx_and_ip, lang)
+    return findings(facts, "certificate", RESULT_TYPES, per_mx, lang)

@@ -33,7 +33,9 @@ def _finding(facts: DomainFacts, kind: str, severity: str, lang: str, rows: list
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     sts = [p for p in facts.policies if p.policy_type == "sts"]
     found = []
-    latest_mode = max(sts, key=lambda p: p.day).mode if sts else ""
+    # The latest mode a report quoted; a report without policy-string quotes none.
+    quoted = [p for p in sts if p.mode]
+    latest_mode = max(quoted, key=lambda p: p.day).mode if quoted else ""
     testing = [p for p in sts if p.mode == "testing"]
     if testing and latest_mode == "testing":
         found.extend(_testing_advice(facts, testing, lang))

@@ -53,6 +53,11 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     # be about the delivery of the reports themselves; alerts must not be driven by them.
     report_loop: bool = False
     live: LiveEvidence | None = None  # set from the latest live check (analyze/live.py)
+    # The other detectors (kinds) that saw the same cause, grouped into this finding
+    # (detectors/grouping.py): a spike it explains, "new failing MX", "new result type"...
+    also_seen_by: list[str] = msgspec.field(default_factory=list)
+    # For a heuristic: the kinds of evidence the inference rests on (each said in a sentence).
+    basis: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         del self.evidence[:-MAX_EVIDENCE]
