@@ -133,8 +133,8 @@ def test_summary_command_escapes_report_strings(store: Store, tmp_path: Path) ->
 
 def test_a_report_without_policy_string_is_not_given_a_mode(store: Store) -> None:
     """Mail.ru sends no policy-string, so no mode: no sentence may name one."""
-    fixture = Path(__file__).parents[1] / "fixtures" / "real" / "mailru-parsedmarc-two-fetch-errors.json"
-    ingest_paths(store, [fixture])
+    real = Path(__file__).parents[1] / "fixtures" / "real"
+    ingest_paths(store, [real / "mailru-parsedmarc-two-fetch-errors.json"])
     day = dt.date(2024, 2, 22)
     for lang, unquoted, named in (("en", "did not quote its mode", "testing mode"),
                                   ("pt", "não citaram o modo", "modo testing")):
