@@ -71,6 +71,7 @@ class PolicyDay(msgspec.Struct, kw_only=True, frozen=True):
     failed: int
     counted: bool  # False: the same sessions as another policy of the report
     mx_patterns: tuple[str, ...] = ()  # sts: the policy's mx lines (RFC 8461 §3.2)
+    policy_idx: int = 0  # the policy's place in its report's policies[] (RFC 8460 §4.4)
 
 
 class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -89,6 +90,7 @@ class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
     reason_code: str
     counted: bool
     helo: str = ""
+    policy_idx: int = 0  # the place in its report's policies[] of the policy it is under
 
 
 class DomainFacts(msgspec.Struct, kw_only=True):

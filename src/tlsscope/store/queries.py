@@ -304,22 +304,24 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
     policies = [
         PolicyDay(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
                   mode=row[4] or "", successful=int(row[5]), failed=int(row[6]),
-                  counted=bool(row[7]), mx_patterns=_mx_patterns(row[3], row[8], row[9]))
+                  counted=bool(row[7]), mx_patterns=_mx_patterns(row[3], row[8], row[9]),
+                  policy_idx=int(row[10]))
         for row in connection.execute(
             select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
-                   p.c.successful, p.c.failed, p.c.counted, p.c.policy_strings, p.c.mx_host)
+                   p.c.successful, p.c.failed, p.c.counted, p.c.policy_strings, p.c.mx_host,
+                   p.c.idx)
             .join(p, p.c.report == r.c.id).where(window).order_by(r.c.day, r.c.key, p.c.idx))]
     failures = [
         FailureRow(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
                    mode=row[4] or "", counted=bool(row[5]), result_type=row[6] or "",
                    sessions=int(row[7] or 0), mx_host=(row[8] or "").lower().rstrip("."),
                    receiving_ip=row[9] or "", sending_ip=row[10] or "", reason_code=row[11] or "",
-                   helo=(row[12] or "").lower().rstrip("."))
+                   helo=(row[12] or "").lower().rstrip("."), policy_idx=int(row[13]))
         for row in connection.execute(
             select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
                    p.c.counted, d.c.result_type, d.c.failed_session_count,
                    d.c.receiving_mx_hostname, d.c.receiving_ip, d.c.sending_mta_ip,
-                   d.c.failure_reason_code, d.c.receiving_mx_helo)
+                   d.c.failure_reason_code, d.c.receiving_mx_helo, p.c.idx)
             .join(p, p.c.report == r.c.id)
             .join(d, and_(d.c.report == p.c.report, d.c.policy_idx == p.c.idx))
             .where(window).order_by(r.c.day, r.c.key, p.c.idx, d.c.idx))]

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tlsscope.analyze import catalog
 
 
 def texts(kind: str, lang: str, **values: object) -> tuple[str, str, list[str]]:
     """(title, explanation, fix) of a finding kind, with its values filled in."""
+    return variant_texts(kind, lang, "", **values)
+
+
+def variant_texts(kind: str, lang: str, variant: str, /,
+                  **values: object) -> tuple[str, str, list[str]]:
+    """`texts`, with `variant`: a suffix ("_one", "_many") for the keys that have one, for
+    example a title in the singular; keys without it are taken as they are."""
     words = catalog.Words(lang).texts["finding"][kind]
-    return (catalog.fill(words["title"], **values),
-            catalog.fill(words["explanation"], **values),
-            [catalog.fill(f, **values) for f in words["fix"]])
+
+    def pick(key: str) -> Any:
+        return words.get(key + variant, words[key])
+
+    return (catalog.fill(pick("title"), **values), catalog.fill(pick("explanation"), **values),
+            [catalog.fill(f, **values) for f in pick("fix")])
 
 
 def names(items: Sequence[str], lang: str) -> str:
