@@ -1,45 +1,87 @@
-"""Reporter disagreement: on the same day and under the same policy type, one reporter fails
-while the others report only successes. Raised only when the failing reporter is alone against
-at least two clean ones, so that a problem most senders see is not called a disagreement."""
+"""Reporter disagreement: on the same days and under the same policy type, some reporters fail
+a material share of their sessions while at least two others fail almost none. One finding per
+domain, naming every such reporter; raised only when it is material relative to volume, so
+that 3 sessions out of 80,000 are not called a disagreement (the thresholds below are in
+docs/explanations.md). A problem most senders see is not a disagreement either."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from typing import NamedTuple
 
+from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
-from tlsscope.analyze.detectors.words import names, texts
+from tlsscope.analyze.detectors.words import names, variant_texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
 
-MIN_CLEAN = 2
+MIN_CLEAN = 2  # other reporters with sessions under the same policy type that day
+MIN_SESSIONS = 10  # failed sessions of the reporter, over the days it disagrees on
+MIN_SHARE = 1.0  # percent of that reporter's sessions failed, each of those days
+OTHERS_MAX_SHARE = 0.1  # percent of the other reporters' sessions failed, those days
+
+
+class Lone(NamedTuple):
+    day: dt.date
+    rows: list[PolicyDay]  # the reporter's policies of that day and type
+    others: list[str]
+
+    @property
+    def failed(self) -> int:
+        return sum(p.failed for p in self.rows)
+
+    @property
+    def sessions(self) -> int:
+        return sum(p.failed + p.successful for p in self.rows)
+
+
+def _share(failed: int, sessions: int) -> float:
+    return 100.0 * failed / sessions if sessions else 0.0
+
+
+def _lone_days(facts: DomainFacts) -> dict[str, list[Lone]]:
+    by_day: dict[tuple[dt.date, str], dict[str, list[PolicyDay]]] = defaultdict(
+        lambda: defaultdict(list))
+    for policy in facts.policies:
+        by_day[(policy.day, policy.policy_type)][policy.reporter].append(policy)
+    lone: dict[str, list[Lone]] = defaultdict(list)
+    for (day, _), reporters in sorted(by_day.items()):
+        sums = {name: (sum(p.failed for p in rows), sum(p.failed + p.successful for p in rows))
+                for name, rows in reporters.items()}
+        for name, (failed, sessions) in sums.items():
+            others = {o: s for o, s in sums.items() if o != name and s[1] > 0}
+            if (failed == 0 or len(others) < MIN_CLEAN
+                    or _share(failed, sessions) < MIN_SHARE
+                    or _share(sum(f for f, _ in others.values()),
+                              sum(t for _, t in others.values())) >= OTHERS_MAX_SHARE):
+                continue
+            lone[name].append(Lone(day, reporters[name], sorted(others)))
+    return lone
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    by_day: dict[tuple[object, str], list[PolicyDay]] = defaultdict(list)
-    for policy in facts.policies:
-        by_day[(policy.day, policy.policy_type)].append(policy)
-    lone: dict[tuple[str, str], list[tuple[PolicyDay, list[str]]]] = defaultdict(list)
-    for (_, policy_type), rows in by_day.items():
-        failing = {p.reporter for p in rows if p.failed > 0}
-        clean = sorted({p.reporter for p in rows if p.failed == 0 and p.successful > 0}
-                       - failing)
-        if len(failing) == 1 and len(clean) >= MIN_CLEAN:
-            (reporter,) = failing
-            for p in rows:
-                if p.reporter == reporter and p.failed > 0:
-                    lone[(reporter, policy_type)].append((p, clean))
-    found = []
-    for (reporter, policy_type), items in sorted(lone.items()):
-        others = sorted({name for _, clean in items for name in clean})
-        sessions = sum(p.failed for p, _ in items)
-        days = sorted({p.day for p, _ in items})
-        title, explanation, fix = texts(
-            "reporter-disagreement", lang, domain=facts.domain, reporter=reporter,
-            days=len(days), sessions=sessions, policy=policy_type, others=names(others, lang))
-        evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=reporter,
-                             sessions=p.failed) for p, _ in sorted(items, key=lambda i: i[0].day)]
-        found.append(DomainFinding(
-            kind="reporter-disagreement", severity="info", domain=facts.domain, mx_host="",
-            receiving_ip="", result_type="", reporters=[reporter], first_seen=days[0],
-            last_seen=days[-1], sessions=sessions, status="open", title=title,
-            explanation=explanation, fix=fix, evidence=evidence))
-    return found
+    material = {name: items for name, items in _lone_days(facts).items()
+                if sum(i.failed for i in items) >= MIN_SESSIONS}
+    if not material:
+        return []
+    words = catalog.Words(lang)
+    details = [words.say("finding_notes", "disagreement", reporter=name, domain=facts.domain,
+                         sessions=words.number(sum(i.failed for i in items)), days=len(items),
+                         share=words.percent(_share(sum(i.failed for i in items),
+                                                    sum(i.sessions for i in items))))
+               for name, items in sorted(material.items())]
+    reporters = sorted(material)
+    others = sorted({o for items in material.values() for i in items for o in i.others}
+                    - set(reporters))
+    title, explanation, fix = variant_texts(
+        "reporter-disagreement", lang, "_one" if len(reporters) == 1 else "",
+        domain=facts.domain, reporters=names(reporters, lang), details="; ".join(details),
+        others=names(others, lang), others_max=words.percent(OTHERS_MAX_SHARE))
+    items = sorted((i for items in material.values() for i in items), key=lambda i: i.day)
+    evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
+                         sessions=p.failed) for i in items for p in i.rows if p.failed]
+    return [DomainFinding(
+        kind="reporter-disagreement", severity="info", domain=facts.domain, mx_host="",
+        receiving_ip="", result_type="", reporters=reporters, first_seen=items[0].day,
+        last_seen=items[-1].day, sessions=sum(i.failed for i in items), status="open",
+        title=title, explanation=explanation, fix=fix, evidence=evidence)]
