@@ -1,6 +1,11 @@
 """A receiving MX (or, when the report names none, its HELO name) that no mx line of the
 domain's MTA-STS policy matches (RFC 8461 §4.1: a wildcard stands for one whole label).
-Reports only name MX hosts in failure rows, so such an MX is seen when sessions to it fail."""
+Reports only name MX hosts in failure rows, so such an MX is seen when sessions to it fail.
+
+Each failure row is judged against the mx lines of the policy it was reported under (its
+report's policies[] entry, RFC 8460 §4.4): a report of a day the policy changed gives both
+versions, and a session under the old one is not judged by the new one's lines. The finding
+is resolved once every reporter that saw it has since reported under a policy covering it."""
 
 from __future__ import annotations
 
@@ -11,24 +16,46 @@ from tlsscope.analyze.detectors.words import texts
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 from tlsscope.policy_text import mx_matches
 
+Outside = list[tuple[FailureRow, tuple[str, ...]]]  # each row, with the lines it was judged by
 
-def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    patterns = {p.report_key: p.mx_patterns for p in facts.policies
+
+def _outside(facts: DomainFacts) -> dict[str, Outside]:
+    patterns = {(p.report_key, p.policy_idx): p.mx_patterns for p in facts.policies
                 if p.policy_type == "sts" and p.mx_patterns}
-    outside: dict[str, list[tuple[FailureRow, tuple[str, ...]]]] = defaultdict(list)
+    outside: dict[str, Outside] = defaultdict(list)
     for row in facts.failures:
         name = row.mx_host or row.helo
-        allowed = patterns.get(row.report_key)
+        allowed = patterns.get((row.report_key, row.policy_idx))
         if row.policy_type != "sts" or not name or not allowed:
             continue
         if not any(mx_matches(pattern, name) for pattern in allowed):
             outside[name].append((row, allowed))
+    return outside
+
+
+def _covered_since(facts: DomainFacts, mx: str, rows: Outside) -> bool:
+    """Every reporter that saw `mx` outside has a later report whose latest policy covers it."""
+    for reporter in {row.reporter for row, _ in rows}:
+        last_bad = max(row.day for row, _ in rows if row.reporter == reporter)
+        later = [p for p in facts.policies if p.reporter == reporter and p.day > last_bad
+                 and p.policy_type == "sts" and p.mx_patterns]
+        if not later:
+            return False
+        latest = max(later, key=lambda p: (p.day, p.policy_idx))
+        if not any(mx_matches(pattern, mx) for pattern in latest.mx_patterns):
+            return False
+    return True
+
+
+def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     found = []
-    for mx, rows in sorted(outside.items()):
+    for mx, rows in sorted(_outside(facts).items()):
         sessions = sum(row.sessions for row, _ in rows)
-        latest, allowed = max(rows, key=lambda item: item[0].day)
-        title, explanation, fix = texts("mx-outside-policy", lang, domain=facts.domain, mx=mx,
-                                        patterns=", ".join(allowed), sessions=sessions)
+        latest, _ = max(rows, key=lambda item: item[0].day)
+        versions = sorted({allowed for _, allowed in rows})
+        title, explanation, fix = texts(
+            "mx-outside-policy", lang, domain=facts.domain, mx=mx,
+            patterns="; ".join(", ".join(allowed) for allowed in versions), sessions=sessions)
         evidence = sorted({Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
                                     sessions=r.sessions, receiving_ip=r.receiving_ip,
                                     reason_code=r.reason_code) for r, _ in rows},
@@ -38,6 +65,7 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             severity="high" if latest.mode == "enforce" else "medium", domain=facts.domain,
             mx_host=mx, receiving_ip="", result_type=latest.result_type,
             reporters=sorted({r.reporter for r, _ in rows}), first_seen=evidence[0].day,
-            last_seen=evidence[-1].day, sessions=sessions, status="open", title=title,
+            last_seen=evidence[-1].day, sessions=sessions,
+            status="resolved" if _covered_since(facts, mx, rows) else "open", title=title,
             explanation=explanation, fix=fix, evidence=evidence))
     return found
