@@ -232,8 +232,10 @@ def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path
     assert downgrade.heuristic is True
     assert (downgrade.mx_host, downgrade.reporters, downgrade.sessions) == (
         "mx1.example.com", ["Mail.ru"], 24)
-    assert downgrade.explanation.startswith("Heuristic: only Mail.ru saw mx1.example.com")
+    assert downgrade.explanation.startswith("Heuristic: Mail.ru saw mx1.example.com without "
+                                            "STARTTLS (24 sessions), yet the reports show")
     assert "Google LLC got past STARTTLS" in downgrade.explanation
+    assert downgrade.basis == ["after-starttls", "only-mx-seen", "own-successes"]
     assert {e.sending_ip for e in downgrade.evidence} == {"203.0.113.5"}
     assert not found["starttls"].heuristic
 

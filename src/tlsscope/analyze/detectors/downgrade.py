@@ -1,23 +1,73 @@
 """Possible STARTTLS downgrade or interception (a heuristic, labelled so): some reporters see
-`starttls-not-supported` at an MX (RFC 8460 §4.3.1) while others, on the same days, got past
-STARTTLS at that same MX: they report failures that only happen after the TLS handshake
-started (certificate and DANE checks). So the MX offers STARTTLS, and something on the first
-reporters' path removed it (RFC 8461 §10, RFC 3207 §6).
+`starttls-not-supported` at an MX (RFC 8460 §4.3.1) while the reports show that the MX does
+offer STARTTLS, so something on those sessions' path may remove it (RFC 8461 §10, RFC 3207
+§6). Reports give no success counts per MX, so "the MX offers it" must be shown, by one or
+more of these kinds of evidence (the finding's `basis`, each said in a sentence):
 
-Reports give no success counts per MX, so a reporter that simply succeeded is no proof that it
-reached this MX; only after-STARTTLS failures at the MX are taken as proof."""
+- after-starttls: other reporters, on the same days, report failures at that MX that only
+  happen once the TLS handshake started (certificate, validation and TLSA checks);
+- only-mx-in-policy: the MX is the only one the MTA-STS policy allows (its single mx line,
+  RFC 8461 §3.2), and other reporters succeed on the same days without a STARTTLS failure;
+- only-mx-seen: the MX is the only one of the domain the reports name (and at least two
+  reporters name it), and others succeed;
+- own-other-addresses: the reporter's own sessions from other sending IPs got past STARTTLS
+  at that MX (after-STARTTLS failures), only some of its IPs saw none;
+- own-successes: with the MX the only one, the reporter itself reports successful sessions
+  on those days: some of its traffic got STARTTLS there, the failures come from some IPs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
+from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
-from tlsscope.analyze.detectors.words import names, texts
+from tlsscope.analyze.detectors.words import names, variant_texts
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 
 # Result types a sender can only report once the MX has offered STARTTLS (RFC 8460 §4.3.2-3).
 AFTER_STARTTLS = ("certificate-host-mismatch", "certificate-expired", "certificate-not-trusted",
                   "validation-failure", "tlsa-invalid")
+Grounds = list[tuple[str, dict[str, str]]]  # (basis kind, values of its sentence)
+
+
+def _only_mx_in_policy(facts: DomainFacts, mx: str, days: set[dt.date]) -> bool:
+    lines = {p.mx_patterns for p in facts.policies
+             if p.policy_type == "sts" and p.mx_patterns and p.day in days}
+    return bool(lines) and all(len(ls) == 1 and ls[0].lower().rstrip(".") == mx for ls in lines)
+
+
+def _grounds(facts: DomainFacts, mx: str, rows: list[FailureRow], lang: str) -> Grounds:
+    words = catalog.Words(lang)
+    seen_by = {row.reporter for row in rows}
+    days = {row.day for row in rows}
+    after = [f for f in facts.failures if f.mx_host == mx and f.day in days
+             and f.result_type in AFTER_STARTTLS]
+    grounds: Grounds = []
+    others = sorted({f.reporter for f in after} - seen_by)
+    if others:
+        grounds.append(("after-starttls", {"others": names(others, lang)}))
+    single = _only_mx_in_policy(facts, mx, days)
+    # Reports name an MX only in failure rows: the only MX named, by two reporters at least.
+    alone = ({f.mx_host for f in facts.failures if f.mx_host} == {mx}
+             and len({f.reporter for f in facts.failures if f.mx_host == mx}) >= 2)
+    succeeding = sorted({p.reporter for p in facts.policies
+                         if p.day in days and p.successful > 0} - seen_by)
+    if succeeding and (single or alone):
+        grounds.append(("only-mx-in-policy" if single else "only-mx-seen",
+                        {"others": names(succeeding, lang)}))
+    for reporter in sorted(seen_by):
+        bad = sorted({r.sending_ip for r in rows if r.reporter == reporter} - {""})
+        good = sorted({f.sending_ip for f in after if f.reporter == reporter} - set(bad) - {""})
+        if bad and good:
+            grounds.append(("own-other-addresses", {"reporter": reporter, "bad": names(bad, lang),
+                                                    "good": names(good, lang)}))
+        successful = sum(p.successful for p in facts.policies
+                         if p.reporter == reporter and p.day in days)
+        if bad and successful and (single or alone):
+            grounds.append(("own-successes", {"reporter": reporter, "bad": names(bad, lang),
+                                              "successful": words.number(successful)}))
+    return grounds
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
@@ -25,19 +75,20 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     for row in facts.failures:
         if row.result_type == "starttls-not-supported" and row.mx_host:
             stripped[row.mx_host].append(row)
+    words = catalog.Words(lang)
     found = []
     for mx, rows in sorted(stripped.items()):
-        seen_by = {row.reporter for row in rows}
-        days = {row.day for row in rows}
-        others = sorted({f.reporter for f in facts.failures
-                         if f.mx_host == mx and f.day in days and f.reporter not in seen_by
-                         and f.result_type in AFTER_STARTTLS})
-        if not others:
+        grounds = _grounds(facts, mx, rows, lang)
+        if not grounds:
             continue
+        seen_by = sorted({row.reporter for row in rows})
         sessions = sum(row.sessions for row in rows)
-        title, explanation, fix = texts(
-            "possible-downgrade", lang, domain=facts.domain, mx=mx, sessions=sessions,
-            reporters=names(sorted(seen_by), lang), others=names(others, lang))
+        said = " ".join(words.say("downgrade_basis", kind, mx=mx, domain=facts.domain, **values)
+                        for kind, values in grounds)
+        title, explanation, fix = variant_texts(
+            "possible-downgrade", lang, "_one" if len(seen_by) == 1 else "",
+            domain=facts.domain, mx=mx, sessions=sessions,
+            reporters=names(seen_by, lang), grounds=said)
         evidence = sorted((Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
                                     sessions=r.sessions, receiving_ip=r.receiving_ip,
                                     sending_ip=r.sending_ip, reason_code=r.reason_code)
@@ -45,8 +96,8 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
                           key=lambda e: (e.day, e.reporter, e.report_key))
         found.append(DomainFinding(
             kind="possible-downgrade", severity="high", domain=facts.domain, mx_host=mx,
-            receiving_ip="", result_type="starttls-not-supported",
-            reporters=sorted(seen_by), first_seen=min(days), last_seen=max(days),
-            sessions=sessions, status="open", title=title, explanation=explanation, fix=fix,
-            evidence=evidence, heuristic=True))
+            receiving_ip="", result_type="starttls-not-supported", reporters=seen_by,
+            first_seen=evidence[0].day, last_seen=evidence[-1].day, sessions=sessions,
+            status="open", title=title, explanation=explanation, fix=fix, evidence=evidence,
+            heuristic=True, basis=sorted({kind for kind, _ in grounds})))
     return found
