@@ -61,9 +61,10 @@ def _analyst_main(url: str, settings: Settings, stop: Any) -> None:
                 continue
             worked_at = now
             try:
+                store.fresh()
                 done = store.refresh_findings(limit=1, report_domains=settings.report_domains)
             except Exception:  # loop guard: the domain stays stale and is tried again
-                log.exception("recomputing findings failed")
+                log.exception("rebuilding roll-ups or recomputing findings failed")
                 continue
             if done:
                 log.info("findings recomputed", extra={"fields": {"domain": done[0]}})

@@ -112,7 +112,8 @@ CODES: dict[str, str] = {
     "missing_count": "a failure-details row has no failed-session-count",
     "missing_mx_hostname": "an MX-level failure row does not name the MX",
     "ip_address": "an IP is invalid (kept verbatim) or not in RFC 5952 form (normalised)",
-    "sts_tlsa_overlap": "sts and tlsa policies of one domain count the same sessions",
+    "sts_tlsa_overlap": "sts and tlsa policies of one domain give different totals for what "
+                        "should be the same sessions",
     # warnings about the MTA-STS policy text (RFC 8461 §3.2) and TLSA records quoted
     "sts_policy_multiline": "policy-string elements hold several lines",
     "sts_policy_line": "a policy line without ':'",

@@ -174,9 +174,10 @@ def refresh_when_idle(store: Store, settings: Settings) -> None:
     recompute the findings of one stale domain (so that a long recomputation never holds up
     the next batch for more than one domain)."""
     try:
+        store.fresh()
         store.refresh_findings(limit=1, report_domains=settings.report_domains)
-    except Exception:  # loop guard: findings are recomputed again on the next idle tick
-        log.exception("recomputing findings failed")
+    except Exception:  # loop guard: both are done again on the next idle tick
+        log.exception("rebuilding roll-ups or recomputing findings failed")
 
 
 def _writer_main(url: str, settings: Settings, requests: Any, results: Any,

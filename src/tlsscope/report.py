@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -45,6 +46,9 @@ class ResultType(enum.StrEnum):
 
 
 KNOWN_POLICY_TYPES = frozenset(t.value for t in PolicyType)
+# Policy types that may describe the same sessions twice: a sender that validates both DANE
+# and MTA-STS (Microsoft) lists each session under its sts and its tlsa policy.
+VIEWS = frozenset((PolicyType.STS.value, PolicyType.TLSA.value))
 KNOWN_RESULT_TYPES = frozenset(t.value for t in ResultType)
 
 
@@ -152,25 +156,11 @@ class Report(_Wire):
         return (self.organization_name, self.report_id)
 
     def counted_policies(self) -> list[bool]:
-        """Which policies[] entries count toward their domain's totals.
-
-        Some reporters (Microsoft) list the same sessions under an sts and a tlsa policy of one
-        domain. Per domain, only the policy type with the most sessions counts; every entry of
-        that type does (a day may hold several versions of one policy).
-        """
-        if len(self.policies) == 1:
-            return [True]
-        sums: dict[tuple[str, str], int] = {}
-        for entry in self.policies:
-            key = ((entry.policy.policy_domain or "").lower(), entry.policy.policy_type)
-            sums[key] = sums.get(key, 0) + (entry.summary.total_successful_session_count
-                                            + entry.summary.total_failure_session_count)
-        best: dict[str, tuple[int, str]] = {}
-        for (domain, kind), sessions in sums.items():
-            if domain not in best or sessions > best[domain][0]:
-                best[domain] = (sessions, kind)
-        return [best[(e.policy.policy_domain or "").lower()][1] == e.policy.policy_type
-                for e in self.policies]
+        """Which policies[] entries count toward their domain's totals (see `counted`)."""
+        return counted([((entry.policy.policy_domain or "").lower(), entry.policy.policy_type,
+                         entry.summary.total_successful_session_count
+                         + entry.summary.total_failure_session_count)
+                        for entry in self.policies])
 
     def domain_totals(self) -> dict[str, tuple[int, int]]:
         """(successful, failed) sessions per policy domain, without double counting."""
@@ -182,3 +172,28 @@ class Report(_Wire):
                 totals[domain] = (ok + entry.summary.total_successful_session_count,
                                   failed + entry.summary.total_failure_session_count)
         return totals
+
+
+def counted(entries: Sequence[tuple[str, str, int]]) -> list[bool]:
+    """The one counting rule: which of a report's policies count toward their domain.
+
+    `entries` are (policy domain, policy type, sessions) in `policies[]` order. Sessions under
+    different policies are different sessions: every no-policy-found entry counts, and so does
+    every entry of an unknown type; several sts entries of one domain (the policy changed during
+    the day) all count. The exception is a domain given under both an sts and a tlsa policy in
+    one report: those are two views of the same sessions (RFC 8460 §4.4 lets a sender report
+    each policy it applied), so only one type counts, the one with more sessions; on a tie
+    (the usual case) sts, whose policy-string quotes the mode. docs/store.md has examples.
+    """
+    sums: dict[tuple[str, str], int] = {}
+    for domain, kind, sessions in entries:
+        if kind in VIEWS:
+            sums[(domain, kind)] = sums.get((domain, kind), 0) + sessions
+    dropped: set[tuple[str, str]] = set()
+    for (domain, kind), sessions in sums.items():
+        other = PolicyType.TLSA.value if kind == PolicyType.STS.value else PolicyType.STS.value
+        rival = sums.get((domain, other))
+        if rival is not None and (rival > sessions or (rival == sessions
+                                                       and other == PolicyType.STS.value)):
+            dropped.add((domain, kind))
+    return [(domain, kind) not in dropped for domain, kind, _ in entries]

@@ -25,7 +25,7 @@ EXPECT: dict[str, tuple[Outcome, int, set[str], set[str]]] = {
     "mx-host-policy-prefix.json": (A, 1, {"mx_host_prefix"}, set()),
     "mx-host-pattern-key.json": (A, 1, {"nonstandard_name"}, set()),
     # §2.2 policy-string
-    "tlsa-json-array-in-string.json": (A, 1, {"tlsa_json_array_string", "sts_tlsa_overlap"}, set()),
+    "tlsa-json-array-in-string.json": (A, 1, {"tlsa_json_array_string"}, set()),
     "tlsa-one-per-element.json": (A, 1, set(), set()),
     "policy-string-order-spacing.json": (A, 1, set(), set()),
     "policy-string-absent-fetch-error.json": (A, 1, set(), set()),

@@ -61,8 +61,8 @@ def _report_lines(result: InputResult) -> list[str]:
     for read in result.reports:
         report = read.report
         domains = ", ".join(sorted({p.policy.policy_domain or "?" for p in report.policies}))
-        ok = sum(p.summary.total_successful_session_count for p in report.policies)
-        failed = sum(p.summary.total_failure_session_count for p in report.policies)
+        totals = report.domain_totals().values()  # the counting rule (report.counted)
+        ok, failed = sum(t[0] for t in totals), sum(t[1] for t in totals)
         mark = " (duplicate)" if read.duplicate else ""
         lines.append(safe(f"{report.organization_name} · {report.day} · {domains} · "
                           f"{ok:,} ok / {failed:,} failed · {report.report_id}{mark}"))

@@ -43,13 +43,16 @@ def report_entry(read: ReadReport) -> dict[str, Any]:
         "location": read.location,
         "duplicate": read.duplicate,
         "warnings": [finding(f) for f in read.warnings],
-        "policies": [policy_entry(p) for p in report.policies],
+        "policies": [policy_entry(p, counted) for p, counted
+                     in zip(report.policies, report.counted_policies(), strict=True)],
+        "domain_totals": {domain: {"successful": ok, "failed": failed}
+                          for domain, (ok, failed) in report.domain_totals().items()},
         "extras": read.extras,
         "originals": read.originals,
     }
 
 
-def policy_entry(entry: PolicyResult) -> dict[str, Any]:
+def policy_entry(entry: PolicyResult, counted: bool = True) -> dict[str, Any]:
     policy = entry.policy
     sts = policy.sts
     return {
@@ -63,6 +66,7 @@ def policy_entry(entry: PolicyResult) -> dict[str, Any]:
         "tlsa_records": [str(r) for r in policy.tlsa_records],
         "successful_session_count": entry.summary.total_successful_session_count,
         "failed_session_count": entry.summary.total_failure_session_count,
+        "counted": counted,
         "failure_details": [detail_entry(d) for d in entry.details],
     }
 

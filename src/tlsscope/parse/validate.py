@@ -20,6 +20,7 @@ from tlsscope.policy_text import parse_sts_lines, parse_tlsa_strings
 from tlsscope.report import (
     KNOWN_POLICY_TYPES,
     KNOWN_RESULT_TYPES,
+    VIEWS,
     FailureDetail,
     Policy,
     PolicyResult,
@@ -84,19 +85,28 @@ def validate(report: Report, c: Collector) -> None:
     policies = report.policies
     if not policies:
         c.warn("no_policies", "the report lists no policies", "$.policies")
-    sts_domains: set[str] = set()
-    tlsa_domains: set[str] = set()
+    views: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(policies):
         verdict = _entry(entry, i, c)
-        if verdict.kind == "sts":
-            sts_domains.add(verdict.key_domain)
-        elif verdict.kind == "tlsa":
-            tlsa_domains.add(verdict.key_domain)
-    if sts_domains and tlsa_domains and not sts_domains.isdisjoint(tlsa_domains):
-        for domain in sorted(sts_domains & tlsa_domains):
-            c.warn("sts_tlsa_overlap", f"sts and tlsa policies both report sessions for "
-                   f"{domain or 'an unnamed domain'}; they are counted once for the domain",
-                   "$.policies")
+        if verdict.kind in VIEWS:
+            key = (verdict.key_domain, verdict.kind)
+            views[key] = views.get(key, 0) + (entry.summary.total_successful_session_count
+                                              + entry.summary.total_failure_session_count)
+    _overlap(views, c)
+
+
+def _overlap(views: dict[tuple[str, str], int], c: Collector) -> None:
+    """sts and tlsa policies of one domain are two views of the same sessions (report.counted).
+    With equal totals that is plain; with different totals it is ambiguous: say so."""
+    for (domain, kind), sts in sorted(views.items()):
+        tlsa = views.get((domain, "tlsa"))
+        if kind != "sts" or tlsa is None or tlsa == sts:
+            continue
+        chosen = "sts" if sts >= tlsa else "tlsa"
+        c.warn("sts_tlsa_overlap", f"sts ({sts:,} sessions) and tlsa ({tlsa:,}) policies both "
+               f"report sessions for {domain or 'an unnamed domain'} with different totals; "
+               f"they are taken as the same sessions and the {chosen} figures are counted",
+               "$.policies")
 
 
 def _normalise_dates(report: Report, c: Collector) -> None:

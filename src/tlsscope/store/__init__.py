@@ -191,23 +191,21 @@ class Store:
 
     def fresh(self, domain: str | None = None) -> int:
         """Rebuild the coarse roll-ups marked by the batches stored so far (of one domain, or
-        all); returns how many (domain, day) pairs were rebuilt. One pass over the pairs
-        marked when it starts: under a steady intake, pairs marked meanwhile wait for the next
-        call instead of keeping this one going."""
+        all); returns how many (domain, day) pairs this call rebuilt (another rebuilder may
+        take some: see store/rollups.py). The analyst's work: readers never need it. One
+        pass over the pairs marked when it starts: under a steady intake, pairs marked
+        meanwhile wait for the next call instead of keeping this one going."""
         with self.engine.connect() as connection:
             pairs = rollups.dirty(connection, domain, limit=100_000)
-        for start in range(0, len(pairs), 200):
-            self.write(rollups.rebuild, pairs[start:start + 200])
-        return len(pairs)
+        return sum(self.write(rollups.rebuild, pairs[start:start + 200])
+                   for start in range(0, len(pairs), 200))
 
     def stats(self, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:
-        self.fresh(domain.lower() if domain else None)
         with self.engine.connect() as connection:
             return queries.stats(connection, domain, since, until)
 
     def failures(self, domain: str, since: dt.date, until: dt.date) -> list[FailureGroup]:
         """Failed sessions by result type and receiving MX, with their reporters."""
-        self.fresh(domain.lower())
         with self.engine.connect() as connection:
             return queries.failure_groups(connection, domain, since, until)
 
@@ -218,7 +216,6 @@ class Store:
 
     def domains(self, since: dt.date, until: dt.date) -> list[str]:
         """The policy domains with reports in a window."""
-        self.fresh()
         with self.engine.connect() as connection:
             return queries.domains(connection, since, until)
 
@@ -228,7 +225,6 @@ class Store:
         them); returns those domains. The computing reads outside any write transaction
         (seconds for a big domain); only storing the result takes the write lock."""
         now = now or dt.datetime.now(dt.UTC)
-        self.fresh()
         domains = self.stale_domains()[:limit]
         for domain in domains:
             if not self.write(findings_rows.unmark, domain):
@@ -253,7 +249,6 @@ class Store:
 
     def window_facts(self, domain: str) -> DomainFacts | None:
         """The facts stored findings are computed from: 30 days up to the latest report."""
-        self.fresh(domain)
         with self.engine.connect() as connection:
             return findings_rows.window_facts(connection, domain)
 
@@ -300,6 +295,5 @@ class Store:
 
     def known_domains(self) -> list[str]:
         """Every policy domain with stored reports."""
-        self.fresh()
         with self.engine.connect() as connection:
             return queries.all_domains(connection)

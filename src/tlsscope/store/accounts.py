@@ -83,9 +83,11 @@ def assign_domain(connection: Connection, name: str, organisation_id: int | None
 
 def all_domains(connection: Connection) -> list[DomainRow]:
     """Every domain: those with reports and those added by hand, with their owner."""
-    d, o, totals = t.domains, t.organisations, t.domain_days
+    d, o, m = t.domains, t.organisations, t.rollup_dirty
+    totals = t.domain_days
     names = union(select(d.c.name.label("name")),
-                  select(totals.c.domain.label("name")).where(totals.c.domain != "")
+                  select(totals.c.domain.label("name")).where(totals.c.domain != ""),
+                  select(m.c.domain.label("name")).where(m.c.domain != ""),  # not rebuilt yet
                   ).subquery()
     query = (select(names.c.name, d.c.organisation, o.c.name)
              .select_from(names.outerjoin(d, d.c.name == names.c.name)

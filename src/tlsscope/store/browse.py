@@ -13,6 +13,7 @@ import msgspec
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
 
+from tlsscope.store import coarse
 from tlsscope.store import tables as t
 from tlsscope.store.models import ReportSummary
 from tlsscope.store.queries import list_reports, utc
@@ -36,10 +37,11 @@ def _contains(column: Any, text: str) -> Any:
 
 
 def last_report_days(connection: Connection, domains: list[str] | None) -> dict[str, dt.date]:
-    d = t.domain_days
-    query = select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain)
-    if domains is not None:
-        query = query.where(d.c.domain.in_(domains))
+    def where(table: Any) -> list[Any]:
+        return [table.c.domain != "", *_within(table, domains)]
+
+    d = coarse.domain_days(where)
+    query = select(d.c.domain, func.max(d.c.day)).group_by(d.c.domain)
     return {row[0]: row[1] for row in connection.execute(query)}
 
 
@@ -85,10 +87,8 @@ def report_domains(connection: Connection, key: str) -> list[str]:
 
 
 def result_types(connection: Connection, domains: list[str] | None) -> list[str]:
-    f = t.failure_days
+    f = coarse.failure_days(lambda table: _within(table, domains))
     query = select(f.c.result_type).distinct().order_by(f.c.result_type)
-    if domains is not None:
-        query = query.where(f.c.domain.in_(domains))
     return [row[0] for row in connection.execute(query)]
 
 
@@ -153,11 +153,13 @@ def failure_rows(connection: Connection, domains: list[str] | None, *,
 def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
                 until: dt.date) -> list[tuple[dt.date, int]]:
     """Failed sessions per day at one receiving MX (every result type, every reporter)."""
-    f = t.failure_days
+    def where(table: Any) -> list[Any]:
+        return [table.c.domain == domain, table.c.receiving_mx_hostname == mx,
+                table.c.day >= since, table.c.day <= until]
+
+    f = coarse.failure_days(where)
     return [(row[0], int(row[1])) for row in connection.execute(
-        select(f.c.day, func.sum(f.c.counted_sessions))
-        .where(f.c.domain == domain, f.c.receiving_mx_hostname == mx, f.c.day >= since,
-               f.c.day <= until).group_by(f.c.day).order_by(f.c.day))]
+        select(f.c.day, func.sum(f.c.counted_sessions)).group_by(f.c.day).order_by(f.c.day))]
 
 
 def open_counts(connection: Connection, domains: list[str] | None) -> dict[str, dict[str, int]]:
@@ -176,13 +178,9 @@ def open_counts(connection: Connection, domains: list[str] | None) -> dict[str, 
 def overview_days(connection: Connection, domains: list[str] | None, since: dt.date,
                   until: dt.date) -> dict[str, dict[dt.date, tuple[int, int]]]:
     """Counted (successful, failed) sessions per domain and day, for every domain at once."""
-    d = t.domain_days
+    d = coarse.domain_days(_period(domains, since, until))
     query = (select(d.c.domain, d.c.day, func.sum(d.c.counted_successful),
-                    func.sum(d.c.counted_failed))
-             .where(d.c.day >= since, d.c.day <= until, d.c.domain != "")
-             .group_by(d.c.domain, d.c.day))
-    if domains is not None:
-        query = query.where(d.c.domain.in_(domains))
+                    func.sum(d.c.counted_failed)).group_by(d.c.domain, d.c.day))
     out: dict[str, dict[dt.date, tuple[int, int]]] = {}
     for domain, day, ok, failed in connection.execute(query):
         out.setdefault(domain, {})[day] = (int(ok), int(failed))
@@ -192,16 +190,25 @@ def overview_days(connection: Connection, domains: list[str] | None, since: dt.d
 def main_policies(connection: Connection, domains: list[str] | None, since: dt.date,
                   until: dt.date) -> dict[str, str]:
     """Per domain, the policy (type and mode) most sessions were measured against."""
-    d = t.domain_days
+    d = coarse.domain_days(_period(domains, since, until))
     total = func.sum(d.c.successful + d.c.failed)
-    query = (select(d.c.domain, d.c.policy_type, d.c.mode, total)
-             .where(d.c.day >= since, d.c.day <= until, d.c.domain != "")
-             .group_by(d.c.domain, d.c.policy_type, d.c.mode))
-    if domains is not None:
-        query = query.where(d.c.domain.in_(domains))
+    query = select(d.c.domain, d.c.policy_type, d.c.mode, total).group_by(
+        d.c.domain, d.c.policy_type, d.c.mode)
     best: dict[str, tuple[int, str]] = {}
     for domain, kind, mode, sessions in connection.execute(query):
         name = f"{kind} {mode}".strip()
         if domain not in best or (int(sessions), name) > best[domain]:
             best[domain] = (int(sessions), name)
     return {domain: name for domain, (_, name) in best.items()}
+
+
+def _within(table: Any, domains: list[str] | None) -> list[Any]:
+    return [] if domains is None else [table.c.domain.in_(domains)]
+
+
+def _period(domains: list[str] | None, since: dt.date, until: dt.date) -> coarse.Where:
+    def where(table: Any) -> list[Any]:
+        return [table.c.day >= since, table.c.day <= until, table.c.domain != "",
+                *_within(table, domains)]
+
+    return where

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, exists, func, select, union_all
 from sqlalchemy.engine import Connection
 
 from tlsscope.findings import Finding, Severity
 from tlsscope.policy_text import parse_sts_lines
 from tlsscope.report import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
+from tlsscope.store import coarse
 from tlsscope.store import tables as t
 from tlsscope.store.models import (
     Breakdown,
@@ -183,29 +184,28 @@ def raw_input(connection: Connection, digest: str) -> tuple[str, bytes] | None:
 def stats(connection: Connection, domain: str | None, since: dt.date,
           until: dt.date) -> DomainStats:
     # Per day and per policy: the roll-up without reporters (a few rows a day); per reporter:
-    # weeks and days (_by_reporter); failures by result type and MX: their roll-up without
-    # reporters.
-    dd, f = t.domain_days, t.failure_days
-    where_dd = and_(dd.c.day >= since, dd.c.day <= until)
-    where_f = and_(f.c.day >= since, f.c.day <= until)
-    if domain is not None:
-        where_dd = and_(where_dd, dd.c.domain == domain.lower())
-        where_f = and_(where_f, f.c.domain == domain.lower())
+    # weeks and days (coarse.by_reporter_parts); failures by result type and MX: their roll-up
+    # without reporters. Pairs not rebuilt yet are read from the fine roll-ups (store/coarse).
+    def where(table: Any) -> list[Any]:
+        return [table.c.day >= since, table.c.day <= until,
+                *([] if domain is None else [table.c.domain == domain.lower()])]
+
+    dd, f = coarse.domain_days(where), coarse.failure_days(where)
     days = [DayTotal(day=row[0], reports=int(row[1]), successful=int(row[2]), failed=int(row[3]))
             for row in connection.execute(
                 select(dd.c.day, func.sum(dd.c.reports), func.sum(dd.c.counted_successful),
-                       func.sum(dd.c.counted_failed)).where(where_dd)
+                       func.sum(dd.c.counted_failed))
                 .group_by(dd.c.day).order_by(dd.c.day))]
     by_policy = [Breakdown(name=f"{row[0]} {row[1]}".strip(), successful=int(row[2]),
                            failed=int(row[3]), reports=int(row[4]))
                  for row in connection.execute(
                      select(dd.c.policy_type, dd.c.mode, func.sum(dd.c.successful),
-                            func.sum(dd.c.failed), func.sum(dd.c.reports)).where(where_dd)
+                            func.sum(dd.c.failed), func.sum(dd.c.reports))
                      .group_by(dd.c.policy_type, dd.c.mode)
                      .order_by(func.sum(dd.c.successful + dd.c.failed).desc()))]
-    by_reporter = _by_reporter(connection, domain, since, until)
-    by_result = _failures_by(connection, f.c.result_type, where_f)
-    by_mx = _failures_by(connection, f.c.receiving_mx_hostname, where_f)
+    by_reporter = _by_reporter(connection, domain.lower() if domain else None, since, until)
+    by_result = _failures_by(connection, f, f.c.result_type)
+    by_mx = _failures_by(connection, f, f.c.receiving_mx_hostname)
     return DomainStats(
         domain=domain, since=since, until=until, successful=sum(x.successful for x in days),
         failed=sum(x.failed for x in days), reports=sum(x.reports for x in days), days=days,
@@ -214,31 +214,7 @@ def stats(connection: Connection, domain: str | None, since: dt.date,
 
 def _by_reporter(connection: Connection, domain: str | None, since: dt.date,
                  until: dt.date) -> list[Breakdown]:
-    """Counted sessions per reporter: whole weeks (Monday to Sunday) from reporter_weeks, the
-    days at either end of the period from daily_totals; a 90-day period reads about a
-    seventh of the rows it would per day."""
-    d, w = t.daily_totals, t.reporter_weeks
-    first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
-    last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
-    parts = []
-    if first_week <= last_week:
-        weeks = select(w.c.organization_name.label("org"), w.c.reports.label("reports"),
-                       w.c.counted_successful.label("ok"), w.c.counted_failed.label("bad")
-                       ).where(w.c.week >= first_week, w.c.week <= last_week)
-        edges = or_(and_(d.c.day >= since, d.c.day < first_week),
-                    and_(d.c.day > last_week + dt.timedelta(days=6), d.c.day <= until))
-        if domain is not None:
-            weeks = weeks.where(w.c.domain == domain.lower())
-        parts.append(weeks)
-    else:
-        edges = and_(d.c.day >= since, d.c.day <= until)
-    days = select(d.c.organization_name.label("org"), d.c.reports.label("reports"),
-                  d.c.counted_successful.label("ok"), d.c.counted_failed.label("bad")
-                  ).where(edges)
-    if domain is not None:
-        days = days.where(d.c.domain == domain.lower())
-    parts.append(days)
-    rows = union_all(*parts).subquery()
+    rows = union_all(*coarse.by_reporter_parts(connection, domain, since, until)).subquery()
     query = (select(rows.c.org, func.sum(rows.c.ok), func.sum(rows.c.bad),
                     func.sum(rows.c.reports))
              .group_by(rows.c.org).order_by(func.sum(rows.c.ok + rows.c.bad).desc(),
@@ -247,9 +223,9 @@ def _by_reporter(connection: Connection, domain: str | None, since: dt.date,
                       reports=int(row[3])) for row in connection.execute(query)]
 
 
-def _failures_by(connection: Connection, column: Any, where: Any) -> list[Breakdown]:
-    total = func.sum(t.failure_days.c.counted_sessions)
-    query = select(column, total).where(where).group_by(column).order_by(total.desc())
+def _failures_by(connection: Connection, f: Any, column: Any) -> list[Breakdown]:
+    total = func.sum(f.c.counted_sessions)
+    query = select(column, total).group_by(column).order_by(total.desc())
     return [Breakdown(name=row[0] or "(not given)", successful=None, failed=int(row[1]))
             for row in connection.execute(query) if row[1]]
 
@@ -261,12 +237,15 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
                    until: dt.date) -> list[FailureGroup]:
     """Failures by result type and receiving MX, most sessions first, from the per-day
     roll-up; the reporters of the largest groups from the per-reporter one (by index)."""
-    f = t.failure_days
     domain = domain.lower()
+
+    def where(table: Any) -> list[Any]:
+        return [table.c.domain == domain, table.c.day >= since, table.c.day <= until]
+
+    f = coarse.failure_days(where)
     query = (select(f.c.result_type, f.c.receiving_mx_hostname, f.c.policy_type,
                     func.sum(f.c.sessions), func.sum(f.c.counted_sessions), func.min(f.c.day),
                     func.max(f.c.day))
-             .where(f.c.domain == domain, f.c.day >= since, f.c.day <= until)
              .group_by(f.c.result_type, f.c.receiving_mx_hostname, f.c.policy_type))
     merged: dict[tuple[str, str], FailureGroup] = {}
     biggest: dict[tuple[str, str], int] = {}  # the largest per-policy figure, if none counted
@@ -285,13 +264,14 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
         if group.sessions == 0:
             group.sessions = biggest[key]
     groups = sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host))
-    d = t.failure_reporters
     for group in groups[:REPORTER_GROUPS]:
+        def one(table: Any, group: FailureGroup = group) -> list[Any]:
+            return [*where(table), table.c.result_type == group.result_type,
+                    table.c.receiving_mx_hostname == group.mx_host]
+
+        d = coarse.failure_reporters(one)
         group.reporters = [row[0] for row in connection.execute(
-            select(d.c.organization_name).distinct()
-            .where(d.c.domain == domain, d.c.result_type == group.result_type,
-                   d.c.receiving_mx_hostname == group.mx_host, d.c.day >= since,
-                   d.c.day <= until).order_by(d.c.organization_name))]
+            select(d.c.organization_name).distinct().order_by(d.c.organization_name))]
     return groups
 
 
@@ -330,16 +310,18 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
 
 
 def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]:
-    d = t.domain_days
-    query = (select(d.c.domain).where(and_(d.c.day >= since, d.c.day <= until, d.c.domain != ""))
-             .distinct().order_by(d.c.domain))
+    def where(table: Any) -> list[Any]:
+        return [table.c.day >= since, table.c.day <= until, table.c.domain != ""]
+
+    d = coarse.domain_days(where)
+    query = select(d.c.domain).distinct().order_by(d.c.domain)
     return [row[0] for row in connection.execute(query)]
 
 
 def all_domains(connection: Connection) -> list[str]:
-    d = t.domain_days
+    d = coarse.domain_days(lambda table: [table.c.domain != ""])
     return [row[0] for row in connection.execute(
-        select(d.c.domain).where(d.c.domain != "").distinct().order_by(d.c.domain))]
+        select(d.c.domain).distinct().order_by(d.c.domain))]
 
 
 def _mx_patterns(policy_type: str, strings: str | None, mx_host: str | None) -> tuple[str, ...]:

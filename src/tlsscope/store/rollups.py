@@ -2,15 +2,24 @@
 reporter_weeks), kept off the intake's path.
 
 Storing a batch only marks its (domain, day) pairs in `rollup_dirty`, in the same
-transaction (one tiny insert), so acknowledgements do not wait for four more roll-ups. The
+transaction (one tiny upsert), so acknowledgements do not wait for four more roll-ups. The
 pairs are rebuilt from the per-reporter roll-ups (daily_totals, daily_failures) by serve's
-analyst process, and by any reader of a domain's coarse roll-ups first (`fresh`), so what a
-page shows is never older than what was stored when it asked.
+analyst process (`Store.fresh`); readers never rebuild: until a pair is rebuilt they read
+its figures from the per-reporter roll-ups (store/coarse.py).
 
-A rebuild writes the computed values (an upsert that sets, not adds), and takes the dirty
-mark away before it reads: a batch stored meanwhile marks the pair again, so it is rebuilt
-again, and two rebuilders racing write the same rows. Counts only grow, so no row of a
-rebuilt pair ever has to be deleted.
+Why no batch can be lost (PostgreSQL, READ COMMITTED; SQLite has one writer at a time):
+- a writer marks with `ON CONFLICT DO UPDATE`, which locks an existing mark until it commits
+  (`DO NOTHING` would not: a rebuilder could take the mark away and read the per-reporter
+  rows before the writer's increments were committed, and the pair would stay wrong);
+- a rebuilder first locks the marks it takes (`FOR UPDATE SKIP LOCKED`: marks a writer or
+  another rebuilder holds wait for the next pass), deletes them, and only then reads, in
+  statements that see every batch committed before: a writer that marks one of those pairs
+  meanwhile waits for the rebuilder, then marks it again;
+- a week of reporter_weeks is rebuilt under a transaction-scoped advisory lock, so two
+  rebuilders of different days of one week write it one after the other, the later one from
+  a later read.
+A rebuild writes the computed values (an upsert that sets, not adds). Counts only grow, so no
+row of a rebuilt pair ever has to be deleted.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_
+from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
@@ -29,9 +38,12 @@ Pair = tuple[str, dt.date]
 
 
 def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
+    """Mark pairs to be rebuilt; an existing mark is locked until this transaction ends."""
     rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
     if rows:
-        statement = dialect_insert(connection, t.rollup_dirty).on_conflict_do_nothing()
+        statement = dialect_insert(connection, t.rollup_dirty)
+        statement = statement.on_conflict_do_update(
+            index_elements=["domain", "day"], set_={"day": statement.excluded.day})
         connection.execute(statement, rows)
 
 
@@ -43,16 +55,23 @@ def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) 
     return [(row[0], row[1]) for row in connection.execute(query)]
 
 
-def rebuild(connection: Connection, pairs: list[Pair]) -> None:
-    """Recompute the coarse roll-ups of these (domain, day) pairs."""
+def rebuild(connection: Connection, pairs: list[Pair]) -> int:
+    """Recompute the coarse roll-ups of those of these (domain, day) pairs that are still
+    marked and that nobody else holds; returns how many it rebuilt."""
     if not pairs:
-        return
+        return 0
     d = t.rollup_dirty
+    taken = select(d.c.domain, d.c.day).where(tuple_(d.c.domain, d.c.day).in_(pairs))
+    taken = taken.order_by(d.c.domain, d.c.day).with_for_update(skip_locked=True)
+    pairs = [(row[0], row[1]) for row in connection.execute(taken)]
+    if not pairs:
+        return 0
     connection.execute(delete(d).where(tuple_(d.c.domain, d.c.day).in_(pairs)))
     _domain_days(connection, pairs)
     _failure_days(connection, pairs)
     _failure_reporters(connection, pairs)
     _reporter_weeks(connection, pairs)
+    return len(pairs)
 
 
 def _where(table: Any, pairs: list[Pair]) -> Any:
@@ -107,6 +126,10 @@ def monday(day: dt.date) -> dt.date:
 def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
     s = t.daily_totals
     for domain, week in sorted({(domain, monday(day)) for domain, day in pairs}):
+        if connection.dialect.name == "postgresql":
+            key = f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}"
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                               {"k": key})
         rows = [{"domain": domain, "week": week, "organization_name": r[0], "reports": r[1],
                  "counted_successful": r[2], "counted_failed": r[3]}
                 for r in connection.execute(

@@ -240,10 +240,14 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
-    """Their findings must be recomputed (see tables.stale_domains)."""
+    """Their findings must be recomputed (see tables.stale_domains). An existing mark is
+    locked until this transaction ends (`DO UPDATE`, not `DO NOTHING`), so a recomputation
+    cannot take it away and read before this batch is committed (store/rollups.py)."""
     if domains:
-        statement = dialect_insert(connection, t.stale_domains).on_conflict_do_nothing()
-        connection.execute(statement, [{"domain": d} for d in domains])
+        statement = dialect_insert(connection, t.stale_domains)
+        statement = statement.on_conflict_do_update(
+            index_elements=["domain"], set_={"domain": statement.excluded.domain})
+        connection.execute(statement, [{"domain": d} for d in sorted(domains)])
 
 
 def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],

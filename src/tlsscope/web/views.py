@@ -55,7 +55,6 @@ def window(days: int, until: dt.date | None = None) -> tuple[dt.date, dt.date]:
 
 def visible(store: Store, scope: Scope) -> list[tuple[str, str]]:
     """(domain, organisation name) of every domain the user may see."""
-    store.fresh()  # the roll-ups the callers read next include every stored report
     every = store.read(account_rows.all_domains)
     if scope.domains is None:
         return [(d.name, d.organisation_name) for d in every]
@@ -128,7 +127,6 @@ def finding(store: Store, scope: Scope, finding_id: int,
     domain = store.read(browse.finding_domain, finding_id)
     if domain is None or not scope.allows(domain):
         raise HTTPException(404, "not found")
-    store.fresh(domain)
     for found_id, _, found in store.read(localized, domain, lang):
         if found_id == finding_id:
             return (FindingView(id=finding_id, finding=found),

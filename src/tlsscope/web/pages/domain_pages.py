@@ -33,7 +33,6 @@ def add(pages: APIRouter, site: Site) -> None:
         since, until = day_param(since_text, "since"), day_param(until_text, "until")
         name = scope.check(domain)
         words = words_for(request, scope)
-        site.store.fresh(name)
         latest = site.store.read(browse.last_report_days, [name]).get(name)
         if until is None and since is None and latest is not None and latest < views.today():
             until = latest  # old reports only: show their period, not an empty one

@@ -1,0 +1,118 @@
+"""The coarse roll-ups as readers see them: rebuilt rows, and for the (domain, day) pairs still
+marked in `rollup_dirty`, the same figures summed from the per-reporter roll-ups.
+
+Readers never rebuild (a read stays a read, and takes no write lock): each function here is a
+subquery with the coarse table's columns, one `UNION ALL` of
+
+- the coarse rows of pairs that are not marked (`NOT EXISTS` on rollup_dirty's key), and
+- for marked pairs, the fine rows (daily_totals, daily_failures) summed to the coarse key,
+  found from the marks (a few) rather than by testing every fine row of the period.
+
+One statement sees one snapshot, and a batch commits its fine rows and its marks together, so
+the two halves never miss or double a batch. `where(table)` gives the caller's conditions on
+the columns both tables share (domain, day, result type, MX); they go inside both halves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, tuple_, union_all
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Subquery
+
+from tlsscope.store import tables as t
+
+Where = Callable[[Any], list[Any]]
+
+
+def _marked(table: Any) -> Any:
+    d = t.rollup_dirty
+    return exists().where(d.c.domain == table.c.domain, d.c.day == table.c.day)
+
+
+def _merged(name: str, coarse: Any, fine: Any, keys: list[str], measures: list[str],
+            where: Where) -> Subquery:
+    d = t.rollup_dirty
+    rebuilt = (select(*(coarse.c[k] for k in keys), *(coarse.c[m] for m in measures))
+               .where(*where(coarse), ~_marked(coarse)))
+    pending = (select(*(fine.c[k] for k in keys),
+                      *(func.sum(fine.c[m]).label(m) for m in measures))
+               .select_from(d)
+               .join(fine, and_(fine.c.domain == d.c.domain, fine.c.day == d.c.day))
+               .where(*where(fine))
+               .group_by(*(fine.c[k] for k in keys)))
+    return union_all(rebuilt, pending).subquery(name)
+
+
+def domain_days(where: Where) -> Subquery:
+    """Like t.domain_days (per domain, day, policy type and mode)."""
+    return _merged("domain_days", t.domain_days, t.daily_totals,
+                   ["domain", "day", "policy_type", "mode"],
+                   ["reports", "successful", "failed", "counted_successful", "counted_failed"],
+                   where)
+
+
+def failure_days(where: Where) -> Subquery:
+    """Like t.failure_days (per domain, day, policy type, result type and MX)."""
+    return _merged("failure_days", t.failure_days, t.daily_failures,
+                   ["domain", "day", "policy_type", "result_type", "receiving_mx_hostname"],
+                   ["sessions", "counted_sessions"], where)
+
+
+def failure_reporters(where: Where) -> Subquery:
+    """Like t.failure_reporters (who reported each result type at each MX, per day)."""
+    return _merged("failure_reporters", t.failure_reporters, t.daily_failures,
+                   ["domain", "result_type", "receiving_mx_hostname", "day",
+                    "organization_name"], ["sessions"], where)
+
+
+MAX_MARKED_WEEKS = 200  # more marked weeks than this: read the period per day
+
+
+def by_reporter_parts(connection: Connection, domain: str | None, since: dt.date,
+                      until: dt.date) -> list[Any]:
+    """Selects of (org, reports, ok, bad) rows whose sums are the counted sessions per reporter
+    over since..until: whole weeks (Monday to Sunday) from reporter_weeks, except weeks with a
+    marked day, and every other day from daily_totals. A 90-day period reads about a seventh
+    of the rows it would per day."""
+    w, d = t.reporter_weeks, t.daily_totals
+    first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
+    last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
+    marked = _marked_weeks(connection, domain, first_week, last_week)
+    if first_week > last_week or marked is None:
+        per_day = [and_(d.c.day >= since, d.c.day <= until)]
+        return [_rows(d, [*per_day, *_domain(d, domain)])]
+    weeks = [w.c.week >= first_week, w.c.week <= last_week, *_domain(w, domain)]
+    if marked:
+        weeks.append(tuple_(w.c.domain, w.c.week).not_in(sorted(marked)))
+    days = [or_(and_(d.c.day >= since, d.c.day < first_week),
+                and_(d.c.day > last_week + dt.timedelta(days=6), d.c.day <= until),
+                *(and_(d.c.domain == name, d.c.day >= monday,
+                       d.c.day <= monday + dt.timedelta(days=6))
+                  for name, monday in sorted(marked))), *_domain(d, domain)]
+    return [_rows(w, weeks), _rows(d, days)]
+
+
+def _marked_weeks(connection: Connection, domain: str | None, first_week: dt.date,
+                  last_week: dt.date) -> set[tuple[str, dt.date]] | None:
+    """The (domain, Monday) of weeks with a marked day; None when there are too many."""
+    m = t.rollup_dirty
+    query = select(m.c.domain, m.c.day).where(
+        m.c.day >= first_week, m.c.day <= last_week + dt.timedelta(days=6), *_domain(m, domain))
+    rows = connection.execute(query.limit(MAX_MARKED_WEEKS + 1)).all()
+    if len(rows) > MAX_MARKED_WEEKS:
+        return None
+    return {(name, day - dt.timedelta(days=day.weekday())) for name, day in rows}
+
+
+def _domain(table: Any, domain: str | None) -> list[Any]:
+    return [] if domain is None else [table.c.domain == domain]
+
+
+def _rows(table: Any, where: list[Any]) -> Any:
+    return select(table.c.organization_name.label("org"), table.c.reports.label("reports"),
+                  table.c.counted_successful.label("ok"),
+                  table.c.counted_failed.label("bad")).where(*where)
