@@ -13,7 +13,6 @@ from collections import Counter
 from typing import Any
 
 import pytest
-
 from sqlalchemy import func, select
 
 from tlsscope.parse import read_input

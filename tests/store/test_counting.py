@@ -1,0 +1,169 @@
+"""The one counting rule, everywhere: generated reports give the same domain totals in the
+reader, the `parse --json` contract, the rows and roll-ups, `stats` (before and after the
+coarse roll-ups are rebuilt) and the facts the detectors read; and migration 0009 brings a
+store counted by the old rule to exactly what a fresh ingest gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+import tlsscope.report
+from tlsscope.parse import read_input
+from tlsscope.parse.contract import report_entry
+from tlsscope.parse.results import ReadReport
+from tlsscope.store import Arrival, Store
+from tlsscope.store import tables as t
+from tlsscope.store.rows import ReportRows, Rollup
+
+ALL_TIME = (dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+KINDS = ("sts", "tlsa", "no-policy-found")
+
+
+def _doc(org: str, rid: str, day: int, policies: list[tuple[str, str, int, int]]) -> bytes:
+    entries = []
+    for domain, kind, ok, failed in policies:
+        policy: dict[str, Any] = {"policy-type": kind, "policy-domain": domain}
+        if kind == "sts":
+            policy["policy-string"] = ["version: STSv1", f"mode: {('enforce', 'testing')[ok % 2]}",
+                                       "mx: mx.example", "max_age: 86400"]
+        details = [{"result-type": "certificate-expired", "receiving-mx-hostname": "mx.example",
+                    "failed-session-count": failed}] if failed else []
+        entries.append({"policy": policy, "summary": {"total-successful-session-count": ok,
+                                                      "total-failure-session-count": failed},
+                        "failure-details": details})
+    return json.dumps({"organization-name": org, "report-id": rid, "contact-info": "a@b.example",
+                       "date-range": {"start-datetime": f"2026-11-{day:02d}T00:00:00Z",
+                                      "end-datetime": f"2026-11-{day:02d}T23:59:59Z"},
+                       "policies": entries}).encode()
+
+
+def _arrival(data: bytes) -> Arrival:
+    return Arrival(hashlib.sha256(data).hexdigest(), "gen", data, dt.datetime.now(dt.UTC),
+                   read_input(data, "gen"))
+
+
+policy_st = st.tuples(st.sampled_from(("a.example", "b.example")), st.sampled_from(KINDS),
+                      st.integers(0, 50), st.integers(0, 9))
+report_st = st.tuples(st.sampled_from(("Google Inc.", "Microsoft Corporation")),
+                      st.integers(1, 3), st.lists(policy_st, min_size=1, max_size=5))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(report_st, min_size=1, max_size=6))
+def test_every_consumer_gives_the_same_domain_totals(tmp_path_factory: pytest.TempPathFactory,
+                                                     reports: list[Any]) -> None:
+    datas = [_doc(org, f"r{i}", day, policies) for i, (org, day, policies) in enumerate(reports)]
+    arrivals = [_arrival(data) for data in datas]
+    reads = [r for a in arrivals for r in (a.result.reports if a.result else [])]
+    assert len(reads) == len(reports)
+    truth: Counter[str] = Counter()
+    for read in reads:
+        for domain, (ok, failed) in read.report.domain_totals().items():
+            truth[domain] += ok + failed
+    contract: Counter[str] = Counter()
+    rollup = Rollup()
+    for read in reads:
+        for domain, sums in report_entry(read)["domain_totals"].items():
+            contract[domain] += sums["successful"] + sums["failed"]
+        rows = ReportRows(read, "x", dt.datetime.now(dt.UTC))
+        rollup.add(rows)
+        assert rows.report["successful"] + rows.report["failed"] == sum(
+            ok + failed for ok, failed in read.report.domain_totals().values())
+    assert contract == truth
+    rolled: Counter[str] = Counter()
+    for row in rollup.totals_rows():
+        rolled[row["domain"]] += row["counted_successful"] + row["counted_failed"]
+    assert +rolled == +truth
+    db = tmp_path_factory.mktemp("db") / "t.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        store.save(arrivals)
+        for domain in truth:
+            unrebuilt = store.stats(domain, *ALL_TIME)  # read from the fine roll-ups
+            facts = store.facts(domain, *ALL_TIME)
+            counted = sum(p.successful + p.failed for p in facts.policies if p.counted)
+            assert unrebuilt.successful + unrebuilt.failed == truth[domain] == counted
+            failed_rows = sum(r.sessions for r in facts.failures if r.counted)
+            assert sum(b.failed for b in unrebuilt.by_result_type) == failed_rows
+        store.fresh()
+        for domain in truth:
+            rebuilt = store.stats(domain, *ALL_TIME)
+            assert rebuilt.successful + rebuilt.failed == truth[domain]
+        everything = store.stats(None, *ALL_TIME)
+        assert everything.successful + everything.failed == sum(truth.values())
+        assert everything.reports == sum(len(r.report.domain_totals()) for r in reads)
+
+
+def _old_rule(entries: Any) -> list[bool]:
+    """Before 0009: per domain, only the policy type with the most sessions counted."""
+    sums: dict[tuple[str, str], int] = {}
+    for domain, kind, sessions in entries:
+        sums[(domain, kind)] = sums.get((domain, kind), 0) + sessions
+    best: dict[str, tuple[int, str]] = {}
+    for (domain, kind), sessions in sums.items():
+        if domain not in best or sessions > best[domain][0]:
+            best[domain] = (sessions, kind)
+    return [best[domain][1] == kind for domain, kind, _ in entries]
+
+
+CASES = [
+    ("Google Inc.", 1, [("a.example", "no-policy-found", 1, 0), ("a.example", "sts", 0, 5),
+                        ("a.example", "sts", 0, 8)]),
+    ("Microsoft Corporation", 1, [("a.example", "tlsa", 2, 0), ("a.example", "sts", 2, 0)]),
+    ("Microsoft Corporation", 2, [("a.example", "sts", 3, 1), ("a.example", "tlsa", 3, 1),
+                                  ("b.example", "no-policy-found", 7, 0),
+                                  ("b.example", "sts", 1, 2)]),
+    ("Google Inc.", 2, [("a.example", "sts", 10, 2)]),
+    ("Google Inc.", 3, [("b.example", "no-policy-found", 4, 0), ("b.example", "tlsa", 9, 3)]),
+]
+
+
+def _tables(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    with store.engine.connect() as connection:
+        for table, order in ((t.policies, "report, idx"), (t.reports, "id"),
+                             (t.daily_totals, "domain, day, policy_type, mode, organization_name"),
+                             (t.daily_failures, "domain, day, organization_name, policy_type, "
+                                                "result_type, receiving_mx_hostname")):
+            columns = [c for c in table.c if c.name not in ("stored_at", "input_sha256",
+                                                             "location", "key")]
+            out[table.name] = [tuple(row) for row in connection.execute(
+                select(*columns).order_by(text(order)))]
+    return out
+
+
+def test_migration_0009_recounts_a_store_counted_by_the_old_rule(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    arrivals = [_arrival(_doc(org, f"m{i}", day, p)) for i, (org, day, p) in enumerate(CASES)]
+    with Store.open(db_url) as store:
+        with monkeypatch.context() as patch:
+            patch.setattr(tlsscope.report, "counted", _old_rule)
+            old = [read_input(a.data, "gen") for a in arrivals]
+            store.save([a._replace(result=r) for a, r in zip(arrivals, old, strict=True)])
+        before = store.stats("a.example", *ALL_TIME)
+        assert before.successful + before.failed == 13 + 2 + 4 + 12  # no-policy-found lost
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+    with Store.open(db_url) as migrated:
+        after = migrated.stats("a.example", *ALL_TIME)
+        assert after.successful + after.failed == 1 + 13 + 2 + 4 + 12
+        migrated_tables = _tables(migrated)
+        migrated.fresh()
+        rebuilt = migrated.stats("b.example", *ALL_TIME)
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with Store.open(fresh_url) as fresh:
+        fresh.save(arrivals)
+        assert _tables(fresh) == migrated_tables
+        fresh.fresh()
+        assert fresh.stats("b.example", *ALL_TIME) == rebuilt
+    assert isinstance(old[0].reports[0], ReadReport)
