@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.analyze.scenarios import Day, Failure, daily, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
-from tlsscope.analyze.detectors import DomainFinding, detect
+from tlsscope.analyze.detectors import DomainFinding, detect, novelty
 from tlsscope.analyze.facts import DomainFacts, FailureRow, PolicyDay
 from tlsscope.store import Store
 
@@ -22,6 +22,16 @@ REPORTERS = (("Google LLC", 900), ("Microsoft Corporation", 300), ("Mail.ru", 40
 
 def findings(store: Store, until: dt.date, days: int = 28, lang: str = "en") -> list[DomainFinding]:
     return detect(store.facts(DOMAIN, until - dt.timedelta(days=days - 1), until), lang)
+
+
+def assert_no_near_duplicates(found: list[DomainFinding]) -> None:
+    """No two open findings share a title, nor (for those about an MX or a result type) the
+    domain, MX and result type: one finding per problem."""
+    opened = [f for f in found if f.status == "open"]
+    titles = [f.title for f in opened]
+    assert len(titles) == len(set(titles)), titles
+    keys = [(f.domain, f.mx_host, f.result_type) for f in opened if f.mx_host or f.result_type]
+    assert len(keys) == len(set(keys)), keys
 
 
 def healthy(days: int, mode: str = "enforce") -> list[Day]:
@@ -175,9 +185,15 @@ def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: 
         Failure("sts-policy-fetch-error", 2, "")], mode="testing")
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
     kinds = {f.kind: f for f in findings(store, START + dt.timedelta(days=27))}
-    # 7 sessions on one day are below the disagreement's MIN_SESSIONS.
-    assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy",
-                          "new-result-type", "new-failing-mx"}
+    # 7 sessions on one day are below the disagreement's MIN_SESSIONS; "new result type" and
+    # "new failing MX" are the first days of the certificate and policy findings.
+    assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy"}
+    assert kinds["certificate"].also_seen_by == ["new-result-type", "new-failing-mx"]
+    assert kinds["mta-sts-policy"].also_seen_by == ["new-result-type"]
+    assert kinds["certificate"].explanation.endswith(
+        "Other detectors saw the same cause: A new kind of failure for example.com: "
+        "certificate-host-mismatch; mx1.example.com started failing.")
+    assert_no_near_duplicates(list(kinds.values()))
     blocked = kinds["testing-would-block"]
     # A policy a sender cannot fetch is no policy, not a refusal (RFC 8461 §5).
     assert blocked.sessions == 5
@@ -202,9 +218,13 @@ def test_mx_outside_the_policy_patterns(store: Store, tmp_path: Path) -> None:
     found = sorted((f for f in findings(store, START + dt.timedelta(days=5))
                     if f.kind == "mx-outside-policy"), key=lambda f: f.mx_host)
     # *.example.com covers exactly one label: a.b.example.com is outside too (RFC 8461 §4.1).
-    assert [(f.mx_host, f.severity, f.sessions) for f in found] == [
-        ("a.b.example.com", "high", 1), ("mx9.backup.example.net", "high", 7)]
+    # The validation failures there are the same cause: one finding each, as severe as the
+    # validation failure under enforce.
+    assert [(f.mx_host, f.severity, f.sessions, f.also_seen_by) for f in found] == [
+        ("a.b.example.com", "critical", 1, ["validation"]),
+        ("mx9.backup.example.net", "critical", 7, ["validation"])]
     assert "*.example.com" in found[1].explanation
+    assert not [f for f in findings(store, START + dt.timedelta(days=5)) if f.kind == "validation"]
 
 
 def test_reporter_gone_silent(store: Store, tmp_path: Path) -> None:
@@ -237,16 +257,25 @@ def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path
     assert "Google LLC got past STARTTLS" in downgrade.explanation
     assert downgrade.basis == ["after-starttls", "only-mx-seen", "own-successes"]
     assert {e.sending_ip for e in downgrade.evidence} == {"203.0.113.5"}
-    assert not found["starttls"].heuristic
+    # The starttls finding of the same rows is the same cause, not a second finding that
+    # says the MX offers no STARTTLS when the evidence says it does.
+    assert "starttls" not in found
+    assert downgrade.also_seen_by == ["starttls"]
+    assert downgrade.severity == "critical"  # starttls-not-supported under enforce
+    assert_no_near_duplicates(list(found.values()))
 
 
 def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: Path) -> None:
     days = []
     for n, day in enumerate(daily(START, 15)):
-        # A domain that always has about 1 % failures; on the last day 12 %.
-        failed = 120 if n == 14 else 10
-        days.append(Day("Google LLC", day, 1000 - failed, [
-            Failure("certificate-host-mismatch", failed, f"mx1.{DOMAIN}")]))
+        # A domain that always has about 1 % failures; on the last day 12 %, at two new MX
+        # hosts at once: no one finding explains the jump, so it is a finding of its own.
+        failures = [Failure("certificate-host-mismatch", 10, f"mx1.{DOMAIN}")]
+        if n == 14:
+            failures += [Failure("starttls-not-supported", 55, f"mx3.{DOMAIN}"),
+                         Failure("validation-failure", 55, f"mx4.{DOMAIN}")]
+        days.append(Day("Google LLC", day, 1000 - sum(f.sessions for f in failures),
+                        failures))
         days.append(Day("Microsoft Corporation", day, 300))
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
     spikes = [f for f in findings(store, START + dt.timedelta(days=14))
@@ -268,14 +297,19 @@ def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -
              Day("Microsoft Corporation", last, 300), Day("Yahoo", last, 20)]
     ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
     found = {f.kind: f for f in findings(store, last)}
-    # Google's 3 failed of 903 sessions (0.3 %) are no material disagreement.
-    assert set(found) == {"starttls", "new-result-type", "new-failing-mx", "new-reporter"}
+    # Google's 3 failed of 903 sessions (0.3 %) are no material disagreement; the new MX
+    # and result type are the first days of the starttls finding.
+    assert set(found) == {"starttls", "new-reporter"}
     assert (found["new-reporter"].reporters, found["new-reporter"].severity) == (["Yahoo"],
                                                                                 "info")
-    assert found["new-failing-mx"].mx_host == "mx4.example.com"
-    assert found["new-result-type"].title == ("A new kind of failure for example.com: "
-                                              "starttls-not-supported")
-    assert "in the 9 days of reports" in found["new-failing-mx"].explanation
+    assert found["starttls"].also_seen_by == ["new-result-type", "new-failing-mx"]
+    assert ("A new kind of failure for example.com: starttls-not-supported; "
+            "mx4.example.com started failing.") in found["starttls"].explanation
+    alone = novelty.detect(store.facts(DOMAIN, START, last))
+    assert {f.kind: f.mx_host for f in alone} == {"new-result-type": "",
+                                                  "new-failing-mx": "mx4.example.com",
+                                                  "new-reporter": ""}
+    assert "in the 9 days of reports" in alone[1].explanation
     # Two days later, with the same failure every day, it is no longer new.
     days = [Day("Google LLC", last + dt.timedelta(days=n), 900,
                 [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]) for n in (1, 2)]

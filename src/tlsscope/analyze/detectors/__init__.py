@@ -5,7 +5,8 @@
 Every finding names its kind, severity, domain and (where it applies) MX and IP, when it was
 first and last seen, the sessions affected, the reporters that saw it, the evidence (report
 keys and the figures taken from them), the catalog's explanation and fix, and a status: open,
-or resolved when every reporter that saw it has sent later reports without it.
+or resolved when every reporter that saw it has sent later reports without it. The findings of
+one cause are then grouped into one (grouping.py), so that the list has one per problem.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tlsscope.analyze.detectors import (
     dane,
     disagreement,
     downgrade,
+    grouping,
     mode_advice,
     mta_sts,
     mx_outside_policy,
@@ -44,7 +46,8 @@ def detect(facts: DomainFacts, lang: str = "en",
     """`report_domains`: the domains of the addresses reports are sent to (rua). Failures
     there may be about the delivery of reports (RFC 8460 §3: a reporter should not count the
     session that delivered its report, but some do): such findings are marked `report_loop`."""
-    found = [finding for detector in DETECTORS for finding in detector(facts, lang)]
+    found = grouping.group([finding for detector in DETECTORS
+                            for finding in detector(facts, lang)], facts, lang)
     if facts.domain in {d.lower().rstrip(".") for d in report_domains}:
         note = catalog.Words(lang).texts["note_report_loop"]
         for finding in found:

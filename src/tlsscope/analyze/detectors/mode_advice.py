@@ -1,11 +1,16 @@
 """Mode advice (RFC 8461 §5): a testing policy ready for enforce; what enforce would have
-refused under testing; a domain for which senders found no policy at all."""
+refused under testing; a domain for which senders found no policy at all.
+
+The two testing findings never contradict each other: what enforce would have refused is
+resolved once every reporter that saw it reported later without it, and as soon as the
+clean run that makes the policy ready for enforce is there."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 
+from tlsscope.analyze.detectors.by_result import last_reports
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
@@ -51,11 +56,11 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     return found
 
 
-def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
-                    lang: str) -> list[DomainFinding]:
-    out = []
+def _would_block(facts: DomainFacts, testing: list[PolicyDay],
+                 lang: str) -> DomainFinding | None:
     blocked: dict[str, int] = defaultdict(int)
     evidence: dict[str, Evidence] = {}
+    last_failed: dict[str, dt.date] = {}
     for row in facts.failures:
         if row.policy_type == "sts" and row.mode == "testing" \
                 and row.result_type in BLOCKED_UNDER_ENFORCE:
@@ -64,14 +69,26 @@ def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
             evidence[row.report_key] = Evidence(
                 report_key=row.report_key, day=row.day, reporter=row.reporter,
                 sessions=row.sessions + (old.sessions if old else 0))
-    if blocked:
-        total = sum(blocked.values())
-        causes = ", ".join(f"{kind} ({count})" for kind, count in
-                           sorted(blocked.items(), key=lambda kv: -kv[1]))
-        rows = [p for p in testing if p.report_key in evidence]
-        out.append(_finding(facts, "testing-would-block", "medium", lang, rows, total,
-                            sorted(evidence.values(), key=lambda e: (e.day, e.reporter)),
-                            causes=causes))
+            last_failed[row.reporter] = max(row.day, last_failed.get(row.reporter, row.day))
+    if not blocked:
+        return None
+    causes = ", ".join(f"{kind} ({count})" for kind, count in
+                       sorted(blocked.items(), key=lambda kv: -kv[1]))
+    rows = [p for p in testing if p.report_key in evidence]
+    found = _finding(facts, "testing-would-block", "medium", lang, rows, sum(blocked.values()),
+                     sorted(evidence.values(), key=lambda e: (e.day, e.reporter)),
+                     causes=causes)
+    # Resolved like its causes: once every reporter that saw them reported later without.
+    latest = last_reports(facts)
+    if all(latest.get(name, day) > day for name, day in last_failed.items()):
+        found.status = "resolved"
+    return found
+
+
+def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
+                    lang: str) -> list[DomainFinding]:
+    out = []
+    blocking = _would_block(facts, testing, lang)
     last = max(p.day for p in testing)
     recent_start = last - dt.timedelta(days=CLEAN_DAYS - 1)
     recent = [p for p in testing if p.day >= recent_start]
@@ -85,4 +102,6 @@ def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
         out.append(_finding(facts, "ready-for-enforce", "info", lang, recent,
                             sum(p.successful for p in recent), evidence_ok, days=CLEAN_DAYS,
                             reporters=names(reporters, lang)))
-    return out
+        if blocking is not None:  # a clean run since: what enforce would refuse is history
+            blocking.status = "resolved"
+    return ([blocking] if blocking else []) + out
