@@ -49,8 +49,9 @@ def report(domain: str, entry: Day) -> dict[str, object]:
     for failure in entry.failures:
         detail: dict[str, object] = {
             "result-type": failure.result_type, "sending-mta-ip": failure.sending_ip,
-            "receiving-mx-hostname": failure.mx, "receiving-ip": failure.receiving_ip,
-            "failed-session-count": failure.sessions}
+            "receiving-mx-hostname": failure.mx, "failed-session-count": failure.sessions}
+        if failure.receiving_ip:  # Microsoft gives none (RFC 8460 §4.4: optional)
+            detail["receiving-ip"] = failure.receiving_ip
         if failure.reason:
             detail["failure-reason-code"] = failure.reason
         details.append(detail)

@@ -12,8 +12,10 @@ more of these kinds of evidence (the finding's `basis`, each said in a sentence)
   reporters name it), and others succeed;
 - own-other-addresses: the reporter's own sessions from other sending IPs got past STARTTLS
   at that MX (after-STARTTLS failures), only some of its IPs saw none;
-- own-successes: with the MX the only one, the reporter itself reports successful sessions
-  on those days: some of its traffic got STARTTLS there, the failures come from some IPs."""
+- own-successes: with the MX the only one, and other reporters succeeding there, the reporter
+  itself reports successful sessions on those days: some of its traffic got STARTTLS there,
+  the failures come from some of its IPs. When every reporter sees the failure, it is more
+  likely the MX (a node without TLS) than a path, and the heuristic does not fire."""
 
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ def _grounds(facts: DomainFacts, mx: str, rows: list[FailureRow], lang: str) -> 
                                                     "good": names(good, lang)}))
         successful = sum(p.successful for p in facts.policies
                          if p.reporter == reporter and p.day in days)
-        if bad and successful and (single or alone):
+        # Not when every reporter sees it: that is the MX (a node without TLS), not a path.
+        if bad and successful and succeeding and (single or alone):
             grounds.append(("own-successes", {"reporter": reporter, "bad": names(bad, lang),
                                               "successful": words.number(successful)}))
     return grounds
