@@ -395,3 +395,24 @@ def test_validation_failures_and_unknown_result_types_are_not_dropped(
     odd = found["unknown-result-type"]
     assert (odd.result_type, odd.sessions) == ("x-vendor-oddity", 2)
     assert odd.title == "mx1.example.com: An unknown result type: x-vendor-oddity"
+
+
+def test_a_mode_no_report_quoted_is_said_to_be_unquoted() -> None:
+    """Mail.ru gives no policy-string: its findings say the mode was not quoted, give the
+    effect under both modes, and take testing's severity (nothing says mail was refused)."""
+    from tests.analyze.facts_builder import facts, failure, policy
+
+    day = dt.date(2026, 2, 3)
+    found = detect(facts([policy("Mail.ru", day, 0, 3, mode="", patterns=())],
+                         [failure("Mail.ru", day, "certificate-expired", 3, "mx1.example.com",
+                                  mode="")]))
+    (expired,) = found
+    assert (expired.kind, expired.severity) == ("certificate", "high")
+    assert "The report did not quote your MTA-STS policy's mode" in expired.explanation
+    assert "Under enforce: Senders honouring your enforce policy do not deliver" in (
+        expired.explanation)
+    assert "testing mode" not in expired.explanation
+    (in_pt,) = detect(facts([policy("Mail.ru", day, 0, 3, mode="", patterns=())],
+                            [failure("Mail.ru", day, "certificate-expired", 3,
+                                     "mx1.example.com", mode="")]), "pt")
+    assert "não citou o modo" in in_pt.explanation
