@@ -58,6 +58,8 @@ CODES: dict[str, str] = {
     "invalid_encoding": "the JSON text is not valid in its encoding",
     # report-level errors: this report is rejected
     "missing_member": "a required member (RFC 8460 §4.4) is missing or null",
+    "invalid_policy_domain": "policy-domain is not a domain name (LDH labels, or IDNA U-labels)",
+    "invalid_report_domain": "the mail's TLS-Report-Domain header is not a domain name",
     "wrong_type": "a member has a type that cannot be read as the RFC's",
     "invalid_count": "a session count is negative, fractional, not a number or absurdly large",
     "invalid_datetime": "a date-time is not RFC 3339",

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from tlsscope.errors import StoreUnavailable
-from tlsscope.pipeline import DkimCheck, _save
+from tlsscope.pipeline import DkimCheck, DomainGate, _save
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
@@ -60,6 +60,7 @@ class Intake:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
         self.dkim = DkimCheck.for_intake(settings, live=True)
+        self.gate = DomainGate.for_intake(settings)
         self._queue: queue.SimpleQueue[tuple[RawInput, Future[Saved]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="tlsscope-intake", daemon=True)
@@ -91,7 +92,8 @@ class Intake:
 
     def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
         try:
-            saved = _save(self.store, [raw for raw, _ in batch], self.settings, self.dkim)
+            saved = _save(self.store, [raw for raw, _ in batch], self.settings, self.dkim,
+                          self.gate)
         except Exception as exc:  # loop guard: the batch fails as a whole; receivers retry
             failure = StoreUnavailable(f"{type(exc).__name__}: {exc}")
             for _, future in batch:
@@ -189,6 +191,7 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any,
     """
     store = Store.open(url, checkpoints="background")
     dkim = DkimCheck.for_intake(settings, live=True)
+    gate = DomainGate.for_intake(settings)
     parent = os.getppid()
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes
 
@@ -209,7 +212,8 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any,
             if not batch:
                 continue
             try:
-                saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim)
+                saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim,
+                                         gate)
             except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
                 saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
             for (ticket, _), outcome in zip(batch, saved, strict=True):

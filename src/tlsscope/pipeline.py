@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import hashlib
 import multiprocessing
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import NamedTuple
@@ -71,6 +72,7 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
     """
     totals = IngestTotals()
     dkim = DkimCheck.for_intake(settings, live)
+    gate = DomainGate.for_intake(settings)
 
     batches = 0
 
@@ -79,7 +81,7 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
         batches += 1
         if batches % COLLECT_EVERY == 0:
             gc.collect()
-        for saved in prepared.save(store, dkim):
+        for saved in prepared.save(store, dkim, gate):
             totals.add(saved)
             if on_saved is not None:
                 on_saved(saved)
@@ -141,15 +143,25 @@ class _Prepared:
                  results: Callable[[], list[InputResult]]) -> None:
         self.raws, self.digests, self.fresh, self.results = raws, digests, fresh, results
 
-    def save(self, store: Store, dkim: DkimCheck | None = None) -> list[Saved]:
+    def save(self, store: Store, dkim: DkimCheck | None = None,
+             gate: DomainGate | None = None) -> list[Saved]:
         results = iter(self.results())
         arrivals = []
-        for raw, digest, fresh in zip(self.raws, self.digests, self.fresh, strict=True):
+        refused: dict[int, Saved] = {}
+        for i, (raw, digest, fresh) in enumerate(zip(self.raws, self.digests, self.fresh,
+                                                     strict=True)):
             result = next(results) if fresh else None
+            reason = gate.refusal(store, result) if gate and result else None
+            if reason is not None:
+                refused[i] = Saved(digest, raw.source, Outcome.REJECTED, 0, 0, 0, [reason],
+                                   refused=True)
+                continue
             verdict = dkim.check(raw.data or b"", result) if dkim and result else None
             arrivals.append(Arrival(digest, raw.source, raw.data or b"",
-                                    raw.received_at or _now(), result, verdict))
-        return store.save(arrivals)
+                                    raw.received_at or _now(), result, verdict, raw.channel,
+                                    raw.peer))
+        saved = iter(store.save(arrivals) if arrivals else [])
+        return [refused[i] if i in refused else next(saved) for i in range(len(self.raws))]
 
 
 def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
@@ -164,9 +176,44 @@ def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
 
 
 def _save(store: Store, raws: list[RawInput], settings: Settings,
-          dkim: DkimCheck | None = None) -> list[Saved]:
+          dkim: DkimCheck | None = None, gate: DomainGate | None = None) -> list[Saved]:
     with Readers(settings, 0) as readers:
-        return _prepare(store, raws, readers).save(store, dkim)
+        return _prepare(store, raws, readers).save(store, dkim, gate)
+
+
+class DomainGate:
+    """`accept_domains`: reports about other policy domains are refused, not stored, and the
+    sender is told why (HTTP 403, SMTP 550). A list is fixed; "assigned" follows the domains
+    assigned to an organisation, read again at most every few seconds."""
+
+    REFRESH_SECONDS = 5.0
+
+    def __init__(self, settings: Settings) -> None:
+        accept = settings.accept_domains
+        self.assigned = accept == "assigned"
+        self.names = set() if self.assigned else {d.lower().rstrip(".") for d in accept}
+        self.read_at = -self.REFRESH_SECONDS
+
+    @classmethod
+    def for_intake(cls, settings: Settings) -> DomainGate | None:
+        return cls(settings) if settings.accept_domains else None
+
+    def refusal(self, store: Store, result: InputResult) -> str | None:
+        domains = {p.policy.policy_domain.lower().rstrip(".")
+                   for read in result.reports for p in read.report.policies
+                   if p.policy.policy_domain}
+        if not domains:
+            return None
+        if self.assigned and time.monotonic() - self.read_at > self.REFRESH_SECONDS:
+            from tlsscope.store import accounts
+
+            self.names, self.read_at = store.read(accounts.assigned_domains), time.monotonic()
+        others = sorted(domains - self.names)
+        if not others:
+            return None
+        shown = ", ".join(repr(d[:80]) for d in others[:3]) + (" ..." if len(others) > 3 else "")
+        return (f"domain_not_accepted: this installation does not take reports about {shown} "
+                "(accept_domains)")
 
 
 class DkimCheck:

@@ -126,6 +126,7 @@ async def _mail_servers(settings: Settings, deliver: Any,
     from aiosmtpd.smtp import SMTP
 
     handler = ReportHandler(deliver, settings.rua_addresses)
+    lmtp = ReportHandler(deliver, settings.rua_addresses, channel="lmtp")
     loop = asyncio.get_running_loop()
     servers = []
     limit = settings.smtp_max_message_bytes
@@ -137,12 +138,12 @@ async def _mail_servers(settings: Settings, deliver: Any,
     if settings.lmtp_listen:
         if settings.lmtp_listen.startswith("/"):
             servers.append(await loop.create_unix_server(
-                lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"),
+                lambda: LMTP(lmtp, data_size_limit=limit, ident="tlsscope"),
                 settings.lmtp_listen))
         else:
             host, port = host_port(settings.lmtp_listen, "lmtp_listen")
             servers.append(await loop.create_server(
-                lambda: LMTP(handler, data_size_limit=limit, ident="tlsscope"), host, port))
+                lambda: LMTP(lmtp, data_size_limit=limit, ident="tlsscope"), host, port))
     return servers
 
 

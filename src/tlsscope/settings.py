@@ -56,6 +56,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
     rua_addresses: list[str] = msgspec.field(default_factory=list)
     """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
+    accept_domains: list[str] | str = msgspec.field(default_factory=list)
+    """Only store reports about these policy domains (a list), or about the domains assigned
+    to an organisation ("assigned"); others are refused (HTTP 403, SMTP 550). Empty: all."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.accept_domains, str) and self.accept_domains != "assigned":
+            raise ValueError(f'accept_domains must be a list of domains or "assigned", not '
+                             f"{self.accept_domains!r}")
 
     @property
     def report_domains(self) -> list[str]:
@@ -108,7 +116,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """How often serve looks for domains due for a re-check."""
 
 
-_LISTS = {"rua_addresses"}  # comma-separated in the environment
+_LISTS = {"rua_addresses", "accept_domains"}  # comma-separated in the environment
 
 
 def default_config_path() -> Path:
@@ -133,6 +141,7 @@ def load_settings(config: Path | None = None, environ: dict[str, str] | None = N
         raw = env.get(f"TLSSCOPE_{name.upper()}")
         if raw is not None:
             values[name] = [v.strip() for v in raw.split(",") if v.strip()] if (
+                name in _LISTS and raw.strip() != "assigned") else raw.strip() if (
                 name in _LISTS) else raw
     return _validate(values)
 

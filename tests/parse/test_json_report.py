@@ -242,3 +242,28 @@ def test_nan_error_gives_the_position() -> None:
         read_json((FIX / "quirks" / "error-nan-count.json").read_bytes())
     assert caught.value.path.startswith("line 1 column ")
     assert "NaN" in caught.value.message
+
+
+@pytest.mark.parametrize("name", [
+    "<script>alert('pd')</script>", "=cmd|' /c calc'!a0", "", "exa mple.com", "a..b",
+    "\ud800.example", "x\x00.example", "\u202eelpmaxe.com", "a" * 100_000 + ".example",
+    "-lead.example", "x" * 64 + ".example",
+])
+def test_a_policy_domain_that_is_not_a_domain_name_rejects_the_report(name: str) -> None:
+    doc = json.loads((FIX / "real" / "rfc8460-appendix-example.json").read_bytes())
+    doc["policies"][0]["policy"]["policy-domain"] = name
+    [outcome] = read_json(json.dumps(doc).encode())
+    assert not isinstance(outcome, ReadReport)
+    [problem] = [f for f in outcome if f.code == "invalid_policy_domain"]
+    assert problem.path == "$.policies[0].policy.policy-domain"
+    assert len(problem.message) < 300  # the value is quoted, escaped and cut short
+    assert "\x00" not in problem.message and "\u202e" not in problem.message
+
+
+def test_u_label_and_trailing_dot_policy_domains_are_domain_names() -> None:
+    doc = json.loads((FIX / "real" / "rfc8460-appendix-example.json").read_bytes())
+    for name, stored in (("bücher.example", "xn--bcher-kva.example"),
+                         ("Example.COM.", "Example.COM.")):
+        doc["policies"][0]["policy"]["policy-domain"] = name
+        read = one(json.dumps(doc).encode())
+        assert read.report.policies[0].policy.policy_domain == stored

@@ -7,6 +7,8 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tlsscope.parse import Outcome, read_input
 from tlsscope.settings import Settings
 
@@ -112,3 +114,19 @@ def test_reader_never_raises_on_garbage() -> None:
                  b"Subject: x\n\nbody", b"[1, 2]", b"{}", b"[{}]", b"\xff\xfe{\x00"):
         result = read_input(blob, "garbage")
         assert result.outcome in (Outcome.REJECTED, Outcome.NOT_A_REPORT), blob
+
+
+@pytest.mark.parametrize("header", ["<script>alert(1)</script>", "=cmd|' /c calc'!a0",
+                                    "exa mple.com", "a" * 5000])
+def test_a_tls_report_domain_header_that_is_not_a_domain_name_quarantines_the_mail(
+        header: str) -> None:
+    mail = (FIX / "real" / "google-tlsrpt-digest-success-1.eml").read_bytes()
+    assert b"TLS-Report-Domain: example.com" in mail
+    bad = mail.replace(b"TLS-Report-Domain: example.com",
+                       b"TLS-Report-Domain: " + header.encode())
+    result = read_input(bad, "hostile.eml")
+    assert result.outcome is Outcome.REJECTED and not result.reports
+    [problem] = result.errors
+    assert problem.code == "invalid_report_domain" and len(problem.message) < 300
+    assert read_input(mail.replace(b"TLS-Report-Domain: example.com",
+                                   b"TLS-Report-Domain: Example.COM."), "ok.eml").reports

@@ -124,3 +124,64 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
 def test_openapi_documents_the_intake(web: Running) -> None:
     spec = httpx.get(f"{web.url}/openapi.json").json()
     assert "/v1/tlsrpt" in spec["paths"]
+
+
+def _provenance(store: Store) -> list[tuple[str, str, bool, bool]]:
+    from sqlalchemy import select
+
+    from tlsscope.store import tables as t
+
+    r = t.reports
+    with store.engine.connect() as connection:
+        return [(row[0], row[1], bool(row[2]), bool(row[3])) for row in connection.execute(
+            select(r.c.channel, r.c.peer, r.c.authenticated, r.c.reporter_new).order_by(r.c.id))]
+
+
+def test_https_reports_record_their_provenance(web: Running) -> None:
+    assert post(web, REPORT, "application/tlsrpt+json").status_code == 201
+    again = REPORT.replace(b'"report-id"', b'"report-id": "another", "x-old-id"', 1)
+    assert post(web, again, "application/tlsrpt+json").status_code == 201
+    # HTTPS carries no authentication (RFC 8460 §7); the first report of a reporter is new
+    assert _provenance(web.store) == [("https", "127.0.0.1", False, True),
+                                      ("https", "127.0.0.1", False, False)]
+
+
+@pytest.mark.parametrize("name", ["<script>alert('pd')</script>", "=cmd|' /c calc'!a0"])
+def test_a_policy_domain_that_is_not_a_domain_name_is_quarantined(web: Running,
+                                                                  name: str) -> None:
+    import json
+
+    doc = json.loads(REPORT)
+    doc["policies"][0]["policy"]["policy-domain"] = name
+    answer = post(web, json.dumps(doc).encode(), "application/tlsrpt+json")
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0].startswith("invalid_policy_domain")
+    assert web.store.reports() == [] and len(web.store.quarantine()) == 1
+    assert web.store.known_domains() == []
+
+
+def test_accept_domains_refuses_other_domains_with_403(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+    import json
+
+    from tlsscope.pipeline import DomainGate
+    from tlsscope.store import accounts
+
+    monkeypatch.setattr(DomainGate, "REFRESH_SECONDS", 0.0)  # read the owners at every batch
+    store = Store.open(f"sqlite:///{tmp_path / 'gate.db'}")
+    running = Running(store, Settings(http_rate_per_minute=0, dkim_verify="never",
+                                      accept_domains="assigned"))
+    try:
+        refused = post(running, REPORT, "application/tlsrpt+json")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["outcome"] == "refused"
+        assert "does not take reports about" in refused.json()["errors"][0]
+        assert store.reports() == [] and store.quarantine() == []
+        org = store.write(accounts.organisation, "Acme")
+        for name in {p["policy"]["policy-domain"] for p in json.loads(REPORT)["policies"]}:
+            store.write(accounts.assign_domain, name, org, dt.datetime.now(dt.UTC))
+        assert post(running, REPORT, "application/tlsrpt+json").status_code == 201
+    finally:
+        running.stop()
+        store.close()

@@ -12,11 +12,14 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
+from sqlalchemy import select
 
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
+from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
+from tlsscope.store import tables as t
 
 from .conftest import OFFLINE, free_port
 
@@ -26,14 +29,15 @@ RUA = "tls-reports@example.com"
 
 class Receiver:
     def __init__(self, store: Store, tls: ssl.SSLContext | None = None,
-                 lmtp: bool = False, limit: int = 1024 * 1024) -> None:
+                 lmtp: bool = False, limit: int = 1024 * 1024,
+                 settings: Settings = OFFLINE) -> None:
         self.store = store
-        self.intake = Intake(store, OFFLINE)
+        self.intake = Intake(store, settings)
 
         async def deliver(raw: RawInput) -> Saved:
             return await asyncio.wrap_future(self.intake.submit(raw))
 
-        handler = ReportHandler(deliver, [RUA])
+        handler = ReportHandler(deliver, [RUA], channel="lmtp" if lmtp else "smtp")
         self.port = free_port()
         kwargs: dict[str, object] = {"data_size_limit": limit}
         if tls is not None:
@@ -152,5 +156,29 @@ def test_lmtp(store: Store) -> None:
             assert client.sendmail("noreply@google.com", [RUA],
                                    mail("google-parsedmarc-relayed-with-banner.eml")) == {}
         assert len(store.reports()) == 1
+        assert provenance(store) == [("lmtp", "127.0.0.1", False, True)]  # not DKIM-checked
+    finally:
+        running.stop()
+
+
+def provenance(store: Store) -> list[tuple[str, str, bool, bool]]:
+    r = t.reports
+    with store.engine.connect() as connection:
+        return [(row[0], row[1], bool(row[2]), bool(row[3])) for row in connection.execute(
+            select(r.c.channel, r.c.peer, r.c.authenticated, r.c.reporter_new).order_by(r.c.id))]
+
+
+def test_a_domain_not_accepted_gets_550_with_the_reason_and_nothing_is_stored(
+        store: Store) -> None:
+    running = Receiver(store, settings=Settings(dkim_verify="never",
+                                                accept_domains=["example.org"]))
+    try:
+        with smtplib.SMTP("127.0.0.1", running.port, timeout=30) as client:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                client.sendmail("noreply@google.com", [RUA],
+                                mail("google-tlsrpt-digest-success-1.eml"))
+        assert refused.value.smtp_code == 550
+        assert b"does not take reports about 'example.com'" in refused.value.smtp_error
+        assert store.reports() == [] and store.quarantine() == []
     finally:
         running.stop()

@@ -167,3 +167,49 @@ def test_migration_0009_recounts_a_store_counted_by_the_old_rule(
         fresh.fresh()
         assert fresh.stats("b.example", *ALL_TIME) == rebuilt
     assert isinstance(old[0].reports[0], ReadReport)
+
+
+def test_migration_0010_gives_stored_reports_their_provenance(db_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from tlsscope.store import migrate
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009")
+        now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+        for i, (source, dkim, aligned) in enumerate([
+                ("https:192.0.2.7", None, None), ("smtp:192.0.2.8 from a@b", "pass", True),
+                ("imap:u@h/INBOX#3", "fail", False), ("<stdin>", None, None),
+                ("/var/reports/x.json", None, None)]):
+            digest = f"{i:064d}"
+            connection.execute(text(
+                "INSERT INTO inputs (sha256, source, received_at, size, kind, outcome, codec, "
+                "raw, errors, warnings, reader_version, dkim_result, dkim_aligned) VALUES "
+                "(:d, :s, :now, 1, 'json', 'accepted', 'identity', :raw, '[]', '[]', 1, :k, :a)"),
+                {"d": digest, "s": source, "now": now, "raw": b"{}", "k": dkim, "a": aligned})
+            connection.execute(text(
+                "INSERT INTO reports (key, organization_name, report_id, start_at, end_at, day, "
+                "input_sha256, location, content_sha256, successful, failed, warnings, extras, "
+                "originals, stored_at) VALUES (:key, 'Org', :rid, :now, :now, :day, :d, '', "
+                "'c', 1, 0, '[]', '{}', '{}', :now)"),
+                {"key": f"k{i}", "rid": f"r{i}", "now": now, "day": now.date(), "d": digest})
+        connection.execute(text(
+            "INSERT INTO daily_totals VALUES ('a.example', :day, 'sts', 'enforce', 'Org', 5, 5, "
+            "0, 5, 0)"), {"day": now.date()})
+    engine.dispose()
+    with Store.open(db_url) as store:
+        r = t.reports
+        with store.engine.connect() as connection:
+            rows = [(row[0], bool(row[1]), bool(row[2])) for row in connection.execute(
+                select(r.c.channel, r.c.authenticated, r.c.reporter_new).order_by(r.c.id))]
+            reporters = connection.execute(select(t.domain_reporters.c.domain,
+                                                  t.domain_reporters.c.first_day)).all()
+    assert rows == [("https", False, False), ("smtp", True, False), ("imap", False, False),
+                    ("stdin", True, False), ("file", True, False)]
+    assert [(d, str(day)[:10]) for d, day in reporters] == [("a.example", "2026-11-30")]

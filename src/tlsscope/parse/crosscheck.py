@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-from tlsscope.findings import Finding, warning
+from tlsscope.findings import Finding, error, warning
 from tlsscope.parse.mime import Envelope
+from tlsscope.parse.values import check_domain, shown
 from tlsscope.report import Report
 
 _FILENAME = re.compile(
@@ -33,6 +34,16 @@ def _related(a: str, b: str) -> bool:
     """Same domain, or one inside the other (Mail.ru: mail.ru vs corp.mail.ru)."""
     a, b = a.lower().rstrip("."), b.lower().rstrip(".")
     return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
+def bad_report_domain(env: Envelope) -> Finding | None:
+    """RFC 8460 §5.3: TLS-Report-Domain names the policy domain; anything else is refused."""
+    if env.report_domain is None:
+        return None
+    if check_domain(check_domain(env.report_domain).value).problem is None:
+        return None  # a domain name (a U-label name converts to one)
+    return error("invalid_report_domain", f"TLS-Report-Domain {shown(env.report_domain)} is "
+                 "not a domain name", "header TLS-Report-Domain")
 
 
 def check_envelope(report: Report, env: Envelope) -> list[Finding]:

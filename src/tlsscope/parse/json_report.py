@@ -56,6 +56,8 @@ def read_json(data: bytes) -> list[ReadReport | Rejection]:
     c = Collector()
     c.warnings.extend(head)
     validate(report, c)
+    if c.errors:  # validate's errors (a policy-domain that is not a domain name)
+        return [c.errors]
     return [ReadReport(report=report, warnings=c.warnings, originals=c.originals)]
 
 
@@ -98,6 +100,8 @@ def _one(value: dict[str, Any], head: list[Finding]) -> list[ReadReport | Reject
             c.fail("wrong_type", text, where.rstrip("`") or "$")
         else:
             validate(report, c)
+            if c.errors:
+                return [c.errors]
             return [ReadReport(report=report, warnings=c.warnings, extras=c.extras,
                                originals=c.originals)]
     return [c.errors]

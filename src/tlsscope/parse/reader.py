@@ -146,6 +146,10 @@ def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
 def _accept(reading: _Reading, read: ReadReport, layer: _Layer) -> None:
     read.location = f"{layer.location} {read.location}".strip()
     if layer.envelope is not None:
+        refused = crosscheck.bad_report_domain(layer.envelope)
+        if refused is not None:
+            reading.result.errors.append(refused.at(layer.location))
+            return
         read.warnings.extend(crosscheck.check_envelope(read.report, layer.envelope))
     if layer.filename:
         read.warnings.extend(crosscheck.check_filename(

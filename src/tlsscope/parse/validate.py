@@ -15,7 +15,7 @@ import datetime as dt
 
 from tlsscope.errors import ReportError
 from tlsscope.parse.lenient import Collector
-from tlsscope.parse.values import MAX_COUNT_BITS, check_domain, check_ip
+from tlsscope.parse.values import MAX_COUNT_BITS, check_domain, check_ip, shown
 from tlsscope.policy_text import parse_sts_lines, parse_tlsa_strings
 from tlsscope.report import (
     KNOWN_POLICY_TYPES,
@@ -58,12 +58,13 @@ _policy_memo: dict[str | None, list[_PolicySeen]] = {}
 class _PolicyVerdict:
     """What checking one policy block found: its normalised values and its warnings."""
 
-    __slots__ = ("domain", "key_domain", "kind", "mx_host", "originals", "warnings")
+    __slots__ = ("domain", "invalid", "key_domain", "kind", "mx_host", "originals", "warnings")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.key_domain = ""  # the normalised policy domain, lower case, for the overlap check
         self.domain: str | None = None
+        self.invalid = False  # policy-domain is not a domain name: the report is rejected
         self.mx_host: list[str] | None = None
         self.warnings: list[tuple[str, str, str]] = []  # code, message, path under .policy
         self.originals: list[tuple[str, str]] = []
@@ -143,6 +144,10 @@ def _entry(entry: PolicyResult, i: int, c: Collector) -> _PolicyVerdict:
         _remember_policy(policy, verdict)
     if verdict.warnings:
         _apply(policy, verdict, f"$.policies[{i}].policy", c)
+    if verdict.invalid:
+        c.fail("invalid_policy_domain", f"policy-domain {shown(policy.policy_domain or '')} is "
+               "not a domain name (LDH labels, or a U-label name IDNA can convert)",
+               f"$.policies[{i}].policy.policy-domain")
     summary = entry.summary
     reported = summary.total_failure_session_count
     if reported > _IJSON_MAX or summary.total_successful_session_count > _IJSON_MAX:
@@ -222,6 +227,7 @@ def _check_policy(policy: Policy) -> _PolicyVerdict:
         warn(("missing_policy_domain", "policy-domain is missing", ".policy-domain"))
     else:
         verdict.domain = _domain(policy.policy_domain, ".policy-domain", verdict)
+        verdict.invalid = check_domain(verdict.domain).problem is not None
     if policy.mx_host is not None:
         verdict.mx_host = [_mx_host(h, f".mx-host[{k}]", verdict)
                            for k, h in enumerate(policy.mx_host)]

@@ -57,6 +57,13 @@ _HOST = re.compile(rf"(?=.{{1,253}}\.?$)(?:{_LABEL}\.)*{_LABEL}\.?")
 
 
 @functools.lru_cache(maxsize=8192)
+def shown(text: str, limit: int = 80) -> str:
+    """A value quoted in a message: repr (control, bidi and surrogate characters escaped),
+    cut short."""
+    more = f" (+{len(text) - limit:,} more characters)" if len(text) > limit else ""
+    return repr(text[:limit]) + more
+
+
 def check_domain(text: str) -> Checked:
     """RFC 8460 §4.4: domains are A-labels. A U-label name is converted; a bad name is kept."""
     if text.isascii():

@@ -26,6 +26,10 @@ class RawInput(NamedTuple):
     problem: str | None = None
     declared_type: str | None = None
     """The media type the sender declared (HTTP Content-Type); "" when it declared none."""
+    channel: str = "file"
+    """How it came: https | smtp | lmtp | imap | file | stdin (the report's provenance)."""
+    peer: str = ""
+    """The submitting address: the HTTPS client, the SMTP or LMTP peer."""
 
 
 def expand(paths: Iterable[str]) -> Iterator[str]:
@@ -43,7 +47,8 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
 def iter_inputs(paths: Iterable[str], cap: int) -> Iterator[RawInput]:
     for path in expand(paths):
         if path == "-":
-            yield from _stream(sys.stdin.buffer, "<stdin>", None, cap)
+            yield from (raw._replace(channel="stdin")
+                        for raw in _stream(sys.stdin.buffer, "<stdin>", None, cap))
             continue
         try:
             with open(path, "rb") as handle:

@@ -95,7 +95,8 @@ def router(deliver: Deliver, *, max_body: int, body_timeout: float,
         declared = request.headers.get("content-type", "")
         if request.headers.get("content-encoding", "").lower() == "gzip":
             declared = "application/tlsrpt+gzip"  # the body is gzip whatever the type says
-        raw = RawInput(f"https:{client}", body, None, dt.datetime.now(dt.UTC), None, declared)
+        raw = RawInput(f"https:{client}", body, None, dt.datetime.now(dt.UTC), None, declared,
+                       channel="https", peer=client)
         try:
             saved = await deliver(raw)
         except StoreUnavailable as exc:
@@ -114,6 +115,9 @@ def _verdict(saved: Saved) -> JSONResponse:
     if saved.outcome is Outcome.DUPLICATE:
         return JSONResponse(detail, status_code=200)
     detail["errors"] = saved.reasons
+    if saved.refused:  # accept_domains: not a domain of this installation; nothing stored
+        detail["outcome"] = "refused"
+        return JSONResponse(detail, status_code=403)
     if saved.outcome is Outcome.NOT_A_REPORT:
         detail["errors"] = saved.reasons or ["the body is not a TLS-RPT report (RFC 8460 §4)"]
         return JSONResponse(detail, status_code=415)

@@ -84,7 +84,7 @@ class MailboxQueue:
             if data is None:  # expunged meanwhile by another client
                 continue
             raw = RawInput(f"imap:{self.url.user}@{self.url.host}/{self.url.mailbox}#{uid}",
-                           data, None, dt.datetime.now(dt.UTC))
+                           data, None, dt.datetime.now(dt.UTC), channel="imap")
             saved = self.deliver(raw)  # raises StoreUnavailable: the message stays, retried
             good = saved.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
             target = self.archive if good else self.invalid

@@ -22,9 +22,11 @@ Deliver = Callable[[RawInput], Awaitable[Saved]]
 class ReportHandler:
     """The aiosmtpd handler: `handle_RCPT` checks the address, `handle_DATA` stores."""
 
-    def __init__(self, deliver: Deliver, addresses: Iterable[str]) -> None:
+    def __init__(self, deliver: Deliver, addresses: Iterable[str],
+                 channel: str = "smtp") -> None:
         self.deliver = deliver
         self.addresses = {a.strip().lower() for a in addresses}
+        self.channel = channel  # smtp | lmtp
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -39,10 +41,14 @@ class ReportHandler:
         data = envelope.original_content or envelope.content or b""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
-        raw = RawInput(f"smtp:{peer} from {sender}", bytes(data), None,
-                       dt.datetime.now(dt.UTC))
+        raw = RawInput(f"{self.channel}:{peer} from {sender}", bytes(data), None,
+                       dt.datetime.now(dt.UTC), channel=self.channel, peer=peer)
         try:
             saved = await self.deliver(raw)
         except StoreUnavailable:
             return "451 4.3.0 Cannot store the report right now; please try again later"
+        if saved.refused:  # accept_domains: a permanent refusal, with the reason
+            reason = saved.reasons[0] if saved.reasons else "domain not accepted here"
+            return "550 5.7.1 " + "".join(ch if " " <= ch < "\x7f" else "?"
+                                          for ch in reason)[:400]
         return f"250 2.0.0 Stored ({saved.outcome.value})"

@@ -81,6 +81,13 @@ def assign_domain(connection: Connection, name: str, organisation_id: int | None
                            .values(organisation=organisation_id))
 
 
+def assigned_domains(connection: Connection) -> set[str]:
+    """The domains an organisation owns (what `accept_domains = "assigned"` accepts)."""
+    d = t.domains
+    return {row[0] for row in connection.execute(
+        select(d.c.name).where(d.c.organisation.is_not(None)))}
+
+
 def all_domains(connection: Connection) -> list[DomainRow]:
     """Every domain: those with reports and those added by hand, with their owner."""
     d, o, m = t.domains, t.organisations, t.rollup_dirty

@@ -60,6 +60,7 @@ class ReportRows:
     def __init__(self, read: ReadReport, input_sha256: str, now: dt.datetime) -> None:
         report = read.report
         self.key = report_key(report.organization_name, report.report_id)
+        self.id = 0  # the report row's id, once stored (bind)
         self.content = content_digest(report)
         notes: list[Finding] = []
         counted = report.counted_policies()
@@ -105,6 +106,7 @@ class ReportRows:
 
     def bind(self, report: int) -> None:
         """Once the report row has its id, its policies and failure rows point to it."""
+        self.id = report
         for row in self.policies:
             row["report"] = report
         for row in self.details:

@@ -35,7 +35,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 
 metadata = MetaData()
@@ -97,6 +99,16 @@ reports = Table(
     Column("extras", Text, nullable=False),
     Column("originals", Text, nullable=False),
     Column("stored_at", DateTime(timezone=True), nullable=False),
+    # Provenance (migration 0010): how the report came, and what that is worth as evidence.
+    # channel: https | smtp | lmtp | imap | file | stdin; peer: the submitting address
+    # (HTTPS client, SMTP/LMTP peer); authenticated: ingested by the operator (file, stdin) or
+    # mailed with a passing, aligned DKIM signature (RFC 8460 §3), never HTTPS (§7: HTTPS
+    # reports carry no authentication); reporter_new: the organisation had never reported
+    # (one of) the report's domains before this report (see domain_reporters).
+    Column("channel", String(8), nullable=False, server_default="file"),
+    Column("peer", Text, nullable=False, server_default=""),
+    Column("authenticated", Boolean, nullable=False, server_default=true()),
+    Column("reporter_new", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
 )
@@ -170,6 +182,16 @@ daily_failures = Table(
     Column("receiving_ip", Text, primary_key=True),  # "" when absent
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
+)
+
+# Who has reported each domain, since when: the first stored report of an organisation for a
+# domain makes the row (ON CONFLICT DO NOTHING RETURNING tells the writer it is new).
+domain_reporters = Table(
+    "domain_reporters", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("organization_name", Text, primary_key=True),
+    Column("first_day", Date, nullable=False),
+    Column("first_stored_at", DateTime(timezone=True), nullable=False),
 )
 
 # Coarser roll-ups for the dashboard: per domain and day, without the reporter (and the IP),

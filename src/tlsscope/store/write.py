@@ -36,6 +36,18 @@ class Arrival(NamedTuple):
     received_at: dt.datetime
     result: InputResult | None
     dkim: DkimVerdict | None = None
+    channel: str = "file"  # https | smtp | lmtp | imap | file | stdin
+    peer: str = ""  # the submitting address: the HTTPS client, the SMTP or LMTP peer
+
+    @property
+    def authenticated(self) -> bool:
+        """Worth more than its word: ingested by the operator (files, stdin), or mailed with a
+        passing DKIM signature aligned with the submitter (RFC 8460 §3). HTTPS reports carry
+        no authentication (RFC 8460 §7), nor does mail that was not (or not well) signed."""
+        if self.channel in ("file", "stdin"):
+            return True
+        return (self.channel != "https" and self.dkim is not None
+                and self.dkim.result == "pass" and self.dkim.aligned)
 
 
 class DkimVerdict(NamedTuple):
@@ -54,6 +66,7 @@ class Saved(NamedTuple):
     repeated: int  # reports already stored (duplicates and conflicts)
     conflicts: int
     reasons: list[str]  # error messages, for a rejected input
+    refused: bool = False  # not stored: about a domain this installation does not accept
 
 
 def pack(data: bytes) -> tuple[str, bytes]:
@@ -177,8 +190,11 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     report_rows: list[tuple[Arrival, ReportRows]] = []
     for arrival in fresh:
         if arrival.digest in new_inputs and arrival.result is not None:
-            report_rows.extend((arrival, ReportRows(read, arrival.digest, now))
-                               for read in arrival.result.reports)
+            for read in arrival.result.reports:
+                rows = ReportRows(read, arrival.digest, now)
+                rows.report.update(channel=arrival.channel, peer=arrival.peer[:200],
+                                   authenticated=arrival.authenticated)
+                report_rows.append((arrival, rows))
     first: dict[str, ReportRows] = {}
     for _, rows in report_rows:
         first.setdefault(rows.key, rows)
@@ -188,6 +204,7 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     for rows in winners:
         rows.bind(inserted[rows.key])
     _write_children(connection, winners)
+    _note_reporters(connection, winners, now)
     repeats = _repeats(connection, report_rows, winners, now)
     by_arrival: dict[int, list[ReportRows]] = {}
     for arrival, rows in report_rows:
@@ -237,6 +254,40 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
             ("sessions", "counted_sessions"))
     rollups.mark(connection, ((row["domain"], row["day"]) for row in rollup.totals_rows()))
     mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
+
+
+def _note_reporters(connection: Connection, winners: list[ReportRows],
+                    now: dt.datetime) -> None:
+    """Record who reports each domain; a report whose organisation had never reported one of
+    its domains before is marked `reporter_new` (the confirmation rules read it)."""
+    first: dict[tuple[str, str], dict[str, Any]] = {}
+    for rows in sorted(winners, key=lambda r: (r.report["day"], r.id)):
+        for policy in rows.policies:
+            pair = (policy["policy_domain"], rows.report["organization_name"])
+            if pair[0] and pair not in first:
+                first[pair] = {"domain": pair[0], "organization_name": pair[1],
+                               "first_day": rows.report["day"], "first_stored_at": now}
+    if not first:
+        return
+    new = set(_insert_new_pairs(connection, list(first.values())))
+    ids = sorted({rows.id for rows in winners for policy in rows.policies
+                  if (policy["policy_domain"], rows.report["organization_name"]) in new})
+    if ids:
+        connection.execute(t.reports.update().where(t.reports.c.id.in_(ids))
+                           .values(reporter_new=True))
+
+
+def _insert_new_pairs(connection: Connection,
+                      rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    table = t.domain_reporters
+    rows = sorted(rows, key=operator.itemgetter("domain", "organization_name"))
+    statement = (dialect_insert(connection, table).on_conflict_do_nothing()
+                 .returning(table.c.domain, table.c.organization_name))
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(rows), 500):
+        found.extend((row[0], row[1]) for row in
+                     connection.execute(statement, rows[start:start + 500]))
+    return found
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
@@ -298,6 +349,10 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     yields that were never stored are added. Reports already stored are left alone."""
     now = dt.datetime.now(dt.UTC)
     rows = [ReportRows(read, digest, now) for read in result.reports]
+    arrival = _stored_arrival(connection, digest, result)
+    for one in rows:
+        one.report.update(channel=arrival.channel, peer=arrival.peer,
+                          authenticated=arrival.authenticated)
     first: dict[str, ReportRows] = {}
     for one in rows:
         first.setdefault(one.key, one)
@@ -307,9 +362,33 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     for one in winners:
         one.bind(inserted[one.key])
     _write_children(connection, winners)
+    _note_reporters(connection, winners, now)
     connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
         outcome=result.outcome.value, errors=encode_findings(result.errors),
         warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind))
     reasons = [f"{e.code}: {e.message}" for e in result.errors]
     return Saved(digest, result.source, result.outcome, len(inserted), len(rows) - len(inserted),
                  0, reasons)
+
+
+def channel_of(source: str) -> str:
+    """The channel an input came by, from the source its receiver gave it."""
+    head = source.split(":", 1)[0] if ":" in source else ""
+    if head in ("https", "smtp", "lmtp", "imap"):
+        return head
+    return "stdin" if source == "<stdin>" else "file"
+
+
+def _stored_arrival(connection: Connection, digest: str, result: InputResult) -> Arrival:
+    """A stored input's provenance, as it first arrived (for re-reading it)."""
+    i = t.inputs
+    row = connection.execute(select(i.c.source, i.c.dkim_result, i.c.dkim_domain,
+                                    i.c.dkim_aligned, i.c.dkim_tlsrpt_key, i.c.dkim_detail)
+                             .where(i.c.sha256 == digest)).first()
+    source = row[0] if row is not None else result.source
+    dkim = (DkimVerdict(row[1], row[2], bool(row[3]), row[4], row[5] or "")
+            if row is not None and row[1] is not None else None)
+    channel = channel_of(source)
+    peer = source.split(":", 1)[1].split(" ", 1)[0] if channel in ("https", "smtp",
+                                                                 "lmtp") else ""
+    return Arrival(digest, source, b"", dt.datetime.now(dt.UTC), result, dkim, channel, peer)
