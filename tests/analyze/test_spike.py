@@ -64,3 +64,15 @@ def test_too_few_days_before_or_too_few_sessions() -> None:
     assert spike.detect(facts(series({day: 60 for day in days(dt.date(2026, 11, 6), 4)},
                                      count=10))) == []
     assert spike.detect(facts(series({dt.date(2026, 11, 30): 9}, sessions=100))) == []
+
+
+def test_a_spike_is_explained_by_the_failures_without_which_it_would_not_be_one() -> None:
+    failing = {day: 60 for day in days(dt.date(2026, 11, 25), 6)}
+    found = spike.find(facts(series(failing)))
+    assert found is not None
+    # 50 of the 60 a day are one finding's: the 10 left (1 %) are under the 2-point floor.
+    assert found.explained_by({day: 50 for day in failing})
+    # Half of them are not enough: 30 a day (3 %) would still be a spike.
+    assert not found.explained_by({day: 30 for day in failing})
+    # Nor a finding of the first days only: the later days would still be high.
+    assert not found.explained_by({dt.date(2026, 11, 25): 60})

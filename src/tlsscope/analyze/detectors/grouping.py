@@ -6,15 +6,16 @@
   highest severity of the group, every reporter, and the others' evidence.
 - "New failing MX" and "new result type" are the first days of such a cause: they join the
   open finding of that MX (or result type) whose days they overlap.
-- A failure spike that one open finding of the same days fully explains (its failures on the
-  spike's days are at least the spike's excess over the baseline) is that finding's, not
-  another one.
+- A failure spike that one open finding of the same days fully explains (without that
+  finding's failures, no day from the change point on would start a spike) is that
+  finding's, not another one.
 
 The kinds that joined a finding are kept as its `also_seen_by`, and their titles end its
 explanation, so that nothing a detector saw is lost."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 
 from tlsscope.analyze import catalog
@@ -69,6 +70,13 @@ def _merge_causes(found: list[DomainFinding],
     return kept
 
 
+def _failed_by_day(finding: DomainFinding) -> dict[dt.date, int]:
+    days: dict[dt.date, int] = defaultdict(int)
+    for e in finding.evidence:
+        days[e.day] += e.sessions
+    return days
+
+
 def _host_of(finding: DomainFinding, causes: list[DomainFinding],
              facts: DomainFacts) -> DomainFinding | None:
     """The open finding of one cause that `finding` (a context kind) belongs to, if any."""
@@ -81,9 +89,7 @@ def _host_of(finding: DomainFinding, causes: list[DomainFinding],
         found = spike.find(facts)
         if found is None:
             return None
-        open_ = [c for c in open_ if sum(e.sessions for e in c.evidence
-                                         if found.start <= e.day <= found.last)
-                 >= found.excess]
+        open_ = [c for c in open_ if found.explained_by(_failed_by_day(c))]
     else:
         return None
     return max(open_, key=lambda c: c.sessions, default=None)

@@ -51,10 +51,18 @@ class Spike(NamedTuple):
     def sessions(self) -> int:
         return sum(d.sessions for d in self.days)
 
-    @property
-    def excess(self) -> float:
-        """The failed sessions beyond what the baseline rate would have given."""
-        return self.failed - self.baseline / 100.0 * self.sessions
+    def explained_by(self, failed_by_day: dict[dt.date, int]) -> bool:
+        """True when, without these failed sessions (one finding's, per day), no day from the
+        change point on would start a spike against the same baseline: the finding explains
+        it fully. Another problem that would still be a spike of its own keeps it apart."""
+        floor = max(self.baseline * FACTOR, self.baseline + MIN_RISE)
+        rest = [(d.failed - failed_by_day.get(d.day, 0), d.sessions) for d in self.days]
+        for start in range(len(rest)):
+            after = rest[start:]
+            if (sum(failed for failed, _ in after) >= MIN_FAILED and after[-1][1]
+                    and all(100.0 * f / n >= floor for f, n in after if n)):
+                return False
+        return True
 
 
 def daily(facts: DomainFacts) -> list[Day]:
