@@ -77,11 +77,15 @@ def findings(
 
 def _as_of(store: Store, domain: str | None, first: dt.date, last: dt.date, lang: str,
            report_domains: list[str]) -> list[DomainFinding]:
+    from tlsscope.analyze.confirm import weigh
     from tlsscope.analyze.detectors import detect
 
     out: list[DomainFinding] = []
     for name in [domain.lower()] if domain else store.domains(first, last):
-        out.extend(detect(store.facts(name, first, last), lang, report_domains))
+        facts = store.facts(name, first, last)
+        found = detect(facts, lang, report_domains)
+        weigh(found, facts, lang)
+        out.extend(found)
     return out
 
 

@@ -23,6 +23,7 @@ def show_findings(console: Console, found: list[DomainFinding]) -> None:
         where = " ".join(x for x in (f.domain, f.mx_host, f.receiving_ip) if x)
         console.print(Text.assemble(
             (f.severity.upper(), SEVERITY_STYLE.get(f.severity, "")), f" [{f.status}] ",
+            ("" if f.confirmed else "[unconfirmed] ", "yellow"),
             (safe(f.title), "bold"), f"  ({f.kind}, {safe(f.result_type)})"))
         console.print(Text(safe(
             f"  {where}: {f.sessions:,} sessions, {f.first_seen} .. {f.last_seen}, seen by "

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.analyze import catalog
+from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
 from tlsscope.analyze.live import LiveCheck, corroborate
@@ -62,6 +63,8 @@ def compute(connection: Connection, domain: str,
     check = checks_rows.latest(connection, domain)
     for finding in detected:
         corroborate(finding, check)
+    if facts is not None:
+        weigh(detected, facts)
     texts = _translations(facts, check, report_domains) if detected and facts else {}
     return Computed(detected, texts)
 
@@ -118,8 +121,11 @@ def _translations(facts: DomainFacts, check: LiveCheck | None,
     for lang in catalog.languages():
         if lang == catalog.DEFAULT_LANG:
             continue
-        for each in detect(facts, lang, report_domains):
+        found = detect(facts, lang, report_domains)
+        for each in found:
             corroborate(each, check, lang)
+        weigh(found, facts, lang)
+        for each in found:
             out.setdefault(fingerprint(each), {})[lang] = [
                 each.title, each.explanation, each.fix, each.live.summary if each.live else ""]
     return out

@@ -53,6 +53,9 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     # be about the delivery of the reports themselves; alerts must not be driven by them.
     report_loop: bool = False
     live: LiveEvidence | None = None  # set from the latest live check (analyze/live.py)
+    # False: it rests only on unauthenticated reports of a reporter new to the domain
+    # (analyze/confirm.py): shown, at most medium, never alerted on.
+    confirmed: bool = True
     # The other detectors (kinds) that saw the same cause, grouped into this finding
     # (detectors/grouping.py): a spike it explains, "new failing MX", "new result type"...
     also_seen_by: list[str] = msgspec.field(default_factory=list)
