@@ -102,9 +102,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         public_url="https://tlsrpt.test.example", check_every_hours=0, check_on_failure=False)
     store = Store.open(f"sqlite:///{folder / 'site.db'}")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    old = hostile_report(yesterday - dt.timedelta(days=400))  # only old reports: old.example
+    old["policies"][0]["policy"]["policy-domain"] = "old.example"
+    old["report-id"] = "old-report"
     extra = [RawInput(f"test/{name}.json", json.dumps(body).encode(), f"{name}.json", None)
              for name, body in (("hostile", hostile_report(yesterday)),
-                                ("formula", formula_report(yesterday)))]
+                                ("formula", formula_report(yesterday)), ("old", old))]
     totals = ingest(store, [*raw_inputs(dt.datetime.now(dt.UTC).date()), *extra], settings)
     assert totals.reports_stored > 700 and totals.rejected == 1, totals
     store.refresh_findings()

@@ -25,7 +25,8 @@ def test_domains_stats_summary(site: Site) -> None:
     api = site.api(ADMIN)
     cards = {c["domain"]: c for c in api.get("/api/v1/domains").json()}
     assert set(cards) == {"shop.example", "news.example", "clinic.example", "legacy.example",
-                          "xss.example"}
+                          "xss.example", "old.example"}
+    assert cards["old.example"]["sessions"] == 0  # its only report is 401 days old
     shop = cards["shop.example"]
     assert shop["organisation"] == "Acme Retail" and shop["policy"] == "sts enforce"
     assert shop["open_findings"]["critical"] >= 1 and 0 < shop["success_rate"] < 100
@@ -221,3 +222,39 @@ def test_tools_work_without_javascript(site: Site) -> None:
                            data={"action": "check", "csrf": csrf.group(1),
                                  "text": "v=STSv1; id=1;"})
     assert "<h1>" not in fragment.text and "Valid" in fragment.text
+
+
+def test_one_window_and_where_older_reports_are(site: Site) -> None:
+    client = login(site, ADMIN)
+    page = client.get("/domains/old.example")
+    assert page.status_code == 200
+    assert "the N days up to today (UTC)" in page.text
+    assert 'id="older"' in page.text  # the window stays the last 30 days, and says where
+    latest = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=401)).isoformat()
+    assert f"until={latest}" in page.text
+    api = site.api(ADMIN)
+    default = api.get("/api/v1/domains/old.example/stats").json()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert default["reports"] == 0 and default["until"] == today
+    older = api.get("/api/v1/domains/old.example/stats", params={"until": latest}).json()
+    assert older["reports"] == 1
+    shown = client.get(f"/domains/old.example?days=30&until={latest}")
+    assert 'id="older"' not in shown.text
+
+
+def test_resolved_findings_are_reachable_on_the_page_and_in_the_api(site: Site) -> None:
+    api = site.api(ADMIN)
+    resolved = api.get("/api/v1/findings", params={"domain": "news.example",
+                                                    "status": "resolved"}).json()
+    assert resolved and all(v["finding"]["status"] == "resolved" for v in resolved)
+    every = api.get("/api/v1/findings", params={"domain": "news.example", "status": "all"})
+    assert len(every.json()) > len(resolved)
+    client = login(site, ADMIN)
+    default = client.get("/domains/news.example").text
+    one = resolved[0]
+    assert f'href="/findings/{one["id"]}"' not in default
+    assert 'id="status-filter"' in default and "status=resolved" in default
+    page = client.get("/domains/news.example", params={"status": "resolved"}).text
+    assert f'href="/findings/{one["id"]}"' in page
+    assert client.get("/domains/news.example", params={"status": "bogus"}).status_code in (
+        400, 422)

@@ -108,7 +108,7 @@ def _domains(api: APIRouter, store: Store, settings: Settings) -> None:
 def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/findings", summary="Findings, with evidence and live-check evidence")
     def findings(scope: Caller, domain: str | None = None,
-                 status: Annotated[str, Query(pattern="^(open|likely-fixed|resolved|all)$")]
+                 status: Annotated[str, Query(pattern=views.STATUS_PATTERN)]
                  = "open", lang: Lang = "en") -> Response:
         return _json(views.findings(store, scope, domain, _lang(lang), status))
 

@@ -44,11 +44,19 @@ class FindingView(msgspec.Struct, kw_only=True):
     finding: DomainFinding
 
 
+# The findings' status filter: open (everything not resolved: open and likely-fixed), one
+# status, or all of them. The CLI's `findings --status` takes the same words.
+STATUSES = ("open", "likely-fixed", "resolved", "all")
+STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
+
+
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
 def window(days: int, until: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """What "the last N days" means everywhere: the N days up to `until` (default: today,
+    UTC), both ends included."""
     last = until or today()
     return last - dt.timedelta(days=max(1, days) - 1), last
 

@@ -28,14 +28,15 @@ def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/domains/{domain}")
     def domain(request: Request, domain: str, days: int = Query(30, ge=1, le=3660),
                since_text: str = Query("", alias="since"),
-               until_text: str = Query("", alias="until")) -> HTMLResponse:
+               until_text: str = Query("", alias="until"),
+               status: str = Query("open", pattern=views.STATUS_PATTERN)) -> HTMLResponse:
         scope = site.scope_of(request)
         since, until = day_param(since_text, "since"), day_param(until_text, "until")
         name = scope.check(domain)
         words = words_for(request, scope)
         latest = site.store.read(browse.last_report_days, [name]).get(name)
-        if until is None and since is None and latest is not None and latest < views.today():
-            until = latest  # old reports only: show their period, not an empty one
+        # One window everywhere (views.window): the N days up to today, unless until is given.
+        # A domain whose reports are older is told where they are, not shown another period.
         first, last = views.window(days, until)
         if since is not None:
             first = since
@@ -43,7 +44,7 @@ def add(pages: APIRouter, site: Site) -> None:
             raise HTTPException(400, "since must not be after until")
         stats = site.store.stats(name, first, last)
         summary = views.summary(site.store, scope, name, first, last, words.lang, stats)
-        found = views.findings(site.store, scope, name, words.lang)
+        found = views.findings(site.store, scope, name, words.lang, status)
         # Tables and charts show the largest rows; the rest is one line (the API has all).
         full = [("mx", stats.by_mx), ("reporter", stats.by_reporter),
                 ("result_type", stats.by_result_type), ("policy", stats.by_policy)]
@@ -63,7 +64,8 @@ def add(pages: APIRouter, site: Site) -> None:
         return site.render(request, scope, "domain.html", "domain", domain=name, stats=stats,
                       summary=summary, findings=found, breakdowns=breakdowns, chart=chart,
                       check=site.store.latest_check(name), days=days, since=first, until=last,
-                      custom=since is not None, latest=latest, hidden=hidden)
+                      custom=since is not None, latest=latest, hidden=hidden, finding_status=status,
+                      statuses=views.STATUSES)
 
     @pages.get("/findings/{finding_id}")
     def finding(request: Request, finding_id: int) -> HTMLResponse:

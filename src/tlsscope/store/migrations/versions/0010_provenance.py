@@ -25,14 +25,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reports") as batch:
-        batch.add_column(sa.Column("channel", sa.String(8), nullable=False,
-                                   server_default="file"))
-        batch.add_column(sa.Column("peer", sa.Text, nullable=False, server_default=""))
-        batch.add_column(sa.Column("authenticated", sa.Boolean, nullable=False,
-                                   server_default=sa.true()))
-        batch.add_column(sa.Column("reporter_new", sa.Boolean, nullable=False,
-                                   server_default=sa.false()))
+    # Plain ALTER TABLE ... ADD COLUMN on both databases (SQLite takes it with a default).
+    op.add_column("reports", sa.Column("channel", sa.String(8), nullable=False,
+                                       server_default="file"))
+    op.add_column("reports", sa.Column("peer", sa.Text, nullable=False, server_default=""))
+    op.add_column("reports", sa.Column("authenticated", sa.Boolean, nullable=False,
+                                       server_default=sa.true()))
+    op.add_column("reports", sa.Column("reporter_new", sa.Boolean, nullable=False,
+                                       server_default=sa.false()))
     source = "(SELECT i.source FROM inputs i WHERE i.sha256 = reports.input_sha256)"
     op.execute(
         f"UPDATE reports SET channel = CASE "
@@ -60,6 +60,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("domain_reporters")
-    with op.batch_alter_table("reports") as batch:
-        for column in ("reporter_new", "authenticated", "peer", "channel"):
-            batch.drop_column(column)
+    for column in ("reporter_new", "authenticated", "peer", "channel"):
+        op.drop_column("reports", column)  # SQLite >= 3.35 drops a column in place
