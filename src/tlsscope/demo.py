@@ -10,7 +10,8 @@ page and every kind of finding has something to show.
   one reporter cannot fetch the policy; a backup MX outside the policy's mx lines.
 - legacy.example (unassigned): no policy at all, an MX without STARTTLS, a reporter gone
   silent and a new one.
-Plus one input that is not a report, for the quarantine.
+Plus one report POSTed over HTTPS by a sender never seen before (an unconfirmed finding), and
+one input that is not a report, for the quarantine.
 
 The reports are RFC 8460 §4 JSON, dated relative to `today`; the same `today` gives the same
 reports (a fixed random seed).
@@ -137,5 +138,13 @@ def raw_inputs(today: dt.date) -> Iterator[RawInput]:
     received = dt.datetime.combine(today, dt.time(6), dt.UTC)
     for name, data in reports(today):
         yield RawInput(f"demo/{name}", data, name, received)
+    # One report POSTed by a sender never seen before, with no authentication (RFC 8460 §7):
+    # its finding is shown, but unconfirmed (analyze/confirm.py), not critical.
+    yesterday = today - dt.timedelta(days=1)
+    forged = _report("Unknown Mailer", yesterday, "shop.example",
+                     _policy("shop.example", "sts", "enforce", ["mx1.shop.example"]), 0,
+                     [("certificate-host-mismatch", 1, "mx1.shop.example", "203.0.113.11")], 0)
+    yield RawInput("https:198.51.100.200", json.dumps(forged).encode(), None, received,
+                   channel="https", peer="198.51.100.200")
     yield RawInput("demo/not-a-report.json", b'{"organization-name": "Broken Sender", '
                    b'"report-id": 42, "policies": "none"}', "not-a-report.json", received)

@@ -96,6 +96,8 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
     finally:
         if collecting:
             gc.enable()
+    if totals.reports_stored and not live:
+        store.fresh()  # a bulk load rebuilds what it marked (serve leaves it to its analyst)
     if totals.reports_stored >= ANALYZE_AFTER:
         store.analyze()
     return totals

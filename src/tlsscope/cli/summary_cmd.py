@@ -42,9 +42,17 @@ def summary(
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
     first, last = day_window(until, days)
     with open_store(db, config) as store:
-        found = summarize(store.stats(domain, first, last), store.failures(domain, first, last),
-                          lang)
+        stats = store.stats(domain, first, last)
+        found = summarize(stats, store.failures(domain, first, last), lang)
+        latest = None
+        if not stats.reports:
+            from tlsscope.store import browse
+
+            latest = store.read(browse.last_report_days, [domain.lower()]).get(domain.lower())
     if as_json:
         print_json(found)
-    else:
-        show_summary(Console(), found)
+        return
+    show_summary(Console(), found)
+    if latest is not None:  # say where the data is, rather than only that there is none
+        Console(stderr=True).print(f"No report in {first}..{last}; the latest report for this "
+                                   f"domain is of {latest}: try --until {latest}.")
