@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
-from tests.analyze.scenarios import Day, Failure, daily, write
+import pytest
+
+from tests.analyze.scenarios import Day, Failure, daily, report, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
-from tlsscope.analyze.summary import Summary, summarize
-from tlsscope.store import Store
+from tlsscope.analyze.confirm import weigh
+from tlsscope.analyze.detectors import DomainFinding, detect
+from tlsscope.analyze.facts import DomainStats, FailureGroup
+from tlsscope.analyze.summary import Summary, summarize, unconfirmed_problems
+from tlsscope.parse import read_input
+from tlsscope.store import Arrival, Store
 
 START = dt.date(2026, 3, 1)
 LAST = dt.date(2026, 3, 14)
@@ -147,3 +154,73 @@ def test_a_report_without_policy_string_is_not_given_a_mode(store: Store) -> Non
         assert {p.mode for p in found.problems} == {"unquoted"}
         assert found.problems[0].effect.startswith(
             "The report did not quote" if lang == "en" else "O relatório não citou")
+
+
+FORGED = "victim.example"
+TODAY = dt.date(2026, 11, 30)
+
+
+def _save(store: Store, org: str, day: dt.date, failures: list[Failure], channel: str) -> None:
+    data = json.dumps(report(FORGED, Day(org, day, 500, failures))).encode()
+    peer = "192.0.2.1" if channel == "https" else ""
+    store.save([Arrival(hashlib.sha256(data).hexdigest(), f"{channel}:{peer}", data,
+                        dt.datetime.now(dt.UTC), read_input(data, "x"), None, channel, peer)])
+
+
+def _forged_expiry(store: Store) -> tuple[DomainStats, list[FailureGroup], list[DomainFinding]]:
+    """Three weeks of clean operator files, then one HTTPS report from a new reporter claiming
+    an expired certificate: its finding is unconfirmed (analyze/confirm.py)."""
+    for back in range(21, 0, -1):
+        _save(store, "Google Inc.", TODAY - dt.timedelta(days=back), [], "file")
+    _save(store, "Evil Corp", TODAY, [Failure("certificate-expired", 1, f"mx2.{FORGED}")],
+          "https")
+    first = TODAY - dt.timedelta(days=6)
+    facts = store.facts(FORGED, TODAY - dt.timedelta(days=29), TODAY)
+    found = detect(facts)
+    weigh(found, facts)
+    return store.stats(FORGED, first, TODAY), store.failures(FORGED, first, TODAY), found
+
+
+@pytest.mark.parametrize(("lang", "said"), [
+    ("en", "Unconfirmed: this rests only on unauthenticated reports (Evil Corp)"),
+    ("pt", "Não confirmado: isto se apoia apenas em relatórios não autenticados (Evil Corp)")])
+def test_a_problem_resting_on_one_forged_report_is_unconfirmed(store: Store, lang: str,
+                                                               said: str) -> None:
+    stats, failures, found = _forged_expiry(store)
+    shaky = unconfirmed_problems(found)
+    assert shaky == {("certificate-expired", f"mx2.{FORGED}")}
+    (problem,) = summarize(stats, failures, lang, shaky).problems
+    assert (problem.confirmed, problem.severity) == (False, "medium")  # as `findings` says
+    text = summarize(stats, failures, lang, shaky).sentences
+    assert sum(said in s for s in text) == 1
+    alone = summarize(stats, failures, lang)  # without the findings: as before, critical
+    assert (alone.problems[0].confirmed, alone.problems[0].severity) == (True, "critical")
+    assert not any(said in s for s in alone.sentences)
+
+
+def test_one_confirmed_finding_confirms_the_problem() -> None:
+    day = dt.date(2026, 3, 1)
+
+    def finding(confirmed: bool, status: str = "open", mx: str = "mx2.d") -> DomainFinding:
+        return DomainFinding(
+            kind="by-result", severity="medium", domain="d", mx_host=mx, receiving_ip="",
+            result_type="certificate-expired", reporters=["R"], first_seen=day, last_seen=day,
+            sessions=1, status=status, title="", explanation="", fix=[], evidence=[],
+            confirmed=confirmed)
+
+    assert unconfirmed_problems([finding(False), finding(True)]) == set()
+    assert unconfirmed_problems([finding(False), finding(True, "resolved")]) == {
+        ("certificate-expired", "mx2.d")}
+    assert unconfirmed_problems([finding(False, mx="")]) == {("certificate-expired", "")}
+
+
+def test_summary_command_marks_the_unconfirmed_problem(store: Store) -> None:
+    _forged_expiry(store)
+    url = str(store.engine.url)
+    args = ("summary", FORGED, "--until", TODAY.isoformat(), "--db", url)
+    as_json = json.loads(tlsscope(*args, "--json").stdout)
+    (problem,) = as_json["problems"]
+    assert (problem["confirmed"], problem["severity"]) == (False, "medium")
+    assert any(s.startswith("Unconfirmed: ") for s in as_json["sentences"])
+    text = tlsscope(*args).stdout.decode()
+    assert "medium (unconfirmed)" in text and "critical" not in text

@@ -49,6 +49,20 @@ def test_domains_stats_summary(site: Site) -> None:
     assert any("mx2.shop.example" in p["mx_host"] for p in summary["problems"])
 
 
+def test_summary_marks_the_problem_of_the_forged_report_unconfirmed(site: Site) -> None:
+    """The demo's one HTTPS report from a new sender (certificate-host-mismatch at mx1): the
+    summary holds it at medium and says why, as `findings` does."""
+    api = site.api(ADMIN)
+    for lang, said in (("en", "Unconfirmed: "), ("pt", "Não confirmado: ")):
+        summary = api.get("/api/v1/domains/shop.example/summary",
+                          params={"lang": lang, "days": 7}).json()
+        [forged] = [p for p in summary["problems"] if p["mx_host"] == "mx1.shop.example"
+                    and p["result_type"] == "certificate-host-mismatch"]
+        assert (forged["confirmed"], forged["severity"]) == (False, "medium")
+        assert all(p["confirmed"] for p in summary["problems"] if p is not forged)
+        assert sum(s.startswith(said) for s in summary["sentences"]) == 1
+
+
 def test_bad_parameters_name_the_problem(site: Site) -> None:
     api = site.api(ADMIN)
     bad_date = api.get("/api/v1/domains/shop.example/stats", params={"since": "2026-02-30"})

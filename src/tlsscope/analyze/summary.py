@@ -3,20 +3,27 @@
 A pure function over stored facts (the store's `DomainStats` and `FailureGroup`s); the texts
 come from the catalog's `[summary]` section of each language, so a language is added there.
 
-    summarize(stats, failures, lang="pt") → Summary(sentences=[...], problems=[...])
+    summarize(stats, failures, lang="pt", unconfirmed={("certificate-expired", "mx2.d")})
+        → Summary(sentences=[...], problems=[...])
 
 Figures count each session once even when a report gives it under both an sts and a tlsa
 policy (RFC 8460 §4.4); the effect of each problem is the catalog's, under the mode the senders
 actually applied (RFC 8461 §5 for MTA-STS modes, RFC 7672 for DANE).
+
+A problem whose open stored findings are all unconfirmed (analyze/confirm.py: unauthenticated
+reports that nothing else backs up) is marked `confirmed: false`, held at medium like
+those findings, and a sentence says so: the summary and `findings` tell the same story.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
 from tlsscope.analyze import catalog
+from tlsscope.analyze.confirm import CAPPED
+from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainStats, FailureGroup
 
 TOP_PROBLEMS = 3
@@ -38,6 +45,8 @@ class Problem(NamedTuple):
     title: str
     effect: str
     fix: list[str]
+    # False: every open stored finding of this result type and MX is unconfirmed (medium at most)
+    confirmed: bool = True
 
 
 class Summary(NamedTuple):
@@ -70,28 +79,48 @@ def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
     return overall, sts
 
 
+def unconfirmed_problems(findings: Iterable[DomainFinding]) -> frozenset[tuple[str, str]]:
+    """(result_type, mx_host) of the problems whose open findings are all unconfirmed: one
+    confirmed finding of the same result type and MX confirms the problem."""
+    shaky: set[tuple[str, str]] = set()
+    sure: set[tuple[str, str]] = set()
+    for finding in findings:
+        if finding.result_type and finding.status != "resolved":
+            (sure if finding.confirmed else shaky).add((finding.result_type, finding.mx_host))
+    return frozenset(shaky - sure)
+
+
 def problems(failures: Sequence[FailureGroup], stats: DomainStats,
-             lang: str = catalog.DEFAULT_LANG) -> list[Problem]:
-    """One problem per result type and MX (the failure groups are that already)."""
+             lang: str = catalog.DEFAULT_LANG,
+             unconfirmed: Collection[tuple[str, str]] = frozenset()) -> list[Problem]:
+    """One problem per result type and MX (the failure groups are that already); those in
+    `unconfirmed` are marked so and held at medium."""
     _, sts_mode = _dominant_modes(stats)
     found = []
     for group in failures:
         kinds = set(group.policy_types)
         mode = sts_mode if "sts" in kinds else "dane" if "tlsa" in kinds else "none"
         explanation = catalog.explain(group.result_type, mode, lang, mx=group.mx_host or None)
+        confirmed = (group.result_type, group.mx_host) not in unconfirmed
+        severity = explanation.severity
+        if not confirmed and severity in CAPPED:
+            severity = "medium"
         found.append(Problem(
             group.result_type, group.mx_host, group.sessions, sorted(group.reporters),
-            group.first_day, group.last_day, mode, explanation.severity, explanation.title,
-            explanation.effect, explanation.fix))
+            group.first_day, group.last_day, mode, severity, explanation.title,
+            explanation.effect, explanation.fix, confirmed))
     return sorted(found, key=lambda p: (-p.sessions, p.result_type, p.mx_host))
 
 
 def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
-              lang: str = catalog.DEFAULT_LANG) -> Summary:
+              lang: str = catalog.DEFAULT_LANG,
+              unconfirmed: Collection[tuple[str, str]] = frozenset()) -> Summary:
+    """`unconfirmed`: (result_type, mx_host) of the problems whose stored findings are all
+    unconfirmed (see `unconfirmed_problems`)."""
     words = catalog.Words(lang)
     domain = stats.domain or ""
     mode, _ = _dominant_modes(stats)
-    found = problems(failures, stats, lang)
+    found = problems(failures, stats, lang, unconfirmed)
     rate = catalog.success_rate(stats.successful, stats.failed)
     days = (stats.until - stats.since).days + 1
     common = {"domain": domain, "since": stats.since.isoformat(),
@@ -137,6 +166,9 @@ def _failure_sentences(words: catalog.Words, failed: int, found: list[Problem]) 
                              first=problem.first_day.isoformat(),
                              last=problem.last_day.isoformat()))
         out.append(problem.effect)
+        if not problem.confirmed:
+            out.append(words.say("summary", "unconfirmed",
+                                 reporters=words.names(problem.reporters, NAMED_REPORTERS)))
     if len(found) > TOP_PROBLEMS:
         rest = len(found) - TOP_PROBLEMS
         out.append(words.say("summary", "more_one" if rest == 1 else "more_many", n=rest))

@@ -27,7 +27,9 @@ def show_summary(console: Console, found: Summary) -> None:
     for column in ("severity", "sessions", "MX", "result type", "reporters", "first", "last"):
         table.add_column(column, justify="right" if column == "sessions" else "left")
     for p in found.problems:
-        table.add_row(Text(p.severity, style=SEVERITY_STYLE.get(p.severity, "")),
+        severity = p.severity if p.confirmed else \
+            f"{p.severity} ({label('unconfirmed', found.lang)})"
+        table.add_row(Text(severity, style=SEVERITY_STYLE.get(p.severity, "")),
                       str(p.sessions), Text(safe(p.mx_host or "-")), Text(safe(p.result_type)),
                       Text(safe(", ".join(p.reporters))), p.first_day.isoformat(),
                       p.last_day.isoformat())

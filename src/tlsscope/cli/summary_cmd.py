@@ -15,6 +15,7 @@ from tlsscope.cli.app import (
     fail,
     open_store,
     print_json,
+    settings,
 )
 from tlsscope.cli.explain_cmd import LangOption
 from tlsscope.cli.store_cmds import DateOption
@@ -35,15 +36,20 @@ def summary(
     from rich.console import Console
 
     from tlsscope.analyze import catalog
-    from tlsscope.analyze.summary import summarize
+    from tlsscope.analyze.summary import summarize, unconfirmed_problems
     from tlsscope.cli.render_summary import show_summary
+    from tlsscope.store.findings_rows import localized
 
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
     first, last = day_window(until, days)
+    report_domains = settings(config).report_domains
     with open_store(db, config) as store:
         stats = store.stats(domain, first, last)
-        found = summarize(stats, store.failures(domain, first, last), lang)
+        store.refresh_findings(report_domains=report_domains)  # as `findings` does
+        shaky = unconfirmed_problems(f for _, _, f in store.read(localized, domain.lower(),
+                                                                   catalog.DEFAULT_LANG))
+        found = summarize(stats, store.failures(domain, first, last), lang, shaky)
         latest = None
         if not stats.reports:
             from tlsscope.store import browse

@@ -17,7 +17,7 @@ from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.analyze.facts import DomainStats
 from tlsscope.analyze.live import LiveCheck
 from tlsscope.analyze.reading import read_report
-from tlsscope.analyze.summary import Summary, summarize
+from tlsscope.analyze.summary import Summary, summarize, unconfirmed_problems
 from tlsscope.report import Report
 from tlsscope.store import Store, browse
 from tlsscope.store import accounts as account_rows
@@ -105,10 +105,13 @@ def stats(store: Store, scope: Scope, domain: str, since: dt.date,
 
 def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.date,
             lang: str, stats: DomainStats | None = None) -> Summary:
-    """The plain-language summary (`stats`: the same period's, when already at hand)."""
+    """The plain-language summary (`stats`: the same period's, when already at hand), its
+    problems marked unconfirmed as their stored findings are."""
     name = scope.check(domain)
+    shaky = unconfirmed_problems(f for _, _, f in store.read(localized, name,
+                                                             catalog.DEFAULT_LANG))
     return summarize(stats or store.stats(name, since, until),
-                     store.failures(name, since, until), lang)
+                     store.failures(name, since, until), lang, shaky)
 
 
 def findings(store: Store, scope: Scope, domain: str | None, lang: str,
