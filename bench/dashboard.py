@@ -119,7 +119,8 @@ def main() -> None:
             print(f"building {args.reports:,} reports for {DOMAIN} in {args.db} ...",
                   flush=True)
             build(store, args.reports - have, last)
-            store.analyze()  # as `tlsscope ingest` does after a bulk load
+            store.fresh()  # as `tlsscope ingest` does once it has stored its files
+            store.analyze()  # and after a bulk load
         have = store.stats(DOMAIN, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
         stored_last = store.read(lambda c: c.exec_driver_sql(
             "SELECT max(day) FROM daily_totals").scalar())

@@ -91,3 +91,10 @@ def test_real_microsoft_report_counts_its_sts_view() -> None:
     report: Report = read.report
     assert [p.policy.policy_type for p in report.policies] == ["sts", "tlsa"]
     assert report.counted_policies() == [True, False]
+
+
+def test_sts_and_tlsa_with_equal_totals_but_other_figures_warn() -> None:
+    read = _report(_policy("sts", 0, 5), _policy("tlsa", 5, 0))
+    assert read.report.domain_totals() == {"example.com": (0, 5)}  # a tie: the sts view
+    [note] = [w for w in read.warnings if w.code == "sts_tlsa_overlap"]
+    assert "sts figures are counted" in note.message

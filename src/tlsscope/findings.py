@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "wrong_type": "a member has a type that cannot be read as the RFC's",
     "invalid_count": "a session count is negative, fractional, not a number or absurdly large",
     "invalid_datetime": "a date-time is not RFC 3339",
+    "future_date_range": "the date range starts after the time the report was read",
     # warnings about the input and its envelope
     "not_a_report": "the input is not a TLS-RPT report; the message says what it looks like",
     "ignored_content": "part of the input is not a report and was passed over",

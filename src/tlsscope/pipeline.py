@@ -183,6 +183,13 @@ def _save(store: Store, raws: list[RawInput], settings: Settings,
         return _prepare(store, raws, readers).save(store, dkim, gate)
 
 
+def _a_label(name: str) -> str:
+    """A domain as reports name it (RFC 8460 §4.4: A-labels), lower case, no root dot."""
+    from tlsscope.parse.values import check_domain
+
+    return check_domain(name.strip()).value.lower().removesuffix(".")
+
+
 class DomainGate:
     """`accept_domains`: reports about other policy domains are refused, not stored, and the
     sender is told why (HTTP 403, SMTP 550). A list is fixed; "assigned" follows the domains
@@ -193,7 +200,7 @@ class DomainGate:
     def __init__(self, settings: Settings) -> None:
         accept = settings.accept_domains
         self.assigned = accept == "assigned"
-        self.names = set() if self.assigned else {d.lower().rstrip(".") for d in accept}
+        self.names = set() if self.assigned else {_a_label(d) for d in accept}
         self.read_at = -self.REFRESH_SECONDS
 
     @classmethod
@@ -209,7 +216,8 @@ class DomainGate:
         if self.assigned and time.monotonic() - self.read_at > self.REFRESH_SECONDS:
             from tlsscope.store import accounts
 
-            self.names, self.read_at = store.read(accounts.assigned_domains), time.monotonic()
+            assigned = store.read(accounts.assigned_domains)
+            self.names, self.read_at = {_a_label(n) for n in assigned}, time.monotonic()
         others = sorted(domains - self.names)
         if not others:
             return None

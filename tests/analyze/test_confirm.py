@@ -8,6 +8,7 @@ import hashlib
 import json
 
 import pytest
+from sqlalchemy import text
 
 from tests.analyze.scenarios import Day, Failure, report
 from tlsscope.analyze.confirm import weigh
@@ -22,17 +23,24 @@ EXPIRED = (Failure("certificate-expired", 1, f"mx2.{DOMAIN}"),)
 
 
 def _store(store: Store, org: str, day: dt.date, failures: tuple[Failure, ...] = (),
-           channel: str = "https", dkim: DkimVerdict | None = None, ok: int = 500) -> None:
+           channel: str = "https", dkim: DkimVerdict | None = None, ok: int = 500,
+           peer: str = "192.0.2.1", received: dt.date | None = None) -> None:
     data = json.dumps(report(DOMAIN, Day(org, day, ok, failures))).encode()
-    store.save([Arrival(hashlib.sha256(data).hexdigest(), f"{channel}:192.0.2.1", data,
-                        dt.datetime.now(dt.UTC), read_input(data, "x"), dkim, channel,
-                        "192.0.2.1")])
+    [saved] = store.save([Arrival(hashlib.sha256(data).hexdigest(), f"{channel}:{peer}", data,
+                                  dt.datetime.now(dt.UTC), read_input(data, "x"), dkim,
+                                  channel, peer)])
+    assert saved.stored == 1
+    if received is not None:  # as if it had arrived that day
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE reports SET stored_at = :at WHERE id = "
+                                    "(SELECT max(id) FROM reports)"),
+                               {"at": dt.datetime.combine(received, dt.time(12), dt.UTC)})
 
 
 def _history(store: Store) -> None:
     """Three weeks of clean reports from Google, ingested by the operator (files)."""
     for back in range(21, 0, -1):
-        _store(store, "Google Inc.", TODAY - dt.timedelta(days=back), channel="file")
+        _store(store, "Google Inc.", TODAY - dt.timedelta(days=back), channel="file", peer="")
 
 
 def _expiry(store: Store) -> DomainFinding:
@@ -52,24 +60,45 @@ def test_one_forged_https_report_from_a_new_reporter_is_unconfirmed(store: Store
     assert "Unconfirmed" in finding.explanation and "Evil Corp" in finding.explanation
 
 
-@pytest.mark.parametrize("backing", ["second reporter", "dkim", "another day", "known reporter",
+@pytest.mark.parametrize("forgery", ["two names in one source", "two claimed days",
+                                     "a backdated clean report first", "a known name"])
+def test_what_a_forger_can_simply_write_confirms_nothing(store: Store, forgery: str) -> None:
+    _history(store)
+    if forgery == "two names in one source":  # e.g. a zip of two reports in one POST
+        _store(store, "Org One", TODAY, EXPIRED)
+        _store(store, "Org Two", TODAY, EXPIRED)
+    elif forgery == "two claimed days":
+        _store(store, "Evil Corp", TODAY - dt.timedelta(days=1), EXPIRED)
+        _store(store, "Evil Corp", TODAY, EXPIRED)
+    elif forgery == "a backdated clean report first":
+        _store(store, "Evil Corp", TODAY - dt.timedelta(days=20))
+        _store(store, "Evil Corp", TODAY, EXPIRED)
+    else:  # Google's real reports came as files; this one claims its name over HTTPS
+        _store(store, "Google Inc.", TODAY, EXPIRED, ok=0)
+    finding = _expiry(store)
+    assert finding.confirmed is False and finding.severity == "medium"
+
+
+@pytest.mark.parametrize("backing", ["two reporters from two addresses", "dkim",
+                                     "received on another day", "known sender",
                                      "operator's file", "live check"])
 def test_independent_backing_confirms_it(store: Store, backing: str) -> None:
     _history(store)
     dkim_pass = DkimVerdict("pass", "evil.example", True, True, "")
-    if backing == "second reporter":
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    if backing == "two reporters from two addresses":
         _store(store, "Evil Corp", TODAY, EXPIRED)
-        _store(store, "Microsoft Corporation", TODAY, EXPIRED)
+        _store(store, "Microsoft Corporation", TODAY, EXPIRED, peer="203.0.113.9")
     elif backing == "dkim":
         _store(store, "Evil Corp", TODAY, EXPIRED, channel="smtp", dkim=dkim_pass)
-    elif backing == "another day":
-        _store(store, "Evil Corp", TODAY - dt.timedelta(days=1), EXPIRED)
+    elif backing == "received on another day":
+        _store(store, "Evil Corp", TODAY - dt.timedelta(days=1), EXPIRED, received=yesterday)
         _store(store, "Evil Corp", TODAY, EXPIRED)
-    elif backing == "known reporter":
-        _store(store, "Evil Corp", TODAY - dt.timedelta(days=5))  # clean, days before
+    elif backing == "known sender":  # the same sender, same address, reporting for days
+        _store(store, "Evil Corp", TODAY - dt.timedelta(days=5), received=yesterday)
         _store(store, "Evil Corp", TODAY, EXPIRED)
     elif backing == "operator's file":
-        _store(store, "Evil Corp", TODAY, EXPIRED, channel="file")
+        _store(store, "Evil Corp", TODAY, EXPIRED, channel="file", peer="")
     else:
         _store(store, "Evil Corp", TODAY, EXPIRED)
     facts = store.facts(DOMAIN, TODAY - dt.timedelta(days=29), TODAY)

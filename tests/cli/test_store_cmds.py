@@ -62,9 +62,12 @@ def test_reports_show_and_stats(tmp_path: Path) -> None:
     shown = as_json(run("show", key[:8], "--json", db=db))
     assert shown["report"]["report-id"] == "133925885310113267+random.net"
     assert shown["counted"] == [True, False]
+    assert shown["provenance"] == {"channel": "file", "peer": "", "authenticated": True,
+                                   "reporter_new": True}
     assert run("show", "ffffffffffff", db=db).returncode == 1
     table = run("show", key[:8], db=db)
     assert b"same sessions as another policy" in table.stdout
+    assert b"Provenance: file, authenticated; first report" in table.stdout
     stats = as_json(run("stats", "--json", "--domain", "random.net", "--until", "2025-05-31",
                         "--days", "31", db=db))
     assert (stats["reports"], stats["successful"], stats["failed"]) == (1, 2, 0)

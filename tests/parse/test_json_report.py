@@ -247,7 +247,8 @@ def test_nan_error_gives_the_position() -> None:
 @pytest.mark.parametrize("name", [
     "<script>alert('pd')</script>", "=cmd|' /c calc'!a0", "", "exa mple.com", "a..b",
     "\ud800.example", "x\x00.example", "\u202eelpmaxe.com", "a" * 100_000 + ".example",
-    "-lead.example", "x" * 64 + ".example",
+    "-lead.example", "x" * 64 + ".example", "_dmarc.example.com", "xn--zz.example",
+    "192.0.2.1", "localhost", "example.123", "a.example..",
 ])
 def test_a_policy_domain_that_is_not_a_domain_name_rejects_the_report(name: str) -> None:
     doc = json.loads((FIX / "real" / "rfc8460-appendix-example.json").read_bytes())
@@ -263,7 +264,21 @@ def test_a_policy_domain_that_is_not_a_domain_name_rejects_the_report(name: str)
 def test_u_label_and_trailing_dot_policy_domains_are_domain_names() -> None:
     doc = json.loads((FIX / "real" / "rfc8460-appendix-example.json").read_bytes())
     for name, stored in (("bücher.example", "xn--bcher-kva.example"),
-                         ("Example.COM.", "Example.COM.")):
+                         ("Example.COM.", "Example.COM")):  # one name: no root dot
         doc["policies"][0]["policy"]["policy-domain"] = name
         read = one(json.dumps(doc).encode())
         assert read.report.policies[0].policy.policy_domain == stored
+
+
+def test_a_report_dated_in_the_future_is_rejected() -> None:
+    doc = json.loads((FIX / "real" / "rfc8460-appendix-example.json").read_bytes())
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    doc["date-range"] = {"start-datetime": start.strftime("%Y-%m-%dT00:00:00Z"),
+                         "end-datetime": start.strftime("%Y-%m-%dT23:59:59Z")}
+    [outcome] = read_json(json.dumps(doc).encode())
+    assert not isinstance(outcome, ReadReport)
+    assert [f.code for f in outcome] == ["future_date_range"]
+    today = dt.datetime.now(dt.UTC)  # today's report, from a sender a few hours ahead: fine
+    doc["date-range"] = {"start-datetime": today.strftime("%Y-%m-%dT00:00:00Z"),
+                         "end-datetime": today.strftime("%Y-%m-%dT23:59:59Z")}
+    assert isinstance(read_json(json.dumps(doc).encode())[0], ReadReport)

@@ -156,6 +156,8 @@ def test_a_policy_domain_that_is_not_a_domain_name_is_quarantined(web: Running,
     answer = post(web, json.dumps(doc).encode(), "application/tlsrpt+json")
     assert answer.status_code == 400
     assert answer.json()["errors"][0].startswith("invalid_policy_domain")
+    again = post(web, json.dumps(doc).encode(), "application/tlsrpt+json")  # sent again
+    assert again.status_code == 400 and again.json()["errors"] == answer.json()["errors"]
     assert web.store.reports() == [] and len(web.store.quarantine()) == 1
     assert web.store.known_domains() == []
 

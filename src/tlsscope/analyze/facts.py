@@ -72,9 +72,13 @@ class PolicyDay(msgspec.Struct, kw_only=True, frozen=True):
     counted: bool  # False: the same sessions as another policy of the report
     mx_patterns: tuple[str, ...] = ()  # sts: the policy's mx lines (RFC 8461 §3.2)
     policy_idx: int = 0  # the policy's place in its report's policies[] (RFC 8460 §4.4)
-    # The report's provenance (store: reports.authenticated): ingested by the operator, or
-    # mailed with a passing aligned DKIM signature; False for HTTPS (RFC 8460 §7).
+    # The report's provenance (store: reports.authenticated, channel, peer, stored_at):
+    # authenticated when ingested by the operator or mailed with a passing aligned DKIM
+    # signature (never over HTTPS, RFC 8460 §7); how it came, from which address, which day.
     authenticated: bool = True
+    channel: str = "file"
+    peer: str = ""
+    received: dt.date | None = None
 
 
 class FailureRow(msgspec.Struct, kw_only=True, frozen=True):
@@ -104,6 +108,3 @@ class DomainFacts(msgspec.Struct, kw_only=True):
     until: dt.date
     policies: list[PolicyDay]
     failures: list[FailureRow]
-    # The first day each reporter reported this domain, over all stored reports (the
-    # confirmation rules: analyze/confirm.py).
-    reporter_first_day: dict[str, dt.date] = msgspec.field(default_factory=dict)

@@ -109,5 +109,6 @@ def main(
 
 def day_window(until: dt.datetime | None, days: int) -> tuple[dt.date, dt.date]:
     """The `days` days up to `--until` (default: today, UTC), both ends included."""
-    last = until.date() if until else dt.datetime.now(dt.UTC).date()
-    return last - dt.timedelta(days=days - 1), last
+    from tlsscope.periods import window
+
+    return window(days, until.date() if until else None)

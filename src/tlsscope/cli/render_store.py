@@ -59,7 +59,8 @@ def report_detail(stored: StoredReport, console: Console) -> None:
                          ("Input", f"{stored.source.sha256[:16]} {stored.source.source} "
                           f"({stored.source.kind}, {stored.source.arrivals} arrival(s))"),
                          ("Found at", stored.location or "(the whole input)"),
-                         ("DKIM", _dkim(stored.source))):
+                         ("DKIM", _dkim(stored.source)),
+                         ("Provenance", _provenance(stored))):
         console.print(Text.assemble((f"{label}: ", "bold"), safe(value)))
     policies = Table(title="Policies", expand=True)
     for name in ("#", "Type", "Domain", "Mode", "MX patterns", "OK", "Failed", "Counted"):
@@ -128,6 +129,16 @@ def stats(found: DomainStats, console: Console) -> None:
             table.add_row(_t(row.name), "" if row.successful is None else f"{row.successful:,}",
                           f"{row.failed:,}")
         console.print(table)
+
+
+def _provenance(stored: StoredReport) -> str:
+    p = stored.provenance
+    if p is None:
+        return "(unknown)"
+    how = f"{p.channel}" + (f" from {p.peer}" if p.peer else "")
+    worth = "authenticated" if p.authenticated else "not authenticated"
+    return f"{how}, {worth}" + ("; first report of this organisation for the domain"
+                                if p.reporter_new else "")
 
 
 def _dkim(source: StoredInput) -> str:

@@ -10,7 +10,7 @@ import re
 
 from tlsscope.findings import Finding, error, warning
 from tlsscope.parse.mime import Envelope
-from tlsscope.parse.values import check_domain, shown
+from tlsscope.parse.values import check_domain, policy_domain_problem, shown
 from tlsscope.report import Report
 
 _FILENAME = re.compile(
@@ -40,10 +40,11 @@ def bad_report_domain(env: Envelope) -> Finding | None:
     """RFC 8460 §5.3: TLS-Report-Domain names the policy domain; anything else is refused."""
     if env.report_domain is None:
         return None
-    if check_domain(check_domain(env.report_domain).value).problem is None:
+    problem = policy_domain_problem(check_domain(env.report_domain.strip()).value)
+    if problem is None:
         return None  # a domain name (a U-label name converts to one)
     return error("invalid_report_domain", f"TLS-Report-Domain {shown(env.report_domain)} is "
-                 "not a domain name", "header TLS-Report-Domain")
+                 f"not a domain name: {problem}", "header TLS-Report-Domain")
 
 
 def check_envelope(report: Report, env: Envelope) -> list[Finding]:

@@ -15,7 +15,13 @@ import datetime as dt
 
 from tlsscope.errors import ReportError
 from tlsscope.parse.lenient import Collector
-from tlsscope.parse.values import MAX_COUNT_BITS, check_domain, check_ip, shown
+from tlsscope.parse.values import (
+    MAX_COUNT_BITS,
+    check_domain,
+    check_ip,
+    policy_domain_problem,
+    shown,
+)
 from tlsscope.policy_text import parse_sts_lines, parse_tlsa_strings
 from tlsscope.report import (
     KNOWN_POLICY_TYPES,
@@ -43,6 +49,7 @@ _DRAFT_RESULT_TYPES = {
 }
 _UTC = dt.UTC
 _LONGEST = dt.timedelta(days=1, hours=1)
+_SKEW = dt.timedelta(hours=26)  # time zones and clocks: a start this far ahead still passes
 _IJSON_MAX = 2**53 - 1
 _CACHE_LIMIT = 100_000
 
@@ -64,7 +71,7 @@ class _PolicyVerdict:
         self.kind = kind
         self.key_domain = ""  # the normalised policy domain, lower case, for the overlap check
         self.domain: str | None = None
-        self.invalid = False  # policy-domain is not a domain name: the report is rejected
+        self.invalid: str | None = None  # why policy-domain is not a domain name: rejected
         self.mx_host: list[str] | None = None
         self.warnings: list[tuple[str, str, str]] = []  # code, message, path under .policy
         self.originals: list[tuple[str, str]] = []
@@ -78,6 +85,12 @@ def validate(report: Report, c: Collector) -> None:
         start, end = span.start_datetime, span.end_datetime
     if end < start or end - start > _LONGEST:
         _date_range_warning(start, end, c)
+    if start > dt.datetime.now(_UTC) + _SKEW:
+        # A report is about sessions that happened (RFC 8460 §4.1): one dated later than now
+        # is forged or broken, and would move "the latest report" (and with it the window
+        # findings are computed over) into the future.
+        c.fail("future_date_range", f"the date range starts at {start.isoformat()}, after "
+               "the time the report was read", "$.date-range.start-datetime")
     if not report.contact_info:
         c.warn("missing_contact_info", "contact-info is missing or null", "$.contact-info")
     if not report.report_id or report.report_id.isspace():
@@ -86,28 +99,29 @@ def validate(report: Report, c: Collector) -> None:
     policies = report.policies
     if not policies:
         c.warn("no_policies", "the report lists no policies", "$.policies")
-    views: dict[tuple[str, str], int] = {}
+    views: dict[tuple[str, str], tuple[int, int]] = {}
     for i, entry in enumerate(policies):
         verdict = _entry(entry, i, c)
         if verdict.kind in VIEWS:
             key = (verdict.key_domain, verdict.kind)
-            views[key] = views.get(key, 0) + (entry.summary.total_successful_session_count
-                                              + entry.summary.total_failure_session_count)
+            ok, failed = views.get(key, (0, 0))
+            views[key] = (ok + entry.summary.total_successful_session_count,
+                          failed + entry.summary.total_failure_session_count)
     _overlap(views, c)
 
 
-def _overlap(views: dict[tuple[str, str], int], c: Collector) -> None:
+def _overlap(views: dict[tuple[str, str], tuple[int, int]], c: Collector) -> None:
     """sts and tlsa policies of one domain are two views of the same sessions (report.counted).
-    With equal totals that is plain; with different totals it is ambiguous: say so."""
+    With the same figures that is plain; with other figures it is ambiguous: say so."""
     for (domain, kind), sts in sorted(views.items()):
         tlsa = views.get((domain, "tlsa"))
         if kind != "sts" or tlsa is None or tlsa == sts:
             continue
-        chosen = "sts" if sts >= tlsa else "tlsa"
-        c.warn("sts_tlsa_overlap", f"sts ({sts:,} sessions) and tlsa ({tlsa:,}) policies both "
-               f"report sessions for {domain or 'an unnamed domain'} with different totals; "
-               f"they are taken as the same sessions and the {chosen} figures are counted",
-               "$.policies")
+        chosen = "sts" if sum(sts) >= sum(tlsa) else "tlsa"
+        c.warn("sts_tlsa_overlap", f"sts ({sts[0]:,} successful, {sts[1]:,} failed) and tlsa "
+               f"({tlsa[0]:,}, {tlsa[1]:,}) policies both report sessions for "
+               f"{domain or 'an unnamed domain'} with different figures; they are taken as the "
+               f"same sessions and the {chosen} figures are counted", "$.policies")
 
 
 def _normalise_dates(report: Report, c: Collector) -> None:
@@ -142,12 +156,12 @@ def _entry(entry: PolicyResult, i: int, c: Collector) -> _PolicyVerdict:
     if verdict is None:
         verdict = _check_policy(policy)
         _remember_policy(policy, verdict)
-    if verdict.warnings:
+    if verdict.warnings or verdict.originals:
         _apply(policy, verdict, f"$.policies[{i}].policy", c)
-    if verdict.invalid:
-        c.fail("invalid_policy_domain", f"policy-domain {shown(policy.policy_domain or '')} is "
-               "not a domain name (LDH labels, or a U-label name IDNA can convert)",
-               f"$.policies[{i}].policy.policy-domain")
+    if verdict.invalid is not None:
+        original = dict(verdict.originals).get(".policy-domain", policy.policy_domain or "")
+        c.fail("invalid_policy_domain", f"policy-domain {shown(original)} is not a domain "
+               f"name: {verdict.invalid}", f"$.policies[{i}].policy.policy-domain")
     summary = entry.summary
     reported = summary.total_failure_session_count
     if reported > _IJSON_MAX or summary.total_successful_session_count > _IJSON_MAX:
@@ -227,7 +241,10 @@ def _check_policy(policy: Policy) -> _PolicyVerdict:
         warn(("missing_policy_domain", "policy-domain is missing", ".policy-domain"))
     else:
         verdict.domain = _domain(policy.policy_domain, ".policy-domain", verdict)
-        verdict.invalid = check_domain(verdict.domain).problem is not None
+        verdict.invalid = policy_domain_problem(verdict.domain)
+        if verdict.invalid is None and verdict.domain.endswith("."):
+            verdict.originals.append((".policy-domain", policy.policy_domain))
+            verdict.domain = verdict.domain[:-1]  # one name, with or without the root's dot
     if policy.mx_host is not None:
         verdict.mx_host = [_mx_host(h, f".mx-host[{k}]", verdict)
                            for k, h in enumerate(policy.mx_host)]

@@ -56,6 +56,31 @@ _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _HOST = re.compile(rf"(?=.{{1,253}}\.?$)(?:{_LABEL}\.)*{_LABEL}\.?")
 
 
+_LDH = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+@functools.lru_cache(maxsize=8192)
+def policy_domain_problem(name: str) -> str | None:
+    """Why `name` (an A-label name, as check_domain gives it) cannot be a policy domain, or
+    None. Stricter than a host name: LDH labels only (no `_`), two labels at least, a last
+    label that is not a number (so no IP literal), A-labels that IDNA decodes, 253 octets at
+    most (RFC 8460 §3 publishes the record at _smtp._tls.<domain>; RFC 5890 §2.3.2.1)."""
+    labels = name.lower().removesuffix(".").split(".")
+    if len(name) > 254 or len(labels) < 2:
+        return "a domain name has two labels or more, and 253 characters at most"
+    for label in labels:
+        if not _LDH.fullmatch(label):
+            return f"the label {shown(label, 40)} is not letters, digits and inner hyphens"
+        if label.startswith("xn--"):
+            try:
+                idna.decode(label)
+            except idna.IDNAError:
+                return f"the label {shown(label, 40)} is not a valid A-label"
+    if labels[-1].isdigit():
+        return "the last label is a number (an IP address is not a domain)"
+    return None
+
+
 @functools.lru_cache(maxsize=8192)
 def shown(text: str, limit: int = 80) -> str:
     """A value quoted in a message: repr (control, bidi and surrogate characters escaped),

@@ -79,12 +79,18 @@ def by_reporter_parts(connection: Connection, domain: str | None, since: dt.date
     marked day, and every other day from daily_totals. A 90-day period reads about a seventh
     of the rows it would per day."""
     w, d = t.reporter_weeks, t.daily_totals
-    first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
-    last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
+    per_day = [_rows(d, [d.c.day >= since, d.c.day <= until, *_domain(d, domain)])]
+    try:
+        first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
+        last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
+        _ = last_week + dt.timedelta(days=6)
+    except OverflowError:  # a period at the calendar's very ends: read it per day
+        return per_day
+    if first_week > last_week:
+        return per_day
     marked = _marked_weeks(connection, domain, first_week, last_week)
-    if first_week > last_week or marked is None:
-        per_day = [and_(d.c.day >= since, d.c.day <= until)]
-        return [_rows(d, [*per_day, *_domain(d, domain)])]
+    if marked is None:
+        return per_day
     weeks = [w.c.week >= first_week, w.c.week <= last_week, *_domain(w, domain)]
     if marked:
         weeks.append(tuple_(w.c.domain, w.c.week).not_in(sorted(marked)))

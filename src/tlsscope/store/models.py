@@ -76,3 +76,13 @@ class StoredReport(msgspec.Struct, kw_only=True):
     stored_at: dt.datetime
     source: StoredInput
     repeats: list[Repeat]
+    provenance: Provenance | None = None
+
+
+class Provenance(msgspec.Struct, kw_only=True):
+    """How a report came and what that is worth as evidence (docs/receiving.md)."""
+
+    channel: str  # https | smtp | lmtp | imap | file | stdin
+    peer: str  # the submitting address ("" for files, stdin and IMAP)
+    authenticated: bool  # operator's file or stdin, or mail with a passing aligned DKIM
+    reporter_new: bool  # the organisation had not reported (one of) its domains before

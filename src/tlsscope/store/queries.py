@@ -22,6 +22,7 @@ from tlsscope.store.models import (
     FailureGroup,
     FailureRow,
     PolicyDay,
+    Provenance,
     Repeat,
     ReportSummary,
     StoredInput,
@@ -131,7 +132,10 @@ def get_report(connection: Connection, key: str) -> StoredReport | None:
         location=row["location"], counted=[bool(p["counted"]) for p in policy_rows],
         stored_at=utc(row["stored_at"]), source=source,
         repeats=[Repeat(kind=r["kind"], input_sha256=r["input_sha256"], seen_at=utc(r["seen_at"]))
-                 for r in repeats])
+                 for r in repeats],
+        provenance=Provenance(channel=row["channel"], peer=row["peer"],
+                              authenticated=bool(row["authenticated"]),
+                              reporter_new=bool(row["reporter_new"])))
 
 
 def _json(text: str | None) -> Any:
@@ -285,11 +289,12 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
         PolicyDay(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
                   mode=row[4] or "", successful=int(row[5]), failed=int(row[6]),
                   counted=bool(row[7]), mx_patterns=_mx_patterns(row[3], row[8], row[9]),
-                  policy_idx=int(row[10]), authenticated=bool(row[11]))
+                  policy_idx=int(row[10]), authenticated=bool(row[11]), channel=row[12],
+                  peer=row[13], received=utc(row[14]).date())
         for row in connection.execute(
             select(r.c.key, r.c.organization_name, r.c.day, p.c.policy_type, p.c.mode,
                    p.c.successful, p.c.failed, p.c.counted, p.c.policy_strings, p.c.mx_host,
-                   p.c.idx, r.c.authenticated)
+                   p.c.idx, r.c.authenticated, r.c.channel, r.c.peer, r.c.stored_at)
             .join(p, p.c.report == r.c.id).where(window).order_by(r.c.day, r.c.key, p.c.idx))]
     failures = [
         FailureRow(report_key=row[0], reporter=row[1], day=row[2], policy_type=row[3],
@@ -305,23 +310,8 @@ def domain_facts(connection: Connection, domain: str, since: dt.date,
             .join(p, p.c.report == r.c.id)
             .join(d, and_(d.c.report == p.c.report, d.c.policy_idx == p.c.idx))
             .where(window).order_by(r.c.day, r.c.key, p.c.idx, d.c.idx))]
-    reporters = {p.reporter for p in policies}
     return DomainFacts(domain=domain, since=since, until=until, policies=policies,
-                       failures=failures,
-                       reporter_first_day=_first_days(connection, domain, reporters))
-
-
-def _first_days(connection: Connection, domain: str,
-                reporters: set[str]) -> dict[str, dt.date]:
-    """The first day each of these reporters reported the domain, over every stored day."""
-    if not reporters:
-        return {}
-    d = t.daily_totals
-    query = (select(d.c.organization_name, func.min(d.c.day)).where(d.c.domain == domain)
-             .group_by(d.c.organization_name))
-    if len(reporters) <= 500:  # else read them all, rather than bind thousands of names
-        query = query.where(d.c.organization_name.in_(sorted(reporters)))
-    return {row[0]: row[1] for row in connection.execute(query) if row[0] in reporters}
+                       failures=failures)
 
 
 def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]:

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
@@ -233,11 +234,13 @@ def _input_row(arrival: Arrival) -> dict[str, Any]:
             "dkim_detail": dkim.detail if dkim else None}
 
 
-def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, str]:
+def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, tuple[str, str]]:
+    """Stored inputs' verdicts: sha256 → (outcome, errors as stored JSON)."""
     if not digests:
         return {}
-    query = select(t.inputs.c.sha256, t.inputs.c.outcome).where(t.inputs.c.sha256.in_(digests))
-    return {digest: outcome for digest, outcome in connection.execute(query)}
+    i = t.inputs
+    query = select(i.c.sha256, i.c.outcome, i.c.errors).where(i.c.sha256.in_(digests))
+    return {digest: (outcome, errors) for digest, outcome, errors in connection.execute(query)}
 
 
 def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
@@ -320,13 +323,17 @@ def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows
     return kinds
 
 
-def _outcome(arrival: Arrival, new_inputs: set[str], stored_outcome: dict[str, str],
-             mine: list[ReportRows], repeats: dict[int, str]) -> Saved:
+def _outcome(arrival: Arrival, new_inputs: set[str],
+             stored_outcome: dict[str, tuple[str, str]], mine: list[ReportRows],
+             repeats: dict[int, str]) -> Saved:
     result = arrival.result
     if arrival.digest not in new_inputs or result is None:
-        before = Outcome(stored_outcome.get(arrival.digest, Outcome.DUPLICATE.value))
+        known, errors = stored_outcome.get(arrival.digest, (Outcome.DUPLICATE.value, "[]"))
+        before = Outcome(known)
         again = Outcome.DUPLICATE if before is Outcome.ACCEPTED else before
-        return Saved(arrival.digest, arrival.source, again, 0, 0, 0, [])
+        reasons = [f"{e['code']}: {e['message']}" + (f" [{e['path']}]" if e.get("path") else "")
+                   for e in msgspec.json.decode(errors)] if before is Outcome.REJECTED else []
+        return Saved(arrival.digest, arrival.source, again, 0, 0, 0, reasons)
     repeated = [repeats[id(rows)] for rows in mine if id(rows) in repeats]
     reasons = [f"{e.code}: {e.message}" + (f" [{e.path}]" if e.path else "")
                for e in result.errors]

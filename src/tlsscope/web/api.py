@@ -127,14 +127,16 @@ def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> N
                                 result_type=result_type, since=since, until=until,
                                 limit=limit, offset=offset))
 
-    @api.get("/reports/{key}", summary="One report: reading, policies, warnings, DKIM")
+    @api.get("/reports/{key}", summary="One report: reading, policies, warnings, DKIM, "
+             "provenance")
     def report(scope: Caller, key: str, lang: Lang = "en") -> Response:
         data = views.report(store, scope, key, _lang(lang))
         stored = data["stored"]
         return _json({"key": key, "domains": data["domains"], "report": stored.report,
                       "reading": data["reading"], "warnings": stored.warnings,
                       "extras": stored.extras, "source": stored.source,
-                      "repeats": stored.repeats, "stored_at": stored.stored_at})
+                      "repeats": stored.repeats, "stored_at": stored.stored_at,
+                      "provenance": stored.provenance})
 
     @api.get("/reports/{key}/raw", summary="The report's JSON")
     def report_raw(scope: Caller, key: str) -> Response:

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from fastapi import HTTPException
 
+from tlsscope import periods
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.analyze.facts import DomainStats
@@ -50,15 +51,8 @@ STATUSES = ("open", "likely-fixed", "resolved", "all")
 STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
 
 
-def today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def window(days: int, until: dt.date | None = None) -> tuple[dt.date, dt.date]:
-    """What "the last N days" means everywhere: the N days up to `until` (default: today,
-    UTC), both ends included."""
-    last = until or today()
-    return last - dt.timedelta(days=max(1, days) - 1), last
+today = periods.today
+window = periods.window  # "the last N days": the N days up to today (or until), everywhere
 
 
 def visible(store: Store, scope: Scope) -> list[tuple[str, str]]:
