@@ -72,7 +72,9 @@ def policy_mode(policy_name: str) -> str:
 
 def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
     """(the mode of most sessions overall, the mode of most sts sessions)."""
-    ranked = sorted(stats.by_policy, key=lambda b: -((b.successful or 0) + b.failed))
+    ranked = sorted(stats.by_policy, key=lambda b: (-((b.successful or 0) + b.failed),
+                                                    -catalog.strictness(policy_mode(b.name)),
+                                                    b.name))  # a tie: the stricter
     overall = policy_mode(ranked[0].name) if ranked else "none"
     sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")),
                catalog.UNQUOTED)

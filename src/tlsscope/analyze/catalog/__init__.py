@@ -27,6 +27,11 @@ MODES = ("enforce", "testing", "dane", "none")
 # tlsscope says so, and gives the effect under both MTA-STS modes (RFC 8461 §5), never one.
 UNQUOTED = "unquoted"
 DEFAULT_LANG = "en"
+# Strictest first. A report of a day the policy changed lists each version (RFC 8460 §4.4), so
+# one day can quote both testing and enforce: findings are judged by the strictest mode quoted,
+# never by the version that happens to come last in policies[]. Catalog modes and the raw
+# MTA-STS modes (enforce, testing, none: RFC 8461 §5) rank alike.
+STRICTNESS = ("enforce", "dane", "testing", "none", UNQUOTED)
 
 
 class Cause(NamedTuple):
@@ -133,6 +138,11 @@ def policy_mode(policy_type: str, mode: str | None) -> str:
             return mode
         return "testing" if mode == "none" else UNQUOTED  # none: nothing is refused
     return "dane" if policy_type == "tlsa" else "none"
+
+
+def strictness(mode: str) -> int:
+    """Higher is stricter (STRICTNESS); a mode outside it ("" when not quoted) ranks lowest."""
+    return len(STRICTNESS) - STRICTNESS.index(mode) if mode in STRICTNESS else 0
 
 
 def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from tlsscope.analyze import catalog
+from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 
@@ -53,20 +54,14 @@ def report_evidence(reports: dict[str, list[FailureRow]]) -> list[Evidence]:
             by_ip[row.receiving_ip][row.policy_type] += row.sessions
         first = rows[0]
         for ip, by_policy in sorted(by_ip.items()):
-            sample = next(r for r in rows if r.receiving_ip == ip)
+            sample = min((r for r in rows if r.receiving_ip == ip),  # whatever the order
+                         key=lambda r: (r.sending_ip, r.reason_code))
             evidence.append(Evidence(report_key=report_key, day=first.day,
                                      reporter=first.reporter, sessions=max(by_policy.values()),
                                      receiving_ip=ip, sending_ip=sample.sending_ip,
                                      reason_code=sample.reason_code))
     evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key, e.receiving_ip))
     return evidence
-
-
-def _mode(rows: Iterable[FailureRow]) -> str:
-    """The mode of the latest day's rows, preferring a row that quotes it (RFC 8460 §4.3:
-    a report may give no policy-string, so no mode) over one that does not."""
-    latest = max(rows, key=lambda r: (r.day, r.policy_type != "sts" or bool(r.mode)))
-    return catalog.policy_mode(latest.policy_type, latest.mode)
 
 
 def _finding(facts: DomainFacts, kind: str, result_type: str, mx: str,
@@ -78,10 +73,12 @@ def _finding(facts: DomainFacts, kind: str, result_type: str, mx: str,
     rows = [r for rows in reports.values() for r in rows]
     ips = sorted({r.receiving_ip for r in rows} - {""})
     resolved = all(last_report.get(name, last_seen) > last_seen for name in reporters)
-    explained = catalog.explain(result_type, _mode(rows), lang, domain=facts.domain,
+    mode = modes.judged(rows)  # the latest day's strictest mode, whatever the list order
+    explained = catalog.explain(result_type, mode.mode, lang, domain=facts.domain,
                                 mx=mx or None)
     title = f"{mx}: {explained.title}" if mx else explained.title
-    explanation = f"{explained.meaning} {explained.effect}"
+    explanation = " ".join(filter(None, (explained.meaning, explained.effect,
+                                         modes.note(mode, lang))))
     if len(ips) > 1:
         words = catalog.Words(lang)
         explanation += " " + words.say("finding_notes", "addresses", ips=words.names(ips))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.by_result import last_reports
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, texts
@@ -38,12 +39,17 @@ def _finding(facts: DomainFacts, kind: str, severity: str, lang: str, rows: list
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     sts = [p for p in facts.policies if p.policy_type == "sts"]
     found = []
-    # The latest mode a report quoted; a report without policy-string quotes none.
+    # The latest day's strictest quoted mode (a day the policy changed quotes several, in any
+    # order); a report without policy-string quotes none.
     quoted = [p for p in sts if p.mode]
-    latest_mode = max(quoted, key=lambda p: p.day).mode if quoted else ""
+    latest = modes.judged(quoted) if quoted else None
     testing = [p for p in sts if p.mode == "testing"]
-    if testing and latest_mode == "testing":
-        found.extend(_testing_advice(facts, testing, lang))
+    if testing and latest is not None and latest.quoted[0] == "testing":
+        advice = _testing_advice(facts, testing, lang)
+        if note := modes.note(latest, lang):  # the day quoted testing and none
+            for finding in advice:
+                finding.explanation = f"{finding.explanation} {note}"
+        found.extend(advice)
     missing = [p for p in facts.policies if p.policy_type == "no-policy-found"]
     has_policy = any(p.policy_type in ("sts", "tlsa") for p in facts.policies)
     if missing and not has_policy:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
 from tlsscope.analyze.facts import DomainFacts, FailureRow
@@ -41,8 +42,11 @@ def _covered_since(facts: DomainFacts, mx: str, rows: Outside) -> bool:
                  and p.policy_type == "sts" and p.mx_patterns]
         if not later:
             return False
-        latest = max(later, key=lambda p: (p.day, p.policy_idx))
-        if not any(mx_matches(pattern, mx) for pattern in latest.mx_patterns):
+        # Every version of the latest day: which came last is not in the report (its
+        # policies[] order says nothing), so one that still leaves the MX out keeps it open.
+        day = max(p.day for p in later)
+        if not all(any(mx_matches(pattern, mx) for pattern in p.mx_patterns)
+                   for p in later if p.day == day):
             return False
     return True
 
@@ -51,19 +55,22 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     found = []
     for mx, rows in sorted(_outside(facts).items()):
         sessions = sum(row.sessions for row, _ in rows)
-        latest, _ = max(rows, key=lambda item: item[0].day)
+        failed = [row for row, _ in rows]
+        mode = modes.judged(failed)  # the latest day's strictest, whatever the list order
+        result_type = max((r.day, r.result_type) for r in failed)[1]
         versions = sorted({allowed for _, allowed in rows})
         title, explanation, fix = texts(
             "mx-outside-policy", lang, domain=facts.domain, mx=mx,
             patterns="; ".join(", ".join(allowed) for allowed in versions), sessions=sessions)
+        explanation = " ".join(filter(None, (explanation, modes.note(mode, lang))))
         evidence = sorted({Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
                                     sessions=r.sessions, receiving_ip=r.receiving_ip,
                                     reason_code=r.reason_code) for r, _ in rows},
                           key=lambda e: (e.day, e.reporter, e.report_key))
         found.append(DomainFinding(
             kind="mx-outside-policy",
-            severity="high" if latest.mode == "enforce" else "medium", domain=facts.domain,
-            mx_host=mx, receiving_ip="", result_type=latest.result_type,
+            severity="high" if mode.mode == "enforce" else "medium", domain=facts.domain,
+            mx_host=mx, receiving_ip="", result_type=result_type,
             reporters=sorted({r.reporter for r, _ in rows}), first_seen=evidence[0].day,
             last_seen=evidence[-1].day, sessions=sessions,
             status="resolved" if _covered_since(facts, mx, rows) else "open", title=title,
