@@ -224,3 +224,46 @@ def test_summary_command_marks_the_unconfirmed_problem(store: Store) -> None:
     assert any(s.startswith("Unconfirmed: ") for s in as_json["sentences"])
     text = tlsscope(*args).stdout.decode()
     assert "medium (unconfirmed)" in text and "critical" not in text
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", ["On 2024-02-22, 1 organisation reported 1 session to example.com; 0.0 % used TLS "
+            "successfully.",
+            "1 session failed (the failure rows list 2), all at an MX the reports did not name: "
+            "Senders could not download your MTA-STS policy."]),
+    ("pt", ["Em 2024-02-22, 1 organização relatou 1 sessão para example.com; 0,0 % usaram TLS "
+            "com sucesso.",
+            "1 sessão falhou (as linhas de falha somam 2), todas em um MX que os relatórios não "
+            "nomearam: "]),
+])
+def test_a_total_that_its_rows_do_not_add_up_to_is_said_with_both(
+        store: Store, lang: str, expected: list[str]) -> None:
+    """Mail.ru: total-failure-session-count 1, two failure rows of 1: the sentence and the
+    problems table must not contradict each other, and one session is singular."""
+    real = Path(__file__).parents[1] / "fixtures" / "real"
+    ingest_paths(store, [real / "mailru-parsedmarc-two-fetch-errors.json"])
+    day = dt.date(2024, 2, 22)
+    found = summarize(store.stats("example.com", day, day),
+                      store.failures("example.com", day, day), lang)
+    assert found.failed == 1 and sum(p.sessions for p in found.problems) == 2
+    assert found.sentences[0] == expected[0]
+    assert found.sentences[2].startswith(expected[1])
+
+
+def test_one_failed_session_and_no_details_are_said_plainly(store: Store,
+                                                             tmp_path: Path) -> None:
+    day = dt.date(2026, 3, 10)
+    one = Day("Google LLC", day, 9, [Failure("certificate-expired", 1, f"mx2.{DOMAIN}")])
+    ingest_paths(store, write(tmp_path / "one", DOMAIN, [one]))
+    found = summarize(store.stats(DOMAIN, day, day), store.failures(DOMAIN, day, day))
+    assert found.sentences[2] == ("1 session failed, at mx2.example.com: The certificate on "
+                                  "your mail server has expired.")
+    bare = report(DOMAIN, Day("Microsoft Corporation", day + dt.timedelta(days=1), 5))
+    bare["policies"][0]["summary"]["total-failure-session-count"] = 3  # type: ignore[index]
+    (tmp_path / "bare.json").write_text(json.dumps(bare))
+    ingest_paths(store, [tmp_path / "bare.json"])
+    later = day + dt.timedelta(days=1)
+    found = summarize(store.stats(DOMAIN, later, later), store.failures(DOMAIN, later, later))
+    assert found.problems == []
+    assert found.sentences[2] == ("3 sessions failed; the reports gave no failure details "
+                                  "(where or why).")

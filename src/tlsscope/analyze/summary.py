@@ -131,13 +131,7 @@ def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
     if stats.reports == 0:
         sentences.append(words.say("summary", "no_reports", **common))
     else:
-        count = len(stats.by_reporter)
-        reporters = (words.say("summary", "reporter_one") if count == 1
-                     else words.say("summary", "reporter_many", n=count))
-        sentences.append(words.say(
-            "summary", "headline", days=days, reporters=reporters,
-            sessions=words.number(stats.successful + stats.failed),
-            rate=words.percent(rate if rate is not None else 0.0), **common))
+        sentences.append(_headline(words, stats, days, rate, common))
         sentences.append(words.texts["summary"]["policy"][mode])
         sentences.extend(_failure_sentences(words, stats.failed, found))
     return Summary(domain, stats.since, stats.until, lang, mode, len(stats.by_reporter),
@@ -145,19 +139,49 @@ def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
                    sentences, found)
 
 
+def _plural(words: catalog.Words, key: str, n: int, /, **values: object) -> str:
+    """The `key_one` text for 1, else `key_many` with n written in the language's way."""
+    return words.say("summary", f"{key}_{'one' if n == 1 else 'many'}", n=words.number(n),
+                     **values)
+
+
+def _headline(words: catalog.Words, stats: DomainStats, days: int, rate: float | None,
+              common: dict[str, str]) -> str:
+    reporters = len(stats.by_reporter)
+    return words.say(
+        "summary", "headline", period=_plural(words, "period", days, **common),
+        reporters=_plural(words, "reporter", reporters),
+        reported=_plural(words, "reported", reporters),
+        sessions=_plural(words, "sessions", stats.successful + stats.failed),
+        rate=words.percent(rate if rate is not None else 0.0), **common)
+
+
+def _failed_count(words: catalog.Words, failed: int, found: list[Problem]) -> str:
+    """"N sessions failed", with the failure rows' own sum when it is another figure (a
+    report's total-failure-session-count need not add up to its rows)."""
+    count = _plural(words, "sessions_failed", failed)
+    listed = sum(p.sessions for p in found)
+    if found and listed != failed:
+        count = words.say("summary", "rows_differ", count=count, listed=words.number(listed))
+    return count
+
+
 def _failure_sentences(words: catalog.Words, failed: int, found: list[Problem]) -> list[str]:
     def mx(host: str) -> str:
         return host or words.texts["summary"]["unnamed_mx"]
 
-    if failed == 0 or not found:
+    if failed == 0 and not found:
         return [words.say("summary", "all_ok")]
+    count = _failed_count(words, failed, found)
+    if not found:
+        return [words.say("summary", "failed_no_details", count=count)]
     out = []
     if len(found) == 1:
-        out.append(words.say("summary", "failed_one_place", failed=words.number(failed),
-                             mx=mx(found[0].mx_host), title=found[0].title))
+        alone = max(failed, found[0].sessions) == 1
+        out.append(words.say("summary", "failed_one_session" if alone else "failed_one_place",
+                             count=count, mx=mx(found[0].mx_host), title=found[0].title))
     else:
-        out.append(words.say("summary", "failed_many", failed=words.number(failed),
-                             n=len(found)))
+        out.append(words.say("summary", "failed_many", count=count, n=len(found)))
     for problem in found[:TOP_PROBLEMS]:
         if len(found) > 1:
             out.append(words.say("summary", "problem", sessions=words.number(problem.sessions),
