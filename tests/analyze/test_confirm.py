@@ -13,7 +13,7 @@ from sqlalchemy import text
 from tests.analyze.scenarios import Day, Failure, report
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
-from tlsscope.analyze.live import LiveEvidence
+from tlsscope.analyze.detectors.model import LiveEvidence
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, DkimVerdict, Store
 
