@@ -41,10 +41,20 @@ def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
     """Mark pairs to be rebuilt; an existing mark is locked until this transaction ends."""
     rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
     if rows:
+        connection.execute(_mark_statement(connection), rows)
+
+
+_marks: dict[str, Any] = {}
+
+
+def _mark_statement(connection: Connection) -> Any:
+    """The marking upsert, built once per dialect (it runs with every batch)."""
+    statement = _marks.get(connection.dialect.name)
+    if statement is None:
         statement = dialect_insert(connection, t.rollup_dirty)
-        statement = statement.on_conflict_do_update(
+        statement = _marks[connection.dialect.name] = statement.on_conflict_do_update(
             index_elements=["domain", "day"], set_={"day": statement.excluded.day})
-        connection.execute(statement, rows)
+    return statement
 
 
 def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) -> list[Pair]:

@@ -102,6 +102,8 @@ class ReportRows:
             "extras": _json.encode(read.extras).decode() if read.extras else "{}",
             "originals": _json.encode(read.originals).decode() if read.originals else "{}",
             "stored_at": now,
+            # provenance: the writer sets it from the arrival (store/write.py)
+            "channel": "file", "peer": "", "authenticated": True, "reporter_new": False,
         }
 
     def bind(self, report: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
+import weakref
 import zlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -96,7 +97,15 @@ def _insert_new(connection: Connection, table: Table, key: str, rows: list[dict[
     """
     if not rows:
         return {}
-    rows = sorted(rows, key=operator.itemgetter(key))  # one lock order for every writer
+    return {row[0]: row[1] if returning else None
+            for row in _insert_rows(connection, table, (key,), rows, (key, *returning))}
+
+
+def _insert_rows(connection: Connection, table: Table, keys: tuple[str, ...],
+                 rows: list[dict[str, Any]], back_columns: tuple[str, ...]) -> list[Any]:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING back_columns` of rows in `keys` order (one
+    lock order for every writer); returns the rows that went in."""
+    rows = sorted(rows, key=operator.itemgetter(*keys))
     dialect = connection.dialect
     names = list(rows[0])
     convert = _converter(table, names, dialect)
@@ -105,16 +114,15 @@ def _insert_new(connection: Connection, table: Table, key: str, rows: list[dict[
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in names)
     head = f"INSERT INTO {table.name} ({columns}) VALUES "
-    back = ", ".join(quote(name) for name in (key, *returning))
+    back = ", ".join(quote(name) for name in back_columns)
     tail = f" ON CONFLICT DO NOTHING RETURNING {back}"
     step = max(1, _MAX_PARAMS // len(names))
-    inserted: dict[str, Any] = {}
+    inserted: list[Any] = []
     for start in range(0, len(rows), step):
         chunk = rows[start:start + step]
         params = tuple(value for row in chunk for value in convert(row))
         sql = head + ", ".join([one] * len(chunk)) + tail
-        for row in connection.exec_driver_sql(sql, params):
-            inserted[row[0]] = row[1] if returning else None
+        inserted.extend(connection.exec_driver_sql(sql, params))
     return inserted
 
 
@@ -199,13 +207,13 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     first: dict[str, ReportRows] = {}
     for _, rows in report_rows:
         first.setdefault(rows.key, rows)
+    _note_reporters(connection, list(first.values()), now)
     inserted = _insert_new(connection, t.reports, "key",
                            [rows.report for rows in first.values()], returning=("id",))
     winners = [rows for key, rows in first.items() if key in inserted]
     for rows in winners:
         rows.bind(inserted[rows.key])
     _write_children(connection, winners)
-    _note_reporters(connection, winners, now)
     repeats = _repeats(connection, report_rows, winners, now)
     by_arrival: dict[int, list[ReportRows]] = {}
     for arrival, rows in report_rows:
@@ -259,38 +267,38 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
     mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
 
 
-def _note_reporters(connection: Connection, winners: list[ReportRows],
+# (domain, organisation) pairs known to be in domain_reporters, per engine: a batch whose
+# pairs are all known skips the statement (the steady state). Only pairs found there already
+# are remembered (a pair this transaction inserts might still be rolled back).
+_known_reporters: weakref.WeakKeyDictionary[Any, set[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary())
+_KNOWN_MAX = 200_000
+
+
+def _note_reporters(connection: Connection, candidates: list[ReportRows],
                     now: dt.datetime) -> None:
-    """Record who reports each domain; a report whose organisation had never reported one of
-    its domains before is marked `reporter_new` (the confirmation rules read it)."""
+    """Record who reports each domain (domain_reporters), before the reports go in: a report
+    whose organisation had never reported one of its domains is marked `reporter_new`."""
+    known = _known_reporters.setdefault(connection.engine, set())
     first: dict[tuple[str, str], dict[str, Any]] = {}
-    for rows in sorted(winners, key=lambda r: (r.report["day"], r.id)):
+    for rows in sorted(candidates, key=lambda r: r.report["day"]):
         for policy in rows.policies:
             pair = (policy["policy_domain"], rows.report["organization_name"])
-            if pair[0] and pair not in first:
+            if pair[0] and pair not in known and pair not in first:
                 first[pair] = {"domain": pair[0], "organization_name": pair[1],
                                "first_day": rows.report["day"], "first_stored_at": now}
     if not first:
         return
-    new = set(_insert_new_pairs(connection, list(first.values())))
-    ids = sorted({rows.id for rows in winners for policy in rows.policies
-                  if (policy["policy_domain"], rows.report["organization_name"]) in new})
-    if ids:
-        connection.execute(t.reports.update().where(t.reports.c.id.in_(ids))
-                           .values(reporter_new=True))
-
-
-def _insert_new_pairs(connection: Connection,
-                      rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    table = t.domain_reporters
-    rows = sorted(rows, key=operator.itemgetter("domain", "organization_name"))
-    statement = (dialect_insert(connection, table).on_conflict_do_nothing()
-                 .returning(table.c.domain, table.c.organization_name))
-    found: list[tuple[str, str]] = []
-    for start in range(0, len(rows), 500):
-        found.extend((row[0], row[1]) for row in
-                     connection.execute(statement, rows[start:start + 500]))
-    return found
+    new = {(row[0], row[1]) for row in _insert_rows(
+        connection, t.domain_reporters, ("domain", "organization_name"), list(first.values()),
+        ("domain", "organization_name"))}
+    if len(known) > _KNOWN_MAX:
+        known.clear()
+    known.update(set(first) - new)
+    for rows in candidates:
+        org = rows.report["organization_name"]
+        rows.report["reporter_new"] = any((p["policy_domain"], org) in new
+                                          for p in rows.policies)
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
@@ -298,10 +306,15 @@ def mark_stale(connection: Connection, domains: list[str]) -> None:
     locked until this transaction ends (`DO UPDATE`, not `DO NOTHING`), so a recomputation
     cannot take it away and read before this batch is committed (store/rollups.py)."""
     if domains:
-        statement = dialect_insert(connection, t.stale_domains)
-        statement = statement.on_conflict_do_update(
-            index_elements=["domain"], set_={"domain": statement.excluded.domain})
+        statement = _stale.get(connection.dialect.name)
+        if statement is None:  # built once per dialect: it runs with every batch
+            statement = dialect_insert(connection, t.stale_domains)
+            statement = _stale[connection.dialect.name] = statement.on_conflict_do_update(
+                index_elements=["domain"], set_={"domain": statement.excluded.domain})
         connection.execute(statement, [{"domain": d} for d in sorted(domains)])
+
+
+_stale: dict[str, Any] = {}
 
 
 def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],
@@ -363,13 +376,13 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     first: dict[str, ReportRows] = {}
     for one in rows:
         first.setdefault(one.key, one)
+    _note_reporters(connection, list(first.values()), now)
     inserted = _insert_new(connection, t.reports, "key", [r.report for r in first.values()],
                            returning=("id",))
     winners = [r for key, r in first.items() if key in inserted]
     for one in winners:
         one.bind(inserted[one.key])
     _write_children(connection, winners)
-    _note_reporters(connection, winners, now)
     connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
         outcome=result.outcome.value, errors=encode_findings(result.errors),
         warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind))
