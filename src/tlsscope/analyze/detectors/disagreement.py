@@ -48,14 +48,19 @@ def _lone_days(facts: DomainFacts) -> dict[str, list[Lone]]:
     for (day, _), reporters in sorted(by_day.items()):
         sums = {name: (sum(p.failed for p in rows), sum(p.failed + p.successful for p in rows))
                 for name, rows in reporters.items()}
+        # The day's totals once; "the others" are the day minus the reporter (linear in the
+        # number of reporters, which is thousands for a big domain).
+        all_failed = sum(f for f, _ in sums.values())
+        all_sessions = sum(t for _, t in sums.values())
+        with_sessions = sum(1 for _, t in sums.values() if t > 0)
         for name, (failed, sessions) in sums.items():
-            others = {o: s for o, s in sums.items() if o != name and s[1] > 0}
-            if (failed == 0 or len(others) < MIN_CLEAN
+            others = with_sessions - (1 if sessions > 0 else 0)
+            if (failed == 0 or others < MIN_CLEAN
                     or _share(failed, sessions) < MIN_SHARE
-                    or _share(sum(f for f, _ in others.values()),
-                              sum(t for _, t in others.values())) >= OTHERS_MAX_SHARE):
+                    or _share(all_failed - failed, all_sessions - sessions) >= OTHERS_MAX_SHARE):
                 continue
-            lone[name].append(Lone(day, reporters[name], sorted(others)))
+            lone[name].append(Lone(day, reporters[name],
+                                   sorted(o for o, s in sums.items() if o != name and s[1] > 0)))
     return lone
 
 

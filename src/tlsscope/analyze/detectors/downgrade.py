@@ -58,14 +58,25 @@ def _grounds(facts: DomainFacts, mx: str, rows: list[FailureRow], lang: str) -> 
     if succeeding and (single or alone):
         grounds.append(("only-mx-in-policy" if single else "only-mx-seen",
                         {"others": names(succeeding, lang)}))
+    # Per reporter, in one pass each (a big domain has thousands of reporters).
+    bad_ips: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        bad_ips[r.reporter].add(r.sending_ip)
+    good_ips: dict[str, set[str]] = defaultdict(set)
+    for f in after:
+        if f.reporter in seen_by:
+            good_ips[f.reporter].add(f.sending_ip)
+    own_successes: dict[str, int] = defaultdict(int)
+    for p in facts.policies:
+        if p.reporter in seen_by and p.day in days:
+            own_successes[p.reporter] += p.successful
     for reporter in sorted(seen_by):
-        bad = sorted({r.sending_ip for r in rows if r.reporter == reporter} - {""})
-        good = sorted({f.sending_ip for f in after if f.reporter == reporter} - set(bad) - {""})
+        bad = sorted(bad_ips[reporter] - {""})
+        good = sorted(good_ips[reporter] - set(bad) - {""})
         if bad and good:
             grounds.append(("own-other-addresses", {"reporter": reporter, "bad": names(bad, lang),
                                                     "good": names(good, lang)}))
-        successful = sum(p.successful for p in facts.policies
-                         if p.reporter == reporter and p.day in days)
+        successful = own_successes[reporter]
         # Not when every reporter sees it: that is the MX (a node without TLS), not a path.
         if bad and successful and succeeding and (single or alone):
             grounds.append(("own-successes", {"reporter": reporter, "bad": names(bad, lang),
