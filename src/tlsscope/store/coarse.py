@@ -10,7 +10,8 @@ subquery with the coarse table's columns, one `UNION ALL` of
 
 One statement sees one snapshot, and a batch commits its fine rows and its marks together, so
 the two halves never miss or double a batch. `where(table)` gives the caller's conditions on
-the columns both tables share (domain, day, result type, MX); they go inside both halves.
+the domain and the day (applied to the coarse rows and to the marks), `extra(table)` those on
+other columns both tables share (result type, MX).
 """
 
 from __future__ import annotations
@@ -34,17 +35,24 @@ def _marked(table: Any) -> Any:
 
 
 def _merged(name: str, coarse: Any, fine: Any, keys: list[str], measures: list[str],
-            where: Where) -> Subquery:
+            where: Where, extra: Where) -> Subquery:
     d = t.rollup_dirty
     rebuilt = (select(*(coarse.c[k] for k in keys), *(coarse.c[m] for m in measures))
-               .where(*where(coarse), ~_marked(coarse)))
+               .where(*where(coarse), *extra(coarse), ~_marked(coarse)))
+    # The period's conditions go on the marks, and the fine table is reached only through
+    # `(domain, day) IN (marked pairs)`: SQLite then looks the few marked pairs up in the fine
+    # table's key. With the conditions on the fine table it scanned the period's fine rows.
+    marked = tuple_(fine.c.domain, fine.c.day).in_(
+        select(d.c.domain, d.c.day).where(*where(d)))
     pending = (select(*(fine.c[k] for k in keys),
                       *(func.sum(fine.c[m]).label(m) for m in measures))
-               .select_from(d)
-               .join(fine, and_(fine.c.domain == d.c.domain, fine.c.day == d.c.day))
-               .where(*where(fine))
+               .where(marked, *extra(fine))
                .group_by(*(fine.c[k] for k in keys)))
     return union_all(rebuilt, pending).subquery(name)
+
+
+def _nothing(_: Any) -> list[Any]:
+    return []
 
 
 def domain_days(where: Where) -> Subquery:
@@ -52,21 +60,21 @@ def domain_days(where: Where) -> Subquery:
     return _merged("domain_days", t.domain_days, t.daily_totals,
                    ["domain", "day", "policy_type", "mode"],
                    ["reports", "successful", "failed", "counted_successful", "counted_failed"],
-                   where)
+                   where, _nothing)
 
 
-def failure_days(where: Where) -> Subquery:
+def failure_days(where: Where, extra: Where = _nothing) -> Subquery:
     """Like t.failure_days (per domain, day, policy type, result type and MX)."""
     return _merged("failure_days", t.failure_days, t.daily_failures,
                    ["domain", "day", "policy_type", "result_type", "receiving_mx_hostname"],
-                   ["sessions", "counted_sessions"], where)
+                   ["sessions", "counted_sessions"], where, extra)
 
 
-def failure_reporters(where: Where) -> Subquery:
+def failure_reporters(where: Where, extra: Where = _nothing) -> Subquery:
     """Like t.failure_reporters (who reported each result type at each MX, per day)."""
     return _merged("failure_reporters", t.failure_reporters, t.daily_failures,
                    ["domain", "result_type", "receiving_mx_hostname", "day",
-                    "organization_name"], ["sessions"], where)
+                    "organization_name"], ["sessions"], where, extra)
 
 
 MAX_MARKED_WEEKS = 200  # more marked weeks than this: read the period per day

@@ -270,10 +270,10 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
     groups = sorted(merged.values(), key=lambda g: (-g.sessions, g.result_type, g.mx_host))
     for group in groups[:REPORTER_GROUPS]:
         def one(table: Any, group: FailureGroup = group) -> list[Any]:
-            return [*where(table), table.c.result_type == group.result_type,
+            return [table.c.result_type == group.result_type,
                     table.c.receiving_mx_hostname == group.mx_host]
 
-        d = coarse.failure_reporters(one)
+        d = coarse.failure_reporters(where, one)
         group.reporters = [row[0] for row in connection.execute(
             select(d.c.organization_name).distinct().order_by(d.c.organization_name))]
     return groups
