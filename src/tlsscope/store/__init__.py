@@ -225,18 +225,14 @@ class Store:
         them); returns those domains. The computing reads outside any write transaction
         (seconds for a big domain); only storing the result takes the write lock."""
         now = now or dt.datetime.now(dt.UTC)
-        domains = self.stale_domains()[:limit]
-        for domain in domains:
-            if not self.write(findings_rows.unmark, domain):
-                continue  # another process took it
-            try:
-                with self.engine.connect() as connection:
-                    computed = findings_rows.compute(connection, domain, report_domains)
-                self.write(findings_rows.apply, domain, now, computed)
-            except BaseException:
-                self.write(write.mark_stale, [domain])  # try again next time
-                raise
-        return domains
+        with self.engine.connect() as connection:
+            marks = findings_rows.stale_marks(connection)[:limit]
+        for domain, generation in marks:
+            # The mark stays while computing: killed half-way, the domain is still marked.
+            with self.engine.connect() as connection:
+                computed = findings_rows.compute(connection, domain, report_domains)
+            self.write(findings_rows.settle, domain, generation, now, computed)
+        return [domain for domain, _ in marks]
 
     def finding_history(self, domain: str) -> dict[str, list[dict[str, object]]]:
         """Status changes of a domain's stored findings, by fingerprint."""

@@ -40,7 +40,7 @@ def last_report_days(connection: Connection, domains: list[str] | None) -> dict[
     def where(table: Any) -> list[Any]:
         return [table.c.domain != "", *_within(table, domains)]
 
-    d = coarse.domain_days(where)
+    d = coarse.domain_days(connection, where)
     query = select(d.c.domain, func.max(d.c.day)).group_by(d.c.domain)
     return {row[0]: row[1] for row in connection.execute(query)}
 
@@ -87,7 +87,7 @@ def report_domains(connection: Connection, key: str) -> list[str]:
 
 
 def result_types(connection: Connection, domains: list[str] | None) -> list[str]:
-    f = coarse.failure_days(lambda table: _within(table, domains))
+    f = coarse.failure_days(connection, lambda table: _within(table, domains))
     query = select(f.c.result_type).distinct().order_by(f.c.result_type)
     return [row[0] for row in connection.execute(query)]
 
@@ -156,7 +156,7 @@ def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
     def where(table: Any) -> list[Any]:
         return [table.c.domain == domain, table.c.day >= since, table.c.day <= until]
 
-    f = coarse.failure_days(where, lambda table: [table.c.receiving_mx_hostname == mx])
+    f = coarse.failure_days(connection, where, lambda table: [table.c.receiving_mx_hostname == mx])
     return [(row[0], int(row[1])) for row in connection.execute(
         select(f.c.day, func.sum(f.c.counted_sessions)).group_by(f.c.day).order_by(f.c.day))]
 
@@ -177,7 +177,7 @@ def open_counts(connection: Connection, domains: list[str] | None) -> dict[str, 
 def overview_days(connection: Connection, domains: list[str] | None, since: dt.date,
                   until: dt.date) -> dict[str, dict[dt.date, tuple[int, int]]]:
     """Counted (successful, failed) sessions per domain and day, for every domain at once."""
-    d = coarse.domain_days(_period(domains, since, until))
+    d = coarse.domain_days(connection, _period(domains, since, until))
     query = (select(d.c.domain, d.c.day, func.sum(d.c.counted_successful),
                     func.sum(d.c.counted_failed)).group_by(d.c.domain, d.c.day))
     out: dict[str, dict[dt.date, tuple[int, int]]] = {}
@@ -189,7 +189,7 @@ def overview_days(connection: Connection, domains: list[str] | None, since: dt.d
 def main_policies(connection: Connection, domains: list[str] | None, since: dt.date,
                   until: dt.date) -> dict[str, str]:
     """Per domain, the policy (type and mode) most sessions were measured against."""
-    d = coarse.domain_days(_period(domains, since, until))
+    d = coarse.domain_days(connection, _period(domains, since, until))
     total = func.sum(d.c.successful + d.c.failed)
     query = select(d.c.domain, d.c.policy_type, d.c.mode, total).group_by(
         d.c.domain, d.c.policy_type, d.c.mode)

@@ -2,16 +2,19 @@
 marked in `rollup_dirty`, the same figures summed from the per-reporter roll-ups.
 
 Readers never rebuild (a read stays a read, and takes no write lock): each function here is a
-subquery with the coarse table's columns, one `UNION ALL` of
+subquery with the coarse table's columns. It first asks which pairs of the period are marked
+(a tiny query). None, the usual case: the coarse rows. Otherwise one `UNION ALL` of
 
-- the coarse rows of pairs that are not marked (`NOT EXISTS` on rollup_dirty's key), and
+- the coarse rows of pairs that are not marked, and
 - for marked pairs, the fine rows (daily_totals, daily_failures) summed to the coarse key,
-  found from the marks (a few) rather than by testing every fine row of the period.
+  looked up by those pairs rather than by testing every fine row of the period.
 
-One statement sees one snapshot, and a batch commits its fine rows and its marks together, so
-the two halves never miss or double a batch. `where(table)` gives the caller's conditions on
-the domain and the day (applied to the coarse rows and to the marks), `extra(table)` those on
-other columns both tables share (result type, MX).
+A batch commits its fine rows and its marks together and a rebuild its coarse rows and the
+marks' removal, so the two halves never miss or double a batch (SQLite reads in one snapshot;
+on PostgreSQL a batch committed between the two statements is simply not shown yet).
+`where(table)` gives the caller's conditions on the domain and the day (applied to the coarse
+rows and to the marks), `extra(table)` those on other columns both tables share (result type,
+MX).
 """
 
 from __future__ import annotations
@@ -34,16 +37,32 @@ def _marked(table: Any) -> Any:
     return exists().where(d.c.domain == table.c.domain, d.c.day == table.c.day)
 
 
-def _merged(name: str, coarse: Any, fine: Any, keys: list[str], measures: list[str],
-            where: Where, extra: Where) -> Subquery:
+MAX_LISTED = 500  # marked pairs named in the query; more: found from the marks themselves
+
+
+def _merged(connection: Connection, name: str, coarse: Any, fine: Any, keys: list[str],
+            measures: list[str], where: Where, extra: Where) -> Subquery:
     d = t.rollup_dirty
-    rebuilt = (select(*(coarse.c[k] for k in keys), *(coarse.c[m] for m in measures))
-               .where(*where(coarse), *extra(coarse), ~_marked(coarse)))
-    # The period's conditions go on the marks, and the fine table is reached only through
-    # `(domain, day) IN (marked pairs)`: SQLite then looks the few marked pairs up in the fine
-    # table's key. With the conditions on the fine table it scanned the period's fine rows.
-    marked = tuple_(fine.c.domain, fine.c.day).in_(
-        select(d.c.domain, d.c.day).where(*where(d)))
+    columns = [*(coarse.c[k] for k in keys), *(coarse.c[m] for m in measures)]
+    # Which pairs of the period are marked: usually none (the analyst keeps up), and then the
+    # coarse rows are all there is to read; a few are named; many are found from the marks.
+    listed = connection.execute(select(d.c.domain, d.c.day).where(*where(d))
+                                .limit(MAX_LISTED + 1)).all()
+    if not listed:
+        return select(*columns).where(*where(coarse), *extra(coarse)).subquery(name)
+    if len(listed) <= MAX_LISTED:
+        pairs = sorted((row[0], row[1]) for row in listed)
+        fresh = tuple_(coarse.c.domain, coarse.c.day).not_in(pairs)
+        # an OR of key lookups: SQLite scans the table for a row-value IN over a literal list
+        marked = or_(*(and_(fine.c.domain == domain, fine.c.day == day)
+                       for domain, day in pairs))
+    else:
+        fresh = ~_marked(coarse)
+        # `(domain, day) IN (marked pairs)`, with the period's conditions on the marks: SQLite
+        # then looks the marked pairs up in the fine table's key, not the period's fine rows.
+        marked = tuple_(fine.c.domain, fine.c.day).in_(
+            select(d.c.domain, d.c.day).where(*where(d)))
+    rebuilt = select(*columns).where(*where(coarse), *extra(coarse), fresh)
     pending = (select(*(fine.c[k] for k in keys),
                       *(func.sum(fine.c[m]).label(m) for m in measures))
                .where(marked, *extra(fine))
@@ -55,24 +74,25 @@ def _nothing(_: Any) -> list[Any]:
     return []
 
 
-def domain_days(where: Where) -> Subquery:
+def domain_days(connection: Connection, where: Where) -> Subquery:
     """Like t.domain_days (per domain, day, policy type and mode)."""
-    return _merged("domain_days", t.domain_days, t.daily_totals,
+    return _merged(connection, "domain_days", t.domain_days, t.daily_totals,
                    ["domain", "day", "policy_type", "mode"],
                    ["reports", "successful", "failed", "counted_successful", "counted_failed"],
                    where, _nothing)
 
 
-def failure_days(where: Where, extra: Where = _nothing) -> Subquery:
+def failure_days(connection: Connection, where: Where, extra: Where = _nothing) -> Subquery:
     """Like t.failure_days (per domain, day, policy type, result type and MX)."""
-    return _merged("failure_days", t.failure_days, t.daily_failures,
+    return _merged(connection, "failure_days", t.failure_days, t.daily_failures,
                    ["domain", "day", "policy_type", "result_type", "receiving_mx_hostname"],
                    ["sessions", "counted_sessions"], where, extra)
 
 
-def failure_reporters(where: Where, extra: Where = _nothing) -> Subquery:
+def failure_reporters(connection: Connection, where: Where,
+                      extra: Where = _nothing) -> Subquery:
     """Like t.failure_reporters (who reported each result type at each MX, per day)."""
-    return _merged("failure_reporters", t.failure_reporters, t.daily_failures,
+    return _merged(connection, "failure_reporters", t.failure_reporters, t.daily_failures,
                    ["domain", "result_type", "receiving_mx_hostname", "day",
                     "organization_name"], ["sessions"], where, extra)
 

@@ -36,13 +36,20 @@ def fingerprint(f: DomainFinding) -> str:
 
 
 def stale_domains(connection: Connection) -> list[str]:
-    return [row[0] for row in connection.execute(
-        select(t.stale_domains.c.domain).order_by(t.stale_domains.c.domain))]
+    return [domain for domain, _ in stale_marks(connection)]
+
+
+def stale_marks(connection: Connection) -> list[tuple[str, int]]:
+    """(domain, generation of its mark), oldest generation first so that no domain waits
+    behind another that keeps being marked."""
+    s = t.stale_domains
+    return [(row[0], int(row[1])) for row in connection.execute(
+        select(s.c.domain, s.c.gen).order_by(s.c.gen, s.c.domain))]
 
 
 def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     """A domain's facts over the 30 days up to its latest report (None: no reports)."""
-    days = coarse.domain_days(lambda table: [table.c.domain == domain])
+    days = coarse.domain_days(connection, lambda table: [table.c.domain == domain])
     latest = connection.execute(select(func.max(days.c.day))).scalar_one()
     if latest is None:
         return None
@@ -69,11 +76,18 @@ def compute(connection: Connection, domain: str,
     return Computed(detected, texts)
 
 
-def unmark(connection: Connection, domain: str) -> bool:
-    """Take the stale mark away before computing (a batch stored meanwhile marks it again);
-    False when the domain was not stale any more."""
-    done = connection.execute(delete(t.stale_domains).where(t.stale_domains.c.domain == domain))
-    return bool(done.rowcount)
+def settle(connection: Connection, domain: str, generation: int, now: dt.datetime,
+           computed: Computed) -> bool:
+    """Store findings computed from the facts as they were when the mark had `generation`,
+    and take the mark away if it still has it (else a batch came meanwhile: it stays, and the
+    domain is computed again). False when another process settled it first."""
+    s = t.stale_domains
+    mark = connection.execute(select(s.c.gen).where(s.c.domain == domain)).scalar()
+    if mark is None:
+        return False
+    apply(connection, domain, now, computed)
+    connection.execute(delete(s).where(s.c.domain == domain, s.c.gen == generation))
+    return True
 
 
 def apply(connection: Connection, domain: str, now: dt.datetime, computed: Computed) -> None:

@@ -194,7 +194,7 @@ def stats(connection: Connection, domain: str | None, since: dt.date,
         return [table.c.day >= since, table.c.day <= until,
                 *([] if domain is None else [table.c.domain == domain.lower()])]
 
-    dd, f = coarse.domain_days(where), coarse.failure_days(where)
+    dd, f = coarse.domain_days(connection, where), coarse.failure_days(connection, where)
     days = [DayTotal(day=row[0], reports=int(row[1]), successful=int(row[2]), failed=int(row[3]))
             for row in connection.execute(
                 select(dd.c.day, func.sum(dd.c.reports), func.sum(dd.c.counted_successful),
@@ -246,7 +246,7 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
     def where(table: Any) -> list[Any]:
         return [table.c.domain == domain, table.c.day >= since, table.c.day <= until]
 
-    f = coarse.failure_days(where)
+    f = coarse.failure_days(connection, where)
     query = (select(f.c.result_type, f.c.receiving_mx_hostname, f.c.policy_type,
                     func.sum(f.c.sessions), func.sum(f.c.counted_sessions), func.min(f.c.day),
                     func.max(f.c.day))
@@ -273,7 +273,7 @@ def failure_groups(connection: Connection, domain: str, since: dt.date,
             return [table.c.result_type == group.result_type,
                     table.c.receiving_mx_hostname == group.mx_host]
 
-        d = coarse.failure_reporters(where, one)
+        d = coarse.failure_reporters(connection, where, one)
         group.reporters = [row[0] for row in connection.execute(
             select(d.c.organization_name).distinct().order_by(d.c.organization_name))]
     return groups
@@ -318,13 +318,13 @@ def domains(connection: Connection, since: dt.date, until: dt.date) -> list[str]
     def where(table: Any) -> list[Any]:
         return [table.c.day >= since, table.c.day <= until, table.c.domain != ""]
 
-    d = coarse.domain_days(where)
+    d = coarse.domain_days(connection, where)
     query = select(d.c.domain).distinct().order_by(d.c.domain)
     return [row[0] for row in connection.execute(query)]
 
 
 def all_domains(connection: Connection) -> list[str]:
-    d = coarse.domain_days(lambda table: [table.c.domain != ""])
+    d = coarse.domain_days(connection, lambda table: [table.c.domain != ""])
     return [row[0] for row in connection.execute(
         select(d.c.domain).distinct().order_by(d.c.domain))]
 

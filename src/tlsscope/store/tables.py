@@ -260,6 +260,10 @@ failure_days = Table(
 stale_domains = Table(
     "stale_domains", metadata,
     Column("domain", Text, primary_key=True),
+    # Bumped by every batch that marks the domain (migration 0011): a recomputation takes the
+    # mark away only if it is still the one it read, so a batch stored meanwhile, or a
+    # recomputation killed half-way, leaves the domain marked.
+    Column("gen", BigInteger, nullable=False, server_default="0"),
 )
 
 findings = Table(

@@ -302,15 +302,15 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
-    """Their findings must be recomputed (see tables.stale_domains). An existing mark is
-    locked until this transaction ends (`DO UPDATE`, not `DO NOTHING`), so a recomputation
-    cannot take it away and read before this batch is committed (store/rollups.py)."""
+    """Their findings must be recomputed (see tables.stale_domains). An existing mark gets a
+    new generation (`DO UPDATE`, which also locks it until this transaction ends), so a
+    recomputation that read the older one does not take it away (findings_rows.settle)."""
     if domains:
         statement = _stale.get(connection.dialect.name)
         if statement is None:  # built once per dialect: it runs with every batch
             statement = dialect_insert(connection, t.stale_domains)
             statement = _stale[connection.dialect.name] = statement.on_conflict_do_update(
-                index_elements=["domain"], set_={"domain": statement.excluded.domain})
+                index_elements=["domain"], set_={"gen": t.stale_domains.c.gen + 1})
         connection.execute(statement, [{"domain": d} for d in sorted(domains)])
 
 
