@@ -31,6 +31,7 @@ from tlsscope.analyze.facts import DomainFacts, FailureRow
 AFTER_STARTTLS = ("certificate-host-mismatch", "certificate-expired", "certificate-not-trusted",
                   "validation-failure", "tlsa-invalid")
 Grounds = list[tuple[str, dict[str, str]]]  # (basis kind, values of its sentence)
+PER_KIND = 3  # reporters given a sentence for each per-reporter kind of evidence
 
 
 def _only_mx_in_policy(facts: DomainFacts, mx: str, days: set[dt.date]) -> bool:
@@ -70,15 +71,21 @@ def _grounds(facts: DomainFacts, mx: str, rows: list[FailureRow], lang: str) -> 
     for p in facts.policies:
         if p.reporter in seen_by and p.day in days:
             own_successes[p.reporter] += p.successful
-    for reporter in sorted(seen_by):
+    said = {"own-other-addresses": 0, "own-successes": 0}
+    for reporter in sorted(seen_by, key=lambda r: (-len(bad_ips[r]), r)):
+        if min(said.values()) >= PER_KIND:
+            break  # a few reporters say it; thousands of sentences would say nothing more
         bad = sorted(bad_ips[reporter] - {""})
         good = sorted(good_ips[reporter] - set(bad) - {""})
-        if bad and good:
+        if bad and good and said["own-other-addresses"] < PER_KIND:
+            said["own-other-addresses"] += 1
             grounds.append(("own-other-addresses", {"reporter": reporter, "bad": names(bad, lang),
                                                     "good": names(good, lang)}))
         successful = own_successes[reporter]
         # Not when every reporter sees it: that is the MX (a node without TLS), not a path.
-        if bad and successful and succeeding and (single or alone):
+        if bad and successful and succeeding and (single or alone) \
+                and said["own-successes"] < PER_KIND:
+            said["own-successes"] += 1
             grounds.append(("own-successes", {"reporter": reporter, "bad": names(bad, lang),
                                               "successful": words.number(successful)}))
     return grounds

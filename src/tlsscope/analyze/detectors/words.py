@@ -26,6 +26,9 @@ def variant_texts(kind: str, lang: str, variant: str, /,
             [catalog.fill(f, **values) for f in pick("fix")])
 
 
+NAMED = 5  # names said in a sentence; beyond, "and 1,187 others" (a big domain has thousands)
+
+
 def names(items: Sequence[str], lang: str) -> str:
-    """"A, B and C" in the language."""
-    return catalog.Words(lang).names(items)
+    """"A, B and C" in the language; "A, B, C, D, E and 1,187 others" beyond NAMED."""
+    return catalog.Words(lang).names(items, NAMED)
