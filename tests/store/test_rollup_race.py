@@ -22,7 +22,7 @@ from tlsscope.store import write as write_module
 
 DOMAINS = ("a.example", "b.example")
 DAYS = (dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 30))  # two weeks
-BATCHES = 2000  # each with a report for every (domain, day) pair: 12,000 reports
+BATCHES = 600  # each with a report for every (domain, day) pair: 3,600 reports
 PAIRS = len(DOMAINS) * len(DAYS)
 
 
