@@ -21,6 +21,7 @@ import msgspec
 from tlsscope.findings import error
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.parse.values import check_domain
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Arrival, DkimVerdict, Saved, Store
@@ -185,8 +186,6 @@ def _save(store: Store, raws: list[RawInput], settings: Settings,
 
 def _a_label(name: str) -> str:
     """A domain as reports name it (RFC 8460 §4.4: A-labels), lower case, no root dot."""
-    from tlsscope.parse.values import check_domain
-
     return check_domain(name.strip()).value.lower().removesuffix(".")
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Subquery
 
 from tlsscope.store import tables as t
+from tlsscope.store.rollups import monday
 
 Where = Callable[[Any], list[Any]]
 
@@ -111,35 +112,35 @@ def by_reporter_parts(connection: Connection, domain: str | None, since: dt.date
     try:
         first_week = since + dt.timedelta(days=(7 - since.weekday()) % 7)
         last_week = until - dt.timedelta(days=(until.weekday() + 1) % 7 + 6)
-        _ = last_week + dt.timedelta(days=6)
+        last_sunday = last_week + dt.timedelta(days=6)
     except OverflowError:  # a period at the calendar's very ends: read it per day
         return per_day
     if first_week > last_week:
         return per_day
-    marked = _marked_weeks(connection, domain, first_week, last_week)
+    marked = _marked_weeks(connection, domain, first_week, last_sunday)
     if marked is None:
         return per_day
     weeks = [w.c.week >= first_week, w.c.week <= last_week, *_domain(w, domain)]
     if marked:
         weeks.append(tuple_(w.c.domain, w.c.week).not_in(sorted(marked)))
     days = [or_(and_(d.c.day >= since, d.c.day < first_week),
-                and_(d.c.day > last_week + dt.timedelta(days=6), d.c.day <= until),
-                *(and_(d.c.domain == name, d.c.day >= monday,
-                       d.c.day <= monday + dt.timedelta(days=6))
-                  for name, monday in sorted(marked))), *_domain(d, domain)]
+                and_(d.c.day > last_sunday, d.c.day <= until),
+                *(and_(d.c.domain == name, d.c.day >= week,
+                       d.c.day <= week + dt.timedelta(days=6))
+                  for name, week in sorted(marked))), *_domain(d, domain)]
     return [_rows(w, weeks), _rows(d, days)]
 
 
 def _marked_weeks(connection: Connection, domain: str | None, first_week: dt.date,
-                  last_week: dt.date) -> set[tuple[str, dt.date]] | None:
+                  last_sunday: dt.date) -> set[tuple[str, dt.date]] | None:
     """The (domain, Monday) of weeks with a marked day; None when there are too many."""
     m = t.rollup_dirty
     query = select(m.c.domain, m.c.day).where(
-        m.c.day >= first_week, m.c.day <= last_week + dt.timedelta(days=6), *_domain(m, domain))
+        m.c.day >= first_week, m.c.day <= last_sunday, *_domain(m, domain))
     rows = connection.execute(query.limit(MAX_MARKED_WEEKS + 1)).all()
     if len(rows) > MAX_MARKED_WEEKS:
         return None
-    return {(name, day - dt.timedelta(days=day.weekday())) for name, day in rows}
+    return {(name, monday(day)) for name, day in rows}
 
 
 def _domain(table: Any, domain: str | None) -> list[Any]:
