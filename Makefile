@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard clean system-deps
+.PHONY: assets dist screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -31,6 +31,14 @@ $(VENDOR)/.installed: package.json package-lock.json
 	touch $@
 
 assets: $(VENDOR)/.installed
+
+## dist: the sdist and the wheel (built from the sdist), the vendored libraries inside; the
+## build fails without them (setup.py)
+dist: $(STAMP)
+	rm -rf dist
+	mkdir -p build
+	$(BIN)/python -m build --outdir dist . >build/dist.log 2>&1 || { cat build/dist.log; exit 1; }
+	@ls dist
 
 ## run: the dashboard on SQLite with six weeks of sample reports; prints the URL and logins
 DEMO_DB ?= sqlite:///$(CURDIR)/demo/tlsscope.db
@@ -58,9 +66,10 @@ system-deps:
 		fi; \
 	fi
 
-## test: lint, then the whole test suite (SQLite and a PostgreSQL server it starts itself)
-test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+## test: lint, the package (built, then installed without extras in a fresh venv by
+## tests/install), then the whole test suite (SQLite and a PostgreSQL server it starts itself)
+test: $(STAMP) system-deps lint dist
+	TLSSCOPE_TEST_WHEEL="$$(ls $(CURDIR)/dist/*.whl)" $(BIN)/pytest
 
 ## test-fast: the offline core suite: no servers, no slow fuzzing (under 30 s)
 test-fast: $(STAMP)

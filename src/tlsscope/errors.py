@@ -3,6 +3,7 @@
     TlsscopeError
      ├── ConfigError            a setting is missing or invalid (names the key and the value)
      ├── StoreUnavailable       the store cannot take an input now: make the sender retry
+     ├── MissingExtra           a feature needs an optional dependency (names the extra)
      └── InputError             one input cannot be read (names the code and the place)
           ├── DecompressError   truncated or corrupt gzip/zip data
           ├── SizeLimitError    the decompressed or raw size passes the configured cap
@@ -49,3 +50,12 @@ class ReportError(InputError):
 
 class StoreUnavailable(TlsscopeError):
     """The store could not commit an input; receivers answer so that the sender retries."""
+
+
+class MissingExtra(TlsscopeError):
+    """A feature needs an optional dependency that is not installed."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        self.feature, self.extra, self.module = feature, extra, module
+        super().__init__(f"{feature} needs the {extra!r} extra (Python module {module!r} is "
+                         f"not installed): pip install 'tlsscope[{extra}]'")

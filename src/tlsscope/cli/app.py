@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from tlsscope import __version__
-from tlsscope.errors import ConfigError
+from tlsscope.errors import ConfigError, MissingExtra
 
 if TYPE_CHECKING:
     from tlsscope.settings import Settings
@@ -77,10 +77,19 @@ def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Sto
         return Store.open(url)
     except (SQLAlchemyError, OSError) as exc:
         code = unavailable if isinstance(exc, OperationalError | OSError) else 2
-        raise fail(f"cannot open the database {url or '(default)'}: "
+        raise fail(f"cannot open the database {_shown(url) or '(default)'}: "
                    f"{str(exc).splitlines()[0]}", code) from None
+    except MissingExtra as exc:
+        raise fail(str(exc)) from None
     except ValueError as exc:
-        raise fail(f"bad database URL {url!r}: {exc}") from None
+        raise fail(f"bad database URL {_shown(url)!r}: {exc}") from None
+
+
+def _shown(url: str | None) -> str | None:
+    """The URL without its password (error messages end up in logs and MTA bounces)."""
+    import re
+
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url) if url else url
 
 
 def print_json(value: Any) -> None:

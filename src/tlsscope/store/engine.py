@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection
 
+from tlsscope.errors import MissingExtra
+
 BUSY_TIMEOUT_S = 60
 
 
@@ -27,7 +29,14 @@ def make_engine(url: str, checkpoint_pages: int = 10_000) -> Engine:
     """`checkpoint_pages`: SQLite's WAL auto-checkpoint; 0 leaves checkpoints to the caller."""
     if url.startswith("sqlite"):
         return _sqlite(url, checkpoint_pages)
-    return create_engine(url, pool_pre_ping=True, future=True)
+    if url.startswith(("postgresql://", "postgres://")):  # the one driver we support
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        return create_engine(url, pool_pre_ping=True, future=True)
+    except ModuleNotFoundError as exc:
+        if url.startswith("postgresql"):
+            raise MissingExtra("PostgreSQL", "postgres", exc.name or "psycopg") from None
+        raise
 
 
 def _sqlite(url: str, checkpoint_pages: int) -> Engine:
