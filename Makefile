@@ -42,11 +42,12 @@ dist: $(STAMP)
 
 ## run: the dashboard on SQLite with six weeks of sample reports; prints the URL and logins
 DEMO_DB ?= sqlite:///$(CURDIR)/demo/tlsscope.db
+LISTEN  ?= 127.0.0.1:8080
 run: $(STAMP)
 	mkdir -p demo
-	$(BIN)/tlsscope demo --db $(DEMO_DB)
-	TLSSCOPE_CHECK_EVERY_HOURS=0 TLSSCOPE_CHECK_ON_FAILURE=false \
-		$(BIN)/tlsscope serve --db $(DEMO_DB) --listen 127.0.0.1:8080
+	TLSSCOPE_LISTEN=$(LISTEN) $(BIN)/tlsscope demo --db $(DEMO_DB)
+	TLSSCOPE_LISTEN=$(LISTEN) TLSSCOPE_CHECK_EVERY_HOURS=0 TLSSCOPE_CHECK_ON_FAILURE=false \
+		$(BIN)/tlsscope serve --db $(DEMO_DB)
 
 ## screenshots: docs/screenshots/*.png of every dashboard page, from the demo data
 screenshots: $(STAMP) system-deps

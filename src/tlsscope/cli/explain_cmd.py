@@ -13,7 +13,7 @@ ModeOption = Annotated[str, typer.Option(
 LangOption = Annotated[str, typer.Option("--lang", help="Language: en or pt.")]
 
 
-@app.command()
+@app.command(short_help="Explain a failure: meaning, effect, causes, fix.")
 def explain(
     name: Annotated[str, typer.Argument(
         help="A result type (certificate-expired), a failure name from elsewhere "

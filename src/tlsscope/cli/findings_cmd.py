@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 STATUSES = ("open", "likely-fixed", "resolved", "all")
 
 
-@app.command()
+@app.command(short_help="List the problems found in the stored reports.")
 def findings(
     domain: Annotated[str | None, typer.Option(help="One policy domain (else every domain).",
                                                show_default=False)] = None,

@@ -11,7 +11,7 @@ import typer
 from tlsscope.cli.app import ConfigOption, app, fail, settings
 
 
-@app.command()
+@app.command(short_help="Read reports and show what they say (stores nothing).")
 def parse(
     paths: Annotated[list[str], typer.Argument(
         help="Files, folders (read recursively, in sorted order) or - for stdin. Content decides "

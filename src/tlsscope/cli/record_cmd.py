@@ -15,7 +15,7 @@ app.add_typer(record_app, name="record")
 DomainOption = Annotated[str, typer.Option(help="Your domain, to say where to publish.")]
 
 
-@record_app.command("tlsrpt")
+@record_app.command("tlsrpt", short_help="Print a _smtp._tls TXT record, explained.")
 def record_tlsrpt(
     rua: Annotated[list[str], typer.Option(
         "--rua", help="A report destination: mailto:ADDRESS or https://URL (repeatable, or "
@@ -44,7 +44,7 @@ def record_tlsrpt(
                "(RFC 8460 §7).")
 
 
-@record_app.command("mta-sts")
+@record_app.command("mta-sts", short_help="Print an MTA-STS policy file and its record.")
 def record_mta_sts(
     mx: Annotated[list[str], typer.Option(
         "--mx", help="An MX host or *.domain pattern (repeatable).", show_default=False)],
@@ -75,7 +75,7 @@ def record_mta_sts(
     typer.echo("Change the id every time the policy file changes, or senders keep the old one.")
 
 
-@record_app.command("check")
+@record_app.command("check", short_help="Validate TLS-RPT and MTA-STS records and policies.")
 def record_check(
     texts: Annotated[list[str], typer.Argument(
         help="TXT record values or a policy file's text (use - to read one from stdin); "

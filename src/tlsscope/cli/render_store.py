@@ -112,6 +112,8 @@ def stats(found: DomainStats, console: Console) -> None:
         f"{found.domain or 'All domains'}, {found.since} .. {found.until}: {found.reports:,} "
         f"report(s), {total:,} session(s), {found.successful:,} with TLS as the policy "
         f"required ({rate}), {found.failed:,} failed")))
+    if not found.reports:
+        return
     days = Table(title="Per day", expand=True)
     for name in ("Day", "Reports", "OK", "Failed"):
         days.add_column(name)
@@ -121,6 +123,8 @@ def stats(found: DomainStats, console: Console) -> None:
     for title, rows in (("By policy", found.by_policy), ("By reporter", found.by_reporter),
                         ("Failures by result type", found.by_result_type),
                         ("Failures by receiving MX", found.by_mx)):
+        if not rows:
+            continue
         table = Table(title=title, expand=True)
         table.add_column("Name", overflow="fold")
         table.add_column("OK")

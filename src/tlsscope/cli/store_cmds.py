@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,10 +22,21 @@ from tlsscope.cli.app import (
     settings,
 )
 
-DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+if TYPE_CHECKING:
+    from tlsscope.store import Store
+
+SinceOption = Annotated[dt.datetime | None, typer.Option(
+    formats=["%Y-%m-%d"], show_default=False,
+    help="Only reports of this day (YYYY-MM-DD, UTC) or later.")]
+UntilOption = Annotated[dt.datetime | None, typer.Option(
+    formats=["%Y-%m-%d"], show_default=False,
+    help="Only reports of this day (YYYY-MM-DD, UTC) or earlier.")]
+WindowEndOption = Annotated[dt.datetime | None, typer.Option(
+    "--until", formats=["%Y-%m-%d"], show_default=False,
+    help="Last day of the window (YYYY-MM-DD, UTC), included; default: today.")]
 
 
-@app.command()
+@app.command(short_help="Store reports from files, folders, mail or stdin.")
 def ingest(
     paths: Annotated[list[str], typer.Argument(
         help="Files, folders (recursively: .eml, mbox, Maildir, JSON, gzip, zip) or - for "
@@ -86,12 +97,12 @@ def ingest(
     raise typer.Exit(1 if totals.rejected and paths != ["-"] else 0)
 
 
-@app.command()
+@app.command(short_help="List stored reports, newest day first.")
 def reports(
     domain: Annotated[str | None, typer.Option(help="Only reports about this policy domain.",
                                                show_default=False)] = None,
-    since: DateOption = None,
-    until: DateOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     as_json: JsonOption = False,
@@ -112,7 +123,7 @@ def reports(
         render_store.report_list(found, Console())
 
 
-@app.command()
+@app.command(short_help="Show one stored report, read in plain language.")
 def show(
     report: Annotated[str, typer.Argument(help="A report key, or its first characters.",
                                           show_default=False)],
@@ -176,7 +187,7 @@ def quarantine(
         render_store.quarantine_list(held, Console())
 
 
-@quarantine_app.command("export")
+@quarantine_app.command("export", short_help="Write every rejected input, byte for byte.")
 def quarantine_export(
     folder: Annotated[Path, typer.Argument(help="Folder to write the inputs into.",
                                            file_okay=False, show_default=False)],
@@ -203,7 +214,7 @@ def export_name(digest: str, source: str) -> str:
     return f"{digest[:16]}-{safe.lstrip('.') or 'input'}"
 
 
-@app.command()
+@app.command(short_help="Read every stored input again with this reader.")
 def reingest(
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -232,12 +243,12 @@ def reingest(
                    f"changed, {still} still rejected")
 
 
-@app.command()
+@app.command(short_help="Per-day totals and breakdowns of the sessions.")
 def stats(
     domain: Annotated[str | None, typer.Option(help="One policy domain (else all together).",
                                                show_default=False)] = None,
     days: Annotated[int, typer.Option(min=1, help="Days back from --until.")] = 30,
-    until: DateOption = None,
+    until: WindowEndOption = None,
     as_json: JsonOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
@@ -250,7 +261,30 @@ def stats(
     first, last = day_window(until, days)
     with open_store(db, config) as store:
         found = store.stats(domain, first, last)
+        latest = None if found.reports else latest_report_day(store, domain)
     if as_json:
         print_json(found)
-    else:
-        render_store.stats(found, Console())
+        return
+    render_store.stats(found, Console())
+    if latest is not None:
+        say_where_the_data_is(first, last, latest)
+
+
+def latest_report_day(store: Store, domain: str | None) -> dt.date | None:
+    """The day of the newest report (of `domain`, or of any domain)."""
+    if domain is None:
+        newest = store.reports(limit=1)
+        return newest[0].day if newest else None
+    from tlsscope.store import browse
+
+    found: dt.date | None = store.read(browse.last_report_days, [domain.lower()]).get(
+        domain.lower())
+    return found
+
+
+def say_where_the_data_is(first: dt.date, last: dt.date, latest: dt.date) -> None:
+    """An empty window: say where the reports are, rather than only that there is none."""
+    from rich.console import Console
+
+    Console(stderr=True).print(f"No report in {first}..{last}; the latest report is of "
+                               f"{latest}: try --until {latest}.")

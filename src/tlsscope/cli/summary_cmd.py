@@ -18,15 +18,15 @@ from tlsscope.cli.app import (
     settings,
 )
 from tlsscope.cli.explain_cmd import LangOption
-from tlsscope.cli.store_cmds import DateOption
+from tlsscope.cli.store_cmds import WindowEndOption, latest_report_day, say_where_the_data_is
 
 
-@app.command()
+@app.command(short_help="Describe a domain's TLS health in plain language.")
 def summary(
     domain: Annotated[str, typer.Argument(help="The policy domain (example.com).",
                                           show_default=False)],
     days: Annotated[int, typer.Option(min=1, help="Days back from --until.")] = 7,
-    until: DateOption = None,
+    until: WindowEndOption = None,
     lang: LangOption = "en",
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -50,15 +50,10 @@ def summary(
         shaky = unconfirmed_problems(f for _, _, f in store.read(localized, domain.lower(),
                                                                    catalog.DEFAULT_LANG))
         found = summarize(stats, store.failures(domain, first, last), lang, shaky)
-        latest = None
-        if not stats.reports:
-            from tlsscope.store import browse
-
-            latest = store.read(browse.last_report_days, [domain.lower()]).get(domain.lower())
+        latest = None if stats.reports else latest_report_day(store, domain)
     if as_json:
         print_json(found)
         return
     show_summary(Console(), found)
-    if latest is not None:  # say where the data is, rather than only that there is none
-        Console(stderr=True).print(f"No report in {first}..{last}; the latest report for this "
-                                   f"domain is of {latest}: try --until {latest}.")
+    if latest is not None:
+        say_where_the_data_is(first, last, latest)

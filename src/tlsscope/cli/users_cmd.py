@@ -10,7 +10,8 @@ import typer
 from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
 
 users_app = typer.Typer(help="Dashboard users: add them, list them, set passwords, make API "
-                        "tokens.", no_args_is_help=True)
+                        "tokens.", short_help="Dashboard users, their passwords and API tokens.",
+                        no_args_is_help=True)
 domains_app = typer.Typer(help="Which organisation owns which domain.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(domains_app, name="domains")
@@ -67,7 +68,7 @@ def users_list(as_json: JsonOption = False, db: DbOption = None,
                      "lang": u.lang} for u in found])
         return
     for u in found:
-        typer.echo(safe(f"{u.email}\t{u.role}\t{u.organisation_name or '-'}"))
+        typer.echo("\t".join(safe(cell) for cell in (u.email, u.role, u.organisation_name or "-")))
 
 
 @users_app.command("password")
@@ -93,7 +94,7 @@ def users_password(
     typer.echo(f"password of {email} changed")
 
 
-@users_app.command("token")
+@users_app.command("token", short_help="Make an API token (shown once).")
 def users_token(
     email: Annotated[str, typer.Argument(help="The user the token acts as.",
                                          show_default=False)],
@@ -112,7 +113,7 @@ def users_token(
         typer.echo(new_token(store, found[0], name))
 
 
-@domains_app.command("assign")
+@domains_app.command("assign", short_help="Give a domain to an organisation, or take it.")
 def domains_assign(
     domain: Annotated[str, typer.Argument(help="The domain (example.com).",
                                           show_default=False)],
@@ -145,7 +146,7 @@ def domains_list(as_json: JsonOption = False, db: DbOption = None,
         print_json([{"domain": d.name, "organisation": d.organisation_name} for d in found])
         return
     for d in found:
-        typer.echo(safe(f"{d.name}\t{d.organisation_name or '-'}"))
+        typer.echo("\t".join(safe(cell) for cell in (d.name, d.organisation_name or "-")))
 
 
 DEMO_USERS = (("admin@demo.example", "admin", "", "tlsscope-admin"),
@@ -155,7 +156,7 @@ DEMO_OWNERS = {"shop.example": "Acme Retail", "news.example": "Acme Retail",
                "clinic.example": "Beta Health"}
 
 
-@app.command()
+@app.command(short_help="Load sample reports and demo users (for make run).")
 def demo(
     db: DbOption = None,
     config: ConfigOption = None,
@@ -183,7 +184,8 @@ def demo(
                 add_user(store, email, password, role, organisation)
         for domain, organisation in DEMO_OWNERS.items():
             assign(store, domain, organisation)
-    typer.echo("log in at http://127.0.0.1:8080 as:")
+    scheme = "https" if loaded.tls_cert else "http"
+    typer.echo(f"log in at {scheme}://{loaded.listen} (the listen setting `serve` uses) as:")
     for email, role, organisation, password in DEMO_USERS:
         owner = f", {organisation}" if organisation else ""
         typer.echo(f"  {email} / {password}   ({role}{owner})")
