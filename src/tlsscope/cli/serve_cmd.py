@@ -10,7 +10,7 @@ import typer
 from tlsscope.cli.app import ConfigOption, DbOption, app, fail, open_store, settings
 
 
-@app.command()
+@app.command(short_help="Receive reports; serve the dashboard and the API.")
 def serve(
     listen: Annotated[str | None, typer.Option(
         "--listen", help="HOST:PORT for HTTP(S) (setting listen; default 127.0.0.1:8080).",
