@@ -14,7 +14,6 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from typing import NamedTuple
 
 import msgspec
 
@@ -22,45 +21,13 @@ from tlsscope.findings import error
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.parse.values import check_domain
+from tlsscope.receipts import IngestTotals
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Arrival, DkimVerdict, Saved, Store
 
 BATCH_INPUTS = 500
 BATCH_BYTES = 32 * 1024 * 1024
-
-
-class Rejected(NamedTuple):
-    source: str
-    reasons: list[str]
-
-
-class IngestTotals(msgspec.Struct, kw_only=True):
-    inputs: int = 0
-    accepted: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    not_a_report: int = 0
-    reports_stored: int = 0
-    reports_repeated: int = 0
-    conflicts: int = 0
-    rejections: list[Rejected] = msgspec.field(default_factory=list)
-
-    def add(self, saved: Saved) -> None:
-        self.inputs += 1
-        outcome = saved.outcome
-        if outcome is Outcome.ACCEPTED:
-            self.accepted += 1
-        elif outcome is Outcome.DUPLICATE:
-            self.duplicate += 1
-        elif outcome is Outcome.REJECTED:
-            self.rejected += 1
-            self.rejections.append(Rejected(saved.source, saved.reasons))
-        else:
-            self.not_a_report += 1
-        self.reports_stored += saved.stored
-        self.reports_repeated += saved.repeated
-        self.conflicts += saved.conflicts
 
 
 def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,

@@ -54,6 +54,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """HOST:PORT of the built-in SMTP receiver; empty: none."""
     lmtp_listen: str = ""
     """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
+    pipe_socket: str = "auto"
+    """Unix socket where `serve` takes mail from `ingest -` (an MTA pipe), so that the pipe
+    does not open the store itself: "auto" (next to a SQLite database file, as FILE.pipe),
+    a path, or empty: none."""
     rua_addresses: list[str] = msgspec.field(default_factory=list)
     """Report addresses the SMTP/LMTP receivers accept mail for (others get 550)."""
     accept_domains: list[str] | str = msgspec.field(default_factory=list)
@@ -117,6 +121,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _LISTS = {"rua_addresses", "accept_domains"}  # comma-separated in the environment
+
+
+def default_database_url() -> str:
+    """SQLite in the per-user data folder: the store when no database_url is set."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('tlsscope', appauthor=False)) / 'tlsscope.db'}"
 
 
 def default_config_path() -> Path:

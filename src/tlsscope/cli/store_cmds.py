@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +24,8 @@ from tlsscope.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from tlsscope.receipts import IngestTotals
+    from tlsscope.settings import Settings
     from tlsscope.store import Store
 
 SinceOption = Annotated[dt.datetime | None, typer.Option(
@@ -53,25 +56,32 @@ def ingest(
     Exit status: 0 when no input was rejected, 1 when some input was, 2 for a usage error,
     75 (EX_TEMPFAIL) when the database is unavailable. Reading one mail from stdin (`-`, an MTA
     pipe) exits 0 once it is stored, whatever the verdict: a rejected mail is kept in quarantine.
+    When `tlsscope serve` runs for the same store, `-` hands the mail to it (setting
+    pipe_socket) instead of opening the store.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    loaded = settings(config)
+    stdin = None
+    if paths == ["-"]:
+        handed, head = _hand_to_serve(loaded, db)
+        if handed is not None:
+            _ingested(handed, as_json, Console())
+            raise typer.Exit(0)
+        from tlsscope.receive.files import prefixed
+
+        stdin = prefixed(head, sys.stdin.buffer)
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tlsscope.cli import render_store
     from tlsscope.pipeline import ingest as run_ingest
     from tlsscope.receive.files import expand, iter_inputs
 
-    loaded = settings(config)
     missing = [p for p in paths if p != "-" and not Path(p).exists()]
     if missing:
         raise fail(f"no such file or folder: {', '.join(missing)}")
     files = list(expand(paths))
     with open_store(db, config, unavailable=EX_TEMPFAIL) as store:
-        progress = Progress("[progress.description]{task.description}", BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=Console(stderr=True), transient=True,
-                            disable=as_json or len(files) < 2)
+        progress = _progress(enabled=not as_json and len(files) > 1)
         with progress:
             task = progress.add_task("ingesting", total=len(files))
             current = {"file": ""}
@@ -84,17 +94,70 @@ def ingest(
 
             workers = jobs if jobs >= 0 else (1 if (os.cpu_count() or 1) > 1 else 0)
             try:
-                totals = run_ingest(store, iter_inputs(files, loaded.max_input_bytes), loaded,
-                                    on_saved=None if as_json else advance, workers=workers,
-                                    live=paths == ["-"])
+                raws = iter_inputs(files, loaded.max_input_bytes, stdin)
+                totals = run_ingest(store, raws, loaded, on_saved=None if as_json else advance,
+                                    workers=workers, live=paths == ["-"])
             except SQLAlchemyError as exc:
                 raise fail(f"the database failed: {str(exc).splitlines()[0]}; inputs not "
                            "reported as stored above were not stored", EX_TEMPFAIL) from None
+    _ingested(totals, as_json, Console())
+    raise typer.Exit(1 if totals.rejected and paths != ["-"] else 0)
+
+
+def _ingested(totals: IngestTotals, as_json: bool, console: Any) -> None:
     if as_json:
         print_json(totals)
-    else:
-        render_store.ingest_summary(totals, Console())
-    raise typer.Exit(1 if totals.rejected and paths != ["-"] else 0)
+        return
+    from tlsscope.cli import render_store
+
+    render_store.ingest_summary(totals, console)
+
+
+def _hand_to_serve(loaded: Settings, db: str | None) -> tuple[IngestTotals | None, bytes]:
+    """Standard input, handed to the `serve` of the same store if one listens: its receipt
+    (None when none listens, or it took the mail without answering), and the bytes read."""
+    from tlsscope.errors import StoreUnavailable
+    from tlsscope.receive import pipe
+    from tlsscope.settings import default_database_url
+
+    head = sys.stdin.buffer.read(loaded.max_input_bytes + 1)
+    path = pipe.socket_path(loaded.pipe_socket,
+                            db or loaded.database_url or default_database_url())
+    if path is None or len(head) > loaded.max_input_bytes:
+        return None, head  # too large: stored (as rejected) by this process, streamed
+    try:
+        return pipe.hand_over(path, head), head
+    except StoreUnavailable as exc:
+        raise fail(f"tlsscope serve cannot store the mail now: {exc}", EX_TEMPFAIL) from None
+    except pipe.Unanswered as exc:  # stored here instead: at worst a duplicate, never twice
+        typer.echo(f"warning: {exc}; storing it directly", err=True)
+        return None, head
+
+
+def _progress(enabled: bool) -> Any:
+    """A Rich progress bar on stderr, or (one input: an MTA pipe) a no-op without its imports."""
+    if not enabled:
+        return _NoProgress()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True),
+                    transient=True)
+
+
+class _NoProgress:
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def add_task(self, *_: object, **__: object) -> int:
+        return 0
+
+    def advance(self, *_: object) -> None:
+        return None
 
 
 @app.command(short_help="List stored reports, newest day first.")

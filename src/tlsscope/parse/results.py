@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import msgspec
 
 from tlsscope.findings import Finding
+from tlsscope.receipts import Outcome as Outcome  # its home is tlsscope.receipts
 from tlsscope.report import Report
-
-
-class Outcome(enum.StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-    NOT_A_REPORT = "not_a_report"
 
 
 class ReadReport(msgspec.Struct, kw_only=True):

@@ -12,7 +12,7 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from tlsscope.parse.mbox import split_mbox
 
@@ -44,20 +44,24 @@ def expand(paths: Iterable[str]) -> Iterator[str]:
             yield path
 
 
-def iter_inputs(paths: Iterable[str], cap: int) -> Iterator[RawInput]:
+def iter_inputs(paths: Iterable[str], cap: int,
+                stdin: BinaryIO | None = None) -> Iterator[RawInput]:
+    """`stdin`: what `-` reads (default: the process's standard input)."""
     for path in expand(paths):
         if path == "-":
-            yield from (raw._replace(channel="stdin")
-                        for raw in _stream(sys.stdin.buffer, "<stdin>", None, cap))
+            yield from (raw._replace(channel="stdin") for raw in stream_inputs(
+                stdin or sys.stdin.buffer, "<stdin>", None, cap))
             continue
         try:
             with open(path, "rb") as handle:
-                yield from _stream(handle, path, os.path.basename(path), cap)
+                yield from stream_inputs(handle, path, os.path.basename(path), cap)
         except OSError as exc:
             yield RawInput(path, None, problem=f"cannot read: {exc.strerror or exc}")
 
 
-def _stream(handle: BinaryIO, source: str, filename: str | None, cap: int) -> Iterator[RawInput]:
+def stream_inputs(handle: BinaryIO, source: str, filename: str | None,
+                  cap: int) -> Iterator[RawInput]:
+    """One input, or each message of an mbox, from an open binary stream."""
     now = dt.datetime.now(dt.UTC)
     data = handle.read(cap + 1)
     if data.startswith(b"From "):  # an mbox: split it as a stream, whatever its size
@@ -74,3 +78,26 @@ def _stream(handle: BinaryIO, source: str, filename: str | None, cap: int) -> It
         yield RawInput(source, None, filename, now, f"input is more than the cap of {cap:,} bytes")
         return
     yield RawInput(source, data, filename, now)
+
+
+class _Prefixed(io.RawIOBase):
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._at, self._rest = memoryview(head), 0, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._at < len(self._head):
+            size = min(len(buffer), len(self._head) - self._at)
+            buffer[:size] = self._head[self._at:self._at + size]
+            self._at += size
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def prefixed(head: bytes, rest: BinaryIO) -> BinaryIO:
+    """A stream whose first bytes were read already: `head`, then what is left of `rest`."""
+    return io.BufferedReader(_Prefixed(head, rest))

@@ -19,10 +19,9 @@ BUSY_TIMEOUT_S = 60
 
 
 def default_url() -> str:
-    from platformdirs import user_data_dir
+    from tlsscope.settings import default_database_url
 
-    path = Path(user_data_dir("tlsscope", appauthor=False)) / "tlsscope.db"
-    return f"sqlite:///{path}"
+    return default_database_url()
 
 
 def make_engine(url: str, checkpoint_pages: int = 10_000) -> Engine:

@@ -20,6 +20,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.receipts import Saved
 from tlsscope.store import rollups
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
@@ -58,17 +59,6 @@ class DkimVerdict(NamedTuple):
     aligned: bool
     tlsrpt_key: bool | None
     detail: str
-
-
-class Saved(NamedTuple):
-    digest: str
-    source: str
-    outcome: Outcome
-    stored: int  # reports stored for the first time
-    repeated: int  # reports already stored (duplicates and conflicts)
-    conflicts: int
-    reasons: list[str]  # error messages, for a rejected input
-    refused: bool = False  # not stored: about a domain this installation does not accept
 
 
 def pack(data: bytes) -> tuple[str, bytes]:

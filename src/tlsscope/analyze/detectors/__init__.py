@@ -11,33 +11,42 @@ one cause are then grouped into one (grouping.py), so that the list has one per 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Callable, Collection
 
 from tlsscope.analyze import catalog
-from tlsscope.analyze.detectors import (
-    certificates,
-    dane,
-    disagreement,
-    downgrade,
-    grouping,
-    mode_advice,
-    mta_sts,
-    mx_outside_policy,
-    novelty,
-    other_results,
-    silent_reporter,
-    spike,
-    starttls,
-)
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts
 
-__all__ = ["DETECTORS", "DomainFinding", "Evidence", "detect"]
+__all__ = ["DomainFinding", "Evidence", "detect", "detectors"]
 
-DETECTORS = (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
-             dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect,
-             disagreement.detect, spike.detect, novelty.detect,
-             other_results.detect)
+Detector = Callable[[DomainFacts, str], list[DomainFinding]]
+
+
+@functools.cache
+def detectors() -> tuple[Detector, ...]:
+    """Every detector, in the order their findings are listed. Imported on first use: the
+    model above is all that storing a report needs (an `ingest -` from an MTA pipe)."""
+    from tlsscope.analyze.detectors import (
+        certificates,
+        dane,
+        disagreement,
+        downgrade,
+        mode_advice,
+        mta_sts,
+        mx_outside_policy,
+        novelty,
+        other_results,
+        silent_reporter,
+        spike,
+        starttls,
+    )
+
+    return (certificates.detect, mta_sts.detect, starttls.detect, downgrade.detect,
+            dane.detect, mx_outside_policy.detect, mode_advice.detect, silent_reporter.detect,
+            disagreement.detect, spike.detect, novelty.detect, other_results.detect)
+
+
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
 
 
@@ -46,7 +55,9 @@ def detect(facts: DomainFacts, lang: str = "en",
     """`report_domains`: the domains of the addresses reports are sent to (rua). Failures
     there may be about the delivery of reports (RFC 8460 §3: a reporter should not count the
     session that delivered its report, but some do): such findings are marked `report_loop`."""
-    found = grouping.group([finding for detector in DETECTORS
+    from tlsscope.analyze.detectors import grouping
+
+    found = grouping.group([finding for detector in detectors()
                             for finding in detector(facts, lang)], facts, lang)
     if facts.domain in {d.lower().rstrip(".") for d in report_domains}:
         note = catalog.Words(lang).texts["note_report_loop"]
