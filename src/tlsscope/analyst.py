@@ -9,13 +9,14 @@ stored for two seconds, and under sustained intake at least every two minutes.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
-import os
 import time
-from typing import Any
+from multiprocessing.connection import Connection
 
+from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 
@@ -26,32 +27,54 @@ LONGEST_WAIT = 120.0  # ...or, under sustained intake, at least this often
 
 
 class AnalystProcess:
+    """The analyst's process; `restart` replaces it once it has died (children.Supervisor)."""
+
+    name = "analyst"
+
     def __init__(self, url: str, settings: Settings) -> None:
+        self._args = (url, settings)
+        self.restart()
+
+    def restart(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self._stop: Any = context.Event()
-        self._process = context.Process(target=_analyst_main, name="tlsscope-analyst",
-                                        args=(url, settings, self._stop), daemon=True)
-        self._process.start()
+        receive, self._stop = context.Pipe(duplex=False)
+        process = context.Process(target=_analyst_main, name="tlsscope-analyst",
+                                  args=(*self._args, receive))
+        start_shielded(process)
+        receive.close()  # the child's end: it sees end-of-file once this process is gone
+        self.process, self.started = process, time.monotonic()
+        log.info("process started", extra={"fields": {"process": self.name,
+                                                      "pid": process.pid}})
 
-    def close(self, seconds: float = 30.0) -> None:
-        """Stop after the work in hand (its result is stored, or retried next start)."""
-        self._stop.set()
-        self._process.join(seconds)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+    def trouble(self) -> str | None:
+        """What is wrong with it (for /healthz), or None."""
+        code = self.process.exitcode
+        return None if code is None else f"the analyst process stopped (exit {code})"
+
+    def close(self, seconds: float = 3.0) -> None:
+        """Stop after the work in hand (its result is stored, or retried next start); past
+        `seconds`, at once (a recomputation killed half-way leaves the domain marked)."""
+        with contextlib.suppress(OSError):  # it is gone already
+            self._stop.send(None)
+        self.process.join(seconds)
+        if self.process.is_alive():
+            log.warning("stopping overran; the analyst is stopped at once",
+                        extra={"fields": {"process": self.name, "seconds": seconds}})
+        stop_at_once(self.process)
+        self._stop.close()
 
 
-def _analyst_main(url: str, settings: Settings, stop: Any) -> None:
+def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
+    """Until told to stop, or its parent is gone (`stop` then reads end-of-file)."""
     from tlsscope import logs
 
+    ignore_stop_signals()
     logs.configure()
     store = Store.open(url)
-    parent = os.getppid()
     gc.freeze()
     last_id, changed_at, worked_at = store.last_report_id(), time.monotonic(), 0.0
     try:
-        while not stop.wait(PAUSE_SECONDS) and os.getppid() == parent:
+        while not stop.poll(PAUSE_SECONDS):
             now = time.monotonic()
             newest = store.last_report_id()
             if newest != last_id:

@@ -16,18 +16,22 @@ import gc
 import itertools
 import logging
 import multiprocessing
-import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
+from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.pipeline import DkimCheck, DomainGate, _save
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
+log = logging.getLogger("tlsscope.intake")
 MAX_BATCH = 64  # larger batches raised the p99 (a batch is the unit of waiting)
 
 
@@ -104,71 +108,137 @@ class Intake:
 
 
 class WriterProcess:
-    """A writer in its own process, which opens the store at `url` itself."""
+    """A writer in its own process, which opens the store at `url` itself.
+
+    A writer that dies (kill -9, the OOM killer) is replaced by `restart` (children.Supervisor
+    calls it). Meanwhile `submit` answers StoreUnavailable, and so do the inputs the dead one
+    had been handed and had not answered: the sender retries, and an input the dead writer
+    did commit is recognised by its digest, so nothing counts twice.
+    """
+
+    name = "writer"
 
     def __init__(self, url: str, settings: Settings, refresh: bool = True) -> None:
         """`refresh`: recompute findings when idle (False when an analyst process does)."""
-        context = multiprocessing.get_context("spawn")
-        self._requests: Any = context.Queue()
-        self._results: Any = context.Queue()
-        self._pending: dict[int, Future[Saved]] = {}
+        self._args = (url, settings, refresh)
         self._lock = threading.Lock()
         self._tickets = itertools.count()
-        self._broken: str | None = None
-        self._process = context.Process(target=_writer_main, name="tlsscope-writer",
-                                        args=(url, settings, self._requests, self._results,
-                                              refresh))
-        self._process.start()
-        self._reader = threading.Thread(target=self._collect, name="tlsscope-results",
-                                        daemon=True)
-        self._reader.start()
+        self._closing = False
+        self.restart()
+
+    @property
+    def process(self) -> BaseProcess:
+        return self._link.process
+
+    @property
+    def started(self) -> float:
+        return self._link.started
+
+    def restart(self) -> None:
+        link = _Link(*self._args, lock=self._lock)
+        self._link = link
+        log.info("process started", extra={"fields": {"process": self.name,
+                                                      "pid": link.process.pid}})
+
+    def trouble(self) -> str | None:
+        """What keeps it from storing now (for /healthz), or None."""
+        link = self._link
+        if link.ended is not None:
+            return link.ended
+        return None if link.ready else "the writer process is starting"
 
     def submit(self, raw: RawInput) -> Future[Saved]:
         future: Future[Saved] = Future()
-        if self._broken is not None:
-            future.set_exception(StoreUnavailable(self._broken))
-            return future
-        ticket = next(self._tickets)
         with self._lock:
-            self._pending[ticket] = future
-        self._requests.put((ticket, raw))
+            link = self._link
+            down = "the writer is stopping" if self._closing else link.ended
+            if down is None:
+                ticket = next(self._tickets)
+                link.pending[ticket] = future
+                link.outbox.put((ticket, raw))
+        if down is not None:
+            future.set_exception(StoreUnavailable(down))
         return future
 
-    def close(self) -> None:
-        """Store everything already submitted, then stop the writer."""
-        self._requests.put(None)
-        self._process.join()
-        self._reader.join(timeout=30)
+    def close(self, seconds: float = 30.0) -> None:
+        """Store everything already submitted, then stop the writer; past `seconds`, stop it
+        at once: its transaction is rolled back, and what it had not answered is answered
+        StoreUnavailable (the senders retry)."""
+        with self._lock:
+            self._closing = True
+            link = self._link
+        link.outbox.put(None)
+        link.process.join(seconds)
+        if link.process.is_alive():
+            log.warning("stopping overran; the writer is stopped at once", extra={"fields": {
+                "process": self.name, "seconds": seconds, "unanswered": len(link.pending)}})
+        stop_at_once(link.process)
+        link.collector.join(2.0)
+
+
+class _Link:
+    """One writer process and its two pipes: inputs in (fed by a thread, so `submit` never
+    waits on a busy writer), outcomes back (read by a thread that resolves the futures)."""
+
+    def __init__(self, url: str, settings: Settings, refresh: bool, *,
+                 lock: threading.Lock) -> None:
+        context = multiprocessing.get_context("spawn")
+        requests_out, requests_in = context.Pipe(duplex=False)
+        results_out, results_in = context.Pipe(duplex=False)
+        self.process = context.Process(target=_writer_main, name="tlsscope-writer",
+                                       args=(url, settings, requests_out, results_in, refresh))
+        start_shielded(self.process)
+        self.started = time.monotonic()
+        # The child's ends: once it is gone, sending fails and reading sees end-of-file.
+        requests_out.close()
+        results_in.close()
+        self._requests, self._results, self._lock = requests_in, results_out, lock
+        self.outbox: queue.SimpleQueue[tuple[int, RawInput] | None] = queue.SimpleQueue()
+        self.pending: dict[int, Future[Saved]] = {}
+        self.ready = False
+        self.ended: str | None = None
+        threading.Thread(target=self._feed, name="tlsscope-feed", daemon=True).start()
+        self.collector = threading.Thread(target=self._collect, name="tlsscope-results",
+                                          daemon=True)
+        self.collector.start()
+
+    def _feed(self) -> None:
+        while True:
+            item = self.outbox.get()
+            try:
+                self._requests.send(item)
+            except OSError:  # the writer is gone: _collect answers what it was handed
+                break
+            if item is None:
+                break
+        self._requests.close()
 
     def _collect(self) -> None:
-        while True:
-            try:
-                item = self._results.get(timeout=1)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    self._fail_all(f"the writer process stopped (exit {self._process.exitcode})")
-                    return
-                continue
-            if item is None:
-                return
-            ticket, outcome = item
-            with self._lock:
-                future = self._pending.pop(ticket)
-            if isinstance(outcome, str):
-                future.set_exception(StoreUnavailable(outcome))
-            else:
-                future.set_result(outcome)
-
-    def _fail_all(self, reason: str) -> None:
-        self._broken = reason
+        try:
+            while (item := self._results.recv()) is not None:
+                if item == READY:
+                    self.ready = True
+                    continue
+                ticket, outcome = item
+                with self._lock:
+                    future = self.pending.pop(ticket)
+                if isinstance(outcome, str):
+                    future.set_exception(StoreUnavailable(outcome))
+                else:
+                    future.set_result(outcome)
+        except (EOFError, OSError):  # it died; the supervisor logs it and starts another
+            reason = "the writer process stopped; it is being restarted"
+        else:
+            reason = "the writer process has stopped"
         with self._lock:
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
+            self.ended = reason
+            unanswered, self.pending = self.pending, {}
+        for future in unanswered.values():
             future.set_exception(StoreUnavailable(reason))
+        self._results.close()
 
 
 IDLE_SECONDS = 1.0
-log = logging.getLogger("tlsscope.intake")
 
 
 def refresh_when_idle(store: Store, settings: Settings) -> None:
@@ -182,33 +252,45 @@ def refresh_when_idle(store: Store, settings: Settings) -> None:
         log.exception("rebuilding roll-ups or recomputing findings failed")
 
 
-def _writer_main(url: str, settings: Settings, requests: Any, results: Any,
+READY = "ready"  # the writer's first message: the store is open
+
+
+def _writer_main(url: str, settings: Settings, requests: Connection, results: Connection,
                  refresh: bool = True) -> None:
     """The writer process: batches from `requests`, one transaction each, outcomes back.
 
-    It stops when told to, and also when its parent is gone (killed): nothing would collect
-    its answers, and what it has not committed will be delivered again.
+    It stops when told to (None), and also when its parent is gone (`requests` reads
+    end-of-file, or `results` cannot be written): nothing would collect its answers, and what
+    it has not committed will be delivered again.
     """
+    from tlsscope import logs
+
+    ignore_stop_signals()
+    logs.configure()
     store = Store.open(url, checkpoints="background")
     dkim = DkimCheck.for_intake(settings, live=True)
     gate = DomainGate.for_intake(settings)
-    parent = os.getppid()
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes
 
     def get() -> Any:
-        while True:
-            try:
-                return requests.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                if os.getppid() != parent:
-                    return None
-                if refresh:
-                    refresh_when_idle(store, settings)
+        while not requests.poll(IDLE_SECONDS):
+            if refresh:
+                refresh_when_idle(store, settings)
+        return get_nowait()
+
+    def get_nowait() -> Any:
+        if not requests.poll(0):
+            raise queue.Empty
+        try:
+            return requests.recv()
+        except EOFError:  # the parent is gone
+            return None
 
     stop = False
     try:
+        results.send(READY)
         while not stop:
-            batch, stop = _drain(get, requests.get_nowait, queue.Empty)
+            batch, stop = _drain(get, get_nowait, queue.Empty)
             if not batch:
                 continue
             try:
@@ -217,7 +299,9 @@ def _writer_main(url: str, settings: Settings, requests: Any, results: Any,
             except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
                 saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
             for (ticket, _), outcome in zip(batch, saved, strict=True):
-                results.put((ticket, outcome))
+                results.send((ticket, outcome))
+        results.send(None)
+    except BrokenPipeError:  # the parent is gone: nobody to answer
+        pass
     finally:
-        results.put(None)
         store.close()

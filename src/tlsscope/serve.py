@@ -3,8 +3,10 @@ live re-checks of the domains it knows (check/schedule.py).
 
 All receivers hand inputs to one writer process (group commits, on its own core), so every
 acknowledgement (2xx, 250) means committed; an analyst process rebuilds roll-ups and
-recomputes findings meanwhile (analyst.py). SIGTERM or SIGINT: stop accepting, let requests
-in flight finish, store what was submitted, then exit.
+recomputes findings meanwhile (analyst.py). Both are supervised (children.py): one that dies
+is logged and started again, and meanwhile the receivers make senders retry. SIGTERM or
+SIGINT, to this process or its whole group: stop accepting, let requests in flight finish,
+store what was submitted, then exit, within SHUTDOWN_SECONDS; a second signal stops at once.
 """
 
 from __future__ import annotations
@@ -12,19 +14,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import ssl
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from tlsscope.analyst import AnalystProcess
+from tlsscope.children import Supervisor
 from tlsscope.errors import ConfigError
 from tlsscope.intake import WriterProcess
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("tlsscope.serve")
 
@@ -47,15 +56,26 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
-async def serve(store: Store, settings: Settings) -> None:
-    import uvicorn
+SHUTDOWN_SECONDS = 8.0  # from the first signal to the exit (systemd waits 90 s; we say 10)
+HTTP_GRACE_SECONDS = 3  # of those, for the HTTP requests in flight
 
+
+async def serve(store: Store, settings: Settings) -> None:
     from tlsscope.web.app import create_app
+    from tlsscope.web.health import Health
 
     first_admin(store)
     url = store.engine.url.render_as_string(hide_password=False)
+    host, port = host_port(settings.listen, "listen")
+    context = tls_context(settings)
+    stopping = _Stopping()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn puts these back when it is done
+        signal.signal(signum, stopping)
     intake = WriterProcess(url, settings, refresh=False)
     analyst = AnalystProcess(url, settings)
+    stopping.children = [intake, analyst]
+    supervisor = Supervisor(stopping.children)
+    supervisor.start()
 
     async def deliver(raw: RawInput) -> Saved:
         saved = await asyncio.wrap_future(intake.submit(raw))
@@ -64,48 +84,116 @@ async def serve(store: Store, settings: Settings) -> None:
             "reports_stored": saved.stored, "reports_seen_before": saved.repeated}})
         return saved
 
-    host, port = host_port(settings.listen, "listen")
-    context = tls_context(settings)
-    config = uvicorn.Config(
-        create_app(intake, settings, deliver, store), host=host, port=port, log_config=None,
-        access_log=False, proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
-        ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
-        timeout_graceful_shutdown=30)
-    mail_servers = await _mail_servers(settings, deliver, context)
-    stop_mailbox = threading.Event()
-    mailbox = _mailbox(settings, intake, stop_mailbox)
-    rechecks = _rechecks(store, settings, stop_mailbox)
-    server = uvicorn.Server(config)
-    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
-    # that was there before: make that one a no-op, so the shutdown below runs and exits 0.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
-    log.info("serving", extra={"fields": {"http": settings.listen, "smtp": settings.smtp_listen,
-                                          "lmtp": settings.lmtp_listen}})
-    # Everything loaded so far (the web app, templates, libraries) lives as long as the
-    # process: keep it out of the garbage collector's full passes, whose pauses would
-    # otherwise land on requests in flight.
-    gc.freeze()
+    mail_servers: list[asyncio.Server] = []
+    threads: list[threading.Thread] = []
+    stop_threads = threading.Event()
     try:
+        health = Health({"writer": intake.trouble, "analyst": analyst.trouble}, store)
+        app = create_app(intake, settings, deliver, store, health=health)
+        server = _uvicorn(app, host, port, settings, stopping)
+        mail_servers = await _mail_servers(settings, deliver, context)
+        threads = [thread for thread in (_mailbox(settings, intake, stop_threads),
+                                         _rechecks(store, settings, stop_threads)) if thread]
+        log.info("serving", extra={"fields": {
+            "http": settings.listen, "smtp": settings.smtp_listen,
+            "lmtp": settings.lmtp_listen}})
+        # Everything loaded so far (the web app, templates, libraries) lives as long as the
+        # process: keep it out of the garbage collector's full passes, whose pauses would
+        # otherwise land on requests in flight.
+        gc.freeze()
         await server.serve()
     finally:
-        stop_mailbox.set()
-        if mailbox is not None:
-            await asyncio.to_thread(mailbox.join, 60)
-        if rechecks is not None:  # a check in flight ends within its timeouts
-            await asyncio.to_thread(rechecks.join, 10 * settings.check_timeout)
-        for mail in mail_servers:
-            mail.close()
-        for mail in mail_servers:
-            await mail.wait_closed()
-        await asyncio.to_thread(intake.close)
-        await asyncio.to_thread(analyst.close)
-        log.info("stopped")
+        stopping.begin()
+        supervisor.stop()
+        stop_threads.set()
+        await _stop_receivers(stopping, mail_servers, threads)
+        # The writer stores what it was handed; the analyst ends the domain in hand.
+        seconds = max(2.0, stopping.left())
+        await asyncio.gather(asyncio.to_thread(intake.close, seconds),
+                             asyncio.to_thread(analyst.close, min(seconds, 3.0)))
+        log.info("stopped", extra={"fields": {"seconds": round(stopping.elapsed(), 1)}})
+
+
+class _Stopping:
+    """SIGTERM and SIGINT, sent to this process alone or to its whole group: the first stops
+    it within SHUTDOWN_SECONDS (no new connections, requests in flight answered, what was
+    handed to the writer stored); a second stops it at once. The children ignore both: the
+    shutdown tells them when to stop."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.children: list[WriterProcess | AnalystProcess] = []
+        self._server: uvicorn.Server | None = None
+
+    def attach(self, server: uvicorn.Server) -> uvicorn.Server:
+        self._server = server
+        server.should_exit = self.since is not None
+        return server
+
+    def begin(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.since is None else time.monotonic() - self.since
+
+    def left(self, most: float = SHUTDOWN_SECONDS) -> float:
+        """Seconds left of the shutdown's time, at most `most`."""
+        return max(0.0, min(most, SHUTDOWN_SECONDS - self.elapsed()))
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.since is None:
+            self.begin()
+            log.info("stopping", extra={"fields": {"signal": name,
+                                                   "within_seconds": SHUTDOWN_SECONDS}})
+            if self._server is not None:
+                self._server.should_exit = True
+            return
+        # What was acknowledged is committed; the writer's open transaction is rolled back.
+        log.warning("second signal: stopping at once", extra={"fields": {"signal": name}})
+        for child in self.children:
+            child.process.kill()
+        os._exit(128 + signum)
+
+
+def _uvicorn(app: Any, host: str, port: int, settings: Settings,
+             stopping: _Stopping) -> uvicorn.Server:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stopping(sig, frame)  # uvicorn's own would ignore a second SIGTERM
+
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips, ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None, timeout_graceful_shutdown=HTTP_GRACE_SECONDS)
+    return stopping.attach(Server(config))
+
+
+async def _stop_receivers(stopping: _Stopping, mail_servers: list[asyncio.Server],
+                          threads: list[threading.Thread]) -> None:
+    """No new mail; the mailbox finishes the message in hand, a re-check in flight ends
+    within its timeouts (both are daemon threads: past their time, they end with the
+    process, and what they had not stored is read again or re-checked next time)."""
+    for mail in mail_servers:
+        mail.close()
+    deadline = time.monotonic() + stopping.left(1.5)
+    for thread in threads:
+        await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.warning("stopping overran; left to end with the process",
+                        extra={"fields": {"thread": thread.name}})
+    for mail in mail_servers:
+        try:
+            await asyncio.wait_for(mail.wait_closed(), stopping.left(0.5))
+        except TimeoutError:
+            log.warning("stopping overran; mail sessions left open")
 
 
 def first_admin(store: Store) -> None:
     """On the first run (no user yet), create an admin and say how to log in."""
-    import os
     import secrets
 
     from tlsscope.store import accounts

@@ -22,6 +22,7 @@ from tlsscope import __version__
 from tlsscope.receive import http
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved, Store
+from tlsscope.web.health import Health
 
 if TYPE_CHECKING:
     from tlsscope.intake import Submitter
@@ -60,7 +61,9 @@ class SecurityHeaders:
 
 
 def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | None = None,
-               store: Store | None = None) -> FastAPI:
+               store: Store | None = None, health: Health | None = None) -> FastAPI:
+    """`health`: what /healthz looks at (`tlsscope serve`: the writer and analyst processes,
+    and the database); by default the database, given a store."""
     app = FastAPI(title="tlsscope", version=__version__, docs_url=None, redoc_url=None,
                   description="Receives SMTP TLS Reporting (RFC 8460) reports; the JSON API "
                   "of the dashboard is under /api/v1 (Authorization: Bearer tls_...).")
@@ -72,9 +75,13 @@ def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | No
     app.include_router(http.router(deliver or submit, max_body=settings.http_max_body_bytes,
                                    body_timeout=settings.http_body_timeout, limiter=limiter))
 
-    @app.get("/healthz", summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    check = health or Health({}, store)
+
+    @app.get("/healthz", summary="Health: each part working (200), or not (503)",
+             responses={503: {"description": "a part is not working: the body names it"}})
+    async def healthz() -> JSONResponse:
+        healthy, parts = await check()
+        return JSONResponse(parts, status_code=200 if healthy else 503)
 
     if store is not None:
         _dashboard(app, store, settings)
