@@ -92,6 +92,7 @@ async def serve(store: Store, settings: Settings) -> None:
         app = create_app(intake, settings, deliver, store, health=health)
         server = _uvicorn(app, host, port, settings, stopping)
         mail_servers = await _mail_servers(settings, deliver, context)
+        mail_servers += await _pipe(settings, url, deliver)
         threads = [thread for thread in (_mailbox(settings, intake, stop_threads),
                                          _rechecks(store, settings, stop_threads)) if thread]
         log.info("serving", extra={"fields": {
@@ -233,6 +234,18 @@ async def _mail_servers(settings: Settings, deliver: Any,
             servers.append(await loop.create_server(
                 lambda: LMTP(lmtp, data_size_limit=limit, ident="tlsscope"), host, port))
     return servers
+
+
+async def _pipe(settings: Settings, url: str, deliver: Any) -> list[asyncio.Server]:
+    """The fast pipe for `ingest -` (receive/pipe.py), where `pipe_socket` puts it."""
+    from tlsscope.receive import pipe
+
+    path = pipe.socket_path(settings.pipe_socket, url)
+    if path is None:
+        return []
+    server = await pipe.start(path, deliver, settings.max_input_bytes)
+    log.info("pipe socket", extra={"fields": {"path": path}})
+    return [server]
 
 
 def _rechecks(store: Store, settings: Settings,

@@ -175,3 +175,28 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_not(tmp_path: Path,
 
 def test_nothing_at_the_path_means_no_serve(tmp_path: Path) -> None:
     assert pipe.hand_over(str(tmp_path / "none.pipe"), b"x") is None
+
+
+def test_serve_takes_pipe_mail_and_a_killed_serve_leaves_nothing_in_the_way(
+        tmp_path: Path) -> None:
+    from tests.receive.served import Served
+
+    served = Served(tmp_path)
+    try:
+        done = _ingest(served.db, MAIL.read_bytes(), "--json")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().endswith("NO-SQLALCHEMY"), done.stderr
+        assert json.loads(done.stdout)["reports_stored"] == 1
+        assert any(line["message"] == "pipe socket" for line in served.lines())
+    finally:
+        served.stop()  # SIGKILL: the socket file stays behind
+    assert Path(f"{tmp_path / 'serve.db'}.pipe").exists()
+    alone = _ingest(served.db, MAIL.read_bytes(), "--json")  # nobody listens: stored here
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stderr.strip().endswith("LOADED-SQLALCHEMY")
+    assert json.loads(alone.stdout)["duplicate"] == 1
+    again = Served(tmp_path)  # takes the stale socket over
+    try:
+        assert _ingest(again.db, MAIL.read_bytes()).stderr.strip().endswith("NO-SQLALCHEMY")
+    finally:
+        again.stop()

@@ -157,6 +157,8 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         await writer.drain()
     except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
         log.warning("pipe client dropped", extra={"fields": {"why": type(exc).__name__}})
+    except Exception:  # loop guard: this client gets no receipt and stores the mail itself
+        log.exception("pipe input failed")
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
