@@ -53,6 +53,7 @@ def test_mx_sorted_by_preference_and_addresses(resolver: Resolver) -> None:
     assert resolver.addresses("gone.example.com").status == "nxdomain"
 
 
-def test_unreachable_resolver_is_an_error_not_an_exception() -> None:
+def test_unreachable_resolver_is_a_failure_not_an_exception() -> None:
     answer = Resolver("127.0.0.1:9", timeout=0.5).txt("_smtp._tls.example.com")
-    assert answer.status == "error" and answer.error
+    assert answer.status == "failed" and answer.failed
+    assert answer.reason == "connection refused (server 127.0.0.1:9)"

@@ -5,6 +5,12 @@ a finding's `live` evidence: *confirmed* (the check sees the same failure), *con
 (the host is fine now: probably fixed, or transient) or *inconclusive* (the check could not
 tell). An open finding contradicted by a check made after its last report day becomes
 `likely-fixed`; it turns `resolved` only when the reporters stop reporting it.
+
+A step whose lookup got no answer (DNS timeout, refused, SERVFAIL: probe/dns.py) has the
+status *inconclusive*: it is no evidence, for or against. `corroborate` leaves such steps out,
+a check whose MX lookup failed says nothing about the MX set, and a check whose status is
+inconclusive (nothing wrong seen, something not seen) is not the evidence at all: the store
+keeps it in the history, and findings keep the latest conclusive check (store/checks_rows.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from tlsscope.analyze.detectors.model import DomainFinding, LiveEvidence
 from tlsscope.policy_text import mx_matches
 
 OK, WARNING, ERROR = "ok", "warning", "error"
+# A verdict on a finding, and a step's (or a check's) status: the check could not tell.
 CONFIRMED, CONTRADICTED, INCONCLUSIVE = "confirmed", "contradicted", "inconclusive"
+_RANK = {OK: 0, WARNING: 1, INCONCLUSIVE: 2, ERROR: 3}
 LIKELY_FIXED = "likely-fixed"
 
 # RFC 8460 §4.3 result types, by the step of a check that can see them.
@@ -36,7 +44,7 @@ class Step(msgspec.Struct, kw_only=True):
 
     step: str  # tlsrpt-record, tlsrpt-rua, mta-sts-record, mta-sts-policy, mx, dane, ...
     target: str  # the DNS name, URI or host it is about
-    status: str  # ok | warning | error
+    status: str  # ok | warning | error | inconclusive (a lookup got no answer)
     line: str  # one plain-language sentence
     details: list[str] = msgspec.field(default_factory=list)  # problems, values found
     fix: list[str] = msgspec.field(default_factory=list)
@@ -50,10 +58,11 @@ class LiveCheck(msgspec.Struct, kw_only=True):
 
     domain: str
     checked_at: dt.datetime
-    status: str
+    status: str  # the worst step: error, inconclusive, warning, ok
     seconds: float
     steps: list[Step]
     mx_hosts: list[str] = msgspec.field(default_factory=list)
+    mx_known: bool = True  # False: the MX lookup got no answer, mx_hosts is not the MX set
     sts_id: str = ""  # the _mta-sts record's id ("" without a valid record)
     policy_sha256: str = ""  # of the policy file served ("" when none was fetched)
     policy_mx: list[str] = msgspec.field(default_factory=list)  # its mx patterns
@@ -61,14 +70,15 @@ class LiveCheck(msgspec.Struct, kw_only=True):
 
 
 def worst(steps: list[Step]) -> str:
-    statuses = {s.status for s in steps}
-    return ERROR if ERROR in statuses else WARNING if WARNING in statuses else OK
+    """Error over inconclusive (nothing wrong seen, but not everything could be seen) over
+    warning over ok."""
+    return max((s.status for s in steps), key=lambda status: _RANK.get(status, 0), default=OK)
 
 
 def corroborate(finding: DomainFinding, check: LiveCheck | None, lang: str = "en") -> None:
     """Attach what `check` says about `finding`, and mark it likely fixed when the check,
     made after the last failing day, sees the host working."""
-    if check is None or finding.status == "resolved":
+    if check is None or check.status == INCONCLUSIVE or finding.status == "resolved":
         return
     judged = _judge(finding, check)
     if judged is None:
@@ -92,10 +102,10 @@ def _judge(finding: DomainFinding,
     if step_name is None:
         return None
     host = finding.mx_host.lower().rstrip(".")
-    steps = [s for s in check.steps if s.step == step_name
+    steps = [s for s in check.steps if s.step == step_name and s.status != INCONCLUSIVE
              and (step_name == "mta-sts-policy" or not host or s.host == host)]
     if not steps:
-        if host and check.mx_hosts and host not in check.mx_hosts:
+        if host and check.mx_known and check.mx_hosts and host not in check.mx_hosts:
             return CONTRADICTED, [host], [f"{host} is no longer among the MX hosts: "
                                           f"{', '.join(check.mx_hosts)}"]
         return None
@@ -110,7 +120,10 @@ def _judge(finding: DomainFinding,
     return INCONCLUSIVE, targets, lines
 
 
-def _coverage(finding: DomainFinding, check: LiveCheck) -> tuple[str, list[str], list[str]]:
+def _coverage(finding: DomainFinding,
+              check: LiveCheck) -> tuple[str, list[str], list[str]] | None:
+    if not check.mx_known:
+        return None
     host = finding.mx_host.lower().rstrip(".")
     if not check.policy_mx:
         return INCONCLUSIVE, [host], ["no policy was fetched, so coverage is unknown"]

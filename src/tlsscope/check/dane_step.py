@@ -12,12 +12,16 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tlsscope.check.model import ERROR, OK, WARNING, Step
+from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver
 from tlsscope.probe.smtp import MxProbe
 
 STEP = "dane"
+# A SERVFAIL from a validating resolver can also mean DNSSEC data that does not validate.
+_SERVFAIL = ("a validating resolver also answers SERVFAIL when the TLSA records' DNSSEC "
+             "signatures do not validate (dnssec-invalid): DANE senders then defer mail to "
+             "this host; ask another validating resolver (delv, dig +dnssec) to tell which")
 
 
 def _digest(der: bytes, selector: int, mtype: int) -> bytes:
@@ -44,13 +48,13 @@ def dane(resolver: Resolver, hosts: list[str], probes: list[MxProbe]) -> list[St
     for host in hosts:
         name = f"_25._tcp.{host}"
         answer = resolver.tlsa(host)
+        if answer.failed:
+            details = [_SERVFAIL] if "SERVFAIL" in answer.reason else []
+            steps.append(no_answer(STEP, name, f"TLSA of {name}", answer, details=details))
+            continue
         if answer.status != DNS_OK or not answer.values:
-            if answer.status == "error":
-                steps.append(Step(step=STEP, target=name, status=WARNING,
-                                  line=f"The TLSA lookup failed: {answer.error}"))
-            else:
-                steps.append(Step(step=STEP, target=name, status=OK,
-                                  line=f"{host} publishes no TLSA records: DANE is not used."))
+            steps.append(Step(step=STEP, target=name, status=OK,
+                              line=f"{host} publishes no TLSA records: DANE is not used."))
             continue
         if not answer.authenticated:
             steps.append(Step(

@@ -1,7 +1,18 @@
-"""One step's result of a live check (defined with the other facts in analyze/live.py)."""
+"""One step's result of a live check (defined with the other facts in analyze/live.py), and
+the step of a lookup that got no answer."""
 
 from __future__ import annotations
 
-from tlsscope.analyze.live import ERROR, OK, WARNING, LiveCheck, Step, worst
+from tlsscope.analyze.live import ERROR, INCONCLUSIVE, OK, WARNING, LiveCheck, Step, worst
+from tlsscope.probe.dns import Answer
 
-__all__ = ["ERROR", "OK", "WARNING", "LiveCheck", "Step", "worst"]
+__all__ = ["ERROR", "INCONCLUSIVE", "OK", "WARNING", "LiveCheck", "Step", "no_answer", "worst"]
+
+
+def no_answer(step: str, target: str, what: str, answer: Answer, host: str = "",
+              details: list[str] | None = None) -> Step:
+    """An inconclusive step: the lookup of `what` ("MX of example.com") failed, so nothing
+    is known about those records, and nothing is advised about them."""
+    return Step(step=step, target=target, status=INCONCLUSIVE, host=host,
+                line=f"Could not look up {what}: {answer.reason or 'no answer'}.",
+                details=details or [])

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from cryptography import x509
 
 from tlsscope.check.guard import refused
-from tlsscope.check.model import ERROR, OK, WARNING, Step
+from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.policy_text import mx_matches
 from tlsscope.probe.dns import OK as DNS_OK
-from tlsscope.probe.dns import Resolver
+from tlsscope.probe.dns import Answer, Resolver, mx_hosts
 from tlsscope.probe.smtp import MxProbe, probe_mx
 
 STEP = "mx"
@@ -22,12 +22,16 @@ EXPIRY_WARNING_DAYS = 14
 _UNTRUSTED_CODES = {2, 18, 19, 20, 21}  # OpenSSL: no issuer, self-signed, unknown CA
 
 
-def mx(resolver: Resolver, domain: str, hosts: list[str], port: int = 25,
+def mx(resolver: Resolver, domain: str, found: Answer, port: int = 25,
        timeout: float = 10.0, cafile: str | None = None, now: dt.datetime | None = None,
        warn_days: int = EXPIRY_WARNING_DAYS,
        allow_private: bool = False) -> tuple[list[Step], list[MxProbe]]:
-    """The steps for the domain's MX `hosts`, and the probes behind them."""
+    """The steps for the domain's MX hosts (`found`: its MX answer), and the probes behind
+    them."""
     now = now or dt.datetime.now(dt.UTC)
+    if found.failed:
+        return [no_answer(STEP, domain, f"MX of {domain}", found)], []
+    hosts = mx_hosts(found)
     if not hosts:
         return [Step(step=STEP, target=domain, status=ERROR,
                      line=f"{domain} has no MX hosts to check.")], []
@@ -35,7 +39,10 @@ def mx(resolver: Resolver, domain: str, hosts: list[str], port: int = 25,
     steps: list[Step] = []
     for host in hosts:
         addresses = resolver.addresses(host)
-        if addresses.status != DNS_OK:
+        if addresses.failed:
+            steps.append(no_answer(STEP, host, f"the addresses of MX {host}", addresses,
+                                   host=host))
+        elif addresses.status != DNS_OK:
             steps.append(Step(step=STEP, target=host, status=ERROR,
                               line=f"MX {host} has no address record.",
                               fix=[f"Publish A/AAAA records for {host}, or remove the MX."]))

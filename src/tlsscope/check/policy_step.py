@@ -1,6 +1,7 @@
 """Step 2b of a domain check: the MTA-STS policy file, fetched from every address of
 mta-sts.DOMAIN (IPv4 and IPv6 can differ), checked with the RFC 8461 §3.3 rules and
-validated (§3.2), then the live MX set matched against its mx lines (§4.1)."""
+validated (§3.2), then the live MX set matched against its mx lines (§4.1), unless the MX
+lookup got no answer (then coverage is not judged)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as dt
 from cryptography import x509
 
 from tlsscope.check.guard import refused
-from tlsscope.check.model import ERROR, OK, WARNING, Step
+from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.parse.records import check
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver
@@ -18,19 +19,21 @@ from tlsscope.probe.https import POLICY_PATH, PolicyFetch, fetch_policy
 STEP = "mta-sts-policy"
 
 
-def policy(resolver: Resolver, domain: str, live_mx: list[str], port: int = 443,
+def policy(resolver: Resolver, domain: str, live_mx: list[str] | None, port: int = 443,
            timeout: float = 10.0, verify: str | bool = True, allow_private: bool = False,
            now: dt.datetime | None = None,
            warn_days: int = 14) -> tuple[list[Step], list[PolicyFetch]]:
-    """`live_mx`: the domain's MX host names, which the policy's mx lines must cover.
-    Returns the steps, and the fetches behind them."""
+    """`live_mx`: the domain's MX host names, which the policy's mx lines must cover (None:
+    unknown, the MX lookup failed). Returns the steps, and the fetches behind them."""
     host = f"mta-sts.{domain}"
     url = f"https://{host}{POLICY_PATH}"
     addresses = resolver.addresses(host)
+    if addresses.failed:
+        return [no_answer(STEP, url, f"the addresses of {host}", addresses)], []
     if addresses.status != DNS_OK:
         return [Step(step=STEP, target=url, status=ERROR,
                      line=f"{host} has no address: senders cannot fetch the policy.",
-                     details=[addresses.error] if addresses.error else [],
+                     details=[addresses.reason] if addresses.reason else [],
                      results=["sts-policy-fetch-error"],
                      fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])], []
     steps = []
@@ -68,7 +71,7 @@ def _expiry(step: Step, certificate: bytes, now: dt.datetime, warn_days: int) ->
             step.line += f" Its certificate expires in {days} days."
 
 
-def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
+def _judge(fetched: PolicyFetch, url: str, live_mx: list[str] | None) -> Step:
     target = f"{url} via {fetched.address}"
     if fetched.status_code is None:
         if fetched.tls_error:
@@ -100,6 +103,11 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
                     line="The policy file is larger than 64 KB: senders may refuse it.",
                     results=["sts-policy-invalid"],
                     fix=["Serve only the policy lines."])
+    return _judge_policy(fetched, target, live_mx)
+
+
+def _judge_policy(fetched: PolicyFetch, target: str, live_mx: list[str] | None) -> Step:
+    """The policy file served: valid (§3.2), text/plain, and covering the live MX (§4.1)."""
     text = fetched.body.decode("utf-8", "replace")
     found = check(text)
     details = [f"{p.level}: {p.message} [{p.rule}]" for p in found.problems]
@@ -114,6 +122,12 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
                     line="The policy file is invalid: senders report sts-policy-invalid.",
                     results=["sts-policy-invalid"],
                     details=details, fix=["Correct it: tlsscope record check shows each error."])
+    valid = (f"The policy is valid: mode {found.mode}, {len(found.mx_patterns)} mx line(s), "
+             f"max_age {found.max_age}")
+    if live_mx is None:
+        return Step(step=STEP, target=target, status=status, details=details,
+                    line=f"{valid}; the live MX are unknown (their lookup got no answer), so "
+                    "its coverage is not checked.")
     coverage = [p for p in check(text, live_mx).problems if p.rule == "RFC 8461 §4.1"]
     uncovered = [p.token for p in coverage]
     details = [f"{p.level}: {p.message} [{p.rule}]" for p in coverage] + details
@@ -124,7 +138,5 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str]) -> Step:
                     details=[f"mx lines: {', '.join(found.mx_patterns)}", *details],
                     fix=["Add an mx line for each MX host (a wildcard covers exactly one "
                          "label), publish a new id in the _mta-sts record, or change the MX."])
-    return Step(step=STEP, target=target, status=status,
-                line=f"The policy is valid: mode {found.mode}, {len(found.mx_patterns)} mx "
-                f"line(s), max_age {found.max_age}; live MX: {', '.join(live_mx) or 'none'}.",
-                details=details)
+    return Step(step=STEP, target=target, status=status, details=details,
+                line=f"{valid}; live MX: {', '.join(live_mx) or 'none'}.")

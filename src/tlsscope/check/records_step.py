@@ -9,11 +9,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from tlsscope.check.guard import refused
-from tlsscope.check.model import ERROR, OK, WARNING, Step
+from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.parse.records import RecordCheck, check_all, kind_of
-from tlsscope.probe.dns import ERROR as DNS_ERROR
 from tlsscope.probe.dns import OK as DNS_OK
-from tlsscope.probe.dns import Resolver
+from tlsscope.probe.dns import Resolver, mx_hosts
 
 
 def _problems(found: RecordCheck) -> list[str]:
@@ -23,9 +22,8 @@ def _problems(found: RecordCheck) -> list[str]:
 def _record(resolver: Resolver, name: str, kind: str, step: str,
             missing_fix: str) -> tuple[Step, RecordCheck | None]:
     answer = resolver.txt(name)
-    if answer.status == DNS_ERROR:
-        return Step(step=step, target=name, status=ERROR,
-                    line=f"The DNS lookup of {name} failed: {answer.error}"), None
+    if answer.failed:
+        return no_answer(step, name, f"TXT of {name}", answer), None
     records = [v for v in answer.values if kind_of(v) == kind]
     if not records:
         return Step(step=step, target=name, status=ERROR,
@@ -58,33 +56,45 @@ def tlsrpt(resolver: Resolver, domain: str, timeout: float = 10.0,
     return steps
 
 
+def _mailto_step(resolver: Resolver, uri: str) -> Step:
+    address = uri[len("mailto:"):].split("?", 1)[0]
+    mail_domain = address.rpartition("@")[2].lower()
+    mx = resolver.mx(mail_domain)
+    if mx.failed:
+        return no_answer("tlsrpt-rua", uri, f"MX of {mail_domain}", mx)
+    if mx.status == DNS_OK and mx.values:
+        if not mx_hosts(mx):
+            return Step(step="tlsrpt-rua", target=uri, status=ERROR,
+                        line=f"{mail_domain} has a null MX: it accepts no mail.")
+        return Step(step="tlsrpt-rua", target=uri, status=OK,
+                    line=f"{mail_domain} has MX hosts: reports can be delivered.",
+                    details=mx.values)
+    hosts = resolver.addresses(mail_domain)
+    if hosts.failed:
+        return no_answer("tlsrpt-rua", uri, f"the addresses of {mail_domain} (it has no MX "
+                         "record)", hosts)
+    if hosts.status == DNS_OK:
+        return Step(step="tlsrpt-rua", target=uri, status=WARNING,
+                    line=f"{mail_domain} has no MX record; mail goes to its address "
+                    "(RFC 5321 §5.1), which works but is fragile.", details=hosts.values)
+    return Step(step="tlsrpt-rua", target=uri, status=ERROR,
+                line=f"{mail_domain} has neither MX nor address records: reports to "
+                f"{address} cannot be delivered.",
+                fix=["Use an address whose domain receives mail."])
+
+
 def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
               allow_private: bool) -> Step:
     if uri.lower().startswith("mailto:"):
-        address = uri[len("mailto:"):].split("?", 1)[0]
-        mail_domain = address.rpartition("@")[2].lower()
-        mx = resolver.mx(mail_domain)
-        if mx.status == DNS_OK and mx.values:
-            if not resolver.mx_hosts(mail_domain):
-                return Step(step="tlsrpt-rua", target=uri, status=ERROR,
-                            line=f"{mail_domain} has a null MX: it accepts no mail.")
-            return Step(step="tlsrpt-rua", target=uri, status=OK,
-                        line=f"{mail_domain} has MX hosts: reports can be delivered.",
-                        details=mx.values)
-        hosts = resolver.addresses(mail_domain)
-        if hosts.status == DNS_OK:
-            return Step(step="tlsrpt-rua", target=uri, status=WARNING,
-                        line=f"{mail_domain} has no MX record; mail goes to its address "
-                        "(RFC 5321 §5.1), which works but is fragile.", details=hosts.values)
-        return Step(step="tlsrpt-rua", target=uri, status=ERROR,
-                    line=f"{mail_domain} has neither MX nor address records: reports to "
-                    f"{address} cannot be delivered.",
-                    fix=["Use an address whose domain receives mail."])
+        return _mailto_step(resolver, uri)
     host = urlsplit(uri).hostname or uri
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
-        addresses = resolver.addresses(host).values
+        found = resolver.addresses(host)
+        if found.failed:
+            return no_answer("tlsrpt-rua", uri, f"the addresses of {host}", found)
+        addresses = found.values
     why = next((r for r in (refused(a, allow_private) for a in addresses) if r), None)
     if not addresses or why:
         return Step(step="tlsrpt-rua", target=uri, status=ERROR,

@@ -5,6 +5,11 @@
 Steps 1-4 (records, policy, MX hosts, DANE) probe the network; step 5 compares with the
 previous stored check: a policy file changed while the _mta-sts id stayed the same (senders
 keep their cached copy, RFC 8461 §3.1), and MX hosts that came or went.
+
+A lookup that gets no answer (probe/dns.py: timeout, refused, SERVFAIL) makes its step
+`inconclusive`, never an error with advice to publish records that may well exist; the check's
+status is then inconclusive unless another step is an error (model.worst), and an MX set that
+could not be looked up (`mx_known` false) is not compared with the previous one.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from tlsscope.check.policy_step import policy
 from tlsscope.check.records_step import mta_sts_record, tlsrpt
 from tlsscope.parse.records import check as check_text
 from tlsscope.policy_text import mx_matches
-from tlsscope.probe.dns import Resolver
+from tlsscope.probe.dns import Resolver, mx_hosts
 from tlsscope.settings import Settings
 
 
@@ -56,12 +61,13 @@ def run(domain: str, options: Options, previous: LiveCheck | None = None,
     steps = tlsrpt(resolver, domain, options.timeout, verify, options.allow_private)
     record_step, sts_id = mta_sts_record(resolver, domain)
     steps.append(record_step)
-    hosts = resolver.mx_hosts(domain)
-    policy_steps, fetches = policy(resolver, domain, hosts, options.https_port,
-                                   options.timeout, verify, options.allow_private, now=now,
-                                   warn_days=options.warn_days)
+    found_mx = resolver.mx(domain)
+    hosts = mx_hosts(found_mx)
+    policy_steps, fetches = policy(resolver, domain, None if found_mx.failed else hosts,
+                                   options.https_port, options.timeout, verify,
+                                   options.allow_private, now=now, warn_days=options.warn_days)
     steps.extend(policy_steps)
-    mx_steps, probes = mx(resolver, domain, hosts, options.smtp_port, options.timeout,
+    mx_steps, probes = mx(resolver, domain, found_mx, options.smtp_port, options.timeout,
                           options.ca_file or None, now=now, warn_days=options.warn_days,
                           allow_private=options.allow_private)
     steps.extend(mx_steps)
@@ -70,7 +76,7 @@ def run(domain: str, options: Options, previous: LiveCheck | None = None,
     parsed = check_text(body.decode("utf-8", "replace")) if body else None
     result = LiveCheck(
         domain=domain, checked_at=now, status=OK, seconds=0.0, steps=steps,
-        mx_hosts=sorted(hosts), sts_id=sts_id or "",
+        mx_hosts=sorted(hosts), mx_known=not found_mx.failed, sts_id=sts_id or "",
         policy_sha256=hashlib.sha256(body).hexdigest() if body else "",
         policy_mx=parsed.mx_patterns if parsed else [],
         policy_mode=(parsed.mode or "") if parsed else "")
@@ -96,6 +102,8 @@ def changes(previous: LiveCheck, current: LiveCheck) -> list[Step]:
                      f"{current.policy_sha256[:16]}…"],
             fix=["Publish a new id in the _mta-sts record whenever the policy changes: "
                  "tlsscope record mta-sts prints one."]))
+    if not (previous.mx_known and current.mx_known):
+        return out
     added = sorted(set(current.mx_hosts) - set(previous.mx_hosts))
     removed = sorted(set(previous.mx_hosts) - set(current.mx_hosts))
     if added or removed:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tlsscope.cli.app import (
+    EX_TEMPFAIL,
     ConfigOption,
     DbOption,
     JsonOption,
@@ -53,7 +54,9 @@ def check(
 ) -> None:
     """Check the TLS-RPT record (and each rua destination), the _mta-sts record, the MTA-STS
     policy file, every MX's STARTTLS and certificate, and DANE, live; then what changed since
-    the previous check (policy changed under the same id, MX hosts added or removed)."""
+    the previous check (policy changed under the same id, MX hosts added or removed). Exits 1
+    when a step is an error, 75 when none is but a DNS lookup got no answer (inconclusive: kept
+    in the history, not as the domain's evidence)."""
     from rich.console import Console
 
     from tlsscope.check.run import Options, normalise, run
@@ -87,3 +90,5 @@ def check(
         show_check(Console(), result)
     if result.status == "error":
         raise typer.Exit(1)
+    if result.status == "inconclusive":  # nothing wrong seen, but a lookup got no answer
+        raise typer.Exit(EX_TEMPFAIL)

@@ -1,5 +1,6 @@
 """The human report of `tlsscope check`: a verdict line, then one table per part of the
-check (TLS-RPT, MTA-STS, MX hosts, DANE, changes). Every remote string is escaped."""
+check (TLS-RPT, MTA-STS, MX hosts, DANE, changes), and what could not be checked. Every
+remote string is escaped."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
     from tlsscope.analyze.live import LiveCheck
 
-STYLES = {"ok": "green", "warning": "yellow", "error": "red"}
-MARKS = {"ok": "✔ ok", "warning": "! warning", "error": "✘ error"}
+STYLES = {"ok": "green", "warning": "yellow", "error": "red", "inconclusive": "magenta"}
+MARKS = {"ok": "✔ ok", "warning": "! warning", "error": "✘ error",
+         "inconclusive": "? inconclusive"}
 SECTIONS = (
     ("TLS-RPT record and report destinations (RFC 8460 §3)", ("tlsrpt-record", "tlsrpt-rua")),
     ("MTA-STS record and policy (RFC 8461 §3)", ("mta-sts-record", "mta-sts-policy")),
@@ -31,12 +33,15 @@ SECTIONS = (
 def show_check(console: Console, check: LiveCheck) -> None:
     counts = {status: sum(s.status == status for s in check.steps) for status in STYLES}
     when = check.checked_at.astimezone(dt.UTC)
+    unknown = f", {counts['inconclusive']} inconclusive" if counts["inconclusive"] else ""
     console.print(Text.assemble(
         ("tlsscope check ", "bold"), (safe(check.domain), "bold"), "  ",
         (MARKS[check.status].upper(), f"bold {STYLES[check.status]}"),
-        f"   {counts['error']} error(s), {counts['warning']} warning(s), {counts['ok']} ok"
-        f" · {when:%Y-%m-%d %H:%M} UTC · {check.seconds:.2f} s"))
-    if check.mx_hosts:
+        f"   {counts['error']} error(s), {counts['warning']} warning(s){unknown}, "
+        f"{counts['ok']} ok · {when:%Y-%m-%d %H:%M} UTC · {check.seconds:.2f} s"))
+    if not check.mx_known:
+        console.print(Text("MX: unknown (the lookup got no answer)", style="dim"))
+    elif check.mx_hosts:
         console.print(Text(safe(f"MX: {', '.join(check.mx_hosts)}"), style="dim"))
     for title, names in SECTIONS:
         steps = [s for s in check.steps if s.step in names]
@@ -44,7 +49,7 @@ def show_check(console: Console, check: LiveCheck) -> None:
             continue
         table = Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE,
                       show_header=False, expand=True, padding=(0, 1))
-        table.add_column("status", no_wrap=True, width=10)
+        table.add_column("status", no_wrap=True, min_width=10)
         table.add_column("target", ratio=1, overflow="fold")
         table.add_column("result", ratio=3)
         for step in steps:
@@ -56,3 +61,17 @@ def show_check(console: Console, check: LiveCheck) -> None:
             table.add_row(Text(MARKS[step.status], style=STYLES[step.status]),
                           Text(safe(step.target)), body)
         console.print(table)
+    if counts["inconclusive"]:
+        console.print(Text(inconclusive_note(check), style=STYLES["inconclusive"]))
+
+
+def inconclusive_note(check: LiveCheck) -> str:
+    """What an inconclusive step means, said once under the tables."""
+    count = sum(s.status == "inconclusive" for s in check.steps)
+    note = (f"Inconclusive: {count} step(s) could not be checked because a DNS lookup got no "
+            "answer (not a negative answer): the records may well exist. They are no evidence "
+            "for or against the domain's findings.")
+    if check.status == "inconclusive":
+        note += (" This check is not the domain's live evidence: its findings keep the "
+                 "latest conclusive check.")
+    return note + " Check the resolver (--nameserver, dns_nameserver) and run it again."
