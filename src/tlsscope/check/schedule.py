@@ -4,6 +4,10 @@ after a report with failures for it is stored, so findings carry current live ev
 The store is the only channel: reports are written by the intake's process, and this thread
 asks the store what arrived since its last look (reports after the last id it saw), so it also
 sees reports stored by `tlsscope ingest` or another serve.
+
+An inconclusive check (a lookup got no answer) is stored but does not count as a check: the
+domain stays due (a failing one stays pending), and is tried again after the minimum gap
+rather than at every look (this process remembers when it last tried).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from tlsscope.check.model import INCONCLUSIVE
 from tlsscope.check.run import Options, run
 from tlsscope.settings import Settings
 from tlsscope.store import Store
@@ -38,6 +43,7 @@ class Rechecker:
         self.clock = clock
         self.seen = store.last_report_id()  # failures in reports after this one are new
         self.pending: set[str] = set()  # failing domains waiting for their minimum gap
+        self.tried: dict[str, dt.datetime] = {}  # domain → its last inconclusive check
 
     @property
     def enabled(self) -> bool:
@@ -52,20 +58,29 @@ class Rechecker:
             if failing:
                 self.seen = max(self.seen, *failing.values())
             self.pending.update(failing)
-        urgent = sorted(d for d in self.pending if d not in last or now - last[d] >= self.min_gap)
+        waiting = {d for d, at in self.tried.items() if now - at < self.min_gap}
+        urgent = sorted(d for d in self.pending - waiting
+                        if d not in last or now - last[d] >= self.min_gap)
         scheduled: list[str] = []
         if self.every is not None:
             every = self.every
             scheduled = [d for d in self.store.known_domains()
-                         if d not in urgent and (d not in last or now - last[d] >= every)]
+                         if d not in urgent and d not in waiting
+                         and (d not in last or now - last[d] >= every)]
         return urgent + scheduled
 
     def check(self, domain: str) -> None:
         result = run(domain, self.options, self.store.latest_check(domain), now=self.clock())
         self.store.save_check(result)
-        self.pending.discard(domain)
+        if result.status == INCONCLUSIVE:
+            self.tried[domain] = result.checked_at
+        else:
+            self.tried.pop(domain, None)
+            self.pending.discard(domain)
+        unanswered = [s.line for s in result.steps if s.status == INCONCLUSIVE]
         log.info("domain re-checked", extra={"fields": {
-            "domain": domain, "status": result.status, "seconds": result.seconds}})
+            "domain": domain, "status": result.status, "seconds": result.seconds,
+            **({"inconclusive": unanswered[:5]} if unanswered else {})}})
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop` is set: check what is due, one domain at a time, then wait."""

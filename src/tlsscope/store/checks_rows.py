@@ -1,5 +1,10 @@
-"""Stored live checks: each run kept with its time; the latest per domain is what findings
-are corroborated with (analyze/live.py)."""
+"""Stored live checks: each run kept with its time; the latest conclusive one per domain is
+what findings are corroborated with (analyze/live.py).
+
+A check whose status is inconclusive (a lookup got no answer and no step is an error) is kept
+in the history, and is nothing else: not the evidence (`latest` passes over it, so the findings
+keep the previous conclusive check's), not the `previous` the next check compares with, not a
+reason to recompute findings, and not a check for the schedule (`last_checked`)."""
 
 from __future__ import annotations
 
@@ -9,18 +14,19 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from tlsscope.analyze.live import LiveCheck
+from tlsscope.analyze.live import INCONCLUSIVE, LiveCheck
 from tlsscope.store import tables as t
 from tlsscope.store.queries import utc
 from tlsscope.store.write import mark_stale
 
 
 def save(connection: Connection, check: LiveCheck) -> int:
-    """Store a check and mark its domain's findings stale (they gain the new evidence)."""
+    """Store a check and mark its domain's findings stale (they gain the new evidence); an
+    inconclusive check is no evidence, so they stay as they are."""
     new_id = connection.execute(t.checks.insert().values(
         domain=check.domain, checked_at=check.checked_at, status=check.status,
         data=msgspec.json.encode(check).decode()).returning(t.checks.c.id)).scalar_one()
-    if _has_reports(connection, check.domain):
+    if check.status != INCONCLUSIVE and _has_reports(connection, check.domain):
         mark_stale(connection, [check.domain])
     return int(new_id)
 
@@ -32,8 +38,10 @@ def _has_reports(connection: Connection, domain: str) -> bool:
 
 
 def latest(connection: Connection, domain: str) -> LiveCheck | None:
+    """The domain's latest conclusive check: its findings' evidence."""
     c = t.checks
-    row = connection.execute(select(c.c.data).where(c.c.domain == domain)
+    row = connection.execute(select(c.c.data)
+                             .where(c.c.domain == domain, c.c.status != INCONCLUSIVE)
                              .order_by(c.c.checked_at.desc(), c.c.id.desc()).limit(1)).first()
     return None if row is None else msgspec.json.decode(row[0], type=LiveCheck)
 
@@ -47,11 +55,12 @@ def history(connection: Connection, domain: str, limit: int = 50) -> list[LiveCh
 
 
 def last_checked(connection: Connection) -> dict[str, dt.datetime]:
-    """Every known domain (it has reports or checks) → when it was last checked (None-free:
-    domains never checked are absent)."""
+    """Every domain checked conclusively → when it last was (domains never checked, or only
+    inconclusively, are absent)."""
     c = t.checks
     return {row[0]: utc(row[1]) for row in connection.execute(
-        select(c.c.domain, func.max(c.c.checked_at)).group_by(c.c.domain))}
+        select(c.c.domain, func.max(c.c.checked_at)).where(c.c.status != INCONCLUSIVE)
+        .group_by(c.c.domain))}
 
 
 def last_report_id(connection: Connection) -> int:

@@ -65,7 +65,8 @@ def record(action: str, rua: str, mx: str, mode: str, text: str,
 
 
 def live_check(store: Store, settings: Settings, domain: str, keep: bool) -> LiveCheck:
-    """Check a domain now; kept (as evidence) only when the user may see the domain."""
+    """Check a domain now; kept only when the user may see the domain (as its evidence unless
+    inconclusive: store/checks_rows.py)."""
     result = run(domain, Options.of(settings), store.latest_check(domain) if keep else None)
     if keep:
         store.save_check(result)
