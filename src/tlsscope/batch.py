@@ -10,18 +10,19 @@ message, whatever its size.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tlsscope.findings import error
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult
 from tlsscope.receive.files import RawInput, expand, iter_inputs
 from tlsscope.settings import Settings
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 CHUNK = 48  # inputs per task: enough to amortise the hand-over between processes
 IN_FLIGHT = 8  # chunks queued per worker at most
@@ -58,6 +59,9 @@ def read_all(paths: Iterable[str], settings: Settings, jobs: int,
         for raw in iter_inputs(files, settings.max_input_bytes):
             yield transform(read_raw(raw, settings))
         return
+    import multiprocessing  # here: reading one file (the common case) needs neither
+    from concurrent.futures import ProcessPoolExecutor
+
     context = multiprocessing.get_context("fork")
     gc.freeze()  # objects made so far are shared with the workers: keep the collector off them
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init,

@@ -204,7 +204,10 @@ def first_admin(store: Store) -> None:
         return
     email = os.environ.get("TLSSCOPE_ADMIN_EMAIL", "admin@localhost")
     password = os.environ.get("TLSSCOPE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-    add_user(store, email, password, "admin", "")
+    try:
+        add_user(store, email, password, "admin", "")
+    except ValueError as exc:  # a password or address the account rules refuse
+        raise ConfigError("TLSSCOPE_ADMIN_EMAIL/PASSWORD", email, str(exc)) from None
     log.warning("first run: an admin was created; change its password with tlsscope users "
                 "password", extra={"fields": {"email": email, "password": password}})
 
