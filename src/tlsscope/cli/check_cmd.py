@@ -19,7 +19,7 @@ from tlsscope.cli.app import (
 )
 
 
-@app.command()
+@app.command(short_help="Check a domain live: TLS-RPT, MTA-STS, MX hosts, DANE.")
 def check(
     domain: Annotated[str, typer.Argument(help="The domain to check (example.com).",
                                           show_default=False)],
