@@ -54,6 +54,10 @@ class FailingDns(DnsServer):
         udp = self.server.server
         udp.resolver = _Servfail(udp.resolver, servfail)
 
+    def __enter__(self) -> FailingDns:
+        super().__enter__()
+        return self
+
     @property
     def nameserver(self) -> str:
         host, port = self.address

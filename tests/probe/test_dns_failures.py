@@ -80,9 +80,9 @@ def test_a_name_that_cannot_exist_is_a_negative_answer() -> None:
     assert answer.status == NXDOMAIN and "not a valid DNS name" in answer.reason
 
 
-def _no_nameservers(*errors: object) -> dns.resolver.NoNameservers:
+def _no_nameservers(*errors: tuple[str, object]) -> dns.resolver.NoNameservers:
     request = dns.message.make_query("example.com", "MX")
-    return dns.resolver.NoNameservers(
+    return dns.resolver.NoNameservers(  # type: ignore[no-untyped-call]
         request=request, errors=[(server, False, 53, error, None) for server, error in errors])
 
 
@@ -92,9 +92,21 @@ def _no_nameservers(*errors: object) -> dns.resolver.NoNameservers:
     (_no_nameservers(("10.0.0.1:53", "SERVFAIL"), ("10.0.0.2:53", "REFUSED")),
      "SERVFAIL (server 10.0.0.1:53); REFUSED (server 10.0.0.2:53)"),
     (_no_nameservers(), "no nameserver answered"),
-    (dns.resolver.LifetimeTimeout(timeout=5.01, errors=[]),
+    (dns.resolver.LifetimeTimeout(timeout=5.01, errors=[]),  # type: ignore[no-untyped-call]
      "DNS timeout after 5 s (servers 10.0.0.1:53, 10.0.0.2:53)"),
-    (dns.resolver.NoResolverConfiguration(), "no nameserver is configured"),
+    (dns.resolver.NoResolverConfiguration(),  # type: ignore[no-untyped-call]
+     "no nameserver is configured"),
 ])
 def test_every_failure_is_named(exc: Exception, reason: str) -> None:
     assert failure_reason(exc, 5.0, ["10.0.0.1:53", "10.0.0.2:53"]) == reason
+
+
+def test_a_system_without_nameservers_fails_every_lookup(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(*_: object) -> None:
+        raise dns.resolver.NoResolverConfiguration(  # type: ignore[no-untyped-call]
+            "cannot open /etc/resolv.conf")
+
+    monkeypatch.setattr(dns.resolver.Resolver, "read_resolv_conf", missing)
+    answer = Resolver(None, timeout=1).mx("example.com")
+    assert (answer.status, answer.reason) == (FAILED, "no nameserver is configured")

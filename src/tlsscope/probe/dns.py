@@ -129,7 +129,8 @@ def failure_reason(exc: Exception, lifetime: float, servers: list[str]) -> str:
     if isinstance(exc, dns.resolver.NoNameservers):
         errors = exc.kwargs.get("errors") or []
         said = dict.fromkeys(f"{_what(e[3])} (server {e[0]})" for e in errors)
-        return "; ".join(said) or "no nameserver answered"
+        return "; ".join(said) or ("no nameserver answered" if servers
+                                   else "no nameserver is configured")
     if isinstance(exc, dns.resolver.NoResolverConfiguration):
         return "no nameserver is configured"
     if isinstance(exc, OSError):
@@ -141,7 +142,11 @@ class Resolver:
     """`nameserver`: "HOST:PORT" of the resolver to ask; None: the system's."""
 
     def __init__(self, nameserver: str | None = None, timeout: float = 5.0) -> None:
-        self._resolver = dns.resolver.Resolver(configure=nameserver is None)
+        try:
+            self._resolver = dns.resolver.Resolver(configure=nameserver is None)
+        except dns.resolver.NoResolverConfiguration:  # no resolv.conf: every lookup FAILS
+            self._resolver = dns.resolver.Resolver(configure=False)
+            self._resolver.nameservers = []
         if nameserver is not None:
             host, port = nameserver_address(nameserver)
             self._resolver.nameservers = [_Nameserver(host, port)]
