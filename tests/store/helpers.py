@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from tlsscope.pipeline import IngestTotals, ingest
+from tlsscope.pipeline import ingest
+from tlsscope.receipts import IngestTotals
 from tlsscope.receive.files import iter_inputs
 from tlsscope.settings import Settings
 from tlsscope.store import Store

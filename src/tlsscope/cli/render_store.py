@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tlsscope.analyze.reading import Reading
-    from tlsscope.pipeline import IngestTotals
+    from tlsscope.receipts import IngestTotals
     from tlsscope.store.models import DomainStats, ReportSummary, StoredInput, StoredReport
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
+from tlsscope.receipts import Saved
 from tlsscope.store import checks_rows, findings_rows, queries, rollups, write
 from tlsscope.store import tables as t
 from tlsscope.store.engine import default_url, make_engine
@@ -33,7 +34,7 @@ from tlsscope.store.models import (
     StoredInput,
     StoredReport,
 )
-from tlsscope.store.write import Arrival, DkimVerdict, Saved
+from tlsscope.store.write import Arrival, DkimVerdict
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
