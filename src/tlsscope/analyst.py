@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import time
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.settings import Settings
@@ -33,18 +34,22 @@ class AnalystProcess:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self._args = (url, settings)
-        self.restart()
+        self.process, self._stop, self.started = self._start()
 
     def restart(self) -> None:
+        self._stop.close()  # the dead one's
+        self.process, self._stop, self.started = self._start()
+
+    def _start(self) -> tuple[BaseProcess, Connection, float]:
         context = multiprocessing.get_context("spawn")
-        receive, self._stop = context.Pipe(duplex=False)
+        receive, stop = context.Pipe(duplex=False)
         process = context.Process(target=_analyst_main, name="tlsscope-analyst",
                                   args=(*self._args, receive))
         start_shielded(process)
         receive.close()  # the child's end: it sees end-of-file once this process is gone
-        self.process, self.started = process, time.monotonic()
         log.info("process started", extra={"fields": {"process": self.name,
                                                       "pid": process.pid}})
+        return process, stop, time.monotonic()
 
     def trouble(self) -> str | None:
         """What is wrong with it (for /healthz), or None."""
