@@ -79,7 +79,7 @@ def test_each_restart_waits_twice_as_long_up_to_the_longest(
         cleanup: list[FakeChild], caplog: pytest.LogCaptureFixture) -> None:
     child = FakeChild("writer")
     cleanup.append(child)
-    _run([child], 1.2, first=0.05, longest=0.2, steady=10.0)
+    _run([child], 0.9, first=0.05, longest=0.2, steady=10.0)
     waits = [later - earlier for earlier, later in itertools.pairwise(child.restarts)]
     assert len(child.restarts) >= 5
     assert 0.09 <= waits[0] < 0.19  # 0.1 (the first, 0.05, came before restarts[0])
@@ -91,12 +91,13 @@ def test_each_restart_waits_twice_as_long_up_to_the_longest(
 
 
 def test_the_wait_starts_over_after_a_steady_run(cleanup: list[FakeChild]) -> None:
-    child = FakeChild("analyst", dies_after=0.15)  # each runs longer than `steady`
+    child = FakeChild("analyst", dies_after=0.08)  # each runs longer than `steady`
     cleanup.append(child)
-    _run([child], 1.0, first=0.05, longest=1.0, steady=0.1)
+    _run([child], 0.7, first=0.03, longest=1.0, steady=0.05)
     waits = [later - earlier for earlier, later in itertools.pairwise(child.restarts)]
-    assert len(waits) >= 3
-    assert all(wait < 0.3 for wait in waits)  # 0.15 running + 0.05 waiting, every time
+    assert len(waits) >= 4
+    # 0.08 running + 0.03 waiting every time (growing, the 4th would be 0.08 + 0.24)
+    assert all(wait < 0.2 for wait in waits)
 
 
 def test_a_failed_restart_is_tried_again(cleanup: list[FakeChild],

@@ -15,6 +15,7 @@ long each time up to 30 s; the wait starts over once a child has run for a minut
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -80,6 +81,7 @@ class Supervisor:
         self._waits = {child.name: first for child in children}
         self._due: dict[str, float] = {}  # name -> when to restart it
         self._stop = threading.Event()
+        self._wake, self._waker = os.pipe()  # written to by `stop`, to end a wait at once
         self._thread = threading.Thread(target=self._run, name="tlsscope-supervisor",
                                         daemon=True)
 
@@ -88,9 +90,15 @@ class Supervisor:
 
     def stop(self) -> None:
         """No restart from now on (the children are being stopped on purpose)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
+        os.write(self._waker, b"!")
         if self._thread.is_alive():
             self._thread.join(2.0)
+        if not self._thread.is_alive():
+            os.close(self._wake)
+            os.close(self._waker)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -103,8 +111,8 @@ class Supervisor:
                     self._died(child, now)
             watched = [child.process.sentinel for child in self.children
                        if child.name not in self._due]
-            soonest = min((due - now for due in self._due.values()), default=0.5)
-            wait(watched, timeout=max(0.01, min(soonest, 0.5)))
+            soonest = min((due - now for due in self._due.values()), default=1.0)
+            wait([self._wake, *watched], timeout=max(0.01, min(soonest, 1.0)))
 
     def _died(self, child: Child, now: float) -> None:
         ran = now - child.started
