@@ -7,12 +7,14 @@ A part is a function that says what is wrong with it, or None, without waiting (
 and analyst processes: are they running). The database is asked a `SELECT 1` on a thread of
 its own, given DATABASE_SECONDS to answer: a database that hangs makes the answer 503, never
 the event loop wait, and one check at a time runs however often /healthz is asked (its
-answer is reused for REUSE_SECONDS).
+answer is reused for REUSE_SECONDS). The database's error is logged; the body names only its
+kind (the driver's message may name hosts, and /healthz answers anyone).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +23,7 @@ from concurrent.futures import Future
 from tlsscope.store import Store
 from tlsscope.store.health import unreachable
 
+log = logging.getLogger("tlsscope.web")
 Part = Callable[[], str | None]
 DATABASE_SECONDS = 2.0
 REUSE_SECONDS = 1.0
@@ -64,4 +67,7 @@ def _ping(store: Store, check: Future[str | None]) -> None:
     except Exception as exc:  # not swallowed: handed to the request that awaits it
         check.set_exception(exc)
         return
+    if problem is not None:  # the driver's words may name hosts: for the log, not the world
+        log.warning("database check failed", extra={"fields": {"error": problem}})
+        problem = f"SELECT 1 failed ({problem.split(':', 1)[0]}; the log says why)"
     check.set_result(problem)

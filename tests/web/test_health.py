@@ -1,0 +1,94 @@
+"""/healthz: each part named, 503 when one is not working; a database that fails or hangs is
+reported (its error logged, only its kind in the body), never waited for."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from tlsscope.intake import Intake
+from tlsscope.settings import Settings
+from tlsscope.store import Saved, Store
+from tlsscope.web import health
+from tlsscope.web.app import create_app
+from tlsscope.web.health import Health
+
+
+class _NoIntake:
+    def submit(self, raw: object) -> Future[Saved]:
+        raise AssertionError("nothing is posted here")
+
+    def close(self) -> None:
+        pass
+
+
+def _get(app: object) -> httpx.Response:
+    import asyncio
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/healthz")
+
+    return asyncio.run(call())
+
+
+def test_every_part_ok_is_200(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    intake = Intake(store, Settings(dkim_verify="never"))
+    try:
+        app = create_app(intake, Settings(), store=store, health=Health(
+            {"writer": lambda: None, "analyst": lambda: None}, store))
+        answer = _get(app)
+    finally:
+        intake.close()
+        store.close()
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "writer": "ok", "analyst": "ok", "database": "ok"}
+
+
+def test_a_part_down_is_503_naming_it() -> None:
+    check = Health({"writer": lambda: "the writer process is starting",
+                    "analyst": lambda: None})
+    app = create_app(_NoIntake(), Settings(), health=check)
+    answer = _get(app)
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "unavailable", "writer": "the writer process is starting",
+                             "analyst": "ok"}
+
+
+def test_a_database_that_fails_is_503_and_its_error_only_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}"))
+    answer = _get(create_app(_NoIntake(), Settings(), health=Health({}, store)))
+    assert answer.status_code == 503
+    assert answer.json()["database"] == "SELECT 1 failed (OperationalError; the log says why)"
+    (logged,) = [r for r in caplog.records if r.getMessage() == "database check failed"]
+    assert "unable to open database file" in logged.fields["error"]  # type: ignore[attr-defined]
+
+
+def test_a_database_that_hangs_is_503_within_the_time_given(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    class Hanging:
+        def read(self, fn: object) -> None:
+            release.wait(30)
+
+    monkeypatch.setattr(health, "DATABASE_SECONDS", 0.2)
+    check = Health({}, Hanging())  # type: ignore[arg-type]
+    app = create_app(_NoIntake(), Settings(), health=check)
+    try:
+        first, second = _get(app), _get(app)
+        checks = [t for t in threading.enumerate() if t.name == "tlsscope-healthz"]
+    finally:
+        release.set()
+    assert first.status_code == second.status_code == 503
+    assert first.json()["database"].startswith("no answer to SELECT 1 for 0.")
+    assert second.json()["database"].startswith("no answer to SELECT 1 for 0.")
+    assert len(checks) == 1  # the second waited on the check still running
