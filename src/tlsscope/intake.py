@@ -12,6 +12,7 @@ cheap. A receiver acknowledges (2xx, 250) only when its future resolves; a
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import logging
@@ -19,7 +20,7 @@ import multiprocessing
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
@@ -101,10 +102,10 @@ class Intake:
         except Exception as exc:  # loop guard: the batch fails as a whole; receivers retry
             failure = StoreUnavailable(f"{type(exc).__name__}: {exc}")
             for _, future in batch:
-                future.set_exception(failure)
+                _settle(future, error=failure)
             return
         for (_, future), one in zip(batch, saved, strict=True):
-            future.set_result(one)
+            _settle(future, one)
 
 
 class WriterProcess:
@@ -157,7 +158,7 @@ class WriterProcess:
                 link.pending[ticket] = future
                 link.outbox.put((ticket, raw))
         if down is not None:
-            future.set_exception(StoreUnavailable(down))
+            _settle(future, error=StoreUnavailable(down))
         return future
 
     def close(self, seconds: float = 30.0) -> None:
@@ -223,9 +224,9 @@ class _Link:
                 with self._lock:
                     future = self.pending.pop(ticket)
                 if isinstance(outcome, str):
-                    future.set_exception(StoreUnavailable(outcome))
+                    _settle(future, error=StoreUnavailable(outcome))
                 else:
-                    future.set_result(outcome)
+                    _settle(future, outcome)
         except (EOFError, OSError):  # it died; the supervisor logs it and starts another
             reason = "the writer process stopped; it is being restarted"
         else:
@@ -234,7 +235,7 @@ class _Link:
             self.ended = reason
             unanswered, self.pending = self.pending, {}
         for future in unanswered.values():
-            future.set_exception(StoreUnavailable(reason))
+            _settle(future, error=StoreUnavailable(reason))
         self._results.close()
 
 
@@ -305,3 +306,14 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
         pass
     finally:
         store.close()
+
+
+def _settle(future: Future[Saved], result: Saved | None = None,
+            error: BaseException | None = None) -> None:
+    """Answer a receiver, unless it stopped waiting (its future was cancelled): a late answer
+    must not kill the thread that answers every other receiver."""
+    with contextlib.suppress(InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        elif result is not None:
+            future.set_result(result)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tlsscope.analyst import AnalystProcess
 from tlsscope.children import Supervisor
-from tlsscope.errors import ConfigError
+from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.intake import WriterProcess
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
@@ -33,6 +33,8 @@ from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import uvicorn
 
 log = logging.getLogger("tlsscope.serve")
@@ -77,8 +79,18 @@ async def serve(store: Store, settings: Settings) -> None:
     supervisor = Supervisor(stopping.children)
     supervisor.start()
 
+    budget = settings.writer_answer_seconds  # a committed input answered late: a duplicate
+
     async def deliver(raw: RawInput) -> Saved:
-        saved = await asyncio.wrap_future(intake.submit(raw))
+        try:
+            # shielded: giving up waiting must not cancel the writer's future (its answer
+            # still comes, and is dropped)
+            saved = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(
+                intake.submit(raw))), budget)
+        except TimeoutError:  # alive but stuck (a lock wait, a hung database): retry later
+            log.error("writer did not answer", extra={"fields": {
+                "source": raw.source, "seconds": budget}})
+            raise StoreUnavailable(f"the writer did not answer within {budget:g} s") from None
         log.info("input stored", extra={"fields": {
             "source": raw.source, "outcome": saved.outcome.value, "input": saved.digest,
             "reports_stored": saved.stored, "reports_seen_before": saved.repeated}})
@@ -279,9 +291,19 @@ def _mailbox(settings: Settings, intake: Any,
                               f"cannot read: {exc.strerror}") from exc
     if not password:
         raise ConfigError("imap_password", "", "set TLSSCOPE_IMAP_PASSWORD or imap_password_file")
+    budget = settings.writer_answer_seconds
     queue = MailboxQueue(ImapUrl.parse(settings.imap), password,
-                         lambda raw: intake.submit(raw).result(), archive=settings.imap_archive,
-                         invalid=settings.imap_invalid, wait=settings.imap_wait)
+                         lambda raw: _answer(intake.submit(raw), budget),
+                         archive=settings.imap_archive, invalid=settings.imap_invalid,
+                         wait=settings.imap_wait)
     thread = threading.Thread(target=queue.run, args=(stop,), name="tlsscope-imap", daemon=True)
     thread.start()
     return thread
+
+
+def _answer(future: Future[Saved], seconds: float) -> Saved:
+    """The writer's receipt for the IMAP thread, within the same time budget."""
+    try:
+        return future.result(seconds)
+    except TimeoutError:
+        raise StoreUnavailable(f"the writer did not answer within {seconds:g} s") from None

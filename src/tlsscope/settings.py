@@ -54,6 +54,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """HOST:PORT of the built-in SMTP receiver; empty: none."""
     lmtp_listen: str = ""
     """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
+    writer_answer_seconds: Annotated[float, msgspec.Meta(gt=0)] = 120.0
+    """Longest wait for the writer's receipt of one input; past it the sender is told to retry
+    (503, 451, the mail left in the mailbox): a stuck writer never holds a sender for ever."""
     pipe_socket: str = "auto"
     """Unix socket where `serve` takes mail from `ingest -` (an MTA pipe), so that the pipe
     does not open the store itself: "auto" (next to a SQLite database file, as FILE.pipe),

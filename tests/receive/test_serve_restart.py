@@ -120,3 +120,28 @@ def test_healthz_says_503_while_a_child_is_down_and_200_once_it_is_back(
     died = [(line["process"], line["exit_code"]) for line in served.lines()
             if line["message"] == "process died"]
     assert died == [("writer", -9), ("analyst", -9)]
+
+
+def test_a_stuck_writer_makes_senders_retry_within_the_budget(tmp_path: Path) -> None:
+    served = Served(tmp_path, TLSSCOPE_WRITER_ANSWER_SECONDS="1.5")
+    try:
+        (writer,) = served.pids("writer")
+        os.kill(writer, signal.SIGSTOP)  # alive, holding nothing, answering nothing
+        try:
+            started = time.monotonic()
+            stuck = served.post(report("stuck-1"))
+            waited = time.monotonic() - started
+        finally:
+            os.kill(writer, signal.SIGCONT)
+        assert stuck.status_code == 503 and stuck.headers.get("retry-after"), stuck.text
+        assert 1.4 < waited < 10, waited
+        assert any(line["message"] == "writer did not answer" for line in served.lines())
+        deadline = time.monotonic() + 30
+        while (again := served.post(report("stuck-1"))).status_code == 503:  # the retries
+            assert time.monotonic() < deadline, again.text
+            time.sleep(0.2)
+        assert again.status_code in (200, 201), again.text  # stored once either way
+    finally:
+        served.stop()
+    with Store.open(served.db) as store:
+        assert [r.report_id for r in store.reports()].count("stuck-1") == 1
