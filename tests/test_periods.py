@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tlsscope.periods import window
 
 
@@ -22,6 +24,7 @@ def test_a_period_past_year_one_starts_there() -> None:
     assert window(30, dt.date(1, 1, 5)) == (dt.date.min, dt.date(1, 1, 5))
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_the_cli_takes_absurd_periods_without_a_traceback(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 't.db'}"
     for args in (["stats", "--days", "100000000"], ["stats", "--until", "0001-01-01"],

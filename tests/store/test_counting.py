@@ -58,6 +58,7 @@ report_st = st.tuples(st.sampled_from(("Google Inc.", "Microsoft Corporation")),
                       st.integers(1, 3), st.lists(policy_st, min_size=1, max_size=5))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(report_st, min_size=1, max_size=6))

@@ -90,6 +90,7 @@ def _weeks(store: Store) -> Counter[str]:
             .group_by(w.c.domain))})
 
 
+@pytest.mark.slow
 def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # A commit takes time (an fsync, a network round-trip): widen the window between a
