@@ -110,3 +110,38 @@ def test_a_system_without_nameservers_fails_every_lookup(
     monkeypatch.setattr(dns.resolver.Resolver, "read_resolv_conf", missing)
     answer = Resolver(None, timeout=1).mx("example.com")
     assert (answer.status, answer.reason) == (FAILED, "no nameserver is configured")
+
+
+def test_a_resolver_that_timed_out_is_not_asked_again_for_a_while(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tlsscope.probe.dns as probe_dns
+
+    with silent_server() as address:
+        resolver = Resolver(address, timeout=0.3)
+        first = resolver.mx("example.com")
+        started = time.monotonic()
+        rest = [resolver.txt("_mta-sts.example.com"), resolver.addresses("mta-sts.example.com")]
+        assert time.monotonic() - started < 0.1  # one timeout per check, not one per record
+        assert all(answer.failed for answer in rest)
+        assert rest[0].reason == f"{first.reason}; not asked again for 60 s"
+        monkeypatch.setattr(probe_dns, "SILENT_SECONDS", 0.0)  # the minute is over
+        resolver._silent = (time.monotonic(), first.reason)
+        started = time.monotonic()
+        assert resolver.txt("_smtp._tls.example.com").reason == first.reason
+        assert time.monotonic() - started >= 0.25  # asked again
+
+
+def test_dkim_keys_are_cached_but_a_failed_lookup_is_not() -> None:
+    from tlsscope.receive.dkim import resolver
+
+    with FailingDns({"sel._domainkey.example.net": [("TXT", "v=DKIM1; p=abc")]},
+                    {"flaky._domainkey.example.net"}) as server:
+        lookup = resolver(server.nameserver, timeout=1)
+        assert lookup("sel._domainkey.example.net") == "v=DKIM1; p=abc"
+        assert lookup("flaky._domainkey.example.net") is None  # SERVFAIL
+        udp = server.server.server
+        udp.resolver.servfail.clear()  # the outage is over...
+        udp.resolver.inner.records["flaky._domainkey.example.net"] = [("TXT", "v=DKIM1; p=x")]
+        udp.resolver.inner.records.pop("sel._domainkey.example.net")
+        assert lookup("flaky._domainkey.example.net") == "v=DKIM1; p=x"  # ...and it is asked
+        assert lookup("sel._domainkey.example.net") == "v=DKIM1; p=abc"  # cached answer

@@ -10,8 +10,8 @@ resolver (a nameserver address, for tests and for split-horizon setups).
 
 from __future__ import annotations
 
-import functools
 import re
+import time
 from collections.abc import Callable
 
 from tlsscope.store import DkimVerdict
@@ -21,16 +21,34 @@ DnsTxt = Callable[[str], str | None]
 _SUBMITTER = re.compile(rb"^TLS-Report-Submitter:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
+CACHE_SECONDS = 3600.0  # a key or its absence, as the DNS said it, is reused this long
+CACHE_SIZE = 1024
+
+
 def resolver(nameserver: str | None = None, timeout: float = 3.0) -> DnsTxt:
-    """TXT lookups with dnspython: the system's resolver, or HOST:PORT; cached, never raises."""
+    """TXT lookups with dnspython: the system's resolver, or HOST:PORT; never raises.
+
+    Answers (a key, or none) are cached for CACHE_SECONDS; a lookup that got no answer at all
+    (timeout, SERVFAIL) is not, so that one outage does not fail a selector for the life of
+    the process.
+    """
     from tlsscope.probe.dns import OK, Resolver
 
     client = Resolver(nameserver, timeout)
+    cache: dict[str, tuple[float, str | None]] = {}
 
-    @functools.lru_cache(maxsize=1024)
     def txt(name: str) -> str | None:
+        now = time.monotonic()
+        hit = cache.get(name)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         answer = client.txt(name)
-        return "".join(answer.values) if answer.status == OK and answer.values else None
+        found = "".join(answer.values) if answer.status == OK and answer.values else None
+        if not answer.failed:
+            if len(cache) >= CACHE_SIZE:
+                cache.pop(next(iter(cache)))  # the oldest entry
+            cache[name] = (now + CACHE_SECONDS, found)
+        return found
 
     return txt
 
