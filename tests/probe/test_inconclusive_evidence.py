@@ -100,6 +100,23 @@ def test_inconclusive_steps_neither_confirm_nor_refute() -> None:
     assert fine.live is None and fine.status == "open"
 
 
+def test_a_step_without_an_answer_leaves_the_previous_checks_word_standing() -> None:
+    older = check(step("mx2.example.com", "error", ("certificate-expired",)))
+    older = msgspec.structs.replace(older, checked_at=CHECKED - dt.timedelta(days=1))
+    newer = check(step("mx2.example.com", "inconclusive"),
+                  step("mx1.example.com", "error", ("certificate-expired",)))
+    expired = finding("certificate-expired")
+    corroborate(expired, [newer, older])  # newest first, as checks_rows.conclusive gives them
+    assert expired.live is not None and expired.live.verdict == "confirmed"
+    assert expired.live.checked_at == older.checked_at
+    # Where the newest check has a word, it is the one taken.
+    fixed = check(step("mx2.example.com", "ok"))
+    healed = finding("certificate-expired")
+    corroborate(healed, [fixed, older])
+    assert healed.live is not None and healed.live.verdict == "contradicted"
+    assert healed.live.checked_at == fixed.checked_at
+
+
 def test_an_unknown_mx_set_says_nothing_about_coverage_or_departures() -> None:
     outside = finding("", mx="mx2.example.com", kind="mx-outside-policy")
     corroborate(outside, check(mx_known=False))

@@ -16,6 +16,7 @@ keeps it in the history, and findings keep the latest conclusive check (store/ch
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 
@@ -75,13 +76,21 @@ def worst(steps: list[Step]) -> str:
     return max((s.status for s in steps), key=lambda status: _RANK.get(status, 0), default=OK)
 
 
-def corroborate(finding: DomainFinding, check: LiveCheck | None, lang: str = "en") -> None:
-    """Attach what `check` says about `finding`, and mark it likely fixed when the check,
-    made after the last failing day, sees the host working."""
-    if check is None or check.status == INCONCLUSIVE or finding.status == "resolved":
+def corroborate(finding: DomainFinding, checks: LiveCheck | Sequence[LiveCheck] | None,
+                lang: str = "en") -> None:
+    """Attach what the checks say about `finding`, and mark it likely fixed when the check,
+    made after the last failing day, sees the host working.
+
+    `checks`: one check, or the domain's checks newest first. The newest that says something
+    conclusive about the finding is its evidence: a step whose lookup got no answer in the
+    latest check leaves the previous check's word standing."""
+    if checks is None or finding.status == "resolved":
         return
-    judged = _judge(finding, check)
-    if judged is None:
+    for check in [checks] if isinstance(checks, LiveCheck) else checks:
+        judged = None if check.status == INCONCLUSIVE else _judge(finding, check)
+        if judged is not None:
+            break
+    else:
         return
     verdict, targets, details = judged
     words = catalog.Words(lang)

@@ -46,6 +46,15 @@ def latest(connection: Connection, domain: str) -> LiveCheck | None:
     return None if row is None else msgspec.json.decode(row[0], type=LiveCheck)
 
 
+def conclusive(connection: Connection, domain: str, limit: int = 10) -> list[LiveCheck]:
+    """The domain's latest conclusive checks, newest first: its findings' evidence (a finding
+    takes the newest one that says something conclusive about it)."""
+    c = t.checks
+    return [msgspec.json.decode(row[0], type=LiveCheck) for row in connection.execute(
+        select(c.c.data).where(c.c.domain == domain, c.c.status != INCONCLUSIVE)
+        .order_by(c.c.checked_at.desc(), c.c.id.desc()).limit(limit))]
+
+
 def history(connection: Connection, domain: str, limit: int = 50) -> list[LiveCheck]:
     """A domain's checks, newest first."""
     c = t.checks

@@ -67,12 +67,12 @@ def compute(connection: Connection, domain: str,
     its latest live check, in every language: reads only (it can take seconds)."""
     facts = window_facts(connection, domain)
     detected = detect(facts, report_domains=report_domains) if facts is not None else []
-    check = checks_rows.latest(connection, domain)
+    checks = checks_rows.conclusive(connection, domain)
     for finding in detected:
-        corroborate(finding, check)
+        corroborate(finding, checks)
     if facts is not None:
         weigh(detected, facts)
-    texts = _translations(facts, check, report_domains) if detected and facts else {}
+    texts = _translations(facts, checks, report_domains) if detected and facts else {}
     return Computed(detected, texts)
 
 
@@ -127,7 +127,7 @@ def apply(connection: Connection, domain: str, now: dt.datetime, computed: Compu
             _event(connection, row["id"], now, "resolved", row["severity"])
 
 
-def _translations(facts: DomainFacts, check: LiveCheck | None,
+def _translations(facts: DomainFacts, checks: list[LiveCheck],
                   report_domains: Collection[str]) -> dict[str, dict[str, list[Any]]]:
     """fingerprint → {lang: [title, explanation, fix, live summary]}, for every language
     but English: stored with the finding, so that reading one in Portuguese costs nothing."""
@@ -137,7 +137,7 @@ def _translations(facts: DomainFacts, check: LiveCheck | None,
             continue
         found = detect(facts, lang, report_domains)
         for each in found:
-            corroborate(each, check, lang)
+            corroborate(each, checks, lang)
         weigh(found, facts, lang)
         for each in found:
             out.setdefault(fingerprint(each), {})[lang] = [
