@@ -109,6 +109,10 @@ class Supervisor:
                         self._restart(child)
                 elif child.process.exitcode is not None:
                     self._died(child, now)
+                elif getattr(child, "stuck", lambda: False)():
+                    log.error("process hung: stopped to be replaced", extra={"fields": {
+                        "process": child.name, "pid": child.process.pid}})
+                    child.process.kill()  # seen dead on the next pass, and restarted
             watched = [child.process.sentinel for child in self.children
                        if child.name not in self._due]
             soonest = min((due - now for due in self._due.values()), default=1.0)

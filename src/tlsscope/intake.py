@@ -142,11 +142,22 @@ class WriterProcess:
                                                       "pid": link.process.pid}})
 
     def trouble(self) -> str | None:
-        """What keeps it from storing now (for /healthz), or None."""
+        """What keeps it from storing now (for /healthz), or None: dead, starting, or alive
+        but not answering (a lock wait, a hung database) for longer than senders wait."""
         link = self._link
         if link.ended is not None:
             return link.ended
-        return None if link.ready else "the writer process is starting"
+        if not link.ready:
+            return "the writer process is starting"
+        waited = link.waited()
+        if waited > self._args[1].writer_answer_seconds:
+            return f"the writer has not answered for {waited:.0f} s"
+        return None
+
+    def stuck(self) -> bool:
+        """Not answering for twice as long as senders wait: the supervisor replaces it (its
+        transaction is rolled back; the senders were told to retry)."""
+        return self._link.waited() > 2 * self._args[1].writer_answer_seconds
 
     def submit(self, raw: RawInput) -> Future[Saved]:
         future: Future[Saved] = Future()
@@ -156,6 +167,7 @@ class WriterProcess:
             if down is None:
                 ticket = next(self._tickets)
                 link.pending[ticket] = future
+                link.sent[ticket] = time.monotonic()
                 link.outbox.put((ticket, raw))
         if down is not None:
             _settle(future, error=StoreUnavailable(down))
@@ -168,6 +180,7 @@ class WriterProcess:
         with self._lock:
             self._closing = True
             link = self._link
+            link.closing = True
         link.outbox.put(None)
         link.process.join(seconds)
         if link.process.is_alive():
@@ -196,12 +209,20 @@ class _Link:
         self._requests, self._results, self._lock = requests_in, results_out, lock
         self.outbox: queue.SimpleQueue[tuple[int, RawInput] | None] = queue.SimpleQueue()
         self.pending: dict[int, Future[Saved]] = {}
+        self.sent: dict[int, float] = {}  # ticket -> when it was handed over, oldest first
         self.ready = False
+        self.closing = False
         self.ended: str | None = None
         threading.Thread(target=self._feed, name="tlsscope-feed", daemon=True).start()
         self.collector = threading.Thread(target=self._collect, name="tlsscope-results",
                                           daemon=True)
         self.collector.start()
+
+    def waited(self) -> float:
+        """How long the oldest input handed over has waited for its answer (0: none waits)."""
+        with self._lock:
+            oldest = next(iter(self.sent.values()), None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def _feed(self) -> None:
         while True:
@@ -223,17 +244,19 @@ class _Link:
                 ticket, outcome = item
                 with self._lock:
                     future = self.pending.pop(ticket)
+                    self.sent.pop(ticket, None)
                 if isinstance(outcome, str):
                     _settle(future, error=StoreUnavailable(outcome))
                 else:
                     _settle(future, outcome)
         except (EOFError, OSError):  # it died; the supervisor logs it and starts another
-            reason = "the writer process stopped; it is being restarted"
+            reason = ("tlsscope is stopping" if self.closing
+                      else "the writer process stopped; it is being restarted")
         else:
             reason = "the writer process has stopped"
         with self._lock:
             self.ended = reason
-            unanswered, self.pending = self.pending, {}
+            unanswered, self.pending, self.sent = self.pending, {}, {}
         for future in unanswered.values():
             _settle(future, error=StoreUnavailable(reason))
         self._results.close()

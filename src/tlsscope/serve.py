@@ -82,15 +82,26 @@ async def serve(store: Store, settings: Settings) -> None:
     budget = settings.writer_answer_seconds  # a committed input answered late: a duplicate
 
     async def deliver(raw: RawInput) -> Saved:
-        try:
-            # shielded: giving up waiting must not cancel the writer's future (its answer
-            # still comes, and is dropped)
-            saved = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(
-                intake.submit(raw))), budget)
-        except TimeoutError:  # alive but stuck (a lock wait, a hung database): retry later
-            log.error("writer did not answer", extra={"fields": {
-                "source": raw.source, "seconds": budget}})
-            raise StoreUnavailable(f"the writer did not answer within {budget:g} s") from None
+        # shielded: giving up waiting must not cancel the writer's future (its answer still
+        # comes, and is dropped; the sender's retry is then a duplicate)
+        answer = asyncio.shield(asyncio.wrap_future(intake.submit(raw)))
+        answer.add_done_callback(_retrieved)  # a late failure is not "never retrieved"
+        deadline = time.monotonic() + budget
+        while True:
+            left = deadline - time.monotonic()
+            if stopping.since is not None:  # answer before uvicorn's grace cancels us
+                left = min(left, HTTP_GRACE_SECONDS - 0.5 - stopping.elapsed())
+            if left <= 0:
+                why = ("tlsscope is stopping" if stopping.since is not None
+                       else f"the writer did not answer within {budget:g} s")
+                log.error("writer did not answer", extra={"fields": {
+                    "source": raw.source, "why": why}})
+                raise StoreUnavailable(why)
+            try:
+                saved = await asyncio.wait_for(asyncio.shield(answer), min(left, 0.25))
+                break
+            except TimeoutError:
+                continue
         log.info("input stored", extra={"fields": {
             "source": raw.source, "outcome": saved.outcome.value, "input": saved.digest,
             "reports_stored": saved.stored, "reports_seen_before": saved.repeated}})
@@ -307,3 +318,8 @@ def _answer(future: Future[Saved], seconds: float) -> Saved:
         return future.result(seconds)
     except TimeoutError:
         raise StoreUnavailable(f"the writer did not answer within {seconds:g} s") from None
+
+
+def _retrieved(future: asyncio.Future[Saved]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -145,3 +145,27 @@ def test_a_stuck_writer_makes_senders_retry_within_the_budget(tmp_path: Path) ->
         served.stop()
     with Store.open(served.db) as store:
         assert [r.report_id for r in store.reports()].count("stuck-1") == 1
+
+
+def test_a_hung_writer_shows_in_healthz_and_is_replaced(tmp_path: Path) -> None:
+    served = Served(tmp_path, TLSSCOPE_WRITER_ANSWER_SECONDS="1.5")
+    try:
+        (writer,) = served.pids("writer")
+        os.kill(writer, signal.SIGSTOP)  # never resumed: only a replacement helps
+        assert served.post(report("hung-1")).status_code == 503
+        health = httpx.get(f"{served.url}/healthz", timeout=5)
+        assert health.status_code == 503, health.text
+        assert "has not answered" in health.json()["writer"]
+        _until(30, lambda: len(served.pids("writer")) == 2)
+        assert any(line["message"] == "process hung: stopped to be replaced"
+                   for line in served.lines())
+        deadline = time.monotonic() + 30
+        while (again := served.post(report("hung-1"))).status_code == 503:
+            assert time.monotonic() < deadline, again.text
+            time.sleep(0.2)
+        assert again.status_code in (200, 201), again.text
+        _until(10, lambda: httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200)
+    finally:
+        served.stop()
+    with Store.open(served.db) as store:
+        assert [r.report_id for r in store.reports()].count("hung-1") == 1

@@ -95,3 +95,25 @@ def test_without_a_second_signal_a_slow_shutdown_still_ends_within_10_s(
     finally:
         slow.close()
     assert served.process.returncode == 0, served.log.read_text()
+
+
+def test_an_input_in_flight_at_the_stop_gets_a_retryable_answer(served: Served) -> None:
+    import contextlib
+    import os
+    import threading
+
+    (writer,) = served.pids("writer")
+    os.kill(writer, signal.SIGSTOP)  # the input cannot be stored before the stop
+    answers: list[object] = []
+    sender = threading.Thread(target=lambda: answers.append(served.post(report("late"))))
+    sender.start()
+    time.sleep(1)
+    served.to_group(signal.SIGTERM)
+    sender.join(15)
+    with contextlib.suppress(ProcessLookupError):  # (it is killed on the way out anyway)
+        os.kill(writer, signal.SIGCONT)
+    (answer,) = answers
+    assert answer.status_code == 503, answer.text  # type: ignore[attr-defined]
+    assert answer.headers.get("retry-after")  # type: ignore[attr-defined]
+    assert served.exits_within(10) < 10
+    assert "Traceback" not in served.log.read_text()
