@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     import uvicorn
 
+    from tlsscope.receive.pipe import PipeServer
+
 log = logging.getLogger("tlsscope.serve")
 
 
@@ -108,6 +110,7 @@ async def serve(store: Store, settings: Settings) -> None:
         return saved
 
     mail_servers: list[asyncio.Server] = []
+    pipes: list[PipeServer] = []
     threads: list[threading.Thread] = []
     stop_threads = threading.Event()
     try:
@@ -115,7 +118,8 @@ async def serve(store: Store, settings: Settings) -> None:
         app = create_app(intake, settings, deliver, store, health=health)
         server = _uvicorn(app, host, port, settings, stopping)
         mail_servers = await _mail_servers(settings, deliver, context)
-        mail_servers += await _pipe(settings, url, deliver)
+        pipes = await _pipe(settings, url, deliver)
+        mail_servers += [pipe.server for pipe in pipes if pipe.server is not None]
         threads = [thread for thread in (_mailbox(settings, intake, stop_threads),
                                          _rechecks(store, settings, stop_threads)) if thread]
         log.info("serving", extra={"fields": {
@@ -131,6 +135,8 @@ async def serve(store: Store, settings: Settings) -> None:
         supervisor.stop()
         stop_threads.set()
         await _stop_receivers(stopping, mail_servers, threads)
+        for pipe in pipes:
+            pipe.remove()
         # The writer stores what it was handed; the analyst ends the domain in hand.
         seconds = max(2.0, stopping.left())
         await asyncio.gather(asyncio.to_thread(intake.close, seconds),
@@ -262,14 +268,25 @@ async def _mail_servers(settings: Settings, deliver: Any,
     return servers
 
 
-async def _pipe(settings: Settings, url: str, deliver: Any) -> list[asyncio.Server]:
-    """The fast pipe for `ingest -` (receive/pipe.py), where `pipe_socket` puts it."""
-    from tlsscope.receive import pipe
+async def _pipe(settings: Settings, url: str, deliver: Any) -> list[PipeServer]:
+    """The fast pipe for `ingest -` (receive/pipe.py), where `pipe_socket` puts it. Put there
+    by "auto", a socket that cannot be made (a path too long for AF_UNIX, a read-only
+    folder) is only warned about: the MTA's pipe then stores its mail itself."""
+    from tlsscope.receive.pipe import PipeServer, socket_path
 
-    path = pipe.socket_path(settings.pipe_socket, url)
+    path = socket_path(settings.pipe_socket, url)
     if path is None:
         return []
-    server = await pipe.start(path, deliver, settings.max_input_bytes)
+    server = PipeServer(path, deliver, settings.max_input_bytes, url)
+    try:
+        await server.start()
+    except OSError as exc:
+        if settings.pipe_socket != "auto":
+            raise ConfigError("pipe_socket", path, f"cannot listen: {exc.strerror or exc}"
+                              ) from None
+        log.warning("no pipe socket", extra={"fields": {"path": path,
+                                                        "why": exc.strerror or str(exc)}})
+        return []
     log.info("pipe socket", extra={"fields": {"path": path}})
     return [server]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +36,8 @@ PROBE = ("import sys\nfrom tlsscope.cli.main import run\nsys.argv = ['tlsscope',
 class Listening:
     """`pipe.start` on an event loop in a thread, storing through an in-process intake."""
 
-    def __init__(self, path: str, store: Store, fail: bool = False) -> None:
+    def __init__(self, path: str, store: Store, fail: bool = False,
+                 url: str = "") -> None:
         self.intake = Intake(store, SETTINGS)
         self.delivered: list[RawInput] = []
         self.loop = asyncio.new_event_loop()
@@ -47,9 +50,11 @@ class Listening:
                 raise StoreUnavailable("the writer process stopped (exit -9)")
             return await asyncio.wrap_future(self.intake.submit(raw))
 
+        self.url = url or store.engine.url.render_as_string(hide_password=False)
+        self.pipe = pipe.PipeServer(path, deliver, SETTINGS.max_input_bytes, self.url)
         try:
-            self.server = asyncio.run_coroutine_threadsafe(
-                pipe.start(path, deliver, SETTINGS.max_input_bytes), self.loop).result(10)
+            self.server = asyncio.run_coroutine_threadsafe(self.pipe.start(),
+                                                           self.loop).result(10)
         except Exception:
             self._stop_loop()
             raise
@@ -76,11 +81,13 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def _ingest(db: str, data: bytes, *extra: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TLSSCOPE_")}
+def _ingest(db: str, data: bytes, *extra: str,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TLSSCOPE_")}
     return subprocess.run([sys.executable, "-c", PROBE, "ingest", "--db", db, *extra, "-"],
                           input=data.decode("latin-1"), capture_output=True, text=True,
-                          timeout=60, env={**env, "TLSSCOPE_DKIM_VERIFY": "never"})
+                          timeout=60,
+                          env={**clean, "TLSSCOPE_DKIM_VERIFY": "never", **(env or {})})
 
 
 def test_socket_path_sits_next_to_a_sqlite_file() -> None:
@@ -135,7 +142,7 @@ def test_an_input_over_the_cap_is_recorded_as_too_large(tmp_path: Path, store: S
     listening = Listening(path, store)
     try:
         big = b"x" * (SETTINGS.max_input_bytes + 10)
-        receipt = pipe.hand_over(path, big)
+        receipt = pipe.hand_over(path, big, listening.url, 60)
     finally:
         listening.close()
     assert receipt is not None and (receipt.inputs, receipt.accepted) == (1, 0)
@@ -150,7 +157,7 @@ def test_a_server_that_never_answers_is_named(tmp_path: Path) -> None:
     mute.listen(1)
     try:
         with pytest.raises(pipe.Unanswered, match="gave no receipt"):
-            pipe.hand_over(path, b"hello", answer_seconds=0.3)
+            pipe.hand_over(path, b"hello", "sqlite:///x.db", answer_seconds=0.3)
     finally:
         mute.close()
 
@@ -163,7 +170,7 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_not(tmp_path: Path,
     dead.close()
     first = Listening(path, store)
     try:
-        assert pipe.hand_over(path, MAIL.read_bytes()) is not None
+        assert pipe.hand_over(path, MAIL.read_bytes(), first.url, 60) is not None
         with pytest.raises(ConfigError, match="another tlsscope serve"):
             Listening(path, store)
     finally:
@@ -174,7 +181,56 @@ def test_a_stale_socket_is_taken_over_and_a_live_one_is_not(tmp_path: Path,
 
 
 def test_nothing_at_the_path_means_no_serve(tmp_path: Path) -> None:
-    assert pipe.hand_over(str(tmp_path / "none.pipe"), b"x") is None
+    assert pipe.hand_over(str(tmp_path / "none.pipe"), b"x", "sqlite:///x.db", 1) is None
+
+
+def test_the_store_identity_is_the_database_not_its_spelling(tmp_path: Path) -> None:
+    ident = pipe.store_identity
+    assert ident(f"sqlite:///{tmp_path}/a.db") == ident(f"sqlite:///{tmp_path}/x/../a.db")
+    assert ident(f"sqlite:///{tmp_path}/a.db") != ident(f"sqlite:///{tmp_path}/b.db")
+    assert ident("postgresql+psycopg://u:secret@h:5432/db") == ident(
+        "postgresql+psycopg://u:other@h:5432/db")  # the password is not part of it
+    assert ident("postgresql+psycopg://h:5432/db") != ident("postgresql+psycopg://h:5433/db")
+
+
+def test_a_mail_for_another_store_is_not_taken(tmp_path: Path, store: Store) -> None:
+    path = str(tmp_path / "shared.pipe")
+    listening = Listening(path, store)
+    try:
+        other = f"sqlite:///{tmp_path / 'other.db'}"
+        assert pipe.hand_over(path, MAIL.read_bytes(), other, 10) is None
+        done = _ingest(other, MAIL.read_bytes(), "--json", env={"TLSSCOPE_PIPE_SOCKET": path})
+    finally:
+        listening.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().endswith("LOADED-SQLALCHEMY")  # stored by the pipe itself
+    assert listening.delivered == [] and store.reports() == []
+    with Store.open(other) as stored:
+        assert len(stored.reports()) == 1
+
+
+def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path, store: Store) -> None:
+    path = str(tmp_path / "busy.pipe")
+    listening = Listening(path, store)
+    idle = []
+    try:
+        for _ in range(pipe.MAX_CONNECTIONS):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(path)
+            idle.append(client)
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(pipe.Unanswered):
+            pipe.hand_over(path, MAIL.read_bytes(), listening.url, 20)
+        assert time.monotonic() - started < 5  # turned away, not kept waiting
+        for client in idle:
+            client.close()
+        time.sleep(0.3)
+        assert pipe.hand_over(path, MAIL.read_bytes(), listening.url, 20) is not None
+    finally:
+        for client in idle:
+            client.close()
+        listening.close()
 
 
 def test_serve_takes_pipe_mail_and_a_killed_serve_leaves_nothing_in_the_way(
@@ -198,5 +254,23 @@ def test_serve_takes_pipe_mail_and_a_killed_serve_leaves_nothing_in_the_way(
     again = Served(tmp_path)  # takes the stale socket over
     try:
         assert _ingest(again.db, MAIL.read_bytes()).stderr.strip().endswith("NO-SQLALCHEMY")
+        again.to_group(signal.SIGTERM)
+        again.exits_within(10)
     finally:
         again.stop()
+    assert not Path(f"{tmp_path / 'serve.db'}.pipe").exists()  # a clean stop removes it
+
+
+def test_a_database_path_too_long_for_a_socket_only_loses_the_pipe(tmp_path: Path) -> None:
+    from tests.receive.served import Served
+
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    served = Served(deep)  # serve.db.pipe there is past AF_UNIX's 108 bytes
+    try:
+        (warned,) = [line for line in served.lines() if line["message"] == "no pipe socket"]
+        assert "too long" in warned["why"]
+        done = _ingest(served.db, MAIL.read_bytes())
+        assert done.returncode == 0 and done.stderr.strip().endswith("LOADED-SQLALCHEMY")
+    finally:
+        served.stop()

@@ -121,15 +121,15 @@ def _hand_to_serve(loaded: Settings, db: str | None) -> tuple[IngestTotals | Non
     from tlsscope.settings import default_database_url
 
     head = sys.stdin.buffer.read(loaded.max_input_bytes + 1)
-    path = pipe.socket_path(loaded.pipe_socket,
-                            db or loaded.database_url or default_database_url())
+    url = db or loaded.database_url or default_database_url()
+    path = pipe.socket_path(loaded.pipe_socket, url)
     if path is None or len(head) > loaded.max_input_bytes:
         return None, head  # too large: stored (as rejected) by this process, streamed
-    try:
-        return pipe.hand_over(path, head), head
+    try:  # serve answers within writer_answer_seconds: wait a little longer than that
+        return pipe.hand_over(path, head, url, loaded.writer_answer_seconds + 15), head
     except StoreUnavailable as exc:
         raise fail(f"tlsscope serve cannot store the mail now: {exc}", EX_TEMPFAIL) from None
-    except pipe.Unanswered as exc:  # stored here instead: at worst a duplicate, never twice
+    except (pipe.Unanswered, pipe.Unreachable) as exc:  # at worst a duplicate, never twice
         typer.echo(f"warning: {exc}; storing it directly", err=True)
         return None, head
 
