@@ -13,7 +13,20 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 _QUOTED_FROM = re.compile(rb"^>(>*From )")
-_FROM_LINE = re.compile(rb"From \S+.*\d")  # "From sender date": a separator has a date
+_DIGIT = re.compile(rb"[0-9]")
+_SPACE = b" \t\r\n\v\f"
+
+
+def is_separator(line: bytes) -> bool:
+    """`From sender date`: a sender (not a space) right after `From `, and a digit after it.
+
+    The same test as the pattern `From \\S+.*\\d`, in one linear scan: that pattern
+    backtracks quadratically on a long `From ` line without a digit (60 KB took 49 s).
+    """
+    if not line.startswith(b"From ") or len(line) < 7 or line[5] in _SPACE:
+        return False
+    end = line.find(b"\n")
+    return _DIGIT.search(line, 6, end if end >= 0 else len(line)) is not None
 
 
 class MboxMessage(NamedTuple):
@@ -30,7 +43,7 @@ def split_mbox(lines: Iterable[bytes], cap: int) -> Iterator[MboxMessage]:
     started = False
     for line in lines:
         if previous_blank and line.startswith(b"From ") and (
-                not started or _FROM_LINE.match(line)):
+                not started or is_separator(line)):
             if started:
                 yield _finish(number, buffer, size, cap)
             number += 1

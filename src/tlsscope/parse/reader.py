@@ -7,6 +7,7 @@ becomes a finding on the input, located by where in the input it was found.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 
 from tlsscope.errors import InputError
@@ -116,7 +117,7 @@ def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None
     elif kind is Kind.MAIL:
         _mail(reading, data, layer)
     elif kind is Kind.MBOX:
-        for message in split_mbox(data.splitlines(keepends=True), limits.max_input_bytes):
+        for message in split_mbox(io.BytesIO(data), limits.max_input_bytes):
             inner = layer.inner(f"message {message.number}")
             if message.data is None:
                 reading.result.errors.append(error(
