@@ -96,7 +96,7 @@ def test_servfail_steps_are_inconclusive_and_negative_answers_keep_their_finding
 def test_nxdomain_and_nodata_are_negative_answers(failing: str) -> None:
     nodata = steps_of(run("nodata.example", Options(nameserver=failing, timeout=2)))
     assert nodata[("tlsrpt-record", "_smtp._tls.nodata.example")] == (
-        "error", "No tlsrpt record at _smtp._tls.nodata.example.")
+        "error", "No TLS-RPT record at _smtp._tls.nodata.example.")
     assert nodata[("mx", "nodata.example")] == (
         "error", "nodata.example has no MX hosts to check.")
     gone = run("gone.example", Options(nameserver=failing, timeout=2))

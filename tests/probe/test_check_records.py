@@ -46,9 +46,9 @@ def test_two_records_and_a_missing_one(nameserver: str) -> None:
     assert (fetch["status"], fetch["line"]) == (
         "error", "mta-sts.bad.example has no address: senders cannot fetch the policy.")
     assert (first["status"], first["line"]) == (
-        "error", "2 tlsrpt records at _smtp._tls.bad.example: senders ignore them all.")
+        "error", "2 TLS-RPT records at _smtp._tls.bad.example: senders ignore them all.")
     assert (sts["status"], sts["line"]) == ("error",
-                                           "No mta-sts-record record at _mta-sts.bad.example.")
+                                           "No MTA-STS record at _mta-sts.bad.example.")
 
 
 def test_each_rua_destination_is_checked(nameserver: str) -> None:

@@ -19,12 +19,16 @@ def _problems(found: RecordCheck) -> list[str]:
     return [f"{p.level}: {p.message} [{p.rule}]" for p in found.problems]
 
 
+_SAID = {"tlsrpt": "TLS-RPT", "mta-sts-record": "MTA-STS"}  # "No MTA-STS record at ..."
+
+
 def _record(resolver: Resolver, name: str, kind: str, step: str,
             missing_fix: str) -> tuple[Step, RecordCheck | None]:
     answer = resolver.txt(name)
     if answer.failed:
         return no_answer(step, name, f"TXT of {name}", answer), None
     records = [v for v in answer.values if kind_of(v) == kind]
+    kind = _SAID.get(kind, kind)
     if not records:
         return Step(step=step, target=name, status=ERROR,
                     line=f"No {kind} record at {name}.", fix=[missing_fix]), None

@@ -24,7 +24,8 @@ def show_findings(console: Console, found: list[DomainFinding]) -> None:
         console.print(Text.assemble(
             (f.severity.upper(), SEVERITY_STYLE.get(f.severity, "")), f" [{f.status}] ",
             ("" if f.confirmed else "[unconfirmed] ", "yellow"),
-            (safe(f.title), "bold"), f"  ({f.kind}, {safe(f.result_type)})"))
+            (safe(f.title), "bold"),
+            f"  ({', '.join(safe(x) for x in (f.kind, f.result_type) if x)})"))
         console.print(Text(safe(
             f"  {where}: {f.sessions:,} sessions, {f.first_seen} .. {f.last_seen}, seen by "
             f"{', '.join(f.reporters)} ({len(f.evidence)} report(s) kept as evidence)")))

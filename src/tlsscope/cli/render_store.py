@@ -22,11 +22,11 @@ def _t(value: object) -> Text:
 
 
 def ingest_summary(totals: IngestTotals, console: Console) -> None:
-    console.print(Text(
+    console.print(Text(  # one line even in a log (an MTA's, a pipe's): not wrapped at 80
         f"{totals.inputs} input(s): {totals.accepted} accepted, {totals.duplicate} duplicate, "
         f"{totals.rejected} rejected, {totals.not_a_report} not a report; "
         f"{totals.reports_stored} report(s) stored, {totals.reports_repeated} seen before "
-        f"({totals.conflicts} with different content)"))
+        f"({totals.conflicts} with different content)"), soft_wrap=True)
     if totals.rejections:
         table = Table(title="Rejected", expand=True, show_lines=True)
         table.add_column("Input", overflow="fold", ratio=2)

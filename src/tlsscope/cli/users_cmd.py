@@ -185,7 +185,9 @@ def demo(
         for domain, organisation in DEMO_OWNERS.items():
             assign(store, domain, organisation)
     scheme = "https" if loaded.tls_cert else "http"
-    typer.echo(f"log in at {scheme}://{loaded.listen} (the listen setting `serve` uses) as:")
+    host, _, port = loaded.listen.rpartition(":")
+    shown = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}.get(host, host)
+    typer.echo(f"log in at {scheme}://{shown}:{port} (serve listens on {loaded.listen}) as:")
     for email, role, organisation, password in DEMO_USERS:
         owner = f", {organisation}" if organisation else ""
         typer.echo(f"  {email} / {password}   ({role}{owner})")

@@ -117,6 +117,8 @@ def _what(error: object) -> str:
         return "DNS timeout"
     if isinstance(error, EOFError):
         return "connection closed"
+    if isinstance(error, dns.message.Truncated):
+        return "truncated answer (TC bit) and no answer over TCP"
     return f"{type(error).__name__}: {error}"
 
 

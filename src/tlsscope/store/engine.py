@@ -35,7 +35,8 @@ def make_engine(url: str, checkpoint_pages: int = 10_000) -> Engine:
     except ModuleNotFoundError as exc:
         if url.startswith("postgresql"):
             raise MissingExtra("PostgreSQL", "postgres", exc.name or "psycopg") from None
-        raise
+        raise ValueError(f"no driver for it (module {exc.name!r} is not installed); tlsscope "
+                         "stores in sqlite:///PATH or postgresql+psycopg://...") from None
 
 
 def _sqlite(url: str, checkpoint_pages: int) -> Engine:
