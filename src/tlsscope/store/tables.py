@@ -36,7 +36,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
     true,
 )
 
@@ -62,9 +61,9 @@ inputs = Table(
     Column("dkim_aligned", Boolean),
     Column("dkim_tlsrpt_key", Boolean),
     Column("dkim_detail", Text),
-    # only the quarantine is looked up by outcome: index just those rows
-    Index("ix_inputs_rejected", "received_at", sqlite_where=text("outcome = 'rejected'"),
-          postgresql_where=text("outcome = 'rejected'")),
+    # Only the quarantine is looked up by outcome: migration 0001 indexes just those rows
+    # (ix_inputs_rejected, WHERE outcome = 'rejected', on both databases). Not declared here:
+    # a postgresql_where would load the PostgreSQL dialect (~45 ms) at every start on SQLite.
 )
 
 arrivals = Table(
