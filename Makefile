@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets dist screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard clean system-deps
+.PHONY: assets dist screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard bench-startup clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -103,6 +103,10 @@ bench-store: $(STAMP) $(PEER)/.installed
 bench-intake: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(BIN)/python bench/intake.py
+
+## bench-startup: what each command costs before it does anything, against --version
+bench-startup: $(STAMP) $(PEER)/.installed
+	$(BIN)/python bench/startup.py --peer-cli $(PEER)/bin/parsedmarc
 
 ## bench-dashboard: pages and API through HTTP with 1,000,000 reports for one domain
 bench-dashboard: $(STAMP)
