@@ -117,3 +117,19 @@ def test_mta_pipe_exit_codes(tmp_path: Path) -> None:
                           capture_output=True, timeout=60, check=False)
     assert down.returncode == 75, down.stderr
     assert b"cannot open the database" in down.stderr
+
+
+def test_an_empty_window_says_where_the_reports_are(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    empty = run("stats", db=db)
+    assert empty.returncode == 0 and b"No report is stored yet" in empty.stderr
+    assert run("ingest", str(FIX / "real" / "rfc8460-appendix-example.json"), db=db
+               ).returncode == 0
+    (stored,) = as_json(run("reports", "--json", db=db))
+    domain, day = stored["domains"][0], stored["day"]
+    for command in (("stats",), ("stats", "--domain", domain), ("summary", domain)):
+        done = run(*command, "--until", "2099-01-01", db=db)
+        assert done.returncode == 0, done.stderr
+        assert f"the latest report is of {day}: try --until {day}".encode() in done.stderr
+    nowhere = run("summary", "nosuch.example", db=db)
+    assert b"No report about nosuch.example is stored" in nowhere.stderr

@@ -324,13 +324,33 @@ def stats(
     first, last = day_window(until, days)
     with open_store(db, config) as store:
         found = store.stats(domain, first, last)
-        latest = None if found.reports else latest_report_day(store, domain)
+        hint = None if found.reports else empty_window(store, domain, first, last)
     if as_json:
         print_json(found)
         return
     render_store.stats(found, Console())
+    if hint is not None:
+        say(hint)
+
+
+def empty_window(store: Store, domain: str | None, first: dt.date, last: dt.date) -> str:
+    """An empty window: where the reports are, rather than only that there is none."""
+    latest = latest_report_day(store, domain)
     if latest is not None:
-        say_where_the_data_is(first, last, latest)
+        return (f"No report in {first}..{last}; the latest report is of {latest}: try "
+                f"--until {latest}.")
+    if domain:
+        return f"No report about {domain} is stored (tlsscope reports lists the stored ones)."
+    return "No report is stored yet (tlsscope ingest, or tlsscope serve, stores them)."
+
+
+def say(hint: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from tlsscope.cli.sanitize import safe
+
+    Console(stderr=True).print(Text(safe(hint)), soft_wrap=True)
 
 
 def latest_report_day(store: Store, domain: str | None) -> dt.date | None:
@@ -345,9 +365,3 @@ def latest_report_day(store: Store, domain: str | None) -> dt.date | None:
     return found
 
 
-def say_where_the_data_is(first: dt.date, last: dt.date, latest: dt.date) -> None:
-    """An empty window: say where the reports are, rather than only that there is none."""
-    from rich.console import Console
-
-    Console(stderr=True).print(f"No report in {first}..{last}; the latest report is of "
-                               f"{latest}: try --until {latest}.")

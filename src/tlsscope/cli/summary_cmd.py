@@ -18,7 +18,7 @@ from tlsscope.cli.app import (
     settings,
 )
 from tlsscope.cli.explain_cmd import LangOption
-from tlsscope.cli.store_cmds import WindowEndOption, latest_report_day, say_where_the_data_is
+from tlsscope.cli.store_cmds import WindowEndOption, empty_window, say
 
 
 @app.command(short_help="Describe a domain's TLS health in plain language.")
@@ -50,10 +50,10 @@ def summary(
         shaky = unconfirmed_problems(f for _, _, f in store.read(localized, domain.lower(),
                                                                    catalog.DEFAULT_LANG))
         found = summarize(stats, store.failures(domain, first, last), lang, shaky)
-        latest = None if stats.reports else latest_report_day(store, domain)
+        hint = None if stats.reports else empty_window(store, domain, first, last)
     if as_json:
         print_json(found)
         return
     show_summary(Console(), found)
-    if latest is not None:
-        say_where_the_data_is(first, last, latest)
+    if hint is not None:
+        say(hint)
