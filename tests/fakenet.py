@@ -114,7 +114,9 @@ def environment(setup: str) -> dict[str, str]:
     address, port, ca_file, smtp_port = setup.split("|")
     return {"TLSSCOPE_DNS_NAMESERVER": address, "TLSSCOPE_CHECK_TIMEOUT": "3",
             "TLSSCOPE_CHECK_HTTPS_PORT": port, "TLSSCOPE_CHECK_CA_FILE": ca_file,
-            "TLSSCOPE_CHECK_SMTP_PORT": smtp_port, "TLSSCOPE_CHECK_ALLOW_PRIVATE": "true"}
+            "TLSSCOPE_CHECK_SMTP_PORT": smtp_port, "TLSSCOPE_CHECK_ALLOW_PRIVATE": "true",
+            # the fake domains belong to no organisation: let serve re-check them anyway
+            "TLSSCOPE_CHECK_UNOWNED": "true"}
 
 
 def settings(setup: str, **extra: object) -> Settings:

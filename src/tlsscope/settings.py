@@ -28,8 +28,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest raw input (file, mail, HTTP body) the reader takes."""
     max_decompressed_bytes: Annotated[int, msgspec.Meta(gt=0)] = 50 * MiB
     """Largest inflated size of one gzip stream or zip member (the bomb guard)."""
+    max_total_decompressed_bytes: Annotated[int, msgspec.Meta(gt=0)] = 100 * MiB
+    """Largest inflated size of one input in all, across its members and layers."""
     max_archive_members: Annotated[int, msgspec.Meta(gt=0)] = 1000
     """Most members read from one zip archive."""
+    max_failure_details: Annotated[int, msgspec.Meta(gt=0)] = 10_000
+    """Most failure-details rows (and most policies) one report may list; a report with more
+    is rejected, its input quarantined."""
     # `tlsscope serve`
     listen: str = "127.0.0.1:8080"
     """HOST:PORT of the HTTP(S) server: the report intake (and later the dashboard)."""
@@ -115,6 +120,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Re-checks by `tlsscope serve`
     check_every_hours: Annotated[float, msgspec.Meta(ge=0)] = 24.0
     """Re-check each domain with reports this often; 0: no scheduled re-checks."""
+    check_unowned: bool = False
+    """Let `serve` re-check domains no organisation owns (nor accept_domains lists): off, an
+    anonymous report about any domain cannot make tlsscope probe that domain's hosts."""
     check_on_failure: bool = True
     """Re-check a domain soon after a report with failures for it arrives."""
     check_min_gap_minutes: Annotated[float, msgspec.Meta(ge=0)] = 60.0

@@ -146,7 +146,7 @@ def test_private_addresses_are_refused_unless_allowed(nameserver: str) -> None:
     ("2a00:1450:4001::1", False), ("not-an-ip", True),
 ])
 def test_ssrf_guard(address: str, refused_it: bool) -> None:
-    from tlsscope.check.guard import refused
+    from tlsscope.probe.connect import refused
 
     assert (refused(address, False) is not None) == refused_it
     assert refused(address, True) is None

@@ -137,7 +137,8 @@ def test_the_schedule_retries_an_inconclusive_check_after_the_gap(tmp_path: Path
            (Failure("certificate-expired", 2, "mx1.good.example", "127.0.0.2"),), yesterday)
     clock = Clock()
     with closed_port() as address, Store.open(db) as store:
-        settings = msgspec.convert({"dns_nameserver": address, "check_timeout": 1},
+        settings = msgspec.convert({"dns_nameserver": address, "check_timeout": 1,
+                                    "check_unowned": True},
                                    Settings, strict=False)
         rechecker = Rechecker(store, settings, clock)
         rechecker.seen = 0  # the report above is a new failure

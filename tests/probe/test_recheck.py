@@ -114,3 +114,25 @@ def test_serve_rechecks_a_domain_when_a_failure_arrives(nameserver: str,
     rechecked = [line for line in logged if line["message"] == "domain re-checked"]
     assert rechecked and rechecked[0]["domain"] == "mail.example"
     assert rechecked[0]["status"] == "error"
+
+
+def test_only_owned_domains_are_rechecked_unless_told(nameserver: str, tmp_path: Path) -> None:
+    """Reports come from anyone (an anonymous POST): they may not make tlsscope probe any
+    domain they name."""
+    from tlsscope.web.tools import assign
+
+    db = f"sqlite:///{tmp_path / 'owned.db'}"
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    ingest(tmp_path / "a", db, "good.example", (), yesterday)
+    ingest(tmp_path / "b", db, "mail.example",
+           (Failure("certificate-expired", 2, "mx1.mail.example", "127.0.0.2"),), yesterday)
+    with Store.open(db) as store:
+        gated = Rechecker(store, settings(nameserver, check_unowned=False), Clock())
+        assert gated.due() == []  # neither is owned: not even the failing one
+        assign(store, "good.example", "Acme")
+        assert gated.due() == ["good.example"]
+        listed = Rechecker(store, settings(nameserver, check_unowned=False,
+                                           accept_domains=["mail.example"]), Clock())
+        assert set(listed.due()) == {"mail.example", "good.example"}
+        anyone = Rechecker(store, settings(nameserver, check_unowned=True), Clock())
+        assert set(anyone.due()) == {"good.example", "mail.example"}

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cryptography import x509
 
-from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.policy_text import mx_matches
+from tlsscope.probe.connect import refused
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Answer, Resolver, mx_hosts
 from tlsscope.probe.smtp import MxProbe, probe_mx
@@ -54,7 +54,8 @@ def mx(resolver: Resolver, domain: str, found: Answer, port: int = 25,
             else:
                 targets.append((host, address))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        probes = list(pool.map(lambda t: probe_mx(t[0], t[1], port, timeout, cafile), targets))
+        probes = list(pool.map(lambda t: probe_mx(t[0], t[1], port, timeout, cafile,
+                                                  allow_private), targets))
     steps.extend(judge(probe, now, warn_days) for probe in probes)
     return steps, probes
 

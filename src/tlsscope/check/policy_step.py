@@ -9,9 +9,9 @@ import datetime as dt
 
 from cryptography import x509
 
-from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.parse.records import check
+from tlsscope.probe.connect import refused
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver
 from tlsscope.probe.https import POLICY_PATH, PolicyFetch, fetch_policy
@@ -44,7 +44,7 @@ def policy(resolver: Resolver, domain: str, live_mx: list[str] | None, port: int
             steps.append(Step(step=STEP, target=f"{url} via {address}", status=ERROR,
                               line=f"Not fetched: {why}."))
             continue
-        fetched = fetch_policy(host, address, port, timeout, verify)
+        fetched = fetch_policy(host, address, port, timeout, verify, allow_private)
         fetches.append(fetched)
         step = _judge(fetched, url, live_mx)
         _expiry(step, fetched.certificate, now or dt.datetime.now(dt.UTC), warn_days)

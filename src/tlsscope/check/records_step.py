@@ -3,16 +3,16 @@ each `rua` destination (RFC 8460 §3), and the `_mta-sts` record (RFC 8461 §3.1
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 import httpx
 
-from tlsscope.check.guard import refused
 from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.parse.records import RecordCheck, check_all, kind_of
+from tlsscope.probe.connect import literal, refused
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver, mx_hosts
+from tlsscope.probe.https import options
 
 
 def _problems(found: RecordCheck) -> list[str]:
@@ -91,10 +91,12 @@ def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
               allow_private: bool) -> Step:
     if uri.lower().startswith("mailto:"):
         return _mailto_step(resolver, uri)
-    host = urlsplit(uri).hostname or uri
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
+    parts = urlsplit(uri)
+    host = parts.hostname or uri
+    ip = literal(host)  # an address in any form the OS reads as one ("127.1" too)
+    if ip is not None:
+        addresses = [str(ip)]
+    else:  # resolved once: the connection goes to the address checked here
         found = resolver.addresses(host)
         if found.failed:
             return no_answer("tlsrpt-rua", uri, f"the addresses of {host}", found)
@@ -104,8 +106,15 @@ def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
         return Step(step="tlsrpt-rua", target=uri, status=ERROR,
                     line=f"{host} is not checked: {why or 'it has no address'}.")
     try:
-        answer = httpx.request("OPTIONS", uri, timeout=timeout, verify=verify,
-                               follow_redirects=False)
+        port = parts.port or 443
+    except ValueError:
+        return Step(step="tlsrpt-rua", target=uri, status=ERROR,
+                    line=f"{uri} has an invalid port.")
+    path = parts.path or "/"
+    try:
+        status = options(host, addresses[0], port, path + (f"?{parts.query}" if parts.query
+                                                           else ""), timeout, verify,
+                         allow_private)
     except httpx.HTTPError as exc:
         return Step(step="tlsrpt-rua", target=uri, status=ERROR,
                     line=f"{host} does not answer over HTTPS: {type(exc).__name__}.",
@@ -113,7 +122,7 @@ def _rua_step(resolver: Resolver, uri: str, timeout: float, verify: str | bool,
                     fix=["Make the endpoint reachable with a trusted certificate, or remove "
                          "it from rua."])
     return Step(step="tlsrpt-rua", target=uri, status=OK,
-                line=f"{host} answers over HTTPS (HTTP {answer.status_code}).")
+                line=f"{host} answers over HTTPS (HTTP {status}).")
 
 
 def mta_sts_record(resolver: Resolver, domain: str) -> tuple[Step, str | None]:

@@ -40,6 +40,9 @@ class Rechecker:
         self.on_failure = settings.check_on_failure
         self.min_gap = dt.timedelta(minutes=settings.check_min_gap_minutes)
         self.poll = settings.check_poll_seconds
+        self.unowned = settings.check_unowned
+        listed = settings.accept_domains
+        self.listed = {d.lower().rstrip(".") for d in listed} if isinstance(listed, list) else set()
         self.clock = clock
         self.seen = store.last_report_id()  # failures in reports after this one are new
         self.pending: set[str] = set()  # failing domains waiting for their minimum gap
@@ -49,8 +52,22 @@ class Rechecker:
     def enabled(self) -> bool:
         return self.every is not None or self.on_failure
 
+    def owned(self) -> set[str] | None:
+        """The domains that may be re-checked (None: any): owned by an organisation or
+        listed in accept_domains. Reports come from anyone; probes go out only for these."""
+        if self.unowned:
+            return None
+        from tlsscope.store import accounts
+
+        return self.store.read(accounts.assigned_domains) | self.listed
+
     def due(self) -> list[str]:
         """The domains to check now: those with new failures first, then the scheduled."""
+        due = self._due()
+        allowed = self.owned()
+        return due if allowed is None else [d for d in due if d in allowed]
+
+    def _due(self) -> list[str]:
         now = self.clock()
         last = self.store.last_checked()
         if self.on_failure:

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import httpx
 
+from tlsscope.probe import connect
+
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3 suggests 64 KB
 POLICY_PATH = "/.well-known/mta-sts.txt"
 
@@ -26,17 +28,48 @@ class PolicyFetch(NamedTuple):
     certificate: bytes = b""  # the policy host's certificate (DER), when TLS was set up
 
 
-def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0,
-                 verify: str | bool = True) -> PolicyFetch:
-    """GET https://host/.well-known/mta-sts.txt, connecting to `address` (an A or AAAA)."""
-    literal = f"[{address}]" if ":" in address else address
-    url = f"https://{literal}:{port}{POLICY_PATH}"
+def _url(address: str, port: int, path: str, allow_private: bool) -> str:
+    """The URL of `path` at the checked address itself (connect.refused's rule), so that the
+    connection goes there and nowhere a second resolution would send it."""
+    why = connect.refused(address, allow_private)
+    if why:
+        raise connect.Refused(why)
+    ip = connect.literal(address)
+    literal = f"[{ip}]" if ip is not None and ip.version == 6 else str(ip)
+    return f"https://{literal}:{port}{path if path.startswith('/') else '/' + path}"
+
+
+def _context(verify: str | bool) -> ssl.SSLContext | bool:
+    if not verify:
+        return False
     context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
     if isinstance(verify, str):
         context.load_default_certs()
+    return context
+
+
+def options(host: str, address: str, port: int, path: str, timeout: float,
+            verify: str | bool, allow_private: bool) -> int:
+    """OPTIONS https://host:port/path at `address`, Host and SNI `host`, no redirect followed:
+    the HTTP status (an https `rua` is reachable). Raises httpx.HTTPError or connect.Refused."""
+    url = _url(address, port, path, allow_private)
+    with httpx.Client(verify=_context(verify), timeout=timeout, follow_redirects=False,
+                      trust_env=False) as client:
+        answer = client.request("OPTIONS", url, headers={"Host": host},
+                                extensions={"sni_hostname": host})
+        return answer.status_code
+
+
+def fetch_policy(host: str, address: str, port: int = 443, timeout: float = 10.0,
+                 verify: str | bool = True, allow_private: bool = False) -> PolicyFetch:
+    """GET https://host/.well-known/mta-sts.txt, connecting to `address` (an A or AAAA)."""
     try:
-        with httpx.Client(verify=context if verify else False, timeout=timeout,
-                          follow_redirects=False) as client:
+        url = _url(address, port, POLICY_PATH, allow_private)
+    except connect.Refused as exc:
+        return PolicyFetch(address, None, "", b"", str(exc), False, "", False)
+    try:
+        with httpx.Client(verify=_context(verify), timeout=timeout, follow_redirects=False,
+                          trust_env=False) as client:
             with client.stream("GET", url, headers={"Host": host, "Cache-Control": "no-cache"},
                                extensions={"sni_hostname": host}) as answer:
                 certificate = _peer_certificate(answer)

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import _ssl
 import smtplib
+import socket
 import ssl
 from typing import NamedTuple
+
+from tlsscope.probe import connect
 
 HELO = "tlsscope.invalid"
 _DER = _ssl.ENCODING_DER  # what Certificate.public_bytes takes for DER
@@ -31,8 +34,19 @@ class MxProbe(NamedTuple):
     verify_code: int | None
 
 
-def _session(host: str, address: str, port: int, timeout: float) -> smtplib.SMTP:
-    client = smtplib.SMTP(timeout=timeout, local_hostname=HELO)
+class _Smtp(smtplib.SMTP):
+    """smtplib, its connection made by the one connector (probe/connect.py)."""
+
+    allow_private = False
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect.tcp(host, port, timeout, self.allow_private)
+
+
+def _session(host: str, address: str, port: int, timeout: float,
+             allow_private: bool) -> smtplib.SMTP:
+    client = _Smtp(timeout=timeout, local_hostname=HELO)
+    client.allow_private = allow_private
     # smtplib sends as SNI, and verifies, the name it was created with; the MX name is the one
     # that counts (RFC 8461 §7.1), while the connection goes to one of its addresses.
     client._host = host  # type: ignore[attr-defined]
@@ -42,10 +56,10 @@ def _session(host: str, address: str, port: int, timeout: float) -> smtplib.SMTP
 
 
 def probe_mx(host: str, address: str, port: int = 25, timeout: float = 10.0,
-             cafile: str | None = None) -> MxProbe:
+             cafile: str | None = None, allow_private: bool = False) -> MxProbe:
     try:
-        client = _session(host, address, port, timeout)
-    except (OSError, smtplib.SMTPException) as exc:
+        client = _session(host, address, port, timeout, allow_private)
+    except (OSError, smtplib.SMTPException, connect.Refused) as exc:
         return MxProbe(host, address, f"{type(exc).__name__}: {exc}"[:300], False, "", "", b"",
                        [], False, "", None)
     with client:
@@ -64,7 +78,7 @@ def probe_mx(host: str, address: str, port: int = 25, timeout: float = 10.0,
         leaf = tls.getpeercert(binary_form=True) or b""
         chain = _chain(tls) or ([leaf] if leaf else [])
         version, cipher = tls.version() or "", (tls.cipher() or ("",))[0]
-    verified, message, code = _verify(host, address, port, timeout, cafile)
+    verified, message, code = _verify(host, address, port, timeout, cafile, allow_private)
     return MxProbe(host, address, "", True, version, cipher, leaf, chain, verified, message,
                    code)
 
@@ -87,14 +101,14 @@ def _chain(tls: ssl.SSLSocket) -> list[bytes]:
     return out
 
 
-def _verify(host: str, address: str, port: int, timeout: float,
-            cafile: str | None) -> tuple[bool, str, int | None]:
+def _verify(host: str, address: str, port: int, timeout: float, cafile: str | None,
+            allow_private: bool) -> tuple[bool, str, int | None]:
     context = ssl.create_default_context()
     if cafile:
         context.load_verify_locations(cafile=cafile)
     try:
-        client = _session(host, address, port, timeout)
-    except (OSError, smtplib.SMTPException) as exc:
+        client = _session(host, address, port, timeout, allow_private)
+    except (OSError, smtplib.SMTPException, connect.Refused) as exc:
         return False, f"second connection failed: {type(exc).__name__}: {exc}"[:300], None
     with client:
         try:
