@@ -54,15 +54,24 @@ CODES: dict[str, str] = {
     "encrypted_zip": "a zip member is encrypted",
     "too_many_members": "a zip archive has more than max_archive_members members",
     "decompressed_too_large": "inflated data passes max_decompressed_bytes (the bomb guard)",
+    "decompressed_budget_exceeded": "the input inflates past max_total_decompressed_bytes "
+                                    "across all its members and layers; reading stopped there",
     "invalid_json": "the bytes are not JSON; the path gives line, column and character",
     "invalid_encoding": "the JSON text is not valid in its encoding",
+    "json_too_deep": "the JSON nests arrays and objects more than 64 levels deep",
+    "number_out_of_range": "a number in the JSON is too large or too long to be read at all",
+    "mime_too_deep": "the mail nests parts or forwarded messages more than 20 levels deep",
     # report-level errors: this report is rejected
     "missing_member": "a required member (RFC 8460 §4.4) is missing or null",
     "invalid_policy_domain": "policy-domain is not a domain name (LDH labels, or IDNA U-labels)",
     "invalid_report_domain": "the mail's TLS-Report-Domain header is not a domain name",
     "wrong_type": "a member has a type that cannot be read as the RFC's",
-    "invalid_count": "a session count is negative, fractional, not a number or absurdly large",
+    "invalid_count": "a session count is negative, fractional, not a number, or above 2^63-1 "
+                     "(alone, or the report's counts summed)",
     "invalid_datetime": "a date-time is not RFC 3339",
+    "date_out_of_range": "a date-time falls outside the years 1 to 9999 once converted to UTC",
+    "too_many_rows": "a report lists more failure-details rows (or policies) than "
+                     "max_failure_details",
     "future_date_range": "the date range starts after the time the report was read",
     # warnings about the input and its envelope
     "not_a_report": "the input is not a TLS-RPT report; the message says what it looks like",
@@ -81,6 +90,8 @@ CODES: dict[str, str] = {
     "filename_mismatch": "the §5.1 file name disagrees with the JSON",
     # warnings about the JSON
     "utf8_bom": "the JSON starts with a byte order mark",
+    "text_replaced": "a NUL or a lone surrogate in a string (not text a database holds) was "
+                     "replaced by U+FFFD",
     "not_utf8": "the JSON is not UTF-8 (I-JSON requires it)",
     "report_array": "several reports in one JSON array",
     "draft_single_policy": "a draft-era single 'policy' object was read as 'policies'",
@@ -131,8 +142,10 @@ CODES: dict[str, str] = {
     "tlsa_json_array_string": "one policy-string element holds a JSON array of TLSA records",
     "tlsa_semicolon_list": "TLSA records joined with ';' in one string",
     "tlsa_record_invalid": "a policy-string element is not a TLSA record",
+    "tlsa_json_too_deep": "a policy-string element holds JSON nested too deeply to read",
     # errors added when storing
     "dkim_required": "DKIM is required and the mail has no passing, aligned signature",
-    # warnings added by the store
-    "count_clamped": "a count above 2^63-1 is stored clamped; the raw input keeps it exactly",
+    # warnings added by the store (earlier versions; such counts are now refused)
+    "count_clamped": "(stored by earlier versions) a count above 2^63-1 was stored clamped; "
+                     "such counts are now refused with invalid_count",
 }

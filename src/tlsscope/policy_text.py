@@ -16,6 +16,14 @@ from typing import NamedTuple
 STS_MAX_AGE_LIMIT = 31_557_600  # RFC 8461 §3.2: max_age is at most about one year
 STS_MODES = frozenset({"enforce", "testing", "none"})
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+_SECONDS = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() also takes '²' and '٣'
+_FIELD = re.compile(r"[0-9]{1,3}")  # a TLSA usage, selector or matching type (0 to 255)
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A value quoted in a problem: repr, cut short (a policy line can be megabytes)."""
+    return repr(text[:limit]) + (f" (+{len(text) - limit:,} more characters)"
+                                 if len(text) > limit else "")
 
 
 class StsPolicy(NamedTuple):
@@ -63,33 +71,36 @@ def parse_sts_lines(lines: tuple[str, ...]) -> StsPolicy:
     for line in _split_lines(lines):
         key, sep, value = line.partition(":")
         if not sep:
-            problems.append(("sts_policy_line", f"policy line without ':' ignored: {line!r}"))
+            problems.append(("sts_policy_line", f"policy line without ':' ignored: {_shown(line)}"))
             continue
         name, value = key.strip(), value.strip()
         if name != name.lower():
-            problems.append(("sts_policy_key_case", f"policy key {name!r} is not lower case"))
+            problems.append(("sts_policy_key_case",
+                             f"policy key {_shown(name)} is not lower case"))
             name = name.lower()
         if name == "mx":
             mx.append(value.lower())
         elif name in fields:
-            problems.append(("sts_policy_repeated", f"{name!r} repeated; the first one counts"))
+            problems.append(("sts_policy_repeated",
+                             f"{_shown(name)} repeated; the first one counts"))
         elif name in ("version", "mode", "max_age"):
             fields[name] = value
     version, mode = fields.get("version"), fields.get("mode")
     if version is None:
         problems.append(("sts_policy_missing", "policy has no 'version' line"))
     elif version != "STSv1":
-        problems.append(("sts_policy_version", f"policy version {version!r} is not STSv1"))
+        problems.append(("sts_policy_version", f"policy version {_shown(version)} is not STSv1"))
     if mode is None:
         problems.append(("sts_policy_missing", "policy has no 'mode' line"))
     elif mode not in STS_MODES:
-        problems.append(("sts_policy_mode", f"policy mode {mode!r} is not enforce/testing/none"))
+        problems.append(("sts_policy_mode",
+                         f"policy mode {_shown(mode)} is not enforce/testing/none"))
     max_age = _max_age(fields.get("max_age"), problems)
     if not mx and mode in ("enforce", "testing"):
         problems.append(("sts_policy_no_mx", f"policy in {mode} mode lists no 'mx' pattern"))
     for pattern in mx:
         if not _valid_mx_pattern(pattern):
-            problems.append(("sts_policy_mx_pattern", f"mx pattern {pattern!r} is not valid"))
+            problems.append(("sts_policy_mx_pattern", f"mx pattern {_shown(pattern)} is not valid"))
     return StsPolicy(version, mode, max_age, tuple(mx), tuple(problems))
 
 
@@ -97,8 +108,9 @@ def _max_age(raw: str | None, problems: list[tuple[str, str]]) -> int | None:
     if raw is None:
         problems.append(("sts_policy_missing", "policy has no 'max_age' line"))
         return None
-    if not raw.isdigit() or len(raw) > 10:
-        problems.append(("sts_policy_max_age", f"max_age {raw!r} is not a number of seconds"))
+    if not _SECONDS.fullmatch(raw):
+        problems.append(("sts_policy_max_age", f"max_age {_shown(raw)} is not a number of "
+                         "seconds"))
         return None
     value = int(raw)
     if value > STS_MAX_AGE_LIMIT:
@@ -107,6 +119,7 @@ def _max_age(raw: str | None, problems: list[tuple[str, str]]) -> int | None:
 
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
 
 
 def _valid_mx_pattern(pattern: str) -> bool:
@@ -136,6 +149,10 @@ def parse_tlsa_strings(strings: tuple[str, ...]) -> TlsaStrings:
                 inner = json.loads(stripped)
             except ValueError:
                 inner = None
+            except RecursionError:
+                problems.append(("tlsa_json_too_deep", "a policy-string element holds JSON "
+                                 "nested too deeply to read; not read as TLSA records"))
+                continue
             if isinstance(inner, list) and all(isinstance(item, str) for item in inner):
                 problems.append((
                     "tlsa_json_array_string",
@@ -152,7 +169,7 @@ def parse_tlsa_strings(strings: tuple[str, ...]) -> TlsaStrings:
     for text in texts:
         record = _tlsa_record(text)
         if record is None:
-            problems.append(("tlsa_record_invalid", f"not a TLSA record: {text!r}"))
+            problems.append(("tlsa_record_invalid", f"not a TLSA record: {_shown(text)}"))
         else:
             records.append(record)
     return TlsaStrings(tuple(records), tuple(problems))
@@ -160,7 +177,7 @@ def parse_tlsa_strings(strings: tuple[str, ...]) -> TlsaStrings:
 
 def _tlsa_record(text: str) -> TlsaRecord | None:
     parts = text.replace("(", " ").replace(")", " ").split()
-    if len(parts) < 4 or not all(p.isdigit() for p in parts[:3]):
+    if len(parts) < 4 or not all(_FIELD.fullmatch(p) for p in parts[:3]):
         return None
     usage, selector, mtype = (int(p) for p in parts[:3])
     data = "".join(parts[3:])

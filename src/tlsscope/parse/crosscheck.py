@@ -14,7 +14,7 @@ from tlsscope.parse.values import check_domain, policy_domain_problem, shown
 from tlsscope.report import Report
 
 _FILENAME = re.compile(
-    r"(?P<sender>[^!/\\]+)!(?P<domain>[^!/\\]+)!(?P<begin>\d+)!(?P<end>\d+)"
+    r"(?P<sender>[^!/\\]+)!(?P<domain>[^!/\\]+)!(?P<begin>[0-9]{1,20})!(?P<end>[0-9]{1,20})"
     r"(?:!(?P<uid>[^!./\\]+))?\.(?P<ext>json\.gz|json|gz|json\.zip|zip)", re.IGNORECASE)
 _SUBJECT_ID = re.compile(r"Report-ID:\s*<?([^<>\s]+)>?", re.IGNORECASE)
 _SUBJECT_DOMAIN = re.compile(r"Domain:\s*(\S+)", re.IGNORECASE)
@@ -58,16 +58,17 @@ def check_envelope(report: Report, env: Envelope) -> list[Finding]:
         out.append(warning("missing_header", "no TLS-Report-Domain header (RFC 8460 §5.3)",
                            "header TLS-Report-Domain"))
     elif domains and env.report_domain.lower().rstrip(".") not in domains:
-        out.append(warning("header_mismatch", f"TLS-Report-Domain {env.report_domain!r} is not "
-                           f"a policy-domain of the report ({', '.join(sorted(domains))})",
+        out.append(warning("header_mismatch", f"TLS-Report-Domain {shown(env.report_domain)} "
+                           f"is not a policy-domain of the report ({', '.join(sorted(domains))})",
                            "header TLS-Report-Domain"))
     contact = _contact_domain(report)
     if env.submitter is None:
         out.append(warning("missing_header", "no TLS-Report-Submitter header (RFC 8460 §5.3)",
                            "header TLS-Report-Submitter"))
     elif contact and not _related(env.submitter, contact):
-        out.append(warning("header_mismatch", f"TLS-Report-Submitter {env.submitter!r} does not "
-                           f"match the contact-info domain {contact!r} (RFC 8460 §5.3)",
+        out.append(warning("header_mismatch", f"TLS-Report-Submitter {shown(env.submitter)} "
+                           f"does not match the contact-info domain {shown(contact)} "
+                           "(RFC 8460 §5.3)",
                            "header TLS-Report-Submitter"))
     if env.subject:
         out.extend(_subject(report, env.subject, domains))
@@ -78,12 +79,14 @@ def _subject(report: Report, subject: str, domains: set[str]) -> list[Finding]:
     out: list[Finding] = []
     found = _SUBJECT_ID.search(subject)
     if found and not _same_id(found.group(1), report.report_id):
-        out.append(warning("subject_report_id_mismatch", f"Subject Report-ID {found.group(1)!r} "
-                           f"does not resemble the report-id {report.report_id!r}", "Subject"))
+        out.append(warning("subject_report_id_mismatch",
+                           f"Subject Report-ID {shown(found.group(1))} does not resemble the "
+                           f"report-id {shown(report.report_id)}", "Subject"))
     domain = _SUBJECT_DOMAIN.search(subject)
     if domain and domains and domain.group(1).lower().rstrip(".") not in domains:
-        out.append(warning("subject_mismatch", f"Subject names domain {domain.group(1)!r}, not "
-                           f"a policy-domain of the report", "Subject"))
+        out.append(warning("subject_mismatch", f"Subject names domain "
+                           f"{shown(domain.group(1))}, not a policy-domain of the report",
+                           "Subject"))
     return out
 
 
@@ -107,17 +110,17 @@ def check_filename(report: Report, filename: str, *, expected: bool) -> list[Fin
     match = _FILENAME.fullmatch(name)
     if match is None:
         if expected:
-            return [warning("filename_convention", f"attachment name {name!r} does not follow "
+            return [warning("filename_convention", f"attachment name {shown(name)} does not follow "
                             "sender!policy-domain!begin!end.json.gz (RFC 8460 §5.1)", "filename")]
         return []
     out: list[Finding] = []
     domains = _domains(report)
     if domains and match["domain"].lower() not in domains:
         out.append(warning("filename_mismatch", f"file name names policy domain "
-                           f"{match['domain']!r}, not one of the report's", "filename"))
+                           f"{shown(match['domain'])}, not one of the report's", "filename"))
     contact = _contact_domain(report)
     if contact and not _related(match["sender"], contact):
-        out.append(warning("filename_mismatch", f"file name names sender {match['sender']!r}, "
+        out.append(warning("filename_mismatch", f"file name names sender {shown(match['sender'])}, "
                            f"not the contact-info domain {contact!r}", "filename"))
     begin, end = int(match["begin"]), int(match["end"])
     if abs(begin - report.start.timestamp()) > 1 or abs(end - report.end.timestamp()) > 1:

@@ -15,8 +15,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tlsscope.errors import InputError
 from tlsscope.parse.envelope import Kind, sniff
 from tlsscope.parse.values import decode_base64_text
+
+MAX_DEPTH = 20  # multipart and forwarded-message levels; real reports use two or three
+
+
+def too_deep(location: str = "") -> InputError:
+    return InputError(f"the mail nests parts more than {MAX_DEPTH} levels deep; not read",
+                      location, code="mime_too_deep")
 
 
 class Envelope(NamedTuple):

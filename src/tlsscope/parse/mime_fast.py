@@ -15,10 +15,18 @@ import functools
 import re
 from collections.abc import Iterator
 
-from tlsscope.parse.mime import Envelope, Part, child_location, keep_leaf, skipped_type, unfold
+from tlsscope.parse.mime import (
+    MAX_DEPTH,
+    Envelope,
+    Part,
+    child_location,
+    keep_leaf,
+    skipped_type,
+    too_deep,
+    unfold,
+)
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_MAX_DEPTH = 20
 
 
 class Declined(Exception):
@@ -41,8 +49,8 @@ def _message(data: bytes, location: str, out: list[Part], depth: int) -> None:
 
 def _entity(headers: Headers, body: bytes, location: str, envelope: Envelope,
             out: list[Part], depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise Declined("nested too deeply")
+    if depth > MAX_DEPTH:
+        raise too_deep(location)
     ctype, params = _content_type(headers.get("content-type"))
     if ctype.startswith("multipart/"):
         if ctype == "multipart/digest":

@@ -14,23 +14,31 @@ from email.message import Message
 from email.policy import compat32
 
 from tlsscope.parse.mime import (
+    MAX_DEPTH,
     Envelope,
     Part,
     child_location,
     keep_leaf,
     skipped_type,
+    too_deep,
     unfold,
 )
 
 
 def message_parts(data: bytes) -> list[Part]:
-    message = email.message_from_bytes(data, policy=compat32)
+    try:  # the parser recurses once per forwarded message
+        message = email.message_from_bytes(data, policy=compat32)
+    except RecursionError:
+        raise too_deep() from None
     parts: list[Part] = []
-    _walk(message, _envelope(message), "", parts)
+    _walk(message, _envelope(message), "", parts, 0)
     return parts
 
 
-def _walk(node: Message, envelope: Envelope, location: str, out: list[Part]) -> None:
+def _walk(node: Message, envelope: Envelope, location: str, out: list[Part],
+          depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise too_deep(location)
     ctype = node.get_content_type()
     if node.is_multipart():
         children = node.get_payload()
@@ -39,11 +47,11 @@ def _walk(node: Message, envelope: Envelope, location: str, out: list[Part]) -> 
         if ctype == "message/rfc822" or ctype == "message/global":
             for child in children:
                 if isinstance(child, Message):
-                    _walk(child, _envelope(child), f"{location}(forwarded)", out)
+                    _walk(child, _envelope(child), f"{location}(forwarded)", out, depth + 1)
             return
         for index, child in enumerate(children, 1):
             if isinstance(child, Message):
-                _walk(child, envelope, child_location(location, index), out)
+                _walk(child, envelope, child_location(location, index), out, depth + 1)
         return
     if skipped_type(ctype):
         return
