@@ -18,7 +18,10 @@ import msgspec
 
 from tlsscope.policy_text import StsPolicy, TlsaRecord, parse_sts_lines, parse_tlsa_strings
 
-Count = Annotated[int, msgspec.Meta(ge=0)]
+COUNT_MAX = 2**63 - 1
+"""The largest session count (and sum of a report's counts): what a 64-bit database integer
+holds. The reader refuses larger ones, naming the field, rather than store them clamped."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=COUNT_MAX)]
 
 
 class PolicyType(enum.StrEnum):

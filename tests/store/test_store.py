@@ -142,15 +142,6 @@ def test_reread_adds_what_an_older_reader_missed_without_duplicates(
     assert store.stats("example.com", day, day).successful == 53
 
 
-def test_huge_counts_are_clamped_with_a_warning(store: Store) -> None:
-    ingest_paths(store, [FIX / "quirks" / "counts-huge.json"])
-    (summary,) = store.reports()
-    stored = store.report(summary.key)
-    assert stored is not None
-    assert stored.report.policies[0].summary.total_successful_session_count == 2**63 - 1
-    assert "count_clamped" in {w.code for w in stored.warnings}
-
-
 def test_not_reports_are_kept_but_count_nothing(store: Store) -> None:
     totals = ingest_paths(store, [FIX / "quirks" / "not-dmarc-aggregate.xml",
                                   FIX / "quirks" / "mail-not-report-cron.eml"])

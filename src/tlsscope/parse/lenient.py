@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tlsscope.findings import Finding, error, warning
-from tlsscope.parse.values import as_count, parse_datetime
+from tlsscope.parse.values import as_count, parse_datetime, shown
 
 # Per object: canonical key → required?  (RFC 8460 §4.4; "required" = absence rejects)
 _TOP = {"organization-name": True, "date-range": True, "contact-info": False,
@@ -56,19 +56,25 @@ _REQUIRED = {id(known): frozenset(name for name, required in known.items() if re
 class Collector:
     """Findings, extras and original values gathered while reading one report."""
 
-    __slots__ = ("errors", "extras", "originals", "warnings")
+    __slots__ = ("errors", "extras", "max_rows", "originals", "warnings")
 
-    def __init__(self) -> None:
+    def __init__(self, max_rows: int = 10_000) -> None:
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []
         self.extras: dict[str, dict[str, Any]] = {}
         self.originals: dict[str, Any] = {}
+        self.max_rows = max_rows  # failure-details rows (and policies) one report may have
 
     def warn(self, code: str, message: str, path: str) -> None:
         self.warnings.append(warning(code, message, path))
 
     def fail(self, code: str, message: str, path: str) -> None:
         self.errors.append(error(code, message, path))
+
+
+def too_many_rows(what: str, count: int, limit: int, path: str) -> Finding:
+    return error("too_many_rows", f"the report has {count:,} {what}, more than "
+                 f"max_failure_details ({limit:,}); not read", path)
 
 
 def looks_like_report(value: Any) -> bool:
@@ -102,14 +108,16 @@ def _members(obj: dict[str, Any], known: dict[str, bool], path: str, c: Collecto
             renamed.append((key, name))
         else:
             c.extras.setdefault(path, {})[key] = value
-            c.warn("unknown_member", f"unknown member {key!r} kept as an extra", f"{path}.{key}")
+            c.warn("unknown_member", f"unknown member {shown(key)} kept as an extra",
+                   f"{path}.{key}")
     for key, name in renamed:
         if name in out:
             c.extras.setdefault(path, {})[key] = obj[key]
-            c.warn("alias_ignored", f"{key!r} ignored: {name!r} is also present", f"{path}.{key}")
+            c.warn("alias_ignored", f"{shown(key)} ignored: {name!r} is also present",
+                   f"{path}.{key}")
         else:
             out[name] = obj[key]
-            c.warn("nonstandard_name", f"member {key!r} read as {name!r}", f"{path}.{key}")
+            c.warn("nonstandard_name", f"member {shown(key)} read as {name!r}", f"{path}.{key}")
     for name, required in known.items():
         value = out.get(name)
         if value is None:
@@ -132,6 +140,12 @@ def normalise_report(obj: dict[str, Any], c: Collector) -> dict[str, Any]:
         out["date-range"] = _date_range(out["date-range"], "$.date-range", c)
     if "policies" in out:
         entries = _as_list(out, "policies", "$", c, required=True)
+        rows = sum(len(v) for e in entries if isinstance(e, dict) for k, v in e.items()
+                   if isinstance(v, list) and _canonical(k) == "failure-details")
+        for what, count in (("policies", len(entries)), ("failure-details rows", rows)):
+            if count > c.max_rows:  # refused before any of them is looked at
+                c.errors.append(too_many_rows(what, count, c.max_rows, "$.policies"))
+                return out
         out["policies"] = [_entry(e, f"$.policies[{i}]", c) for i, e in enumerate(entries)]
     return out
 
@@ -164,7 +178,7 @@ def _datetime(value: Any, path: str, c: Collector) -> Any:
         return value
     parsed = parse_datetime(value)
     if parsed is None:
-        c.fail("invalid_datetime", f"{value!r} is not an RFC 3339 date-time", path)
+        c.fail("invalid_datetime", f"{shown(value)} is not an RFC 3339 date-time", path)
         return value
     for problem in parsed.problems:
         c.warn("date_format", f"{value!r} {problem}", path)
@@ -257,7 +271,7 @@ def _string_list(value: Any, path: str, c: Collector) -> Any:
         text = value.strip()
         if text.startswith("[") and text.endswith("]"):
             items = [item.strip().strip("'\"") for item in text[1:-1].split(",")]
-            c.warn("stringified_list", f"a list written as the string {value!r}", path)
+            c.warn("stringified_list", f"a list written as the string {shown(value)}", path)
             return [item for item in items if item]
         c.warn("string_not_list", "a single string where the RFC has a list", path)
         return [value]

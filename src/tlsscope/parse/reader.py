@@ -2,7 +2,9 @@
 
 The reader recurses through containers (mail → part → gzip → JSON, zip → members, mbox →
 messages) deciding each layer by content. Nothing here raises for bad input: every problem
-becomes a finding on the input, located by where in the input it was found.
+becomes a finding on the input, located by where in the input it was found. Everything the
+input inflates to, across its layers, draws on one budget; once it is spent, reading stops.
+The result's strings are all storable text (`clean`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from tlsscope.errors import InputError
 from tlsscope.findings import Finding, error, warning
 from tlsscope.parse import crosscheck
-from tlsscope.parse.decompress import gunzip, unzip
+from tlsscope.parse.clean import clean, clean_finding
+from tlsscope.parse.decompress import Budget, BudgetExceeded, gunzip, unzip
 from tlsscope.parse.envelope import Kind, describe, sniff
 from tlsscope.parse.json_report import NotAReport, read_json
 from tlsscope.parse.mbox import split_mbox
@@ -31,6 +34,7 @@ GENERIC_TYPES = {
     "text/plain": Kind.JSON,
 }
 _MAX_DEPTH = 6
+MAX_NOTES = 100  # "not a report" notes per input; past it, one note counts the rest
 
 
 @dataclass
@@ -55,13 +59,17 @@ class _Layer:
 class _Reading:
     settings: Settings
     result: InputResult
+    budget: Budget
     notes: list[Finding] = field(default_factory=list)
+    more_notes: int = 0
 
 
 def read_input(data: bytes, source: str, *, settings: Settings | None = None,
                declared_type: str | None = None, filename: str | None = None) -> InputResult:
     """Read one input. Never raises for bad input; see `InputResult.outcome`."""
-    reading = _Reading(settings or Settings(), InputResult(source=source))
+    settings = settings or Settings()
+    reading = _Reading(settings, InputResult(source=clean(source)),
+                       Budget(settings.max_total_decompressed_bytes))
     result = reading.result
     if len(data) > reading.settings.max_input_bytes:
         result.errors.append(error("input_too_large", f"input is {len(data):,} bytes, more than "
@@ -75,16 +83,32 @@ def read_input(data: bytes, source: str, *, settings: Settings | None = None,
     try:
         result.kind = sniff(data).value
         _blob(reading, data, _Layer(declared=declared, filename=filename))
+    except BudgetExceeded as exc:
+        result.errors.append(error(exc.code, exc.message, exc.path))
     except Exception as exc:  # loop guard: one input that breaks the reader must not stop a batch
         result.errors.append(error("reader_failure", f"the reader failed on this input "
                                    f"({type(exc).__name__}: {exc}); it is kept for re-reading"))
+    if reading.more_notes:  # a mail of 200,000 empty parts made as many warnings
+        reading.notes.append(warning("not_a_report", f"not a TLS-RPT report: "
+                                     f"{reading.more_notes:,} more parts like these"))
     if not result.reports and not result.errors:
         result.warnings.extend(reading.notes)
     else:  # the input is a report after all; what else it held was passed over
         result.warnings.extend(
             warning("ignored_content", n.message.replace("not a TLS-RPT report: ", "ignored: "),
                     n.path) for n in reading.notes)
+    _clean_findings(result)
     return result
+
+
+def _clean_findings(result: InputResult) -> None:
+    """The last guard: findings and locations quote the input (member names, header values,
+    JSON keys); none may carry a NUL or a lone surrogate to a store."""
+    result.errors = [clean_finding(f) for f in result.errors]
+    result.warnings = [clean_finding(f) for f in result.warnings]
+    for read in result.reports:
+        read.location = clean(read.location)
+        read.warnings = [clean_finding(f) for f in read.warnings]
 
 
 def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
@@ -95,6 +119,9 @@ def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
         return
     try:
         _dispatch(reading, data, kind, layer)
+    except BudgetExceeded as exc:  # stops the whole input, where it happened
+        exc.path = exc.path or layer.location
+        raise
     except InputError as exc:
         where = f"{layer.location} {exc.path}".strip()
         reading.result.errors.append(error(exc.code, exc.message, where))
@@ -106,11 +133,12 @@ def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
 def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None:
     limits = reading.settings
     if kind is Kind.GZIP:
-        inflated = gunzip(data, limits.max_decompressed_bytes)
+        inflated = gunzip(data, limits.max_decompressed_bytes, reading.budget)
         reading.result.warnings.extend(w.at(layer.location) for w in inflated.warnings)
         _blob(reading, inflated.data, layer.inner("", declared=None))
     elif kind is Kind.ZIP:
-        for member in unzip(data, limits.max_decompressed_bytes, limits.max_archive_members):
+        for member in unzip(data, limits.max_decompressed_bytes, limits.max_archive_members,
+                            reading.budget):
             _blob(reading, member.data, layer.inner(f"zip:{member.name}", filename=member.name))
     elif kind is Kind.JSON:
         _json(reading, data, layer)
@@ -133,7 +161,7 @@ def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None
 
 def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
     try:
-        outcomes = read_json(data)
+        outcomes = read_json(data, reading.settings.max_failure_details)
     except NotAReport as exc:
         raise_note(reading, layer, str(exc))
         return
@@ -195,5 +223,8 @@ def _check_declared(reading: _Reading, kind: Kind, layer: _Layer, *, found: bool
 
 
 def raise_note(reading: _Reading, layer: _Layer, what: str) -> None:
+    if len(reading.notes) >= MAX_NOTES:
+        reading.more_notes += 1
+        return
     message = f"not a TLS-RPT report: {what}"
     reading.notes.append(warning("not_a_report", message, layer.location))

@@ -17,14 +17,15 @@ from typing import NamedTuple
 
 import idna
 
+from tlsscope.report import COUNT_MAX
+
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
-# Counts are exact integers of any size a sender could mean (RFC 8460 §4.4 sets no bound);
-# past 4,000 digits (Python's own printing limit is 4,300) a "count" is garbage, not traffic.
-MAX_COUNT_DIGITS = 4000
-MAX_COUNT_BITS = 13_287  # 4,000 decimal digits
+# Counts are exact integers up to COUNT_MAX (RFC 8460 §4.4 sets no bound; a database's 64-bit
+# integer does). A string of more digits than that is not parsed at all.
+MAX_COUNT_DIGITS = len(str(COUNT_MAX))
 
 
 class Checked(NamedTuple):
@@ -45,7 +46,7 @@ def check_ip(text: str) -> Checked:
     try:
         address = ipaddress.ip_address(text.strip())
     except ValueError:
-        return Checked(text, f"{text!r} is not an IP address")
+        return Checked(text, f"{shown(text)} is not an IP address")
     canonical = address.compressed
     if canonical != text:
         return Checked(canonical, f"{text!r} is not in RFC 5952 form; read as {canonical}")
@@ -94,18 +95,21 @@ def check_domain(text: str) -> Checked:
     if text.isascii():
         if _HOST.fullmatch(text):
             return Checked(text, None)
-        return Checked(text, f"{text!r} is not a valid domain name")
+        return Checked(text, f"{shown(text)} is not a valid domain name")
     try:
         alabel = idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        return Checked(text, f"{text!r} is not a valid internationalised domain name ({exc})")
+        return Checked(text, f"{shown(text)} is not a valid internationalised domain name ({exc})")
     return Checked(alabel, f"U-label domain {text!r} converted to A-label {alabel}")
 
 
 _DATETIME = re.compile(
     r"\s*(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*"
+    r"\s*(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*", re.ASCII
 )
+# Longer is not a date-time; and the pattern's two optional runs of spaces backtrack
+# quadratically on a long one (8 KB of spaces: 0.2 s, 1 MB: most of an hour).
+_DATETIME_MAX = 64
 
 
 class ParsedTime(NamedTuple):
@@ -128,6 +132,8 @@ def parse_datetime(text: str) -> ParsedTime | None:
     Deviations are reported, not rejected: no offset (read as UTC), a space for `T`, no seconds,
     a date without a time, a leap second (read as :59), more than 6 fraction digits.
     """
+    if len(text) > _DATETIME_MAX:
+        return None
     match = _DATETIME.fullmatch(text)
     if match is None:
         return None
@@ -181,31 +187,50 @@ def as_count(value: object) -> tuple[int | None, str | None]:
 
     Returns (count, None) for a JSON integer, (count, warning) when the value had to be
     coerced (a string of digits, an integral number with a fraction part or exponent), and
-    (None, error) when it cannot be a count (negative, fractional, boolean, other types).
+    (None, error) when it cannot be a count (negative, above COUNT_MAX, fractional, boolean,
+    other types).
     """
     if type(value) is int:
-        if value.bit_length() > MAX_COUNT_BITS:
-            return None, "is too large to be a count"
-        return (value, None) if value >= 0 else (None, f"is negative ({value})")
+        if value < 0:
+            return None, f"is negative ({_number(value)})"
+        return (value, None) if value <= COUNT_MAX else (None, _too_large(_number(value)))
     if isinstance(value, str):
         text = value.strip()
-        if len(text) > MAX_COUNT_DIGITS:
-            return None, f"is a string of {len(text)} characters, too long to be a count"
-        if re.fullmatch(r"[+-]?\d+", text):
+        if re.fullmatch(r"[+-]?[0-9]+", text):
+            if len(text.lstrip("+-").lstrip("0")) > MAX_COUNT_DIGITS:
+                return None, _too_large(shown(text, 40))
             number = int(text)
             if number < 0:
                 return None, f"is negative ({value!r})"
+            if number > COUNT_MAX:
+                return None, _too_large(repr(value))
             return number, f"is a string ({value!r}); read as the number {number}"
-        return None, f"is not a number ({value!r})"
+        return None, f"is not a number ({shown(value, 40)})"
     if isinstance(value, Decimal | float) and not isinstance(value, bool):
         number_d = Decimal(value)
         if not number_d.is_finite():
             return None, f"is not a finite number ({value})"
-        if number_d.adjusted() > MAX_COUNT_DIGITS:
-            return None, "is too large to be a count"
         if number_d < 0:
-            return None, f"is negative ({value})"
+            return None, f"is negative ({_number(number_d)})"
+        if number_d.adjusted() >= MAX_COUNT_DIGITS or number_d > COUNT_MAX:
+            return None, _too_large(_number(number_d))
         if number_d != number_d.to_integral_value():
             return None, f"is fractional ({value})"
         return int(number_d), f"is written as {value}, not as an integer"
     return None, f"has the wrong type ({type(value).__name__})"
+
+
+def _too_large(text: str) -> str:
+    return (f"is {text}, more than 2^63-1 ({COUNT_MAX:,}), the largest count a database "
+            "integer holds")
+
+
+def _number(value: int | Decimal) -> str:
+    """A number as quoted in a message: in full when short, else its size."""
+    if isinstance(value, int):
+        if value.bit_length() <= 128:
+            return str(value)
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    if abs(value.adjusted()) <= 40:
+        return str(value)
+    return f"a number of about 10^{value.adjusted():,}"

@@ -1,7 +1,8 @@
 """A read report → the rows that store it, and the roll-up increments it adds.
 
 Pure functions: no database here, so the mapping is tested on its own and the writer only
-moves rows. Counts beyond a BIGINT are clamped with a warning (the raw input keeps them).
+moves rows. Counts fit a BIGINT: the reader refuses a count, or a report whose counts add up,
+above 2^63-1 (report.COUNT_MAX). Roll-up sums over many reports stop at 2^63-1.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from typing import Any
 
 import msgspec
 
-from tlsscope.findings import Finding, warning
+from tlsscope.findings import Finding
+from tlsscope.parse.clean import clean
 from tlsscope.parse.results import ReadReport
-from tlsscope.report import Report
+from tlsscope.report import COUNT_MAX, Report
 
-BIGINT_MAX = 2**63 - 1
+BIGINT_MAX = COUNT_MAX
 _json = msgspec.json.Encoder()
 
 TotalsKey = tuple[str, dt.date, str, str, str]  # domain, day, policy type, mode, reporter
@@ -36,22 +38,13 @@ def content_digest(report: Report) -> str:
 
 
 def encode_findings(findings: list[Finding]) -> str:
-    return _json.encode([{"code": f.code, "message": f.message, "path": f.path}
+    """Findings as stored JSON; their texts cleaned, in case one did not come from the reader."""
+    return _json.encode([{"code": f.code, "message": clean(f.message), "path": clean(f.path)}
                          for f in findings]).decode()
 
 
 def to_json(value: Any) -> str | None:
     return None if value is None else _json.encode(value).decode()
-
-
-def _count(value: int | None, notes: list[Finding], i: int, j: int | None = None) -> int | None:
-    """A count as stored: clamped to a BIGINT, with a warning, when it is larger."""
-    if value is None or value <= BIGINT_MAX:
-        return value
-    where = f"$.policies[{i}].summary" if j is None else f"$.policies[{i}].failure-details[{j}]"
-    notes.append(warning("count_clamped", f"count {value} is stored as {BIGINT_MAX}; the exact "
-                         "value is in the raw input", where))
-    return BIGINT_MAX
 
 
 class ReportRows:
@@ -62,7 +55,6 @@ class ReportRows:
         self.key = report_key(report.organization_name, report.report_id)
         self.id = 0  # the report row's id, once stored (bind)
         self.content = content_digest(report)
-        notes: list[Finding] = []
         counted = report.counted_policies()
         self.policies: list[dict[str, Any]] = []
         self.details: list[dict[str, Any]] = []
@@ -74,15 +66,15 @@ class ReportRows:
                 "policy_domain": (policy.policy_domain or "").lower(),
                 "policy_strings": to_json(policy.policy_string), "mx_host": to_json(policy.mx_host),
                 "mode": sts.mode if sts else None, "max_age": sts.max_age if sts else None,
-                "successful": _count(summary.total_successful_session_count, notes, i),
-                "failed": _count(summary.total_failure_session_count, notes, i),
+                "successful": summary.total_successful_session_count,
+                "failed": summary.total_failure_session_count,
                 "counted": counted[i], "details_listed": entry.failure_details is not None,
             })
             for j, row in enumerate(entry.details):
                 self.details.append({
                     "report": None, "policy_idx": i, "idx": j,
                     "result_type": row.result_type,
-                    "failed_session_count": _count(row.failed_session_count, notes, i, j),
+                    "failed_session_count": row.failed_session_count,
                     "sending_mta_ip": row.sending_mta_ip,
                     "receiving_mx_hostname": row.receiving_mx_hostname,
                     "receiving_mx_helo": row.receiving_mx_helo, "receiving_ip": row.receiving_ip,
@@ -96,9 +88,8 @@ class ReportRows:
             "report_id": report.report_id, "contact_info": report.contact_info,
             "start_at": report.start, "end_at": report.end, "day": report.day,
             "input_sha256": input_sha256, "location": read.location,
-            "content_sha256": self.content, "successful": min(counted_ok, BIGINT_MAX),
-            "failed": min(counted_failed, BIGINT_MAX),
-            "warnings": encode_findings(read.warnings + notes) if read.warnings or notes else "[]",
+            "content_sha256": self.content, "successful": counted_ok, "failed": counted_failed,
+            "warnings": encode_findings(read.warnings) if read.warnings else "[]",
             "extras": _json.encode(read.extras).decode() if read.extras else "{}",
             "originals": _json.encode(read.originals).decode() if read.originals else "{}",
             "stored_at": now,
@@ -151,12 +142,16 @@ class Rollup:
                 sums[1] += sessions
 
     def totals_rows(self) -> list[dict[str, Any]]:
+        top = BIGINT_MAX  # sums over several reports stop there (each report fits on its own)
         return [{"domain": k[0], "day": k[1], "policy_type": k[2], "mode": k[3],
-                 "organization_name": k[4], "reports": v[0], "successful": v[1], "failed": v[2],
-                 "counted_successful": v[3], "counted_failed": v[4]}
+                 "organization_name": k[4], "reports": v[0], "successful": min(v[1], top),
+                 "failed": min(v[2], top), "counted_successful": min(v[3], top),
+                 "counted_failed": min(v[4], top)}
                 for k, v in self.totals.items()]
 
     def failures_rows(self) -> list[dict[str, Any]]:
+        top = BIGINT_MAX
         return [{"domain": k[0], "day": k[1], "organization_name": k[2], "policy_type": k[3],
                  "result_type": k[4], "receiving_mx_hostname": k[5], "receiving_ip": k[6],
-                 "sessions": v[0], "counted_sessions": v[1]} for k, v in self.failures.items()]
+                 "sessions": min(v[0], top), "counted_sessions": min(v[1], top)}
+                for k, v in self.failures.items()]

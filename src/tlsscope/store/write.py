@@ -16,15 +16,16 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import Table, select
+from sqlalchemy import BigInteger, Table, case, literal_column, select
 from sqlalchemy.engine import Connection
 
+from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receipts import Saved
 from tlsscope.store import rollups
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
-from tlsscope.store.rows import ReportRows, Rollup, encode_findings
+from tlsscope.store.rows import BIGINT_MAX, ReportRows, Rollup, encode_findings
 
 READER_VERSION = 1
 _GZIP = b"\x1f\x8b"
@@ -123,10 +124,15 @@ def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
     keys = [c.name for c in table.primary_key.columns]
 
     def upsert() -> Any:
+        # Sums stop at BIGINT_MAX: a + b would overflow (PostgreSQL refuses the batch, for
+        # ever), so a > MAX - b is asked instead (b is at most MAX, as Rollup gives it).
         statement = dialect_insert(connection, table)
+        top = literal_column(str(BIGINT_MAX), BigInteger)  # in the SQL text: no parameter
         return statement.on_conflict_do_update(
             index_elements=keys,
-            set_={name: table.c[name] + statement.excluded[name] for name in measures})
+            set_={name: case((table.c[name] > top - statement.excluded[name], top),
+                             else_=table.c[name] + statement.excluded[name])
+                  for name in measures})
 
     rows = sorted(rows, key=operator.itemgetter(*keys))  # one lock order for every writer
     _executemany(connection, upsert, table, rows, "upsert")
@@ -191,7 +197,7 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
         if arrival.digest in new_inputs and arrival.result is not None:
             for read in arrival.result.reports:
                 rows = ReportRows(read, arrival.digest, now)
-                rows.report.update(channel=arrival.channel, peer=arrival.peer[:200],
+                rows.report.update(channel=arrival.channel, peer=clean(arrival.peer[:200]),
                                    authenticated=arrival.authenticated)
                 report_rows.append((arrival, rows))
     first: dict[str, ReportRows] = {}
@@ -211,7 +217,7 @@ def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
     saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
              for a in batch]
     _executemany(connection, t.arrivals.insert, t.arrivals, [
-        {"input_sha256": a.digest, "source": a.source, "received_at": a.received_at,
+        {"input_sha256": a.digest, "source": clean(a.source), "received_at": a.received_at,
          "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
     return saved
 
@@ -220,16 +226,18 @@ def _input_row(arrival: Arrival) -> dict[str, Any]:
     result, dkim = arrival.result, arrival.dkim
     assert result is not None
     codec, raw = pack(arrival.data)
-    return {"sha256": arrival.digest, "source": arrival.source,
+    # Strings from outside the reader (a file name, DKIM's words on the mail) are cleaned
+    # too: one NUL or lone surrogate must not make the batch unstorable (parse/clean.py).
+    return {"sha256": arrival.digest, "source": clean(arrival.source),
             "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
             "outcome": result.outcome.value, "codec": codec, "raw": raw,
             "errors": encode_findings(result.errors),
             "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION,
             "dkim_result": dkim.result if dkim else None,
-            "dkim_domain": dkim.domain if dkim else None,
+            "dkim_domain": clean(dkim.domain) if dkim and dkim.domain else None,
             "dkim_aligned": dkim.aligned if dkim else None,
             "dkim_tlsrpt_key": dkim.tlsrpt_key if dkim else None,
-            "dkim_detail": dkim.detail if dkim else None}
+            "dkim_detail": clean(dkim.detail) if dkim else None}
 
 
 def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, tuple[str, str]]:
@@ -361,7 +369,7 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     rows = [ReportRows(read, digest, now) for read in result.reports]
     arrival = _stored_arrival(connection, digest, result)
     for one in rows:
-        one.report.update(channel=arrival.channel, peer=arrival.peer,
+        one.report.update(channel=arrival.channel, peer=clean(arrival.peer),
                           authenticated=arrival.authenticated)
     first: dict[str, ReportRows] = {}
     for one in rows:
