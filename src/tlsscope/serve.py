@@ -191,14 +191,20 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings,
              stopping: _Stopping) -> uvicorn.Server:
     import uvicorn
 
+    from tlsscope.receive import http_front as front
+
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             stopping(sig, frame)  # uvicorn's own would ignore a second SIGTERM
 
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips, ssl_certfile=settings.tls_cert or None,
-        ssl_keyfile=settings.tls_key or None, timeout_graceful_shutdown=HTTP_GRACE_SECONDS)
+        front.QuietDisconnects(app), host=host, port=port, log_config=None, access_log=False,
+        proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+        ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
+        timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
+        http=front.front_protocol(front.HttpLimits.from_settings(settings),
+                                  front.address_cap(settings)),
+        limit_concurrency=settings.http_max_connections)
     return stopping.attach(Server(config))
 
 

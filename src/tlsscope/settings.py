@@ -52,6 +52,18 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """POSTs per minute per client address (0: no limit)."""
     http_rate_burst: Annotated[int, msgspec.Meta(gt=0)] = 120
     """POSTs a client may make at once before the rate applies."""
+    http_header_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds a client may take to send a request's line and headers, from its connection
+    (or, kept alive, from the request's first byte); then 408 and the connection is closed."""
+    http_max_header_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024
+    """Largest request line and headers together; larger get 431 and the connection closed."""
+    http_max_headers: Annotated[int, msgspec.Meta(gt=0)] = 100
+    """Most header fields in one request; more get 431 and the connection closed."""
+    http_max_connections: Annotated[int, msgspec.Meta(gt=0)] = 1000
+    """Most HTTP connections open at once; more are answered 503 and closed."""
+    http_max_connections_per_address: Annotated[int, msgspec.Meta(ge=0)] = 20
+    """Most HTTP connections open at once from one client address (an IPv6 /64); more get
+    429 and are closed. The proxies of `forwarded_allow_ips` are not capped. 0: no cap."""
     public_url: str = ""
     """This installation's address as senders reach it (https://tlsrpt.example.net): the
     dashboard shows the https rua to publish from it."""
