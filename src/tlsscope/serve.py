@@ -249,28 +249,34 @@ def first_admin(store: Store) -> None:
 
 async def _mail_servers(settings: Settings, deliver: Any,
                         context: ssl.SSLContext | None) -> list[asyncio.Server]:
-    from aiosmtpd.lmtp import LMTP
-    from aiosmtpd.smtp import SMTP
+    from tlsscope.receive.address_cap import AddressCap
+    from tlsscope.receive.smtp_server import ReportLMTP, ReportSMTP
 
-    handler = ReportHandler(deliver, settings.rua_addresses)
+    if settings.smtp_require_starttls and settings.smtp_listen and context is None:
+        raise ConfigError("smtp_require_starttls", True,
+                          "STARTTLS needs a certificate: set tls_cert (and tls_key)")
+    handler = ReportHandler(deliver, settings.rua_addresses,
+                            require_tls=settings.smtp_require_starttls)
     lmtp = ReportHandler(deliver, settings.rua_addresses, channel="lmtp")
     loop = asyncio.get_running_loop()
     servers = []
-    limit = settings.smtp_max_message_bytes
+    limit, idle = settings.smtp_max_message_bytes, settings.smtp_idle_seconds
     if settings.smtp_listen:
         host, port = host_port(settings.smtp_listen, "smtp_listen")
+        cap = AddressCap(settings.smtp_max_sessions_per_address)
         servers.append(await loop.create_server(
-            lambda: SMTP(handler, data_size_limit=limit, tls_context=context,
-                         enable_SMTPUTF8=True, ident="tlsscope"), host, port))
+            lambda: ReportSMTP(handler, cap=cap, data_size_limit=limit, tls_context=context,
+                               enable_SMTPUTF8=True, ident="tlsscope", timeout=idle),
+            host, port))
     if settings.lmtp_listen:
+        def factory() -> ReportLMTP:
+            return ReportLMTP(lmtp, data_size_limit=limit, ident="tlsscope", timeout=idle)
+
         if settings.lmtp_listen.startswith("/"):
-            servers.append(await loop.create_unix_server(
-                lambda: LMTP(lmtp, data_size_limit=limit, ident="tlsscope"),
-                settings.lmtp_listen))
+            servers.append(await loop.create_unix_server(factory, settings.lmtp_listen))
         else:
             host, port = host_port(settings.lmtp_listen, "lmtp_listen")
-            servers.append(await loop.create_server(
-                lambda: LMTP(lmtp, data_size_limit=limit, ident="tlsscope"), host, port))
+            servers.append(await loop.create_server(factory, host, port))
     return servers
 
 

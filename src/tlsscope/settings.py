@@ -97,6 +97,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     smtp_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest mail the SMTP/LMTP receivers take."""
+    smtp_require_starttls: bool = False
+    """Refuse MAIL FROM until the client has issued STARTTLS (530 5.7.0); needs tls_cert."""
+    smtp_idle_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """Seconds an SMTP/LMTP session may wait for the client's next command (or, in DATA,
+    for its next bytes) before it is closed."""
+    smtp_max_sessions_per_address: Annotated[int, msgspec.Meta(ge=0)] = 10
+    """Most SMTP sessions open at once from one client address (an IPv6 /64); more are
+    answered 421 4.7.0 and closed. 0: no cap."""
     imap: str = ""
     """Mailbox to drain: imaps://USER@HOST[:PORT]/MAILBOX (imap:// STARTTLS); empty: none."""
     imap_password: str = ""

@@ -4,6 +4,9 @@ Only the configured report addresses are accepted (others get 550). `250` is ans
 once the mail is committed; a mail that holds no report still gets 250 once it is kept in
 quarantine, so senders do not retry it forever. When the store cannot take the mail the
 answer is 451, a temporary failure, and the sender retries.
+
+With `require_tls`, MAIL FROM before STARTTLS is refused with 530 5.7.0 (RFC 3207 §4). The
+servers' own guards (idle timeout, sessions per address) are in smtp_server.py.
 """
 
 from __future__ import annotations
@@ -17,16 +20,26 @@ from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved
 
 Deliver = Callable[[RawInput], Awaitable[Saved]]
+MUST_STARTTLS = "530 5.7.0 Must issue a STARTTLS command first"
 
 
 class ReportHandler:
     """The aiosmtpd handler: `handle_RCPT` checks the address, `handle_DATA` stores."""
 
     def __init__(self, deliver: Deliver, addresses: Iterable[str],
-                 channel: str = "smtp") -> None:
+                 channel: str = "smtp", require_tls: bool = False) -> None:
         self.deliver = deliver
         self.addresses = {a.strip().lower() for a in addresses}
         self.channel = channel  # smtp | lmtp
+        self.require_tls = require_tls
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if self.require_tls and session.ssl is None:
+            return MUST_STARTTLS
+        envelope.mail_from = address  # what aiosmtpd does without this hook
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -52,3 +65,4 @@ class ReportHandler:
             return "550 5.7.1 " + "".join(ch if " " <= ch < "\x7f" else "?"
                                           for ch in reason)[:400]
         return f"250 2.0.0 Stored ({saved.outcome.value})"
+
