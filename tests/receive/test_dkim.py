@@ -136,3 +136,23 @@ def test_files_are_not_checked_unless_asked(tmp_path: Path) -> None:
         ingest(store, iter_inputs([str(path)], 1 << 20), Settings())
         stored = store.report(store.reports()[0].key)
         assert stored is not None and stored.source.dkim_result is None
+
+
+def test_many_signatures_and_a_silent_resolver_have_a_budget() -> None:
+    """Issue 13's repro: 20 signatures and a nameserver that never answers took the writer
+    64 s; now at most MAX_SIGNATURES are tried and a silent resolver costs one timeout."""
+    import time
+
+    from tests.probe.faults import silent_server
+
+    signed = MAIL
+    for n in range(20):
+        signed = sign(signed, selector=f"s{n}".encode())
+    with silent_server() as address:
+        lookup = tlsrpt_dkim.resolver(address, timeout=0.5)
+        started = time.monotonic()
+        verdict = tlsrpt_dkim.verify(signed, lookup)
+        took = time.monotonic() - started
+    assert verdict.result == "fail"
+    assert "20 DKIM-Signature headers: only the first 5 were tried" in verdict.detail
+    assert took < 3, took  # one 0.5 s timeout, then the resolver is not asked again

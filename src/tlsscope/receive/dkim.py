@@ -21,6 +21,8 @@ DnsTxt = Callable[[str], str | None]
 _SUBMITTER = re.compile(rb"^TLS-Report-Submitter:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
+MAX_SIGNATURES = 5  # tried per mail; a reporter signs once or twice
+BUDGET_SECONDS = 10.0  # for all the signatures of one mail, lookups included
 CACHE_SECONDS = 3600.0  # a key or its absence, as the DNS said it, is reused this long
 CACHE_SIZE = 1024
 
@@ -77,7 +79,15 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
         return DkimVerdict("none", None, False, None, "no DKIM-Signature header")
     who = submitter(message)
     failures = []
-    for index in range(count):
+    if count > MAX_SIGNATURES:
+        failures.append(f"{count} DKIM-Signature headers: only the first {MAX_SIGNATURES} "
+                        "were tried")
+    deadline = time.monotonic() + BUDGET_SECONDS
+    for index in range(min(count, MAX_SIGNATURES)):
+        if time.monotonic() > deadline:
+            failures.append(f"the DKIM budget of {BUDGET_SECONDS:g} s ran out after "
+                            f"{index} signature(s)")
+            break
         try:
             good = signer.verify(idx=index, dnsfunc=dnsfunc)
         except dkim.DKIMException as exc:
