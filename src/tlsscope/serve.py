@@ -238,13 +238,16 @@ def first_admin(store: Store) -> None:
     if store.read(accounts.user_count):
         return
     email = os.environ.get("TLSSCOPE_ADMIN_EMAIL", "admin@localhost")
-    password = os.environ.get("TLSSCOPE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+    supplied = os.environ.get("TLSSCOPE_ADMIN_PASSWORD", "")
+    password = supplied or secrets.token_urlsafe(12)
     try:
         add_user(store, email, password, "admin", "")
     except ValueError as exc:  # a password or address the account rules refuse
         raise ConfigError("TLSSCOPE_ADMIN_EMAIL/PASSWORD", email, str(exc)) from None
+    # The operator's own password is never logged; a generated one is shown this once.
+    fields = {"email": email, "password": "(TLSSCOPE_ADMIN_PASSWORD)" if supplied else password}
     log.warning("first run: an admin was created; change its password with tlsscope users "
-                "password", extra={"fields": {"email": email, "password": password}})
+                "password", extra={"fields": fields})
 
 
 async def _mail_servers(settings: Settings, deliver: Any,

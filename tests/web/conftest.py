@@ -122,7 +122,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         assign(store, domain, owner)
     tokens = {}
     for user in store.read(account_rows.users):
-        tokens[user.email] = new_token(store, user, "tests")
+        tokens[user.email] = new_token(store, user, "tests", "admin")  # scope: as the role allows
     running = Running(store, settings, dashboard=True)
     clients: dict[str, httpx.Client] = {}
     try:

@@ -19,8 +19,10 @@ def acme_resources(site: Site) -> dict[str, str]:
     finding = api.get("/api/v1/findings", params={"domain": "shop.example"}).json()[0]
     report = api.get("/api/v1/reports", params={"domain": "shop.example", "limit": 1}).json()[0]
     held = api.get("/api/v1/quarantine").json()[0]
+    token = next(t for t in api.get("/api/v1/tokens").json() if t["email"] == ACME)
     return {"domain": "shop.example", "finding_id": str(finding["id"]), "key": report["key"],
-            "what": "reports", "fmt": "csv", "digest": held["sha256"]}
+            "what": "reports", "fmt": "csv", "digest": held["sha256"],
+            "token_id": str(token["id"])}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -3,7 +3,9 @@
 Who sees what: `visible_domains(user)` is None for an admin (every domain), otherwise the
 domains of the user's organisation. Every dashboard and API query is narrowed by it.
 Secrets (session cookies, API tokens) are kept as SHA-256 hashes; passwords as argon2id
-hashes made by the caller.
+hashes made by the caller. A disabled user has no live session or token (disabling, deleting
+and a new password take them away) and cannot log in; an API token has a scope (`SCOPES`)
+and may expire.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tlsscope.store import tables as t
 from tlsscope.store.queries import utc, utc_or_none
 
 ROLES = ("admin", "member", "readonly")
+SCOPES = ("read", "write", "admin")  # each includes the ones before it
 
 
 class User(msgspec.Struct, kw_only=True, frozen=True):
@@ -31,6 +34,7 @@ class User(msgspec.Struct, kw_only=True, frozen=True):
     organisation: int | None
     organisation_name: str
     lang: str  # "" : the browser's
+    disabled: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -52,6 +56,9 @@ class TokenRow(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+    scope: str = "read"
+    expires_at: dt.datetime | None = None
+    email: str = ""  # whose token
 
 
 def organisation(connection: Connection, name: str) -> int:
@@ -117,14 +124,20 @@ def visible_domains(connection: Connection, user: User) -> list[str] | None:
 
 def _user_query() -> Select[Any]:
     u, o = t.users, t.organisations
-    return (select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.organisation, o.c.name, u.c.lang)
+    return (select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.organisation, o.c.name, u.c.lang,
+                   u.c.disabled)
             .select_from(u.outerjoin(o, o.c.id == u.c.organisation)))
+
+
+def _live_user_query() -> Select[Any]:
+    return _user_query().where(t.users.c.disabled.is_(False))
 
 
 def _user(row: Sequence[Any]) -> User:
     values = tuple(row)
     return User(id=int(values[0]), email=values[1], name=values[2], role=values[3],
-                organisation=values[4], organisation_name=values[5] or "", lang=values[6])
+                organisation=values[4], organisation_name=values[5] or "", lang=values[6],
+                disabled=bool(values[7]))
 
 
 def add_user(connection: Connection, email: str, name: str, password_hash: str, role: str,
@@ -142,10 +155,71 @@ def add_user(connection: Connection, email: str, name: str, password_hash: str, 
         raise ValueError(f"a user with the email {email!r} exists already") from None
 
 
+def revoke_all(connection: Connection, user_id: int) -> None:
+    """End every session and API token of the user."""
+    connection.execute(delete(t.sessions).where(t.sessions.c.user == user_id))
+    connection.execute(delete(t.api_tokens).where(t.api_tokens.c.user == user_id))
+
+
 def set_password(connection: Connection, user_id: int, password_hash: str) -> None:
+    """A new password; the user's sessions and API tokens end."""
     connection.execute(update(t.users).where(t.users.c.id == user_id)
                        .values(password_hash=password_hash))
-    connection.execute(delete(t.sessions).where(t.sessions.c.user == user_id))
+    revoke_all(connection, user_id)
+
+
+def find_user(connection: Connection, email: str) -> User | None:
+    """A user by email, disabled or not."""
+    row = connection.execute(_user_query().where(
+        t.users.c.email == email.strip().lower())).first()
+    return None if row is None else _user(row)
+
+
+def set_disabled(connection: Connection, user_id: int, disabled: bool) -> None:
+    """Disable (sessions and tokens end) or enable a user."""
+    connection.execute(update(t.users).where(t.users.c.id == user_id)
+                       .values(disabled=disabled))
+    if disabled:
+        revoke_all(connection, user_id)
+
+
+def delete_user(connection: Connection, user_id: int) -> None:
+    revoke_all(connection, user_id)
+    connection.execute(delete(t.users).where(t.users.c.id == user_id))
+
+
+def set_role(connection: Connection, user_id: int, role: str,
+             organisation_id: int | None) -> None:
+    """The user's role and organisation (the caller checks that a non-admin has one)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    connection.execute(update(t.users).where(t.users.c.id == user_id)
+                       .values(role=role, organisation=organisation_id))
+
+
+def organisation_id(connection: Connection, name: str) -> int | None:
+    """The id of the organisation with this name (None: there is none)."""
+    o = t.organisations
+    found = connection.execute(select(o.c.id).where(o.c.name == name)).scalar()
+    return None if found is None else int(found)
+
+
+def rename_organisation(connection: Connection, old: int, name: str) -> None:
+    """Raises ValueError when another organisation has the name."""
+    if organisation_id(connection, name) not in (None, old):
+        raise ValueError(f"an organisation named {name!r} exists already")
+    connection.execute(update(t.organisations).where(t.organisations.c.id == old)
+                       .values(name=name))
+
+
+def merge_organisations(connection: Connection, source: int, target: int) -> None:
+    """Move the domains and users of `source` to `target`, then remove `source`."""
+    if source == target:
+        raise ValueError("an organisation cannot be merged into itself")
+    for table in (t.domains, t.users):
+        connection.execute(update(table).where(table.c.organisation == source)
+                           .values(organisation=target))
+    connection.execute(delete(t.organisations).where(t.organisations.c.id == source))
 
 
 def set_lang(connection: Connection, user_id: int, lang: str) -> None:
@@ -164,11 +238,11 @@ def user_count(connection: Connection) -> int:
 
 
 def login_row(connection: Connection, email: str) -> tuple[User, str] | None:
-    """A user and their password hash, by email."""
+    """A user who may log in and their password hash, by email (None: none, or disabled)."""
     u = t.users
-    row = connection.execute(_user_query().add_columns(u.c.password_hash)
+    row = connection.execute(_live_user_query().add_columns(u.c.password_hash)
                              .where(u.c.email == email.strip().lower())).first()
-    return None if row is None else (_user(row[:7]), row[7])
+    return None if row is None else (_user(row[:8]), row[8])
 
 
 def add_session(connection: Connection, token_sha256: str, user_id: int, csrf: str,
@@ -187,7 +261,7 @@ def session_user(connection: Connection, token_sha256: str,
                              .where(s.c.token_sha256 == token_sha256)).first()
     if row is None or (utc_or_none(row[2]) or now) <= now:
         return None
-    user = connection.execute(_user_query().where(t.users.c.id == row[0])).first()
+    user = connection.execute(_live_user_query().where(t.users.c.id == row[0])).first()
     return None if user is None else (_user(user), row[1])
 
 
@@ -196,29 +270,35 @@ def drop_session(connection: Connection, token_sha256: str) -> None:
 
 
 def add_token(connection: Connection, user_id: int, name: str, token_sha256: str,
-              now: dt.datetime) -> int:
+              now: dt.datetime, scope: str = "read",
+              expires_at: dt.datetime | None = None) -> int:
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
     return int(connection.execute(t.api_tokens.insert().values(
-        user=user_id, name=name, token_sha256=token_sha256, created_at=now)
-        .returning(t.api_tokens.c.id)).scalar_one())
+        user=user_id, name=name, token_sha256=token_sha256, created_at=now, scope=scope,
+        expires_at=expires_at).returning(t.api_tokens.c.id)).scalar_one())
 
 
 TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
 
 
 def token_user(connection: Connection, token_sha256: str,
-               now: dt.datetime) -> tuple[User, int, bool] | None:
-    """The user of an API token, the token's id, and whether its last use is older than a
-    minute (then `touch_token`: reads stay reads for a busy API client)."""
+               now: dt.datetime) -> tuple[User, int, bool, str] | None:
+    """The user of a live API token, the token's id, whether its last use is older than a
+    minute (then `touch_token`: reads stay reads for a busy API client), and its scope.
+    None: no such token, expired, or its user is disabled."""
     a = t.api_tokens
-    row = connection.execute(select(a.c.id, a.c.user, a.c.last_used_at)
+    row = connection.execute(select(a.c.id, a.c.user, a.c.last_used_at, a.c.scope,
+                                    a.c.expires_at)
                              .where(a.c.token_sha256 == token_sha256)).first()
-    if row is None:
+    if row is None or (utc_or_none(row[4]) or now + TOKEN_USE_PRECISION) <= now:
         return None
-    user = connection.execute(_user_query().where(t.users.c.id == row[1])).first()
+    user = connection.execute(_live_user_query().where(t.users.c.id == row[1])).first()
     if user is None:
         return None
     last = utc_or_none(row[2])
-    return _user(user), int(row[0]), last is None or now - last >= TOKEN_USE_PRECISION
+    return (_user(user), int(row[0]), last is None or now - last >= TOKEN_USE_PRECISION,
+            str(row[3]))
 
 
 def touch_token(connection: Connection, token_id: int, now: dt.datetime) -> None:
@@ -226,16 +306,25 @@ def touch_token(connection: Connection, token_id: int, now: dt.datetime) -> None
                        .values(last_used_at=now))
 
 
-def tokens(connection: Connection, user_id: int) -> list[TokenRow]:
-    a = t.api_tokens
+def tokens(connection: Connection, user_id: int | None) -> list[TokenRow]:
+    """The API tokens of a user (None: every user's, for an admin), oldest first."""
+    a, u = t.api_tokens, t.users
+    query = (select(a.c.id, a.c.name, a.c.created_at, a.c.last_used_at, a.c.scope,
+                    a.c.expires_at, u.c.email)
+             .select_from(a.join(u, u.c.id == a.c.user)).order_by(a.c.id))
+    if user_id is not None:
+        query = query.where(a.c.user == user_id)
     return [TokenRow(id=int(row[0]), name=row[1], created_at=utc(row[2]),
-                     last_used_at=utc_or_none(row[3]))
-            for row in connection.execute(
-                select(a.c.id, a.c.name, a.c.created_at, a.c.last_used_at)
-                .where(a.c.user == user_id).order_by(a.c.id))]
+                     last_used_at=utc_or_none(row[3]), scope=row[4],
+                     expires_at=utc_or_none(row[5]), email=row[6])
+            for row in connection.execute(query)]
 
 
-def drop_token(connection: Connection, user_id: int, token_id: int) -> bool:
+def drop_token(connection: Connection, user_id: int | None, token_id: int) -> bool:
+    """Revoke a token of `user_id` (None: of anyone, for an admin); False: no such token."""
     a = t.api_tokens
-    done = connection.execute(delete(a).where(a.c.id == token_id, a.c.user == user_id))
+    condition = a.c.id == token_id
+    if user_id is not None:
+        condition = condition & (a.c.user == user_id)
+    done = connection.execute(delete(a).where(condition))
     return bool(done.rowcount)

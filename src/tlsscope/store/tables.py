@@ -332,6 +332,7 @@ users = Table(
     Column("organisation", Id, ForeignKey("organisations.id")),
     Column("lang", String(8), nullable=False),  # "" : the browser's language
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False, server_default=false()),  # cannot log in
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -352,5 +353,7 @@ api_tokens = Table(
     Column("token_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
+    Column("scope", String(8), nullable=False, server_default="read"),  # read | write | admin
+    Column("expires_at", DateTime(timezone=True)),  # NULL: never
     UniqueConstraint("token_sha256", name="uq_api_tokens_token"),
 )

@@ -3,6 +3,8 @@
 Authentication: `Authorization: Bearer tls_...` (an API token, made on the Settings page
 or with `tlsscope users token`), or the browser's session (then changes need the CSRF token in
 `X-CSRF-Token`). A domain, report or finding outside the caller's organisation is a 404.
+A token's scope limits it: `read` for GET, `write` for changes (live checks, re-reading),
+`admin` for accounts (tokens); the user's role limits it further.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tlsscope.jsonable import encode
 from tlsscope.settings import Settings
 from tlsscope.store import Store, browse
+from tlsscope.store import accounts as account_rows
 from tlsscope.web import auth, export, tools, views
 from tlsscope.web.auth import Scope
 from tlsscope.web.i18n import LANGS
@@ -59,6 +62,7 @@ def principal(request: Request,
     if scope is None:
         raise HTTPException(401, "an API token is needed: Authorization: Bearer tls_...",
                             headers={"WWW-Authenticate": "Bearer"})
+    scope.require("read" if request.method in ("GET", "HEAD") else "write")
     return scope
 
 
@@ -67,7 +71,7 @@ Caller = Annotated[Scope, Depends(principal)]
 
 def router(store: Store, settings: Settings) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["api"])
-    for part in (_domains, _findings_and_reports, _quarantine, _exports):
+    for part in (_domains, _findings_and_reports, _quarantine, _exports, _tokens):
         part(api, store, settings)
     return api
 
@@ -219,3 +223,21 @@ def _exports(api: APIRouter, store: Store, settings: Settings) -> None:
                         f.last_seen.isoformat(), " ".join(f.reporters), f.title,
                         f.live.verdict if f.live else ""))
         return export.FINDING_COLUMNS, out
+
+
+def _tokens(api: APIRouter, store: Store, settings: Settings) -> None:
+    @api.get("/tokens", summary="Every API token, whose, its scope and expiry (admins)")
+    def tokens(scope: Caller) -> Response:
+        views.require_admin(scope)
+        scope.require("admin")
+        return _json(store.read(account_rows.tokens, None))
+
+    @api.delete("/tokens/{token_id}", summary="Revoke any API token (admins)", status_code=204)
+    def revoke(scope: Caller, token_id: int,
+               x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
+        auth.require_csrf(scope, x_csrf_token)
+        views.require_admin(scope)
+        scope.require("admin")
+        if not store.write(account_rows.drop_token, None, token_id):
+            raise HTTPException(404, "not found")
+        return Response(status_code=204)

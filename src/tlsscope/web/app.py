@@ -2,7 +2,9 @@
 the /api/v1 JSON API and its OpenAPI documentation at /docs.
 
 Every response carries a strict Content-Security-Policy: scripts and styles only from this
-site (vendored through npm, no CDN), no inline script, no framing.
+site (vendored through npm, no CDN), no inline script, no framing. A response to a request
+with credentials (the session cookie or a bearer token) is `Cache-Control: no-store`; over
+HTTPS every response carries HSTS.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
             (b"x-frame-options", b"DENY")]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def _credentialed(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The request carries a bearer token or the session cookie."""
+    for name, value in headers:
+        if name == b"authorization" or (name == b"cookie" and b"tlsscope_session=" in value):
+            return True
+    return False
 
 
 class SecurityHeaders:
@@ -50,11 +62,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         policy = (DOCS_CSP if scope["path"] == "/docs" else CSP).encode()
+        extra = [*_HEADERS, *([HSTS] if scope.get("scheme") == "https" else [])]
+        no_store = _credentialed(scope.get("headers", []))
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []),
-                                      (b"content-security-policy", policy), *_HEADERS]
+                headers = message.get("headers", [])
+                if no_store:
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    headers.append(NO_STORE)
+                message["headers"] = [*headers, (b"content-security-policy", policy), *extra]
             await send(message)
 
         await self.app(scope, receive, with_headers)

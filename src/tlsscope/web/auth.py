@@ -3,6 +3,10 @@ with its own CSRF token), and API tokens (`Authorization: Bearer ...`, stored ha
 
 Every page and API route depends on `principal`, which gives the user and the domains they
 may see (`Scope`); anything outside that scope answers 404, as if it did not exist.
+
+Bearer tokens are for the JSON API only: the HTML pages and their forms look at the session
+cookie alone (a form route that took a token would be a change without a CSRF check). A
+token can do what its scope allows (`read` < `write` < `admin`) and its user's role allows.
 """
 
 from __future__ import annotations
@@ -53,6 +57,10 @@ class LoginThrottle:
             return 0
         return max(1, math.ceil(self.window - (now - recent[0])))
 
+    def succeeded(self, address: str, email: str) -> None:
+        """A right password: the failures counted for this email and address are forgotten."""
+        self._failed.pop((address, email.strip().lower()), None)
+
     def failed(self, address: str, email: str) -> None:
         if len(self._failed) > 100_000:  # forget idle keys
             self._failed.clear()
@@ -93,10 +101,16 @@ def start_session(store: Store, user: User) -> str:
     return token
 
 
-def new_token(store: Store, user: User, name: str) -> str:
-    """A new API token for `user`; shown once, stored hashed."""
+def new_token(store: Store, user: User, name: str, scope: str = "read",
+              expires_days: int | None = None) -> str:
+    """A new API token for `user`; shown once, stored hashed. Raises ValueError for an
+    unknown scope or a non-positive expiry."""
+    if expires_days is not None and expires_days < 1:
+        raise ValueError("expires-days: at least 1 (or none: never expires)")
     token = TOKEN_PREFIX + new_secret()
-    store.write(rows.add_token, user.id, name, digest(token), dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    expires = None if expires_days is None else now + dt.timedelta(days=expires_days)
+    store.write(rows.add_token, user.id, name, digest(token), now, scope, expires)
     return token
 
 
@@ -104,6 +118,18 @@ class Scope(NamedTuple):
     user: User
     domains: list[str] | None  # None: every domain (admin)
     csrf: str  # "" for API tokens (no cookie, nothing to forge)
+    token_scope: str = ""  # an API token's scope; "" for a browser session (its role decides)
+
+    def may(self, needed: str) -> bool:
+        """Whether a token's scope covers `needed` (a session: always)."""
+        if not self.token_scope:
+            return True
+        return rows.SCOPES.index(self.token_scope) >= rows.SCOPES.index(needed)
+
+    def require(self, needed: str) -> None:
+        if not self.may(needed):
+            raise HTTPException(403, f"this API token's scope is {self.token_scope}; "
+                                f"this needs {needed}")
 
     def allows(self, domain: str) -> bool:
         return self.domains is None or domain in self.domains
@@ -116,18 +142,19 @@ class Scope(NamedTuple):
         return name
 
 
-def identify(store: Store, request: Request) -> Scope | None:
-    """The requester's scope from a bearer token or the session cookie (None: anonymous)."""
+def identify(store: Store, request: Request, bearer: bool = True) -> Scope | None:
+    """The requester's scope from a bearer token or the session cookie (None: anonymous).
+    `bearer=False` (the HTML pages): the session cookie only; a token is not looked at."""
     now = dt.datetime.now(dt.UTC)
-    header = request.headers.get("authorization", "")
+    header = request.headers.get("authorization", "") if bearer else ""
     user: User | None = None
-    csrf = ""
+    csrf = token_scope = ""
     if header.lower().startswith("bearer "):
         found_token = store.read(rows.token_user, digest(header[7:].strip()), now)
         if found_token is None:
             raise HTTPException(401, "invalid API token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        user, token_id, stale = found_token
+        user, token_id, stale, token_scope = found_token
         if stale:
             store.write(rows.touch_token, token_id, now)
     else:
@@ -137,7 +164,7 @@ def identify(store: Store, request: Request) -> Scope | None:
             user, csrf = found
     if user is None:
         return None
-    return Scope(user, store.read(rows.visible_domains, user), csrf)
+    return Scope(user, store.read(rows.visible_domains, user), csrf, token_scope)
 
 
 def require_csrf(scope: Scope, sent: str | None) -> None:

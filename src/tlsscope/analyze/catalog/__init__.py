@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tlsscope.visible import cut
+
 HERE = Path(__file__).parent
 MODES = ("enforce", "testing", "dane", "none")
 # An sts policy whose report did not quote its mode (a Mail.ru report without policy-string):
@@ -83,10 +85,13 @@ def _texts(lang: str) -> dict[str, Any]:
     return _data(lang if lang in languages() else DEFAULT_LANG)
 
 
+FILLED = 600  # characters of one value put into a text (a report's 50 KB MX name is cut)
+
+
 def fill(template: str, /, **values: object) -> str:
-    """A catalog text with its {placeholders} replaced."""
+    """A catalog text with its {placeholders} replaced, each value at most FILLED long."""
     for key, value in values.items():
-        template = template.replace("{" + key + "}", str(value))
+        template = template.replace("{" + key + "}", cut(str(value), FILLED))
     return template
 
 
@@ -111,7 +116,9 @@ class Words:
         return f"{value:.1f}".replace(".", self._summary["decimal"])
 
     def names(self, items: Sequence[str], limit: int = 0) -> str:
-        """"A, B and C"; with `limit`, "A, B, C and 1,997 others" beyond it."""
+        """"A, B and C"; with `limit`, "A, B, C and 1,997 others" beyond it. A name of a
+        report (100 KB, if a sender says so) is quoted by its first characters."""
+        items = [cut(item) for item in items]
         if limit and len(items) > limit:
             return fill(self._summary["and_others"], names=", ".join(items[:limit]),
                         n=self.number(len(items) - limit))

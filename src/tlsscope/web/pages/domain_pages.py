@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from tlsscope.store import browse
+from tlsscope.visible import shortened
 from tlsscope.web import views
 from tlsscope.web.pages.site import (
     BREAKDOWN_ROWS,
@@ -57,7 +58,7 @@ def add(pages: APIRouter, site: Site) -> None:
             "days": [d.day.isoformat() for d in stats.days],
             "successful": [d.successful for d in stats.days],
             "failed": [d.failed for d in stats.days],
-            "breakdowns": {key: {"names": [b.name for b in rows],
+            "breakdowns": {key: {"names": [shortened(b.name, 60) for b in rows],
                                  "successful": [b.successful for b in rows],
                                  "failed": [b.failed for b in rows]}
                            for key, rows in breakdowns}}

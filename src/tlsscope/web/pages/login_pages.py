@@ -48,6 +48,7 @@ def add(pages: APIRouter, site: Site) -> None:
             site.throttle.failed(address, email)
             return site.render(request, None, "login.html", status=401, login_csrf=cookie,
                                next=safe_next(next), email=email, error=words("login.failed"))
+        site.throttle.succeeded(address, email)
         token = auth.start_session(site.store, user)
         response = RedirectResponse(safe_next(next), status_code=303)
         response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax",
@@ -59,7 +60,8 @@ def add(pages: APIRouter, site: Site) -> None:
     @pages.post("/logout")
     def logout(request: Request, csrf: str = Form("")) -> Response:
         site.changed(request, csrf)
-        site.store.write(account_rows.drop_session, auth.digest(request.cookies[auth.COOKIE]))
+        site.store.write(account_rows.drop_session,
+                         auth.digest(request.cookies.get(auth.COOKIE, "")))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.COOKIE)
         return response

@@ -1,4 +1,5 @@
-"""API tokens; for admins, domains and their owners, users, receivers."""
+"""API tokens (an admin sees and revokes everyone's); for admins, domains and their owners,
+users, receivers."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def add(pages: APIRouter, site: Site) -> None:
         admin = scope.user.is_admin
         return site.render(
             request, scope, "settings.html", "settings",
-            tokens=site.store.read(account_rows.tokens, scope.user.id),
+            tokens=site.store.read(account_rows.tokens, None if admin else scope.user.id),
+            scopes=account_rows.SCOPES,
             domains=site.store.read(account_rows.all_domains) if admin else [],
             users=site.store.read(account_rows.users) if admin else [],
             organisations=site.store.read(account_rows.organisations) if admin else [],
@@ -34,15 +36,22 @@ def add(pages: APIRouter, site: Site) -> None:
         return settings_page(request, site.scope_of(request))
 
     @pages.post("/settings/tokens")
-    def token_add(request: Request, name: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+    def token_add(request: Request, name: str = Form(""), token_scope: str = Form("read"),
+                  expires_days: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
-        token = auth.new_token(site.store, scope.user, name.strip()[:100] or "token")
+        try:
+            days = int(expires_days) if expires_days.strip() else None
+            token = auth.new_token(site.store, scope.user, name.strip()[:100] or "token",
+                                   token_scope, days)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
         return settings_page(request, scope, new_token=token)
 
     @pages.post("/settings/tokens/{token_id}/delete")
     def token_delete(request: Request, token_id: int, csrf: str = Form("")) -> Response:
         scope = site.changed(request, csrf)
-        if not site.store.write(account_rows.drop_token, scope.user.id, token_id):
+        owner = None if scope.user.is_admin else scope.user.id  # an admin: anyone's
+        if not site.store.write(account_rows.drop_token, owner, token_id):
             raise HTTPException(404, "not found")
         return RedirectResponse("/settings", status_code=303)
 

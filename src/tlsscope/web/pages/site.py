@@ -10,10 +10,12 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from tlsscope import __version__
 from tlsscope.settings import Settings
 from tlsscope.store import Store
+from tlsscope.visible import SHOWN, shortened, visible
 from tlsscope.web import auth, views
 from tlsscope.web.auth import Scope
 from tlsscope.web.i18n import Words, choose
@@ -28,13 +30,35 @@ def rate_class(rate: float) -> str:
 
 
 def few(names: list[str], words: Words, shown: int = 5) -> str:
-    """"A, B, C, D, E and 1,995 more": a finding seen by thousands stays one line."""
+    """"A, B, C, D, E and 1,995 more": a finding seen by thousands stays one line (and a
+    100 KB name, a few words)."""
     if len(names) <= shown:
-        return ", ".join(names)
-    return words("finding.and_more", names=", ".join(names[:shown]),
+        return ", ".join(shortened(n, 80) for n in names)
+    return words("finding.and_more", names=", ".join(shortened(n, 80) for n in names[:shown]),
                  n=words.number(len(names) - shown))
 
 
+def _finalize(value: object) -> object:
+    """Every `{{ }}` of every page: controls made visible (bidi overrides, zero-width
+    characters), as the CLI shows them; HTML the filters made is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
+def whole(value: object) -> Markup:
+    """A report string in full, where it is the page's subject: a long one folded in a
+    <details> whose summary is its start."""
+    text = "" if value is None else str(value)
+    if len(text) <= SHOWN:
+        return Markup(escape(visible(text)))
+    return Markup(f'<details class="long"><summary>{escape(shortened(text))}</summary>'
+                  f'<div class="wrap">{escape(visible(text))}</div></details>')
+
+
+templates.env.finalize = _finalize
+templates.env.filters.update(short=lambda value, most=SHOWN: shortened(
+    "" if value is None else value, most), whole=whole)
 templates.env.globals.update(version=__version__, severities=views.SEVERITIES,
                              rate_class=rate_class, few=few)
 
@@ -75,7 +99,7 @@ class Site:
 
     def scope_of(self, request: Request) -> Scope:
         """The user's scope, or to /login (and back here afterwards)."""
-        scope = auth.identify(self.store, request)
+        scope = auth.identify(self.store, request, bearer=False)
         if scope is None:
             raise LoginRequired(request.url.path + (f"?{request.url.query}"
                                                     if request.url.query else ""))
@@ -98,7 +122,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     scope = None
     try:
         store = request.app.state.store
-        scope = auth.identify(store, request)
+        scope = auth.identify(store, request, bearer=False)
     except HTTPException:
         scope = None
     words = words_for(request, scope)

@@ -1,0 +1,193 @@
+"""Accounts through the real HTTP app: bearer tokens stay out of the HTML forms, a new
+password or a disable ends sessions and tokens, token scopes and expiry, the login throttle,
+no-store and HSTS, and the first-run admin's password kept out of the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+import httpx
+import pytest
+from tests.web.conftest import PASSWORDS, Site, login
+
+from tlsscope.store import Store, accounts
+from tlsscope.web.auth import digest, hash_password, new_token
+from tlsscope.web.tools import add_user
+
+ADMIN = "admin@test.example"
+
+
+def _user(site: Site, email: str, role: str = "member") -> accounts.User:
+    """A user of this test alone (the site is shared), with a known password."""
+    PASSWORDS[email] = "its-own-password-1"
+    if site.store.read(accounts.find_user, email) is None:
+        add_user(site.store, email, PASSWORDS[email], role, "Acme Retail")
+    found = site.store.read(accounts.find_user, email)
+    assert found is not None
+    return found
+
+
+def _bearer(site: Site, token: str) -> httpx.Client:
+    made = httpx.Client(base_url=site.url, timeout=30,
+                        headers={"authorization": f"Bearer {token}"})
+    site.clients[f"bearer:{len(site.clients)}"] = made  # closed at the end
+    return made
+
+
+def _csrf(client: httpx.Client) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/settings").text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_bearer_token_is_not_accepted_on_the_html_forms(site: Site) -> None:
+    api = site.api(ADMIN)  # an admin-scope token of an admin
+    made = api.post("/settings/users", data={"email": "sneaky@test.example",
+                                             "password": "sneaky-password-1", "role": "admin"})
+    assert made.status_code == 303 and made.headers["location"].startswith("/login")
+    assert site.store.read(accounts.find_user, "sneaky@test.example") is None
+    assert api.get("/settings").status_code == 303  # no page for a token either
+    assert api.post("/logout").status_code == 303  # was 500
+    assert api.get("/api/v1/domains").status_code == 200  # the API still takes it
+
+
+def test_a_new_password_or_a_disable_ends_sessions_and_tokens(site: Site) -> None:
+    user = _user(site, "dora@acme.example")
+    browser = login(site, user.email)
+    token = new_token(site.store, user, "script", "write")
+    api = _bearer(site, token)
+    assert api.get("/api/v1/domains").status_code == 200
+    site.store.write(accounts.set_password, user.id, hash_password("a-new-password-1"))
+    assert api.get("/api/v1/domains").status_code == 401
+    assert browser.get("/").status_code == 303
+    PASSWORDS[user.email] = "a-new-password-1"
+    browser = login(site, user.email)
+    token = new_token(site.store, user, "script")
+    api = _bearer(site, token)
+    site.store.write(accounts.set_disabled, user.id, True)
+    assert api.get("/api/v1/domains").status_code == 401
+    assert browser.get("/").status_code == 303
+    with pytest.raises(AssertionError):
+        login(site, user.email)  # a disabled user cannot log in
+    site.store.write(accounts.set_disabled, user.id, False)
+    assert login(site, user.email).get("/").status_code == 200
+
+
+def test_token_scopes_and_expiry(site: Site) -> None:
+    user = site.store.read(accounts.find_user, ADMIN)
+    assert user is not None
+    clients = {}
+    for scope in ("read", "write", "admin"):
+        token = new_token(site.store, user, f"scope-{scope}", scope)
+        clients[scope] = _bearer(site, token)
+    read, write, admin = clients["read"], clients["write"], clients["admin"]
+    assert read.get("/api/v1/domains").status_code == 200
+    refused = read.post("/api/v1/quarantine/0/reingest")
+    assert refused.status_code == 403 and "scope is read" in refused.json()["detail"]
+    assert write.post("/api/v1/quarantine/0/reingest").status_code == 404  # allowed: none such
+    assert write.get("/api/v1/tokens").status_code == 403
+    listed = admin.get("/api/v1/tokens").json()
+    assert {"scope-read", "scope-write", "scope-admin"} <= {t["name"] for t in listed}
+    target = next(t for t in listed if t["name"] == "scope-read")
+    assert target["scope"] == "read" and target["email"] == ADMIN
+    assert admin.delete(f"/api/v1/tokens/{target['id']}").status_code == 204
+    assert read.get("/api/v1/domains").status_code == 401
+    # a default token reads only; one past its expiry is refused
+    default = new_token(site.store, user, "default")
+    found = site.store.read(accounts.token_user, digest(default), dt.datetime.now(dt.UTC))
+    assert found is not None and found[3] == "read"
+    expiring = new_token(site.store, user, "short", "admin", expires_days=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)
+    assert site.store.read(accounts.token_user, digest(expiring), later) is None
+    assert site.store.read(accounts.token_user, digest(expiring),
+                           dt.datetime.now(dt.UTC)) is not None
+
+
+def test_an_admin_revokes_anyone_s_token_on_the_settings_page(site: Site) -> None:
+    user = _user(site, "ed@acme.example")
+    token = new_token(site.store, user, "eds-token")
+    row = next(t for t in site.store.read(accounts.tokens, user.id) if t.name == "eds-token")
+    admin = login(site, ADMIN)
+    page = admin.get("/settings").text
+    assert "eds-token" in page and "ed@acme.example" in page
+    done = admin.post(f"/settings/tokens/{row.id}/delete", data={"csrf": _csrf(admin)})
+    assert done.status_code == 303
+    assert site.store.read(accounts.token_user, digest(token), dt.datetime.now(dt.UTC)) is None
+    member = login(site, "ana@acme.example")  # a member can revoke only their own
+    other = new_token(site.store, user, "eds-other")
+    other_row = next(t for t in site.store.read(accounts.tokens, user.id)
+                     if t.name == "eds-other")
+    assert member.post(f"/settings/tokens/{other_row.id}/delete",
+                       data={"csrf": _csrf(member)}).status_code == 404
+    assert site.store.read(accounts.token_user, digest(other), dt.datetime.now(dt.UTC))
+
+
+def test_a_right_password_clears_the_failures(site: Site) -> None:
+    user = _user(site, "fay@acme.example")
+
+    def attempt(password: str) -> int:
+        client = site.client()  # the login CSRF cookie goes with a login
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert csrf is not None
+        return client.post("/login", data={"email": user.email, "password": password,
+                                           "csrf": csrf.group(1)}).status_code
+
+    assert [attempt(f"wrong{n}") for n in range(9)] == [401] * 9
+    assert attempt(PASSWORDS[user.email]) == 303
+    assert [attempt(f"wrong{n}") for n in range(10)] == [401] * 10  # from zero again
+    assert attempt(PASSWORDS[user.email]) == 429
+
+
+def test_authenticated_responses_are_not_stored(site: Site) -> None:
+    assert login(site, ADMIN).get("/").headers["cache-control"] == "no-store"
+    assert site.api(ADMIN).get("/api/v1/domains").headers["cache-control"] == "no-store"
+    anonymous = site.client().get("/login")
+    assert "no-store" not in anonymous.headers.get("cache-control", "")
+    assert "strict-transport-security" not in anonymous.headers  # plain HTTP
+
+
+def test_hsts_over_https(site: Site) -> None:
+    from tlsscope.web.app import SecurityHeaders
+
+    async def hello(scope: object, receive: object, send: object) -> None:
+        await send({"type": "http.response.start", "status": 200,  # type: ignore[operator]
+                    "headers": [(b"cache-control", b"max-age=60")]})
+        await send({"type": "http.response.body", "body": b"hi"})  # type: ignore[operator]
+
+    transport = httpx.ASGITransport(app=SecurityHeaders(hello))
+    import asyncio
+
+    async def fetch(url: str, **headers: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await client.get(url, headers=headers)
+
+    secure = asyncio.run(fetch("https://tlsscope.test/", authorization="Bearer x"))
+    assert secure.headers["strict-transport-security"] == "max-age=31536000"
+    assert secure.headers["cache-control"] == "no-store"
+    plain = asyncio.run(fetch("http://tlsscope.test/"))
+    assert "strict-transport-security" not in plain.headers
+    assert plain.headers["cache-control"] == "max-age=60"
+
+
+def test_the_operator_s_admin_password_is_not_logged(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from pathlib import Path
+
+    from tlsscope.serve import first_admin
+
+    folder = Path(str(tmp_path))
+    monkeypatch.setenv("TLSSCOPE_ADMIN_EMAIL", "root@test.example")
+    monkeypatch.setenv("TLSSCOPE_ADMIN_PASSWORD", "the-operators-secret")
+    with caplog.at_level(logging.WARNING), Store.open(f"sqlite:///{folder / 'a.db'}") as store:
+        first_admin(store)
+    text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert "root@test.example" in text and "the-operators-secret" not in text
+    monkeypatch.delenv("TLSSCOPE_ADMIN_PASSWORD")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), Store.open(f"sqlite:///{folder / 'b.db'}") as store:
+        first_admin(store)
+        fields = caplog.records[-1].__dict__["fields"]
+    assert len(fields["password"]) >= 12  # a generated one is shown, once
