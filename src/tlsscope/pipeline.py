@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
 import msgspec
+from sqlalchemy.exc import OperationalError
 
 from tlsscope.findings import error
 from tlsscope.parse.reader import read_input
@@ -130,8 +131,43 @@ class _Prepared:
             arrivals.append(Arrival(digest, raw.source, raw.data or b"",
                                     raw.received_at or _now(), result, verdict, raw.channel,
                                     raw.peer))
-        saved = iter(store.save(arrivals) if arrivals else [])
+        saved = iter(save_each_if_need_be(store, arrivals) if arrivals else [])
         return [refused[i] if i in refused else next(saved) for i in range(len(self.raws))]
+
+
+def save_each_if_need_be(store: Store, arrivals: list[Arrival]) -> list[Saved]:
+    """The batch in one transaction; should that fail for something else than the database
+    itself, each input on its own: one that cannot be stored (a value the database refuses)
+    is kept in quarantine with the reason, and its neighbours commit."""
+    try:
+        return store.save(arrivals)
+    except OperationalError:
+        raise  # the database is unavailable: the senders retry
+    except Exception as exc:  # loop guard: find the input that cannot be stored
+        if len(arrivals) == 1:
+            return [_quarantined(store, arrivals[0], exc)]
+    out = []
+    for arrival in arrivals:
+        try:
+            out.extend(store.save([arrival]))
+        except OperationalError:
+            raise
+        except Exception as exc:  # loop guard: this input alone is set aside
+            out.append(_quarantined(store, arrival, exc))
+    return out
+
+
+def _quarantined(store: Store, arrival: Arrival, exc: Exception) -> Saved:
+    import logging
+
+    why = f"{type(exc).__name__}: {str(exc)[:300]}"
+    logging.getLogger("tlsscope.pipeline").error("input could not be stored; quarantined", extra={
+        "fields": {"source": arrival.source[:200], "input": arrival.digest, "why": why}})
+    kind = arrival.result.kind if arrival.result is not None else ""
+    unstorable = InputResult(source=arrival.source, kind=kind, errors=[error(
+        "unstorable_input", f"the store refused what was read from this input ({why}); the "
+        "raw input is kept")])
+    return store.save([arrival._replace(result=unstorable)])[0]
 
 
 def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
