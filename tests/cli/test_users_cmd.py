@@ -27,7 +27,7 @@ def test_users_and_domains(tmp_path: Path) -> None:
     assert lonely.returncode == 1 and b"organisation" in lonely.stderr
     listed = json.loads(tlsscope("users", "list", "--json", "--db", db).stdout)
     assert listed == [{"email": "ana@acme.example", "role": "member", "organisation": "Acme",
-                       "lang": ""}]
+                       "lang": "", "disabled": False}]
     changed = tlsscope("users", "password", "ana@acme.example", "--password-stdin", "--db", db,
                        stdin=b"another-long-one\n")
     assert changed.returncode == 0
@@ -63,3 +63,50 @@ def test_demo_loads_once_and_says_how_to_log_in(tmp_path: Path) -> None:
         assert {"certificate", "dane", "mta-sts-policy", "mx-outside-policy", "starttls",
                 "no-policy", "ready-for-enforce", "reporter-silent", "new-reporter",
                 "failure-spike", "testing-would-block"} <= kinds
+
+
+def test_disable_delete_role_move_tokens_and_organisations(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'u.db'}"
+
+    def run(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
+        done = tlsscope(*args, "--db", db, stdin=stdin)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+    for email, org in (("ana@acme.example", "Acme"), ("bo@beta.example", "Beta")):
+        assert run("users", "add", email, "--organisation", org, "--password-stdin",
+                   stdin=b"a-long-password\n")[0] == 0
+    code, token, _ = run("users", "token", "ana@acme.example", "--scope", "write",
+                         "--expires-days", "30")
+    assert code == 0
+    assert run("users", "token", "ana@acme.example", "--scope", "root")[0] == 1
+    listed = json.loads(run("users", "tokens", "ana@acme.example", "--json")[1])
+    assert [(t["name"], t["scope"]) for t in listed] == [("cli", "write")]
+    assert listed[0]["expires_at"] is not None
+    assert run("users", "revoke", str(listed[0]["id"]))[0] == 0
+    assert run("users", "revoke", str(listed[0]["id"]))[0] == 1
+    with Store.open(db) as store:
+        assert store.read(accounts.token_user, digest(token.strip()),
+                          dt.datetime.now(dt.UTC)) is None
+    run("users", "token", "ana@acme.example")
+    assert run("users", "disable", "ana@acme.example")[0] == 0
+    with Store.open(db) as store:
+        assert check_password(store, "ana@acme.example", "a-long-password") is None
+        assert store.read(accounts.tokens, None) == []  # a disable ends the tokens
+    assert run("users", "enable", "ana@acme.example")[0] == 0
+    assert run("users", "role", "ana@acme.example", "readonly")[0] == 0
+    assert run("users", "role", "ana@acme.example", "member", "--organisation", "")[0] == 1
+    assert run("users", "move", "ana@acme.example", "Beta")[0] == 0
+    users = {u["email"]: u for u in json.loads(run("users", "list", "--json")[1])}
+    assert users["ana@acme.example"]["role"] == "readonly"
+    assert users["ana@acme.example"]["organisation"] == "Beta"
+    assert run("domains", "assign", "shop.example", "--organisation", "Acme")[0] == 0
+    assert run("orgs", "rename", "Acme", "Beta")[0] == 1  # taken
+    assert run("orgs", "rename", "Acme", "Acme Retail")[0] == 0
+    assert run("orgs", "merge", "Beta", "Acme Retail")[0] == 0
+    assert run("orgs", "merge", "Nope", "Acme Retail")[0] == 1
+    assert json.loads(run("orgs", "list", "--json")[1]) == [
+        {"organisation": "Acme Retail", "domains": 1, "users": 2}]
+    assert run("users", "delete", "bo@beta.example")[0] == 0
+    assert run("users", "delete", "bo@beta.example")[0] == 1
+    with Store.open(db) as store:
+        assert check_password(store, "ana@acme.example", "a-long-password") is not None

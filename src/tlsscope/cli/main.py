@@ -9,6 +9,7 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     check_cmd,
     explain_cmd,
     findings_cmd,
+    orgs_cmd,
     parse_cmd,
     record_cmd,
     serve_cmd,

@@ -1,16 +1,23 @@
-"""`tlsscope users`, `tlsscope domains` and `tlsscope demo`: accounts, tenancy, sample data."""
+"""`tlsscope users`, `tlsscope domains` and `tlsscope demo`: accounts, tenancy, sample data.
+Organisations are `tlsscope orgs` (orgs_cmd.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
 
-users_app = typer.Typer(help="Dashboard users: add them, list them, set passwords, make API "
-                        "tokens.", short_help="Dashboard users, their passwords and API tokens.",
+if TYPE_CHECKING:
+    from tlsscope.store import Store
+    from tlsscope.store.accounts import User
+
+users_app = typer.Typer(help="Dashboard users: add, list, disable, delete, change their role "
+                        "or organisation, set passwords, make, list and revoke API tokens.",
+                        short_help="Dashboard users, their passwords and API tokens.",
                         no_args_is_help=True)
 domains_app = typer.Typer(help="Which organisation owns which domain.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -19,6 +26,18 @@ app.add_typer(domains_app, name="domains")
 PasswordOption = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from standard input (else it is asked for, "
     "hidden).")]
+
+
+EmailArgument = Annotated[str, typer.Argument(help="The user's email.", show_default=False)]
+
+
+def _user(store: Store, email: str) -> User:
+    from tlsscope.store import accounts
+
+    found = store.read(accounts.find_user, email)
+    if found is None:
+        raise fail(f"no user {email!r}", 1)
+    return found
 
 
 def _password(from_stdin: bool) -> str:
@@ -54,10 +73,10 @@ def users_add(
     typer.echo(f"added {email} ({role}{', ' + organisation if organisation else ''})")
 
 
-@users_app.command("list")
+@users_app.command("list", short_help="List the users, their role and organisation.")
 def users_list(as_json: JsonOption = False, db: DbOption = None,
                config: ConfigOption = None) -> None:
-    """List the users, their role and organisation."""
+    """List the users, their role and organisation, and whether they are disabled."""
     from tlsscope.cli.sanitize import safe
     from tlsscope.store import accounts
 
@@ -65,10 +84,11 @@ def users_list(as_json: JsonOption = False, db: DbOption = None,
         found = store.read(accounts.users)
     if as_json:
         print_json([{"email": u.email, "role": u.role, "organisation": u.organisation_name,
-                     "lang": u.lang} for u in found])
+                     "lang": u.lang, "disabled": u.disabled} for u in found])
         return
     for u in found:
-        typer.echo("\t".join(safe(cell) for cell in (u.email, u.role, u.organisation_name or "-")))
+        typer.echo("\t".join(safe(cell) for cell in (
+            u.email, u.role, u.organisation_name or "-", *(["disabled"] if u.disabled else []))))
 
 
 @users_app.command("password")
@@ -78,7 +98,7 @@ def users_password(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Set a user's password (their sessions end)."""
+    """Set a user's password (their sessions and API tokens end)."""
     from tlsscope.store import accounts
     from tlsscope.web.auth import hash_password
     from tlsscope.web.tools import MIN_PASSWORD
@@ -99,6 +119,12 @@ def users_token(
     email: Annotated[str, typer.Argument(help="The user the token acts as.",
                                          show_default=False)],
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    scope: Annotated[str, typer.Option(
+        help="read (GET only), write (also live checks and re-reading) or admin (also "
+        "accounts and tokens); never more than the user's role allows.")] = "read",
+    expires_days: Annotated[int | None, typer.Option(
+        help="Days until the token stops working; default: never.", show_default=False)
+        ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -109,8 +135,134 @@ def users_token(
     with open_store(db, config) as store:
         found = store.read(accounts.login_row, email)
         if found is None:
-            raise fail(f"no user {email!r}", 1)
-        typer.echo(new_token(store, found[0], name))
+            raise fail(f"no user {email!r} (or disabled)", 1)
+        try:
+            typer.echo(new_token(store, found[0], name, scope, expires_days))
+        except ValueError as exc:
+            raise fail(str(exc), 1) from None
+
+
+@users_app.command("tokens", short_help="List a user's API tokens, or everyone's.")
+def users_tokens(
+    email: Annotated[str, typer.Argument(help="The user; empty: every user's tokens.",
+                                         show_default=False)] = "",
+    as_json: JsonOption = False,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List API tokens: id, name, scope, owner, created, last used, expiry (never the
+    token itself, which is stored hashed)."""
+    from tlsscope.cli.sanitize import safe
+    from tlsscope.store import accounts
+
+    def day(value: dt.datetime | None) -> str:
+        return value.isoformat(timespec="minutes") if value else "-"
+
+    with open_store(db, config) as store:
+        owner = _user(store, email).id if email else None
+        found = store.read(accounts.tokens, owner)
+    if as_json:
+        print_json([{"id": t.id, "name": t.name, "scope": t.scope, "email": t.email,
+                     "created_at": t.created_at, "last_used_at": t.last_used_at,
+                     "expires_at": t.expires_at} for t in found])
+        return
+    for t in found:
+        typer.echo("\t".join(safe(cell) for cell in (
+            str(t.id), t.name, t.scope, t.email, day(t.created_at), day(t.last_used_at),
+            day(t.expires_at))))
+
+
+@users_app.command("revoke", short_help="Revoke an API token by its id.")
+def users_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (tlsscope users tokens).",
+                                            show_default=False)],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API token (any user's): it stops working at once."""
+    from tlsscope.store import accounts
+
+    with open_store(db, config) as store:
+        if not store.write(accounts.drop_token, None, token_id):
+            raise fail(f"no token {token_id}", 1)
+    typer.echo(f"token {token_id} revoked")
+
+
+@users_app.command("disable", short_help="Disable a user: no login, sessions and tokens end.")
+def users_disable(email: EmailArgument, db: DbOption = None,
+                  config: ConfigOption = None) -> None:
+    """Disable a user: they cannot log in, and their sessions and API tokens end."""
+    from tlsscope.store import accounts
+
+    with open_store(db, config) as store:
+        store.write(accounts.set_disabled, _user(store, email).id, True)
+    typer.echo(f"{email} disabled")
+
+
+@users_app.command("enable", short_help="Let a disabled user log in again.")
+def users_enable(email: EmailArgument, db: DbOption = None,
+                 config: ConfigOption = None) -> None:
+    """Let a disabled user log in again (their old tokens stay revoked)."""
+    from tlsscope.store import accounts
+
+    with open_store(db, config) as store:
+        store.write(accounts.set_disabled, _user(store, email).id, False)
+    typer.echo(f"{email} enabled")
+
+
+@users_app.command("delete", short_help="Delete a user, their sessions and tokens.")
+def users_delete(email: EmailArgument, db: DbOption = None,
+                 config: ConfigOption = None) -> None:
+    """Delete a user, with their sessions and API tokens."""
+    from tlsscope.store import accounts
+
+    with open_store(db, config) as store:
+        store.write(accounts.delete_user, _user(store, email).id)
+    typer.echo(f"{email} deleted")
+
+
+@users_app.command("role", short_help="Change a user's role.")
+def users_role(
+    email: EmailArgument,
+    role: Annotated[str, typer.Argument(help="admin, member or readonly.",
+                                        show_default=False)],
+    organisation: Annotated[str | None, typer.Option(
+        help="Also move them to this organisation (created if new); default: theirs.",
+        show_default=False)] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change a user's role (a member or read-only user needs an organisation)."""
+    from tlsscope.web.tools import set_role
+
+    with open_store(db, config) as store:
+        user = _user(store, email)
+        try:
+            set_role(store, user, role, organisation)
+        except ValueError as exc:
+            raise fail(str(exc), 1) from None
+    typer.echo(f"{email}: {role}")
+
+
+@users_app.command("move", short_help="Move a user to another organisation.")
+def users_move(
+    email: EmailArgument,
+    organisation: Annotated[str, typer.Argument(
+        help="The organisation (created if new); empty: none (admins only).",
+        show_default=False)],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Move a user to another organisation: they see its domains from their next request."""
+    from tlsscope.web.tools import set_role
+
+    with open_store(db, config) as store:
+        user = _user(store, email)
+        try:
+            set_role(store, user, user.role, organisation.strip())
+        except ValueError as exc:
+            raise fail(str(exc), 1) from None
+    typer.echo(f"{email}: {organisation.strip() or 'no organisation'}")
 
 
 @domains_app.command("assign", short_help="Give a domain to an organisation, or take it.")
@@ -163,7 +315,6 @@ def demo(
 ) -> None:
     """Load six weeks of sample reports for four domains (once), with demo users, and say how
     to log in. For `make run`; do not use the demo passwords anywhere else."""
-    import datetime as dt
 
     from tlsscope.cli.app import settings
     from tlsscope.demo import raw_inputs

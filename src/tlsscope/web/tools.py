@@ -1,5 +1,6 @@
-"""The actions behind the Tools and Settings pages: records, live checks, re-reading a
-quarantined input, domains and users. Blocking work; the pages run it in a thread."""
+"""The actions behind the Tools and Settings pages (and `tlsscope users`): records, live
+checks, re-reading a quarantined input, domains, users and organisations. Blocking work; the
+pages run it in a thread."""
 
 from __future__ import annotations
 
@@ -103,3 +104,24 @@ def add_user(store: Store, email: str, password: str, role: str, organisation: s
     org = store.write(account_rows.organisation, organisation) if organisation else None
     return store.write(account_rows.add_user, email, email.split("@")[0], hash_password(password),
                        role, org, lang, dt.datetime.now(dt.UTC))
+
+
+def set_role(store: Store, user: account_rows.User, role: str, organisation: str | None
+             ) -> None:
+    """A new role, and organisation (None: the user's own; "": none). Raises ValueError
+    naming what is wrong. A member or read-only user belongs to an organisation."""
+    if organisation is None:
+        org = user.organisation
+    else:
+        org = store.write(account_rows.organisation, organisation) if organisation else None
+    if role != "admin" and org is None:
+        raise ValueError("organisation: members and read-only users belong to one")
+    store.write(account_rows.set_role, user.id, role, org)
+
+
+def existing_organisation(store: Store, name: str) -> int:
+    """The id of the organisation named `name`; raises ValueError when there is none."""
+    found = store.read(account_rows.organisation_id, name)
+    if found is None:
+        raise ValueError(f"no organisation {name!r}")
+    return found
