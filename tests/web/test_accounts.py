@@ -191,3 +191,36 @@ def test_the_operator_s_admin_password_is_not_logged(
         first_admin(store)
         fields = caplog.records[-1].__dict__["fields"]
     assert len(fields["password"]) >= 12  # a generated one is shown, once
+
+
+def test_live_checks_are_rate_limited_per_user_and_domain(site: Site) -> None:
+    user = _user(site, "gil@acme.example")
+    browser = login(site, user.email)
+    csrf = _csrf(browser)
+    first = browser.post("/tools/check", data={"domain": "good.example", "csrf": csrf},
+                         headers={"HX-Request": "true"})
+    assert first.status_code == 200
+    again = browser.post("/tools/check", data={"domain": "good.example", "csrf": csrf},
+                         headers={"HX-Request": "true"})
+    assert again.status_code == 429 and 50 <= int(again.headers["retry-after"]) <= 60
+    token = new_token(site.store, user, "checks", "write")
+    api = _bearer(site, token)
+    refused = api.post("/api/v1/domains/news.example/checks")
+    assert refused.status_code == 201  # another domain
+    assert api.post("/api/v1/domains/news.example/checks").status_code == 429
+    assert "one per domain a minute" in api.post(
+        "/api/v1/domains/news.example/checks").json()["detail"]
+    other = login(site, "ana@acme.example")  # another user is not limited by gil's checks
+    assert other.post("/tools/check", data={"domain": "good.example", "csrf": _csrf(other)},
+                      headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_the_check_limiter_counts_per_hour() -> None:
+    from tlsscope.web.check_limit import CheckLimiter
+
+    limiter = CheckLimiter(per_domain=60, per_hour=20)
+    assert [limiter.wait(1, f"d{n}.example", now=float(n)) for n in range(20)] == [0] * 20
+    assert limiter.wait(1, "d99.example", now=30.0) == 3600 - 30
+    assert limiter.wait(2, "d99.example", now=30.0) == 0  # another user
+    assert limiter.wait(1, "d99.example", now=3600.0) == 0  # the first aged out
+    assert limiter.wait(1, "d1.example", now=3600.5) == 1  # the second not yet

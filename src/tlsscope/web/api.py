@@ -99,12 +99,14 @@ def _domains(api: APIRouter, store: Store, settings: Settings) -> None:
         return _json(store.check_history(scope.check(domain), limit))
 
     @api.post("/domains/{domain}/checks", summary="Run a live check now and keep it",
-              status_code=201)
-    async def run_check(scope: Caller, domain: str,
+              status_code=201, responses={429: {"description": "too many live checks: one "
+                                                "per domain a minute, 20 an hour (Retry-After)"}})
+    async def run_check(request: Request, scope: Caller, domain: str,
                         x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
         auth.require_csrf(scope, x_csrf_token)
         views.require_writer(scope)
         name = scope.check(domain)
+        request.app.state.check_limit.check(scope.user.id, name)
         result = await asyncio.to_thread(tools.live_check, store, settings, name, True)
         return _json(result, 201)
 

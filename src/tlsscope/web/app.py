@@ -24,6 +24,7 @@ from tlsscope import __version__
 from tlsscope.receive import http
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved, Store
+from tlsscope.web.check_limit import CheckLimiter
 from tlsscope.web.health import Health
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
     from tlsscope.web import api, pages
 
     app.state.store = store
+    app.state.check_limit = CheckLimiter()  # live checks, shared by the pages and the API
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(store, settings))
     app.include_router(pages.router(store, settings))
@@ -139,7 +141,9 @@ def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if wants_html(request):
-            return pages.error_page(request, exc.status_code, str(exc.detail))
+            page = pages.error_page(request, exc.status_code, str(exc.detail))
+            page.headers.update(exc.headers or {})  # Retry-After, WWW-Authenticate
+            return page
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=exc.headers)
 

@@ -47,6 +47,7 @@ def add(pages: APIRouter, site: Site) -> None:
         name = domain.strip().lower().rstrip(".")
         if not name or "." not in name or len(name) > 253:
             raise HTTPException(400, "domain: give a domain name such as example.com")
+        request.app.state.check_limit.check(scope.user.id, name)
         result = await asyncio.to_thread(tools.live_check, site.store, site.settings, name,
                                          scope.allows(name))
         if "hx-request" not in request.headers:
