@@ -224,3 +224,35 @@ def test_the_check_limiter_counts_per_hour() -> None:
     assert limiter.wait(2, "d99.example", now=30.0) == 0  # another user
     assert limiter.wait(1, "d99.example", now=3600.0) == 0  # the first aged out
     assert limiter.wait(1, "d1.example", now=3600.5) == 1  # the second not yet
+
+
+def test_an_admin_manages_users_on_the_settings_page(site: Site) -> None:
+    user = _user(site, "hal@acme.example")
+    theirs = login(site, user.email)
+    admin = login(site, ADMIN)
+    csrf = _csrf(admin)
+
+    def change(**data: str) -> httpx.Response:
+        return admin.post(f"/settings/users/{user.id}", data={"csrf": csrf, **data})
+
+    assert change(action="disable").status_code == 200
+    assert theirs.get("/").status_code == 303  # the session ended
+    assert "(disabled)" in admin.get("/settings").text
+    assert change(action="enable").status_code == 200
+    assert change(action="role", role="readonly", organisation="Beta Health").status_code == 200
+    moved = site.store.read(accounts.find_user, user.email)
+    assert moved is not None and (moved.role, moved.organisation_name) == (
+        "readonly", "Beta Health")
+    assert change(action="role", role="member", organisation="").status_code == 400
+    me = site.store.read(accounts.find_user, ADMIN)
+    assert me is not None
+    assert admin.post(f"/settings/users/{me.id}", data={"csrf": csrf, "action": "disable"}
+                      ).status_code == 400  # not oneself
+    member = login(site, "ana@acme.example")
+    assert member.post(f"/settings/users/{user.id}", data={
+        "csrf": _csrf(member), "action": "delete"}).status_code == 404
+    assert admin.post(f"/settings/users/{user.id}", data={"action": "delete"}
+                      ).status_code == 403  # no CSRF token
+    assert change(action="delete").status_code == 200
+    assert site.store.read(accounts.find_user, user.email) is None
+    assert change(action="delete").status_code == 404

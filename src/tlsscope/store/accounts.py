@@ -168,6 +168,11 @@ def set_password(connection: Connection, user_id: int, password_hash: str) -> No
     revoke_all(connection, user_id)
 
 
+def user_by_id(connection: Connection, user_id: int) -> User | None:
+    row = connection.execute(_user_query().where(t.users.c.id == user_id)).first()
+    return None if row is None else _user(row)
+
+
 def find_user(connection: Connection, email: str) -> User | None:
     """A user by email, disabled or not."""
     row = connection.execute(_user_query().where(

@@ -79,3 +79,32 @@ def add(pages: APIRouter, site: Site) -> None:
             raise HTTPException(400, str(exc)) from None
         return settings_page(request, scope, message=words_for(request, scope)(
             "settings.user_added", email=email))
+
+    @pages.post("/settings/users/{user_id}")
+    def user_change(request: Request, user_id: int, action: str = Form(""),
+                    role: str = Form(""), organisation: str = Form(""),
+                    csrf: str = Form("")) -> HTMLResponse:
+        """An admin disables, enables, deletes a user, or changes their role and
+        organisation; never their own account (the last admin must not lock itself out)."""
+        scope = site.changed(request, csrf)
+        views.require_admin(scope)
+        user = site.store.read(account_rows.user_by_id, user_id)
+        if user is None:
+            raise HTTPException(404, "not found")
+        if user.id == scope.user.id:
+            raise HTTPException(400, "you cannot change your own account here")
+        said = "settings.user_changed"
+        if action in ("disable", "enable"):
+            site.store.write(account_rows.set_disabled, user.id, action == "disable")
+        elif action == "delete":
+            site.store.write(account_rows.delete_user, user.id)
+            said = "settings.user_deleted"
+        elif action == "role":
+            try:
+                tools.set_role(site.store, user, role, organisation.strip())
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+        else:
+            raise HTTPException(400, "action: disable, enable, delete or role")
+        return settings_page(request, scope, message=words_for(request, scope)(
+            said, email=user.email))
