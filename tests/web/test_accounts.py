@@ -256,3 +256,21 @@ def test_an_admin_manages_users_on_the_settings_page(site: Site) -> None:
     assert change(action="delete").status_code == 200
     assert site.store.read(accounts.find_user, user.email) is None
     assert change(action="delete").status_code == 404
+
+
+def test_a_stranger_behind_the_same_address_cannot_lock_a_known_browser_out(
+        site: Site) -> None:
+    user = _user(site, "ivo@acme.example")
+    known = login(site, user.email)  # this browser logged in before: it has a device cookie
+    assert known.cookies.get("tlsscope_device")
+
+    def attempt(client: httpx.Client, password: str) -> int:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert csrf is not None
+        return client.post("/login", data={"email": user.email, "password": password,
+                                           "csrf": csrf.group(1)}).status_code
+
+    stranger = site.client()  # same address (loopback), no device cookie
+    assert [attempt(stranger, f"guess{n}") for n in range(11)] == [401] * 10 + [429]
+    assert attempt(known, PASSWORDS[user.email]) == 303  # the user still gets in
+    assert attempt(site.client(), PASSWORDS[user.email]) == 429  # a new browser waits
