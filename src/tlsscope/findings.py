@@ -145,6 +145,7 @@ CODES: dict[str, str] = {
     "tlsa_json_too_deep": "a policy-string element holds JSON nested too deeply to read",
     # errors added when storing
     "dkim_required": "DKIM is required and the mail has no passing, aligned signature",
+    "reading_budget": "reading this input took longer, or more memory, than serve allows",
     "unstorable_input": "the store refused what was read (kept in quarantine, its batch stored)",
     # warnings added by the store (earlier versions; such counts are now refused)
     "count_clamped": "(stored by earlier versions) a count above 2^63-1 was stored clamped; "

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.pipeline import DkimCheck, DomainGate, _save
+from tlsscope.reader_pool import PooledDkim, ReaderPool
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
@@ -292,7 +293,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     ignore_stop_signals()
     logs.configure()
     store = Store.open(url, checkpoints="background")
-    dkim = DkimCheck.for_intake(settings, live=True)
+    pool = ReaderPool(settings, live=True, size=settings.readers) if settings.readers else None
+    dkim: Any = PooledDkim(pool) if pool else DkimCheck.for_intake(settings, live=True)
     gate = DomainGate.for_intake(settings)
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes
 
@@ -319,7 +321,7 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
                 continue
             try:
                 saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim,
-                                         gate)
+                                         gate, readers=pool)
             except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
                 saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
             for (ticket, _), outcome in zip(batch, saved, strict=True):
@@ -328,6 +330,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     except BrokenPipeError:  # the parent is gone: nobody to answer
         pass
     finally:
+        if pool is not None:
+            pool.close()
         store.close()
 
 

@@ -14,6 +14,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Protocol
 
 import msgspec
 from sqlalchemy.exc import OperationalError
@@ -170,7 +171,7 @@ def _quarantined(store: Store, arrival: Arrival, exc: Exception) -> Saved:
     return store.save([arrival._replace(result=unstorable)])[0]
 
 
-def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
+def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> _Prepared:
     digests = [hashlib.sha256(raw.data or b"").hexdigest() for raw in raws]
     known = store.known(digests)
     fresh = []
@@ -182,9 +183,17 @@ def _prepare(store: Store, raws: list[RawInput], readers: Readers) -> _Prepared:
 
 
 def _save(store: Store, raws: list[RawInput], settings: Settings,
-          dkim: DkimCheck | None = None, gate: DomainGate | None = None) -> list[Saved]:
-    with Readers(settings, 0) as readers:
+          dkim: DkimCheck | None = None, gate: DomainGate | None = None,
+          readers: Reading | None = None) -> list[Saved]:
+    """`readers`: who reads the new inputs (serve's writer: its reader pool); default here."""
+    if readers is not None:
         return _prepare(store, raws, readers).save(store, dkim, gate)
+    with Readers(settings, 0) as own:
+        return _prepare(store, raws, own).save(store, dkim, gate)
+
+
+class Reading(Protocol):
+    def read(self, raws: list[RawInput]) -> Callable[[], list[InputResult]]: ...
 
 
 def _a_label(name: str) -> str:

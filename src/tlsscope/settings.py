@@ -30,6 +30,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest inflated size of one gzip stream or zip member (the bomb guard)."""
     max_total_decompressed_bytes: Annotated[int, msgspec.Meta(gt=0)] = 100 * MiB
     """Largest inflated size of one input in all, across its members and layers."""
+    read_seconds: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    """`serve`: longest time one input may take to be read (DKIM included); past it the input
+    is set aside in quarantine (reading_budget) and its reader process replaced."""
+    read_memory_mb: Annotated[int, msgspec.Meta(ge=256)] = 1024
+    """`serve`: address-space limit of a reader process; an input that needs more is set aside."""
+    readers: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """`serve`: reader processes beside the writer (0: the writer reads, with no budget)."""
     max_archive_members: Annotated[int, msgspec.Meta(gt=0)] = 1000
     """Most members read from one zip archive."""
     max_failure_details: Annotated[int, msgspec.Meta(gt=0)] = 10_000

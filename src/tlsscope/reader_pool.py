@@ -1,0 +1,175 @@
+"""Reading live inputs outside the writer, each under a time and a memory budget.
+
+`serve`'s writer stores every input; if it also read them, one input that takes long to read
+(a DKIM lookup to a nameserver that does not answer, a pathological structure) would hold up
+every acknowledgement behind it. Here each input is read, and its DKIM checked, in one of a
+few reader processes:
+
+    read_seconds     an input whose reading takes longer is set aside: its reader is killed
+                     and replaced, the input quarantined with the reason (reading_budget)
+    read_memory_mb   a reader's address-space limit: an input that needs more fails alone
+                     (MemoryError, or the reader's death), and is quarantined the same way
+
+The results come back in input order, as pipeline.Readers gives them, with each mail's DKIM
+verdict, so that the writer only stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
+from tlsscope.findings import error
+from tlsscope.parse.results import InputResult
+from tlsscope.receive.files import RawInput
+from tlsscope.settings import Settings
+from tlsscope.store import DkimVerdict
+
+log = logging.getLogger("tlsscope.reader_pool")
+Answer = tuple[InputResult, DkimVerdict | None]
+READY = "ready"
+
+
+class _Reader:
+    def __init__(self, settings: Settings, live: bool) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process: BaseProcess = context.Process(
+            target=_reader_main, name="tlsscope-reader", args=(child, settings, live),
+            daemon=True)
+        start_shielded(self.process)
+        child.close()
+
+    def ready(self, seconds: float = 60.0) -> None:
+        """Wait until it has loaded the reader (its first input's time budget must not pay
+        for the interpreter's start)."""
+        try:
+            if self.conn.poll(seconds):
+                self.conn.recv()
+        except (EOFError, OSError):
+            log.error("a reader process did not start", extra={"fields": {
+                "exit_code": self.process.exitcode}})
+
+    def stop(self) -> None:
+        self.conn.close()
+        stop_at_once(self.process, 1.0)
+
+
+class ReaderPool:
+    """A few reader processes; `read` hands inputs out and collects them in order."""
+
+    def __init__(self, settings: Settings, live: bool = True, size: int = 2) -> None:
+        self.settings, self.live = settings, live
+        self.seconds = settings.read_seconds
+        self.readers = [_Reader(settings, live) for _ in range(max(1, size))]
+        for reader in self.readers:
+            reader.ready()
+        self.verdicts: dict[int, DkimVerdict | None] = {}  # id(result) -> its DKIM verdict
+
+    def close(self) -> None:
+        for reader in self.readers:
+            reader.stop()
+
+    def read(self, raws: list[RawInput]) -> Callable[[], list[InputResult]]:
+        answers = self._read_all(raws)
+        self.verdicts = {id(result): verdict for result, verdict in answers}
+        results = [result for result, _ in answers]
+        return lambda: results
+
+    def _read_all(self, raws: list[RawInput]) -> list[Answer]:
+        answers: list[Answer | None] = [None] * len(raws)
+        waiting = list(range(len(raws)))
+        busy: dict[int, tuple[int, float]] = {}  # reader slot -> (input index, deadline)
+        while waiting or busy:
+            for slot in range(len(self.readers)):
+                if slot not in busy and waiting:
+                    index = waiting.pop(0)
+                    self._send(slot, raws[index])
+                    busy[slot] = (index, time.monotonic() + self.seconds)
+            soonest = min(deadline for _, deadline in busy.values())
+            ready = wait([self.readers[slot].conn for slot in busy],
+                         timeout=max(0.0, soonest - time.monotonic()))
+            for slot, (index, deadline) in list(busy.items()):
+                conn = self.readers[slot].conn
+                if conn in ready:
+                    answers[index] = self._receive(slot, raws[index])
+                    del busy[slot]
+                elif time.monotonic() >= deadline:
+                    answers[index] = self._overrun(slot, raws[index])
+                    del busy[slot]
+        return [answer for answer in answers if answer is not None]
+
+    def _send(self, slot: int, raw: RawInput) -> None:
+        try:
+            self.readers[slot].conn.send(raw)
+        except OSError:  # the reader is gone: a new one takes the input
+            self._replace(slot)
+            self.readers[slot].conn.send(raw)
+
+    def _receive(self, slot: int, raw: RawInput) -> Answer:
+        try:
+            answer: Answer = self.readers[slot].conn.recv()
+            return answer
+        except (EOFError, OSError):  # it died reading: over its memory, or killed
+            self._replace(slot)
+            return self._set_aside(raw, "reading_budget", "the reader reading this input "
+                                   f"stopped (over its memory budget of "
+                                   f"{self.settings.read_memory_mb} MB?); set aside")
+
+    def _overrun(self, slot: int, raw: RawInput) -> Answer:
+        self._replace(slot)
+        return self._set_aside(raw, "reading_budget", f"reading this input took longer than "
+                               f"{self.seconds:g} s (read_seconds); set aside")
+
+    def _replace(self, slot: int) -> None:
+        self.readers[slot].stop()
+        self.readers[slot] = _Reader(self.settings, self.live)
+        self.readers[slot].ready()
+
+    def _set_aside(self, raw: RawInput, code: str, message: str) -> Answer:
+        log.warning("input set aside", extra={"fields": {
+            "source": raw.source[:200], "why": message}})
+        return InputResult(source=raw.source, errors=[error(code, message)]), None
+
+
+class PooledDkim:
+    """What the writer's save asks of a DkimCheck, answered from the verdicts the readers
+    found (they checked DKIM, and applied dkim_required, beside the reading)."""
+
+    def __init__(self, pool: ReaderPool) -> None:
+        self.pool = pool
+
+    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
+        return self.pool.verdicts.get(id(result))
+
+
+def _reader_main(conn: Connection, settings: Settings, live: bool) -> None:
+    ignore_stop_signals()
+    limit = settings.read_memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from tlsscope.batch import read_raw
+    from tlsscope.pipeline import DkimCheck
+
+    dkim = DkimCheck.for_intake(settings, live)
+    conn.send(READY)
+    while True:
+        try:
+            raw: Any = conn.recv()
+        except (EOFError, OSError):  # the writer is gone
+            return
+        try:
+            result = read_raw(raw, settings)
+            verdict = dkim.check(raw.data or b"", result) if dkim else None
+        except MemoryError:
+            result = InputResult(source=raw.source, errors=[error(
+                "reading_budget", f"reading this input needs more than "
+                f"{settings.read_memory_mb} MB (read_memory_mb); set aside")])
+            verdict = None
+        conn.send((result, verdict))
