@@ -274,3 +274,27 @@ def test_a_stranger_behind_the_same_address_cannot_lock_a_known_browser_out(
     assert [attempt(stranger, f"guess{n}") for n in range(11)] == [401] * 10 + [429]
     assert attempt(known, PASSWORDS[user.email]) == 303  # the user still gets in
     assert attempt(site.client(), PASSWORDS[user.email]) == 429  # a new browser waits
+
+
+def test_an_admin_renames_and_merges_organisations_on_the_settings_page(site: Site) -> None:
+    # users, no domains: the site is shared and other tests count its domains
+    for email, org in (("jo@org-a.example", "Org A"), ("kim@org-b.example", "Org B")):
+        add_user(site.store, email, "its-own-password-1", "member", org)
+    ids = {name: org_id for org_id, name in site.store.read(accounts.organisations)}
+    admin = login(site, ADMIN)
+    csrf = _csrf(admin)
+    assert "Org A" in admin.get("/settings").text
+
+    def change(org: int, **data: str) -> httpx.Response:
+        return admin.post(f"/settings/organisations/{org}", data={"csrf": csrf, **data})
+
+    assert change(ids["Org A"], action="rename", name="Org B").status_code == 400  # taken
+    assert change(ids["Org A"], action="rename", name="Org A2").status_code == 200
+    assert change(ids["Org B"], action="merge", name="Nope").status_code == 400
+    assert change(ids["Org B"], action="merge", name="Org A2").status_code == 200
+    orgs = {u.email: u.organisation_name for u in site.store.read(accounts.users)}
+    assert orgs["jo@org-a.example"] == orgs["kim@org-b.example"] == "Org A2"
+    assert "Org B" not in dict(site.store.read(accounts.organisations)).values()
+    member = login(site, "ana@acme.example")
+    assert member.post(f"/settings/organisations/{ids['Org A']}", data={
+        "csrf": _csrf(member), "action": "rename", "name": "Mine"}).status_code == 404

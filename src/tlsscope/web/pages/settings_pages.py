@@ -80,6 +80,31 @@ def add(pages: APIRouter, site: Site) -> None:
         return settings_page(request, scope, message=words_for(request, scope)(
             "settings.user_added", email=email))
 
+    @pages.post("/settings/organisations/{org_id}")
+    def organisation_change(request: Request, org_id: int, action: str = Form(""),
+                            name: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
+        """An admin renames an organisation, or merges it into another (its domains and
+        users move there, and it goes)."""
+        scope = site.changed(request, csrf)
+        views.require_admin(scope)
+        known = dict(site.store.read(account_rows.organisations))
+        if org_id not in known:
+            raise HTTPException(404, "not found")
+        words = words_for(request, scope)
+        try:
+            if action == "rename" and name.strip():
+                site.store.write(account_rows.rename_organisation, org_id, name.strip())
+                said = words("settings.org_renamed", old=known[org_id], new=name.strip())
+            elif action == "merge":
+                target = tools.existing_organisation(site.store, name.strip())
+                site.store.write(account_rows.merge_organisations, org_id, target)
+                said = words("settings.org_merged", source=known[org_id], target=name.strip())
+            else:
+                raise ValueError("action: rename (with a new name) or merge (into another)")
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return settings_page(request, scope, message=said)
+
     @pages.post("/settings/users/{user_id}")
     def user_change(request: Request, user_id: int, action: str = Form(""),
                     role: str = Form(""), organisation: str = Form(""),
