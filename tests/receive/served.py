@@ -49,6 +49,10 @@ class Served:
         return httpx.post(f"{self.url}/v1/tlsrpt", content=body, timeout=timeout,
                           headers={"content-type": "application/tlsrpt+gzip"})
 
+    def post_raw(self, body: bytes, content_type: str, timeout: float = 120) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/tlsrpt", content=body, timeout=timeout,
+                          headers={"content-type": content_type})
+
     def lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.read_text().splitlines()
                 if line.startswith("{")]
