@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets dist screenshots run test test-fast lint bench bench-store bench-intake bench-dashboard bench-startup clean system-deps
+.PHONY: assets dist screenshots run test test-fast fuzz lint bench bench-store bench-intake bench-dashboard bench-startup clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -71,6 +71,10 @@ system-deps:
 ## tests/install), then the whole test suite (SQLite and a PostgreSQL server it starts itself)
 test: $(STAMP) system-deps lint dist
 	TLSSCOPE_TEST_WHEEL="$$(ls $(CURDIR)/dist/*.whl)" $(BIN)/pytest
+
+## fuzz: the reader fuzz campaign, longer than make test's (300,000 mutated inputs, SQLite)
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.parse.fuzzing 300000
 
 ## test-fast: the offline core suite: no servers, no slow fuzzing (under 30 s)
 test-fast: $(STAMP)
