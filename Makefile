@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets dist screenshots run test test-fast fuzz lint bench bench-store bench-intake bench-dashboard bench-startup clean system-deps
+.PHONY: assets dist screenshots run test test-fast fuzz lint bench bench-store bench-intake bench-dashboard bench-startup bench-attack clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -111,6 +111,10 @@ bench-intake: $(STAMP)
 ## bench-startup: what each command costs before it does anything, against --version
 bench-startup: $(STAMP) $(PEER)/.installed
 	$(BIN)/python bench/startup.py --peer-cli $(PEER)/bin/parsedmarc
+
+## bench-attack: good POSTs while a stalling, a poisoning and a bomb input are posted
+bench-attack: $(STAMP)
+	$(BIN)/python bench/attack.py
 
 ## bench-dashboard: pages and API through HTTP with 1,000,000 reports for one domain
 bench-dashboard: $(STAMP)
