@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tlsscope.findings import error
+from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult
 from tlsscope.receive.files import RawInput, expand, iter_inputs
@@ -90,6 +91,7 @@ def _init(settings: Settings, transform: Callable[[InputResult], Any]) -> None:
     global _settings, _transform
     _settings, _transform = settings, transform
     gc.disable()  # a short-lived reader: report objects form no cycles worth collecting
+    exit_with_parent()
 
 
 def _read_chunk(paths: list[str]) -> list[Any]:

@@ -20,6 +20,7 @@ import msgspec
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.findings import error
+from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.parse.values import check_domain
@@ -310,6 +311,7 @@ _worker_settings = Settings()
 def _init_worker(settings: Settings) -> None:
     global _worker_settings
     _worker_settings = settings
+    exit_with_parent()
 
 
 def _read_chunk(chunk: list[tuple[bytes, str, str | None, str | None]]) -> bytes:

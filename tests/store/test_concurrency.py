@@ -99,6 +99,27 @@ def test_processes_ingesting_overlapping_inputs(db_url: str, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def test_kill_9_mid_ingest_then_again(db_url: str, tmp_path: Path) -> None:
     expected = _make_corpus(tmp_path / "c", 3000)
     Store.open(db_url).close()
@@ -114,8 +135,14 @@ def test_kill_9_mid_ingest_then_again(db_url: str, tmp_path: Path) -> None:
                 break
             time.sleep(0.02)
     assert process.poll() is None, "the ingest finished before it could be killed"
+    workers = _children(process.pid)  # its reader processes (--jobs)
+    assert workers or (os.cpu_count() or 1) < 2  # one reader beside it on two cores
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 10  # they end with their parent, not wait for ever
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"orphaned workers: {workers}"
+        time.sleep(0.1)
     with Store.open(db_url) as store:
         with store.engine.connect() as connection:
             partial = connection.execute(select(func.count()).select_from(t.reports)).scalar_one()
