@@ -3,6 +3,7 @@ users, receivers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -79,6 +80,13 @@ def add(pages: APIRouter, site: Site) -> None:
             raise HTTPException(400, str(exc)) from None
         return settings_page(request, scope, message=words_for(request, scope)(
             "settings.user_added", email=email))
+
+    _account_changes(pages, site, settings_page)
+
+
+def _account_changes(pages: APIRouter, site: Site,
+                     settings_page: Callable[..., HTMLResponse]) -> None:
+    """An admin's changes to organisations and users, answered with the settings page."""
 
     @pages.post("/settings/organisations/{org_id}")
     def organisation_change(request: Request, org_id: int, action: str = Form(""),
