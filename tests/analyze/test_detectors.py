@@ -8,6 +8,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.analyze.scenarios import Day, Failure, daily, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
@@ -138,6 +140,7 @@ def test_sts_and_tlsa_rows_of_the_same_sessions_count_once() -> None:
     assert len(found.evidence) == 1
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_findings_command_contract(store: Store, tmp_path: Path) -> None:
     ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
     url = str(store.engine.url)
@@ -344,6 +347,7 @@ def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path)
     assert len(store.finding_history(DOMAIN)[key]) == 2
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_findings_command_reads_the_stored_findings(store: Store, tmp_path: Path) -> None:
     ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
     url = str(store.engine.url)

@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.analyze.scenarios import Day, Failure, report
 from tests.cli.test_parse_cmd import tlsscope
 from tlsscope.analyze.reading import read_report
@@ -66,6 +68,7 @@ def test_unrecognised_reason_code_is_said_honestly_in_portuguese() -> None:
     assert (row.reason_id, row.severity, row.mx_host) == (None, "critical", "mx1.example.com")
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_show_prints_the_reading(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     assert tlsscope("ingest", str(FIX / "mailru-parsedmarc-two-fetch-errors.json"),

@@ -120,6 +120,7 @@ def test_several_problems_ranked_by_sessions_in_testing_mode(store: Store,
     assert "testing" in found.sentences[1]
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_summary_command_escapes_report_strings(store: Store, tmp_path: Path) -> None:
     evil = "Evil\x1b[31m [bold]Org[/bold]"
     paths = write(tmp_path / "reports", DOMAIN, [
@@ -214,6 +215,7 @@ def test_one_confirmed_finding_confirms_the_problem() -> None:
     assert unconfirmed_problems([finding(False, mx="")]) == {("certificate-expired", "")}
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_summary_command_marks_the_unconfirmed_problem(store: Store) -> None:
     _forged_expiry(store)
     url = str(store.engine.url)

@@ -118,6 +118,7 @@ def test_generators_round_trip() -> None:
     assert check(sts_record(now=when)).valid
 
 
+@pytest.mark.server  # runs the CLI as a process
 def test_record_commands() -> None:
     done = tlsscope("record", "check", "v=TLSRPTv1; rua=mailto:a@example.com,b@example.com")
     assert done.returncode == 1
