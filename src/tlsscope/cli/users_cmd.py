@@ -12,6 +12,8 @@ import typer
 from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tlsscope.store import Store
     from tlsscope.store.accounts import User
 
@@ -188,37 +190,35 @@ def users_revoke(
     typer.echo(f"token {token_id} revoked")
 
 
+def _change_user(email: str, db: str | None, config: Path | None, done: str, change: str,
+                 *args: object) -> None:
+    """One change to the user `email` (a function of store/accounts.py, given its id)."""
+    from tlsscope.store import accounts
+
+    with open_store(db, config) as store:
+        store.write(getattr(accounts, change), _user(store, email).id, *args)
+    typer.echo(f"{email} {done}")
+
+
 @users_app.command("disable", short_help="Disable a user: no login, sessions and tokens end.")
 def users_disable(email: EmailArgument, db: DbOption = None,
                   config: ConfigOption = None) -> None:
     """Disable a user: they cannot log in, and their sessions and API tokens end."""
-    from tlsscope.store import accounts
-
-    with open_store(db, config) as store:
-        store.write(accounts.set_disabled, _user(store, email).id, True)
-    typer.echo(f"{email} disabled")
+    _change_user(email, db, config, "disabled", "set_disabled", True)
 
 
 @users_app.command("enable", short_help="Let a disabled user log in again.")
 def users_enable(email: EmailArgument, db: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Let a disabled user log in again (their old tokens stay revoked)."""
-    from tlsscope.store import accounts
-
-    with open_store(db, config) as store:
-        store.write(accounts.set_disabled, _user(store, email).id, False)
-    typer.echo(f"{email} enabled")
+    _change_user(email, db, config, "enabled", "set_disabled", False)
 
 
 @users_app.command("delete", short_help="Delete a user, their sessions and tokens.")
 def users_delete(email: EmailArgument, db: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Delete a user, with their sessions and API tokens."""
-    from tlsscope.store import accounts
-
-    with open_store(db, config) as store:
-        store.write(accounts.delete_user, _user(store, email).id)
-    typer.echo(f"{email} deleted")
+    _change_user(email, db, config, "deleted", "delete_user")
 
 
 @users_app.command("role", short_help="Change a user's role.")
