@@ -5,7 +5,8 @@ are posted among them (issue 13).
 
 One `tlsscope serve` on loopback (SQLite, DKIM checked against a nameserver that never
 answers). For each attack, a sender posts distinct good reports one after another for
-`--seconds` while another posts the attack input five times; the good POSTs' latencies are
+`--seconds` while another posts five distinct attack inputs (distinct bytes: a copy already
+stored would be recognised by its digest and not read again); the good POSTs' latencies are
 printed (p50, p99, max), and every acknowledged good report is checked to be stored exactly
 once. Exit status 1 if one is missing, stored twice, or refused.
 
@@ -38,7 +39,7 @@ from tlsscope.store import Store  # noqa: E402
 MAIL = (HERE.parent / "tests" / "fixtures" / "quirks" / "mail-rfc-shape.eml").read_bytes()
 
 
-def stall() -> tuple[bytes, str]:
+def stall() -> list[tuple[bytes, str]]:
     import dkim
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -49,29 +50,35 @@ def stall() -> tuple[bytes, str]:
     message = MAIL.replace(b"\n", b"\r\n")
     for n in range(20):
         message = dkim.sign(message, f"s{n}".encode(), b"mailer.example", key) + message
-    return message, "message/rfc822"
+    return [(f"X-Attempt: {n}\r\n".encode() + message, "message/rfc822") for n in range(5)]
 
 
-def poison() -> tuple[bytes, str]:
+def poison() -> list[tuple[bytes, str]]:
     doc = json.loads(gzip.decompress(report("poison")))
     doc["organization-name"] = "bad\ud800name\u0000"
-    return json.dumps(doc).encode(), "application/tlsrpt+json"
+    out = []
+    for n in range(5):
+        doc["report-id"] = f"poison-{n}"
+        out.append((json.dumps(doc).encode(), "application/tlsrpt+json"))
+    return out
 
 
-def bomb() -> tuple[bytes, str]:
+def bomb() -> list[tuple[bytes, str]]:
     member = io.BytesIO()
     with gzip.GzipFile(fileobj=member, mode="wb", compresslevel=9) as out:
         for _ in range(50):
             out.write(bytes(1 << 20))
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
-        for n in range(200):
-            zipped.writestr(f"r{n}.json.gz", member.getvalue())
-    return archive.getvalue(), "application/zip"
+    out = []
+    for attempt in range(5):
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
+            for n in range(200):
+                zipped.writestr(f"a{attempt}-r{n}.json.gz", member.getvalue())
+        out.append((archive.getvalue(), "application/zip"))
+    return out
 
 
-def run(served: Served, name: str, attack: tuple[bytes, str], seconds: float) -> bool:
-    body, kind = attack
+def run(served: Served, name: str, attack: list[tuple[bytes, str]], seconds: float) -> bool:
     latencies: list[float] = []
     acknowledged: list[str] = []
     refused: list[int] = []
@@ -88,12 +95,14 @@ def run(served: Served, name: str, attack: tuple[bytes, str], seconds: float) ->
             (acknowledged if answer.status_code in (200, 201) else refused).append(
                 rid if answer.status_code in (200, 201) else answer.status_code)
 
-    answers: list[int] = []
+    answers: list[str] = []
 
     def attacker() -> None:
         time.sleep(1)
-        for _ in range(5):
-            answers.append(served.post_raw(body, kind).status_code)
+        for body, kind in attack:
+            started = time.perf_counter()
+            status = served.post_raw(body, kind).status_code
+            answers.append(f"{status} {time.perf_counter() - started:.1f}s")
 
     threads = [threading.Thread(target=good), threading.Thread(target=attacker)]
     for thread in threads:
@@ -109,7 +118,7 @@ def run(served: Served, name: str, attack: tuple[bytes, str], seconds: float) ->
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
     ok = sorted(stored) == sorted(acknowledged) and not refused
     print(f"| {name} | {len(acknowledged)} | {statistics.median(ordered) * 1000:.0f} ms | "
-          f"{p99 * 1000:.0f} ms | {ordered[-1] * 1000:.0f} ms | {answers} | "
+          f"{p99 * 1000:.0f} ms | {ordered[-1] * 1000:.0f} ms | {', '.join(answers)} | "
           f"{'all stored once' if ok else f'LOST or refused: {refused}'} |")
     return ok
 
@@ -118,13 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
     args = parser.parse_args()
-    attacks = {"none": (report("baseline"), "application/tlsrpt+gzip"), "stall": stall(),
+    attacks = {"none": [(report(f"baseline-{n}"), "application/tlsrpt+gzip") for n in range(5)],
+               "stall": stall(),
                "poison": poison(), "bomb": bomb()}
     with tempfile.TemporaryDirectory() as folder, silent_server() as nameserver:
         served = Served(Path(folder), TLSSCOPE_DNS_NAMESERVER=nameserver,
                         TLSSCOPE_DKIM_VERIFY="live", TLSSCOPE_READ_SECONDS="5")
         try:
-            print("| attack | good POSTs | p50 | p99 | max | attack answers | good reports |")
+            print("| attack | good POSTs | p50 | p99 | max | attack answers (time) "
+                  "| good reports |")
             print("|---|---:|---:|---:|---:|---|---|")
             results = [run(served, name, attack, args.seconds)
                        for name, attack in attacks.items()]

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.pipeline import DkimCheck, DomainGate, _save
-from tlsscope.reader_pool import PooledDkim, ReaderPool
+from tlsscope.reader_pool import ReaderPool
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
@@ -282,26 +282,53 @@ READY = "ready"  # the writer's first message: the store is open
 
 def _writer_main(url: str, settings: Settings, requests: Connection, results: Connection,
                  refresh: bool = True) -> None:
-    """The writer process: batches from `requests`, one transaction each, outcomes back.
+    """The writer process: inputs from `requests`, stored in group commits, outcomes back.
 
-    It stops when told to (None), and also when its parent is gone (`requests` reads
-    end-of-file, or `results` cannot be written): nothing would collect its answers, and what
-    it has not committed will be delivered again.
+    With reader processes (`readers` > 0) they read while it stores (writer_loop); without,
+    it reads each batch itself. It stops when told to (None), and also when its parent is
+    gone (`requests` reads end-of-file, or `results` cannot be written): nothing would collect
+    its answers, and what it has not committed will be delivered again.
     """
-    from tlsscope import logs
+    from tlsscope import logs, writer_loop
 
     ignore_stop_signals()
     logs.configure()
     store = Store.open(url, checkpoints="background")
     pool = ReaderPool(settings, live=True, size=settings.readers) if settings.readers else None
-    dkim: Any = PooledDkim(pool) if pool else DkimCheck.for_intake(settings, live=True)
     gate = DomainGate.for_intake(settings)
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes
 
+    def when_idle() -> None:
+        if refresh:
+            refresh_when_idle(store, settings)
+
+    def answer(ticket: int, outcome: Saved | str) -> None:
+        results.send((ticket, outcome))
+
+    try:
+        results.send(READY)
+        if pool is not None:
+            writer_loop.run(writer_loop.Flow(store, pool, gate), requests, answer, when_idle,
+                            IDLE_SECONDS)
+        else:
+            _read_and_write(store, settings, gate, requests, answer, when_idle)
+        results.send(None)
+    except BrokenPipeError:  # the parent is gone: nobody to answer
+        pass
+    finally:
+        if pool is not None:
+            pool.close()
+        store.close()
+
+
+def _read_and_write(store: Store, settings: Settings, gate: DomainGate | None,
+                    requests: Connection, answer: Any, when_idle: Any) -> None:
+    """Without reader processes: each batch read, then stored, in this process."""
+    dkim = DkimCheck.for_intake(settings, live=True)
+
     def get() -> Any:
         while not requests.poll(IDLE_SECONDS):
-            if refresh:
-                refresh_when_idle(store, settings)
+            when_idle()
         return get_nowait()
 
     def get_nowait() -> Any:
@@ -313,26 +340,16 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
             return None
 
     stop = False
-    try:
-        results.send(READY)
-        while not stop:
-            batch, stop = _drain(get, get_nowait, queue.Empty)
-            if not batch:
-                continue
-            try:
-                saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim,
-                                         gate, readers=pool)
-            except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
-                saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
-            for (ticket, _), outcome in zip(batch, saved, strict=True):
-                results.send((ticket, outcome))
-        results.send(None)
-    except BrokenPipeError:  # the parent is gone: nobody to answer
-        pass
-    finally:
-        if pool is not None:
-            pool.close()
-        store.close()
+    while not stop:
+        batch, stop = _drain(get, get_nowait, queue.Empty)
+        if not batch:
+            continue
+        try:
+            saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim, gate)
+        except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
+            saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
+        for (ticket, _), outcome in zip(batch, saved, strict=True):
+            answer(ticket, outcome)
 
 
 def _settle(future: Future[Saved], result: Saved | None = None,

@@ -47,7 +47,7 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
 
     batches = 0
 
-    def done(prepared: _Prepared) -> None:
+    def done(prepared: Prepared) -> None:
         nonlocal batches
         batches += 1
         if batches % COLLECT_EVERY == 0:
@@ -82,9 +82,9 @@ ANALYZE_AFTER = 10_000
 
 
 def _ingest(store: Store, raws: Iterable[RawInput], settings: Settings, workers: int,
-            totals: IngestTotals, done: Callable[[_Prepared], None]) -> IngestTotals:
+            totals: IngestTotals, done: Callable[[Prepared], None]) -> IngestTotals:
     with Readers(settings, workers) as readers:
-        pending: _Prepared | None = None
+        pending: Prepared | None = None
         batch: list[RawInput] = []
         size = 0
         for raw in raws:
@@ -109,25 +109,29 @@ def _ingest(store: Store, raws: Iterable[RawInput], settings: Settings, workers:
     return totals
 
 
-class _Prepared:
+class Prepared:
     """A batch hashed, checked against the store, and being read."""
 
     def __init__(self, raws: list[RawInput], digests: list[str], fresh: list[bool],
                  results: Callable[[], list[InputResult]]) -> None:
         self.raws, self.digests, self.fresh, self.results = raws, digests, fresh, results
 
-    def save(self, store: Store, dkim: DkimCheck | None = None,
+    def save(self, store: Store, dkim: DkimSource | None = None,
              gate: DomainGate | None = None) -> list[Saved]:
         results = iter(self.results())
         arrivals = []
         refused: dict[int, Saved] = {}
+        refusals: dict[str, Saved] = {}  # digest -> its refusal: a second copy gets the same
         for i, (raw, digest, fresh) in enumerate(zip(self.raws, self.digests, self.fresh,
                                                      strict=True)):
             result = next(results) if fresh else None
+            if not fresh and digest in refusals:
+                refused[i] = refusals[digest]._replace(source=raw.source)
+                continue
             reason = gate.refusal(store, result) if gate and result else None
             if reason is not None:
-                refused[i] = Saved(digest, raw.source, Outcome.REJECTED, 0, 0, 0, [reason],
-                                   refused=True)
+                refused[i] = refusals[digest] = Saved(digest, raw.source, Outcome.REJECTED, 0, 0,
+                                                      0, [reason], refused=True)
                 continue
             verdict = dkim.check(raw.data or b"", result) if dkim and result else None
             arrivals.append(Arrival(digest, raw.source, raw.data or b"",
@@ -172,7 +176,7 @@ def _quarantined(store: Store, arrival: Arrival, exc: Exception) -> Saved:
     return store.save([arrival._replace(result=unstorable)])[0]
 
 
-def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> _Prepared:
+def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> Prepared:
     digests = [hashlib.sha256(raw.data or b"").hexdigest() for raw in raws]
     known = store.known(digests)
     fresh = []
@@ -180,17 +184,23 @@ def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> _Prepared:
         fresh.append(digest not in known)
         known.add(digest)  # a second copy within this batch is a repeat arrival
     new = [raw for raw, is_new in zip(raws, fresh, strict=True) if is_new]
-    return _Prepared(raws, digests, fresh, readers.read(new))
+    return Prepared(raws, digests, fresh, readers.read(new))
 
 
 def _save(store: Store, raws: list[RawInput], settings: Settings,
-          dkim: DkimCheck | None = None, gate: DomainGate | None = None,
+          dkim: DkimSource | None = None, gate: DomainGate | None = None,
           readers: Reading | None = None) -> list[Saved]:
     """`readers`: who reads the new inputs (serve's writer: its reader pool); default here."""
     if readers is not None:
         return _prepare(store, raws, readers).save(store, dkim, gate)
     with Readers(settings, 0) as own:
         return _prepare(store, raws, own).save(store, dkim, gate)
+
+
+class DkimSource(Protocol):
+    """Who gives an input's DKIM verdict: a DkimCheck, or the verdicts reader processes found."""
+
+    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None: ...
 
 
 class Reading(Protocol):

@@ -10,8 +10,9 @@ few reader processes:
     read_memory_mb   a reader's address-space limit: an input that needs more fails alone
                      (MemoryError, or the reader's death), and is quarantined the same way
 
-The results come back in input order, as pipeline.Readers gives them, with each mail's DKIM
-verdict, so that the writer only stores.
+Each answer comes back as soon as it is read, with the mail's DKIM verdict, so that the
+writer only stores (writer_loop: what is read is stored at once, without waiting for the
+slowest read).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import logging
 import multiprocessing
 import resource
 import time
-from collections.abc import Callable
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -63,7 +63,8 @@ class _Reader:
 
 
 class ReaderPool:
-    """A few reader processes; `read` hands inputs out and collects them in order."""
+    """A few reader processes. `start` hands an input to an idle one; `harvest` collects the
+    answers that have come back and the inputs that overran, in whatever order they finish."""
 
     def __init__(self, settings: Settings, live: bool = True, size: int = 2) -> None:
         self.settings, self.live = settings, live
@@ -71,46 +72,57 @@ class ReaderPool:
         self.readers = [_Reader(settings, live) for _ in range(max(1, size))]
         for reader in self.readers:
             reader.ready()
-        self.verdicts: dict[int, DkimVerdict | None] = {}  # id(result) -> its DKIM verdict
+        self.starting: set[int] = set()  # replaced readers, not yet ready for an input
+        self.busy: dict[int, tuple[Any, RawInput, float]] = {}  # slot -> (key, input, deadline)
 
     def close(self) -> None:
         for reader in self.readers:
             reader.stop()
 
-    def read(self, raws: list[RawInput]) -> Callable[[], list[InputResult]]:
-        answers = self._read_all(raws)
-        self.verdicts = {id(result): verdict for result, verdict in answers}
-        results = [result for result, _ in answers]
-        return lambda: results
+    def idle(self) -> list[int]:
+        return [slot for slot in range(len(self.readers))
+                if slot not in self.busy and slot not in self.starting]
 
-    def _read_all(self, raws: list[RawInput]) -> list[Answer]:
-        answers: list[Answer | None] = [None] * len(raws)
-        waiting = list(range(len(raws)))
-        busy: dict[int, tuple[int, float]] = {}  # reader slot -> (input index, deadline)
-        while waiting or busy:
-            for slot in range(len(self.readers)):
-                if slot not in busy and waiting:
-                    index = waiting.pop(0)
-                    self._send(slot, raws[index])
-                    busy[slot] = (index, time.monotonic() + self.seconds)
-            soonest = min(deadline for _, deadline in busy.values())
-            ready = wait([self.readers[slot].conn for slot in busy],
-                         timeout=max(0.0, soonest - time.monotonic()))
-            for slot, (index, deadline) in list(busy.items()):
-                conn = self.readers[slot].conn
-                if conn in ready:
-                    answers[index] = self._receive(slot, raws[index])
-                    del busy[slot]
-                elif time.monotonic() >= deadline:
-                    answers[index] = self._overrun(slot, raws[index])
-                    del busy[slot]
-        return [answer for answer in answers if answer is not None]
+    def start(self, slot: int, key: Any, raw: RawInput) -> None:
+        self._send(slot, raw)
+        self.busy[slot] = (key, raw, time.monotonic() + self.seconds)
+
+    def connections(self) -> list[Connection]:
+        """The pipes of the busy readers and of those starting, to wait on beside others."""
+        return [self.readers[slot].conn for slot in (*self.busy, *self.starting)]
+
+    def timeout(self, longest: float) -> float:
+        """How long one may wait before the soonest deadline passes (at most `longest`)."""
+        if not self.busy:
+            return longest
+        soonest = min(deadline for _, _, deadline in self.busy.values())
+        return max(0.0, min(longest, soonest - time.monotonic()))
+
+    def harvest(self, ready: list[Any]) -> list[tuple[Any, Answer]]:
+        """The answers among `ready` (what `wait` returned), and the inputs past their
+        deadline, set aside; their slots become idle."""
+        for slot in list(self.starting):
+            if self.readers[slot].conn in ready:
+                self.readers[slot].ready(0.0)
+                self.starting.discard(slot)
+        out = []
+        for slot, (key, raw, deadline) in list(self.busy.items()):
+            if self.readers[slot].conn in ready:
+                out.append((key, self._receive(slot, raw)))
+            elif time.monotonic() >= deadline:
+                out.append((key, self._overrun(slot, raw)))
+            else:
+                continue
+            del self.busy[slot]
+        return out
 
     def _send(self, slot: int, raw: RawInput) -> None:
         try:
             self.readers[slot].conn.send(raw)
         except OSError:  # the reader is gone: a new one takes the input
             self._replace(slot)
+            self.readers[slot].ready()
+            self.starting.discard(slot)
             self.readers[slot].conn.send(raw)
 
     def _receive(self, slot: int, raw: RawInput) -> Answer:
@@ -129,25 +141,16 @@ class ReaderPool:
                                f"{self.seconds:g} s (read_seconds); set aside")
 
     def _replace(self, slot: int) -> None:
+        """A new reader in its place; it takes inputs once it says it is ready (the others
+        go on meanwhile: its start does not hold them up)."""
         self.readers[slot].stop()
         self.readers[slot] = _Reader(self.settings, self.live)
-        self.readers[slot].ready()
+        self.starting.add(slot)
 
     def _set_aside(self, raw: RawInput, code: str, message: str) -> Answer:
         log.warning("input set aside", extra={"fields": {
             "source": raw.source[:200], "why": message}})
         return InputResult(source=raw.source, errors=[error(code, message)]), None
-
-
-class PooledDkim:
-    """What the writer's save asks of a DkimCheck, answered from the verdicts the readers
-    found (they checked DKIM, and applied dkim_required, beside the reading)."""
-
-    def __init__(self, pool: ReaderPool) -> None:
-        self.pool = pool
-
-    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
-        return self.pool.verdicts.get(id(result))
 
 
 def _reader_main(conn: Connection, settings: Settings, live: bool) -> None:

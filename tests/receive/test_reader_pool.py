@@ -1,7 +1,8 @@
 """serve reads each input in a reader process under a time and a memory budget: one that
-overruns is set aside (reading_budget) and its neighbours are read and stored as usual.
-Issue 13's repro: a mail with 20 DKIM signatures and a nameserver that did not answer held
-the writer 64 s, and every good POST waited behind it."""
+overruns is set aside (reading_budget) and its neighbours are read and stored as usual, as
+soon as they are read (not after the slow one). Issue 13's repro: a mail with 20 DKIM
+signatures and a nameserver that did not answer held the writer 64 s, and every good POST
+waited behind it."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ import gzip
 import io
 import time
 from collections.abc import Iterator
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import pytest
 
 from tests.probe.faults import silent_server
 from tests.receive.test_dkim import MAIL, sign
-from tlsscope.pipeline import _save
-from tlsscope.reader_pool import PooledDkim, ReaderPool
+from tlsscope.reader_pool import ReaderPool
 from tlsscope.receipts import Outcome
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Saved, Store
+from tlsscope.writer_loop import Flow
 
 pytestmark = pytest.mark.server
 GOOD = (Path(__file__).parents[1] / "fixtures" / "real" / "rfc8460-appendix-example.json")
@@ -38,28 +40,75 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored(store: Store) -> None:
+class Writer:
+    """The writer process's loop (writer_loop.run), driven step by step, with the time each
+    ticket was answered."""
+
+    def __init__(self, store: Store, pool: ReaderPool) -> None:
+        self.flow = Flow(store, pool, None)
+        self.tickets = 0
+        self.answers: dict[int, Saved | str] = {}
+        self.answered: dict[int, float] = {}
+
+    def send(self, *raws: RawInput) -> list[int]:
+        tickets = list(range(self.tickets, self.tickets + len(raws)))
+        self.tickets += len(raws)
+        self.flow.admit(list(zip(tickets, raws, strict=True)))
+        return tickets
+
+    def until_answered(self, tickets: list[int], seconds: float = 30.0) -> list[Saved]:
+        deadline = time.monotonic() + seconds
+        while not all(t in self.answers for t in tickets) and time.monotonic() < deadline:
+            self.flow.dispatch()
+            ready = wait(self.flow.pool.connections(), self.flow.pool.timeout(1.0))
+            self.flow.harvest(ready)
+            while self.flow.read:
+                for ticket, outcome in self.flow.commit():
+                    self.answers[ticket] = outcome
+                    self.answered[ticket] = time.monotonic()
+        out = [self.answers[t] for t in tickets]
+        assert all(isinstance(o, Saved) for o in out), out
+        return out  # type: ignore[return-value]
+
+
+def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
+        store: Store) -> None:
     with silent_server() as nameserver:  # every DKIM lookup waits for its timeout (3 s)
-        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", read_seconds=1.0)
+        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", read_seconds=2.0)
         pool = ReaderPool(settings, live=True, size=2)
         try:
+            writer = Writer(store, pool)
             started = time.monotonic()
-            saved = _save(store, [_raw("good.json", GOOD.read_bytes()),
-                                  _raw("stall.eml", sign(MAIL)),
-                                  _raw("good.json.gz", gzip.compress(GOOD.read_bytes()))],
-                          settings, PooledDkim(pool), None, readers=pool)
-            took = time.monotonic() - started
-            again = _save(store, [_raw("after.json", GOOD.read_bytes().replace(
-                b'"2016-04-01T00:00:00Z"', b'"2016-04-02T00:00:00Z"', 1))],
-                settings, PooledDkim(pool), None, readers=pool)
+            tickets = writer.send(_raw("stall.eml", sign(MAIL)),
+                                  _raw("good.json", GOOD.read_bytes()),
+                                  _raw("good.json.gz", gzip.compress(GOOD.read_bytes())))
+            saved = writer.until_answered(tickets)
+            again = writer.until_answered(writer.send(_raw("after.json", GOOD.read_bytes(
+                ).replace(b'"2016-04-01T00:00:00Z"', b'"2016-04-02T00:00:00Z"', 1))))
         finally:
             pool.close()
-    assert [s.outcome for s in saved] == [Outcome.ACCEPTED, Outcome.REJECTED,
+    assert [s.outcome for s in saved] == [Outcome.REJECTED, Outcome.ACCEPTED,
                                          Outcome.DUPLICATE]
-    assert saved[1].reasons[0].startswith("reading_budget: reading this input took longer")
-    assert took < 3, took  # the budget, not the DKIM lookups' time
+    assert saved[0].reasons[0].startswith("reading_budget: reading this input took longer")
+    stalled, good = (writer.answered[t] - started for t in (tickets[0], tickets[1]))
+    assert 2.0 <= stalled < 4, stalled  # the budget, not the DKIM lookups' time
+    assert good < 1.5, good  # stored while the stalling one was still being read
     assert again[0].outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)  # the new reader works
     assert [i.source for i in store.quarantine()] == ["stall.eml"]
+
+
+def test_copies_of_an_input_being_read_are_repeats_stored_after_it(store: Store) -> None:
+    pool = ReaderPool(Settings(dkim_verify="never"), live=True, size=2)
+    try:
+        writer = Writer(store, pool)
+        first = writer.send(_raw("a.json", GOOD.read_bytes()), _raw("b.json", GOOD.read_bytes()))
+        later = writer.send(_raw("c.json", GOOD.read_bytes()))  # while a.json is being read
+        saved = writer.until_answered(first + later)
+    finally:
+        pool.close()
+    assert [s.outcome for s in saved] == [Outcome.ACCEPTED, Outcome.DUPLICATE,
+                                         Outcome.DUPLICATE]
+    assert len(store.reports()) == 1
 
 
 def test_an_input_over_the_memory_budget_is_set_aside(store: Store) -> None:
@@ -73,9 +122,9 @@ def test_an_input_over_the_memory_budget_is_set_aside(store: Store) -> None:
                         max_total_decompressed_bytes=2_000 << 20)
     pool = ReaderPool(settings, live=True, size=1)
     try:
-        saved = _save(store, [_raw("bomb.gz", bomb.getvalue()),
-                              _raw("good.json", GOOD.read_bytes())],
-                      settings, PooledDkim(pool), None, readers=pool)
+        writer = Writer(store, pool)
+        saved = writer.until_answered(writer.send(_raw("bomb.gz", bomb.getvalue()),
+                                                  _raw("good.json", GOOD.read_bytes())))
     finally:
         pool.close()
     assert saved[0].outcome is Outcome.REJECTED

@@ -1,0 +1,163 @@
+"""The writer process's loop when reader processes read: inputs are read while others are
+stored, and what has been read is stored at once.
+
+A batch that waited for its slowest read would make every input in it wait for the input that
+takes longest to read (up to `read_seconds`: a DKIM lookup to a silent nameserver, a bomb
+read to its budget). Here each input goes to a free reader as it arrives; each answer joins
+the next group commit as it comes back, and the inputs around a slow one commit without it.
+
+    waiting   new inputs, in arrival order, for the next free reader
+    pending   digest -> "reading" | "read": an input not yet committed. A second copy that
+              arrives meanwhile is a repeat arrival: it waits for the first to be read and
+              is stored right after it (never read twice, never stored as new twice)
+    read      what has been read (or is a repeat), in the order it is to be stored
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.connection import Connection, wait
+from typing import Any, NamedTuple
+
+from tlsscope.parse.results import InputResult
+from tlsscope.pipeline import DomainGate, Prepared
+from tlsscope.reader_pool import ReaderPool
+from tlsscope.receive.files import RawInput
+from tlsscope.store import DkimVerdict, Saved, Store
+
+log = logging.getLogger("tlsscope.intake")
+MAX_COMMIT = 64  # inputs per transaction (larger ones raised the p99)
+GATHER_SECONDS = 0.02  # longest a read input waits for others to join its transaction
+
+
+class Item(NamedTuple):
+    ticket: int
+    raw: RawInput
+    digest: str
+    fresh: bool  # False: the same bytes are stored already (or ahead of it): a repeat
+    result: InputResult | None = None
+    verdict: DkimVerdict | None = None
+    read_at: float = 0.0  # time.monotonic() when it was read (or found to be a repeat)
+
+
+class _Verdicts:
+    """The DKIM verdicts the readers found, as pipeline's save asks for them."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.by_result = {id(i.result): i.verdict for i in items if i.result is not None}
+
+    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
+        return self.by_result.get(id(result))
+
+
+class Flow:
+    """Inputs between their arrival and their commit."""
+
+    def __init__(self, store: Store, pool: ReaderPool, gate: DomainGate | None) -> None:
+        self.store, self.pool, self.gate = store, pool, gate
+        self.waiting: deque[Item] = deque()
+        self.pending: dict[str, str] = {}
+        self.held: dict[str, list[Item]] = {}  # repeats of an input being read
+        self.read: list[Item] = []
+
+    def empty(self) -> bool:
+        return not (self.waiting or self.pending or self.read)
+
+    def admit(self, arrivals: list[tuple[int, RawInput]]) -> None:
+        digests = [hashlib.sha256(raw.data or b"").hexdigest() for _, raw in arrivals]
+        known = self.store.known([d for d in set(digests) if d not in self.pending])
+        for (ticket, raw), digest in zip(arrivals, digests, strict=True):
+            state = self.pending.get(digest)
+            if state == "reading":
+                self.held.setdefault(digest, []).append(Item(ticket, raw, digest, False))
+            elif state == "read" or digest in known:
+                self.read.append(Item(ticket, raw, digest, False, read_at=time.monotonic()))
+            else:
+                self.pending[digest] = "reading"
+                self.waiting.append(Item(ticket, raw, digest, True))
+
+    def dispatch(self) -> None:
+        for slot in self.pool.idle():
+            if not self.waiting:
+                return
+            item = self.waiting.popleft()
+            self.pool.start(slot, item, item.raw)
+
+    def harvest(self, ready: list[Any]) -> None:
+        now = time.monotonic()
+        for item, (result, verdict) in self.pool.harvest(ready):
+            self.read.append(item._replace(result=result, verdict=verdict, read_at=now))
+            self.pending[item.digest] = "read"
+            self.read.extend(i._replace(read_at=now) for i in self.held.pop(item.digest, []))
+
+    def due(self) -> float | None:
+        """Seconds until what has been read is to be committed (0: now; None: nothing read).
+
+        Now when nothing else is being read or waits to be (group commit: what arrives
+        meanwhile joins the next one), when a transaction's worth is read, or when the oldest
+        read input has waited GATHER_SECONDS for others: a slow read never holds the rest."""
+        if not self.read:
+            return None
+        if (not self.waiting and not self.pool.busy) or len(self.read) >= MAX_COMMIT:
+            return 0.0
+        return max(0.0, self.read[0].read_at + GATHER_SECONDS - time.monotonic())
+
+    def commit(self) -> list[tuple[int, Saved | str]]:
+        """Store what has been read, in one transaction; the outcome for each ticket (a
+        string: the transaction failed, the sender is to retry)."""
+        items, self.read = self.read[:MAX_COMMIT], self.read[MAX_COMMIT:]
+        results = [i.result for i in items if i.fresh and i.result is not None]
+        prepared = Prepared([i.raw for i in items], [i.digest for i in items],
+                             [i.fresh for i in items], lambda: results)
+        outcomes: list[Saved | str]
+        try:
+            outcomes = list(prepared.save(self.store, _Verdicts(items), self.gate))
+        except Exception as exc:  # loop guard: the transaction fails as a whole; senders retry
+            outcomes = [f"{type(exc).__name__}: {exc}"] * len(items)
+        for item in items:
+            if item.fresh:
+                self.pending.pop(item.digest, None)
+        return [(item.ticket, outcome) for item, outcome in zip(items, outcomes, strict=True)]
+
+
+def run(flow: Flow, requests: Connection, answer: Callable[[int, Saved | str], None],
+        when_idle: Callable[[], None], idle_seconds: float) -> None:
+    """Until told to stop (None) or the parent is gone, and what was handed over is
+    answered: take what has arrived, keep the readers busy, store what they have read."""
+    stop = False
+    while not stop or not flow.empty():
+        due = flow.due()
+        timeout = flow.pool.timeout(idle_seconds if due is None else due)
+        watched = flow.pool.connections() + ([] if stop else [requests])
+        ready = wait(watched, timeout) if watched else []
+        if requests in ready:
+            arrivals, stop = _arrivals(requests)
+            flow.admit(arrivals)
+        flow.harvest(ready)
+        if flow.due() == 0.0 and not stop and requests.poll(0):  # more came meanwhile:
+            arrivals, stop = _arrivals(requests)  # they join this commit, if read in time
+            flow.admit(arrivals)
+        flow.dispatch()
+        if flow.due() == 0.0:
+            for ticket, outcome in flow.commit():
+                answer(ticket, outcome)
+        elif not ready and flow.empty() and not stop:
+            when_idle()
+
+
+def _arrivals(requests: Connection) -> tuple[list[tuple[int, RawInput]], bool]:
+    """What is in the pipe now (at most MAX_COMMIT), and whether the parent said stop."""
+    arrivals: list[tuple[int, RawInput]] = []
+    while len(arrivals) < MAX_COMMIT and requests.poll(0):
+        try:
+            item = requests.recv()
+        except EOFError:  # the parent is gone
+            return arrivals, True
+        if item is None:
+            return arrivals, True
+        arrivals.append(item)
+    return arrivals, False
