@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
-from tlsscope.pipeline import DkimCheck, DomainGate, _save
+from tlsscope.pipeline import DkimCheck, DomainGate, _save, quarantine_budget
 from tlsscope.reader_pool import ReaderPool
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
@@ -308,8 +308,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     try:
         results.send(READY)
         if pool is not None:
-            writer_loop.run(writer_loop.Flow(store, pool, gate), requests, answer, when_idle,
-                            IDLE_SECONDS)
+            flow = writer_loop.Flow(store, pool, gate, quarantine_budget(settings))
+            writer_loop.run(flow, requests, answer, when_idle, IDLE_SECONDS)
         else:
             _read_and_write(store, settings, gate, requests, answer, when_idle)
         results.send(None)

@@ -52,7 +52,7 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
         batches += 1
         if batches % COLLECT_EVERY == 0:
             gc.collect()
-        for saved in prepared.save(store, dkim, gate):
+        for saved in prepared.save(store, dkim, gate, quarantine_budget(settings)):
             totals.add(saved)
             if on_saved is not None:
                 on_saved(saved)
@@ -117,7 +117,7 @@ class Prepared:
         self.raws, self.digests, self.fresh, self.results = raws, digests, fresh, results
 
     def save(self, store: Store, dkim: DkimSource | None = None,
-             gate: DomainGate | None = None) -> list[Saved]:
+             gate: DomainGate | None = None, junk_budget: int = 0) -> list[Saved]:
         results = iter(self.results())
         arrivals = []
         refused: dict[int, Saved] = {}
@@ -137,33 +137,39 @@ class Prepared:
             arrivals.append(Arrival(digest, raw.source, raw.data or b"",
                                     raw.received_at or _now(), result, verdict, raw.channel,
                                     raw.peer))
-        saved = iter(save_each_if_need_be(store, arrivals) if arrivals else [])
+        saved = iter(save_each_if_need_be(store, arrivals, junk_budget) if arrivals else [])
         return [refused[i] if i in refused else next(saved) for i in range(len(self.raws))]
 
 
-def save_each_if_need_be(store: Store, arrivals: list[Arrival]) -> list[Saved]:
+def save_each_if_need_be(store: Store, arrivals: list[Arrival],
+                         junk_budget: int = 0) -> list[Saved]:
     """The batch in one transaction; should that fail for something else than the database
     itself, each input on its own: one that cannot be stored (a value the database refuses)
     is kept in quarantine with the reason, and its neighbours commit."""
     try:
-        return store.save(arrivals)
+        return store.save(arrivals, junk_budget)
     except OperationalError:
         raise  # the database is unavailable: the senders retry
     except Exception as exc:  # loop guard: find the input that cannot be stored
         if len(arrivals) == 1:
-            return [_quarantined(store, arrivals[0], exc)]
+            return [_quarantined(store, arrivals[0], exc, junk_budget)]
     out = []
     for arrival in arrivals:
         try:
-            out.extend(store.save([arrival]))
+            out.extend(store.save([arrival], junk_budget))
         except OperationalError:
             raise
         except Exception as exc:  # loop guard: this input alone is set aside
-            out.append(_quarantined(store, arrival, exc))
+            out.append(_quarantined(store, arrival, exc, junk_budget))
     return out
 
 
-def _quarantined(store: Store, arrival: Arrival, exc: Exception) -> Saved:
+def quarantine_budget(settings: Settings) -> int:
+    """quarantine_mb_per_source in bytes (0: no budget)."""
+    return settings.quarantine_mb_per_source * 1024 * 1024
+
+
+def _quarantined(store: Store, arrival: Arrival, exc: Exception, budget: int) -> Saved:
     import logging
 
     why = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -173,7 +179,7 @@ def _quarantined(store: Store, arrival: Arrival, exc: Exception) -> Saved:
     unstorable = InputResult(source=arrival.source, kind=kind, errors=[error(
         "unstorable_input", f"the store refused what was read from this input ({why}); the "
         "raw input is kept")])
-    return store.save([arrival._replace(result=unstorable)])[0]
+    return store.save([arrival._replace(result=unstorable)], budget)[0]
 
 
 def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> Prepared:
@@ -191,10 +197,11 @@ def _save(store: Store, raws: list[RawInput], settings: Settings,
           dkim: DkimSource | None = None, gate: DomainGate | None = None,
           readers: Reading | None = None) -> list[Saved]:
     """`readers`: who reads the new inputs (serve's writer: its reader pool); default here."""
+    budget = quarantine_budget(settings)
     if readers is not None:
-        return _prepare(store, raws, readers).save(store, dkim, gate)
+        return _prepare(store, raws, readers).save(store, dkim, gate, budget)
     with Readers(settings, 0) as own:
-        return _prepare(store, raws, own).save(store, dkim, gate)
+        return _prepare(store, raws, own).save(store, dkim, gate, budget)
 
 
 class DkimSource(Protocol):

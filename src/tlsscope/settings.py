@@ -42,6 +42,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_failure_details: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     """Most failure-details rows (and most policies) one report may list; a report with more
     is rejected, its input quarantined."""
+    quarantine_mb_per_source: Annotated[int, msgspec.Meta(ge=0)] = 100
+    """Most MB of raw junk (rejected inputs and non-reports) kept per sender: a client address
+    (an IPv6 /64), the IMAP mailbox, or mail piped in. Over it, the sender's oldest junk loses
+    its raw bytes (its reasons, digest and arrivals stay); an input with an accepted report is
+    never touched, nor are files the operator ingested. 0: no budget."""
     # `tlsscope serve`
     listen: str = "127.0.0.1:8080"
     """HOST:PORT of the HTTP(S) server: the report intake (and later the dashboard)."""

@@ -57,8 +57,10 @@ class _Verdicts:
 class Flow:
     """Inputs between their arrival and their commit."""
 
-    def __init__(self, store: Store, pool: ReaderPool, gate: DomainGate | None) -> None:
+    def __init__(self, store: Store, pool: ReaderPool, gate: DomainGate | None,
+                 junk_budget: int = 0) -> None:
         self.store, self.pool, self.gate = store, pool, gate
+        self.junk_budget = junk_budget
         self.waiting: deque[Item] = deque()
         self.pending: dict[str, str] = {}
         self.held: dict[str, list[Item]] = {}  # repeats of an input being read
@@ -115,7 +117,8 @@ class Flow:
                              [i.fresh for i in items], lambda: results)
         outcomes: list[Saved | str]
         try:
-            outcomes = list(prepared.save(self.store, _Verdicts(items), self.gate))
+            outcomes = list(prepared.save(self.store, _Verdicts(items), self.gate,
+                                          self.junk_budget))
         except Exception as exc:  # loop guard: the transaction fails as a whole; senders retry
             outcomes = [f"{type(exc).__name__}: {exc}"] * len(items)
         for item in items:

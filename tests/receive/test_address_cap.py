@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tlsscope.receive.address_cap import AddressCap, client_key, networks
+from tlsscope.clients import client_key
+from tlsscope.receive.address_cap import AddressCap, networks
 
 
 def test_a_client_is_its_ipv4_address_or_its_ipv6_64() -> None:

@@ -97,8 +97,8 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
     # batch's writes and its commit, where a rebuilder could take a mark away too early.
     original = write_module.save
 
-    def slow_commit(connection: Any, batch: Any) -> Any:
-        saved = original(connection, batch)
+    def slow_commit(connection: Any, batch: Any, junk_budget: int = 0) -> Any:
+        saved = original(connection, batch, junk_budget)
         time.sleep(0.002)
         return saved
 

@@ -100,8 +100,11 @@ def quarantine_list(held: list[StoredInput], console: Console) -> None:
     for name in ("Input", "Received", "Source", "Kind", "Arrivals", "Why"):
         table.add_column(name, overflow="fold")
     for h in held:
+        why = "\n".join(f"{e.code}: {e.message} {e.path}".strip() for e in h.errors)
+        if not h.kept:
+            why += "\n(bytes dropped: over the sender's quarantine budget)"
         table.add_row(h.sha256[:16], str(h.received_at), _t(h.source), h.kind, str(h.arrivals),
-                      _t("\n".join(f"{e.code}: {e.message} {e.path}".strip() for e in h.errors)))
+                      _t(why))
     console.print(table)
 
 

@@ -1,9 +1,8 @@
 """How many connections one client may hold open at once, on HTTP and on SMTP.
 
-A client is its address: an IPv4 address (an IPv4-mapped IPv6 peer counts as its IPv4
-address), or the /64 of an IPv6 address (one site usually holds a whole /64, so counting
-single IPv6 addresses would cap nothing). Exempt networks (the reverse proxies trusted for
-X-Forwarded-For, whose clients all share their address) are not counted.
+A client is its address, or the /64 of an IPv6 address (tlsscope.clients). Exempt networks
+(the reverse proxies trusted for X-Forwarded-For, whose clients all share their address) are
+not counted.
 """
 
 from __future__ import annotations
@@ -12,20 +11,9 @@ import ipaddress
 from collections import Counter
 from collections.abc import Iterable
 
+from tlsscope.clients import client_key
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def client_key(host: str) -> str:
-    """The name under which connections from `host` are counted."""
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host  # not an address (a Unix socket peer): counted as it is named
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 def networks(spec: str) -> tuple[bool, tuple[Network, ...]]:

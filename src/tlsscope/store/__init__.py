@@ -120,8 +120,11 @@ class Store:
             query = select(t.inputs.c.sha256).where(t.inputs.c.sha256.in_(list(digests)))
             return {row[0] for row in connection.execute(query)}
 
-    def save(self, batch: Sequence[Arrival]) -> list[Saved]:
+    def save(self, batch: Sequence[Arrival], junk_budget: int = 0) -> list[Saved]:
         """Store a batch in one transaction: all of it, or (on a crash) none of it.
+
+        `junk_budget`: bytes of raw junk kept per sender; over it, the sender's oldest junk
+        loses its bytes in the same transaction (store/junk.py). 0: no budget.
 
         Writers take row locks in one order (sorted keys), so they do not deadlock; should the
         database still pick this transaction as a deadlock victim, it is retried.
@@ -130,7 +133,7 @@ class Store:
             try:
                 with self.engine.connect().execution_options(tlsscope_write=True) as connection:
                     with connection.begin():
-                        return write.save(connection, batch)
+                        return write.save(connection, batch, junk_budget)
             except OperationalError as exc:
                 if attempt + 1 == _RETRIES or not _retryable(exc):
                     raise
@@ -164,13 +167,15 @@ class Store:
             return queries.quarantine(connection)
 
     def raw(self, digest: str) -> bytes | None:
-        """An input's bytes exactly as they arrived."""
+        """An input's bytes exactly as they arrived (None: unknown, or junk whose bytes were
+        dropped to keep its sender within the quarantine's budget)."""
         with self.engine.connect() as connection:
             stored = queries.raw_input(connection, digest)
         return None if stored is None else write.unpack(*stored)
 
     def inputs(self) -> Iterator[tuple[str, str, bytes]]:
-        """Every stored input as (sha256, source, bytes), for re-reading."""
+        """Every stored input as (sha256, source, bytes), for re-reading (not the junk whose
+        bytes were dropped: there is nothing to read again)."""
         with self.engine.connect() as connection:
             digests = [row[0] for row in connection.execute(
                 select(t.inputs.c.sha256).order_by(t.inputs.c.received_at, t.inputs.c.sha256))]
@@ -179,8 +184,9 @@ class Store:
                 row = connection.execute(select(t.inputs.c.source, t.inputs.c.codec,
                                                 t.inputs.c.raw)
                                          .where(t.inputs.c.sha256 == digest)).first()
-            if row is not None:
-                yield digest, row[0], write.unpack(row[1], row[2])
+            data = write.unpack(row[1], row[2]) if row is not None else None
+            if row is not None and data is not None:
+                yield digest, row[0], data
 
     def analyze(self) -> None:
         """Refresh the query planner's statistics (PostgreSQL; SQLite plans without them)."""

@@ -51,6 +51,8 @@ class StoredInput(msgspec.Struct, kw_only=True):
     errors: list[Finding]
     warnings: list[Finding]
     arrivals: int = 1
+    kept: bool = True
+    """False once its raw bytes were dropped (junk over its sender's quarantine budget)."""
     dkim_result: str | None = None
     """pass, fail or none for a mail whose DKIM was checked (RFC 8460 §3); else None."""
     dkim_domain: str | None = None

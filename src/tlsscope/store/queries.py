@@ -165,17 +165,19 @@ def _stored_input(row: Any, arrivals: int) -> StoredInput:
                        received_at=utc(row["received_at"]), size=row["size"], kind=row["kind"],
                        outcome=row["outcome"], errors=findings(row["errors"], Severity.ERROR),
                        warnings=findings(row["warnings"]), arrivals=arrivals,
+                       kept=row["codec"] != "dropped",
                        dkim_result=row["dkim_result"], dkim_domain=row["dkim_domain"],
                        dkim_aligned=row["dkim_aligned"], dkim_tlsrpt_key=row["dkim_tlsrpt_key"],
                        dkim_detail=row["dkim_detail"])
 
 
 def quarantine(connection: Connection) -> list[StoredInput]:
-    counts = (select(t.arrivals.c.input_sha256, func.count().label("n"))
-              .group_by(t.arrivals.c.input_sha256).subquery())
-    query = (select(t.inputs, counts.c.n)
-             .join(counts, counts.c.input_sha256 == t.inputs.c.sha256)
-             .where(t.inputs.c.outcome == "rejected").order_by(t.inputs.c.received_at))
+    """The rejected inputs, oldest first, without their raw bytes (up to 10 MB each)."""
+    i = t.inputs
+    arrivals = (select(func.count()).select_from(t.arrivals)
+                .where(t.arrivals.c.input_sha256 == i.c.sha256).scalar_subquery())
+    query = (select(*[c for c in i.c if c.name != "raw"], arrivals.label("n"))
+             .where(i.c.outcome == "rejected").order_by(i.c.received_at))
     return [_stored_input(row, int(row["n"])) for row in connection.execute(query).mappings()]
 
 

@@ -61,6 +61,14 @@ inputs = Table(
     Column("dkim_aligned", Boolean),
     Column("dkim_tlsrpt_key", Boolean),
     Column("dkim_detail", Text),
+    # Who sent it (migration 0013), for the quarantine's budget per source: the client
+    # (tlsscope.clients: an address, an IPv6 /64) for HTTPS, SMTP and LMTP; "imap" or
+    # "stdin" (mail piped in by an MTA); "" for files, which the operator chose. raw_size: the
+    # bytes `raw` holds; 0 once a junk input's bytes were dropped (codec "dropped") to keep its
+    # source within quarantine_mb_per_source. Indexed for junk only (ix_inputs_junk, in the
+    # migration, like ix_inputs_rejected).
+    Column("origin", Text, nullable=False, server_default=""),
+    Column("raw_size", BigInteger, nullable=False, server_default="0"),
     # Only the quarantine is looked up by outcome: migration 0001 indexes just those rows
     # (ix_inputs_rejected, WHERE outcome = 'rejected', on both databases). Not declared here:
     # a postgresql_where would load the PostgreSQL dialect (~45 ms) at every start on SQLite.

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receipts import Saved
-from tlsscope.store import rollups
+from tlsscope.store import junk, rollups
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
 from tlsscope.store.rows import BIGINT_MAX, ReportRows, Rollup, encode_findings
@@ -71,7 +71,10 @@ def pack(data: bytes) -> tuple[str, bytes]:
     return ("zlib", packed) if len(packed) < len(data) * 0.9 else ("identity", data)
 
 
-def unpack(codec: str, stored: bytes) -> bytes:
+def unpack(codec: str, stored: bytes) -> bytes | None:
+    """The bytes as they arrived; None once dropped (the quarantine's budget: store/junk.py)."""
+    if codec == junk.DROPPED:
+        return None
     return zlib.decompress(stored) if codec == "zlib" else stored
 
 
@@ -186,10 +189,15 @@ def _converter(table: Table, names: list[str], dialect: Any) -> Any:
     return convert
 
 
-def save(connection: Connection, batch: Sequence[Arrival]) -> list[Saved]:
+def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0) -> list[Saved]:
+    """`junk_budget`: bytes of raw junk kept per sender (store/junk.py); 0: no budget."""
     now = dt.datetime.now(dt.UTC)
     fresh = [a for a in batch if a.result is not None]
     new_inputs = set(_insert_new(connection, t.inputs, "sha256", [_input_row(a) for a in fresh]))
+    if junk_budget:
+        junk.keep_within(connection, [
+            junk.origin_of(a.channel, a.peer) for a in fresh if a.digest in new_inputs
+            and a.result is not None and a.result.outcome.value in junk.JUNK], junk_budget)
     stored_outcome = _known_outcomes(connection, [a.digest for a in batch
                                                   if a.digest not in new_inputs])
     report_rows: list[tuple[Arrival, ReportRows]] = []
@@ -230,7 +238,8 @@ def _input_row(arrival: Arrival) -> dict[str, Any]:
     # too: one NUL or lone surrogate must not make the batch unstorable (parse/clean.py).
     return {"sha256": arrival.digest, "source": clean(arrival.source),
             "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
-            "outcome": result.outcome.value, "codec": codec, "raw": raw,
+            "outcome": result.outcome.value, "codec": codec, "raw": raw, "raw_size": len(raw),
+            "origin": junk.origin_of(arrival.channel, arrival.peer),
             "errors": encode_findings(result.errors),
             "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION,
             "dkim_result": dkim.result if dkim else None,
