@@ -73,6 +73,7 @@ CODES: dict[str, str] = {
     "too_many_rows": "a report lists more failure-details rows (or policies) than "
                      "max_failure_details",
     "future_date_range": "the date range starts after the time the report was read",
+    "value_too_long": "a string of the report is longer than max_field_chars",
     # warnings about the input and its envelope
     "not_a_report": "the input is not a TLS-RPT report; the message says what it looks like",
     "ignored_content": "part of the input is not a report and was passed over",
@@ -93,6 +94,7 @@ CODES: dict[str, str] = {
     "text_replaced": "a NUL or a lone surrogate in a string (not text a database holds) was "
                      "replaced by U+FFFD",
     "not_utf8": "the JSON is not UTF-8 (I-JSON requires it)",
+    "long_value": "a string is far longer than anyone writes in that field; kept",
     "report_array": "several reports in one JSON array",
     "draft_single_policy": "a draft-era single 'policy' object was read as 'policies'",
     "unknown_member": "a member RFC 8460 does not define; kept as an extra",

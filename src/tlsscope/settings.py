@@ -42,6 +42,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_failure_details: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     """Most failure-details rows (and most policies) one report may list; a report with more
     is rejected, its input quarantined."""
+    max_field_chars: Annotated[int, msgspec.Meta(ge=1024)] = 65_536
+    """Longest string a report may hold (an organisation name, a policy-string line, ...); a
+    report with a longer one is rejected (value_too_long). Shorter but unusually long strings
+    are kept with a long_value warning."""
     quarantine_mb_per_source: Annotated[int, msgspec.Meta(ge=0)] = 100
     """Most MB of raw junk (rejected inputs and non-reports) kept per sender: a client address
     (an IPv6 /64), the IMAP mailbox, or mail piped in. Over it, the sender's oldest junk loses

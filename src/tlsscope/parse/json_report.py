@@ -35,6 +35,7 @@ _DECODER = msgspec.json.Decoder(Report)
 _BOM = b"\xef\xbb\xbf"
 MAX_JSON_DEPTH = 64  # a report is 6 levels deep; extras rarely add more than a few
 DEFAULT_MAX_ROWS = 10_000  # Settings.max_failure_details
+DEFAULT_MAX_CHARS = 65_536  # Settings.max_field_chars
 _INT_DIGITS = 4300  # Python reads longer integers only with sys.set_int_max_str_digits
 
 
@@ -45,27 +46,30 @@ class NotAReport(Exception):
 Rejection = list[Finding]
 
 
-def read_json(data: bytes, max_rows: int = DEFAULT_MAX_ROWS) -> list[ReadReport | Rejection]:
+def read_json(data: bytes, max_rows: int = DEFAULT_MAX_ROWS,
+              max_chars: int = DEFAULT_MAX_CHARS) -> list[ReadReport | Rejection]:
     """Read one JSON document: a report, or (tolerated) an array of reports.
 
     Raises `ReportError` when the bytes are not JSON, `NotAReport` when the JSON is not a
     report. A report with errors comes back as a `Rejection` (its error findings); so does one
-    with more than `max_rows` failure-details rows (or policies).
+    with more than `max_rows` failure-details rows (or policies), or a string longer than
+    `max_chars`.
     """
+    limits = (max_rows, max_chars)
     head: list[Finding] = []
     if data.startswith(_BOM):
         data = data[3:]
         head.append(Finding("utf8_bom", "JSON starts with a UTF-8 byte order mark (RFC 8259 §8.1)"))
     if suspect(data):  # strings with NUL or lone surrogates: cleaned on the tolerant path
-        return _tolerant(data, head, max_rows)
+        return _tolerant(data, head, limits)
     try:
         report = _DECODER.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-        return _tolerant(data, head, max_rows)
+        return _tolerant(data, head, limits)
     too_many = _too_many_rows([len(entry.details) for entry in report.policies], max_rows)
     if too_many is not None:
         return [[too_many]]
-    c = Collector()
+    c = Collector(max_rows, max_chars)
     c.warnings.extend(head)
     validate(report, c)
     if c.errors:  # validate's errors (a policy-domain that is not a domain name)
@@ -83,7 +87,8 @@ def _too_many_rows(rows: list[int], limit: int) -> Finding | None:
     return None
 
 
-def _tolerant(data: bytes, head: list[Finding], max_rows: int) -> list[ReadReport | Rejection]:
+def _tolerant(data: bytes, head: list[Finding], limits: tuple[int, int],
+              ) -> list[ReadReport | Rejection]:
     # msgspec decodes plain JSON twice as fast as the standard library. Anything it refuses
     # (bad JSON, other encodings, NaN, numbers out of range), the standard library explains
     # with a position; and a count written with a fraction or exponent is decoded again there,
@@ -98,12 +103,12 @@ def _tolerant(data: bytes, head: list[Finding], max_rows: int) -> list[ReadRepor
     else:
         _check_depth(data, value)
         try:
-            return _tolerant_value(value, list(head), max_rows, dirty)
+            return _tolerant_value(value, list(head), limits, dirty)
         except NeedExactNumbers:
             pass
     value = _decode_stdlib(data, head)
     _check_depth(data, value)
-    return _tolerant_value(value, head, max_rows, dirty)
+    return _tolerant_value(value, head, limits, dirty)
 
 
 def _too_deep(path: str = "") -> ReportError:
@@ -138,7 +143,7 @@ def _deep_path(value: Any) -> str:
     return ""
 
 
-def _tolerant_value(value: Any, head: list[Finding], max_rows: int, dirty: bool,
+def _tolerant_value(value: Any, head: list[Finding], limits: tuple[int, int], dirty: bool,
                     ) -> list[ReadReport | Rejection]:
     if isinstance(value, list):
         if not value or not all(looks_like_report(item) for item in value):
@@ -146,19 +151,19 @@ def _tolerant_value(value: Any, head: list[Finding], max_rows: int, dirty: bool,
         head.append(Finding("report_array", f"a JSON array of {len(value)} reports"))
         out: list[ReadReport | Rejection] = []
         for i, item in enumerate(value):
-            for result in _one(item, head, max_rows, dirty):
+            for result in _one(item, head, limits, dirty):
                 if isinstance(result, ReadReport):
                     result.location = f"[{i}]"
                 out.append(result)
         return out
     if not looks_like_report(value):
         raise NotAReport(_describe(value))
-    return _one(value, head, max_rows, dirty)
+    return _one(value, head, limits, dirty)
 
 
-def _one(value: dict[str, Any], head: list[Finding], max_rows: int, dirty: bool,
+def _one(value: dict[str, Any], head: list[Finding], limits: tuple[int, int], dirty: bool,
          ) -> list[ReadReport | Rejection]:
-    c = Collector(max_rows)
+    c = Collector(*limits)
     c.warnings.extend(head)
     if dirty:  # some string may hold NUL or a lone surrogate: clean them all, first
         found = Scrubbed()

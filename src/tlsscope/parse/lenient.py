@@ -56,14 +56,15 @@ _REQUIRED = {id(known): frozenset(name for name, required in known.items() if re
 class Collector:
     """Findings, extras and original values gathered while reading one report."""
 
-    __slots__ = ("errors", "extras", "max_rows", "originals", "warnings")
+    __slots__ = ("errors", "extras", "max_chars", "max_rows", "originals", "warnings")
 
-    def __init__(self, max_rows: int = 10_000) -> None:
+    def __init__(self, max_rows: int = 10_000, max_chars: int = 65_536) -> None:
         self.errors: list[Finding] = []
         self.warnings: list[Finding] = []
         self.extras: dict[str, dict[str, Any]] = {}
         self.originals: dict[str, Any] = {}
         self.max_rows = max_rows  # failure-details rows (and policies) one report may have
+        self.max_chars = max_chars  # the longest string one report may hold (parse/lengths.py)
 
     def warn(self, code: str, message: str, path: str) -> None:
         self.warnings.append(warning(code, message, path))

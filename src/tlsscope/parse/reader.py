@@ -161,7 +161,8 @@ def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None
 
 def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
     try:
-        outcomes = read_json(data, reading.settings.max_failure_details)
+        outcomes = read_json(data, reading.settings.max_failure_details,
+                             reading.settings.max_field_chars)
     except NotAReport as exc:
         raise_note(reading, layer, str(exc))
         return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tlsscope.parse.lengths import check_lengths
 from tlsscope.parse.lenient import Collector
 from tlsscope.parse.values import (
     check_domain,
@@ -77,6 +78,9 @@ class _PolicyVerdict:
 
 
 def validate(report: Report, c: Collector) -> None:
+    check_lengths(report, c)
+    if c.errors:  # a string past max_field_chars: refused, nothing more to look at
+        return
     span = report.date_range
     start, end = span.start_datetime, span.end_datetime
     if start.tzinfo is not _UTC or end.tzinfo is not _UTC:
