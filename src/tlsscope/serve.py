@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -197,6 +198,30 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings,
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             stopping(sig, frame)  # uvicorn's own would ignore a second SIGTERM
 
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            """uvicorn's, with a budget for the TLS handshake: the loop's default waits 60 s,
+            and the header timeout and the per-address cap start only once it is done (the
+            HTTP protocol sees a connection after its handshake)."""
+            loop: Any = asyncio.get_running_loop()
+            create_server = loop.create_server
+
+            async def with_handshake_budget(*args: Any, **kwargs: Any) -> asyncio.Server:
+                if kwargs.get("ssl") is not None:
+                    kwargs["ssl_handshake_timeout"] = settings.http_header_timeout
+                server: asyncio.Server = await create_server(*args, **kwargs)
+                return server
+
+            try:
+                loop.create_server = with_handshake_budget
+            except AttributeError:  # a loop whose methods cannot be replaced: its 60 s
+                log.warning("the TLS handshake has the event loop's own budget (60 s)")
+                await super().startup(sockets)
+                return
+            try:
+                await super().startup(sockets)
+            finally:
+                del loop.create_server  # the loop's own again
+
     config = uvicorn.Config(
         front.QuietDisconnects(app), host=host, port=port, log_config=None, access_log=False,
         proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -268,7 +293,8 @@ async def _mail_servers(settings: Settings, deliver: Any,
         host, port = host_port(settings.smtp_listen, "smtp_listen")
         cap = AddressCap(settings.smtp_max_sessions_per_address)
         servers.append(await loop.create_server(
-            lambda: ReportSMTP(handler, cap=cap, data_size_limit=limit, tls_context=context,
+            lambda: ReportSMTP(handler, cap=cap, lifetime=settings.smtp_session_seconds,
+                               data_size_limit=limit, tls_context=context,
                                enable_SMTPUTF8=True, ident="tlsscope", timeout=idle),
             host, port))
     if settings.lmtp_listen:

@@ -121,6 +121,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     smtp_max_sessions_per_address: Annotated[int, msgspec.Meta(ge=0)] = 10
     """Most SMTP sessions open at once from one client address (an IPv6 /64); more are
     answered 421 4.7.0 and closed. 0: no cap."""
+    smtp_session_seconds: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+    """Longest an SMTP session may stay open, however busy; then 421 4.4.2 and it is closed
+    (a mail being stored is first given its receipt)."""
     imap: str = ""
     """Mailbox to drain: imaps://USER@HOST[:PORT]/MAILBOX (imap:// STARTTLS); empty: none."""
     imap_password: str = ""

@@ -123,23 +123,25 @@ def test_sessions_over_the_per_address_cap_get_421(served: tuple[Served, int]) -
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, ssl.SSLContext]]:
-    """`tlsscope serve --tls-cert` with smtp_require_starttls (its HTTP is HTTPS then)."""
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, ssl.SSLContext, int]]:
+    """`tlsscope serve --tls-cert` with smtp_require_starttls (its HTTP is HTTPS then, with a
+    header timeout of 2 s): the SMTP port, a client context, the HTTPS port."""
     folder = tmp_path_factory.mktemp("starttls")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "mx.example.com")
     cert.private_key_pem.write_to_path(str(folder / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
-    port = free_port()
+    port, https = free_port(), free_port()
     with (folder / "serve.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tlsscope", "serve", "--db",
-             f"sqlite:///{folder / 'serve.db'}", "--listen", f"127.0.0.1:{free_port()}",
+             f"sqlite:///{folder / 'serve.db'}", "--listen", f"127.0.0.1:{https}",
              "--smtp", f"127.0.0.1:{port}", "--rua-address", RUA,
              "--tls-cert", str(folder / "cert.pem"), "--tls-key", str(folder / "key.pem")],
             stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
             env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never", "TLSSCOPE_CHECK_EVERY_HOURS": "0",
-                 "TLSSCOPE_CHECK_ON_FAILURE": "false", "TLSSCOPE_SMTP_REQUIRE_STARTTLS": "true"})
+                 "TLSSCOPE_CHECK_ON_FAILURE": "false", "TLSSCOPE_SMTP_REQUIRE_STARTTLS": "true",
+                 "TLSSCOPE_HTTP_HEADER_TIMEOUT": "2"})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -154,14 +156,14 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, ssl.SSL
             time.sleep(0.05)
         context = ssl.create_default_context()
         ca.configure_trust(context)
-        yield port, context
+        yield port, context, https
     finally:
         os.killpg(process.pid, 9)
         process.wait(10)
 
 
-def test_mail_from_before_starttls_gets_530(tls: tuple[int, ssl.SSLContext]) -> None:
-    port, context = tls
+def test_mail_from_before_starttls_gets_530(tls: tuple[int, ssl.SSLContext, int]) -> None:
+    port, context, _ = tls
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         client.ehlo()
         assert client.has_extn("starttls")
@@ -217,3 +219,67 @@ def test_the_wait_for_the_writer_is_not_idle_time() -> None:
 
     assert asyncio.run(scenario()) == (451, b"4.3.0 Cannot store the report right now; "
                                             b"please try again later")
+
+
+def test_a_session_that_never_goes_idle_ends_after_its_lifetime() -> None:
+    """NOOP every 0.3 s keeps the idle timeout away; the lifetime (2 s) still ends it with
+    421 4.4.2. A mail being stored when the lifetime ends is answered first."""
+
+    async def slow(raw: RawInput) -> Saved:
+        await asyncio.sleep(1.5)
+        raise StoreUnavailable("slow writer")
+
+    async def scenario() -> tuple[float, bytes, tuple[int, bytes]]:
+        handler = ReportHandler(slow, [RUA])
+        server = await asyncio.get_running_loop().create_server(
+            lambda: ReportSMTP(handler, lifetime=2.0, timeout=5.0), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            busy = await asyncio.to_thread(noop_until_closed, port)
+            stored = await asyncio.to_thread(data_across_the_end, port)
+            return (*busy, stored)
+        finally:
+            server.close()
+
+    def noop_until_closed(port: int) -> tuple[float, bytes]:
+        with session(port) as sock:
+            assert first_line(sock).startswith(b"220 ")
+            started = time.monotonic()
+            while True:
+                sock.sendall(b"NOOP\r\n")
+                line = first_line(sock)
+                if not line.startswith(b"250"):
+                    return time.monotonic() - started, line
+                time.sleep(0.3)
+
+    def data_across_the_end(port: int) -> tuple[int, bytes]:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.ehlo()
+            time.sleep(1.0)  # DATA then runs past the 2 s lifetime, in the writer's wait
+            client.mail("noreply@google.com")
+            client.rcpt(RUA)
+            return client.data(mail("google-tlsrpt-digest-success-1.eml"))
+
+    seconds, line, stored = asyncio.run(scenario())
+    assert line == b"421 4.4.2 this session has lasted too long; please reconnect\r\n"
+    assert 1.7 < seconds < 3.5, seconds
+    assert stored[0] == 451  # the writer's answer came, not a cut connection
+
+
+def test_a_tls_handshake_that_never_comes_is_closed_after_the_header_timeout(
+        tls: tuple[int, ssl.SSLContext, int]) -> None:
+    """20 connections that never start their TLS handshake (the loop's default would hold
+    each 60 s, before the per-address cap or the header timeout could see it) are closed
+    after http_header_timeout (2 s); a real client is served meanwhile."""
+    _, context, https = tls
+    silent = [socket.create_connection(("127.0.0.1", https), timeout=10) for _ in range(20)]
+    try:
+        with socket.create_connection(("127.0.0.1", https), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as client:
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert first_line(client).startswith(b"HTTP/1.1 ")  # answered
+        waited = [closed_within(sock, 6) for sock in silent]
+    finally:
+        for sock in silent:
+            sock.close()
+    assert max(waited) < 4, waited

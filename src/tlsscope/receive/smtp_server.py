@@ -6,6 +6,9 @@ stores the mail is smtp.py's `ReportHandler`).
   DATA is not idle time (the client waits for us; writer_answer_seconds bounds it).
 - A cap on SMTP sessions per client address (`cap`, see address_cap.py): one too many is
   answered 421 4.7.0 and closed at once, before the greeting.
+- A session lifetime (`lifetime`, seconds): a session open that long, however busy (a client
+  that sends NOOP for ever), is answered 421 4.4.2 and closed; a mail being stored then is
+  given until its receipt. The sender reconnects, and what it had not sent is sent again.
 
 These hook aiosmtpd 1.4's `_reset_timeout`, `_timeout_handle` and `_call_handler_hook`;
 tests/receive/test_smtp_server.py holds them to it.
@@ -24,15 +27,19 @@ from tlsscope.receive.address_cap import AddressCap
 
 log = logging.getLogger("tlsscope.smtp")
 TOO_MANY = b"421 4.7.0 too many connections from your address\r\n"
+TOO_LONG = b"421 4.4.2 this session has lasted too long; please reconnect\r\n"
 
 
 class ReportSMTP(SMTP):
     """aiosmtpd's SMTP with an idle timeout that counts DATA's bytes as activity and not the
     wait for the writer, and a cap on sessions per client address (`cap`)."""
 
-    def __init__(self, handler: Any, *, cap: AddressCap | None = None, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, *, cap: AddressCap | None = None,
+                 lifetime: float | None = None, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._cap = cap
+        self._lifetime = lifetime
+        self._ending: asyncio.TimerHandle | None = None
         self._counted = ""  # the host counted against the cap
         self._turned_away = False
         self._in_data = False
@@ -50,11 +57,29 @@ class ReportSMTP(SMTP):
                 transport.close()
                 return
             self._counted = host
+        if self.transport is None and self._lifetime is not None:
+            self._ending = asyncio.get_running_loop().call_later(self._lifetime, self._end)
         super().connection_made(transport)
+
+    def _end(self) -> None:
+        """The session's lifetime is over: 421 and close, once a mail in hand is stored."""
+        if self._storing:
+            self._ending = asyncio.get_running_loop().call_later(1.0, self._end)
+            return
+        self._ending = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            log.info("session closed", extra={"fields": {
+                "client": self._counted, "why": f"open for {self._lifetime:g} s"}})
+            cast(asyncio.WriteTransport, transport).write(TOO_LONG)
+            transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._turned_away:
             return
+        if self._ending is not None:
+            self._ending.cancel()
+            self._ending = None
         if self._counted and self._cap is not None:
             self._cap.give(self._counted)
             self._counted = ""
