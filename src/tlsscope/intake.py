@@ -308,7 +308,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     try:
         results.send(READY)
         if pool is not None:
-            flow = writer_loop.Flow(store, pool, gate, quarantine_budget(settings))
+            flow = writer_loop.Flow(store, pool, gate, quarantine_budget(settings),
+                                    settings.dkim_required)
             writer_loop.run(flow, requests, answer, when_idle, IDLE_SECONDS)
         else:
             _read_and_write(store, settings, gate, requests, answer, when_idle)

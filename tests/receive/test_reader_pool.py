@@ -44,8 +44,8 @@ class Writer:
     """The writer process's loop (writer_loop.run), driven step by step, with the time each
     ticket was answered."""
 
-    def __init__(self, store: Store, pool: ReaderPool) -> None:
-        self.flow = Flow(store, pool, None)
+    def __init__(self, store: Store, pool: ReaderPool, dkim_required: bool = False) -> None:
+        self.flow = Flow(store, pool, None, dkim_required=dkim_required)
         self.tickets = 0
         self.answers: dict[int, Saved | str] = {}
         self.answered: dict[int, float] = {}
@@ -62,6 +62,9 @@ class Writer:
             self.flow.dispatch()
             ready = wait(self.flow.pool.connections(), self.flow.pool.timeout(1.0))
             self.flow.harvest(ready)
+            for ticket, outcome in self.flow.retries:
+                self.answers[ticket] = outcome
+            self.flow.retries.clear()
             while self.flow.read:
                 for ticket, outcome in self.flow.commit():
                     self.answers[ticket] = outcome
@@ -69,6 +72,17 @@ class Writer:
         out = [self.answers[t] for t in tickets]
         assert all(isinstance(o, Saved) for o in out), out
         return out  # type: ignore[return-value]
+
+    def retried(self, tickets: list[int]) -> list[str]:
+        """The answers of inputs the sender is to send again (each a reason)."""
+        deadline = time.monotonic() + 30
+        while not all(t in self.answers for t in tickets) and time.monotonic() < deadline:
+            self.flow.dispatch()
+            self.flow.harvest(wait(self.flow.pool.connections(), 0.5))
+            for ticket, outcome in self.flow.retries:
+                self.answers[ticket] = outcome
+            self.flow.retries.clear()
+        return [str(self.answers[t]) for t in tickets]
 
 
 def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
@@ -130,3 +144,37 @@ def test_an_input_over_the_memory_budget_is_set_aside(store: Store) -> None:
     assert saved[0].outcome is Outcome.REJECTED
     assert saved[1].outcome is Outcome.ACCEPTED
     assert any("reading_budget" in r or "MemoryError" in r for r in saved[0].reasons), saved[0]
+
+
+def test_required_dkim_that_cannot_be_looked_up_is_retried_not_quarantined(
+        store: Store) -> None:
+    """A nameserver that does not answer says nothing about the mail: with dkim_required the
+    sender is told to try again (the mail is not stored, so not known), and once the DNS
+    answers, the same mail is checked and stored."""
+    from tests.dnsserver import DnsServer
+    from tests.receive.test_dkim import PUBLIC
+
+    signed = sign(MAIL)
+    with silent_server() as nameserver:
+        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", dkim_required=True)
+        pool = ReaderPool(settings, live=True, size=1)
+        try:
+            writer = Writer(store, pool, dkim_required=True)
+            [why] = writer.retried(writer.send(_raw("signed.eml", signed)))
+        finally:
+            pool.close()
+    assert why.startswith("DKIM is required and a signing key could not be looked up")
+    assert store.quarantine() == [] and store.reports() == []
+    records = {"tls2026._domainkey.mailer.example": [
+        ("TXT", f"v=DKIM1; k=rsa; s=tlsrpt; p={PUBLIC}")]}
+    with DnsServer(records) as dns:
+        host, port = dns.address
+        settings = Settings(dns_nameserver=f"{host}:{port}", dkim_verify="live",
+                            dkim_required=True)
+        pool = ReaderPool(settings, live=True, size=1)
+        try:
+            writer = Writer(store, pool, dkim_required=True)
+            [saved] = writer.until_answered(writer.send(_raw("signed.eml", signed)))
+        finally:
+            pool.close()
+    assert saved.outcome is Outcome.ACCEPTED, saved

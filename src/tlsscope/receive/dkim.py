@@ -18,6 +18,11 @@ from tlsscope.store import DkimVerdict
 
 DnsTxt = Callable[[str], str | None]
 
+
+class DnsUnavailable(Exception):
+    """A key lookup got no answer (a timeout, SERVFAIL): the mail's DKIM is a temporary error
+    (RFC 8601 §2.7.1 temperror), not a failure."""
+
 _SUBMITTER = re.compile(rb"^TLS-Report-Submitter:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -28,7 +33,8 @@ CACHE_SIZE = 1024
 
 
 def resolver(nameserver: str | None = None, timeout: float = 3.0) -> DnsTxt:
-    """TXT lookups with dnspython: the system's resolver, or HOST:PORT; never raises.
+    """TXT lookups with dnspython: the system's resolver, or HOST:PORT. A lookup that got no
+    answer raises DnsUnavailable; a name without a key is None.
 
     Answers (a key, or none) are cached for CACHE_SECONDS; a lookup that got no answer at all
     (timeout, SERVFAIL) is not, so that one outage does not fail a selector for the life of
@@ -46,10 +52,11 @@ def resolver(nameserver: str | None = None, timeout: float = 3.0) -> DnsTxt:
             return hit[1]
         answer = client.txt(name)
         found = "".join(answer.values) if answer.status == OK and answer.values else None
-        if not answer.failed:
-            if len(cache) >= CACHE_SIZE:
-                cache.pop(next(iter(cache)))  # the oldest entry
-            cache[name] = (now + CACHE_SECONDS, found)
+        if answer.failed:
+            raise DnsUnavailable(f"no answer for {name} ({answer.reason or answer.status})")
+        if len(cache) >= CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # the oldest entry
+        cache[name] = (now + CACHE_SECONDS, found)
         return found
 
     return txt
@@ -83,6 +90,7 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
         failures.append(f"{count} DKIM-Signature headers: only the first {MAX_SIGNATURES} "
                         "were tried")
     deadline = time.monotonic() + BUDGET_SECONDS
+    unanswered = False  # a key lookup got no answer: temperror unless another one passes
     for index in range(min(count, MAX_SIGNATURES)):
         if time.monotonic() > deadline:
             failures.append(f"the DKIM budget of {BUDGET_SECONDS:g} s ran out after "
@@ -92,6 +100,8 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
             good = signer.verify(idx=index, dnsfunc=dnsfunc)
         except dkim.DKIMException as exc:
             good, reason = False, str(exc)
+        except DnsUnavailable as exc:
+            good, reason, unanswered = False, f"the key could not be looked up: {exc}", True
         else:
             reason = "signature does not verify"
         domain = signer.domain.decode() if signer.domain else None
@@ -99,11 +109,16 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
             failures.append(f"{domain or '?'}: {reason}")
             continue
         aligned = bool(domain and who and _related(domain, who))
-        key = lookup(f"{signer.selector.decode()}._domainkey.{domain}") or ""
+        try:
+            key = lookup(f"{signer.selector.decode()}._domainkey.{domain}") or ""
+        except DnsUnavailable:  # answered a moment ago, for the signature itself
+            key = ""
         services = re.search(r"(?:^|;)\s*s\s*=\s*([^;]*)", key)
         tlsrpt_key = services is None or "tlsrpt" in services.group(1) or "*" in services.group(1)
         if aligned:
             return DkimVerdict("pass", domain, True, tlsrpt_key, "verified and aligned with "
                               f"the submitter {who}")
         failures.append(f"{domain}: verified, but not aligned with the submitter {who or '?'}")
+    if unanswered:
+        return DkimVerdict("temperror", None, False, None, "; ".join(failures))
     return DkimVerdict("fail", None, False, None, "; ".join(failures))

@@ -54,9 +54,9 @@ inputs = Table(
     Column("errors", Text, nullable=False),  # JSON list of findings
     Column("warnings", Text, nullable=False),
     Column("reader_version", Integer, nullable=False),
-    # DKIM (RFC 8460 §3), for mail: pass | fail | none; NULL when not checked (not a mail,
-    # or not verified: see the dkim_verify setting)
-    Column("dkim_result", String(8)),
+    # DKIM (RFC 8460 §3), for mail: pass | fail | none | temperror; NULL when not checked
+    # (not a mail, or not verified: see the dkim_verify setting)
+    Column("dkim_result", String(16)),
     Column("dkim_domain", Text),
     Column("dkim_aligned", Boolean),
     Column("dkim_tlsrpt_key", Boolean),

@@ -55,7 +55,7 @@ class Arrival(NamedTuple):
 
 
 class DkimVerdict(NamedTuple):
-    result: str  # pass | fail | none
+    result: str  # pass | fail | none | temperror (a key lookup got no answer)
     domain: str | None
     aligned: bool
     tlsrpt_key: bool | None
