@@ -47,10 +47,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     report with a longer one is rejected (value_too_long). Shorter but unusually long strings
     are kept with a long_value warning."""
     quarantine_mb_per_source: Annotated[int, msgspec.Meta(ge=0)] = 100
-    """Most MB of raw junk (rejected inputs and non-reports) kept per sender: a client address
-    (an IPv6 /64), the IMAP mailbox, or mail piped in. Over it, the sender's oldest junk loses
-    its raw bytes (its reasons, digest and arrivals stay); an input with an accepted report is
-    never touched, nor are files the operator ingested. 0: no budget."""
+    """Most MB of junk (rejected inputs and non-reports, without a report), as stored, kept per
+    sender: a client address (an IPv6 /64), the IMAP mailbox, or mail piped in. Over it, the
+    sender's oldest junk loses its raw bytes (its reasons, digest and arrivals stay); an input
+    that carries a report is never touched, nor are files the operator ingested. 0: none."""
     # `tlsscope serve`
     listen: str = "127.0.0.1:8080"
     """HOST:PORT of the HTTP(S) server: the report intake (and later the dashboard)."""

@@ -74,3 +74,32 @@ def _with_row(row: dict[str, Any]) -> dict[str, Any]:
     entry["failure-details"] = [*entry.get("failure-details", []), row]
     entry["summary"]["total-failure-session-count"] += row["failed-session-count"]
     return doc
+
+
+def test_unknown_members_are_held_to_the_limits_too() -> None:
+    """The reviewer's repros: a 5 MB member name, and a 5 MB value in an unknown member."""
+    named = _read({**GOOD, "k" * 5_000_000: 1})
+    assert [f.code for f in named.errors] == ["value_too_long"]
+    assert all(len(f.path) < 700 and len(f.message) < 2_100
+               for f in named.errors + named.warnings)
+    valued = _read({**GOOD, "x-note": {"deep": ["v" * 70_000]}})
+    assert [(f.code, f.path) for f in valued.errors] == [("value_too_long", "$.x-note")]
+    small = _read({**GOOD, "x-note": "fine"})
+    assert small.reports and small.reports[0].extras
+
+
+def test_finding_paths_and_locations_are_bounded() -> None:
+    """60 zip members named with 60,000 characters each: every finding's path is cut (the
+    400 answer echoed 10.8 MB; `tlsscope quarantine` took 559 s on it)."""
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for i in range(60):
+            zipped.writestr(f"{i}{'n' * 60_000}.json", b'{"organization-name": 1}')
+    result = read_input(archive.getvalue(), "long-names.zip")
+    findings = result.errors + result.warnings
+    assert findings
+    assert all(len(f.path) <= 600 for f in findings), max(len(f.path) for f in findings)
+    assert any("characters)" in f.path for f in findings)

@@ -132,13 +132,14 @@ def test_a_resolver_that_timed_out_is_not_asked_again_for_a_while(
 
 
 def test_dkim_keys_are_cached_but_a_failed_lookup_is_not() -> None:
-    from tlsscope.receive.dkim import resolver
+    from tlsscope.receive.dkim import DnsUnavailable, resolver
 
     with FailingDns({"sel._domainkey.example.net": [("TXT", "v=DKIM1; p=abc")]},
                     {"flaky._domainkey.example.net"}) as server:
         lookup = resolver(server.nameserver, timeout=1)
         assert lookup("sel._domainkey.example.net") == "v=DKIM1; p=abc"
-        assert lookup("flaky._domainkey.example.net") is None  # SERVFAIL
+        with pytest.raises(DnsUnavailable):  # SERVFAIL: no answer, not "no key"
+            lookup("flaky._domainkey.example.net")
         udp = server.server.server
         udp.resolver.servfail.clear()  # the outage is over...
         udp.resolver.inner.records["flaky._domainkey.example.net"] = [("TXT", "v=DKIM1; p=x")]

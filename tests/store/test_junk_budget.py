@@ -91,3 +91,21 @@ def test_no_budget_keeps_everything(store: Store) -> None:
     for n, data in enumerate(junk):
         store.save([_arrival(data, minutes=n)])
     assert all(store.raw(hashlib.sha256(d).hexdigest()) == d for d in junk)
+
+
+def test_a_rejected_input_whose_good_report_was_stored_is_never_dropped(store: Store) -> None:
+    """A zip with one good and one bad report is rejected, and its good report stored: it is
+    not junk (the reviewer's repro: its bytes were dropped by the next junk)."""
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("good.json", GOOD.read_bytes())
+        zipped.writestr("bad.json", b'{"organization-name": "x"}')
+    mixed = archive.getvalue()
+    [saved] = store.save([_arrival(mixed, minutes=0)], junk_budget=10 * KB)
+    assert saved.outcome is Outcome.REJECTED and saved.stored == 1
+    for n in range(4):
+        store.save([_arrival(_junk(), minutes=n + 1)], junk_budget=10 * KB)
+    assert store.raw(hashlib.sha256(mixed).hexdigest()) == mixed

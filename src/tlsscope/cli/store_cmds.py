@@ -259,15 +259,18 @@ def quarantine_export(
 ) -> None:
     """Write every rejected input, byte for byte, as SHA256PREFIX-NAME into FOLDER."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = 0
+    written = dropped = 0
     with open_store(db, config) as store:
         for held in store.quarantine():
             data = store.raw(held.sha256)
             if data is None:
+                dropped += 1
                 continue
             (folder / export_name(held.sha256, held.source)).write_bytes(data)
             written += 1
-    typer.echo(f"{written} rejected input(s) written to {folder}")
+    gone = (f"; {dropped} had lost their bytes to their sender's quarantine budget"
+            if dropped else "")
+    typer.echo(f"{written} rejected input(s) written to {folder}{gone}")
 
 
 def export_name(digest: str, source: str) -> str:

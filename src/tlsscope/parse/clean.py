@@ -34,11 +34,23 @@ def clean(text: str) -> str:
     return _BAD.sub(REPLACEMENT, text) if _BAD.search(text) else text
 
 
+MAX_PATH = 512  # characters of a finding's path (a zip member's or a JSON member's name)
+MAX_MESSAGE = 2_000
+
+
+def bounded(text: str, most: int) -> str:
+    """`text`, or its first `most` characters and how long it was: a finding quotes the
+    input (member names, header values), and is echoed in HTTP answers, pages and logs."""
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
+
+
 def clean_finding(finding: Finding) -> Finding:
     message, path = finding.message, finding.path
-    if _BAD.search(message) or _BAD.search(path):
-        return Finding(finding.code, clean(message), clean(path), finding.severity)
-    return finding
+    if len(message) > MAX_MESSAGE or len(path) > MAX_PATH:
+        message, path = bounded(message, MAX_MESSAGE), bounded(path, MAX_PATH)
+    elif not (_BAD.search(message) or _BAD.search(path)):
+        return finding
+    return Finding(finding.code, clean(message), clean(path), finding.severity)
 
 
 def _describe(text: str) -> str:

@@ -19,6 +19,7 @@ import msgspec
 from tlsscope.errors import ReportError
 from tlsscope.findings import Finding, error
 from tlsscope.parse.clean import Scrubbed, scrub, suspect
+from tlsscope.parse.lengths import check_extras
 from tlsscope.parse.lenient import (
     Collector,
     NeedExactNumbers,
@@ -174,6 +175,8 @@ def _one(value: dict[str, Any], head: list[Finding], limits: tuple[int, int], di
             c.warn("text_replaced", f"{found.count - len(found.places):,} more strings had "
                    "characters replaced by U+FFFD", "$")
     clean = normalise_report(value, c)
+    if c.extras:
+        check_extras(c)
     if not c.errors:
         try:
             report = msgspec.convert(clean, Report)

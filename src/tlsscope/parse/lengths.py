@@ -77,3 +77,22 @@ def _check(value: str | None, path: str, usual: int, c: Collector) -> None:
     else:
         c.warn("long_value", f"{len(value):,} characters, more than anyone writes here "
                f"({usual:,}); kept, and shown shortened", path)
+
+
+def check_extras(c: Collector) -> None:
+    """Unknown members are kept whole (as extras): their names are held to the names' limits,
+    their values (of any shape) to max_field_chars as JSON text."""
+    import msgspec
+
+    for path, members in c.extras.items():
+        for name, value in members.items():
+            where = f"{path}.{name[:64]}"
+            _check(name, f"{where} (its name)", NAME, c)
+            try:
+                size = len(value) if isinstance(value, str) else len(msgspec.json.encode(value))
+            except (TypeError, msgspec.EncodeError):  # not a JSON value: nothing to measure
+                size = 0
+            if size > c.max_chars:
+                c.fail("value_too_long", f"the unknown member's value is {size:,} characters "
+                       f"long, more than max_field_chars ({c.max_chars:,}); the report is not "
+                       "read", where)

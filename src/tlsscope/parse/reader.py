@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from tlsscope.errors import InputError
 from tlsscope.findings import Finding, error, warning
 from tlsscope.parse import crosscheck
-from tlsscope.parse.clean import clean, clean_finding
+from tlsscope.parse.clean import MAX_PATH, bounded, clean, clean_finding
 from tlsscope.parse.decompress import Budget, BudgetExceeded, gunzip, unzip
 from tlsscope.parse.envelope import Kind, describe, sniff
 from tlsscope.parse.json_report import NotAReport, read_json
@@ -107,7 +107,7 @@ def _clean_findings(result: InputResult) -> None:
     result.errors = [clean_finding(f) for f in result.errors]
     result.warnings = [clean_finding(f) for f in result.warnings]
     for read in result.reports:
-        read.location = clean(read.location)
+        read.location = clean(bounded(read.location, MAX_PATH))
         read.warnings = [clean_finding(f) for f in read.warnings]
 
 

@@ -4,8 +4,10 @@ bytes only up to `quarantine_mb_per_source` per origin, the oldest dropped first
 An origin is who sent the input (tables.inputs.origin): a client address or IPv6 /64, the
 IMAP mailbox, mail piped in. Dropping keeps the row (digest, reasons, arrivals: a copy sent
 again is still known, and the quarantine still says what came and why it was refused) and
-empties `raw`. Only junk is counted and dropped; an input with an accepted report never is,
-and files the operator ingested (origin "") are not budgeted.
+empties `raw`. Only junk is counted and dropped: an input that carries a report (a mail with
+one good and one bad report is rejected, and its good report stored) has origin "", as have
+the files the operator ingested, and neither is budgeted. The budget counts the bytes as
+stored (zlib-compressed when that saves space).
 """
 
 from __future__ import annotations

@@ -197,7 +197,8 @@ def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0)
     if junk_budget:
         junk.keep_within(connection, [
             junk.origin_of(a.channel, a.peer) for a in fresh if a.digest in new_inputs
-            and a.result is not None and a.result.outcome.value in junk.JUNK], junk_budget)
+            and a.result is not None and not a.result.reports
+            and a.result.outcome.value in junk.JUNK], junk_budget)
     stored_outcome = _known_outcomes(connection, [a.digest for a in batch
                                                   if a.digest not in new_inputs])
     report_rows: list[tuple[Arrival, ReportRows]] = []
@@ -239,7 +240,8 @@ def _input_row(arrival: Arrival) -> dict[str, Any]:
     return {"sha256": arrival.digest, "source": clean(arrival.source),
             "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
             "outcome": result.outcome.value, "codec": codec, "raw": raw, "raw_size": len(raw),
-            "origin": junk.origin_of(arrival.channel, arrival.peer),
+            # an input that carries a report is never junk, even when rejected for another
+            "origin": "" if result.reports else junk.origin_of(arrival.channel, arrival.peer),
             "errors": encode_findings(result.errors),
             "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION,
             "dkim_result": dkim.result if dkim else None,
@@ -390,9 +392,11 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     for one in winners:
         one.bind(inserted[one.key])
     _write_children(connection, winners)
+    more = {"origin": ""} if result.reports else {}  # carrying a report: never junk again
     connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
         outcome=result.outcome.value, errors=encode_findings(result.errors),
-        warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind))
+        warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind,
+        **more))
     reasons = [f"{e.code}: {e.message}" for e in result.errors]
     return Saved(digest, result.source, result.outcome, len(inserted), len(rows) - len(inserted),
                  0, reasons)

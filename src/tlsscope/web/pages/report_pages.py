@@ -15,6 +15,8 @@ from tlsscope.web.pages.site import (
     words_for,
 )
 
+RAW_SHOWN = 200_000  # characters of the report's JSON shown on its page
+
 
 def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/reports")
@@ -47,6 +49,8 @@ def add(pages: APIRouter, site: Site) -> None:
         words = words_for(request, scope)
         data = views.report(site.store, scope, key, words.lang)
         raw = views.pretty(data["stored"].report).decode()  # the report already read
+        if len(raw) > RAW_SHOWN:  # a 48 KB gzip can hold 40 MB of JSON: the rest is a download
+            raw = f"{raw[:RAW_SHOWN]}\n… ({len(raw):,} characters: the rest is in the download)"
         return site.render(request, scope, "report.html", "reports", data=data, raw=raw)
 
     @pages.get("/reports/{key}/raw")
