@@ -133,3 +133,16 @@ def test_an_empty_window_says_where_the_reports_are(tmp_path: Path) -> None:
         assert f"the latest report is of {day}: try --until {day}".encode() in done.stderr
     nowhere = run("summary", "nosuch.example", db=db)
     assert b"No report about nosuch.example is stored" in nowhere.stderr
+
+
+def test_the_quarantine_lists_each_reason_on_its_own_line(tmp_path: Path) -> None:
+    import zipfile
+
+    db, two = tmp_path / "t.db", tmp_path / "two-bad.zip"
+    with zipfile.ZipFile(two, "w") as zipped:
+        zipped.writestr("a.json", b'{"organization-name": 1}')
+        zipped.writestr("b.json", b'{"organization-name": 2}')
+    run("ingest", str(two), db=db)
+    listed = run("quarantine", db=db).stdout.decode()
+    assert listed.count("wrong_type") + listed.count("missing_member") >= 2, listed
+    assert "\\x0a" not in listed  # joined first, the newline between reasons was escaped

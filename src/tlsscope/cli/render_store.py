@@ -100,11 +100,12 @@ def quarantine_list(held: list[StoredInput], console: Console) -> None:
     for name in ("Input", "Received", "Source", "Kind", "Arrivals", "Why"):
         table.add_column(name, overflow="fold")
     for h in held:
-        why = "\n".join(f"{e.code}: {e.message} {e.path}".strip() for e in h.errors)
+        lines = [safe(f"{e.code}: {e.message} {e.path}".strip()) for e in h.errors]
         if not h.kept:
-            why += "\n(bytes dropped: over the sender's quarantine budget)"
+            lines.append("(bytes dropped: over the sender's quarantine budget)")
+        # each reason escaped on its own line (joined first, its newlines showed as \x0a)
         table.add_row(h.sha256[:16], str(h.received_at), _t(h.source), h.kind, str(h.arrivals),
-                      _t(why))
+                      Text("\n".join(lines)))
     console.print(table)
 
 
