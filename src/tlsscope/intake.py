@@ -20,6 +20,7 @@ import multiprocessing
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -323,7 +324,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
 
 
 def _read_and_write(store: Store, settings: Settings, gate: DomainGate | None,
-                    requests: Connection, answer: Any, when_idle: Any) -> None:
+                    requests: Connection, answer: Callable[[int, Saved | str], None],
+                    when_idle: Callable[[], None]) -> None:
     """Without reader processes: each batch read, then stored, in this process."""
     dkim = DkimCheck.for_intake(settings, live=True)
 

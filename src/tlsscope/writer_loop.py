@@ -61,7 +61,6 @@ class Flow:
                  junk_budget: int = 0, dkim_required: bool = False) -> None:
         self.store, self.pool, self.gate = store, pool, gate
         self.junk_budget, self.dkim_required = junk_budget, dkim_required
-        self.retries: list[tuple[int, Saved | str]] = []  # answered "try again later"
         self.waiting: deque[Item] = deque()
         self.pending: dict[str, str] = {}
         self.held: dict[str, list[Item]] = {}  # repeats of an input being read
@@ -90,17 +89,20 @@ class Flow:
             item = self.waiting.popleft()
             self.pool.start(slot, item, item.raw)
 
-    def harvest(self, ready: list[Any]) -> None:
+    def harvest(self, ready: list[Any]) -> list[tuple[int, str]]:
+        """Take in what the readers answered; the tickets to answer "try again later" now."""
         now = time.monotonic()
+        retries: list[tuple[int, str]] = []
         for item, (result, verdict) in self.pool.harvest(ready):
             if self.dkim_required and verdict is not None and verdict.result == "temperror":
-                self._retry_later(item, verdict.detail)
+                retries.extend(self._retry_later(item, verdict.detail))
                 continue
             self.read.append(item._replace(result=result, verdict=verdict, read_at=now))
             self.pending[item.digest] = "read"
             self.read.extend(i._replace(read_at=now) for i in self.held.pop(item.digest, []))
+        return retries
 
-    def _retry_later(self, item: Item, why: str) -> None:
+    def _retry_later(self, item: Item, why: str) -> list[tuple[int, str]]:
         """DKIM is required and a key lookup got no answer: not a verdict on the mail. It is
         not stored (stored, it would be known, and never checked again); the sender is told
         to try again later (451, 503; the mailbox keeps it; `ingest -` exits 75)."""
@@ -108,8 +110,7 @@ class Flow:
             "fields": {"source": item.raw.source[:200], "why": why[:300]}})
         self.pending.pop(item.digest, None)
         reason = f"DKIM is required and a signing key could not be looked up ({why[:300]})"
-        for one in [item, *self.held.pop(item.digest, [])]:
-            self.retries.append((one.ticket, reason))
+        return [(one.ticket, reason) for one in [item, *self.held.pop(item.digest, [])]]
 
     def due(self) -> float | None:
         """Seconds until what has been read is to be committed (0: now; None: nothing read).
@@ -155,13 +156,8 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Saved | str], N
         if requests in ready:
             arrivals, stop = _arrivals(requests)
             flow.admit(arrivals)
-        flow.harvest(ready)
-        for ticket, outcome in flow.retries:
-            answer(ticket, outcome)
-        flow.retries.clear()
-        if flow.due() == 0.0 and not stop and requests.poll(0):  # more came meanwhile:
-            arrivals, stop = _arrivals(requests)  # they join this commit, if read in time
-            flow.admit(arrivals)
+        for ticket, reason in flow.harvest(ready):
+            answer(ticket, reason)
         flow.dispatch()
         if flow.due() == 0.0:
             for ticket, outcome in flow.commit():

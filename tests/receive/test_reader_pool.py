@@ -57,32 +57,26 @@ class Writer:
         return tickets
 
     def until_answered(self, tickets: list[int], seconds: float = 30.0) -> list[Saved]:
-        deadline = time.monotonic() + seconds
-        while not all(t in self.answers for t in tickets) and time.monotonic() < deadline:
-            self.flow.dispatch()
-            ready = wait(self.flow.pool.connections(), self.flow.pool.timeout(1.0))
-            self.flow.harvest(ready)
-            for ticket, outcome in self.flow.retries:
-                self.answers[ticket] = outcome
-            self.flow.retries.clear()
-            while self.flow.read:
-                for ticket, outcome in self.flow.commit():
-                    self.answers[ticket] = outcome
-                    self.answered[ticket] = time.monotonic()
-        out = [self.answers[t] for t in tickets]
+        out = self._answers(tickets, seconds)
         assert all(isinstance(o, Saved) for o in out), out
         return out  # type: ignore[return-value]
 
     def retried(self, tickets: list[int]) -> list[str]:
         """The answers of inputs the sender is to send again (each a reason)."""
-        deadline = time.monotonic() + 30
+        return [str(o) for o in self._answers(tickets, 30.0)]
+
+    def _answers(self, tickets: list[int], seconds: float) -> list[Saved | str]:
+        deadline = time.monotonic() + seconds
         while not all(t in self.answers for t in tickets) and time.monotonic() < deadline:
             self.flow.dispatch()
-            self.flow.harvest(wait(self.flow.pool.connections(), 0.5))
-            for ticket, outcome in self.flow.retries:
+            ready = wait(self.flow.pool.connections(), self.flow.pool.timeout(1.0))
+            outcomes: list[tuple[int, Saved | str]] = [*self.flow.harvest(ready)]
+            while self.flow.read:
+                outcomes.extend(self.flow.commit())
+            for ticket, outcome in outcomes:
                 self.answers[ticket] = outcome
-            self.flow.retries.clear()
-        return [str(self.answers[t]) for t in tickets]
+                self.answered[ticket] = time.monotonic()
+        return [self.answers[t] for t in tickets]
 
 
 def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(

@@ -18,6 +18,8 @@ row is screened by its strings' total length first.
 
 from __future__ import annotations
 
+import msgspec
+
 from tlsscope.parse.lenient import Collector
 from tlsscope.report import FailureDetail, Policy, Report
 
@@ -82,8 +84,6 @@ def _check(value: str | None, path: str, usual: int, c: Collector) -> None:
 def check_extras(c: Collector) -> None:
     """Unknown members are kept whole (as extras): their names are held to the names' limits,
     their values (of any shape) to max_field_chars as JSON text."""
-    import msgspec
-
     for path, members in c.extras.items():
         for name, value in members.items():
             where = f"{path}.{name[:64]}"

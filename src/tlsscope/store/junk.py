@@ -24,12 +24,13 @@ from tlsscope.store import tables as t
 log = logging.getLogger("tlsscope.store")
 JUNK = ("rejected", "not_a_report")
 DROPPED = "dropped"  # the codec of an input whose raw bytes were dropped
-_PAGE = 1000
+_PAGE = 1000  # digests per UPDATE
 
 
-def origin_of(channel: str, peer: str) -> str:
-    """The origin an arrival is counted under ("" for files: not budgeted)."""
-    if channel == "file":
+def origin_of(channel: str, peer: str, carries_reports: bool) -> str:
+    """The origin an arrival is counted under ("": not budgeted). An input that carries a
+    report is never junk, even when rejected for another of its parts."""
+    if channel == "file" or carries_reports:
         return ""
     if peer and channel in ("https", "smtp", "lmtp"):
         return client_key(peer)[:200]
@@ -63,16 +64,14 @@ def _drop_oldest(connection: Connection, origin: str, over: int, budget: int) ->
     doomed: list[str] = []
     freed = 0
     query = (select(i.c.sha256, i.c.raw_size).where(_junk(origin))
-             .order_by(i.c.received_at, i.c.sha256))
-    for offset in range(0, 1 << 62, _PAGE):
-        page = connection.execute(query.limit(_PAGE).offset(offset)).all()
-        for digest, size in page:
-            doomed.append(digest)
-            freed += int(size)
-            if freed >= over:
-                break
-        if freed >= over or len(page) < _PAGE:
+             .order_by(i.c.received_at, i.c.sha256).execution_options(stream_results=True))
+    rows = connection.execute(query)  # oldest first, read only as far as needed
+    for digest, size in rows:
+        doomed.append(digest)
+        freed += int(size)
+        if freed >= over:
             break
+    rows.close()
     for start in range(0, len(doomed), _PAGE):
         connection.execute(i.update().where(i.c.sha256.in_(doomed[start:start + _PAGE]))
                            .values(raw=b"", raw_size=0, codec=DROPPED))

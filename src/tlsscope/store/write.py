@@ -193,12 +193,12 @@ def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0)
     """`junk_budget`: bytes of raw junk kept per sender (store/junk.py); 0: no budget."""
     now = dt.datetime.now(dt.UTC)
     fresh = [a for a in batch if a.result is not None]
-    new_inputs = set(_insert_new(connection, t.inputs, "sha256", [_input_row(a) for a in fresh]))
+    input_rows = [_input_row(a) for a in fresh]
+    new_inputs = set(_insert_new(connection, t.inputs, "sha256", input_rows))
     if junk_budget:
-        junk.keep_within(connection, [
-            junk.origin_of(a.channel, a.peer) for a in fresh if a.digest in new_inputs
-            and a.result is not None and not a.result.reports
-            and a.result.outcome.value in junk.JUNK], junk_budget)
+        junk.keep_within(connection, [row["origin"] for row in input_rows
+                                      if row["sha256"] in new_inputs
+                                      and row["outcome"] in junk.JUNK], junk_budget)
     stored_outcome = _known_outcomes(connection, [a.digest for a in batch
                                                   if a.digest not in new_inputs])
     report_rows: list[tuple[Arrival, ReportRows]] = []
@@ -240,8 +240,7 @@ def _input_row(arrival: Arrival) -> dict[str, Any]:
     return {"sha256": arrival.digest, "source": clean(arrival.source),
             "received_at": arrival.received_at, "size": len(arrival.data), "kind": result.kind,
             "outcome": result.outcome.value, "codec": codec, "raw": raw, "raw_size": len(raw),
-            # an input that carries a report is never junk, even when rejected for another
-            "origin": "" if result.reports else junk.origin_of(arrival.channel, arrival.peer),
+            "origin": junk.origin_of(arrival.channel, arrival.peer, bool(result.reports)),
             "errors": encode_findings(result.errors),
             "warnings": encode_findings(result.warnings), "reader_version": READER_VERSION,
             "dkim_result": dkim.result if dkim else None,
