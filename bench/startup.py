@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 from tests.dnsserver import DnsServer  # noqa: E402
 from tests.webserver import free_port, wait_healthy  # noqa: E402
 
-MAIL = ROOT / "samples" / "google-tlsrpt-digest-success-1.eml"
-REPORT = ROOT / "samples" / "rfc8460-appendix-example.json"
+MAIL = ROOT / "tests" / "fixtures" / "real" / "google-tlsrpt-digest-success-1.eml"
+REPORT = ROOT / "tests" / "fixtures" / "real" / "rfc8460-appendix-example.json"
 TARGETS = {"--help": 0.2, "parse FILE": 0.25, "ingest - (direct)": 0.3,
            "ingest - (to serve)": 0.3}
 

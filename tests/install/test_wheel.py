@@ -28,7 +28,7 @@ from tlsscope.cli.main import app
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 ROOT = Path(__file__).parents[2]
-SAMPLES = ROOT / "samples"
+SAMPLES = ROOT / "tests" / "fixtures" / "real"
 
 
 class Installed:
