@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))
 from tests.probe.faults import silent_server  # noqa: E402
 from tests.receive.served import Served, report  # noqa: E402
 
-from tlsscope.store import Store  # noqa: E402
+from tlsscope.store import Store, queries  # noqa: E402
 
 MAIL = (HERE.parent / "tests" / "fixtures" / "quirks" / "mail-rfc-shape.eml").read_bytes()
 
@@ -112,7 +112,9 @@ def run(served: Served, name: str, attack: list[tuple[bytes, str]], seconds: flo
     for thread in threads:
         thread.join(300)
     with Store.open(served.db) as store:
-        stored = [r.report_id for r in store.reports(limit=100_000)
+        listed = store.read(queries.list_reports, domain=None, since=None, until=None,
+                            limit=100_000, offset=0)
+        stored = [r.report_id for r in listed
                   if r.report_id.startswith(f"{name}-good-")]
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]

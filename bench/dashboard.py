@@ -31,8 +31,9 @@ from pathlib import Path
 
 import httpx
 
+from tlsscope.app import freshness
 from tlsscope.parse.reader import read_input
-from tlsscope.store import Arrival, Store
+from tlsscope.store import Arrival, Store, queries
 
 DOMAIN = "big.example"
 REPORTERS = 2_000
@@ -114,19 +115,19 @@ def main() -> None:
     Path(default).parent.mkdir(parents=True, exist_ok=True)
     last = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     with Store.open(args.db) as store:
-        have = store.stats(DOMAIN, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
+        have = store.read(queries.stats, DOMAIN, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
         if have < args.reports:
             print(f"building {args.reports:,} reports for {DOMAIN} in {args.db} ...",
                   flush=True)
             build(store, args.reports - have, last)
-            store.fresh()  # as `tlsscope ingest` does once it has stored its files
+            freshness.rollups_now(store)  # as `tlsscope ingest` does once it has stored its files
             store.analyze()  # and after a bulk load
-        have = store.stats(DOMAIN, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
+        have = store.read(queries.stats, DOMAIN, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
         stored_last = store.read(lambda c: c.exec_driver_sql(
             "SELECT max(day) FROM daily_totals").scalar())
         print(f"store holds {have:,} reports for {DOMAIN}; latest day {stored_last}")
         began = time.perf_counter()
-        store.refresh_findings()
+        freshness.findings_now(store)
         print(f"findings computed in {time.perf_counter() - began:.1f} s (once, in the "
               "background when serving)")
     port = free_port()

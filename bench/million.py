@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tlsscope.parse.reader import read_input
-from tlsscope.store import Arrival, Store
+from tlsscope.store import Arrival, Store, queries
 
 REPORTERS = ["Google Inc.", "Microsoft Corporation", "Mail.ru", "Yahoo", "Comcast",
              "mailbox.org", "Proton", "Zoho", "Fastmail", "GMX", "Orange", "Example MTA"]
@@ -94,11 +94,11 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     args = parser.parse_args()
     with Store.open(args.db) as store:
-        have = store.stats(None, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
+        have = store.read(queries.stats, None, dt.date(2000, 1, 1), dt.date(2100, 1, 1)).reports
         if have < args.reports:
             print(f"building {args.reports:,} reports in {args.db} ...", flush=True)
             build(store, args.reports)
-        found = store.stats(None, dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+        found = store.read(queries.stats, None, dt.date(2000, 1, 1), dt.date(2100, 1, 1))
         print(f"store holds {found.reports:,} reports ({found.successful + found.failed:,} "
               "sessions)")
         until = dt.date(2026, 11, 27)
@@ -106,7 +106,7 @@ def main() -> None:
         timings = []
         for i in range(20):
             began = time.perf_counter()
-            one = store.stats(f"d{i % DOMAINS}.example", since, until)
+            one = store.read(queries.stats, f"d{i % DOMAINS}.example", since, until)
             timings.append((time.perf_counter() - began) * 1000)
         print(f"stats for one domain over 90 days: {one.reports} reports, {len(one.days)} days; "
               f"median {statistics.median(timings):.1f} ms, max {max(timings):.1f} ms "

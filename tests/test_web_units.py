@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tlsscope.app.windows import parse_day as day_param
 from tlsscope.web import i18n
 from tlsscope.web.export import cell, to_csv
-from tlsscope.web.pages import day_param, safe_next
+from tlsscope.web.pages import safe_next
 
 TEMPLATES = Path(__file__).parents[1] / "src" / "tlsscope" / "web" / "templates"
 

@@ -17,9 +17,11 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from tlsscope.app import freshness
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.settings import Settings
 from tlsscope.store import Store
+from tlsscope.store.checks_rows import last_report_id
 
 log = logging.getLogger("tlsscope.analyst")
 PAUSE_SECONDS = 1.0
@@ -77,11 +79,11 @@ def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
     logs.configure()
     store = Store.open(url)
     gc.freeze()
-    last_id, changed_at, worked_at = store.last_report_id(), time.monotonic(), 0.0
+    last_id, changed_at, worked_at = store.read(last_report_id), time.monotonic(), 0.0
     try:
         while not stop.poll(PAUSE_SECONDS):
             now = time.monotonic()
-            newest = store.last_report_id()
+            newest = store.read(last_report_id)
             if newest != last_id:
                 last_id, changed_at = newest, now
             # While reports stream in, the writer needs the disk and the cores: wait.
@@ -89,8 +91,7 @@ def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
                 continue
             worked_at = now
             try:
-                store.fresh()
-                done = store.refresh_findings(limit=1, report_domains=settings.report_domains)
+                done = freshness.catch_up(store, settings.report_domains, limit=1)
             except Exception:  # loop guard: the domain stays stale and is tried again
                 log.exception("rebuilding roll-ups or recomputing findings failed")
                 continue

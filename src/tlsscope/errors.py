@@ -4,10 +4,17 @@
      ├── ConfigError            a setting is missing or invalid (names the key and the value)
      ├── StoreUnavailable       the store cannot take an input now: make the sender retry
      ├── MissingExtra           a feature needs an optional dependency (names the extra)
+     ├── RequestError           what a user asked of the application (tlsscope.app) cannot be done
+     │    ├── NotFound          nothing of that name within the user's scope (web: 404)
+     │    ├── Forbidden         the user, or the API token, may not do this (web: 403)
+     │    └── Invalid           a value given is wrong (names the field; web: 400 page, 422 API)
      └── InputError             one input cannot be read (names the code and the place)
           ├── DecompressError   truncated or corrupt gzip/zip data
           ├── SizeLimitError    the decompressed or raw size passes the configured cap
           └── ReportError       a JSON report is invalid (bad JSON, missing or bad members)
+
+Request errors are raised by the application layer and turned into an HTTP status by the web
+app and into a one-line message and an exit code by the CLI.
 
 Input errors never escape the reader: `tlsscope.parse.read_input` turns them into findings on
 the input, so one bad input never stops a batch.
@@ -59,3 +66,30 @@ class MissingExtra(TlsscopeError):
         self.feature, self.extra, self.module = feature, extra, module
         super().__init__(f"{feature} needs the {extra!r} extra (Python module {module!r} is "
                          f"not installed): pip install 'tlsscope[{extra}]'")
+
+
+class RequestError(TlsscopeError):
+    """A request to the application cannot be done; `message` says why, for the user."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class NotFound(RequestError):
+    """Nothing of that name within the user's scope (what is outside it does not exist)."""
+
+    def __init__(self, message: str = "not found") -> None:
+        super().__init__(message)
+
+
+class Forbidden(RequestError):
+    """The user, or the API token, may not do this."""
+
+
+class Invalid(RequestError):
+    """A value given is wrong: `field` names it (a CLI option, a form field, a parameter)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -1,5 +1,5 @@
 """`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP, IMAP; and the
-live re-checks of the domains it knows (check/schedule.py).
+live re-checks of the domains it knows (app/recheck.py).
 
 All receivers hand inputs to one writer process (group commits, on its own core), so every
 acknowledgement (2xx, 250) means committed; an analyst process rebuilds roll-ups and
@@ -257,18 +257,17 @@ def first_admin(store: Store) -> None:
     """On the first run (no user yet), create an admin and say how to log in."""
     import secrets
 
-    from tlsscope.store import accounts
-    from tlsscope.web.tools import add_user
+    from tlsscope.app import accounts
+    from tlsscope.errors import Invalid
 
-    if store.read(accounts.user_count):
-        return
     email = os.environ.get("TLSSCOPE_ADMIN_EMAIL", "admin@localhost")
     supplied = os.environ.get("TLSSCOPE_ADMIN_PASSWORD", "")
     password = supplied or secrets.token_urlsafe(12)
     try:
-        add_user(store, email, password, "admin", "")
-    except ValueError as exc:  # a password or address the account rules refuse
-        raise ConfigError("TLSSCOPE_ADMIN_EMAIL/PASSWORD", email, str(exc)) from None
+        if not accounts.first_admin(store, email, password):
+            return
+    except Invalid as exc:  # a password or address the account rules refuse
+        raise ConfigError("TLSSCOPE_ADMIN_EMAIL/PASSWORD", email, exc.message) from None
     # The operator's own password is never logged; a generated one is shown this once.
     fields = {"email": email, "password": "(TLSSCOPE_ADMIN_PASSWORD)" if supplied else password}
     log.warning("first run: an admin was created; change its password with tlsscope users "
@@ -334,7 +333,7 @@ async def _pipe(settings: Settings, url: str, deliver: Any) -> list[PipeServer]:
 
 def _rechecks(store: Store, settings: Settings,
               stop: threading.Event) -> threading.Thread | None:
-    from tlsscope.check.schedule import Rechecker
+    from tlsscope.app.recheck import Rechecker
 
     rechecker = Rechecker(store, settings)
     if not rechecker.enabled:

@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import text
 
 from tests.analyze.scenarios import Day, Failure, report
+from tests.support import reads
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.detectors.model import LiveEvidence
+from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, DkimVerdict, Store
 
@@ -44,7 +46,7 @@ def _history(store: Store) -> None:
 
 
 def _expiry(store: Store) -> DomainFinding:
-    facts = store.facts(DOMAIN, TODAY - dt.timedelta(days=29), TODAY)
+    facts = reads.facts(store, DOMAIN, TODAY - dt.timedelta(days=29), TODAY)
     found = detect(facts)
     weigh(found, facts)
     [finding] = [f for f in found if f.result_type == "certificate-expired"]
@@ -101,7 +103,7 @@ def test_independent_backing_confirms_it(store: Store, backing: str) -> None:
         _store(store, "Evil Corp", TODAY, EXPIRED, channel="file", peer="")
     else:
         _store(store, "Evil Corp", TODAY, EXPIRED)
-    facts = store.facts(DOMAIN, TODAY - dt.timedelta(days=29), TODAY)
+    facts = reads.facts(store, DOMAIN, TODAY - dt.timedelta(days=29), TODAY)
     found = detect(facts)
     if backing == "live check":
         for f in found:
@@ -122,13 +124,13 @@ def test_a_dkim_failure_is_no_authentication(store: Store) -> None:
 
 
 def test_stored_findings_say_confirmed_false_in_every_language(store: Store) -> None:
-    from tlsscope.store.findings_rows import localized
+    from tlsscope.app.findings import of_domain
 
     _history(store)
     _store(store, "Evil Corp", TODAY, EXPIRED)
-    store.refresh_findings(now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    freshness.findings_now(store, now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
     for lang, word in (("en", "Unconfirmed"), ("pt", "Não confirmado")):
-        [finding] = [f for _, _, f in store.read(localized, DOMAIN, lang)
+        [finding] = [f for _, _, f in of_domain(store, DOMAIN, lang)
                      if f.result_type == "certificate-expired"]
         assert finding.confirmed is False and finding.severity == "medium"
         assert word in finding.explanation

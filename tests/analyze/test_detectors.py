@@ -13,9 +13,11 @@ import pytest
 from tests.analyze.scenarios import Day, Failure, daily, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.analyze.detectors import DomainFinding, detect, novelty
 from tlsscope.analyze.facts import DomainFacts, FailureRow, PolicyDay
-from tlsscope.store import Store
+from tlsscope.app import freshness
+from tlsscope.store import Store, findings_rows
 
 DOMAIN = "example.com"
 START = dt.date(2026, 2, 1)
@@ -23,7 +25,7 @@ REPORTERS = (("Google LLC", 900), ("Microsoft Corporation", 300), ("Mail.ru", 40
 
 
 def findings(store: Store, until: dt.date, days: int = 28, lang: str = "en") -> list[DomainFinding]:
-    return detect(store.facts(DOMAIN, until - dt.timedelta(days=days - 1), until), lang)
+    return detect(reads.facts(store, DOMAIN, until - dt.timedelta(days=days - 1), until), lang)
 
 
 def assert_no_near_duplicates(found: list[DomainFinding]) -> None:
@@ -308,7 +310,7 @@ def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -
     assert found["starttls"].also_seen_by == ["new-result-type", "new-failing-mx"]
     assert ("A new kind of failure for example.com: starttls-not-supported; "
             "mx4.example.com started failing.") in found["starttls"].explanation
-    alone = novelty.detect(store.facts(DOMAIN, START, last))
+    alone = novelty.detect(reads.facts(store, DOMAIN, START, last))
     assert {f.kind: f.mx_host for f in alone} == {"new-result-type": "",
                                                   "new-failing-mx": "mx4.example.com",
                                                   "new-reporter": ""}
@@ -326,25 +328,25 @@ def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path)
     ingest_paths(store, write(tmp_path / "a", DOMAIN, [d for d in days
                                                        if d.day <= dt.date(2026, 2, 12)]))
     first = dt.datetime(2026, 2, 12, 6, tzinfo=dt.UTC)
-    assert store.refresh_findings(first) == [DOMAIN]
-    assert store.refresh_findings(first) == []  # nothing changed since: nothing to do
-    ((key, state, _),) = store.stored_findings(DOMAIN)
+    assert freshness.findings_now(store, first) == [DOMAIN]
+    assert freshness.findings_now(store, first) == []  # nothing changed since: nothing to do
+    ((_, key, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
     assert key.startswith("certificate|mx2.example.com||certificate-expired")
     assert state == "open"
     ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
                                                        if d.day > dt.date(2026, 2, 12)]))
     second = dt.datetime(2026, 2, 28, 6, tzinfo=dt.UTC)
-    assert store.refresh_findings(second) == [DOMAIN]
-    ((_, state, _),) = store.stored_findings(DOMAIN)
+    assert freshness.findings_now(store, second) == [DOMAIN]
+    ((_, _, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
     assert state == "resolved"
-    assert store.finding_history(DOMAIN)[key] == [
+    assert store.read(findings_rows.history, DOMAIN)[key] == [
         {"at": first, "status": "open", "severity": "critical"},
         {"at": second, "status": "resolved", "severity": "critical"}]
     # Reading the same reports again changes nothing: recomputation is idempotent.
     ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
                                                        if d.day > dt.date(2026, 2, 12)]))
-    assert store.refresh_findings(second + dt.timedelta(hours=1)) == []
-    assert len(store.finding_history(DOMAIN)[key]) == 2
+    assert freshness.findings_now(store, second + dt.timedelta(hours=1)) == []
+    assert len(store.read(findings_rows.history, DOMAIN)[key]) == 2
 
 
 @pytest.mark.server  # runs the CLI as a process
@@ -370,7 +372,7 @@ def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
     days = [Day(org, day, ok, [Failure("certificate-expired", 2, f"mx.{rua}")])
             for day in daily(START, 3) for org, ok in REPORTERS[:2]]
     ingest_paths(store, write(tmp_path / "r", rua, days))
-    facts = store.facts(rua, START, START + dt.timedelta(days=2))
+    facts = reads.facts(store, rua, START, START + dt.timedelta(days=2))
     (plain,) = detect(facts)
     assert plain.report_loop is False
     settings = Settings(rua_addresses=["tlsrpt@Reports.Example.NET", "other@example.org"])
@@ -383,7 +385,7 @@ def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
     # Another domain is not marked.
     other = [Day("Google LLC", START, 10, [Failure("certificate-expired", 1, "mx.example.com")])]
     ingest_paths(store, write(tmp_path / "o", DOMAIN, other))
-    (elsewhere,) = detect(store.facts(DOMAIN, START, START), "en", settings.report_domains)
+    (elsewhere,) = detect(reads.facts(store, DOMAIN, START, START), "en", settings.report_domains)
     assert elsewhere.report_loop is False
 
 

@@ -16,6 +16,7 @@ from tests.analyze.test_detectors import (
     healthy,
 )
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.analyze.detectors import detect, spike
 from tlsscope.store import Store
 
@@ -49,7 +50,7 @@ def test_an_expiry_seen_with_and_without_receiving_ip_is_one_finding(store: Stor
     assert expired.also_seen_by == ["failure-spike", "new-result-type", "new-failing-mx"]
     assert "Failures to example.com jumped on 2026-02-21" in expired.explanation
     # The spike detector saw it, dated on the first failing day, and it is this finding's.
-    seen = spike.find(store.facts(DOMAIN, START, last))
+    seen = spike.find(reads.facts(store, DOMAIN, START, last))
     assert seen is not None and seen.start == START + dt.timedelta(days=20)
     (in_pt,) = [f for f in findings(store, last, lang="pt") if f.status == "open"]
     assert "Outros detectores viram a mesma causa" in in_pt.explanation
@@ -63,7 +64,7 @@ def test_scenarios_have_no_near_duplicates(store: Store, tmp_path: Path) -> None
         Day(org, day, ok, [Failure("starttls-not-supported", 5, "mx1.example.org",
                                    receiving_ip="" if org != "Google LLC" else "192.0.2.9")])
         for day in daily(START, 10) for org, ok in REPORTERS]))
-    facts = store.facts("example.org", START, START + dt.timedelta(days=9))
+    facts = reads.facts(store, "example.org", START, START + dt.timedelta(days=9))
     assert {f.receiving_ip for f in facts.failures} == {"", "192.0.2.9"}
     found = detect(facts)
     assert_no_near_duplicates(found)

@@ -8,6 +8,7 @@ import datetime as dt
 from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.analyze.live import LiveCheck, Step, corroborate
 from tlsscope.check.run import changes
+from tlsscope.vocab import FindingStatus, Severity
 
 CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 
@@ -15,10 +16,10 @@ CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 def finding(result_type: str, mx: str = "mx2.example.com", kind: str = "certificate",
             last_seen: dt.date = dt.date(2026, 11, 27)) -> DomainFinding:
     return DomainFinding(
-        kind=kind, severity="critical", domain="example.com", mx_host=mx, receiving_ip="",
+        kind=kind, severity=Severity.CRITICAL, domain="example.com", mx_host=mx, receiving_ip="",
         result_type=result_type, reporters=["Google Inc."], first_seen=dt.date(2026, 11, 20),
-        last_seen=last_seen, sessions=40, status="open", title="t", explanation="e", fix=[],
-        evidence=[])
+        last_seen=last_seen, sessions=40, status=FindingStatus.OPEN, title="t", explanation="e",
+        fix=[], evidence=[])
 
 
 def mx_step(host: str, status: str = "ok", results: tuple[str, ...] = (),
@@ -114,7 +115,7 @@ def test_mx_outside_policy_is_judged_by_coverage() -> None:
 
 def test_resolved_findings_and_missing_checks_are_left_alone() -> None:
     f = finding("certificate-expired")
-    f.status = "resolved"
+    f.status = FindingStatus.RESOLVED
     corroborate(f, check(mx_step("mx2.example.com", "error", ("certificate-expired",))))
     assert f.live is None and f.status == "resolved"
     g = finding("certificate-expired")

@@ -12,6 +12,7 @@ import pytest
 
 from tests.analyze.scenarios import Day, Failure, report
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.analyze.detectors import DomainFinding, detect, mx_outside_policy
 from tlsscope.analyze.detectors.modes import Judged, judged, note
 from tlsscope.analyze.facts import PolicyDay
@@ -42,7 +43,7 @@ def findings_of(store: Store, folder: Path, order: tuple[str, ...],
     folder.mkdir()
     path.write_text(json.dumps(changed_that_day(order)))
     ingest_paths(store, [path])
-    return detect(store.facts(DOMAIN, DAY - dt.timedelta(days=29), DAY), lang)
+    return detect(reads.facts(store, DOMAIN, DAY - dt.timedelta(days=29), DAY), lang)
 
 
 @pytest.mark.parametrize("lang", ["en", "pt"])
@@ -70,7 +71,7 @@ def test_an_mx_outside_the_policy_is_judged_by_the_stricter_mode_too(
     (folder / "report.json").write_text(json.dumps(changed_that_day(
         order, "validation-failure", "mail.elsewhere.example")))
     ingest_paths(store, [folder / "report.json"])
-    [outside] = mx_outside_policy.detect(store.facts(DOMAIN, DAY, DAY))  # before grouping
+    [outside] = mx_outside_policy.detect(reads.facts(store, DOMAIN, DAY, DAY))  # before grouping
     assert (outside.severity, outside.sessions, outside.status) == ("high", 13, "open")
     assert "in enforce and testing mode" in outside.explanation
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.analyze.facts_builder import facts, failure, policy
 from tests.analyze.scenarios import Day, Failure, report
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.analyze.detectors import mx_outside_policy
 from tlsscope.store import Store
 
@@ -63,7 +64,7 @@ def test_the_store_gives_each_row_its_policy(store: Store, tmp_path: Path) -> No
     path = tmp_path / "change-day.json"
     path.write_text(json.dumps(entry))
     ingest_paths(store, [path])
-    stored = store.facts("example.com", DAY, DAY)
+    stored = reads.facts(store, "example.com", DAY, DAY)
     assert sorted((p.policy_idx, p.mx_patterns) for p in stored.policies) == [
         (0, ("mx1.example.com",)), (1, ("mx2.example.com",))]
     assert sorted((f.policy_idx, f.sessions) for f in stored.failures) == [(0, 4), (1, 9)]

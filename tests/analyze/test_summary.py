@@ -12,12 +12,14 @@ import pytest
 from tests.analyze.scenarios import Day, Failure, daily, report, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainStats, FailureGroup
 from tlsscope.analyze.summary import Summary, summarize, unconfirmed_problems
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
+from tlsscope.vocab import FindingStatus, Severity
 
 START = dt.date(2026, 3, 1)
 LAST = dt.date(2026, 3, 14)
@@ -39,7 +41,8 @@ def expired_mx2(folder: Path) -> list[Path]:
 
 def summary_of(store: Store, days: int = 7, lang: str = "en") -> Summary:
     first = LAST - dt.timedelta(days=days - 1)
-    return summarize(store.stats(DOMAIN, first, LAST), store.failures(DOMAIN, first, LAST), lang)
+    return summarize(reads.stats(store, DOMAIN, first, LAST),
+                     reads.failures(store, DOMAIN, first, LAST), lang)
 
 
 def test_expired_certificate_on_one_mx(store: Store, tmp_path: Path) -> None:
@@ -79,7 +82,8 @@ def test_same_story_in_portuguese(store: Store, tmp_path: Path) -> None:
 def test_healthy_week_raises_no_problem(store: Store, tmp_path: Path) -> None:
     ingest_paths(store, expired_mx2(tmp_path / "reports"))
     first, last = START, dt.date(2026, 3, 7)
-    found = summarize(store.stats(DOMAIN, first, last), store.failures(DOMAIN, first, last))
+    found = summarize(reads.stats(store, DOMAIN, first, last),
+                      reads.failures(store, DOMAIN, first, last))
     assert found.problems == []
     assert found.sentences[0].endswith("7,700 sessions to example.com; 100.0 % used TLS "
                                        "successfully.")
@@ -146,8 +150,8 @@ def test_a_report_without_policy_string_is_not_given_a_mode(store: Store) -> Non
     day = dt.date(2024, 2, 22)
     for lang, unquoted, named in (("en", "did not quote its mode", "testing mode"),
                                   ("pt", "não citaram o modo", "modo testing")):
-        found = summarize(store.stats("example.com", day, day),
-                          store.failures("example.com", day, day), lang)
+        found = summarize(reads.stats(store, "example.com", day, day),
+                          reads.failures(store, "example.com", day, day), lang)
         text = " ".join(found.sentences)
         assert found.mode == "unquoted"
         assert unquoted in found.sentences[1]
@@ -176,10 +180,11 @@ def _forged_expiry(store: Store) -> tuple[DomainStats, list[FailureGroup], list[
     _save(store, "Evil Corp", TODAY, [Failure("certificate-expired", 1, f"mx2.{FORGED}")],
           "https")
     first = TODAY - dt.timedelta(days=6)
-    facts = store.facts(FORGED, TODAY - dt.timedelta(days=29), TODAY)
+    facts = reads.facts(store, FORGED, TODAY - dt.timedelta(days=29), TODAY)
     found = detect(facts)
     weigh(found, facts)
-    return store.stats(FORGED, first, TODAY), store.failures(FORGED, first, TODAY), found
+    return (reads.stats(store, FORGED, first, TODAY), reads.failures(store, FORGED, first, TODAY),
+            found)
 
 
 @pytest.mark.parametrize(("lang", "said"), [
@@ -202,15 +207,16 @@ def test_a_problem_resting_on_one_forged_report_is_unconfirmed(store: Store, lan
 def test_one_confirmed_finding_confirms_the_problem() -> None:
     day = dt.date(2026, 3, 1)
 
-    def finding(confirmed: bool, status: str = "open", mx: str = "mx2.d") -> DomainFinding:
+    def finding(confirmed: bool, status: FindingStatus = FindingStatus.OPEN,
+                mx: str = "mx2.d") -> DomainFinding:
         return DomainFinding(
-            kind="by-result", severity="medium", domain="d", mx_host=mx, receiving_ip="",
+            kind="by-result", severity=Severity.MEDIUM, domain="d", mx_host=mx, receiving_ip="",
             result_type="certificate-expired", reporters=["R"], first_seen=day, last_seen=day,
             sessions=1, status=status, title="", explanation="", fix=[], evidence=[],
             confirmed=confirmed)
 
     assert unconfirmed_problems([finding(False), finding(True)]) == set()
-    assert unconfirmed_problems([finding(False), finding(True, "resolved")]) == {
+    assert unconfirmed_problems([finding(False), finding(True, FindingStatus.RESOLVED)]) == {
         ("certificate-expired", "mx2.d")}
     assert unconfirmed_problems([finding(False, mx="")]) == {("certificate-expired", "")}
 
@@ -245,8 +251,8 @@ def test_a_total_that_its_rows_do_not_add_up_to_is_said_with_both(
     real = Path(__file__).parents[1] / "fixtures" / "real"
     ingest_paths(store, [real / "mailru-parsedmarc-two-fetch-errors.json"])
     day = dt.date(2024, 2, 22)
-    found = summarize(store.stats("example.com", day, day),
-                      store.failures("example.com", day, day), lang)
+    found = summarize(reads.stats(store, "example.com", day, day),
+                      reads.failures(store, "example.com", day, day), lang)
     assert found.failed == 1 and sum(p.sessions for p in found.problems) == 2
     assert found.sentences[0] == expected[0]
     assert found.sentences[2].startswith(expected[1])
@@ -257,7 +263,7 @@ def test_one_failed_session_and_no_details_are_said_plainly(store: Store,
     day = dt.date(2026, 3, 10)
     one = Day("Google LLC", day, 9, [Failure("certificate-expired", 1, f"mx2.{DOMAIN}")])
     ingest_paths(store, write(tmp_path / "one", DOMAIN, [one]))
-    found = summarize(store.stats(DOMAIN, day, day), store.failures(DOMAIN, day, day))
+    found = summarize(reads.stats(store, DOMAIN, day, day), reads.failures(store, DOMAIN, day, day))
     assert found.sentences[2] == ("1 session failed, at mx2.example.com: The certificate on "
                                   "your mail server has expired.")
     bare = report(DOMAIN, Day("Microsoft Corporation", day + dt.timedelta(days=1), 5))
@@ -265,7 +271,8 @@ def test_one_failed_session_and_no_details_are_said_plainly(store: Store,
     (tmp_path / "bare.json").write_text(json.dumps(bare))
     ingest_paths(store, [tmp_path / "bare.json"])
     later = day + dt.timedelta(days=1)
-    found = summarize(store.stats(DOMAIN, later, later), store.failures(DOMAIN, later, later))
+    found = summarize(reads.stats(store, DOMAIN, later, later),
+                      reads.failures(store, DOMAIN, later, later))
     assert found.problems == []
     assert found.sentences[2] == ("3 sessions failed; the reports gave no failure details "
                                   "(where or why).")

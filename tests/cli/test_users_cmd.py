@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from tests.cli.test_parse_cmd import tlsscope
-from tlsscope.store import Store, accounts
-from tlsscope.web.auth import check_password, digest
+from tlsscope.app.accounts import check_password, digest
+from tlsscope.store import Store, accounts, findings_rows
 
 
 def test_users_and_domains(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_demo_loads_once_and_says_how_to_log_in(tmp_path: Path) -> None:
         assert owners == {"clinic.example": "Beta Health", "legacy.example": "",
                           "news.example": "Acme Retail", "shop.example": "Acme Retail"}
         kinds = {json.loads(data)["kind"] for domain in owners
-                 for _, _, data in store.stored_findings(domain)}
+                 for _, _, _, data, _ in store.read(findings_rows.stored, domain)}
         assert {"certificate", "dane", "mta-sts-policy", "mx-outside-policy", "starttls",
                 "no-policy", "ready-for-enforce", "reporter-silent", "new-reporter",
                 "failure-spike", "testing-would-block"} <= kinds

@@ -18,9 +18,9 @@ from tests.probe.test_check_evidence import by_mx, findings
 from tests.probe.test_recheck import Clock, ingest
 from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.analyze.live import LiveCheck, Step, corroborate
-from tlsscope.check.schedule import Rechecker
+from tlsscope.app.recheck import Rechecker
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Store, checks_rows, findings_rows
 
 CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 
@@ -46,12 +46,13 @@ def test_an_inconclusive_check_leaves_the_evidence_as_it_was(nameserver: str,
     assert done.returncode == 75
     assert json.loads(done.stdout)["status"] == "inconclusive"
     with Store.open(db) as store:
-        history = store.check_history("mail.example")
+        history = store.read(checks_rows.history, "mail.example")
         assert [c.status for c in history] == ["inconclusive", "error"]
-        latest = store.latest_check("mail.example")
+        latest = store.read(checks_rows.latest, "mail.example")
         assert latest is not None and latest.checked_at == history[1].checked_at
-        assert store.last_checked() == {"mail.example": history[1].checked_at}
-        assert store.stale_domains() == []  # nothing to recompute: no new evidence
+        assert store.read(checks_rows.last_checked) == {"mail.example": history[1].checked_at}
+        # Nothing to recompute: no new evidence.
+        assert store.read(findings_rows.stale_domains) == []
 
     after = by_mx(findings(db))
     assert after == before  # the same evidence, the same statuses
@@ -144,8 +145,10 @@ def test_the_schedule_retries_an_inconclusive_check_after_the_gap(tmp_path: Path
         rechecker.seen = 0  # the report above is a new failure
         assert rechecker.due() == ["good.example"]
         rechecker.check("good.example")
-        assert [c.status for c in store.check_history("good.example")] == ["inconclusive"]
-        assert store.last_checked() == {} and store.latest_check("good.example") is None
+        history = store.read(checks_rows.history, "good.example")
+        assert [c.status for c in history] == ["inconclusive"]
+        assert store.read(checks_rows.last_checked) == {}
+        assert store.read(checks_rows.latest, "good.example") is None
         assert rechecker.pending == {"good.example"}  # still waiting for a real check
         clock.now += dt.timedelta(minutes=59)
         assert rechecker.due() == []  # not at every look

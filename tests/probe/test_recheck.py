@@ -1,4 +1,4 @@
-"""Re-checks (check/schedule.py): on a schedule and after new failures, against the fake
+"""Re-checks (app/recheck.py): on a schedule and after new failures, against the fake
 internet and a real store; then inside a running `tlsscope serve`."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from tests.analyze.scenarios import Day, Failure, report, write
 from tests.cli.test_parse_cmd import tlsscope
 from tests.fakenet import environment, settings
 from tests.webserver import free_port, wait_healthy
-from tlsscope.check.schedule import Rechecker
-from tlsscope.store import Store
+from tlsscope.app.recheck import Rechecker
+from tlsscope.store import Store, checks_rows, findings_rows
 
 
 class Clock:
@@ -49,7 +49,7 @@ def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Pat
         for domain in rechecker.due():
             rechecker.check(domain)
         assert rechecker.due() == []
-        good = store.latest_check("good.example")
+        good = store.read(checks_rows.latest, "good.example")
         assert good is not None and good.status == "ok" and good.checked_at == clock.now
 
         # A report with failures for good.example arrives; it was checked just now, so the
@@ -63,7 +63,7 @@ def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Pat
         assert rechecker.due() == ["good.example"]
         rechecker.check("good.example")
         assert rechecker.due() == []
-        assert len(store.check_history("good.example")) == 2
+        assert len(store.read(checks_rows.history, "good.example")) == 2
 
         # A day later, every domain is due again (the schedule: every 24 hours).
         clock.now += dt.timedelta(hours=24)
@@ -95,13 +95,14 @@ def test_serve_rechecks_a_domain_when_a_failure_arrives(nameserver: str,
         assert answer.status_code == 201
         with Store.open(db) as store:
             deadline = time.monotonic() + 30
-            while store.latest_check("mail.example") is None and time.monotonic() < deadline:
+            while (store.read(checks_rows.latest, "mail.example") is None
+                   and time.monotonic() < deadline):
                 time.sleep(0.2)
-            check = store.latest_check("mail.example")
+            check = store.read(checks_rows.latest, "mail.example")
             assert check is not None and check.status == "error"
             # The writer, once idle, recomputes the findings with the check as evidence.
             deadline = time.monotonic() + 30
-            while store.stale_domains() and time.monotonic() < deadline:
+            while store.read(findings_rows.stale_domains) and time.monotonic() < deadline:
                 time.sleep(0.2)
         done = tlsscope("findings", "--domain", "mail.example", "--json", "--db", db)
         (finding,) = [f for f in json.loads(done.stdout) if f["kind"] == "certificate"]
@@ -119,7 +120,7 @@ def test_serve_rechecks_a_domain_when_a_failure_arrives(nameserver: str,
 def test_only_owned_domains_are_rechecked_unless_told(nameserver: str, tmp_path: Path) -> None:
     """Reports come from anyone (an anonymous POST): they may not make tlsscope probe any
     domain they name."""
-    from tlsscope.web.tools import assign
+    from tlsscope.app.accounts import assign
 
     db = f"sqlite:///{tmp_path / 'owned.db'}"
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.dnsserver import DnsServer
+from tests.support import reads
 from tlsscope.intake import Intake
 from tlsscope.receive import dkim as tlsrpt_dkim
 from tlsscope.receive.files import RawInput
@@ -111,30 +112,30 @@ def test_received_mail_records_dkim_and_can_require_it(
             receiver.send(unsigned)
         finally:
             receiver.stop()
-        summaries = store.reports()
+        summaries = reads.reports(store)
         (key,) = [s.key for s in summaries if s.report_id != "another-report"]
-        signed = store.report(key)
+        signed = reads.report(store, key)
         assert signed is not None
         assert (signed.source.dkim_result, signed.source.dkim_aligned) == ("pass", True)
         if required:
             assert len(summaries) == 1
-            (held,) = store.quarantine()
+            (held,) = reads.quarantine(store)
             assert held.dkim_result == "none"
             assert held.errors[0].code == "dkim_required"
         else:
-            assert len(summaries) == 2 and store.quarantine() == []
-            results = {store.report(s.key).source.dkim_result for s in summaries}  # type: ignore[union-attr]
+            assert len(summaries) == 2 and reads.quarantine(store) == []
+            results = {reads.report(store, s.key).source.dkim_result for s in summaries}  # type: ignore[union-attr]
             assert results == {"pass", "none"}
 
 
 def test_files_are_not_checked_unless_asked(tmp_path: Path) -> None:
-    from tlsscope.pipeline import ingest
+    from tlsscope.app.ingest import load as ingest
     from tlsscope.receive.files import iter_inputs
 
     with Store.open(f"sqlite:///{tmp_path / 'f.db'}") as store:
         path = FIX / "quirks" / "mail-rfc-shape.eml"
         ingest(store, iter_inputs([str(path)], 1 << 20), Settings())
-        stored = store.report(store.reports()[0].key)
+        stored = reads.report(store, reads.reports(store)[0].key)
         assert stored is not None and stored.source.dkim_result is None
 
 

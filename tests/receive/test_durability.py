@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
+from tests.support import reads
 from tlsscope.store import Store
 
 from .conftest import free_port, wait_healthy
@@ -152,8 +153,9 @@ def test_kill_9_under_traffic_loses_and_doubles_nothing(tmp_path: Path) -> None:
             time.sleep(0.2)
         server.stop()
         with Store.open(f"sqlite:///{tmp_path / 'durable.db'}") as store:
-            stored = [s.report_id for s in store.reports(limit=100_000)]
-            totals = store.stats("durable.example", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+            stored = [s.report_id for s in reads.reports(store, limit=100_000)]
+            totals = reads.stats(store, "durable.example", dt.date(2025, 1, 1),
+                                 dt.date(2025, 12, 31))
         assert len(stored) == len(set(stored))  # nothing twice
         sent = traffic.acked | {f"{k}-{i}" for k, i in traffic.unacked} | traffic.appended
         assert set(stored) == sent  # nothing lost: acknowledged, retried, or left in the mailbox

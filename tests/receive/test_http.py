@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import reads
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Store, findings_rows, queries
 
 from .conftest import Running
 
@@ -34,12 +35,12 @@ def test_report_is_stored_then_a_duplicate_is_still_a_success(web: Running) -> N
     assert first.json()["reports_stored"] == 1
     again = post(web, gzip.compress(REPORT, mtime=5))  # other bytes, same report
     assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
-    assert len(web.store.reports()) == 1
+    assert len(reads.reports(web.store)) == 1
     # Once idle, the intake thread recomputes the findings of the report's domain.
     deadline = time.monotonic() + 15
-    while web.store.stale_domains() and time.monotonic() < deadline:
+    while web.store.read(findings_rows.stale_domains) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert web.store.stale_domains() == []
+    assert web.store.read(findings_rows.stale_domains) == []
 
 
 @pytest.mark.parametrize(("ctype", "warning"), [
@@ -52,7 +53,7 @@ def test_types_are_tolerated_and_warned_about(web: Running, ctype: str | None,
                                               warning: str | None) -> None:
     answer = post(web, REPORT, ctype)
     assert answer.status_code == 201, answer.text
-    stored = web.store.report(web.store.reports()[0].key)
+    stored = reads.report(web.store, reads.reports(web.store)[0].key)
     assert stored is not None
     codes = {w.code for w in stored.source.warnings}
     assert codes == ({warning} if warning else set())
@@ -69,8 +70,8 @@ def test_bad_input_is_a_4xx_that_says_why_and_is_quarantined(web: Running) -> No
     answer = post(web, truncated)
     assert answer.status_code == 400
     assert answer.json()["errors"][0].startswith("truncated_gzip")
-    (held,) = web.store.quarantine()
-    assert web.store.raw(held.sha256) == truncated
+    (held,) = reads.quarantine(web.store)
+    assert reads.raw(web.store, held.sha256) == truncated
     assert held.source.startswith("https:127.0.0.1")
 
 
@@ -158,8 +159,8 @@ def test_a_policy_domain_that_is_not_a_domain_name_is_quarantined(web: Running,
     assert answer.json()["errors"][0].startswith("invalid_policy_domain")
     again = post(web, json.dumps(doc).encode(), "application/tlsrpt+json")  # sent again
     assert again.status_code == 400 and again.json()["errors"] == answer.json()["errors"]
-    assert web.store.reports() == [] and len(web.store.quarantine()) == 1
-    assert web.store.known_domains() == []
+    assert reads.reports(web.store) == [] and len(reads.quarantine(web.store)) == 1
+    assert web.store.read(queries.all_domains) == []
 
 
 def test_accept_domains_refuses_other_domains_with_403(tmp_path: Path,
@@ -179,7 +180,7 @@ def test_accept_domains_refuses_other_domains_with_403(tmp_path: Path,
         assert refused.status_code == 403, refused.text
         assert refused.json()["outcome"] == "refused"
         assert "does not take reports about" in refused.json()["errors"][0]
-        assert store.reports() == [] and store.quarantine() == []
+        assert reads.reports(store) == [] and reads.quarantine(store) == []
         org = store.write(accounts.organisation, "Acme")
         for name in {p["policy"]["policy-domain"] for p in json.loads(REPORT)["policies"]}:
             store.write(accounts.assign_domain, name, org, dt.datetime.now(dt.UTC))

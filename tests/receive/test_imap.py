@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
+from tests.support import reads
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
@@ -58,7 +59,7 @@ def test_reports_are_archived_after_commit_and_the_rest_goes_to_invalid(
     finally:
         intake.close()
     assert (dovecot.count("INBOX"), dovecot.count("Archive"), dovecot.count("Invalid")) == (0, 2, 1)
-    assert len(store.reports()) == 2
+    assert len(reads.reports(store)) == 2
 
 
 def test_a_crash_between_commit_and_move_duplicates_nothing(
@@ -72,13 +73,13 @@ def test_a_crash_between_commit_and_move_duplicates_nothing(
 
     with pytest.raises(RuntimeError):
         drain_once(queue_for(dovecot, commit_then_crash))
-    assert dovecot.count("INBOX") == 2 and len(store.reports()) == 1
+    assert dovecot.count("INBOX") == 2 and len(reads.reports(store)) == 1
     try:
         assert drain_once(queue_for(dovecot, lambda raw: intake.submit(raw).result())) == 2
     finally:
         intake.close()
     assert (dovecot.count("INBOX"), dovecot.count("Archive")) == (0, 2)
-    assert len(store.reports()) == 2  # the first report once, not twice
+    assert len(reads.reports(store)) == 2  # the first report once, not twice
     with store.engine.connect() as connection:
         arrivals = connection.exec_driver_sql("SELECT count(*) FROM arrivals").scalar_one()
     assert arrivals == 3  # the first mail arrived twice: recorded, not counted
@@ -101,7 +102,7 @@ def test_runs_through_a_server_restart(dovecot: Dovecot, store: Store) -> None:
         stop.set()
         runner.join(timeout=30)
         intake.close()
-    assert len(store.reports()) == 2
+    assert len(reads.reports(store)) == 2
 
 
 def test_url_and_secrets() -> None:
@@ -150,6 +151,6 @@ def test_over_tls_and_starttls(tmp_path: Path, store: Store, scheme: str) -> Non
             assert drain_once(mailbox) == 1
         finally:
             intake.close()
-        assert server.count("Archive") == 1 and len(store.reports()) == 1
+        assert server.count("Archive") == 1 and len(reads.reports(store)) == 1
     finally:
         server.destroy()

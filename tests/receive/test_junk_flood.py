@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.receive.served import Served, report
+from tests.support import reads
 from tlsscope.store import Store
 
 pytestmark = pytest.mark.server
@@ -27,12 +28,12 @@ def test_a_junk_flood_keeps_only_the_newest_junk_within_the_senders_budget(
     assert answers == [400] * 8
     assert good.status_code == 201
     with Store.open(served.db) as store:
-        held = store.quarantine()
+        held = reads.quarantine(store)
         assert len(held) == 8  # every junk input is listed, with its reasons
         kept = [i for i in held if i.kept]
         assert sum(i.size for i in kept) <= 1024 * 1024
         assert [i.kept for i in held] == [False] * (8 - len(kept)) + [True] * len(kept)
         assert len(kept) == 3
-        assert [r.report_id for r in store.reports()] == ["after-the-flood"]
+        assert [r.report_id for r in reads.reports(store)] == ["after-the-flood"]
     assert any(line["message"].startswith("quarantine over its budget")
                for line in served.lines())

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import reads
 from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.intake import Intake
 from tlsscope.receipts import Saved
@@ -113,7 +114,7 @@ def test_ingest_hands_the_mail_to_serve_without_loading_the_store(tmp_path: Path
     assert (receipt["inputs"], receipt["accepted"], receipt["reports_stored"]) == (1, 1, 1)
     assert [raw.channel for raw in listening.delivered] == ["stdin", "stdin"]
     assert "1 duplicate" in again.stdout and again.returncode == 0
-    assert len(store.reports()) == 1
+    assert len(reads.reports(store)) == 1
 
 
 def test_nobody_listening_stores_directly(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_nobody_listening_stores_directly(tmp_path: Path) -> None:
     assert done.stderr.strip().endswith("LOADED-SQLALCHEMY")
     assert json.loads(done.stdout)["reports_stored"] == 1
     with Store.open(db) as stored:
-        assert len(stored.reports()) == 1
+        assert len(reads.reports(stored)) == 1
 
 
 def test_a_store_that_cannot_take_it_makes_the_mta_retry(tmp_path: Path, store: Store) -> None:
@@ -134,7 +135,7 @@ def test_a_store_that_cannot_take_it_makes_the_mta_retry(tmp_path: Path, store: 
         listening.close()
     assert done.returncode == 75, done.stderr
     assert "cannot store the mail now: the writer process stopped" in done.stderr
-    assert store.reports() == []
+    assert reads.reports(store) == []
 
 
 def test_an_input_over_the_cap_is_recorded_as_too_large(tmp_path: Path, store: Store) -> None:
@@ -204,9 +205,9 @@ def test_a_mail_for_another_store_is_not_taken(tmp_path: Path, store: Store) -> 
         listening.close()
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().endswith("LOADED-SQLALCHEMY")  # stored by the pipe itself
-    assert listening.delivered == [] and store.reports() == []
+    assert listening.delivered == [] and reads.reports(store) == []
     with Store.open(other) as stored:
-        assert len(stored.reports()) == 1
+        assert len(reads.reports(stored)) == 1
 
 
 def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path, store: Store) -> None:

@@ -18,8 +18,9 @@ import pytest
 
 from tests.probe.faults import silent_server
 from tests.receive.test_dkim import MAIL, sign
+from tests.support import reads
 from tlsscope.reader_pool import ReaderPool
-from tlsscope.receipts import Outcome
+from tlsscope.receipts import Outcome, Receipt, Retry
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
@@ -47,7 +48,7 @@ class Writer:
     def __init__(self, store: Store, pool: ReaderPool, dkim_required: bool = False) -> None:
         self.flow = Flow(store, pool, None, dkim_required=dkim_required)
         self.tickets = 0
-        self.answers: dict[int, Saved | str] = {}
+        self.answers: dict[int, Receipt] = {}
         self.answered: dict[int, float] = {}
 
     def send(self, *raws: RawInput) -> list[int]:
@@ -63,14 +64,16 @@ class Writer:
 
     def retried(self, tickets: list[int]) -> list[str]:
         """The answers of inputs the sender is to send again (each a reason)."""
-        return [str(o) for o in self._answers(tickets, 30.0)]
+        out = self._answers(tickets, 30.0)
+        assert all(isinstance(o, Retry) for o in out), out
+        return [o.reason for o in out if isinstance(o, Retry)]
 
-    def _answers(self, tickets: list[int], seconds: float) -> list[Saved | str]:
+    def _answers(self, tickets: list[int], seconds: float) -> list[Receipt]:
         deadline = time.monotonic() + seconds
         while not all(t in self.answers for t in tickets) and time.monotonic() < deadline:
             self.flow.dispatch()
             ready = wait(self.flow.pool.connections(), self.flow.pool.timeout(1.0))
-            outcomes: list[tuple[int, Saved | str]] = [*self.flow.harvest(ready)]
+            outcomes: list[tuple[int, Receipt]] = [*self.flow.harvest(ready)]
             while self.flow.read:
                 outcomes.extend(self.flow.commit())
             for ticket, outcome in outcomes:
@@ -102,7 +105,7 @@ def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
     assert 2.0 <= stalled < 4, stalled  # the budget, not the DKIM lookups' time
     assert good < 1.5, good  # stored while the stalling one was still being read
     assert again[0].outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)  # the new reader works
-    assert [i.source for i in store.quarantine()] == ["stall.eml"]
+    assert [i.source for i in reads.quarantine(store)] == ["stall.eml"]
 
 
 def test_copies_of_an_input_being_read_are_repeats_stored_after_it(store: Store) -> None:
@@ -116,7 +119,7 @@ def test_copies_of_an_input_being_read_are_repeats_stored_after_it(store: Store)
         pool.close()
     assert [s.outcome for s in saved] == [Outcome.ACCEPTED, Outcome.DUPLICATE,
                                          Outcome.DUPLICATE]
-    assert len(store.reports()) == 1
+    assert len(reads.reports(store)) == 1
 
 
 def test_an_input_over_the_memory_budget_is_set_aside(store: Store) -> None:
@@ -158,7 +161,7 @@ def test_required_dkim_that_cannot_be_looked_up_is_retried_not_quarantined(
         finally:
             pool.close()
     assert why.startswith("DKIM is required and a signing key could not be looked up")
-    assert store.quarantine() == [] and store.reports() == []
+    assert reads.quarantine(store) == [] and reads.reports(store) == []
     records = {"tls2026._domainkey.mailer.example": [
         ("TXT", f"v=DKIM1; k=rsa; s=tlsrpt; p={PUBLIC}")]}
     with DnsServer(records) as dns:

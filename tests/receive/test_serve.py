@@ -14,7 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tlsscope.store import Store
+from tests.support import reads
+from tlsscope.store import Store, findings_rows
 
 from .conftest import free_port, wait_healthy
 
@@ -49,9 +50,10 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
         # Meanwhile the analyst process recomputes the findings of the domains stored.
         with Store.open(db) as store:
             deadline = time.monotonic() + 30
-            while store.stale_domains() and time.monotonic() < deadline:
+            while store.read(findings_rows.stale_domains) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert store.stale_domains() == []  # only the analyst recomputes in this test
+            # Only the analyst recomputes in this test.
+            assert store.read(findings_rows.stale_domains) == []
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
@@ -65,7 +67,7 @@ def test_serve_receives_over_http_and_smtp_and_stops_cleanly(tmp_path: Path) -> 
     (admin,) = [line for line in lines if line["message"].startswith("first run: an admin")]
     assert admin["email"] == "admin@localhost" and len(admin["password"]) >= 12
     with Store.open(db) as store:
-        assert len(store.reports()) == 3
+        assert len(reads.reports(store)) == 3
 
 
 def test_serve_needs_a_report_address_for_smtp(tmp_path: Path) -> None:

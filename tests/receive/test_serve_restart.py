@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import reads
 from tlsscope.store import Store
 
 from .served import Served, report
@@ -80,7 +81,7 @@ def test_a_killed_writer_is_restarted_while_reports_flow(served: Served) -> None
     assert died["process"] == "writer" and died["pid"] == first
     assert died["exit_code"] == -signal.SIGKILL and died["restart_in"] == 0.5
     with Store.open(served.db) as store:
-        stored = [r.report_id for r in store.reports(limit=100_000)]
+        stored = [r.report_id for r in reads.reports(store, limit=100_000)]
     assert len(stored) == len(set(stored))  # nothing twice
     assert set(traffic.acknowledged()) <= set(stored)  # nothing acknowledged lost
     # The senders retry what got 503: stored now, or recognised (the dead writer may have
@@ -88,7 +89,7 @@ def test_a_killed_writer_is_restarted_while_reports_flow(served: Served) -> None
     for rid, _ in unavailable:
         assert served.post(report(rid)).status_code in (200, 201)
     with Store.open(served.db) as store:
-        stored = [r.report_id for r in store.reports(limit=100_000)]
+        stored = [r.report_id for r in reads.reports(store, limit=100_000)]
     assert sorted(stored) == sorted(rid for rid, _, _ in traffic.answers)
     print(json.dumps({"posted": len(traffic.answers), "unavailable": len(unavailable),
                       "acknowledged": len(traffic.acknowledged())}))
@@ -144,7 +145,7 @@ def test_a_stuck_writer_makes_senders_retry_within_the_budget(tmp_path: Path) ->
     finally:
         served.stop()
     with Store.open(served.db) as store:
-        assert [r.report_id for r in store.reports()].count("stuck-1") == 1
+        assert [r.report_id for r in reads.reports(store)].count("stuck-1") == 1
 
 
 def test_a_hung_writer_shows_in_healthz_and_is_replaced(tmp_path: Path) -> None:
@@ -168,4 +169,4 @@ def test_a_hung_writer_shows_in_healthz_and_is_replaced(tmp_path: Path) -> None:
     finally:
         served.stop()
     with Store.open(served.db) as store:
-        assert [r.report_id for r in store.reports()].count("hung-1") == 1
+        assert [r.report_id for r in reads.reports(store)].count("hung-1") == 1

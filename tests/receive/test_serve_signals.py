@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import reads
 from tlsscope.store import Store
 
 from .served import Served, gone, report
@@ -48,7 +49,7 @@ def test_sigterm_to_the_group_stops_it_within_10_s(served: Served) -> None:
     assert "stopping" in messages and messages[-1] == "stopped"
     assert "process died" not in messages  # the children ignored the signal and were told
     with Store.open(served.db) as store:
-        assert [r.report_id for r in store.reports()] == ["before-the-signal"]
+        assert [r.report_id for r in reads.reports(store)] == ["before-the-signal"]
 
 
 def test_sigint_to_the_main_process_alone_stops_it_within_10_s(served: Served) -> None:
@@ -80,7 +81,7 @@ def test_a_second_signal_stops_a_slow_shutdown_at_once(served: Served) -> None:
     messages = [line["message"] for line in served.lines()]
     assert "second signal: stopping at once" in messages
     with Store.open(served.db) as store:  # what was acknowledged is there
-        assert [r.report_id for r in store.reports()] == ["before-the-signal"]
+        assert [r.report_id for r in reads.reports(store)] == ["before-the-signal"]
 
 
 def test_without_a_second_signal_a_slow_shutdown_still_ends_within_10_s(

@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import select
 
+from tests.support import reads
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
@@ -88,9 +89,9 @@ def test_report_mail_is_stored_before_250(receiver: Receiver) -> None:
         refused = client.sendmail("noreply@google.com", [RUA],
                                   mail("google-tlsrpt-digest-success-1.eml"))
     assert refused == {}
-    (summary,) = receiver.store.reports()
+    (summary,) = reads.reports(receiver.store)
     assert summary.organization_name == "Google Inc."
-    stored = receiver.store.report(summary.key)
+    stored = reads.report(receiver.store, summary.key)
     assert stored is not None and stored.source.source.startswith("smtp:127.0.0.1 from ")
 
 
@@ -107,13 +108,13 @@ def test_a_mail_without_a_report_still_gets_250_and_is_kept(receiver: Receiver) 
     body = crlf((FIX / "quirks" / "mail-not-report-cron.eml").read_bytes())
     with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
         assert client.sendmail("root@host.example", [RUA], body) == {}
-    assert receiver.store.reports() == []
+    assert reads.reports(receiver.store) == []
     assert len(receiver.store.known([])) == 0
     bad = crlf((FIX / "quirks" / "mail-with-bad-report.eml").read_bytes())
     with smtplib.SMTP("127.0.0.1", receiver.port, timeout=30) as client:
         assert client.sendmail("x@example.net", [RUA], bad) == {}
-    (held,) = receiver.store.quarantine()
-    assert receiver.store.raw(held.sha256) is not None
+    (held,) = reads.quarantine(receiver.store)
+    assert reads.raw(receiver.store, held.sha256) is not None
 
 
 def test_size_cap(store: Store) -> None:
@@ -144,7 +145,7 @@ def test_starttls(store: Store) -> None:
             client.ehlo()
             assert client.sendmail("noreply@microsoft.com", [RUA],
                                    mail("microsoft-tlsrpt-digest-success.eml")) == {}
-        assert len(store.reports()) == 1
+        assert len(reads.reports(store)) == 1
     finally:
         running.stop()
 
@@ -155,7 +156,7 @@ def test_lmtp(store: Store) -> None:
         with smtplib.LMTP("127.0.0.1", running.port, timeout=30) as client:
             assert client.sendmail("noreply@google.com", [RUA],
                                    mail("google-parsedmarc-relayed-with-banner.eml")) == {}
-        assert len(store.reports()) == 1
+        assert len(reads.reports(store)) == 1
         assert provenance(store) == [("lmtp", "127.0.0.1", False, True)]  # not DKIM-checked
     finally:
         running.stop()
@@ -179,6 +180,6 @@ def test_a_domain_not_accepted_gets_550_with_the_reason_and_nothing_is_stored(
                                 mail("google-tlsrpt-digest-success-1.eml"))
         assert refused.value.smtp_code == 550
         assert b"does not take reports about 'example.com'" in refused.value.smtp_error
-        assert store.reports() == [] and store.quarantine() == []
+        assert reads.reports(store) == [] and reads.quarantine(store) == []
     finally:
         running.stop()

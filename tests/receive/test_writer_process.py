@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.support import reads
 from tlsscope.children import stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.intake import WriterProcess
@@ -49,7 +50,7 @@ def _ready(writer: WriterProcess) -> None:
 
 def _stored(url: str) -> list[str]:
     with Store.open(url) as store:
-        return [r.report_id for r in store.reports(limit=100_000)]
+        return [r.report_id for r in reads.reports(store, limit=100_000)]
 
 
 def test_a_dead_writers_inputs_are_answered_retry_until_it_is_restarted(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from tlsscope.pipeline import ingest
+from tlsscope.app.ingest import load as ingest
 from tlsscope.receipts import IngestTotals
 from tlsscope.receive.files import iter_inputs
 from tlsscope.settings import Settings

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import reads
 from tlsscope.store import Store
 from tlsscope.store import tables as t
 
@@ -49,7 +50,7 @@ def _check(store: Store, expected: dict[str, int]) -> None:
         policies = connection.execute(select(func.count()).select_from(t.policies)).scalar_one()
     assert reports == expected["reports"]
     assert policies == expected["reports"]
-    totals = store.stats(None, *ALL_TIME)
+    totals = reads.stats(store, None, *ALL_TIME)
     assert (totals.reports, totals.successful, totals.failed) == (
         expected["reports"], expected["successful"], expected["failed"])
 

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 import tlsscope.report
+from tests.support import reads
+from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.parse.contract import report_entry
 from tlsscope.parse.results import ReadReport
@@ -90,17 +92,17 @@ def test_every_consumer_gives_the_same_domain_totals(tmp_path_factory: pytest.Te
     with Store.open(f"sqlite:///{db}") as store:
         store.save(arrivals)
         for domain in truth:
-            unrebuilt = store.stats(domain, *ALL_TIME)  # read from the fine roll-ups
-            facts = store.facts(domain, *ALL_TIME)
+            unrebuilt = reads.stats(store, domain, *ALL_TIME)  # read from the fine roll-ups
+            facts = reads.facts(store, domain, *ALL_TIME)
             counted = sum(p.successful + p.failed for p in facts.policies if p.counted)
             assert unrebuilt.successful + unrebuilt.failed == truth[domain] == counted
             failed_rows = sum(r.sessions for r in facts.failures if r.counted)
             assert sum(b.failed for b in unrebuilt.by_result_type) == failed_rows
-        store.fresh()
+        freshness.rollups_now(store)
         for domain in truth:
-            rebuilt = store.stats(domain, *ALL_TIME)
+            rebuilt = reads.stats(store, domain, *ALL_TIME)
             assert rebuilt.successful + rebuilt.failed == truth[domain]
-        everything = store.stats(None, *ALL_TIME)
+        everything = reads.stats(store, None, *ALL_TIME)
         assert everything.successful + everything.failed == sum(truth.values())
         assert everything.reports == sum(len(r.report.domain_totals()) for r in reads)
 
@@ -166,7 +168,7 @@ def test_migration_0009_recounts_a_store_counted_by_the_old_rule(
             patch.setattr(tlsscope.report, "counted", _old_rule)
             old = [read_input(a.data, "gen") for a in arrivals]
             store.save([a._replace(result=r) for a, r in zip(arrivals, old, strict=True)])
-        before = store.stats("a.example", *ALL_TIME)
+        before = reads.stats(store, "a.example", *ALL_TIME)
         assert before.successful + before.failed == 13 + 2 + 4 + 12  # no-policy-found lost
         _downgrade(store, "0009")  # the schema 0009 found (0010 came later)
         with store.engine.begin() as connection:
@@ -175,13 +177,13 @@ def test_migration_0009_recounts_a_store_counted_by_the_old_rule(
         after = migrated.stats("a.example", *ALL_TIME)
         assert after.successful + after.failed == 1 + 13 + 2 + 4 + 12
         migrated_tables = _tables(migrated)
-        migrated.fresh()
+        freshness.rollups_now(migrated)
         rebuilt = migrated.stats("b.example", *ALL_TIME)
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     with Store.open(fresh_url) as fresh:
         fresh.save(arrivals)
         assert _tables(fresh) == migrated_tables
-        fresh.fresh()
+        freshness.rollups_now(fresh)
         assert fresh.stats("b.example", *ALL_TIME) == rebuilt
     assert isinstance(old[0].reports[0], ReadReport)
 

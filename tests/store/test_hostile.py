@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.support import reads
 from tlsscope.report import COUNT_MAX
 from tlsscope.store import Store
 from tlsscope.store import tables as t
@@ -52,7 +53,8 @@ def test_a_report_with_nul_and_lone_surrogates_is_stored_beside_a_good_one(
     bad = _variant(tmp_path, "bad.json", _poisoned)
     totals = ingest_paths(store, [GOOD, bad])
     assert (totals.accepted, totals.rejected, totals.reports_stored) == (2, 0, 2)
-    (stored,) = [store.report(s.key) for s in store.reports() if "Bad" in s.organization_name]
+    (stored,) = [reads.report(store, s.key) for s in reads.reports(store)
+                 if "Bad" in s.organization_name]
     assert stored is not None
     report = stored.report
     assert report.organization_name == "Bad\ufffdMailer"
@@ -65,7 +67,7 @@ def test_a_report_with_nul_and_lone_surrogates_is_stored_beside_a_good_one(
             "$.policies[0].failure-details[0].additional-information",
             "$.policies[0].failure-details[0].receiving-mx-helo"} <= paths
     assert stored.extras["$"] == {"x-vendor\ufffd": {"note\ufffd": ["\ufffd", "fine"]}}
-    assert store.stats("example.com", DAY, DAY).reports == 2
+    assert reads.stats(store, "example.com", DAY, DAY).reports == 2
 
 
 def test_a_stored_poisoned_report_reads_back_and_rereads(store: Store, tmp_path: Path) -> None:
@@ -73,10 +75,11 @@ def test_a_stored_poisoned_report_reads_back_and_rereads(store: Store, tmp_path:
     ingest_paths(store, [bad])
     from tlsscope.parse import read_input
 
-    for digest, source, data in store.inputs():
+    for digest, source, data in reads.inputs(store):
         saved = store.reread(digest, read_input(data, source))
         assert saved.repeated == 1
-    assert store.raw(next(iter(store.inputs()))[0]) == bad.read_bytes()  # the original, exactly
+    # The original, exactly.
+    assert reads.raw(store, next(iter(reads.inputs(store)))[0]) == bad.read_bytes()
 
 
 def test_a_file_name_that_is_not_text_is_stored(store: Store, tmp_path: Path) -> None:
@@ -94,7 +97,7 @@ def test_counts_above_2_63_are_refused_not_clamped(store: Store) -> None:
     assert reason.startswith("invalid_count: session count is 1180591620717411303424, more "
                              "than 2^63-1")
     assert reason.endswith("[$.policies[0].summary.total-successful-session-count]")
-    (kept,) = store.quarantine()
+    (kept,) = reads.quarantine(store)
     assert kept.errors[0].code == "invalid_count"
 
 
@@ -122,7 +125,7 @@ def test_roll_ups_stop_at_2_63_instead_of_failing_every_later_batch(
                                           .where(totals.c.domain == "example.com")).all())
     assert [tuple(row) for row in rows] == [(4, COUNT_MAX)]
     assert isinstance(rows[0][1], int)  # not a float (SQLite's answer to an overflow)
-    assert sorted(s.successful for s in store.reports()) == [big] * 4  # each report exact
+    assert sorted(s.successful for s in reads.reports(store)) == [big] * 4  # each report exact
 
 
 def test_too_many_failure_rows_are_quarantined_with_the_count(store: Store,

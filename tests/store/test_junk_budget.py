@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import reads
 from tlsscope.parse.reader import read_input
 from tlsscope.receipts import Outcome
 from tlsscope.store import Arrival, Store
@@ -38,10 +39,10 @@ def test_a_senders_oldest_junk_loses_its_bytes_first(store: Store,
     for n, data in enumerate(junk):  # 6 x 8 KB from one address, a budget of 20 KB
         saved = store.save([_arrival(data, minutes=n)], junk_budget=20 * KB)
         assert saved[0].outcome is Outcome.REJECTED
-    kept = [store.raw(hashlib.sha256(d).hexdigest()) is not None for d in junk]
+    kept = [reads.raw(store, hashlib.sha256(d).hexdigest()) is not None for d in junk]
     assert kept == [False, False, False, False, True, True]
-    assert store.raw(hashlib.sha256(junk[5]).hexdigest()) == junk[5]
-    held = {i.sha256: i for i in store.quarantine()}
+    assert reads.raw(store, hashlib.sha256(junk[5]).hexdigest()) == junk[5]
+    held = {i.sha256: i for i in reads.quarantine(store)}
     assert len(held) == 6  # every row stays, with its reasons
     dropped = held[hashlib.sha256(junk[0]).hexdigest()]
     assert not dropped.kept and dropped.errors and dropped.size == len(junk[0])
@@ -56,9 +57,9 @@ def test_an_ipv6_sender_is_its_64_and_others_keep_theirs(store: Store) -> None:
                    junk_budget=budget)
     other = _junk()
     store.save([_arrival(other, peer="2001:db8:1:3::1", minutes=10)], junk_budget=budget)
-    assert [store.raw(hashlib.sha256(d).hexdigest()) is not None for d in mine] == [
+    assert [reads.raw(store, hashlib.sha256(d).hexdigest()) is not None for d in mine] == [
         False, False, True, True]
-    assert store.raw(hashlib.sha256(other).hexdigest()) == other
+    assert reads.raw(store, hashlib.sha256(other).hexdigest()) == other
 
 
 def test_accepted_reports_and_the_operators_files_are_never_dropped(store: Store) -> None:
@@ -70,8 +71,8 @@ def test_accepted_reports_and_the_operators_files_are_never_dropped(store: Store
         store.save([_arrival(data, channel="file", peer="", minutes=n)], junk_budget=10 * KB)
     for n in range(3):  # the same sender's junk pushes only junk out
         store.save([_arrival(_junk(), minutes=n + 1)], junk_budget=10 * KB)
-    assert store.raw(hashlib.sha256(good).hexdigest()) == good
-    assert all(store.raw(hashlib.sha256(d).hexdigest()) == d for d in files)
+    assert reads.raw(store, hashlib.sha256(good).hexdigest()) == good
+    assert all(reads.raw(store, hashlib.sha256(d).hexdigest()) == d for d in files)
 
 
 def test_junk_whose_bytes_were_dropped_is_still_known_and_not_read_again(store: Store) -> None:
@@ -79,18 +80,18 @@ def test_junk_whose_bytes_were_dropped_is_still_known_and_not_read_again(store: 
     store.save([_arrival(first, minutes=0)], junk_budget=20 * KB)
     store.save([_arrival(second, minutes=1)], junk_budget=20 * KB)
     digest = hashlib.sha256(first).hexdigest()
-    assert store.raw(digest) is None
+    assert reads.raw(store, digest) is None
     assert digest in store.known([digest])
     again = store.save([_arrival(first, minutes=2)._replace(result=None)], junk_budget=20 * KB)
     assert again[0].outcome is Outcome.REJECTED and again[0].reasons
-    assert digest not in {d for d, _, _ in store.inputs()}  # nothing to read again
+    assert digest not in {d for d, _, _ in reads.inputs(store)}  # nothing to read again
 
 
 def test_no_budget_keeps_everything(store: Store) -> None:
     junk = [_junk() for _ in range(4)]
     for n, data in enumerate(junk):
         store.save([_arrival(data, minutes=n)])
-    assert all(store.raw(hashlib.sha256(d).hexdigest()) == d for d in junk)
+    assert all(reads.raw(store, hashlib.sha256(d).hexdigest()) == d for d in junk)
 
 
 def test_a_rejected_input_whose_good_report_was_stored_is_never_dropped(store: Store) -> None:
@@ -108,4 +109,4 @@ def test_a_rejected_input_whose_good_report_was_stored_is_never_dropped(store: S
     assert saved.outcome is Outcome.REJECTED and saved.stored == 1
     for n in range(4):
         store.save([_arrival(_junk(), minutes=n + 1)], junk_budget=10 * KB)
-    assert store.raw(hashlib.sha256(mixed).hexdigest()) == mixed
+    assert reads.raw(store, hashlib.sha256(mixed).hexdigest()) == mixed

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
 from tlsscope.store import tables as t
@@ -122,7 +123,7 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
     def rebuild(store: Store) -> None:
         try:
             while not done.is_set():
-                store.fresh()
+                freshness.rollups_now(store)
         except BaseException as exc:
             errors.append(exc)
 
@@ -143,7 +144,7 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
         thread.join(600)
     assert not errors, errors
     try:
-        writer.fresh()  # what is still marked; nothing lost means nothing else to do
+        freshness.rollups_now(writer)  # what is still marked; nothing lost means nothing else to do
         with writer.engine.connect() as connection:
             marks = connection.execute(select(func.count()).select_from(t.rollup_dirty))
             assert marks.scalar_one() == 0

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from tests.analyze.scenarios import Day, Failure, write
 from tests.store.helpers import ingest_paths
+from tests.support import reads
 from tlsscope.store import Store
 from tlsscope.store import tables as t
 
@@ -55,10 +56,10 @@ def test_any_period_reads_the_same_from_the_coarse_rollups(store: Store,
         start = FIRST + dt.timedelta(days=rng.randint(-3, 44))
         periods.append((start, start + dt.timedelta(days=rng.randint(0, 40))))
     for since, until in periods:
-        stats = store.stats("a.example", since, until)
+        stats = reads.stats(store, "a.example", since, until)
         got = {b.name: (b.successful, b.failed, b.reports) for b in stats.by_reporter}
         assert got == naive_by_reporter(store, since, until), (since, until)
-        per_day = store.facts("a.example", since, until)
+        per_day = reads.facts(store, "a.example", since, until)
         counted = [p for p in per_day.policies if p.counted]
         assert stats.successful == sum(p.successful for p in counted)
         assert stats.failed == sum(p.failed for p in counted)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.analyze.scenarios import Day, Failure, report
+from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store, findings_rows
 
@@ -34,16 +35,17 @@ def test_a_recomputation_killed_half_way_leaves_the_mark(store: Store,
     with monkeypatch.context() as patch:
         patch.setattr(findings_rows, "compute", killed)
         with pytest.raises(KeyboardInterrupt):
-            store.refresh_findings()
-    assert store.stale_domains() == [DOMAIN]
-    assert store.refresh_findings() == [DOMAIN]
-    assert store.stale_domains() == [] and store.stored_findings(DOMAIN)
+            freshness.findings_now(store)
+    assert store.read(findings_rows.stale_domains) == [DOMAIN]
+    assert freshness.findings_now(store) == [DOMAIN]
+    assert store.read(findings_rows.stale_domains) == []
+    assert store.read(findings_rows.stored, DOMAIN)
 
 
 def test_a_batch_stored_while_computing_keeps_the_mark(store: Store,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     _save(store, "Google Inc.", dt.date(2026, 11, 29))
-    original = findings_rows.compute
+    original = freshness.compute
 
     def meanwhile(*args: Any, **kwargs: Any) -> Any:
         computed = original(*args, **kwargs)
@@ -51,10 +53,12 @@ def test_a_batch_stored_while_computing_keeps_the_mark(store: Store,
         return computed
 
     with monkeypatch.context() as patch:
-        patch.setattr(findings_rows, "compute", meanwhile)
-        store.refresh_findings()
-    assert store.stale_domains() == [DOMAIN]  # its findings miss Microsoft's report
-    store.refresh_findings()
-    assert store.stale_domains() == []
-    [(_, _, data)] = [f for f in store.stored_findings(DOMAIN) if "certificate" in f[2]]
+        patch.setattr(freshness, "compute", meanwhile)
+        freshness.findings_now(store)
+    # Its findings miss Microsoft's report.
+    assert store.read(findings_rows.stale_domains) == [DOMAIN]
+    freshness.findings_now(store)
+    assert store.read(findings_rows.stale_domains) == []
+    [(_, _, _, data, _)] = [f for f in store.read(findings_rows.stored, DOMAIN)
+                            if "certificate" in f.data]
     assert "Microsoft Corporation" in json.loads(data)["reporters"]

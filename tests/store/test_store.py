@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
+from tests.support import reads
 from tlsscope.parse import read_input
 from tlsscope.store import Store
 from tlsscope.store.migrate import current_revision, upgrade
@@ -44,11 +45,11 @@ def test_ingest_then_again_changes_nothing(store: Store) -> None:
     first = ingest_paths(store, [FIX / "real"])
     assert (first.inputs, first.accepted, first.rejected) == (21, 21, 0)
     assert first.reports_stored == 21
-    before = store.stats(None, dt.date(2016, 1, 1), dt.date(2026, 12, 31))
+    before = reads.stats(store, None, dt.date(2016, 1, 1), dt.date(2026, 12, 31))
     again = ingest_paths(store, [FIX / "real"])
     assert (again.inputs, again.duplicate, again.reports_stored) == (21, 21, 0)
-    assert store.stats(None, dt.date(2016, 1, 1), dt.date(2026, 12, 31)) == before
-    assert len(store.reports(limit=1000)) == 21
+    assert reads.stats(store, None, dt.date(2016, 1, 1), dt.date(2026, 12, 31)) == before
+    assert len(reads.reports(store, limit=1000)) == 21
 
 
 def test_same_report_in_another_wrapper_is_a_duplicate(store: Store, tmp_path: Path) -> None:
@@ -56,11 +57,11 @@ def test_same_report_in_another_wrapper_is_a_duplicate(store: Store, tmp_path: P
         shutil.copy(FIX / "quirks" / name, tmp_path)
     totals = ingest_paths(store, [tmp_path])
     assert (totals.accepted, totals.duplicate, totals.conflicts) == (1, 3, 0)
-    (summary,) = store.reports()
-    stored = store.report(summary.key)
+    (summary,) = reads.reports(store)
+    stored = reads.report(store, summary.key)
     assert stored is not None
     assert [r.kind for r in stored.repeats] == ["duplicate"] * 3
-    march = store.stats("example.com", *MARCH)
+    march = reads.stats(store, "example.com", *MARCH)
     assert (march.reports, march.successful, march.failed) == (1, 900, 12)
 
 
@@ -72,21 +73,21 @@ def test_same_key_other_content_keeps_the_first_and_records_a_conflict(
     (tmp_path / "b.json").write_text(json.dumps(base))
     totals = ingest_paths(store, [tmp_path / "a.json", tmp_path / "b.json"])
     assert (totals.accepted, totals.duplicate, totals.conflicts) == (1, 1, 1)
-    (summary,) = store.reports()
+    (summary,) = reads.reports(store)
     assert summary.successful == 900
-    stored = store.report(summary.key)
+    stored = reads.report(store, summary.key)
     assert stored is not None and [r.kind for r in stored.repeats] == ["conflict"]
 
 
 def test_sts_and_tlsa_sessions_are_counted_once(store: Store) -> None:
     ingest_paths(store, [FIX / "real" / "microsoft-dmarc-report-viewer-sts-plus-tlsa.json"])
     day = dt.date(2025, 5, 23)
-    found = store.stats("random.net", day, day)
+    found = reads.stats(store, "random.net", day, day)
     assert (found.reports, found.successful, found.failed) == (1, 2, 0)
     assert {(b.name, b.successful) for b in found.by_policy} == {("sts enforce", 2), ("tlsa", 2)}
-    (summary,) = store.reports(domain="random.net")
+    (summary,) = reads.reports(store, domain="random.net")
     assert summary.successful == 2
-    stored = store.report(summary.key)
+    stored = reads.report(store, summary.key)
     assert stored is not None and stored.counted == [True, False]
 
 
@@ -94,10 +95,10 @@ def test_stored_report_reads_back_as_parsed(store: Store) -> None:
     for path in sorted((FIX / "real").iterdir()):
         ingest_paths(store, [path])
         parsed = read_input(path.read_bytes(), str(path), filename=path.name).reports[0]
-        keys = [s.key for s in store.reports(limit=1000)
+        keys = [s.key for s in reads.reports(store, limit=1000)
                 if s.report_id == parsed.report.report_id
                 and s.organization_name == parsed.report.organization_name]
-        stored = store.report(keys[0])
+        stored = reads.report(store, keys[0])
         assert stored is not None
         expected = parsed.report
         for entry in expected.policies:  # the store keeps a missing policy-domain as absent
@@ -112,12 +113,12 @@ def test_quarantine_keeps_rejected_inputs_byte_for_byte(store: Store) -> None:
     totals = ingest_paths(store, [bad, FIX / "quirks" / "mail-with-bad-report.eml"])
     assert totals.rejected == 2
     assert "truncated_gzip" in totals.rejections[0].reasons[0]
-    held = store.quarantine()
+    held = reads.quarantine(store)
     assert [h.source for h in held] == [str(bad), str(FIX / "quirks" / "mail-with-bad-report.eml")]
     assert held[0].errors[0].code == "truncated_gzip"
-    assert store.raw(held[0].sha256) == bad.read_bytes()
+    assert reads.raw(store, held[0].sha256) == bad.read_bytes()
     # the good report inside the mail with a bad part is stored all the same
-    assert len(store.reports()) == 1
+    assert len(reads.reports(store)) == 1
 
 
 def test_reread_adds_what_an_older_reader_missed_without_duplicates(
@@ -132,31 +133,32 @@ def test_reread_adds_what_an_older_reader_missed_without_duplicates(
     monkeypatch.setattr(pipeline, "read_input", old_reader)
     path = FIX / "real" / "google-mta-sts-exporter-sts.json"
     assert ingest_paths(store, [path]).rejected == 1
-    assert store.reports() == [] and len(store.quarantine()) == 1
+    assert reads.reports(store) == [] and len(reads.quarantine(store)) == 1
     monkeypatch.undo()
     for _ in range(2):
-        for digest, source, data in store.inputs():
+        for digest, source, data in reads.inputs(store):
             store.reread(digest, read_input(data, source))
-    assert len(store.reports()) == 1 and store.quarantine() == []
+    assert len(reads.reports(store)) == 1 and reads.quarantine(store) == []
     day = dt.date(2024, 2, 17)
-    assert store.stats("example.com", day, day).successful == 53
+    assert reads.stats(store, "example.com", day, day).successful == 53
 
 
 def test_not_reports_are_kept_but_count_nothing(store: Store) -> None:
     totals = ingest_paths(store, [FIX / "quirks" / "not-dmarc-aggregate.xml",
                                   FIX / "quirks" / "mail-not-report-cron.eml"])
-    assert totals.not_a_report == 2 and store.reports() == []
+    assert totals.not_a_report == 2 and reads.reports(store) == []
     assert len(store.known([])) == 0
 
 
 def test_report_filters(store: Store) -> None:
     ingest_paths(store, [FIX / "real"])
-    assert {s.organization_name for s in store.reports(domain="FOO-BAR.io")} == {"Google Inc."}
-    window = store.reports(since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30))
+    found = reads.reports(store, domain="FOO-BAR.io")
+    assert {s.organization_name for s in found} == {"Google Inc."}
+    window = reads.reports(store, since=dt.date(2025, 6, 1), until=dt.date(2025, 6, 30))
     assert sorted(str(s.day) for s in window) == ["2025-06-01", "2025-06-14", "2025-06-14"]
-    assert len(store.reports(limit=5)) == 5
-    assert len(store.reports(limit=5, offset=20)) == 1
-    assert store.find("zz") == []
+    assert len(reads.reports(store, limit=5)) == 5
+    assert len(reads.reports(store, limit=5, offset=20)) == 1
+    assert reads.find(store, "zz") == []
 
 
 def test_failure_groups_merge_sts_and_tlsa_views_of_the_same_sessions(store: Store,
@@ -180,11 +182,11 @@ def test_failure_groups_merge_sts_and_tlsa_views_of_the_same_sessions(store: Sto
     path.write_text(json.dumps(report))
     ingest_paths(store, [path])
     day = dt.date(2026, 3, 2)
-    groups = store.failures("EXAMPLE.org", day, day)
+    groups = reads.failures(store, "EXAMPLE.org", day, day)
     assert [(g.result_type, g.mx_host, g.reporters, g.policy_types, g.sessions)
             for g in groups] == [
         ("certificate-expired", "mx2.example.org", ["Org A"], ["sts", "tlsa"], 4),
         ("tlsa-invalid", "mx2.example.org", ["Org A"], ["tlsa"], 4)]
     assert (groups[0].first_day, groups[0].last_day) == (day, day)
-    assert store.failures("example.org", day + dt.timedelta(days=1),
+    assert reads.failures(store, "example.org", day + dt.timedelta(days=1),
                           day + dt.timedelta(days=5)) == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests.support import reads
 from tlsscope.parse.reader import read_input
 from tlsscope.pipeline import save_each_if_need_be
 from tlsscope.receipts import Outcome
@@ -43,8 +44,8 @@ def test_an_unstorable_input_is_quarantined_and_its_neighbours_commit(
     saved = save_each_if_need_be(store, batch)
     assert [s.outcome for s in saved] == [Outcome.ACCEPTED, Outcome.REJECTED, Outcome.ACCEPTED]
     assert saved[1].reasons[0].startswith("unstorable_input: the store refused")
-    assert sorted(r.report_id for r in store.reports()) == sorted(
+    assert sorted(r.report_id for r in reads.reports(store)) == sorted(
         json.loads(p.read_bytes())["report-id"] for p in good)
-    (kept,) = store.quarantine()
+    (kept,) = reads.quarantine(store)
     assert kept.source == "poison.json"
     assert any(r.message == "input could not be stored; quarantined" for r in caplog.records)

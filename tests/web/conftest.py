@@ -16,13 +16,13 @@ from tests.fakenet import fake_internet
 from tests.fakenet import settings as fakenet_settings
 from tests.webserver import Running
 
+from tlsscope.app import freshness
+from tlsscope.app.accounts import add_user, assign, new_token
+from tlsscope.app.ingest import load as ingest
 from tlsscope.demo import raw_inputs
-from tlsscope.pipeline import ingest
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Store
 from tlsscope.store import accounts as account_rows
-from tlsscope.web.auth import new_token
-from tlsscope.web.tools import add_user, assign
 
 # Script and markup that would run or render if any page forgot to escape it.
 XSS = ("<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">"
@@ -110,7 +110,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                                 ("formula", formula_report(yesterday)), ("old", old))]
     totals = ingest(store, [*raw_inputs(dt.datetime.now(dt.UTC).date()), *extra], settings)
     assert totals.reports_stored > 700 and totals.rejected == 1, totals
-    store.refresh_findings()
+    freshness.findings_now(store)
     add_user(store, "admin@test.example", PASSWORDS["admin@test.example"], "admin", "")
     add_user(store, "ana@acme.example", PASSWORDS["ana@acme.example"], "member", "Acme Retail")
     add_user(store, "carla@acme.example", PASSWORDS["carla@acme.example"], "readonly",

@@ -12,9 +12,8 @@ import httpx
 import pytest
 from tests.web.conftest import PASSWORDS, Site, login
 
+from tlsscope.app.accounts import add_user, digest, hash_password, new_token
 from tlsscope.store import Store, accounts
-from tlsscope.web.auth import digest, hash_password, new_token
-from tlsscope.web.tools import add_user
 
 ADMIN = "admin@test.example"
 

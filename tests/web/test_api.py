@@ -192,8 +192,8 @@ def test_wrong_password_and_session_cookie(site: Site) -> None:
 
 
 def test_token_use_is_recorded_at_most_once_a_minute(site: Site) -> None:
+    from tlsscope.app.accounts import digest
     from tlsscope.store import accounts
-    from tlsscope.web.auth import digest
 
     api = site.api(ADMIN)
     assert api.get("/api/v1/domains").status_code == 200

@@ -16,13 +16,15 @@ from typing import NamedTuple
 import httpx
 import pytest
 from playwright.sync_api import Browser
+from tests.support import reads
 from tests.webserver import Running
 
-from tlsscope.pipeline import ingest
+from tlsscope.app import freshness
+from tlsscope.app.accounts import add_user
+from tlsscope.app.ingest import load as ingest
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Store
-from tlsscope.web.tools import add_user
 
 LONG_NAME = "Evil\u202eCorp " + "N" * 100_000
 LONG_ID = "id-\u200b" + "I" * 100_000
@@ -60,11 +62,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     totals = ingest(store, [RawInput("long.json", json.dumps(report).encode(), "long.json")],
                     settings)
     assert totals.reports_stored == 1, totals
-    store.refresh_findings()
+    freshness.findings_now(store)
     add_user(store, "admin@long.example", PASSWORD, "admin", "")
     running = Running(store, settings, dashboard=True)
     try:
-        (stored,) = store.reports()
+        (stored,) = reads.reports(store)
         yield Served(running.url, stored.key)
     finally:
         running.stop()

@@ -97,7 +97,7 @@ def test_read_only_users_change_nothing(site: Site) -> None:
 def test_a_new_organisation_sees_the_empty_state(site: Site) -> None:
     from tests.web.conftest import PASSWORDS
 
-    from tlsscope.web.tools import add_user
+    from tlsscope.app.accounts import add_user
 
     PASSWORDS["gil@gamma.example"] = "gamma-password-1"
     add_user(site.store, "gil@gamma.example", "gamma-password-1", "member", "Gamma")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -47,6 +48,18 @@ T = TypeVar("T")
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def refusals(invalid: int = 2) -> Iterator[None]:
+    """The application's refusals (tlsscope.errors.RequestError) as one-line errors: what is
+    not found (or not allowed) exits 1, a wrong value `invalid` (2: a usage error)."""
+    from tlsscope.errors import Invalid, RequestError
+
+    try:
+        yield
+    except RequestError as exc:
+        raise fail(exc.message, invalid if isinstance(exc, Invalid) else 1) from None
 
 
 def fail_on_config(load: Callable[[], T]) -> T:

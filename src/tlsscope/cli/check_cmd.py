@@ -12,9 +12,9 @@ from tlsscope.cli.app import (
     DbOption,
     JsonOption,
     app,
-    fail,
     open_store,
     print_json,
+    refusals,
     settings,
 )
 
@@ -59,7 +59,8 @@ def check(
     in the history, not as the domain's evidence)."""
     from rich.console import Console
 
-    from tlsscope.check.run import Options, normalise, run
+    from tlsscope.app.checks import check_now
+    from tlsscope.check.run import Options
     from tlsscope.cli.render_check import show_check
 
     conf = settings(config)
@@ -71,16 +72,10 @@ def check(
         ca_file=ca_file if ca_file is not None else base.ca_file,
         allow_private=base.allow_private if allow_private is None else allow_private,
         warn_days=base.warn_days if expiry_warning_days is None else expiry_warning_days)
-    domain = normalise(domain)
     store = open_store(db, config) if save else None
     try:
-        previous = store.latest_check(domain) if store else None
-        try:
-            result = run(domain, options, previous)
-        except ValueError as exc:
-            raise fail(f"--nameserver: {exc}") from None
-        if store is not None:
-            store.save_check(result)
+        with refusals():
+            result = check_now(store, options, domain)
     finally:
         if store is not None:
             store.close()

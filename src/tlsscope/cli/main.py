@@ -17,10 +17,11 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     summary_cmd,
     users_cmd,
 )
-from tlsscope.cli.app import app
+from tlsscope.cli.app import app, refusals
 
 __all__ = ["app", "run"]
 
 
 def run() -> None:
-    app()
+    with refusals():  # what a command left to the edge
+        app()

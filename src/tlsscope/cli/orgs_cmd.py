@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    open_store,
+    print_json,
+    refusals,
+)
 
 orgs_app = typer.Typer(help="Organisations (tenants), which own domains and have users: list, "
                        "rename, merge.", short_help="Organisations: list, rename, merge.",
@@ -18,13 +27,13 @@ app.add_typer(orgs_app, name="orgs")
 def orgs_list(as_json: JsonOption = False, db: DbOption = None,
               config: ConfigOption = None) -> None:
     """List the organisations with how many domains and users each has."""
+    from tlsscope.app import accounts
     from tlsscope.cli.sanitize import safe
-    from tlsscope.store import accounts
 
     with open_store(db, config) as store:
-        found = store.read(accounts.organisations)
-        domains = store.read(accounts.all_domains)
-        users = store.read(accounts.users)
+        found = accounts.organisations(store)
+        domains = accounts.domains(store)
+        users = accounts.users(store)
     rows = [{"organisation": name,
              "domains": sum(1 for d in domains if d.organisation == org_id),
              "users": sum(1 for u in users if u.organisation == org_id)}
@@ -45,17 +54,13 @@ def orgs_rename(
     config: ConfigOption = None,
 ) -> None:
     """Rename an organisation; its domains and users stay with it."""
-    from tlsscope.store import accounts
-    from tlsscope.web.tools import existing_organisation
+    from tlsscope.app import accounts
 
     if not new_name.strip():
         raise fail("the new name is empty", 1)
-    with open_store(db, config) as store:
-        try:
-            store.write(accounts.rename_organisation, existing_organisation(store, name),
-                        new_name.strip())
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+    with open_store(db, config) as store, refusals(invalid=1):
+        accounts.rename_organisation(store, accounts.existing_organisation(store, name),
+                                     new_name.strip())
     typer.echo(f"{name} is now {new_name.strip()}")
 
 
@@ -69,13 +74,9 @@ def orgs_merge(
     config: ConfigOption = None,
 ) -> None:
     """Move every domain and user of SOURCE to TARGET, then remove SOURCE."""
-    from tlsscope.store import accounts
-    from tlsscope.web.tools import existing_organisation
+    from tlsscope.app import accounts
 
-    with open_store(db, config) as store:
-        try:
-            store.write(accounts.merge_organisations, existing_organisation(store, source),
-                        existing_organisation(store, target))
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+    with open_store(db, config) as store, refusals(invalid=1):
+        accounts.merge_organisations(store, accounts.existing_organisation(store, source),
+                                     accounts.existing_organisation(store, target))
     typer.echo(f"{source} merged into {target}")

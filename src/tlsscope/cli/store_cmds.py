@@ -20,6 +20,7 @@ from tlsscope.cli.app import (
     fail,
     open_store,
     print_json,
+    refusals,
     settings,
 )
 
@@ -73,7 +74,7 @@ def ingest(
         stdin = prefixed(head, sys.stdin.buffer)
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tlsscope.pipeline import ingest as run_ingest
+    from tlsscope.app.ingest import load
     from tlsscope.receive.files import expand, iter_inputs
 
     missing = [p for p in paths if p != "-" and not Path(p).exists()]
@@ -95,7 +96,7 @@ def ingest(
             workers = jobs if jobs >= 0 else (1 if (os.cpu_count() or 1) > 1 else 0)
             try:
                 raws = iter_inputs(files, loaded.max_input_bytes, stdin)
-                totals = run_ingest(store, raws, loaded, on_saved=None if as_json else advance,
+                totals = load(store, raws, loaded, on_saved=None if as_json else advance,
                                     workers=workers, live=paths == ["-"])
             except SQLAlchemyError as exc:
                 raise fail(f"the database failed: {str(exc).splitlines()[0]}; inputs not "
@@ -175,11 +176,13 @@ def reports(
     """List stored reports, newest day first (--since/--until are YYYY-MM-DD, inclusive)."""
     from rich.console import Console
 
+    from tlsscope.app.reports import listing as reports_of
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli import render_store
 
     with open_store(db, config) as store:
-        found = store.reports(domain=domain, since=since.date() if since else None,
-                              until=until.date() if until else None, limit=limit, offset=offset)
+        found = reports_of(store, OPERATOR, domain=domain, since=since.date() if since else None,
+                           until=until.date() if until else None, limit=limit, offset=offset)
     if as_json:
         print_json(found)
     else:
@@ -202,19 +205,15 @@ def show(
 
     from tlsscope.analyze import catalog
     from tlsscope.analyze.reading import read_report
+    from tlsscope.app import reports
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli import render_store
 
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
 
-    with open_store(db, config) as store:
-        keys = store.find(report)
-        if not keys:
-            raise fail(f"no stored report has a key starting with {report!r}", 1)
-        if len(keys) > 1:
-            raise fail(f"{report!r} matches several reports; give more characters")
-        stored = store.report(keys[0])
-    assert stored is not None
+    with open_store(db, config) as store, refusals():
+        _, stored = reports.stored(store, OPERATOR, reports.find(store, OPERATOR, report))
     reading = read_report(stored.report, stored.counted, lang)
     if as_json:
         print_json({**msgspec.to_builtins(stored), "reading": reading})
@@ -240,10 +239,12 @@ def quarantine(
         return
     from rich.console import Console
 
+    from tlsscope.app import quarantine as rejected
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli import render_store
 
     with open_store(db, config) as store:
-        held = store.quarantine()
+        held = rejected.held(store, OPERATOR)
     if as_json:
         print_json(held)
     else:
@@ -258,11 +259,13 @@ def quarantine_export(
     config: ConfigOption = None,
 ) -> None:
     """Write every rejected input, byte for byte, as SHA256PREFIX-NAME into FOLDER."""
+    from tlsscope.app import quarantine as rejected
+    from tlsscope.app.scope import OPERATOR
+
     folder.mkdir(parents=True, exist_ok=True)
     written = dropped = 0
     with open_store(db, config) as store:
-        for held in store.quarantine():
-            data = store.raw(held.sha256)
+        for held, data in rejected.every_one(store, OPERATOR):
             if data is None:
                 dropped += 1
                 continue
@@ -287,21 +290,14 @@ def reingest(
     config: ConfigOption = None,
 ) -> None:
     """Read every stored input again with this reader; add what it now finds, duplicate nothing."""
-    from tlsscope.parse.reader import read_input
+    from tlsscope.app import quarantine as rejected
+    from tlsscope.app.scope import OPERATOR
 
     loaded = settings(config)
-    changed, added, inputs = 0, 0, 0
     with open_store(db, config) as store:
-        before = {held.sha256 for held in store.quarantine()}
-        for digest, source, data in store.inputs():
-            inputs += 1
-            saved = store.reread(digest, read_input(data, source, settings=loaded,
-                                                    filename=os.path.basename(source)))
-            added += saved.stored
-            changed += (digest in before) != (saved.outcome.value == "rejected")
-        still = len(store.quarantine())
-    summary = {"inputs": inputs, "reports_added": added, "verdicts_changed": changed,
-               "still_rejected": still}
+        done = rejected.reingest_all(store, loaded, OPERATOR)
+    summary = done._asdict()
+    inputs, added, changed, still = done
     if as_json:
         print_json(summary)
     else:
@@ -322,11 +318,13 @@ def stats(
     """Per-day totals, and breakdowns by policy, reporter, result type and receiving MX."""
     from rich.console import Console
 
+    from tlsscope.app import stats as numbers
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli import render_store
 
     first, last = day_window(until, days)
     with open_store(db, config) as store:
-        found = store.stats(domain, first, last)
+        found = numbers.stats(store, OPERATOR, domain, first, last)
         hint = None if found.reports else empty_window(store, domain, first, last)
     if as_json:
         print_json(found)
@@ -338,7 +336,10 @@ def stats(
 
 def empty_window(store: Store, domain: str | None, first: dt.date, last: dt.date) -> str:
     """An empty window: where the reports are, rather than only that there is none."""
-    latest = latest_report_day(store, domain)
+    from tlsscope.app import stats
+    from tlsscope.app.scope import OPERATOR
+
+    latest = stats.last_report_day(store, OPERATOR, domain)
     if latest is not None:
         return (f"No report in {first}..{last}; the latest report is of {latest}: try "
                 f"--until {latest}.")
@@ -354,17 +355,3 @@ def say(hint: str) -> None:
     from tlsscope.cli.sanitize import safe
 
     Console(stderr=True).print(Text(safe(hint)), soft_wrap=True)
-
-
-def latest_report_day(store: Store, domain: str | None) -> dt.date | None:
-    """The day of the newest report (of `domain`, or of any domain)."""
-    if domain is None:
-        newest = store.reports(limit=1)
-        return newest[0].day if newest else None
-    from tlsscope.store import browse
-
-    found: dt.date | None = store.read(browse.last_report_days, [domain.lower()]).get(
-        domain.lower())
-    return found
-
-

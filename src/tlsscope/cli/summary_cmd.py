@@ -36,21 +36,19 @@ def summary(
     from rich.console import Console
 
     from tlsscope.analyze import catalog
-    from tlsscope.analyze.summary import summarize, unconfirmed_problems
+    from tlsscope.app import freshness, stats
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli.render_summary import show_summary
-    from tlsscope.store.findings_rows import localized
 
     if lang not in catalog.languages():
         raise fail(f"--lang must be one of {', '.join(catalog.languages())}")
     first, last = day_window(until, days)
     report_domains = settings(config).report_domains
     with open_store(db, config) as store:
-        stats = store.stats(domain, first, last)
-        store.refresh_findings(report_domains=report_domains)  # as `findings` does
-        shaky = unconfirmed_problems(f for _, _, f in store.read(localized, domain.lower(),
-                                                                   catalog.DEFAULT_LANG))
-        found = summarize(stats, store.failures(domain, first, last), lang, shaky)
-        hint = None if stats.reports else empty_window(store, domain, first, last)
+        numbers = stats.stats(store, OPERATOR, domain, first, last)
+        freshness.findings_now(store, report_domains)  # as `findings` does
+        found = stats.summary(store, OPERATOR, domain, first, last, lang, numbers)
+        hint = None if numbers.reports else empty_window(store, domain, first, last)
     if as_json:
         print_json(found)
         return

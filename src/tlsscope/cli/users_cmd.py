@@ -9,13 +9,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tlsscope.cli.app import ConfigOption, DbOption, JsonOption, app, fail, open_store, print_json
+from tlsscope.cli.app import (
+    ConfigOption,
+    DbOption,
+    JsonOption,
+    app,
+    fail,
+    open_store,
+    print_json,
+    refusals,
+)
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
+    from tlsscope.app.accounts import User
     from tlsscope.store import Store
-    from tlsscope.store.accounts import User
 
 users_app = typer.Typer(help="Dashboard users: add, list, disable, delete, change their role "
                         "or organisation, set passwords, make, list and revoke API tokens.",
@@ -34,12 +44,10 @@ EmailArgument = Annotated[str, typer.Argument(help="The user's email.", show_def
 
 
 def _user(store: Store, email: str) -> User:
-    from tlsscope.store import accounts
+    from tlsscope.app import accounts
 
-    found = store.read(accounts.find_user, email)
-    if found is None:
-        raise fail(f"no user {email!r}", 1)
-    return found
+    with refusals():
+        return accounts.user(store, email)
 
 
 def _password(from_stdin: bool) -> str:
@@ -64,14 +72,11 @@ def users_add(
     config: ConfigOption = None,
 ) -> None:
     """Add a user (passwords are stored as argon2id hashes)."""
-    from tlsscope.web.tools import add_user
+    from tlsscope.app import accounts
 
     password = _password(password_stdin)
-    with open_store(db, config) as store:
-        try:
-            add_user(store, email, password, role, organisation, lang)
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+    with open_store(db, config) as store, refusals(invalid=1):
+        accounts.add_user(store, email, password, role, organisation, lang)
     typer.echo(f"added {email} ({role}{', ' + organisation if organisation else ''})")
 
 
@@ -79,11 +84,11 @@ def users_add(
 def users_list(as_json: JsonOption = False, db: DbOption = None,
                config: ConfigOption = None) -> None:
     """List the users, their role and organisation, and whether they are disabled."""
+    from tlsscope.app import accounts
     from tlsscope.cli.sanitize import safe
-    from tlsscope.store import accounts
 
     with open_store(db, config) as store:
-        found = store.read(accounts.users)
+        found = accounts.users(store)
     if as_json:
         print_json([{"email": u.email, "role": u.role, "organisation": u.organisation_name,
                      "lang": u.lang, "disabled": u.disabled} for u in found])
@@ -101,18 +106,13 @@ def users_password(
     config: ConfigOption = None,
 ) -> None:
     """Set a user's password (their sessions and API tokens end)."""
-    from tlsscope.store import accounts
-    from tlsscope.web.auth import hash_password
-    from tlsscope.web.tools import MIN_PASSWORD
+    from tlsscope.app import accounts
 
     password = _password(password_stdin)
-    if len(password) < MIN_PASSWORD:
-        raise fail(f"password: at least {MIN_PASSWORD} characters", 1)
-    with open_store(db, config) as store:
-        found = store.read(accounts.login_row, email)
-        if found is None:
-            raise fail(f"no user {email!r}", 1)
-        store.write(accounts.set_password, found[0].id, hash_password(password))
+    if len(password) < accounts.MIN_PASSWORD:  # before the database is opened
+        raise fail(f"password: at least {accounts.MIN_PASSWORD} characters", 1)
+    with open_store(db, config) as store, refusals(invalid=1):
+        accounts.set_password(store, email, password)
     typer.echo(f"password of {email} changed")
 
 
@@ -131,17 +131,13 @@ def users_token(
     config: ConfigOption = None,
 ) -> None:
     """Make an API token (printed once; use it as Authorization: Bearer TOKEN)."""
-    from tlsscope.store import accounts
-    from tlsscope.web.auth import new_token
+    from tlsscope.app import accounts
 
-    with open_store(db, config) as store:
-        found = store.read(accounts.login_row, email)
-        if found is None:
+    with open_store(db, config) as store, refusals(invalid=1):
+        who = accounts.user(store, email)
+        if who.disabled:
             raise fail(f"no user {email!r} (or disabled)", 1)
-        try:
-            typer.echo(new_token(store, found[0], name, scope, expires_days))
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+        typer.echo(accounts.new_token(store, who, name, scope, expires_days))
 
 
 @users_app.command("tokens", short_help="List a user's API tokens, or everyone's.")
@@ -154,15 +150,14 @@ def users_tokens(
 ) -> None:
     """List API tokens: id, name, scope, owner, created, last used, expiry (never the
     token itself, which is stored hashed)."""
+    from tlsscope.app import accounts
     from tlsscope.cli.sanitize import safe
-    from tlsscope.store import accounts
 
     def day(value: dt.datetime | None) -> str:
         return value.isoformat(timespec="minutes") if value else "-"
 
     with open_store(db, config) as store:
-        owner = _user(store, email).id if email else None
-        found = store.read(accounts.tokens, owner)
+        found = accounts.tokens(store, _user(store, email) if email else None)
     if as_json:
         print_json([{"id": t.id, "name": t.name, "scope": t.scope, "email": t.email,
                      "created_at": t.created_at, "last_used_at": t.last_used_at,
@@ -182,21 +177,18 @@ def users_revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API token (any user's): it stops working at once."""
-    from tlsscope.store import accounts
+    from tlsscope.app import accounts
 
-    with open_store(db, config) as store:
-        if not store.write(accounts.drop_token, None, token_id):
-            raise fail(f"no token {token_id}", 1)
+    with open_store(db, config) as store, refusals():
+        accounts.revoke(store, None, token_id)
     typer.echo(f"token {token_id} revoked")
 
 
-def _change_user(email: str, db: str | None, config: Path | None, done: str, change: str,
-                 *args: object) -> None:
-    """One change to the user `email` (a function of store/accounts.py, given its id)."""
-    from tlsscope.store import accounts
-
+def _change_user(email: str, db: str | None, config: Path | None, done: str,
+                 change: Callable[[Store, User], None]) -> None:
+    """One change to the user `email` (a function of tlsscope.app.accounts)."""
     with open_store(db, config) as store:
-        store.write(getattr(accounts, change), _user(store, email).id, *args)
+        change(store, _user(store, email))
     typer.echo(f"{email} {done}")
 
 
@@ -204,21 +196,29 @@ def _change_user(email: str, db: str | None, config: Path | None, done: str, cha
 def users_disable(email: EmailArgument, db: DbOption = None,
                   config: ConfigOption = None) -> None:
     """Disable a user: they cannot log in, and their sessions and API tokens end."""
-    _change_user(email, db, config, "disabled", "set_disabled", True)
+    from tlsscope.app import accounts
+
+    _change_user(email, db, config, "disabled",
+                 lambda store, who: accounts.set_disabled(store, who, True))
 
 
 @users_app.command("enable", short_help="Let a disabled user log in again.")
 def users_enable(email: EmailArgument, db: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Let a disabled user log in again (their old tokens stay revoked)."""
-    _change_user(email, db, config, "enabled", "set_disabled", False)
+    from tlsscope.app import accounts
+
+    _change_user(email, db, config, "enabled",
+                 lambda store, who: accounts.set_disabled(store, who, False))
 
 
 @users_app.command("delete", short_help="Delete a user, their sessions and tokens.")
 def users_delete(email: EmailArgument, db: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Delete a user, with their sessions and API tokens."""
-    _change_user(email, db, config, "deleted", "delete_user")
+    from tlsscope.app import accounts
+
+    _change_user(email, db, config, "deleted", accounts.delete_user)
 
 
 @users_app.command("role", short_help="Change a user's role.")
@@ -233,14 +233,10 @@ def users_role(
     config: ConfigOption = None,
 ) -> None:
     """Change a user's role (a member or read-only user needs an organisation)."""
-    from tlsscope.web.tools import set_role
+    from tlsscope.app import accounts
 
-    with open_store(db, config) as store:
-        user = _user(store, email)
-        try:
-            set_role(store, user, role, organisation)
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+    with open_store(db, config) as store, refusals(invalid=1):
+        accounts.set_role(store, _user(store, email), role, organisation)
     typer.echo(f"{email}: {role}")
 
 
@@ -254,14 +250,11 @@ def users_move(
     config: ConfigOption = None,
 ) -> None:
     """Move a user to another organisation: they see its domains from their next request."""
-    from tlsscope.web.tools import set_role
+    from tlsscope.app import accounts
 
-    with open_store(db, config) as store:
+    with open_store(db, config) as store, refusals(invalid=1):
         user = _user(store, email)
-        try:
-            set_role(store, user, user.role, organisation.strip())
-        except ValueError as exc:
-            raise fail(str(exc), 1) from None
+        accounts.set_role(store, user, user.role, organisation.strip())
     typer.echo(f"{email}: {organisation.strip() or 'no organisation'}")
 
 
@@ -275,13 +268,10 @@ def domains_assign(
     config: ConfigOption = None,
 ) -> None:
     """Give a domain to an organisation (created if new), or take it away."""
-    from tlsscope.web.tools import assign
+    from tlsscope.app import accounts
 
-    name = domain.strip().lower().rstrip(".")
-    if "." not in name:
-        raise fail(f"{domain!r} is not a domain name", 1)
-    with open_store(db, config) as store:
-        assign(store, name, organisation.strip())
+    with open_store(db, config) as store, refusals(invalid=1):
+        name = accounts.assign(store, domain, organisation.strip())
     typer.echo(f"{name}: {organisation.strip() or 'unassigned'}")
 
 
@@ -289,11 +279,11 @@ def domains_assign(
 def domains_list(as_json: JsonOption = False, db: DbOption = None,
                  config: ConfigOption = None) -> None:
     """Every domain (with reports, or added) and its organisation."""
+    from tlsscope.app import accounts
     from tlsscope.cli.sanitize import safe
-    from tlsscope.store import accounts
 
     with open_store(db, config) as store:
-        found = store.read(accounts.all_domains)
+        found = accounts.domains(store)
     if as_json:
         print_json([{"domain": d.name, "organisation": d.organisation_name} for d in found])
         return
@@ -316,25 +306,24 @@ def demo(
     """Load six weeks of sample reports for four domains (once), with demo users, and say how
     to log in. For `make run`; do not use the demo passwords anywhere else."""
 
+    from tlsscope.app import accounts, ingest, stats
+    from tlsscope.app.scope import OPERATOR
     from tlsscope.cli.app import settings
     from tlsscope.demo import raw_inputs
-    from tlsscope.pipeline import ingest
-    from tlsscope.store import accounts
-    from tlsscope.web.tools import add_user, assign
 
     loaded = settings(config)
     with open_store(db, config) as store:
-        if not store.reports(limit=1):
-            totals = ingest(store, raw_inputs(dt.datetime.now(dt.UTC).date()), loaded)
+        if stats.last_report_day(store, OPERATOR, None) is None:
+            totals = ingest.load(store, raw_inputs(dt.datetime.now(dt.UTC).date()), loaded,
+                                 findings=True)
             typer.echo(f"sample data: {totals.reports_stored} reports stored, "
                        f"{totals.rejected} input(s) in quarantine")
-            store.refresh_findings(report_domains=loaded.report_domains)
-        known = {u.email for u in store.read(accounts.users)}
+        known = {u.email for u in accounts.users(store)}
         for email, role, organisation, password in DEMO_USERS:
             if email not in known:
-                add_user(store, email, password, role, organisation)
+                accounts.add_user(store, email, password, role, organisation)
         for domain, organisation in DEMO_OWNERS.items():
-            assign(store, domain, organisation)
+            accounts.assign(store, domain, organisation)
     scheme = "https" if loaded.tls_cert else "http"
     host, _, port = loaded.listen.rpartition(":")
     shown = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]"}.get(host, host)

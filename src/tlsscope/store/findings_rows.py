@@ -1,38 +1,60 @@
-"""Stored findings: recomputed for the stale domains, with every status change kept.
+"""Stored findings: the rows the analyses computed (tlsscope.app.freshness), with every
+status change kept, and the marks of the domains whose findings wait to be recomputed.
 
-Recomputation is idempotent: running it again with the same reports changes no row and adds
-no event. A stored finding that detection no longer produces is marked resolved.
+Storing is idempotent: the same rows again change no row and add no event. A stored finding
+that is no longer among the computed ones is marked resolved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 from typing import Any, NamedTuple
 
-import msgspec
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from tlsscope.analyze import catalog
-from tlsscope.analyze.confirm import weigh
-from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.facts import DomainFacts
-from tlsscope.analyze.live import LiveCheck, corroborate
-from tlsscope.store import checks_rows, coarse
+from tlsscope.store import coarse
 from tlsscope.store import tables as t
 from tlsscope.store.queries import domain_facts
 
 WINDOW_DAYS = 30
-PER_REPORTER = ("reporter-silent", "new-reporter")
 
 
-def fingerprint(f: DomainFinding) -> str:
-    """What makes a stored finding the same one over time. Not the receiving IP: a finding is
-    one per result type and MX, whichever of its nodes fail and whichever reporter names
-    them (the field stays empty, as before, so that keys keep their shape)."""
-    who = f.reporters[0] if f.kind in PER_REPORTER and f.reporters else ""
-    return "|".join((f.kind, f.mx_host, "", f.result_type, who))
+class FindingRow(NamedTuple):
+    """A finding as the analyses computed it, ready to store: `data` is the finding's JSON,
+    `texts` its other languages' texts as JSON ({lang: [title, explanation, fix, live]})."""
+
+    fingerprint: str
+    kind: str
+    status: str
+    severity: str
+    first_seen: dt.date
+    last_seen: dt.date
+    data: str
+    texts: str
+
+
+class Change(NamedTuple):
+    """A stored finding that appeared, or whose status or severity changed (`before_*` are
+    "" for a new one): what alerts are about."""
+
+    finding_id: int
+    domain: str
+    fingerprint: str
+    kind: str
+    status: str
+    severity: str
+    before_status: str
+    before_severity: str
+
+
+class StoredFinding(NamedTuple):
+    id: int
+    fingerprint: str
+    status: str
+    data: str  # the finding's JSON, in English, as computed
+    texts: str  # {lang: [title, explanation, fix, live summary]} as JSON ("" : none)
 
 
 def stale_domains(connection: Connection) -> list[str]:
@@ -56,93 +78,63 @@ def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
 
 
-class Computed(NamedTuple):
-    detected: list[DomainFinding]
-    texts: dict[str, dict[str, list[Any]]]  # fingerprint → {lang: [title, ...]}
-
-
-def compute(connection: Connection, domain: str,
-            report_domains: Collection[str] = ()) -> Computed:
-    """One domain's findings over the 30 days up to its latest report, with the evidence of
-    its latest live check, in every language: reads only (it can take seconds)."""
-    facts = window_facts(connection, domain)
-    detected = detect(facts, report_domains=report_domains) if facts is not None else []
-    checks = checks_rows.conclusive(connection, domain)
-    for finding in detected:
-        corroborate(finding, checks)
-    if facts is not None:
-        weigh(detected, facts)
-    texts = _translations(facts, checks, report_domains) if detected and facts else {}
-    return Computed(detected, texts)
-
-
 def settle(connection: Connection, domain: str, generation: int, now: dt.datetime,
-           computed: Computed) -> bool:
+           computed: list[FindingRow]) -> list[Change] | None:
     """Store findings computed from the facts as they were when the mark had `generation`,
     and take the mark away if it still has it (else a batch came meanwhile: it stays, and the
-    domain is computed again). False when another process settled it first."""
+    domain is computed again); returns the changes. None when another process settled it
+    first."""
     s = t.stale_domains
     mark = connection.execute(select(s.c.gen).where(s.c.domain == domain)).scalar()
     if mark is None:
-        return False
-    apply(connection, domain, now, computed)
+        return None
+    changes = apply(connection, domain, now, computed)
     connection.execute(delete(s).where(s.c.domain == domain, s.c.gen == generation))
-    return True
+    return changes
 
 
-def apply(connection: Connection, domain: str, now: dt.datetime, computed: Computed) -> None:
+def apply(connection: Connection, domain: str, now: dt.datetime,
+          computed: list[FindingRow]) -> list[Change]:
     """Store computed findings: new ones, changed ones (with an event when the status or
     severity changed), and resolve the ones no longer detected. A short write."""
-    detected, texts = computed
     f = t.findings
     stored = {row["fingerprint"]: row for row in connection.execute(
-        select(f.c.id, f.c.fingerprint, f.c.status, f.c.severity, f.c.data, f.c.texts)
-        .where(f.c.domain == domain)).mappings()}
+        select(f.c.id, f.c.fingerprint, f.c.kind, f.c.status, f.c.severity, f.c.data,
+               f.c.texts).where(f.c.domain == domain)).mappings()}
     seen = set()
-    for finding in detected:
-        key = fingerprint(finding)
-        seen.add(key)
-        data = msgspec.json.encode(finding).decode()
-        translated = msgspec.json.encode(texts.get(key, {})).decode()
-        row = stored.get(key)
+    changes: list[Change] = []
+    for finding in computed:
+        seen.add(finding.fingerprint)
+        row = stored.get(finding.fingerprint)
         values: dict[str, Any] = {
             "kind": finding.kind, "status": finding.status, "severity": finding.severity,
-            "first_seen": finding.first_seen, "last_seen": finding.last_seen, "data": data,
-            "texts": translated}
+            "first_seen": finding.first_seen, "last_seen": finding.last_seen,
+            "data": finding.data, "texts": finding.texts}
         if row is None:
             new_id = connection.execute(f.insert().values(
-                domain=domain, fingerprint=key, updated_at=now, **values)
+                domain=domain, fingerprint=finding.fingerprint, updated_at=now, **values)
                 .returning(f.c.id)).scalar_one()
             _event(connection, new_id, now, finding.status, finding.severity)
+            changes.append(Change(int(new_id), domain, finding.fingerprint, finding.kind,
+                                  finding.status, finding.severity, "", ""))
             continue
-        if (row["data"], row["status"], row["texts"]) == (data, finding.status, translated):
+        if (row["data"], row["status"], row["texts"]) == (finding.data, finding.status,
+                                                          finding.texts):
             continue
         connection.execute(update(f).where(f.c.id == row["id"]).values(updated_at=now, **values))
         if (row["status"], row["severity"]) != (finding.status, finding.severity):
             _event(connection, row["id"], now, finding.status, finding.severity)
+            changes.append(Change(int(row["id"]), domain, finding.fingerprint, finding.kind,
+                                  finding.status, finding.severity, row["status"],
+                                  row["severity"]))
     for key, row in stored.items():
         if key not in seen and row["status"] != "resolved":
             connection.execute(update(f).where(f.c.id == row["id"])
                                .values(status="resolved", updated_at=now))
             _event(connection, row["id"], now, "resolved", row["severity"])
-
-
-def _translations(facts: DomainFacts, checks: list[LiveCheck],
-                  report_domains: Collection[str]) -> dict[str, dict[str, list[Any]]]:
-    """fingerprint → {lang: [title, explanation, fix, live summary]}, for every language
-    but English: stored with the finding, so that reading one in Portuguese costs nothing."""
-    out: dict[str, dict[str, list[Any]]] = {}
-    for lang in catalog.languages():
-        if lang == catalog.DEFAULT_LANG:
-            continue
-        found = detect(facts, lang, report_domains)
-        for each in found:
-            corroborate(each, checks, lang)
-        weigh(found, facts, lang)
-        for each in found:
-            out.setdefault(fingerprint(each), {})[lang] = [
-                each.title, each.explanation, each.fix, each.live.summary if each.live else ""]
-    return out
+            changes.append(Change(int(row["id"]), domain, key, row["kind"], "resolved",
+                                  row["severity"], row["status"], row["severity"]))
+    return changes
 
 
 def _event(connection: Connection, finding_id: int, now: dt.datetime, status: str,
@@ -164,32 +156,13 @@ def history(connection: Connection, domain: str) -> dict[str, list[dict[str, Any
     return out
 
 
-def stored(connection: Connection, domain: str) -> list[tuple[str, str, str]]:
-    """(fingerprint, status, data JSON) of a domain's stored findings."""
+def stored(connection: Connection, domain: str) -> list[StoredFinding]:
+    """A domain's stored findings, oldest first, as stored (the analyses decode them)."""
     f = t.findings
-    return [(row[0], row[1], row[2]) for row in connection.execute(
-        select(f.c.fingerprint, f.c.status, f.c.data).where(f.c.domain == domain)
-        .order_by(f.c.id))]
-
-
-def localized(connection: Connection, domain: str,
-              lang: str) -> list[tuple[int, str, DomainFinding]]:
-    """A domain's stored findings as (id, fingerprint, finding), their status the stored
-    one, their texts (and live evidence sentence) in `lang`, as stored by `refresh`."""
-    f = t.findings
-    found = []
-    for row in connection.execute(select(f.c.id, f.c.fingerprint, f.c.status, f.c.data,
-                                         f.c.texts)
-                                  .where(f.c.domain == domain).order_by(f.c.id)):
-        finding = msgspec.json.decode(row[3], type=DomainFinding)
-        finding.status = row[2]
-        texts = msgspec.json.decode(row[4]).get(lang) if row[4] and lang != "en" else None
-        if texts:
-            finding.title, finding.explanation, finding.fix = texts[0], texts[1], texts[2]
-            if finding.live is not None and texts[3]:
-                finding.live.summary = texts[3]
-        found.append((int(row[0]), row[1], finding))
-    return found
+    return [StoredFinding(int(row[0]), row[1], row[2], row[3], row[4] or "")
+            for row in connection.execute(
+                select(f.c.id, f.c.fingerprint, f.c.status, f.c.data, f.c.texts)
+                .where(f.c.domain == domain).order_by(f.c.id))]
 
 
 def domains(connection: Connection) -> list[str]:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tlsscope import __version__
+from tlsscope.errors import Forbidden, NotFound, RequestError
 from tlsscope.receive import http
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved, Store
@@ -146,6 +147,16 @@ def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
             return page
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=exc.headers)
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> Response:
+        """The application's refusals: 404, 403, and a wrong value (a 400 page, as for any
+        bad parameter of a page; 422 from the API, as for its validation errors)."""
+        status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) \
+            else 400 if wants_html(request) else 422
+        if wants_html(request):
+            return pages.error_page(request, status, exc.message)
+        return JSONResponse({"detail": exc.message}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

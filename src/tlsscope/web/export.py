@@ -1,4 +1,4 @@
-"""CSV and JSON exports of reports, failure details and findings.
+"""CSV of the exports (tlsscope.app.exports makes their rows).
 
 CSV cells are protected against formula injection (OWASP): a cell that a spreadsheet would
 read as a formula (starting with =, +, -, @, tab or carriage return) gets a leading quote.
@@ -35,14 +35,3 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     for row in rows:
         writer.writerow([cell(value) for value in row])
     return out.getvalue().encode("utf-8")
-
-
-REPORT_COLUMNS = ("key", "day", "organization_name", "report_id", "domains", "successful",
-                  "failed", "warnings", "start", "end")
-FAILURE_COLUMNS = ("report_key", "day", "organization_name", "policy_type", "policy_domain",
-                   "result_type", "failed_session_count", "receiving_mx_hostname",
-                   "receiving_mx_helo", "receiving_ip", "sending_mta_ip",
-                   "failure_reason_code", "additional_information")
-FINDING_COLUMNS = ("id", "domain", "kind", "severity", "status", "mx_host", "receiving_ip",
-                   "result_type", "sessions", "first_seen", "last_seen", "reporters", "title",
-                   "live_verdict")

@@ -19,9 +19,9 @@ from tlsscope.web.pages import (
     settings_pages,
     tools_pages,
 )
-from tlsscope.web.pages.site import LoginRequired, Site, day_param, error_page, safe_next
+from tlsscope.web.pages.site import LoginRequired, Site, error_page, safe_next
 
-__all__ = ["LoginRequired", "day_param", "error_page", "router", "safe_next"]
+__all__ = ["LoginRequired", "error_page", "router", "safe_next"]
 
 
 def router(store: Store, settings: Settings) -> APIRouter:

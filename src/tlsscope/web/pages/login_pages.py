@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tlsscope.store import accounts as account_rows
+from tlsscope.app import accounts
 from tlsscope.web import auth
 from tlsscope.web.i18n import LANGS
 from tlsscope.web.pages.site import (
@@ -21,7 +21,7 @@ from tlsscope.web.pages.site import (
 def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/login")
     def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or auth.new_secret()
+        token = request.cookies.get(auth.LOGIN_CSRF_COOKIE) or accounts.new_secret()
         response = site.render(request, None, "login.html", login_csrf=token,
                           next=safe_next(next), email="", error="")
         response.set_cookie(auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
@@ -32,7 +32,7 @@ def add(pages: APIRouter, site: Site) -> None:
     async def login(request: Request, email: str = Form(""), password: str = Form(""),
                     csrf: str = Form(""), next: str = Form("/")) -> Response:
         cookie = request.cookies.get(auth.LOGIN_CSRF_COOKIE, "")
-        if not cookie or not auth.same(cookie, csrf):
+        if not cookie or not accounts.same(cookie, csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
         words = words_for(request, None)
         address = request.client.host if request.client else ""
@@ -44,17 +44,17 @@ def add(pages: APIRouter, site: Site) -> None:
                                   error=words("login.throttled", minutes=-(-wait // 60)))
             refused.headers["retry-after"] = str(wait)
             return refused
-        user = await asyncio.to_thread(auth.check_password, site.store, email, password)
+        user = await asyncio.to_thread(accounts.check_password, site.store, email, password)
         if user is None:
             site.throttle.failed(address, email, device)
             return site.render(request, None, "login.html", status=401, login_csrf=cookie,
                                next=safe_next(next), email=email, error=words("login.failed"))
         site.throttle.succeeded(address, email, device)
-        token = auth.start_session(site.store, user)
+        token = accounts.start_session(site.store, user)
         response = RedirectResponse(safe_next(next), status_code=303)
         response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https",
-                            max_age=auth.SESSION_DAYS * 86400)
+                            max_age=accounts.SESSION_DAYS * 86400)
         response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
         response.set_cookie(auth.DEVICE_COOKIE, site.throttle.remember(email), httponly=True,
                             samesite="strict", secure=request.url.scheme == "https",
@@ -64,8 +64,7 @@ def add(pages: APIRouter, site: Site) -> None:
     @pages.post("/logout")
     def logout(request: Request, csrf: str = Form("")) -> Response:
         site.changed(request, csrf)
-        site.store.write(account_rows.drop_session,
-                         auth.digest(request.cookies.get(auth.COOKIE, "")))
+        accounts.end_session(site.store, request.cookies.get(auth.COOKIE, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.COOKIE)
         return response
@@ -76,7 +75,7 @@ def add(pages: APIRouter, site: Site) -> None:
         scope = site.changed(request, csrf)
         if lang not in LANGS:
             raise HTTPException(400, f"lang must be one of {', '.join(LANGS)}")
-        site.store.write(account_rows.set_lang, scope.user.id, lang)
+        accounts.set_lang(site.store, scope.user, lang)
         response = RedirectResponse(safe_next(next), status_code=303)
         response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
         return response

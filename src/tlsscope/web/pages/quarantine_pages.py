@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tlsscope.web import tools, views
+from tlsscope.app import quarantine as held
+from tlsscope.errors import NotFound
 from tlsscope.web.pages.site import (
     Site,
     words_for,
@@ -19,17 +20,12 @@ def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/quarantine")
     def quarantine(request: Request, message: str = "") -> HTMLResponse:
         scope = site.scope_of(request)
-        views.require_admin(scope)
         return site.render(request, scope, "quarantine.html", "quarantine",
-                      inputs=site.store.quarantine(), message=message)
+                           inputs=held.held(site.store, scope), message=message)
 
     @pages.get("/quarantine/{digest}/raw")
     def quarantine_raw(request: Request, digest: str) -> Response:
-        views.require_admin(site.scope_of(request))
-        held = {i.sha256 for i in site.store.quarantine()}
-        data = site.store.raw(digest) if digest in held else None
-        if data is None:
-            raise HTTPException(404, "not found")
+        data = held.raw(site.store, site.scope_of(request), digest)
         return Response(data, media_type="application/octet-stream", headers={
             "content-disposition": f'attachment; filename="{digest[:16]}.input"'})
 
@@ -37,8 +33,12 @@ def add(pages: APIRouter, site: Site) -> None:
     async def quarantine_reingest(request: Request, digest: str,
                                   csrf: str = Form("")) -> Response:
         scope = site.changed(request, csrf)
-        views.require_admin(scope)
-        outcome = await asyncio.to_thread(tools.reingest, site.store, site.settings, digest)
+        try:
+            outcome = await asyncio.to_thread(held.reingest, site.store, site.settings, scope,
+                                              digest)
+        except NotFound:
+            scope.require_admin()  # not an admin: the page does not exist
+            outcome = "missing"
         words = words_for(request, scope)
         text = words(f"quarantine.{outcome}")
         return RedirectResponse(f"/quarantine?{urlencode({'message': text})}",

@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tlsscope.store import browse
-from tlsscope.web import views
+from tlsscope.app import reports as stored
+from tlsscope.app.scope import visible
+from tlsscope.app.windows import parse_day
 from tlsscope.web.pages.site import (
     Site,
-    day_param,
     words_for,
 )
 
@@ -25,21 +25,21 @@ def add(pages: APIRouter, site: Site) -> None:
                 until_text: str = Query("", alias="until"),
                 page: int = Query(1, ge=1, le=100_000)) -> HTMLResponse:
         scope = site.scope_of(request)
-        since, until = day_param(since_text, "since"), day_param(until_text, "until")
+        since, until = parse_day(since_text, "since"), parse_day(until_text, "until")
         if domain:
             domain = scope.check(domain)
         size = 50
-        found = site.store.read(browse.reports, scope.domains, domain=domain or None,
-                           reporter=reporter, result_type=result_type, since=since,
-                           until=until, limit=size + 1, offset=(page - 1) * size)
+        found = stored.listing(site.store, scope, domain=domain or None, reporter=reporter,
+                               result_type=result_type, since=since, until=until,
+                               limit=size + 1, offset=(page - 1) * size)
         query = urlencode({k: v for k, v in {
             "domain": domain, "reporter": reporter, "result_type": result_type,
             "since": since.isoformat() if since else "",
             "until": until.isoformat() if until else ""}.items() if v})
         return site.render(request, scope, "reports.html", "reports", reports=found[:size],
                       more=len(found) > size, page=page, query=query,
-                      domains=[d for d, _ in views.visible(site.store, scope)],
-                      result_types=site.store.read(browse.result_types, scope.domains),
+                      domains=[d for d, _ in visible(site.store, scope)],
+                      result_types=stored.result_types(site.store, scope),
                       f={"domain": domain, "reporter": reporter, "result_type": result_type,
                          "since": since, "until": until})
 
@@ -47,8 +47,8 @@ def add(pages: APIRouter, site: Site) -> None:
     def report(request: Request, key: str) -> HTMLResponse:
         scope = site.scope_of(request)
         words = words_for(request, scope)
-        data = views.report(site.store, scope, key, words.lang)
-        raw = views.pretty(data["stored"].report).decode()  # the report already read
+        data = stored.view(site.store, scope, key, words.lang)
+        raw = stored.pretty(data["stored"].report).decode()  # the report already read
         if len(raw) > RAW_SHOWN:  # a 48 KB gzip can hold 40 MB of JSON: the rest is a download
             raw = f"{raw[:RAW_SHOWN]}\n… ({len(raw):,} characters: the rest is in the download)"
         return site.render(request, scope, "report.html", "reports", data=data, raw=raw)
@@ -56,6 +56,6 @@ def add(pages: APIRouter, site: Site) -> None:
     @pages.get("/reports/{key}/raw")
     def report_raw(request: Request, key: str) -> Response:
         scope = site.scope_of(request)
-        return Response(views.raw_report(site.store, scope, key), media_type="application/json",
+        return Response(stored.raw(site.store, scope, key), media_type="application/json",
                         headers={"content-disposition":
                                  f'attachment; filename="tlsrpt-{key}.json"'})

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tlsscope.store import accounts as account_rows
-from tlsscope.store import browse
-from tlsscope.web import auth, tools, views
-from tlsscope.web.auth import Scope
+from tlsscope.app import accounts, ingest
+from tlsscope.app.accounts import SCOPES
+from tlsscope.app.scope import Scope
+from tlsscope.errors import Invalid, NotFound
 from tlsscope.web.pages.site import (
     Site,
     words_for,
@@ -24,12 +24,12 @@ def add(pages: APIRouter, site: Site) -> None:
         admin = scope.user.is_admin
         return site.render(
             request, scope, "settings.html", "settings",
-            tokens=site.store.read(account_rows.tokens, None if admin else scope.user.id),
-            scopes=account_rows.SCOPES,
-            domains=site.store.read(account_rows.all_domains) if admin else [],
-            users=site.store.read(account_rows.users) if admin else [],
-            organisations=site.store.read(account_rows.organisations) if admin else [],
-            receivers=site.store.read(browse.receivers) if admin else [],
+            tokens=accounts.tokens(site.store, None if admin else scope.user),
+            scopes=SCOPES,
+            domains=accounts.domains(site.store) if admin else [],
+            users=accounts.users(site.store) if admin else [],
+            organisations=accounts.organisations(site.store) if admin else [],
+            receivers=ingest.receivers(site.store, scope) if admin else [],
             **{"message": "", "new_token": "", **extra})
 
     @pages.get("/settings")
@@ -42,29 +42,27 @@ def add(pages: APIRouter, site: Site) -> None:
         scope = site.changed(request, csrf)
         try:
             days = int(expires_days) if expires_days.strip() else None
-            token = auth.new_token(site.store, scope.user, name.strip()[:100] or "token",
+        except ValueError:
+            raise Invalid("expires_days", "expires-days: a whole number of days") from None
+        token = accounts.new_token(site.store, scope.user, name.strip()[:100] or "token",
                                    token_scope, days)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
         return settings_page(request, scope, new_token=token)
 
     @pages.post("/settings/tokens/{token_id}/delete")
     def token_delete(request: Request, token_id: int, csrf: str = Form("")) -> Response:
         scope = site.changed(request, csrf)
-        owner = None if scope.user.is_admin else scope.user.id  # an admin: anyone's
-        if not site.store.write(account_rows.drop_token, owner, token_id):
-            raise HTTPException(404, "not found")
+        # An admin: anyone's.
+        accounts.revoke(site.store, None if scope.user.is_admin else scope.user, token_id)
         return RedirectResponse("/settings", status_code=303)
 
     @pages.post("/settings/domains")
     def domain_assign(request: Request, domain: str = Form(""), organisation: str = Form(""),
                       csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
-        views.require_admin(scope)
-        name = domain.strip().lower().rstrip(".")
-        if not name or "." not in name:
-            raise HTTPException(400, "domain: give a domain name such as example.com")
-        tools.assign(site.store, name, organisation.strip())
+        scope.require_admin()
+        if "." not in domain:
+            raise Invalid("domain", "domain: give a domain name such as example.com")
+        name = accounts.assign(site.store, domain, organisation.strip())
         return settings_page(request, scope, message=words_for(request, scope)(
             "settings.assigned", domain=name, organisation=organisation.strip() or "—"))
 
@@ -73,11 +71,8 @@ def add(pages: APIRouter, site: Site) -> None:
                  role: str = Form("member"), organisation: str = Form(""),
                  csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
-        views.require_admin(scope)
-        try:
-            tools.add_user(site.store, email, password, role, organisation.strip())
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+        scope.require_admin()
+        accounts.add_user(site.store, email, password, role, organisation.strip())
         return settings_page(request, scope, message=words_for(request, scope)(
             "settings.user_added", email=email))
 
@@ -94,23 +89,20 @@ def _account_changes(pages: APIRouter, site: Site,
         """An admin renames an organisation, or merges it into another (its domains and
         users move there, and it goes)."""
         scope = site.changed(request, csrf)
-        views.require_admin(scope)
-        known = dict(site.store.read(account_rows.organisations))
+        scope.require_admin()
+        known = dict(accounts.organisations(site.store))
         if org_id not in known:
-            raise HTTPException(404, "not found")
+            raise NotFound()
         words = words_for(request, scope)
-        try:
-            if action == "rename" and name.strip():
-                site.store.write(account_rows.rename_organisation, org_id, name.strip())
-                said = words("settings.org_renamed", old=known[org_id], new=name.strip())
-            elif action == "merge":
-                target = tools.existing_organisation(site.store, name.strip())
-                site.store.write(account_rows.merge_organisations, org_id, target)
-                said = words("settings.org_merged", source=known[org_id], target=name.strip())
-            else:
-                raise ValueError("action: rename (with a new name) or merge (into another)")
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
+        if action == "rename" and name.strip():
+            accounts.rename_organisation(site.store, org_id, name.strip())
+            said = words("settings.org_renamed", old=known[org_id], new=name.strip())
+        elif action == "merge":
+            target = accounts.existing_organisation(site.store, name.strip())
+            accounts.merge_organisations(site.store, org_id, target)
+            said = words("settings.org_merged", source=known[org_id], target=name.strip())
+        else:
+            raise Invalid("action", "action: rename (with a new name) or merge (into another)")
         return settings_page(request, scope, message=said)
 
     @pages.post("/settings/users/{user_id}")
@@ -120,24 +112,19 @@ def _account_changes(pages: APIRouter, site: Site,
         """An admin disables, enables, deletes a user, or changes their role and
         organisation; never their own account (the last admin must not lock itself out)."""
         scope = site.changed(request, csrf)
-        views.require_admin(scope)
-        user = site.store.read(account_rows.user_by_id, user_id)
-        if user is None:
-            raise HTTPException(404, "not found")
+        scope.require_admin()
+        user = accounts.user_by_id(site.store, user_id)
         if user.id == scope.user.id:
-            raise HTTPException(400, "you cannot change your own account here")
+            raise Invalid("user", "you cannot change your own account here")
         said = "settings.user_changed"
         if action in ("disable", "enable"):
-            site.store.write(account_rows.set_disabled, user.id, action == "disable")
+            accounts.set_disabled(site.store, user, action == "disable")
         elif action == "delete":
-            site.store.write(account_rows.delete_user, user.id)
+            accounts.delete_user(site.store, user)
             said = "settings.user_deleted"
         elif action == "role":
-            try:
-                tools.set_role(site.store, user, role, organisation.strip())
-            except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
+            accounts.set_role(site.store, user, role, organisation.strip())
         else:
-            raise HTTPException(400, "action: disable, enable, delete or role")
+            raise Invalid("action", "action: disable, enable, delete or role")
         return settings_page(request, scope, message=words_for(request, scope)(
             said, email=user.email))

@@ -3,7 +3,6 @@ to /login), rendering, and the CSRF check of every form."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,12 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from tlsscope import __version__
+from tlsscope.app.findings import SEVERITIES
+from tlsscope.app.scope import Scope
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.visible import SHOWN, shortened, visible
-from tlsscope.web import auth, views
-from tlsscope.web.auth import Scope
+from tlsscope.web import auth
 from tlsscope.web.i18n import Words, choose
 
 LANG_COOKIE = "tlsscope_lang"
@@ -66,7 +66,7 @@ def whole(value: object) -> Markup:
 templates.env.finalize = _finalize
 templates.env.filters.update(short=lambda value, most=SHOWN: shortened(
     "" if value is None else value, most), whole=whole)
-templates.env.globals.update(version=__version__, severities=views.SEVERITIES,
+templates.env.globals.update(version=__version__, severities=SEVERITIES,
                              rate_class=rate_class, few=few)
 
 
@@ -85,16 +85,6 @@ def safe_next(value: str) -> str:
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
-
-
-def day_param(value: str, name: str) -> dt.date | None:
-    """A date from a form field: empty is none; anything else must be YYYY-MM-DD."""
-    if not value.strip():
-        return None
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise HTTPException(400, f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD)") from None
 
 
 class Site:

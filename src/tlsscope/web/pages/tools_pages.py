@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from tlsscope.web import tools, views
-from tlsscope.web.auth import Scope
+from tlsscope.app import checks
+from tlsscope.app.scope import Scope
+from tlsscope.check.run import Options
+from tlsscope.web import tools
 from tlsscope.web.pages.site import (
     Site,
     words_for,
@@ -43,13 +45,11 @@ def add(pages: APIRouter, site: Site) -> None:
     async def tools_check(request: Request, domain: str = Form(""),
                           csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
-        views.require_writer(scope)
-        name = domain.strip().lower().rstrip(".")
-        if not name or "." not in name or len(name) > 253:
-            raise HTTPException(400, "domain: give a domain name such as example.com")
+        scope.require_writer()
+        name = checks.checkable(domain)
         request.app.state.check_limit.check(scope.user.id, name)
-        result = await asyncio.to_thread(tools.live_check, site.store, site.settings, name,
-                                         scope.allows(name))
+        result = await asyncio.to_thread(checks.check_for, site.store,
+                                         Options.of(site.settings), scope, name)
         if "hx-request" not in request.headers:
             return page(request, scope, check=result)
         return site.render(request, scope, "check_result.html", check=result)

@@ -17,10 +17,11 @@ import logging
 import threading
 from collections.abc import Callable
 
+from tlsscope.app.checks import check_now
 from tlsscope.check.model import INCONCLUSIVE
-from tlsscope.check.run import Options, run
+from tlsscope.check.run import Options
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Store, accounts, checks_rows, queries
 
 log = logging.getLogger("tlsscope.recheck")
 
@@ -44,7 +45,8 @@ class Rechecker:
         listed = settings.accept_domains
         self.listed = {d.lower().rstrip(".") for d in listed} if isinstance(listed, list) else set()
         self.clock = clock
-        self.seen = store.last_report_id()  # failures in reports after this one are new
+        # Failures in reports after this one are new.
+        self.seen = store.read(checks_rows.last_report_id)
         self.pending: set[str] = set()  # failing domains waiting for their minimum gap
         self.tried: dict[str, dt.datetime] = {}  # domain → its last inconclusive check
 
@@ -57,8 +59,6 @@ class Rechecker:
         listed in accept_domains. Reports come from anyone; probes go out only for these."""
         if self.unowned:
             return None
-        from tlsscope.store import accounts
-
         return self.store.read(accounts.assigned_domains) | self.listed
 
     def due(self) -> list[str]:
@@ -69,9 +69,9 @@ class Rechecker:
 
     def _due(self) -> list[str]:
         now = self.clock()
-        last = self.store.last_checked()
+        last = self.store.read(checks_rows.last_checked)
         if self.on_failure:
-            failing = self.store.failing_since(self.seen)
+            failing = self.store.read(checks_rows.failing_since, self.seen)
             if failing:
                 self.seen = max(self.seen, *failing.values())
             self.pending.update(failing)
@@ -81,14 +81,13 @@ class Rechecker:
         scheduled: list[str] = []
         if self.every is not None:
             every = self.every
-            scheduled = [d for d in self.store.known_domains()
+            scheduled = [d for d in self.store.read(queries.all_domains)
                          if d not in urgent and d not in waiting
                          and (d not in last or now - last[d] >= every)]
         return urgent + scheduled
 
     def check(self, domain: str) -> None:
-        result = run(domain, self.options, self.store.latest_check(domain), now=self.clock())
-        self.store.save_check(result)
+        result = check_now(self.store, self.options, domain, now=self.clock())
         if result.status == INCONCLUSIVE:
             self.tried[domain] = result.checked_at
         else:

@@ -1,0 +1,252 @@
+"""Accounts: users and their passwords (argon2id), browser sessions and API tokens (stored
+hashed), organisations (tenants) and which domains they own. For `tlsscope users`/`orgs`/
+`domains`, the Settings and login pages, the API, and serve's first run.
+
+Every rule about an account is here: what a valid email, password, role and organisation
+are. A rule broken is `Invalid` (naming the field); an unknown user, organisation or token
+is `NotFound`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from tlsscope.app.scope import Scope, domain_name
+from tlsscope.errors import Invalid, NotFound
+from tlsscope.store import Store
+from tlsscope.store import accounts as rows
+from tlsscope.store.accounts import SCOPES, DomainRow, TokenRow, User
+
+__all__ = ["SCOPES", "DomainRow", "TokenRow", "User"]  # the types its callers see
+
+MIN_PASSWORD = 10
+SESSION_DAYS = 14
+TOKEN_PREFIX = "tls_"
+ROLES = ("admin", "member", "readonly")
+_hasher = PasswordHasher()
+# A real hash to verify against when the email is unknown: both paths take as long.
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _password_rule(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid("password", f"password: at least {MIN_PASSWORD} characters")
+
+
+# users ---------------------------------------------------------------------------------------
+
+def add_user(store: Store, email: str, password: str, role: str, organisation: str,
+             lang: str = "") -> int:
+    if "@" not in email or len(email) > 254:
+        raise Invalid("email", "email: give an address such as ana@example.com")
+    _password_rule(password)
+    if role != "admin" and not organisation:
+        raise Invalid("organisation", "organisation: members and read-only users belong to one")
+    org = store.write(rows.organisation, organisation) if organisation else None
+    try:
+        return store.write(rows.add_user, email, email.split("@")[0], hash_password(password),
+                           role, org, lang, dt.datetime.now(dt.UTC))
+    except ValueError as exc:  # the store's own rules (a known email, an unknown role)
+        raise Invalid("email" if "email" in str(exc) else "role", str(exc)) from None
+
+
+def first_admin(store: Store, email: str, password: str) -> bool:
+    """An admin, when there is no user yet (False: there was one)."""
+    if store.read(rows.user_count):
+        return False
+    add_user(store, email, password, "admin", "")
+    return True
+
+
+def user(store: Store, email: str) -> User:
+    found = store.read(rows.find_user, email)
+    if found is None:
+        raise NotFound(f"no user {email!r}")
+    return found
+
+
+def user_by_id(store: Store, user_id: int) -> User:
+    found = store.read(rows.user_by_id, user_id)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def users(store: Store) -> list[User]:
+    return store.read(rows.users)
+
+
+def set_password(store: Store, email: str, password: str) -> None:
+    _password_rule(password)
+    found = store.read(rows.login_row, email)
+    if found is None:
+        raise NotFound(f"no user {email!r}")
+    store.write(rows.set_password, found[0].id, hash_password(password))
+
+
+def set_role(store: Store, who: User, role: str, organisation: str | None) -> None:
+    """A new role, and organisation (None: the user's own; "": none). A member or read-only
+    user belongs to an organisation."""
+    if organisation is None:
+        org = who.organisation
+    else:
+        org = store.write(rows.organisation, organisation) if organisation else None
+    if role != "admin" and org is None:
+        raise Invalid("organisation", "organisation: members and read-only users belong to one")
+    try:
+        store.write(rows.set_role, who.id, role, org)
+    except ValueError as exc:
+        raise Invalid("role", str(exc)) from None
+
+
+def set_disabled(store: Store, who: User, disabled: bool) -> None:
+    """A disabled user cannot log in; their sessions and tokens end."""
+    store.write(rows.set_disabled, who.id, disabled)
+
+
+def delete_user(store: Store, who: User) -> None:
+    store.write(rows.delete_user, who.id)
+
+
+def set_lang(store: Store, who: User, lang: str) -> None:
+    store.write(rows.set_lang, who.id, lang)
+
+
+# logging in ----------------------------------------------------------------------------------
+
+def check_password(store: Store, email: str, password: str) -> User | None:
+    """The user, when the password is theirs (and they are not disabled)."""
+    found = store.read(rows.login_row, email)
+    try:
+        _hasher.verify(found[1] if found else _DUMMY, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return found[0] if found else None
+
+
+def start_session(store: Store, who: User) -> str:
+    """A new session for `who`; returns the cookie value (stored hashed)."""
+    token = new_secret()
+    now = dt.datetime.now(dt.UTC)
+    store.write(rows.add_session, digest(token), who.id, new_secret(), now,
+                now + dt.timedelta(days=SESSION_DAYS))
+    return token
+
+
+def end_session(store: Store, cookie: str) -> None:
+    store.write(rows.drop_session, digest(cookie))
+
+
+def session_scope(store: Store, cookie: str) -> Scope | None:
+    """The scope of a browser session's cookie (None: no such live session)."""
+    found = store.read(rows.session_user, digest(cookie), dt.datetime.now(dt.UTC))
+    if found is None:
+        return None
+    who, csrf = found
+    return Scope(who, store.read(rows.visible_domains, who), csrf)
+
+
+def token_scope(store: Store, token: str) -> Scope | None:
+    """The scope of an API token (None: unknown, expired, or its user disabled)."""
+    now = dt.datetime.now(dt.UTC)
+    found = store.read(rows.token_user, digest(token), now)
+    if found is None:
+        return None
+    who, token_id, stale, scope = found
+    if stale:  # last use is kept to the hour, not written on every call
+        store.write(rows.touch_token, token_id, now)
+    return Scope(who, store.read(rows.visible_domains, who), "", scope)
+
+
+# API tokens ----------------------------------------------------------------------------------
+
+def new_token(store: Store, who: User, name: str, scope: str = "read",
+              expires_days: int | None = None) -> str:
+    """A new API token for `who`; shown once, stored hashed."""
+    if expires_days is not None and expires_days < 1:
+        raise Invalid("expires-days", "expires-days: at least 1 (or none: never expires)")
+    if scope not in rows.SCOPES:
+        raise Invalid("scope", f"scope must be one of {', '.join(rows.SCOPES)}")
+    token = TOKEN_PREFIX + new_secret()
+    now = dt.datetime.now(dt.UTC)
+    expires = None if expires_days is None else now + dt.timedelta(days=expires_days)
+    store.write(rows.add_token, who.id, name, digest(token), now, scope, expires)
+    return token
+
+
+def tokens(store: Store, owner: User | None) -> list[TokenRow]:
+    """A user's API tokens (None: everyone's)."""
+    return store.read(rows.tokens, None if owner is None else owner.id)
+
+
+def revoke(store: Store, owner: User | None, token_id: int) -> None:
+    """Revoke a token (of `owner` only, unless None: any)."""
+    if not store.write(rows.drop_token, None if owner is None else owner.id, token_id):
+        raise NotFound(f"no token {token_id}")
+
+
+# organisations and domains ---------------------------------------------------------------------
+
+def organisations(store: Store) -> list[tuple[int, str]]:
+    return store.read(rows.organisations)
+
+
+def existing_organisation(store: Store, name: str) -> int:
+    """The id of the organisation named `name`."""
+    found = store.read(rows.organisation_id, name)
+    if found is None:
+        raise Invalid("organisation", f"no organisation {name!r}")
+    return found
+
+
+def rename_organisation(store: Store, organisation_id: int, name: str) -> None:
+    try:
+        store.write(rows.rename_organisation, organisation_id, name)
+    except ValueError as exc:
+        raise Invalid("name", str(exc)) from None
+
+
+def merge_organisations(store: Store, source: int, target: int) -> None:
+    """Move every user and domain of `source` into `target`, and remove `source`."""
+    try:
+        store.write(rows.merge_organisations, source, target)
+    except ValueError as exc:
+        raise Invalid("organisation", str(exc)) from None
+
+
+def domains(store: Store) -> list[DomainRow]:
+    """Every domain (with reports, or added) and its organisation."""
+    return store.read(rows.all_domains)
+
+
+def assign(store: Store, domain: str, organisation: str) -> str:
+    """Give a domain to an organisation ("": take it away); returns the domain as stored."""
+    name = domain_name(domain)
+    if "." not in name:
+        raise Invalid("domain", f"{domain!r} is not a domain name")
+    now = dt.datetime.now(dt.UTC)
+    org = store.write(rows.organisation, organisation) if organisation else None
+    store.write(rows.assign_domain, name, org, now)
+    return name
