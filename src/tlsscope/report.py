@@ -10,42 +10,18 @@ are computed from the stored fields, never stored twice.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
 
 from tlsscope.policy_text import StsPolicy, TlsaRecord, parse_sts_lines, parse_tlsa_strings
+from tlsscope.vocab import PolicyType, ResultType
 
 COUNT_MAX = 2**63 - 1
 """The largest session count (and sum of a report's counts): what a 64-bit database integer
 holds. The reader refuses larger ones, naming the field, rather than store them clamped."""
 Count = Annotated[int, msgspec.Meta(ge=0, le=COUNT_MAX)]
-
-
-class PolicyType(enum.StrEnum):
-    """RFC 8460 §4.4 `policy-type` values."""
-
-    STS = "sts"
-    TLSA = "tlsa"
-    NO_POLICY_FOUND = "no-policy-found"
-
-
-class ResultType(enum.StrEnum):
-    """RFC 8460 §4.3 result types (the IANA "STARTTLS Validation Result Types", §6.6)."""
-
-    STARTTLS_NOT_SUPPORTED = "starttls-not-supported"  # §4.3.1
-    CERTIFICATE_HOST_MISMATCH = "certificate-host-mismatch"  # §4.3.1
-    CERTIFICATE_EXPIRED = "certificate-expired"  # §4.3.1
-    CERTIFICATE_NOT_TRUSTED = "certificate-not-trusted"  # §4.3.1
-    VALIDATION_FAILURE = "validation-failure"  # §4.3.1, §4.3.3
-    TLSA_INVALID = "tlsa-invalid"  # §4.3.2.1
-    DNSSEC_INVALID = "dnssec-invalid"  # §4.3.2.1
-    DANE_REQUIRED = "dane-required"  # §4.3.2.1
-    STS_POLICY_FETCH_ERROR = "sts-policy-fetch-error"  # §4.3.2.2
-    STS_POLICY_INVALID = "sts-policy-invalid"  # §4.3.2.2
-    STS_WEBPKI_INVALID = "sts-webpki-invalid"  # §4.3.2.2
 
 
 KNOWN_POLICY_TYPES = frozenset(t.value for t in PolicyType)

@@ -25,8 +25,15 @@ import datetime as dt
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.analyze.live import CONFIRMED
+from tlsscope.vocab import Severity, severity_rank
 
-CAPPED = {"critical", "high"}  # an unconfirmed finding is at most "medium"
+CAP = Severity.MEDIUM  # an unconfirmed finding is at most this severe
+
+
+def capped(severity: Severity) -> Severity:
+    """The severity of an unconfirmed finding (or problem): at most CAP."""
+    return CAP if severity_rank(severity) < severity_rank(CAP) else severity
 
 
 def unconfirmed(finding: DomainFinding, facts: DomainFacts,
@@ -34,7 +41,7 @@ def unconfirmed(finding: DomainFinding, facts: DomainFacts,
     """Whether nothing a forger could not write backs the finding up."""
     if not finding.evidence:
         return False
-    if finding.live is not None and finding.live.verdict == "confirmed":
+    if finding.live is not None and finding.live.verdict == CONFIRMED:
         return False
     reports = reports if reports is not None else _by_key(facts)
     evidence = [reports[e.report_key] for e in finding.evidence if e.report_key in reports]
@@ -70,8 +77,7 @@ def weigh(findings: list[DomainFinding], facts: DomainFacts, lang: str = "en") -
         if not unconfirmed(finding, facts, reports):
             continue
         finding.confirmed = False
-        if finding.severity in CAPPED:
-            finding.severity = "medium"
+        finding.severity = capped(finding.severity)
         first = reports[finding.evidence[0].report_key]
         note = words.texts["note_unconfirmed"].format(
             reporters=", ".join(sorted({e.reporter[:100] for e in finding.evidence})[:3]),

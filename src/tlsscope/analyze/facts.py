@@ -10,6 +10,8 @@ import datetime as dt
 
 import msgspec
 
+from tlsscope.vocab import Channel
+
 
 class DayTotal(msgspec.Struct, kw_only=True):
     day: dt.date
@@ -76,7 +78,7 @@ class PolicyDay(msgspec.Struct, kw_only=True, frozen=True):
     # authenticated when ingested by the operator or mailed with a passing aligned DKIM
     # signature (never over HTTPS, RFC 8460 §7); how it came, from which address, which day.
     authenticated: bool = True
-    channel: str = "file"
+    channel: str = Channel.FILE
     peer: str = ""
     received: dt.date | None = None
 

@@ -23,21 +23,23 @@ import msgspec
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, LiveEvidence
 from tlsscope.policy_text import mx_matches
+from tlsscope.vocab import (
+    DANE_FAILURES,
+    NEGOTIATION_FAILURES,
+    STS_POLICY_FAILURES,
+    FindingStatus,
+    ResultType,
+)
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 # A verdict on a finding, and a step's (or a check's) status: the check could not tell.
 CONFIRMED, CONTRADICTED, INCONCLUSIVE = "confirmed", "contradicted", "inconclusive"
 _RANK = {OK: 0, WARNING: 1, INCONCLUSIVE: 2, ERROR: 3}
-LIKELY_FIXED = "likely-fixed"
 
 # RFC 8460 §4.3 result types, by the step of a check that can see them.
-MX_RESULTS = frozenset({"starttls-not-supported", "certificate-expired",
-                        "certificate-host-mismatch", "certificate-not-trusted",
-                        "validation-failure"})
-DANE_RESULTS = frozenset({"tlsa-invalid", "dnssec-invalid", "dane-required"})
-STS_RESULTS = frozenset({"sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid"})
-_STEP_OF = {**dict.fromkeys(MX_RESULTS, "mx"), **dict.fromkeys(DANE_RESULTS, "dane"),
-            **dict.fromkeys(STS_RESULTS, "mta-sts-policy")}
+_STEP_OF: dict[str, str] = {
+    **dict.fromkeys(NEGOTIATION_FAILURES, "mx"), **dict.fromkeys(DANE_FAILURES, "dane"),
+    **dict.fromkeys(STS_POLICY_FAILURES, "mta-sts-policy")}
 
 
 class Step(msgspec.Struct, kw_only=True):
@@ -84,7 +86,7 @@ def corroborate(finding: DomainFinding, checks: LiveCheck | Sequence[LiveCheck] 
     `checks`: one check, or the domain's checks newest first. The newest that says something
     conclusive about the finding is its evidence: a step whose lookup got no answer in the
     latest check leaves the previous check's word standing."""
-    if checks is None or finding.status == "resolved":
+    if checks is None or finding.status == FindingStatus.RESOLVED:
         return
     for check in [checks] if isinstance(checks, LiveCheck) else checks:
         judged = None if check.status == INCONCLUSIVE else _judge(finding, check)
@@ -100,7 +102,7 @@ def corroborate(finding: DomainFinding, checks: LiveCheck | Sequence[LiveCheck] 
     finding.live = LiveEvidence(checked_at=check.checked_at, verdict=verdict, summary=summary,
                                 targets=targets, details=details[:20])
     if verdict == CONTRADICTED and check.checked_at.date() > finding.last_seen:
-        finding.status = LIKELY_FIXED
+        finding.status = FindingStatus.LIKELY_FIXED
 
 
 def _judge(finding: DomainFinding,
@@ -120,8 +122,8 @@ def _judge(finding: DomainFinding,
         return None
     targets = [s.target for s in steps]
     lines = [s.line for s in steps]
-    wanted = ({finding.result_type} if finding.result_type != "validation-failure"
-              else MX_RESULTS - {"starttls-not-supported"})
+    wanted = ({finding.result_type} if finding.result_type != ResultType.VALIDATION_FAILURE
+              else NEGOTIATION_FAILURES - {ResultType.STARTTLS_NOT_SUPPORTED})
     if any(wanted & set(s.results) for s in steps):
         return CONFIRMED, targets, [s.line for s in steps if wanted & set(s.results)]
     if all(s.status == OK or (s.status == WARNING and not s.results) for s in steps):

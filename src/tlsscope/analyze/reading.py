@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from tlsscope.analyze import catalog
 from tlsscope.report import FailureDetail, PolicyResult, Report
+from tlsscope.vocab import PolicyType, Severity
 
 
 class RowReading(NamedTuple):
@@ -23,7 +24,7 @@ class RowReading(NamedTuple):
     sessions: int
     mx_host: str
     mode: str
-    severity: str
+    severity: Severity
     title: str
     effect: str
     reason_id: str | None  # None: no reason code, or one tlsscope does not recognise
@@ -41,8 +42,9 @@ def policy_mode(entry: PolicyResult) -> tuple[str, str]:
     sts = entry.policy.sts
     mode = catalog.policy_mode(entry.policy.policy_type,
                                sts.mode if sts is not None else None)
-    quoted = entry.policy.policy_type != "sts" or (sts is not None and sts.mode == mode)
-    return mode, mode if quoted else "sts"
+    quoted = entry.policy.policy_type != PolicyType.STS or (sts is not None
+                                                             and sts.mode == mode)
+    return mode, mode if quoted else "sts"  # the text key of an unquoted sts policy
 
 
 def _utc(moment: dt.datetime) -> str:

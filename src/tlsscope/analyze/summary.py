@@ -22,9 +22,10 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
 
 from tlsscope.analyze import catalog
-from tlsscope.analyze.confirm import CAPPED
+from tlsscope.analyze.confirm import capped
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainStats, FailureGroup
+from tlsscope.vocab import FindingStatus, PolicyType, Severity
 
 TOP_PROBLEMS = 3
 NAMED_REPORTERS = 5  # a sentence names this many reporters, then counts the others
@@ -41,7 +42,7 @@ class Problem(NamedTuple):
     last_day: dt.date
     mode: str  # the policy mode the failures were measured against (catalog.MODES, or
     # catalog.UNQUOTED: an sts policy whose reports did not quote its mode)
-    severity: str
+    severity: Severity
     title: str
     effect: str
     fix: list[str]
@@ -76,7 +77,7 @@ def _dominant_modes(stats: DomainStats) -> tuple[str, str]:
                                                     -catalog.strictness(policy_mode(b.name)),
                                                     b.name))  # a tie: the stricter
     overall = policy_mode(ranked[0].name) if ranked else "none"
-    sts = next((policy_mode(b.name) for b in ranked if b.name.startswith("sts")),
+    sts = next((policy_mode(b.name) for b in ranked if b.name.startswith(PolicyType.STS)),
                catalog.UNQUOTED)
     return overall, sts
 
@@ -87,7 +88,7 @@ def unconfirmed_problems(findings: Iterable[DomainFinding]) -> frozenset[tuple[s
     shaky: set[tuple[str, str]] = set()
     sure: set[tuple[str, str]] = set()
     for finding in findings:
-        if finding.result_type and finding.status != "resolved":
+        if finding.result_type and finding.status != FindingStatus.RESOLVED:
             (sure if finding.confirmed else shaky).add((finding.result_type, finding.mx_host))
     return frozenset(shaky - sure)
 
@@ -101,12 +102,11 @@ def problems(failures: Sequence[FailureGroup], stats: DomainStats,
     found = []
     for group in failures:
         kinds = set(group.policy_types)
-        mode = sts_mode if "sts" in kinds else "dane" if "tlsa" in kinds else "none"
+        mode = (sts_mode if PolicyType.STS in kinds else "dane" if PolicyType.TLSA in kinds
+                else "none")
         explanation = catalog.explain(group.result_type, mode, lang, mx=group.mx_host or None)
         confirmed = (group.result_type, group.mx_host) not in unconfirmed
-        severity = explanation.severity
-        if not confirmed and severity in CAPPED:
-            severity = "medium"
+        severity = explanation.severity if confirmed else capped(explanation.severity)
         found.append(Problem(
             group.result_type, group.mx_host, group.sessions, sorted(group.reporters),
             group.first_day, group.last_day, mode, severity, explanation.title,

@@ -16,6 +16,7 @@ from tlsscope.check.model import ERROR, OK, WARNING, Step, no_answer
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver
 from tlsscope.probe.smtp import MxProbe
+from tlsscope.vocab import ResultType
 
 STEP = "dane"
 # A SERVFAIL from a validating resolver can also mean DNSSEC data that does not validate.
@@ -74,7 +75,7 @@ def _judge(name: str, probe: MxProbe, records: list[str]) -> Step:
     target = f"{name} [{probe.address}]"
     if probe.error or not probe.starttls or not probe.leaf_der:
         return Step(step=STEP, target=target, status=ERROR, details=records,
-                    results=["dane-required"],
+                    results=[ResultType.DANE_REQUIRED],
                     line=f"{probe.host} publishes DNSSEC-validated TLSA records but offers no "
                     "working STARTTLS: DANE senders defer mail to it (dane-required).",
                     fix=["Enable STARTTLS on this host, or withdraw the TLSA records."])
@@ -86,6 +87,7 @@ def _judge(name: str, probe: MxProbe, records: list[str]) -> Step:
                     line=f"{probe.host}'s certificate matches its TLSA records{note}.")
     return Step(step=STEP, target=target, status=ERROR, details=records,
                 line=f"{probe.host}'s certificate matches none of its TLSA records: DANE "
-                "senders report tlsa-invalid and do not deliver.", results=["tlsa-invalid"],
+                "senders report tlsa-invalid and do not deliver.",
+                results=[ResultType.TLSA_INVALID],
                 fix=["Publish TLSA records for the certificate in use (before a certificate "
                      "change, publish the next one's record too: RFC 7671 §8)."])

@@ -16,6 +16,7 @@ from tlsscope.probe.connect import refused
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Answer, Resolver, mx_hosts
 from tlsscope.probe.smtp import MxProbe, probe_mx
+from tlsscope.vocab import ResultType
 
 STEP = "mx"
 EXPIRY_WARNING_DAYS = 14
@@ -76,12 +77,12 @@ def _judge(probe: MxProbe, target: str, now: dt.datetime, warn_days: int) -> Ste
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"{probe.host} does not offer STARTTLS: senders report "
                     "starttls-not-supported, and mail to it travels unencrypted.",
-                    results=["starttls-not-supported"],
+                    results=[ResultType.STARTTLS_NOT_SUPPORTED],
                     fix=["Enable STARTTLS with a valid certificate on this host."])
     if not probe.leaf_der:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"{probe.host} offers STARTTLS but the TLS handshake fails.",
-                    details=[probe.verify_error], results=["validation-failure"])
+                    details=[probe.verify_error], results=[ResultType.VALIDATION_FAILURE])
     problems, details, fix, results = _certificate(probe, now, warn_days)
     details.insert(0, f"{probe.tls_version} {probe.cipher}")
     if probe.tls_version in ("TLSv1", "TLSv1.1", "SSLv3"):
@@ -117,7 +118,7 @@ def _certificate(probe: MxProbe, now: dt.datetime,
     if not_after < now:
         problems.append((ERROR, f"its certificate expired on {not_after:%Y-%m-%d} "
                                 "(certificate-expired)"))
-        results.append("certificate-expired")
+        results.append(ResultType.CERTIFICATE_EXPIRED)
         fix.append("Renew the certificate and reload the mail service.")
     elif days_left < warn_days:
         problems.append((WARNING, f"its certificate expires in {days_left} days, on "
@@ -126,11 +127,11 @@ def _certificate(probe: MxProbe, now: dt.datetime,
     if cert.not_valid_before_utc > now:
         problems.append((ERROR, f"its certificate is not valid before "
                                 f"{cert.not_valid_before_utc:%Y-%m-%d}"))
-        results.append("validation-failure")
+        results.append(ResultType.VALIDATION_FAILURE)
     if not any(mx_matches(name, probe.host) for name in names):
         problems.append((ERROR, f"its certificate does not name {probe.host} "
                                 "(certificate-host-mismatch)"))
-        results.append("certificate-host-mismatch")
+        results.append(ResultType.CERTIFICATE_HOST_MISMATCH)
         fix.append(f"Issue a certificate whose names include {probe.host}.")
     if probe.verify_code in _UNTRUSTED_CODES or (
             not probe.verified and probe.verify_code is None and probe.verify_error):
@@ -141,7 +142,7 @@ def _certificate(probe: MxProbe, now: dt.datetime,
             reason = f"{reason}; the server sends no intermediate certificate"
         problems.append((ERROR, f"its certificate is not trusted: {reason} "
                                 "(certificate-not-trusted)"))
-        results.append("certificate-not-trusted")
+        results.append(ResultType.CERTIFICATE_NOT_TRUSTED)
         fix.append("Serve a certificate from a public CA, with its full chain.")
     return problems, details, fix, results
 

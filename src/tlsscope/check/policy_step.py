@@ -15,6 +15,7 @@ from tlsscope.probe.connect import refused
 from tlsscope.probe.dns import OK as DNS_OK
 from tlsscope.probe.dns import Resolver
 from tlsscope.probe.https import POLICY_PATH, PolicyFetch, fetch_policy
+from tlsscope.vocab import ResultType
 
 STEP = "mta-sts-policy"
 
@@ -34,7 +35,7 @@ def policy(resolver: Resolver, domain: str, live_mx: list[str] | None, port: int
         return [Step(step=STEP, target=url, status=ERROR,
                      line=f"{host} has no address: senders cannot fetch the policy.",
                      details=[addresses.reason] if addresses.reason else [],
-                     results=["sts-policy-fetch-error"],
+                     results=[ResultType.STS_POLICY_FETCH_ERROR],
                      fix=[f"Publish A/AAAA records for {host} pointing at the policy host."])], []
     steps = []
     fetches = []
@@ -78,30 +79,30 @@ def _judge(fetched: PolicyFetch, url: str, live_mx: list[str] | None) -> Step:
             return Step(step=STEP, target=target, status=ERROR,
                         line="The policy host's certificate or TLS failed: senders report "
                         "sts-webpki-invalid and use no policy.", details=[fetched.error],
-                        results=["sts-webpki-invalid"],
+                        results=[ResultType.STS_WEBPKI_INVALID],
                         fix=["Serve a publicly trusted certificate valid for the policy host "
                              "(RFC 8461 §3.3)."])
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy host does not answer: senders report "
                     "sts-policy-fetch-error.", details=[fetched.error],
-                    results=["sts-policy-fetch-error"],
+                    results=[ResultType.STS_POLICY_FETCH_ERROR],
                     fix=["Make the policy host reachable over HTTPS on this address."])
     if 300 <= fetched.status_code < 400:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"The policy host redirects (HTTP {fetched.status_code}); senders "
                     "must not follow redirects (RFC 8461 §3.3).",
                     details=[f"Location: {fetched.location}"],
-                    results=["sts-policy-fetch-error"],
+                    results=[ResultType.STS_POLICY_FETCH_ERROR],
                     fix=["Serve the file itself at this URL, with HTTP 200."])
     if fetched.status_code != 200:
         return Step(step=STEP, target=target, status=ERROR,
                     line=f"The policy host answers HTTP {fetched.status_code}: senders report "
-                    "sts-policy-fetch-error.", results=["sts-policy-fetch-error"],
+                    "sts-policy-fetch-error.", results=[ResultType.STS_POLICY_FETCH_ERROR],
                     fix=["Serve the policy file at /.well-known/mta-sts.txt with HTTP 200."])
     if fetched.oversize:
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy file is larger than 64 KB: senders may refuse it.",
-                    results=["sts-policy-invalid"],
+                    results=[ResultType.STS_POLICY_INVALID],
                     fix=["Serve only the policy lines."])
     return _judge_policy(fetched, target, live_mx)
 
@@ -120,7 +121,7 @@ def _judge_policy(fetched: PolicyFetch, target: str, live_mx: list[str] | None) 
     if not found.valid:
         return Step(step=STEP, target=target, status=ERROR,
                     line="The policy file is invalid: senders report sts-policy-invalid.",
-                    results=["sts-policy-invalid"],
+                    results=[ResultType.STS_POLICY_INVALID],
                     details=details, fix=["Correct it: tlsscope record check shows each error."])
     valid = (f"The policy is valid: mode {found.mode}, {len(found.mx_patterns)} mx line(s), "
              f"max_age {found.max_age}")

@@ -30,24 +30,20 @@ from tlsscope.report import (
     FailureDetail,
     Policy,
     PolicyResult,
-    PolicyType,
     Report,
-    ResultType,
 )
+from tlsscope.vocab import MX_LEVEL, PolicyType, ResultType
 
-# Result types that describe a connection to an MX, so the row should say which MX.
-_MX_LEVEL = frozenset({
-    ResultType.STARTTLS_NOT_SUPPORTED, ResultType.CERTIFICATE_HOST_MISMATCH,
-    ResultType.CERTIFICATE_EXPIRED, ResultType.CERTIFICATE_NOT_TRUSTED,
-    ResultType.TLSA_INVALID, ResultType.DANE_REQUIRED,
-})
 # Draft-era result type names (mrisher/smtp-sts history) and the RFC 8460 value they became.
 _DRAFT_RESULT_TYPES = {
-    "sts-invalid": "sts-policy-invalid", "webpki-invalid": "sts-webpki-invalid",
-    "expired-certificate": "certificate-expired", "invalid-certificate": "certificate-not-trusted",
-    "certificate-mismatch": "certificate-host-mismatch",
+    "sts-invalid": ResultType.STS_POLICY_INVALID, "webpki-invalid": ResultType.STS_WEBPKI_INVALID,
+    "expired-certificate": ResultType.CERTIFICATE_EXPIRED,
+    "invalid-certificate": ResultType.CERTIFICATE_NOT_TRUSTED,
+    "certificate-mismatch": ResultType.CERTIFICATE_HOST_MISMATCH,
 }
 _UTC = dt.UTC
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS, _TLSA = PolicyType.STS.value, PolicyType.TLSA.value
 _LONGEST = dt.timedelta(days=1, hours=1)
 _SKEW = dt.timedelta(hours=26)  # time zones and clocks: a start this far ahead still passes
 _IJSON_MAX = 2**53 - 1
@@ -127,10 +123,10 @@ def _overlap(views: dict[tuple[str, str], tuple[int, int]], c: Collector) -> Non
     """sts and tlsa policies of one domain are two views of the same sessions (report.counted).
     With the same figures that is plain; with other figures it is ambiguous: say so."""
     for (domain, kind), sts in sorted(views.items()):
-        tlsa = views.get((domain, "tlsa"))
-        if kind != "sts" or tlsa is None or tlsa == sts:
+        tlsa = views.get((domain, _TLSA))
+        if kind != _STS or tlsa is None or tlsa == sts:
             continue
-        chosen = "sts" if sum(sts) >= sum(tlsa) else "tlsa"
+        chosen = _STS if sum(sts) >= sum(tlsa) else _TLSA
         c.warn("sts_tlsa_overlap", f"sts ({sts[0]:,} successful, {sts[1]:,} failed) and tlsa "
                f"({tlsa[0]:,}, {tlsa[1]:,}) policies both report sessions for "
                f"{domain or 'an unnamed domain'} with different figures; they are taken as the "
@@ -193,7 +189,7 @@ def _entry(entry: PolicyResult, i: int, c: Collector) -> tuple[_PolicyVerdict, i
         return verdict, 0
     total = 0
     known, ips, hosts_ok, mx_level, limit = (
-        KNOWN_RESULT_TYPES, _clean_ips, _clean_hosts, _MX_LEVEL, _IJSON_MAX)
+        KNOWN_RESULT_TYPES, _clean_ips, _clean_hosts, MX_LEVEL, _IJSON_MAX)
     for j, row in enumerate(details):
         kind, count, host = row.result_type, row.failed_session_count, row.receiving_mx_hostname
         if (kind in known and count is not None and count <= limit and host in hosts_ok
@@ -265,7 +261,7 @@ def _check_policy(policy: Policy) -> _PolicyVerdict:
                            for k, h in enumerate(policy.mx_host)]
     verdict.key_domain = (verdict.domain or "").lower()
     strings = policy.policy_string
-    if strings and kind == PolicyType.STS:
+    if strings and kind == _STS:
         sts = parse_sts_lines(tuple(strings))
         for code, message in sts.problems:
             warn((code, message, ".policy-string"))
@@ -273,7 +269,7 @@ def _check_policy(policy: Policy) -> _PolicyVerdict:
         if hosts and {h.lower() for h in hosts} != set(sts.mx_patterns):
             warn(("mx_host_differs", f"mx-host {hosts} differs from the policy's mx lines "
                   f"{list(sts.mx_patterns)}", ".mx-host"))
-    elif strings and kind == PolicyType.TLSA:
+    elif strings and kind == _TLSA:
         for code, message in parse_tlsa_strings(tuple(strings)).problems:
             warn((code, message, ".policy-string"))
     return verdict
@@ -306,7 +302,7 @@ def _detail(row: FailureDetail, path: str, c: Collector) -> None:
         c.warn("missing_result_type", "result-type is missing", f"{path}.result-type")
     elif kind not in KNOWN_RESULT_TYPES:
         hint = _DRAFT_RESULT_TYPES.get(kind)
-        note = f" (a draft-era name for {hint!r})" if hint else ""
+        note = f" (a draft-era name for {hint.value!r})" if hint else ""
         c.warn("unknown_result_type", f"unknown result-type {shown(kind)}{note} kept as is and "
                "counted as a failure", f"{path}.result-type")
     if row.failed_session_count is None:
@@ -325,7 +321,7 @@ def _detail(row: FailureDetail, path: str, c: Collector) -> None:
                 c.originals[f"{path}.receiving-mx-hostname"] = host
                 row.receiving_mx_hostname = checked.value
             c.warn("domain_name", checked.problem, f"{path}.receiving-mx-hostname")
-    elif kind in _MX_LEVEL:
+    elif kind in MX_LEVEL:
         c.warn("missing_mx_hostname", f"a {kind} row does not say which MX",
                f"{path}.receiving-mx-hostname")
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, NamedTuple
 
 from tlsscope.parse.mbox import split_mbox
+from tlsscope.vocab import Channel
 
 
 class RawInput(NamedTuple):
@@ -26,8 +27,8 @@ class RawInput(NamedTuple):
     problem: str | None = None
     declared_type: str | None = None
     """The media type the sender declared (HTTP Content-Type); "" when it declared none."""
-    channel: str = "file"
-    """How it came: https | smtp | lmtp | imap | file | stdin (the report's provenance)."""
+    channel: str = Channel.FILE
+    """How it came, a `Channel` (the report's provenance)."""
     peer: str = ""
     """The submitting address: the HTTPS client, the SMTP or LMTP peer."""
 
@@ -49,7 +50,7 @@ def iter_inputs(paths: Iterable[str], cap: int,
     """`stdin`: what `-` reads (default: the process's standard input)."""
     for path in expand(paths):
         if path == "-":
-            yield from (raw._replace(channel="stdin") for raw in stream_inputs(
+            yield from (raw._replace(channel=Channel.STDIN) for raw in stream_inputs(
                 stdin or sys.stdin.buffer, "<stdin>", None, cap))
             continue
         try:

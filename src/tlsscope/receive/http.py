@@ -25,6 +25,7 @@ from tlsscope.errors import StoreUnavailable
 from tlsscope.parse.results import Outcome
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved
+from tlsscope.vocab import Channel
 
 Deliver = Callable[[RawInput], Awaitable[Saved]]
 _TOO_LARGE = {"input_too_large", "decompressed_too_large", "too_many_members"}
@@ -96,8 +97,8 @@ def router(deliver: Deliver, *, max_body: int, body_timeout: float,
         declared = request.headers.get("content-type", "")
         if request.headers.get("content-encoding", "").lower() == "gzip":
             declared = "application/tlsrpt+gzip"  # the body is gzip whatever the type says
-        raw = RawInput(f"https:{client}", body, None, dt.datetime.now(dt.UTC), None, declared,
-                       channel="https", peer=client)
+        raw = RawInput(f"{Channel.HTTPS}:{client}", body, None, dt.datetime.now(dt.UTC), None,
+                       declared, channel=Channel.HTTPS, peer=client)
         try:
             saved = await deliver(raw)
         except StoreUnavailable as exc:

@@ -21,6 +21,7 @@ from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.parse.results import Outcome
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved
+from tlsscope.vocab import Channel
 
 log = logging.getLogger("tlsscope.imap")
 Deliver = Callable[[RawInput], Saved]  # blocking: returns once the input is committed
@@ -83,8 +84,9 @@ class MailboxQueue:
             data = _raw_bytes(box, uid)
             if data is None:  # expunged meanwhile by another client
                 continue
-            raw = RawInput(f"imap:{self.url.user}@{self.url.host}/{self.url.mailbox}#{uid}",
-                           data, None, dt.datetime.now(dt.UTC), channel="imap")
+            where = f"{self.url.user}@{self.url.host}/{self.url.mailbox}#{uid}"
+            raw = RawInput(f"{Channel.IMAP}:{where}", data, None, dt.datetime.now(dt.UTC),
+                           channel=Channel.IMAP)
             saved = self.deliver(raw)  # raises StoreUnavailable: the message stays, retried
             good = saved.outcome in (Outcome.ACCEPTED, Outcome.DUPLICATE)
             target = self.archive if good else self.invalid

@@ -39,6 +39,7 @@ import msgspec
 
 from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.receipts import IngestTotals, Saved
+from tlsscope.vocab import Channel
 
 if TYPE_CHECKING:
     import asyncio
@@ -256,7 +257,7 @@ async def _store(data: bytes, deliver: Deliver, cap: int) -> Receipt:
     totals = IngestTotals()
     try:
         for raw in stream_inputs(io.BytesIO(data), "<stdin>", None, cap):
-            totals.add(await deliver(raw._replace(channel="stdin")))
+            totals.add(await deliver(raw._replace(channel=Channel.STDIN)))
     except StoreUnavailable as exc:
         return Receipt(retry=str(exc))
     return Receipt(totals=totals)

@@ -18,6 +18,7 @@ from typing import Any
 from tlsscope.errors import StoreUnavailable
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved
+from tlsscope.vocab import Channel
 
 Deliver = Callable[[RawInput], Awaitable[Saved]]
 MUST_STARTTLS = "530 5.7.0 Must issue a STARTTLS command first"
@@ -27,10 +28,10 @@ class ReportHandler:
     """The aiosmtpd handler: `handle_RCPT` checks the address, `handle_DATA` stores."""
 
     def __init__(self, deliver: Deliver, addresses: Iterable[str],
-                 channel: str = "smtp", require_tls: bool = False) -> None:
+                 channel: str = Channel.SMTP, require_tls: bool = False) -> None:
         self.deliver = deliver
         self.addresses = {a.strip().lower() for a in addresses}
-        self.channel = channel  # smtp | lmtp
+        self.channel = channel  # Channel.SMTP or Channel.LMTP
         self.require_tls = require_tls
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tlsscope.visible import cut
+from tlsscope.vocab import PolicyType, Severity
 
 HERE = Path(__file__).parent
 MODES = ("enforce", "testing", "dane", "none")
@@ -34,6 +35,8 @@ DEFAULT_LANG = "en"
 # never by the version that happens to come last in policies[]. Catalog modes and the raw
 # MTA-STS modes (enforce, testing, none: RFC 8461 §5) rank alike.
 STRICTNESS = ("enforce", "dane", "testing", "none", UNQUOTED)
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS, _TLSA = PolicyType.STS.value, PolicyType.TLSA.value
 
 
 class Cause(NamedTuple):
@@ -51,7 +54,7 @@ class Explanation(NamedTuple):
     effects: dict[str, str]  # under every mode
     causes: list[Cause]
     fix: list[str]
-    severity: str  # critical | high | medium | info
+    severity: Severity
     severity_text: str
     rfc: str
 
@@ -140,11 +143,11 @@ def success_rate(successful: int, failed: int) -> float | None:
 def policy_mode(policy_type: str, mode: str | None) -> str:
     """The catalog mode (MODES, or UNQUOTED) a policy of a report stands for: an sts policy's
     quoted mode (UNQUOTED when the report quotes none), dane for tlsa, none otherwise."""
-    if policy_type == "sts":
+    if policy_type == _STS:
         if mode in ("enforce", "testing"):
             return mode
         return "testing" if mode == "none" else UNQUOTED  # none: nothing is refused
-    return "dane" if policy_type == "tlsa" else "none"
+    return "dane" if policy_type == _TLSA else "none"
 
 
 def strictness(mode: str) -> int:
@@ -169,7 +172,7 @@ def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
     if entry is None:
         generic = texts["unknown"]
         effects = {m: _fill(generic["effect"][m], values) for m in MODES}
-        severity = "high" if mode in ("enforce", "dane") else "medium"
+        severity = Severity.HIGH if mode in ("enforce", "dane") else Severity.MEDIUM
         return Explanation(result_type, False, _fill(generic["title"], values),
                            _fill(generic["meaning"], values), effects[mode], effects, [],
                            [_fill(f, values) for f in generic["fix"]], severity,
@@ -179,7 +182,7 @@ def explain(result_type: str, mode: str = "none", lang: str = DEFAULT_LANG, *,
     causes = [Cause(cause, _fill(texts["cause"][cause]["text"], values),
                     _fill(texts["cause"][cause]["confirm"], values))
               for cause in entry["causes"]]
-    severity = entry["severity"][mode]
+    severity = Severity(entry["severity"][mode])
     return Explanation(result_type, True, _fill(words["title"], values),
                        _fill(words["meaning"], values), effects[mode], effects, causes,
                        [_fill(f, values) for f in words["fix"]], severity,

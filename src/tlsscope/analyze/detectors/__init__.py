@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts
+from tlsscope.vocab import FindingStatus, severity_rank
 
 __all__ = ["DomainFinding", "Evidence", "detect", "detectors"]
 
@@ -47,9 +48,6 @@ def detectors() -> tuple[Detector, ...]:
             disagreement.detect, spike.detect, novelty.detect, other_results.detect)
 
 
-_ORDER = {"critical": 0, "high": 1, "medium": 2, "info": 3}
-
-
 def detect(facts: DomainFacts, lang: str = "en",
            report_domains: Collection[str] = ()) -> list[DomainFinding]:
     """`report_domains`: the domains of the addresses reports are sent to (rua). Failures
@@ -64,5 +62,5 @@ def detect(facts: DomainFacts, lang: str = "en",
         for finding in found:
             finding.report_loop = True
             finding.explanation = f"{finding.explanation} {note}"
-    return sorted(found, key=lambda f: (f.status != "open", _ORDER.get(f.severity, 9),
+    return sorted(found, key=lambda f: (f.status != FindingStatus.OPEN, severity_rank(f.severity),
                                         -f.sessions, f.kind, f.mx_host, f.receiving_ip))

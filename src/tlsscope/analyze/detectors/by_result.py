@@ -17,6 +17,7 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.facts import DomainFacts, FailureRow
+from tlsscope.vocab import FindingStatus
 
 Key = tuple[str, str]  # result type, MX ("" when about the domain)
 
@@ -44,9 +45,9 @@ def last_reports(facts: DomainFacts) -> dict[str, dt.date]:
 
 
 def report_evidence(reports: dict[str, list[FailureRow]]) -> list[Evidence]:
-    """One Evidence per report and receiving IP. The same failure given under an sts and a
-    tlsa policy of a report is one set of sessions (RFC 8460 §4.4): the larger figure, never
-    the sum."""
+    """One Evidence per report and receiving IP (in the order of the IPs within a report).
+    The same failure given under an sts and a tlsa policy of a report is one set of sessions
+    (RFC 8460 §4.4): the larger figure, never the sum."""
     evidence = []
     for report_key, rows in reports.items():
         by_ip: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -60,7 +61,6 @@ def report_evidence(reports: dict[str, list[FailureRow]]) -> list[Evidence]:
                                      reporter=first.reporter, sessions=max(by_policy.values()),
                                      receiving_ip=ip, sending_ip=sample.sending_ip,
                                      reason_code=sample.reason_code))
-    evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key, e.receiving_ip))
     return evidence
 
 
@@ -68,11 +68,8 @@ def _finding(facts: DomainFacts, kind: str, result_type: str, mx: str,
              reports: dict[str, list[FailureRow]], last_report: dict[str, dt.date],
              lang: str) -> DomainFinding:
     evidence = report_evidence(reports)
-    reporters = sorted({e.reporter for e in evidence})
-    first_seen, last_seen = evidence[0].day, evidence[-1].day
     rows = [r for rows in reports.values() for r in rows]
     ips = sorted({r.receiving_ip for r in rows} - {""})
-    resolved = all(last_report.get(name, last_seen) > last_seen for name in reporters)
     mode = modes.judged(rows)  # the latest day's strictest mode, whatever the list order
     explained = catalog.explain(result_type, mode.mode, lang, domain=facts.domain,
                                 mx=mx or None)
@@ -82,13 +79,15 @@ def _finding(facts: DomainFacts, kind: str, result_type: str, mx: str,
     if len(ips) > 1:
         words = catalog.Words(lang)
         explanation += " " + words.say("finding_notes", "addresses", ips=words.names(ips))
-    return DomainFinding(
+    found = DomainFinding.build(
         kind=kind, severity=explained.severity, domain=facts.domain, mx_host=mx,
         receiving_ip=ips[0] if len(ips) == 1 else "", result_type=result_type,
-        reporters=reporters, first_seen=first_seen, last_seen=last_seen,
-        sessions=sum(e.sessions for e in evidence),
-        status="resolved" if resolved else "open", title=title,
-        explanation=explanation, fix=explained.fix, evidence=evidence)
+        sessions=sum(e.sessions for e in evidence), title=title, explanation=explanation,
+        fix=explained.fix, evidence=evidence)
+    last_seen = found.last_seen
+    if all(last_report.get(name, last_seen) > last_seen for name in found.reporters):
+        found.status = FindingStatus.RESOLVED
+    return found
 
 
 def per_mx(row: FailureRow) -> Key:

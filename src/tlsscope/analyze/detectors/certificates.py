@@ -6,9 +6,8 @@ from __future__ import annotations
 from tlsscope.analyze.detectors.by_result import findings, per_mx
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts
-
-RESULT_TYPES = ("certificate-expired", "certificate-host-mismatch", "certificate-not-trusted")
+from tlsscope.vocab import CERTIFICATE_FAILURES
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    return findings(facts, "certificate", RESULT_TYPES, per_mx, lang)
+    return findings(facts, "certificate", CERTIFICATE_FAILURES, per_mx, lang)

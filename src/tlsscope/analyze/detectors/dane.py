@@ -6,9 +6,8 @@ from __future__ import annotations
 from tlsscope.analyze.detectors.by_result import findings, per_mx
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts
-
-RESULT_TYPES = ("tlsa-invalid", "dnssec-invalid", "dane-required")
+from tlsscope.vocab import DANE_FAILURES
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    return findings(facts, "dane", RESULT_TYPES, per_mx, lang)
+    return findings(facts, "dane", DANE_FAILURES, per_mx, lang)

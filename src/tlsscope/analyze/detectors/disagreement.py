@@ -14,6 +14,7 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, variant_texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.vocab import Severity
 
 MIN_CLEAN = 2  # other reporters with sessions under the same policy type that day
 MIN_SESSIONS = 10  # failed sessions of the reporter, over the days it disagrees on
@@ -85,8 +86,7 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     items = sorted((i for items in material.values() for i in items), key=lambda i: i.day)
     evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
                          sessions=p.failed) for i in items for p in i.rows if p.failed]
-    return [DomainFinding(
-        kind="reporter-disagreement", severity="info", domain=facts.domain, mx_host="",
-        receiving_ip="", result_type="", reporters=reporters, first_seen=items[0].day,
-        last_seen=items[-1].day, sessions=sum(i.failed for i in items), status="open",
-        title=title, explanation=explanation, fix=fix, evidence=evidence)]
+    return [DomainFinding.build(
+        kind="reporter-disagreement", severity=Severity.INFO, domain=facts.domain,
+        sessions=sum(i.failed for i in items), title=title, explanation=explanation, fix=fix,
+        evidence=evidence)]

@@ -26,17 +26,18 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, variant_texts
 from tlsscope.analyze.facts import DomainFacts, FailureRow
+from tlsscope.vocab import AFTER_STARTTLS, PolicyType, ResultType, Severity
 
-# Result types a sender can only report once the MX has offered STARTTLS (RFC 8460 §4.3.2-3).
-AFTER_STARTTLS = ("certificate-host-mismatch", "certificate-expired", "certificate-not-trusted",
-                  "validation-failure", "tlsa-invalid")
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS, _STARTTLS = PolicyType.STS.value, ResultType.STARTTLS_NOT_SUPPORTED.value
+
 Grounds = list[tuple[str, dict[str, str]]]  # (basis kind, values of its sentence)
 PER_KIND = 3  # reporters given a sentence for each per-reporter kind of evidence
 
 
 def _only_mx_in_policy(facts: DomainFacts, mx: str, days: set[dt.date]) -> bool:
     lines = {p.mx_patterns for p in facts.policies
-             if p.policy_type == "sts" and p.mx_patterns and p.day in days}
+             if p.policy_type == _STS and p.mx_patterns and p.day in days}
     return bool(lines) and all(len(ls) == 1 and ls[0].lower().rstrip(".") == mx for ls in lines)
 
 
@@ -94,7 +95,7 @@ def _grounds(facts: DomainFacts, mx: str, rows: list[FailureRow], lang: str) -> 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
     stripped: dict[str, list[FailureRow]] = defaultdict(list)
     for row in facts.failures:
-        if row.result_type == "starttls-not-supported" and row.mx_host:
+        if row.result_type == _STARTTLS and row.mx_host:
             stripped[row.mx_host].append(row)
     words = catalog.Words(lang)
     found = []
@@ -110,15 +111,12 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             "possible-downgrade", lang, "_one" if len(seen_by) == 1 else "",
             domain=facts.domain, mx=mx, sessions=sessions,
             reporters=names(seen_by, lang), grounds=said)
-        evidence = sorted((Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
-                                    sessions=r.sessions, receiving_ip=r.receiving_ip,
-                                    sending_ip=r.sending_ip, reason_code=r.reason_code)
-                           for r in rows),
-                          key=lambda e: (e.day, e.reporter, e.report_key))
-        found.append(DomainFinding(
-            kind="possible-downgrade", severity="high", domain=facts.domain, mx_host=mx,
-            receiving_ip="", result_type="starttls-not-supported", reporters=seen_by,
-            first_seen=evidence[0].day, last_seen=evidence[-1].day, sessions=sessions,
-            status="open", title=title, explanation=explanation, fix=fix, evidence=evidence,
-            heuristic=True, basis=sorted({kind for kind, _ in grounds})))
+        evidence = [Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
+                             sessions=r.sessions, receiving_ip=r.receiving_ip,
+                             sending_ip=r.sending_ip, reason_code=r.reason_code) for r in rows]
+        found.append(DomainFinding.build(
+            kind="possible-downgrade", severity=Severity.HIGH, domain=facts.domain, mx_host=mx,
+            result_type=_STARTTLS, sessions=sessions, title=title,
+            explanation=explanation, fix=fix, evidence=evidence, heuristic=True,
+            basis={kind for kind, _ in grounds}))
     return found

@@ -20,12 +20,12 @@ from collections import defaultdict
 
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import spike
-from tlsscope.analyze.detectors.model import MAX_EVIDENCE, DomainFinding
+from tlsscope.analyze.detectors.model import MAX_EVIDENCE, DomainFinding, evidence_order
 from tlsscope.analyze.facts import DomainFacts
+from tlsscope.vocab import FindingStatus, severity_rank
 
 PRECEDENCE = ("possible-downgrade", "mx-outside-policy", "certificate", "dane", "starttls",
               "validation", "mta-sts-policy", "unknown-result-type")
-SEVERITIES = ("critical", "high", "medium", "info")
 
 
 def _overlap(a: DomainFinding, b: DomainFinding) -> bool:
@@ -39,16 +39,16 @@ def _absorb(host: DomainFinding, other: DomainFinding, joined: dict[int, list[st
     joined[id(host)].extend([other.title, *joined.pop(id(other), [])])
     if other.kind not in PRECEDENCE:
         return
-    host.severity = min(host.severity, other.severity, key=SEVERITIES.index)
+    host.severity = min(host.severity, other.severity, key=severity_rank)
     host.reporters = sorted({*host.reporters, *other.reporters})
     host.first_seen = min(host.first_seen, other.first_seen)
     host.last_seen = max(host.last_seen, other.last_seen)
     host.sessions = max(host.sessions, other.sessions)
-    host.status = "open" if "open" in (host.status, other.status) else host.status
+    if FindingStatus.OPEN in (host.status, other.status):
+        host.status = FindingStatus.OPEN
     evidence = {(e.report_key, e.receiving_ip, e.sending_ip): e
                 for e in (*other.evidence, *host.evidence)}
-    host.evidence = sorted(evidence.values(), key=lambda e: (e.day, e.reporter,
-                                                             e.report_key))[-MAX_EVIDENCE:]
+    host.evidence = sorted(evidence.values(), key=evidence_order)[-MAX_EVIDENCE:]
 
 
 def _merge_causes(found: list[DomainFinding],
@@ -80,7 +80,7 @@ def _failed_by_day(finding: DomainFinding) -> dict[dt.date, int]:
 def _host_of(finding: DomainFinding, causes: list[DomainFinding],
              facts: DomainFacts) -> DomainFinding | None:
     """The open finding of one cause that `finding` (a context kind) belongs to, if any."""
-    open_ = [c for c in causes if c.status == "open" and _overlap(c, finding)]
+    open_ = [c for c in causes if c.status == FindingStatus.OPEN and _overlap(c, finding)]
     if finding.kind == "new-failing-mx":
         open_ = [c for c in open_ if c.mx_host == finding.mx_host]
     elif finding.kind == "new-result-type":

@@ -15,29 +15,25 @@ from tlsscope.analyze.detectors.by_result import last_reports
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.vocab import NEGOTIATION_FAILURES, FindingStatus, PolicyType, Severity
 
 CLEAN_DAYS = 14  # a run of clean days under testing before enforce is recommended
 MIN_REPORTERS = 2
-# What an enforcing sender refuses (RFC 8461 §5): an MX that fails the policy's checks. A
-# policy it cannot fetch or read means no policy, not a refusal.
-BLOCKED_UNDER_ENFORCE = ("starttls-not-supported", "certificate-host-mismatch",
-                         "certificate-expired", "certificate-not-trusted", "validation-failure")
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS, _TLSA, _NONE = PolicyType.STS.value, PolicyType.TLSA.value, PolicyType.NO_POLICY_FOUND.value
 
 
-def _finding(facts: DomainFacts, kind: str, severity: str, lang: str, rows: list[PolicyDay],
-             sessions: int, evidence: list[Evidence], **values: object) -> DomainFinding:
+def _finding(facts: DomainFacts, kind: str, severity: Severity, lang: str, sessions: int,
+             evidence: list[Evidence], **values: object) -> DomainFinding:
     title, explanation, fix = texts(kind, lang, domain=facts.domain, sessions=sessions,
                                     **values)
-    reporters = sorted({p.reporter for p in rows})
-    return DomainFinding(
-        kind=kind, severity=severity, domain=facts.domain, mx_host="", receiving_ip="",
-        result_type="", reporters=reporters, first_seen=min(p.day for p in rows),
-        last_seen=max(p.day for p in rows), sessions=sessions, status="open", title=title,
-        explanation=explanation, fix=fix, evidence=evidence)
+    return DomainFinding.build(kind=kind, severity=severity, domain=facts.domain,
+                               sessions=sessions, title=title, explanation=explanation,
+                               fix=fix, evidence=evidence)
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    sts = [p for p in facts.policies if p.policy_type == "sts"]
+    sts = [p for p in facts.policies if p.policy_type == _STS]
     found = []
     # The latest day's strictest quoted mode (a day the policy changed quotes several, in any
     # order); a report without policy-string quotes none.
@@ -50,13 +46,13 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             for finding in advice:
                 finding.explanation = f"{finding.explanation} {note}"
         found.extend(advice)
-    missing = [p for p in facts.policies if p.policy_type == "no-policy-found"]
-    has_policy = any(p.policy_type in ("sts", "tlsa") for p in facts.policies)
+    missing = [p for p in facts.policies if p.policy_type == _NONE]
+    has_policy = any(p.policy_type in (_STS, _TLSA) for p in facts.policies)
     if missing and not has_policy:
         evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
                              sessions=p.successful + p.failed) for p in missing]
         found.append(_finding(
-            facts, "no-policy", "medium", lang, missing,
+            facts, "no-policy", Severity.MEDIUM, lang,
             sum(p.successful + p.failed for p in missing), evidence,
             reporters=names(sorted({p.reporter for p in missing}), lang)))
     return found
@@ -68,8 +64,10 @@ def _would_block(facts: DomainFacts, testing: list[PolicyDay],
     evidence: dict[str, Evidence] = {}
     last_failed: dict[str, dt.date] = {}
     for row in facts.failures:
-        if row.policy_type == "sts" and row.mode == "testing" \
-                and row.result_type in BLOCKED_UNDER_ENFORCE:
+        # What an enforcing sender refuses (RFC 8461 §5): an MX that fails the policy's
+        # checks. A policy it cannot fetch or read means no policy, not a refusal.
+        if row.policy_type == _STS and row.mode == "testing" \
+                and row.result_type in NEGOTIATION_FAILURES:
             blocked[row.result_type] += row.sessions
             old = evidence.get(row.report_key)
             evidence[row.report_key] = Evidence(
@@ -80,14 +78,12 @@ def _would_block(facts: DomainFacts, testing: list[PolicyDay],
         return None
     causes = ", ".join(f"{kind} ({count})" for kind, count in
                        sorted(blocked.items(), key=lambda kv: -kv[1]))
-    rows = [p for p in testing if p.report_key in evidence]
-    found = _finding(facts, "testing-would-block", "medium", lang, rows, sum(blocked.values()),
-                     sorted(evidence.values(), key=lambda e: (e.day, e.reporter)),
-                     causes=causes)
+    found = _finding(facts, "testing-would-block", Severity.MEDIUM, lang,
+                     sum(blocked.values()), list(evidence.values()), causes=causes)
     # Resolved like its causes: once every reporter that saw them reported later without.
     latest = last_reports(facts)
     if all(latest.get(name, day) > day for name, day in last_failed.items()):
-        found.status = "resolved"
+        found.status = FindingStatus.RESOLVED
     return found
 
 
@@ -105,9 +101,9 @@ def _testing_advice(facts: DomainFacts, testing: list[PolicyDay],
             and len(reporters) >= MIN_REPORTERS and recent_start >= facts.since):
         evidence_ok = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
                                 sessions=p.successful) for p in recent]
-        out.append(_finding(facts, "ready-for-enforce", "info", lang, recent,
+        out.append(_finding(facts, "ready-for-enforce", Severity.INFO, lang,
                             sum(p.successful for p in recent), evidence_ok, days=CLEAN_DAYS,
                             reporters=names(reporters, lang)))
         if blocking is not None:  # a clean run since: what enforce would refuse is history
-            blocking.status = "resolved"
+            blocking.status = FindingStatus.RESOLVED
     return ([blocking] if blocking else []) + out

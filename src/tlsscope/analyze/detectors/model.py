@@ -1,10 +1,14 @@
-"""What a detector reports about a domain (the `tlsscope findings --json` contract)."""
+"""What a detector reports about a domain (the `tlsscope findings --json` contract), and the
+one way a detector makes a finding: `DomainFinding.build`, given only what it knows."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import msgspec
+
+from tlsscope.vocab import FindingStatus, Severity
 
 
 class Evidence(msgspec.Struct, kw_only=True, frozen=True):
@@ -29,12 +33,18 @@ class LiveEvidence(msgspec.Struct, kw_only=True):
     details: list[str]  # what the check saw there
 
 
+def evidence_order(evidence: Evidence) -> tuple[dt.date, str, str]:
+    """The one order of a finding's evidence: by day, reporter and report. A sort by it is
+    stable: the rows of one report keep the order they were given in."""
+    return (evidence.day, evidence.reporter, evidence.report_key)
+
+
 MAX_EVIDENCE = 50  # the most recent reports kept as a finding's evidence
 
 
 class DomainFinding(msgspec.Struct, kw_only=True):
     kind: str
-    severity: str  # critical | high | medium | info
+    severity: Severity
     domain: str
     mx_host: str  # "" when it is about the domain, not one MX
     receiving_ip: str
@@ -43,7 +53,7 @@ class DomainFinding(msgspec.Struct, kw_only=True):
     first_seen: dt.date
     last_seen: dt.date
     sessions: int
-    status: str  # open | likely-fixed (a live check passes now) | resolved
+    status: FindingStatus
     title: str
     explanation: str
     fix: list[str]
@@ -64,3 +74,24 @@ class DomainFinding(msgspec.Struct, kw_only=True):
 
     def __post_init__(self) -> None:
         del self.evidence[:-MAX_EVIDENCE]
+
+    @classmethod
+    def build(cls, *, kind: str, severity: Severity, domain: str, title: str,
+              explanation: str, fix: list[str], evidence: Iterable[Evidence], sessions: int,
+              mx_host: str = "", receiving_ip: str = "", result_type: str = "",
+              status: FindingStatus = FindingStatus.OPEN, reporters: list[str] | None = None,
+              first_seen: dt.date | None = None, last_seen: dt.date | None = None,
+              heuristic: bool = False, basis: Iterable[str] = ()) -> DomainFinding:
+        """A detector's finding. The evidence is sorted (`evidence_order`); by default the
+        reporters are those of the evidence and the finding is seen from the evidence's first
+        day to its last. What a detector does not give is blank: about the domain, not one MX
+        (mx_host ""), no receiving IP, no result type."""
+        ordered = sorted(evidence, key=evidence_order)
+        return cls(
+            kind=kind, severity=severity, domain=domain, mx_host=mx_host,
+            receiving_ip=receiving_ip, result_type=result_type,
+            reporters=sorted({e.reporter for e in ordered}) if reporters is None else reporters,
+            first_seen=ordered[0].day if first_seen is None else first_seen,
+            last_seen=ordered[-1].day if last_seen is None else last_seen,
+            sessions=sessions, status=status, title=title, explanation=explanation, fix=fix,
+            evidence=ordered, heuristic=heuristic, basis=sorted(basis))

@@ -12,6 +12,10 @@ from collections.abc import Iterable
 from typing import NamedTuple, Protocol
 
 from tlsscope.analyze import catalog
+from tlsscope.vocab import PolicyType
+
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS = PolicyType.STS.value
 
 
 class Quoting(Protocol):
@@ -37,9 +41,9 @@ def judged(rows: Iterable[Quoting]) -> Judged:
     every = list(rows)
     day = max(r.day for r in every)
     latest = [r for r in every if r.day == day]
-    told = [r for r in latest if r.policy_type != "sts" or r.mode] or latest
+    told = [r for r in latest if r.policy_type != _STS or r.mode] or latest
     mode = max((catalog.policy_mode(r.policy_type, r.mode) for r in told), key=catalog.strictness)
-    quoted = sorted({r.mode for r in latest if r.policy_type == "sts" and r.mode},
+    quoted = sorted({r.mode for r in latest if r.policy_type == _STS and r.mode},
                     key=catalog.strictness, reverse=True)
     return Judged(mode, day, tuple(quoted))
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from tlsscope.analyze.detectors.by_result import findings, per_domain
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts
-
-RESULT_TYPES = ("sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid")
+from tlsscope.vocab import STS_POLICY_FAILURES
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    return findings(facts, "mta-sts-policy", RESULT_TYPES, per_domain, lang)
+    return findings(facts, "mta-sts-policy", STS_POLICY_FAILURES, per_domain, lang)

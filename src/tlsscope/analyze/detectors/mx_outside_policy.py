@@ -16,18 +16,21 @@ from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
 from tlsscope.analyze.facts import DomainFacts, FailureRow
 from tlsscope.policy_text import mx_matches
+from tlsscope.vocab import FindingStatus, PolicyType, Severity
 
+# Bound once for the loops over rows (see tlsscope.vocab).
+_STS = PolicyType.STS.value
 Outside = list[tuple[FailureRow, tuple[str, ...]]]  # each row, with the lines it was judged by
 
 
 def _outside(facts: DomainFacts) -> dict[str, Outside]:
     patterns = {(p.report_key, p.policy_idx): p.mx_patterns for p in facts.policies
-                if p.policy_type == "sts" and p.mx_patterns}
+                if p.policy_type == _STS and p.mx_patterns}
     outside: dict[str, Outside] = defaultdict(list)
     for row in facts.failures:
         name = row.mx_host or row.helo
         allowed = patterns.get((row.report_key, row.policy_idx))
-        if row.policy_type != "sts" or not name or not allowed:
+        if row.policy_type != _STS or not name or not allowed:
             continue
         if not any(mx_matches(pattern, name) for pattern in allowed):
             outside[name].append((row, allowed))
@@ -39,7 +42,7 @@ def _covered_since(facts: DomainFacts, mx: str, rows: Outside) -> bool:
     for reporter in {row.reporter for row, _ in rows}:
         last_bad = max(row.day for row, _ in rows if row.reporter == reporter)
         later = [p for p in facts.policies if p.reporter == reporter and p.day > last_bad
-                 and p.policy_type == "sts" and p.mx_patterns]
+                 and p.policy_type == _STS and p.mx_patterns]
         if not later:
             return False
         # Every version of the latest day: which came last is not in the report (its
@@ -63,16 +66,15 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
             "mx-outside-policy", lang, domain=facts.domain, mx=mx,
             patterns="; ".join(", ".join(allowed) for allowed in versions), sessions=sessions)
         explanation = " ".join(filter(None, (explanation, modes.note(mode, lang))))
-        evidence = sorted({Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
-                                    sessions=r.sessions, receiving_ip=r.receiving_ip,
-                                    reason_code=r.reason_code) for r, _ in rows},
-                          key=lambda e: (e.day, e.reporter, e.report_key))
-        found.append(DomainFinding(
+        # One Evidence per distinct figure (a set): the same row under two policies is one.
+        evidence = {Evidence(report_key=r.report_key, day=r.day, reporter=r.reporter,
+                             sessions=r.sessions, receiving_ip=r.receiving_ip,
+                             reason_code=r.reason_code) for r, _ in rows}
+        found.append(DomainFinding.build(
             kind="mx-outside-policy",
-            severity="high" if mode.mode == "enforce" else "medium", domain=facts.domain,
-            mx_host=mx, receiving_ip="", result_type=result_type,
-            reporters=sorted({r.reporter for r, _ in rows}), first_seen=evidence[0].day,
-            last_seen=evidence[-1].day, sessions=sessions,
-            status="resolved" if _covered_since(facts, mx, rows) else "open", title=title,
-            explanation=explanation, fix=fix, evidence=evidence))
+            severity=Severity.HIGH if mode.mode == "enforce" else Severity.MEDIUM,
+            domain=facts.domain, mx_host=mx, result_type=result_type, sessions=sessions,
+            status=(FindingStatus.RESOLVED if _covered_since(facts, mx, rows)
+                    else FindingStatus.OPEN),
+            title=title, explanation=explanation, fix=fix, evidence=evidence))
     return found

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
 from tlsscope.analyze.facts import DomainFacts
+from tlsscope.vocab import Severity
 
 RECENT_DAYS = 2  # "new" means first seen in the latest two days with reports
 MIN_HISTORY_DAYS = 7  # days with reports before them, so that "new" means something
@@ -39,18 +40,16 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
         for name, evidence in sorted(recent.items()):
             if name in seen_before:
                 continue
-            evidence.sort(key=lambda e: (e.day, e.reporter, e.report_key))
             sessions = sum(e.sessions for e in evidence)
             title, explanation, fix = texts(
-                kind, lang, domain=facts.domain, name=name, first=evidence[0].day.isoformat(),
-                sessions=sessions, history=len(history))
-            found.append(DomainFinding(
-                kind=kind, severity="info", domain=facts.domain,
-                mx_host=name if kind == "new-failing-mx" else "", receiving_ip="",
-                result_type=name if kind == "new-result-type" else "",
-                reporters=sorted({e.reporter for e in evidence}), first_seen=evidence[0].day,
-                last_seen=evidence[-1].day, sessions=sessions, status="open", title=title,
-                explanation=explanation, fix=fix, evidence=evidence))
+                kind, lang, domain=facts.domain, name=name,
+                first=min(e.day for e in evidence).isoformat(), sessions=sessions,
+                history=len(history))
+            found.append(DomainFinding.build(
+                kind=kind, severity=Severity.INFO, domain=facts.domain,
+                mx_host=name if kind == "new-failing-mx" else "",
+                result_type=name if kind == "new-result-type" else "", sessions=sessions,
+                title=title, explanation=explanation, fix=fix, evidence=evidence))
 
     new("new-result-type", ((f.result_type, f.day, f.report_key, f.reporter, f.sessions)
                             for f in failures))

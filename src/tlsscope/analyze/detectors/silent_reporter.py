@@ -9,6 +9,7 @@ from collections import defaultdict
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.vocab import Severity
 
 MIN_ACTIVE_DAYS = 7
 MIN_SHARE = 0.8  # of the days from its first report to its last
@@ -38,9 +39,7 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
                                         last=last.isoformat())
         evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=reporter,
                              sessions=p.successful + p.failed) for p in rows]
-        found.append(DomainFinding(
-            kind="reporter-silent", severity="info", domain=facts.domain, mx_host="",
-            receiving_ip="", result_type="", reporters=[reporter], first_seen=first,
-            last_seen=last, sessions=0, status="open", title=title, explanation=explanation,
-            fix=fix, evidence=evidence))
+        found.append(DomainFinding.build(
+            kind="reporter-silent", severity=Severity.INFO, domain=facts.domain, sessions=0,
+            title=title, explanation=explanation, fix=fix, evidence=evidence))
     return found

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import variant_texts
 from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.vocab import Severity
 
 MIN_BASE_DAYS = 7  # days with reports before the change point
 MIN_FAILED = 10  # sessions after the change: a handful of failures is not a spike
@@ -118,8 +119,7 @@ def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
         sessions=spike.sessions, baseline=f"{spike.baseline:.1f}", base_days=spike.base_days)
     evidence = [Evidence(report_key=p.report_key, day=p.day, reporter=p.reporter,
                          sessions=p.failed) for d in spike.days for p in d.policies if p.failed]
-    return [DomainFinding(
-        kind="failure-spike", severity="high", domain=facts.domain, mx_host="",
-        receiving_ip="", result_type="", reporters=sorted({e.reporter for e in evidence}),
-        first_seen=spike.start, last_seen=spike.last, sessions=spike.failed, status="open",
-        title=title, explanation=explanation, fix=fix, evidence=evidence)]
+    return [DomainFinding.build(
+        kind="failure-spike", severity=Severity.HIGH, domain=facts.domain,
+        sessions=spike.failed, title=title, explanation=explanation, fix=fix,
+        evidence=evidence, first_seen=spike.start, last_seen=spike.last)]

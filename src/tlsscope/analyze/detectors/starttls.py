@@ -6,7 +6,8 @@ from __future__ import annotations
 from tlsscope.analyze.detectors.by_result import findings, per_mx
 from tlsscope.analyze.detectors.model import DomainFinding
 from tlsscope.analyze.facts import DomainFacts
+from tlsscope.vocab import ResultType
 
 
 def detect(facts: DomainFacts, lang: str = "en") -> list[DomainFinding]:
-    return findings(facts, "starttls", ("starttls-not-supported",), per_mx, lang)
+    return findings(facts, "starttls", (ResultType.STARTTLS_NOT_SUPPORTED,), per_mx, lang)
