@@ -78,7 +78,7 @@ fuzz: $(STAMP)
 
 ## test-fast: the offline core suite: no servers, no slow fuzzing (under 30 s)
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow and not server"
+	TLSSCOPE_TEST_FAST=1 $(BIN)/pytest -m "not slow and not server"
 
 ## lint: ruff, mypy --strict and the import-layer contract
 lint: $(STAMP)

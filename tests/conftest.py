@@ -37,3 +37,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 or "/probe/" in path or "/web/" in path
                 or item.path.name in ("test_batch.py", "test_concurrency.py")):
             item.add_marker(pytest.mark.server)
+
+
+class ProcessStarted(AssertionError):
+    """`make test-fast` starts no process: a test that does is to be marked `server`."""
+
+
+@pytest.fixture(autouse=True)
+def _no_process_when_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `make test-fast` (TLSSCOPE_TEST_FAST=1), starting a child process fails the
+    test, so that the fast suite stays one process (mark such a test `server`)."""
+    if os.environ.get("TLSSCOPE_TEST_FAST") != "1":
+        return
+    import multiprocessing.process
+    import subprocess
+
+    def refuse(*_: object, **__: object) -> None:
+        raise ProcessStarted("this test starts a process: mark it server "
+                             "(tests/conftest.py) or keep it in one process")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)

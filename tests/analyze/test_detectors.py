@@ -328,15 +328,15 @@ def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path)
     ingest_paths(store, write(tmp_path / "a", DOMAIN, [d for d in days
                                                        if d.day <= dt.date(2026, 2, 12)]))
     first = dt.datetime(2026, 2, 12, 6, tzinfo=dt.UTC)
-    assert freshness.findings_now(store, first) == [DOMAIN]
-    assert freshness.findings_now(store, first) == []  # nothing changed since: nothing to do
+    assert freshness.findings_now(store, now=first) == [DOMAIN]
+    assert freshness.findings_now(store, now=first) == []  # nothing changed since: nothing to do
     ((_, key, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
     assert key.startswith("certificate|mx2.example.com||certificate-expired")
     assert state == "open"
     ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
                                                        if d.day > dt.date(2026, 2, 12)]))
     second = dt.datetime(2026, 2, 28, 6, tzinfo=dt.UTC)
-    assert freshness.findings_now(store, second) == [DOMAIN]
+    assert freshness.findings_now(store, now=second) == [DOMAIN]
     ((_, _, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
     assert state == "resolved"
     assert store.read(findings_rows.history, DOMAIN)[key] == [

@@ -33,7 +33,7 @@ def test_a_recomputation_killed_half_way_leaves_the_mark(store: Store,
         raise KeyboardInterrupt  # as a SIGTERM or kill -9 would stop it
 
     with monkeypatch.context() as patch:
-        patch.setattr(findings_rows, "compute", killed)
+        patch.setattr(freshness, "compute", killed)
         with pytest.raises(KeyboardInterrupt):
             freshness.findings_now(store)
     assert store.read(findings_rows.stale_domains) == [DOMAIN]
