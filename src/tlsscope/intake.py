@@ -1,8 +1,8 @@
 """Intakes: what receivers hand their inputs to. A future per input, resolved on commit.
 
-Both store in group commits: inputs that arrive while a batch is being written are stored
-together in the next transaction, which is what makes many small HTTP or SMTP deliveries
-cheap. A receiver acknowledges (2xx, 250) only when its future resolves; a
+Both store in group commits (writer_loop): inputs that arrive while a batch is being written
+are stored together in the next transaction, which is what makes many small HTTP or SMTP
+deliveries cheap. A receiver acknowledges (2xx, 250) only when its future resolves; a
 `StoreUnavailable` means "make the sender retry".
 
     Intake          a writer thread in this process (tests, small installations)
@@ -24,18 +24,21 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, Protocol
+from typing import Protocol
 
+from tlsscope import writer_loop
+from tlsscope.app import freshness
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
-from tlsscope.pipeline import DkimCheck, DomainGate, _save, quarantine_budget
+from tlsscope.pipeline import DomainGate, quarantine_budget, read_and_save
 from tlsscope.reader_pool import ReaderPool
+from tlsscope.receipts import Receipt, Retry, Saved
+from tlsscope.receive.dkim import DkimCheck
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import Saved, Store
+from tlsscope.store import Store
 
 log = logging.getLogger("tlsscope.intake")
-MAX_BATCH = 64  # larger batches raised the p99 (a batch is the unit of waiting)
 
 
 class Submitter(Protocol):
@@ -44,38 +47,20 @@ class Submitter(Protocol):
     def close(self) -> None: ...
 
 
-def _drain(get: Any, get_nowait: Any, empty: type[Exception]) -> tuple[list[Any], bool]:
-    """A batch: the next item (waiting for it), then whatever else is already there."""
-    first = get()
-    if first is None:
-        return [], True
-    batch = [first]
-    while len(batch) < MAX_BATCH:
-        try:
-            more = get_nowait()
-        except empty:
-            break
-        if more is None:
-            return batch, True
-        batch.append(more)
-    return batch, False
-
-
 class Intake:
     """A writer thread in this process."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
-        self.dkim = DkimCheck.for_intake(settings, live=True)
-        self.gate = DomainGate.for_intake(settings)
-        self._queue: queue.SimpleQueue[tuple[RawInput, Future[Saved]] | None] = (
+        self._save = _reader_writer(store, settings, DomainGate.for_intake(settings))
+        self._queue: queue.SimpleQueue[tuple[Future[Saved], RawInput] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="tlsscope-intake", daemon=True)
         self._thread.start()
 
     def submit(self, raw: RawInput) -> Future[Saved]:
         future: Future[Saved] = Future()
-        self._queue.put((raw, future))
+        self._queue.put((future, raw))
         return future
 
     def close(self) -> None:
@@ -84,30 +69,13 @@ class Intake:
         self._thread.join()
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch, stop = _drain(self._get, self._queue.get_nowait, queue.Empty)
-            if batch:
-                self._write(batch)
+        writer_loop.group_commit(self._get, self._save, _settle, self._idle, IDLE_SECONDS)
 
-    def _get(self) -> tuple[RawInput, Future[Saved]] | None:
-        while True:
-            try:
-                return self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                refresh_when_idle(self.store, self.settings)
+    def _get(self, seconds: float) -> tuple[Future[Saved], RawInput] | None:
+        return self._queue.get(timeout=seconds) if seconds > 0 else self._queue.get_nowait()
 
-    def _write(self, batch: list[tuple[RawInput, Future[Saved]]]) -> None:
-        try:
-            saved = _save(self.store, [raw for raw, _ in batch], self.settings, self.dkim,
-                          self.gate)
-        except Exception as exc:  # loop guard: the batch fails as a whole; receivers retry
-            failure = StoreUnavailable(f"{type(exc).__name__}: {exc}")
-            for _, future in batch:
-                _settle(future, error=failure)
-            return
-        for (_, future), one in zip(batch, saved, strict=True):
-            _settle(future, one)
+    def _idle(self) -> None:
+        refresh_when_idle(self.store, self.settings)
 
 
 class WriterProcess:
@@ -172,7 +140,7 @@ class WriterProcess:
                 link.sent[ticket] = time.monotonic()
                 link.outbox.put((ticket, raw))
         if down is not None:
-            _settle(future, error=StoreUnavailable(down))
+            _settle(future, Retry(reason=down))
         return future
 
     def close(self, seconds: float = 30.0) -> None:
@@ -243,14 +211,11 @@ class _Link:
                 if item == READY:
                     self.ready = True
                     continue
-                ticket, outcome = item
+                ticket, receipt = item
                 with self._lock:
                     future = self.pending.pop(ticket)
                     self.sent.pop(ticket, None)
-                if isinstance(outcome, str):
-                    _settle(future, error=StoreUnavailable(outcome))
-                else:
-                    _settle(future, outcome)
+                _settle(future, receipt)
         except (EOFError, OSError):  # it died; the supervisor logs it and starts another
             reason = ("tlsscope is stopping" if self.closing
                       else "the writer process stopped; it is being restarted")
@@ -260,7 +225,7 @@ class _Link:
             self.ended = reason
             unanswered, self.pending, self.sent = self.pending, {}, {}
         for future in unanswered.values():
-            _settle(future, error=StoreUnavailable(reason))
+            _settle(future, Retry(reason=reason))
         self._results.close()
 
 
@@ -272,8 +237,7 @@ def refresh_when_idle(store: Store, settings: Settings) -> None:
     recompute the findings of one stale domain (so that a long recomputation never holds up
     the next batch for more than one domain)."""
     try:
-        store.fresh()
-        store.refresh_findings(limit=1, report_domains=settings.report_domains)
+        freshness.catch_up(store, settings.report_domains, limit=1)
     except Exception:  # loop guard: both are done again on the next idle tick
         log.exception("rebuilding roll-ups or recomputing findings failed")
 
@@ -283,14 +247,15 @@ READY = "ready"  # the writer's first message: the store is open
 
 def _writer_main(url: str, settings: Settings, requests: Connection, results: Connection,
                  refresh: bool = True) -> None:
-    """The writer process: inputs from `requests`, stored in group commits, outcomes back.
+    """The writer process: inputs from `requests`, stored in group commits, receipts back.
 
-    With reader processes (`readers` > 0) they read while it stores (writer_loop); without,
-    it reads each batch itself. It stops when told to (None), and also when its parent is
-    gone (`requests` reads end-of-file, or `results` cannot be written): nothing would collect
-    its answers, and what it has not committed will be delivered again.
+    With reader processes (`readers` > 0) they read while it stores (writer_loop.run);
+    without, it reads each batch itself (writer_loop.group_commit). It stops when told to
+    (None), and also when its parent is gone (`requests` reads end-of-file, or `results`
+    cannot be written): nothing would collect its answers, and what it has not committed will
+    be delivered again.
     """
-    from tlsscope import logs, writer_loop
+    from tlsscope import logs
 
     ignore_stop_signals()
     logs.configure()
@@ -303,8 +268,17 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
         if refresh:
             refresh_when_idle(store, settings)
 
-    def answer(ticket: int, outcome: Saved | str) -> None:
-        results.send((ticket, outcome))
+    def answer(ticket: int, receipt: Receipt) -> None:
+        results.send((ticket, receipt))
+
+    def get(seconds: float) -> tuple[int, RawInput] | None:
+        if not requests.poll(seconds):
+            raise queue.Empty
+        try:
+            item: tuple[int, RawInput] | None = requests.recv()
+        except EOFError:  # the parent is gone
+            return None
+        return item
 
     try:
         results.send(READY)
@@ -313,7 +287,8 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
                                     settings.dkim_required)
             writer_loop.run(flow, requests, answer, when_idle, IDLE_SECONDS)
         else:
-            _read_and_write(store, settings, gate, requests, answer, when_idle)
+            writer_loop.group_commit(get, _reader_writer(store, settings, gate), answer,
+                                     when_idle, IDLE_SECONDS)
         results.send(None)
     except BrokenPipeError:  # the parent is gone: nobody to answer
         pass
@@ -323,44 +298,23 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
         store.close()
 
 
-def _read_and_write(store: Store, settings: Settings, gate: DomainGate | None,
-                    requests: Connection, answer: Callable[[int, Saved | str], None],
-                    when_idle: Callable[[], None]) -> None:
-    """Without reader processes: each batch read, then stored, in this process."""
+def _reader_writer(store: Store, settings: Settings,
+                   gate: DomainGate | None) -> Callable[[list[RawInput]], list[Saved]]:
+    """Batches read, their DKIM checked, then stored, in this thread (no reader processes)."""
     dkim = DkimCheck.for_intake(settings, live=True)
 
-    def get() -> Any:
-        while not requests.poll(IDLE_SECONDS):
-            when_idle()
-        return get_nowait()
+    def save(raws: list[RawInput]) -> list[Saved]:
+        return read_and_save(store, raws, settings, dkim, gate)
 
-    def get_nowait() -> Any:
-        if not requests.poll(0):
-            raise queue.Empty
-        try:
-            return requests.recv()
-        except EOFError:  # the parent is gone
-            return None
-
-    stop = False
-    while not stop:
-        batch, stop = _drain(get, get_nowait, queue.Empty)
-        if not batch:
-            continue
-        try:
-            saved: list[Any] = _save(store, [raw for _, raw in batch], settings, dkim, gate)
-        except Exception as exc:  # loop guard: the batch fails as a whole; senders retry
-            saved = [f"{type(exc).__name__}: {exc}"] * len(batch)
-        for (ticket, _), outcome in zip(batch, saved, strict=True):
-            answer(ticket, outcome)
+    return save
 
 
-def _settle(future: Future[Saved], result: Saved | None = None,
-            error: BaseException | None = None) -> None:
-    """Answer a receiver, unless it stopped waiting (its future was cancelled): a late answer
-    must not kill the thread that answers every other receiver."""
+def _settle(future: Future[Saved], receipt: Receipt) -> None:
+    """Answer a receiver (Retry: StoreUnavailable, the sender is to try again), unless it
+    stopped waiting (its future was cancelled): a late answer must not kill the thread that
+    answers every other receiver."""
     with contextlib.suppress(InvalidStateError):
-        if error is not None:
-            future.set_exception(error)
-        elif result is not None:
-            future.set_result(result)
+        if isinstance(receipt, Retry):
+            future.set_exception(StoreUnavailable(receipt.reason))
+        else:
+            future.set_result(receipt)

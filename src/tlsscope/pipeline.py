@@ -24,10 +24,11 @@ from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.parse.values import check_domain
-from tlsscope.receipts import IngestTotals
+from tlsscope.receipts import DkimVerdict, IngestTotals, Saved
+from tlsscope.receive.dkim import DkimCheck
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import Arrival, DkimVerdict, Saved, Store
+from tlsscope.store import Arrival, Store
 
 BATCH_INPUTS = 500
 BATCH_BYTES = 32 * 1024 * 1024
@@ -67,8 +68,6 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
     finally:
         if collecting:
             gc.enable()
-    if totals.reports_stored and not live:
-        store.fresh()  # a bulk load rebuilds what it marked (serve leaves it to its analyst)
     if totals.reports_stored >= ANALYZE_AFTER:
         store.analyze()
     return totals
@@ -89,8 +88,8 @@ def _ingest(store: Store, raws: Iterable[RawInput], settings: Settings, workers:
         size = 0
         for raw in raws:
             if raw.data is None:  # unreadable or over the cap: nothing to keep
-                totals.add(Saved("", raw.source, Outcome.REJECTED, 0, 0, 0,
-                                 [f"unreadable_input: {raw.problem}"]))
+                totals.add(Saved(digest="", source=raw.source, outcome=Outcome.REJECTED,
+                                 reasons=[f"unreadable_input: {raw.problem}"]))
                 continue
             batch.append(raw)
             size += len(raw.data)
@@ -126,17 +125,18 @@ class Prepared:
                                                      strict=True)):
             result = next(results) if fresh else None
             if not fresh and digest in refusals:
-                refused[i] = refusals[digest]._replace(source=raw.source)
+                refused[i] = msgspec.structs.replace(refusals[digest], source=raw.source)
                 continue
             reason = gate.refusal(store, result) if gate and result else None
             if reason is not None:
-                refused[i] = refusals[digest] = Saved(digest, raw.source, Outcome.REJECTED, 0, 0,
-                                                      0, [reason], refused=True)
+                refused[i] = refusals[digest] = Saved(
+                    digest=digest, source=raw.source, outcome=Outcome.REJECTED,
+                    reasons=[reason], refused=True)
                 continue
             verdict = dkim.check(raw.data or b"", result) if dkim and result else None
-            arrivals.append(Arrival(digest, raw.source, raw.data or b"",
-                                    raw.received_at or _now(), result, verdict, raw.channel,
-                                    raw.peer))
+            arrivals.append(Arrival(digest=digest, source=raw.source, data=raw.data or b"",
+                                    received_at=raw.received_at or _now(), result=result,
+                                    dkim=verdict, channel=raw.channel, peer=raw.peer))
         saved = iter(save_each_if_need_be(store, arrivals, junk_budget) if arrivals else [])
         return [refused[i] if i in refused else next(saved) for i in range(len(self.raws))]
 
@@ -193,15 +193,12 @@ def _prepare(store: Store, raws: list[RawInput], readers: Reading) -> Prepared:
     return Prepared(raws, digests, fresh, readers.read(new))
 
 
-def _save(store: Store, raws: list[RawInput], settings: Settings,
-          dkim: DkimSource | None = None, gate: DomainGate | None = None,
-          readers: Reading | None = None) -> list[Saved]:
-    """`readers`: who reads the new inputs (serve's writer: its reader pool); default here."""
-    budget = quarantine_budget(settings)
-    if readers is not None:
-        return _prepare(store, raws, readers).save(store, dkim, gate, budget)
+def read_and_save(store: Store, raws: list[RawInput], settings: Settings,
+                  dkim: DkimSource | None = None, gate: DomainGate | None = None) -> list[Saved]:
+    """One batch read in this process and stored in one transaction (a writer without reader
+    processes: intake's group commits)."""
     with Readers(settings, 0) as own:
-        return _prepare(store, raws, own).save(store, dkim, gate, budget)
+        return _prepare(store, raws, own).save(store, dkim, gate, quarantine_budget(settings))
 
 
 class DkimSource(Protocol):
@@ -253,36 +250,6 @@ class DomainGate:
         shown = ", ".join(repr(d[:80]) for d in others[:3]) + (" ..." if len(others) > 3 else "")
         return (f"domain_not_accepted: this installation does not take reports about {shown} "
                 "(accept_domains)")
-
-
-class DkimCheck:
-    """DKIM of mailed reports (RFC 8460 §3): verified, and required if the settings say so.
-
-    A mail that fails when a signature is required loses its reports to quarantine: it is
-    rejected with `dkim_required`, and its raw bytes are kept like any rejected input.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        from tlsscope.receive import dkim
-
-        self._verify = dkim.verify
-        self.lookup = dkim.resolver(settings.dns_nameserver or None)
-        self.required = settings.dkim_required
-
-    @classmethod
-    def for_intake(cls, settings: Settings, live: bool) -> DkimCheck | None:
-        wanted = settings.dkim_verify == "always" or (settings.dkim_verify == "live" and live)
-        return cls(settings) if wanted else None
-
-    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
-        if result.kind != "mail":  # one message; an mbox holds many, each signed on its own
-            return None
-        verdict = self._verify(data, self.lookup)
-        if self.required and verdict.result != "pass" and result.reports:
-            result.errors.append(error("dkim_required", f"DKIM is required and the mail has "
-                                       f"no passing, aligned signature ({verdict.detail})"))
-            result.reports = []
-        return verdict
 
 
 class Readers:

@@ -28,9 +28,9 @@ from typing import Any
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.findings import error
 from tlsscope.parse.results import InputResult
+from tlsscope.receipts import DkimVerdict
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import DkimVerdict
 
 log = logging.getLogger("tlsscope.reader_pool")
 Answer = tuple[InputResult, DkimVerdict | None]
@@ -158,7 +158,7 @@ def _reader_main(conn: Connection, settings: Settings, live: bool) -> None:
     limit = settings.read_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from tlsscope.batch import read_raw
-    from tlsscope.pipeline import DkimCheck
+    from tlsscope.receive.dkim import DkimCheck
 
     dkim = DkimCheck.for_intake(settings, live)
     conn.send(READY)

@@ -2,6 +2,8 @@
 
     Outcome        accepted | duplicate | rejected | not_a_report
     Saved          one input, as stored (the answer behind every 2xx / 250 / exit 0)
+    Retry          one input not stored: the sender is to send it again (503, 451, exit 75)
+    DkimVerdict    what DKIM said of a mailed input (receive/dkim.py), stored with it
     IngestTotals   a batch of them, as `ingest` prints them
 
 No I/O and no database: a client that only hands an input over to `tlsscope serve`
@@ -23,15 +25,41 @@ class Outcome(enum.StrEnum):
     NOT_A_REPORT = "not_a_report"
 
 
-class Saved(NamedTuple):
+class Saved(msgspec.Struct, frozen=True):
+    """Built by keyword (the order of the fields is no API; it only makes pickling over the
+    writer's pipe quick: positional, unlike a kw_only Struct's)."""
+
     digest: str
     source: str
     outcome: Outcome
-    stored: int  # reports stored for the first time
-    repeated: int  # reports already stored (duplicates and conflicts)
-    conflicts: int
-    reasons: list[str]  # error messages, for a rejected input
+    stored: int = 0  # reports stored for the first time
+    repeated: int = 0  # reports already stored (duplicates and conflicts)
+    conflicts: int = 0
+    reasons: list[str] = msgspec.field(default_factory=list)  # errors, for a rejected input
     refused: bool = False  # not stored: about a domain this installation does not accept
+
+
+class Retry(msgspec.Struct, frozen=True):
+    """Not stored, and not refused either: the sender is to try again later (the store is
+    unavailable, or a DKIM key that is required could not be looked up)."""
+
+    reason: str
+
+
+Receipt = Saved | Retry  # what a writer answers for each input handed to it
+
+
+class DkimVerdict(NamedTuple):
+    result: str  # pass | fail | none | temperror (a key lookup got no answer)
+    domain: str | None
+    aligned: bool
+    tlsrpt_key: bool | None
+    detail: str
+
+    @property
+    def passed(self) -> bool:
+        """A signature verified and is aligned with the submitter (RFC 8460 §3)."""
+        return self.result == "pass" and self.aligned
 
 
 class Rejected(NamedTuple):
@@ -59,7 +87,7 @@ class IngestTotals(msgspec.Struct, kw_only=True):
             self.duplicate += 1
         elif outcome is Outcome.REJECTED:
             self.rejected += 1
-            self.rejections.append(Rejected(saved.source, saved.reasons))
+            self.rejections.append(Rejected(source=saved.source, reasons=saved.reasons))
         else:
             self.not_a_report += 1
         self.reports_stored += saved.stored

@@ -1,10 +1,17 @@
-"""The writer process's loop when reader processes read: inputs are read while others are
-stored, and what has been read is stored at once.
+"""Group commits: how a writer turns the inputs handed to it into transactions. Inputs that
+arrive while a transaction is being written are stored together in the next one; each input
+is answered with a receipt: Saved, or Retry when the transaction failed as a whole.
 
-A batch that waited for its slowest read would make every input in it wait for the input that
-takes longest to read (up to `read_seconds`: a DKIM lookup to a silent nameserver, a bomb
-read to its budget). Here each input goes to a free reader as it arrives; each answer joins
-the next group commit as it comes back, and the inputs around a slow one commit without it.
+    group_commit   the writer reads each batch itself (Intake's thread; serve's writer
+                   process with `readers` = 0)
+    run, Flow      serve's writer process with reader processes: inputs are read while
+                   others are stored, and what has been read is stored at once
+
+With readers, a batch that waited for its slowest read would make every input in it wait for
+the input that takes longest to read (up to `read_seconds`: a DKIM lookup to a silent
+nameserver, a bomb read to its budget). Here each input goes to a free reader as it arrives;
+each answer joins the next group commit as it comes back, and the inputs around a slow one
+commit without it.
 
     waiting   new inputs, in arrival order, for the next free reader
     pending   digest -> "reading" | "read": an input not yet committed. A second copy that
@@ -15,23 +22,76 @@ the next group commit as it comes back, and the inputs around a slow one commit 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import queue
 import time
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from tlsscope.parse.results import InputResult
 from tlsscope.pipeline import DomainGate, Prepared
 from tlsscope.reader_pool import ReaderPool
+from tlsscope.receipts import DkimVerdict, Receipt, Retry, Saved
 from tlsscope.receive.files import RawInput
-from tlsscope.store import DkimVerdict, Saved, Store
+from tlsscope.store import Store
 
 log = logging.getLogger("tlsscope.intake")
-MAX_COMMIT = 64  # inputs per transaction (larger ones raised the p99)
+MAX_COMMIT = 64  # inputs per transaction (larger ones raised the p99: a batch is waited for)
 GATHER_SECONDS = 0.02  # longest a read input waits for others to join its transaction
+K = TypeVar("K")  # who is answered: a future (Intake's thread), a ticket (a writer process)
+
+
+def group_commit(get: Callable[[float], tuple[K, RawInput] | None],
+                 save: Callable[[list[RawInput]], list[Saved]],
+                 answer: Callable[[K, Receipt], None], when_idle: Callable[[], None],
+                 idle_seconds: float) -> None:
+    """Until told to stop (None): the next input, waited for, and whatever else has arrived
+    meanwhile (up to MAX_COMMIT), are read and stored by `save` in one transaction, then each
+    is answered. `get(seconds)` waits that long at most for an input and raises queue.Empty
+    if none came; while none comes, `when_idle` runs every `idle_seconds`."""
+    stop = False
+    while not stop:
+        batch, stop = _next_batch(get, when_idle, idle_seconds)
+        if batch:
+            receipts = commit_or_retry(functools.partial(save, [raw for _, raw in batch]),
+                                       len(batch))
+            for (key, _), receipt in zip(batch, receipts, strict=True):
+                answer(key, receipt)
+
+
+def _next_batch(get: Callable[[float], tuple[K, RawInput] | None], when_idle: Callable[[], None],
+                idle_seconds: float) -> tuple[list[tuple[K, RawInput]], bool]:
+    """A batch, and whether the writer was told to stop."""
+    while True:
+        try:
+            first = get(idle_seconds)
+            break
+        except queue.Empty:
+            when_idle()
+    if first is None:
+        return [], True
+    batch = [first]
+    while len(batch) < MAX_COMMIT:
+        try:
+            more = get(0.0)
+        except queue.Empty:
+            break
+        if more is None:
+            return batch, True
+        batch.append(more)
+    return batch, False
+
+
+def commit_or_retry(save: Callable[[], list[Saved]], count: int) -> list[Receipt]:
+    """The `count` receipts of one transaction; should it fail, each says "try again"."""
+    try:
+        return list(save())
+    except Exception as exc:  # loop guard: the transaction fails as a whole; senders retry
+        return [Retry(reason=f"{type(exc).__name__}: {exc}")] * count
 
 
 class Item(NamedTuple):
@@ -89,10 +149,10 @@ class Flow:
             item = self.waiting.popleft()
             self.pool.start(slot, item, item.raw)
 
-    def harvest(self, ready: list[Any]) -> list[tuple[int, str]]:
+    def harvest(self, ready: list[Any]) -> list[tuple[int, Retry]]:
         """Take in what the readers answered; the tickets to answer "try again later" now."""
         now = time.monotonic()
-        retries: list[tuple[int, str]] = []
+        retries: list[tuple[int, Retry]] = []
         for item, (result, verdict) in self.pool.harvest(ready):
             if self.dkim_required and verdict is not None and verdict.result == "temperror":
                 retries.extend(self._retry_later(item, verdict.detail))
@@ -102,15 +162,16 @@ class Flow:
             self.read.extend(i._replace(read_at=now) for i in self.held.pop(item.digest, []))
         return retries
 
-    def _retry_later(self, item: Item, why: str) -> list[tuple[int, str]]:
+    def _retry_later(self, item: Item, why: str) -> list[tuple[int, Retry]]:
         """DKIM is required and a key lookup got no answer: not a verdict on the mail. It is
         not stored (stored, it would be known, and never checked again); the sender is told
         to try again later (451, 503; the mailbox keeps it; `ingest -` exits 75)."""
         log.warning("DKIM could not be checked; the sender is to try again", extra={
             "fields": {"source": item.raw.source[:200], "why": why[:300]}})
         self.pending.pop(item.digest, None)
-        reason = f"DKIM is required and a signing key could not be looked up ({why[:300]})"
-        return [(one.ticket, reason) for one in [item, *self.held.pop(item.digest, [])]]
+        retry = Retry(reason="DKIM is required and a signing key could not be looked up "
+                      f"({why[:300]})")
+        return [(one.ticket, retry) for one in [item, *self.held.pop(item.digest, [])]]
 
     def due(self) -> float | None:
         """Seconds until what has been read is to be committed (0: now; None: nothing read).
@@ -124,26 +185,22 @@ class Flow:
             return 0.0
         return max(0.0, self.read[0].read_at + GATHER_SECONDS - time.monotonic())
 
-    def commit(self) -> list[tuple[int, Saved | str]]:
-        """Store what has been read, in one transaction; the outcome for each ticket (a
-        string: the transaction failed, the sender is to retry)."""
+    def commit(self) -> list[tuple[int, Receipt]]:
+        """Store what has been read, in one transaction; the receipt of each ticket."""
         items, self.read = self.read[:MAX_COMMIT], self.read[MAX_COMMIT:]
         results = [i.result for i in items if i.fresh and i.result is not None]
         prepared = Prepared([i.raw for i in items], [i.digest for i in items],
                              [i.fresh for i in items], lambda: results)
-        outcomes: list[Saved | str]
-        try:
-            outcomes = list(prepared.save(self.store, _Verdicts(items), self.gate,
-                                          self.junk_budget))
-        except Exception as exc:  # loop guard: the transaction fails as a whole; senders retry
-            outcomes = [f"{type(exc).__name__}: {exc}"] * len(items)
+        receipts = commit_or_retry(functools.partial(
+            prepared.save, self.store, _Verdicts(items), self.gate, self.junk_budget),
+            len(items))
         for item in items:
             if item.fresh:
                 self.pending.pop(item.digest, None)
-        return [(item.ticket, outcome) for item, outcome in zip(items, outcomes, strict=True)]
+        return [(item.ticket, receipt) for item, receipt in zip(items, receipts, strict=True)]
 
 
-def run(flow: Flow, requests: Connection, answer: Callable[[int, Saved | str], None],
+def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None],
         when_idle: Callable[[], None], idle_seconds: float) -> None:
     """Until told to stop (None) or the parent is gone, and what was handed over is
     answered: take what has arrived, keep the readers busy, store what they have read."""
@@ -156,12 +213,12 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Saved | str], N
         if requests in ready:
             arrivals, stop = _arrivals(requests)
             flow.admit(arrivals)
-        for ticket, reason in flow.harvest(ready):
-            answer(ticket, reason)
+        for ticket, retry in flow.harvest(ready):
+            answer(ticket, retry)
         flow.dispatch()
         if flow.due() == 0.0:
-            for ticket, outcome in flow.commit():
-                answer(ticket, outcome)
+            for ticket, receipt in flow.commit():
+                answer(ticket, receipt)
         elif not ready and flow.empty() and not stop:
             when_idle()
 

@@ -6,6 +6,9 @@ signature is checked with dkimpy's TLSRPT rules (`tlsrpt=True`: no `l=`; a key o
 aligned with the submitter (the `TLS-Report-Submitter` header): the same domain, or one inside
 the other (relaxed, as Mail.ru's mail.ru and corp.mail.ru). DNS goes through an injectable
 resolver (a nameserver address, for tests and for split-horizon setups).
+
+    verify      one mail's verdict (receipts.DkimVerdict, stored with the input)
+    DkimCheck   the settings applied: which inputs are checked, and `dkim_required`
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tlsscope.store import DkimVerdict
+from tlsscope.findings import error
+from tlsscope.receipts import DkimVerdict
+
+if TYPE_CHECKING:
+    from tlsscope.parse.results import InputResult
+    from tlsscope.settings import Settings
 
 DnsTxt = Callable[[str], str | None]
 
@@ -83,7 +92,7 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
     signer = dkim.DKIM(message, tlsrpt=True)
     count = len([h for h in signer.headers if h[0].lower() == b"dkim-signature"])
     if count == 0:
-        return DkimVerdict("none", None, False, None, "no DKIM-Signature header")
+        return _verdict("none", "no DKIM-Signature header")
     who = submitter(message)
     failures = []
     if count > MAX_SIGNATURES:
@@ -116,9 +125,40 @@ def verify(message: bytes, lookup: DnsTxt) -> DkimVerdict:
         services = re.search(r"(?:^|;)\s*s\s*=\s*([^;]*)", key)
         tlsrpt_key = services is None or "tlsrpt" in services.group(1) or "*" in services.group(1)
         if aligned:
-            return DkimVerdict("pass", domain, True, tlsrpt_key, "verified and aligned with "
-                              f"the submitter {who}")
+            return DkimVerdict(result="pass", domain=domain, aligned=True,
+                               tlsrpt_key=tlsrpt_key,
+                               detail=f"verified and aligned with the submitter {who}")
         failures.append(f"{domain}: verified, but not aligned with the submitter {who or '?'}")
-    if unanswered:
-        return DkimVerdict("temperror", None, False, None, "; ".join(failures))
-    return DkimVerdict("fail", None, False, None, "; ".join(failures))
+    return _verdict("temperror" if unanswered else "fail", "; ".join(failures))
+
+
+def _verdict(result: str, detail: str) -> DkimVerdict:
+    """No signature that counts: no domain, not aligned."""
+    return DkimVerdict(result=result, domain=None, aligned=False, tlsrpt_key=None, detail=detail)
+
+
+class DkimCheck:
+    """DKIM of mailed reports (RFC 8460 §3): verified, and required if the settings say so.
+
+    A mail that fails when a signature is required loses its reports to quarantine: it is
+    rejected with `dkim_required`, and its raw bytes are kept like any rejected input.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.lookup = resolver(settings.dns_nameserver or None)
+        self.required = settings.dkim_required
+
+    @classmethod
+    def for_intake(cls, settings: Settings, live: bool) -> DkimCheck | None:
+        wanted = settings.dkim_verify == "always" or (settings.dkim_verify == "live" and live)
+        return cls(settings) if wanted else None
+
+    def check(self, data: bytes, result: InputResult) -> DkimVerdict | None:
+        if result.kind != "mail":  # one message; an mbox holds many, each signed on its own
+            return None
+        verdict = verify(data, self.lookup)
+        if self.required and not verdict.passed and result.reports:
+            result.errors.append(error("dkim_required", f"DKIM is required and the mail has "
+                                       f"no passing, aligned signature ({verdict.detail})"))
+            result.reports = []
+        return verdict

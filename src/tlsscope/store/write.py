@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
+from tlsscope.receipts import DkimVerdict as DkimVerdict  # re-exported: tlsscope.store
 from tlsscope.receipts import Saved
 from tlsscope.store import junk, rollups
 from tlsscope.store import tables as t
@@ -50,16 +51,7 @@ class Arrival(NamedTuple):
         no authentication (RFC 8460 §7), nor does mail that was not (or not well) signed."""
         if self.channel in ("file", "stdin"):
             return True
-        return (self.channel != "https" and self.dkim is not None
-                and self.dkim.result == "pass" and self.dkim.aligned)
-
-
-class DkimVerdict(NamedTuple):
-    result: str  # pass | fail | none | temperror (a key lookup got no answer)
-    domain: str | None
-    aligned: bool
-    tlsrpt_key: bool | None
-    detail: str
+        return self.channel != "https" and self.dkim is not None and self.dkim.passed
 
 
 def pack(data: bytes) -> tuple[str, bytes]:
@@ -201,16 +193,56 @@ def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0)
                                       and row["outcome"] in junk.JUNK], junk_budget)
     stored_outcome = _known_outcomes(connection, [a.digest for a in batch
                                                   if a.digest not in new_inputs])
-    report_rows: list[tuple[Arrival, ReportRows]] = []
-    for arrival in fresh:
-        if arrival.digest in new_inputs and arrival.result is not None:
-            for read in arrival.result.reports:
-                rows = ReportRows(read, arrival.digest, now)
-                rows.report.update(channel=arrival.channel, peer=clean(arrival.peer[:200]),
-                                   authenticated=arrival.authenticated)
-                report_rows.append((arrival, rows))
+    by_arrival = {id(a): _report_rows(a, now) for a in fresh if a.digest in new_inputs}
+    report_rows = [(a, rows) for a in fresh for rows in by_arrival.get(id(a), [])]
+    winners = _store_reports(connection, [rows for _, rows in report_rows], now)
+    repeats = _repeats(connection, report_rows, winners, now)
+    saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
+             for a in batch]
+    _executemany(connection, t.arrivals.insert, t.arrivals, [
+        {"input_sha256": a.digest, "source": clean(a.source), "received_at": a.received_at,
+         "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
+    return saved
+
+
+def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
+    """A stored input read again by a newer reader: its verdict is updated, and reports it now
+    yields that were never stored are added. Reports already stored are left alone (and, unlike
+    a second arrival's, not recorded as repeats)."""
+    now = dt.datetime.now(dt.UTC)
+    rows = _report_rows(_stored_arrival(connection, digest, result), now)
+    winners = _store_reports(connection, rows, now)
+    more = {"origin": ""} if result.reports else {}  # carrying a report: never junk again
+    connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
+        outcome=result.outcome.value, errors=encode_findings(result.errors),
+        warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind,
+        **more))
+    return Saved(digest=digest, source=result.source, outcome=result.outcome,
+                 stored=len(winners), repeated=len(rows) - len(winners),
+                 reasons=_reasons(result))
+
+
+def _report_rows(arrival: Arrival, now: dt.datetime) -> list[ReportRows]:
+    """The rows of each report an arrival carries, with its provenance."""
+    assert arrival.result is not None
+    provenance = {"channel": arrival.channel, "peer": clean(arrival.peer[:200]),
+                  "authenticated": arrival.authenticated}
+    out = []
+    for read in arrival.result.reports:
+        rows = ReportRows(read, arrival.digest, now)
+        rows.report.update(provenance)
+        out.append(rows)
+    return out
+
+
+def _store_reports(connection: Connection, candidates: list[ReportRows],
+                   now: dt.datetime) -> list[ReportRows]:
+    """The one write sequence of reports, for new arrivals and re-read inputs alike: who
+    reports what (before the reports, which it marks), the first report row of each key (one
+    stored already, or by another writer meanwhile, does not go in), then the policies, failure
+    rows and roll-ups of those that went in. Returns those (the winners)."""
     first: dict[str, ReportRows] = {}
-    for _, rows in report_rows:
+    for rows in candidates:
         first.setdefault(rows.key, rows)
     _note_reporters(connection, list(first.values()), now)
     inserted = _insert_new(connection, t.reports, "key",
@@ -219,16 +251,7 @@ def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0)
     for rows in winners:
         rows.bind(inserted[rows.key])
     _write_children(connection, winners)
-    repeats = _repeats(connection, report_rows, winners, now)
-    by_arrival: dict[int, list[ReportRows]] = {}
-    for arrival, rows in report_rows:
-        by_arrival.setdefault(id(arrival), []).append(rows)
-    saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
-             for a in batch]
-    _executemany(connection, t.arrivals.insert, t.arrivals, [
-        {"input_sha256": a.digest, "source": clean(a.source), "received_at": a.received_at,
-         "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
-    return saved
+    return winners
 
 
 def _input_row(arrival: Arrival) -> dict[str, Any]:
@@ -297,7 +320,7 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
                                "first_day": rows.report["day"], "first_stored_at": now}
     if not first:
         return
-    new = {(row[0], row[1]) for row in _insert_rows(
+    new = {(domain, org) for domain, org in _insert_rows(
         connection, t.domain_reporters, ("domain", "organization_name"), list(first.values()),
         ("domain", "organization_name"))}
     if len(known) > _KNOWN_MAX:
@@ -352,53 +375,37 @@ def _outcome(arrival: Arrival, new_inputs: set[str],
         known, errors = stored_outcome.get(arrival.digest, (Outcome.DUPLICATE.value, "[]"))
         before = Outcome(known)
         again = Outcome.DUPLICATE if before is Outcome.ACCEPTED else before
-        reasons = [f"{e['code']}: {e['message']}" + (f" [{e['path']}]" if e.get("path") else "")
+        reasons = [_reason(e["code"], e["message"], e.get("path", ""))
                    for e in msgspec.json.decode(errors)] if before is Outcome.REJECTED else []
-        return Saved(arrival.digest, arrival.source, again, 0, 0, 0, reasons)
+        return Saved(digest=arrival.digest, source=arrival.source, outcome=again,
+                     reasons=reasons)
     repeated = [repeats[id(rows)] for rows in mine if id(rows) in repeats]
-    reasons = [f"{e.code}: {e.message}" + (f" [{e.path}]" if e.path else "")
-               for e in result.errors]
     outcome: Outcome
     if result.errors:
         outcome = Outcome.REJECTED
     elif not mine:
         outcome = Outcome.NOT_A_REPORT
-        reasons = [f"{w.code}: {w.message}" for w in result.warnings if w.code == "not_a_report"]
     elif len(repeated) == len(mine):
         outcome = Outcome.DUPLICATE
     else:
         outcome = Outcome.ACCEPTED
-    return Saved(arrival.digest, arrival.source, outcome, len(mine) - len(repeated),
-                 len(repeated), repeated.count("conflict"), reasons)
+    return Saved(digest=arrival.digest, source=arrival.source, outcome=outcome,
+                 stored=len(mine) - len(repeated), repeated=len(repeated),
+                 conflicts=repeated.count("conflict"), reasons=_reasons(result))
 
 
-def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
-    """A stored input read again by a newer reader: its verdict is updated, and reports it now
-    yields that were never stored are added. Reports already stored are left alone."""
-    now = dt.datetime.now(dt.UTC)
-    rows = [ReportRows(read, digest, now) for read in result.reports]
-    arrival = _stored_arrival(connection, digest, result)
-    for one in rows:
-        one.report.update(channel=arrival.channel, peer=clean(arrival.peer),
-                          authenticated=arrival.authenticated)
-    first: dict[str, ReportRows] = {}
-    for one in rows:
-        first.setdefault(one.key, one)
-    _note_reporters(connection, list(first.values()), now)
-    inserted = _insert_new(connection, t.reports, "key", [r.report for r in first.values()],
-                           returning=("id",))
-    winners = [r for key, r in first.items() if key in inserted]
-    for one in winners:
-        one.bind(inserted[one.key])
-    _write_children(connection, winners)
-    more = {"origin": ""} if result.reports else {}  # carrying a report: never junk again
-    connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
-        outcome=result.outcome.value, errors=encode_findings(result.errors),
-        warnings=encode_findings(result.warnings), reader_version=READER_VERSION, kind=result.kind,
-        **more))
-    reasons = [f"{e.code}: {e.message}" for e in result.errors]
-    return Saved(digest, result.source, result.outcome, len(inserted), len(rows) - len(inserted),
-                 0, reasons)
+def _reasons(result: InputResult) -> list[str]:
+    """Why an input was rejected (its errors), or why it is not a report."""
+    if result.errors:
+        return [_reason(e.code, e.message, e.path) for e in result.errors]
+    if not result.reports:
+        return [_reason(w.code, w.message) for w in result.warnings if w.code == "not_a_report"]
+    return []
+
+
+def _reason(code: str, message: str, path: str = "") -> str:
+    """One reason, as receipts give it: `code: message [path]`."""
+    return f"{code}: {message} [{path}]" if path else f"{code}: {message}"
 
 
 def channel_of(source: str) -> str:
@@ -414,11 +421,14 @@ def _stored_arrival(connection: Connection, digest: str, result: InputResult) ->
     i = t.inputs
     row = connection.execute(select(i.c.source, i.c.dkim_result, i.c.dkim_domain,
                                     i.c.dkim_aligned, i.c.dkim_tlsrpt_key, i.c.dkim_detail)
-                             .where(i.c.sha256 == digest)).first()
-    source = row[0] if row is not None else result.source
-    dkim = (DkimVerdict(row[1], row[2], bool(row[3]), row[4], row[5] or "")
-            if row is not None and row[1] is not None else None)
+                             .where(i.c.sha256 == digest)).mappings().first()
+    source = row["source"] if row is not None else result.source
+    dkim = (DkimVerdict(result=row["dkim_result"], domain=row["dkim_domain"],
+                        aligned=bool(row["dkim_aligned"]), tlsrpt_key=row["dkim_tlsrpt_key"],
+                        detail=row["dkim_detail"] or "")
+            if row is not None and row["dkim_result"] is not None else None)
     channel = channel_of(source)
     peer = source.split(":", 1)[1].split(" ", 1)[0] if channel in ("https", "smtp",
                                                                  "lmtp") else ""
-    return Arrival(digest, source, b"", dt.datetime.now(dt.UTC), result, dkim, channel, peer)
+    return Arrival(digest=digest, source=source, data=b"", received_at=dt.datetime.now(dt.UTC),
+                   result=result, dkim=dkim, channel=channel, peer=peer)
