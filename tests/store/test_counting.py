@@ -68,15 +68,15 @@ def test_every_consumer_gives_the_same_domain_totals(tmp_path_factory: pytest.Te
                                                      reports: list[Any]) -> None:
     datas = [_doc(org, f"r{i}", day, policies) for i, (org, day, policies) in enumerate(reports)]
     arrivals = [_arrival(data) for data in datas]
-    reads = [r for a in arrivals for r in (a.result.reports if a.result else [])]
-    assert len(reads) == len(reports)
+    read_all = [r for a in arrivals for r in (a.result.reports if a.result else [])]
+    assert len(read_all) == len(reports)
     truth: Counter[str] = Counter()
-    for read in reads:
+    for read in read_all:
         for domain, (ok, failed) in read.report.domain_totals().items():
             truth[domain] += ok + failed
     contract: Counter[str] = Counter()
     rollup = Rollup()
-    for read in reads:
+    for read in read_all:
         for domain, sums in report_entry(read)["domain_totals"].items():
             contract[domain] += sums["successful"] + sums["failed"]
         rows = ReportRows(read, "x", dt.datetime.now(dt.UTC))
@@ -104,7 +104,7 @@ def test_every_consumer_gives_the_same_domain_totals(tmp_path_factory: pytest.Te
             assert rebuilt.successful + rebuilt.failed == truth[domain]
         everything = reads.stats(store, None, *ALL_TIME)
         assert everything.successful + everything.failed == sum(truth.values())
-        assert everything.reports == sum(len(r.report.domain_totals()) for r in reads)
+        assert everything.reports == sum(len(r.report.domain_totals()) for r in read_all)
 
 
 def _old_rule(entries: Any) -> list[bool]:
@@ -174,17 +174,17 @@ def test_migration_0009_recounts_a_store_counted_by_the_old_rule(
         with store.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0008'"))
     with Store.open(db_url) as migrated:
-        after = migrated.stats("a.example", *ALL_TIME)
+        after = reads.stats(migrated, "a.example", *ALL_TIME)
         assert after.successful + after.failed == 1 + 13 + 2 + 4 + 12
         migrated_tables = _tables(migrated)
         freshness.rollups_now(migrated)
-        rebuilt = migrated.stats("b.example", *ALL_TIME)
+        rebuilt = reads.stats(migrated, "b.example", *ALL_TIME)
     fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     with Store.open(fresh_url) as fresh:
         fresh.save(arrivals)
         assert _tables(fresh) == migrated_tables
         freshness.rollups_now(fresh)
-        assert fresh.stats("b.example", *ALL_TIME) == rebuilt
+        assert reads.stats(fresh, "b.example", *ALL_TIME) == rebuilt
     assert isinstance(old[0].reports[0], ReadReport)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.support import reads
 from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
@@ -131,7 +132,7 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
         try:
             while not done.is_set():
                 before = sum(_recount(reader)[0].values())
-                stats = reader.stats(None, DAYS[0], DAYS[-1])
+                stats = reads.stats(reader, None, DAYS[0], DAYS[-1])
                 seen.append((before, stats.successful + stats.failed))
         except BaseException as exc:
             errors.append(exc)
