@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from tlsscope.analyze.facts import DomainFacts, FailureRow, PolicyDay
+from tlsscope.facts import DomainFacts, FailureRow, PolicyDay
 
 DOMAIN = "example.com"
 

@@ -15,8 +15,8 @@ from tests.cli.test_parse_cmd import tlsscope
 from tests.store.helpers import ingest_paths
 from tests.support import reads
 from tlsscope.analyze.detectors import DomainFinding, detect, novelty
-from tlsscope.analyze.facts import DomainFacts, FailureRow, PolicyDay
 from tlsscope.app import freshness
+from tlsscope.facts import DomainFacts, FailureRow, PolicyDay
 from tlsscope.store import Store, findings_rows
 
 DOMAIN = "example.com"

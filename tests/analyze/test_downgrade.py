@@ -6,7 +6,7 @@ import datetime as dt
 
 from tests.analyze.facts_builder import days, facts, failure, policy
 from tlsscope.analyze.detectors import downgrade
-from tlsscope.analyze.facts import FailureRow, PolicyDay
+from tlsscope.facts import FailureRow, PolicyDay
 
 START = dt.date(2026, 11, 1)
 MX = "mx.example.com"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from tlsscope.analyze.detectors import DomainFinding
-from tlsscope.analyze.live import LiveCheck, Step, corroborate
+from tlsscope.analyze.live import corroborate
 from tlsscope.check.run import changes
+from tlsscope.live_check import LiveCheck, Step
 from tlsscope.vocab import FindingStatus, Severity
 
 CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)

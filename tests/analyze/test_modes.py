@@ -15,7 +15,7 @@ from tests.store.helpers import ingest_paths
 from tests.support import reads
 from tlsscope.analyze.detectors import DomainFinding, detect, mx_outside_policy
 from tlsscope.analyze.detectors.modes import Judged, judged, note
-from tlsscope.analyze.facts import PolicyDay
+from tlsscope.facts import PolicyDay
 from tlsscope.store import Store
 
 DOMAIN = "example.com"

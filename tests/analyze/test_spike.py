@@ -6,7 +6,7 @@ import datetime as dt
 
 from tests.analyze.facts_builder import days, facts, policy
 from tlsscope.analyze.detectors import spike
-from tlsscope.analyze.facts import PolicyDay
+from tlsscope.facts import PolicyDay
 
 NOV = dt.date(2026, 11, 1)
 

@@ -15,8 +15,8 @@ from tests.store.helpers import ingest_paths
 from tests.support import reads
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
-from tlsscope.analyze.facts import DomainStats, FailureGroup
 from tlsscope.analyze.summary import Summary, summarize, unconfirmed_problems
+from tlsscope.facts import DomainStats, FailureGroup
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
 from tlsscope.vocab import FindingStatus, Severity

@@ -11,8 +11,8 @@ import pytest
 
 from tests.cli.test_parse_cmd import tlsscope
 from tests.probe.faults import FailingDns, closed_port, silent_server
-from tlsscope.analyze.live import LiveCheck
 from tlsscope.check.run import Options, run
+from tlsscope.live_check import LiveCheck
 
 RECORDS = {
     "_smtp._tls.partial.example": [

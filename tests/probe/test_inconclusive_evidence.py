@@ -17,8 +17,9 @@ from tests.probe.faults import closed_port, silent_server
 from tests.probe.test_check_evidence import by_mx, findings
 from tests.probe.test_recheck import Clock, ingest
 from tlsscope.analyze.detectors import DomainFinding
-from tlsscope.analyze.live import LiveCheck, Step, corroborate
+from tlsscope.analyze.live import corroborate
 from tlsscope.app.recheck import Rechecker
+from tlsscope.live_check import LiveCheck, Step
 from tlsscope.settings import Settings
 from tlsscope.store import Store, checks_rows, findings_rows
 

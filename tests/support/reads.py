@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-from tlsscope.analyze.facts import DomainFacts, DomainStats, FailureGroup
 from tlsscope.app import quarantine as held
 from tlsscope.app.scope import OPERATOR
+from tlsscope.facts import DomainFacts, DomainStats, FailureGroup
 from tlsscope.store import Store, queries, write
 from tlsscope.store.models import ReportSummary, StoredInput, StoredReport
 

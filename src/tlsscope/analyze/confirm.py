@@ -24,8 +24,8 @@ import datetime as dt
 
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding
-from tlsscope.analyze.facts import DomainFacts, PolicyDay
-from tlsscope.analyze.live import CONFIRMED
+from tlsscope.facts import DomainFacts, PolicyDay
+from tlsscope.live_check import CONFIRMED
 from tlsscope.vocab import Severity, severity_rank
 
 CAP = Severity.MEDIUM  # an unconfirmed finding is at most this severe

@@ -18,10 +18,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import msgspec
-
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, LiveEvidence
+from tlsscope.live_check import (
+    CONFIRMED,
+    CONTRADICTED,
+    INCONCLUSIVE,
+    OK,
+    WARNING,
+    LiveCheck,
+)
 from tlsscope.policy_text import mx_matches
 from tlsscope.vocab import (
     DANE_FAILURES,
@@ -31,51 +37,10 @@ from tlsscope.vocab import (
     ResultType,
 )
 
-OK, WARNING, ERROR = "ok", "warning", "error"
-# A verdict on a finding, and a step's (or a check's) status: the check could not tell.
-CONFIRMED, CONTRADICTED, INCONCLUSIVE = "confirmed", "contradicted", "inconclusive"
-_RANK = {OK: 0, WARNING: 1, INCONCLUSIVE: 2, ERROR: 3}
-
 # RFC 8460 §4.3 result types, by the step of a check that can see them.
 _STEP_OF: dict[str, str] = {
     **dict.fromkeys(NEGOTIATION_FAILURES, "mx"), **dict.fromkeys(DANE_FAILURES, "dane"),
     **dict.fromkeys(STS_POLICY_FAILURES, "mta-sts-policy")}
-
-
-class Step(msgspec.Struct, kw_only=True):
-    """One step's result of a live check."""
-
-    step: str  # tlsrpt-record, tlsrpt-rua, mta-sts-record, mta-sts-policy, mx, dane, ...
-    target: str  # the DNS name, URI or host it is about
-    status: str  # ok | warning | error | inconclusive (a lookup got no answer)
-    line: str  # one plain-language sentence
-    details: list[str] = msgspec.field(default_factory=list)  # problems, values found
-    fix: list[str] = msgspec.field(default_factory=list)
-    host: str = ""  # the MX host a mx or dane step is about
-    # The RFC 8460 result types a sender would report for what this step saw.
-    results: list[str] = msgspec.field(default_factory=list)
-
-
-class LiveCheck(msgspec.Struct, kw_only=True):
-    """One run of `tlsscope check` (the `--json` contract, and what the store keeps)."""
-
-    domain: str
-    checked_at: dt.datetime
-    status: str  # the worst step: error, inconclusive, warning, ok
-    seconds: float
-    steps: list[Step]
-    mx_hosts: list[str] = msgspec.field(default_factory=list)
-    mx_known: bool = True  # False: the MX lookup got no answer, mx_hosts is not the MX set
-    sts_id: str = ""  # the _mta-sts record's id ("" without a valid record)
-    policy_sha256: str = ""  # of the policy file served ("" when none was fetched)
-    policy_mx: list[str] = msgspec.field(default_factory=list)  # its mx patterns
-    policy_mode: str = ""
-
-
-def worst(steps: list[Step]) -> str:
-    """Error over inconclusive (nothing wrong seen, but not everything could be seen) over
-    warning over ok."""
-    return max((s.status for s in steps), key=lambda status: _RANK.get(status, 0), default=OK)
 
 
 def corroborate(finding: DomainFinding, checks: LiveCheck | Sequence[LiveCheck] | None,

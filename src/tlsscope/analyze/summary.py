@@ -24,7 +24,7 @@ from typing import NamedTuple
 from tlsscope.analyze import catalog
 from tlsscope.analyze.confirm import capped
 from tlsscope.analyze.detectors.model import DomainFinding
-from tlsscope.analyze.facts import DomainStats, FailureGroup
+from tlsscope.facts import DomainStats, FailureGroup
 from tlsscope.vocab import FindingStatus, PolicyType, Severity
 
 TOP_PROBLEMS = 3

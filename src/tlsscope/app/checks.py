@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tlsscope.analyze.live import LiveCheck
 from tlsscope.app import events
 from tlsscope.app.scope import Scope, domain_name
 from tlsscope.check.run import Options, run
 from tlsscope.errors import Invalid
+from tlsscope.live_check import LiveCheck
 from tlsscope.store import Store, checks_rows
 
 

@@ -46,7 +46,7 @@ def _findings(store: Store, scope: Scope, domain: str | None, reporter: str,
               result_type: str, since: dt.date | None,
               until: dt.date | None) -> list[tuple[Any, ...]]:
     out = []
-    for v in findings.listing(store, scope, domain, "en", "all"):
+    for v in findings.listing(store, scope, domain, "en", findings.ALL):
         f = v.finding
         if result_type and f.result_type != result_type:
             continue

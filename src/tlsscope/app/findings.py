@@ -19,12 +19,13 @@ from tlsscope.analyze.summary import unconfirmed_problems
 from tlsscope.app.scope import Scope, domain_name
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.store import Store, browse, findings_rows, queries
-from tlsscope.vocab import FindingStatus
+from tlsscope.vocab import FindingStatus, Severity, severity_rank
 
-SEVERITIES = ("critical", "high", "medium", "info")  # most severe first
+SEVERITIES = tuple(Severity)  # most severe first
+ALL = "all"
 # The status filter: open (everything not resolved: open and likely-fixed), one status, or
 # all of them. `findings --status`, the pages and the API take the same words.
-STATUSES = ("open", "likely-fixed", "resolved", "all")
+STATUSES = (*FindingStatus, ALL)
 PER_REPORTER = ("reporter-silent", "new-reporter")  # one finding per reporter
 
 
@@ -49,10 +50,10 @@ def status_filter(status: str) -> str:
 
 def shown(finding: DomainFinding, status: str) -> bool:
     """Whether the status filter keeps this finding."""
-    if status == "all":
+    if status == ALL:
         return True
-    if status == "open":
-        return finding.status != "resolved"
+    if status == FindingStatus.OPEN:
+        return finding.status != FindingStatus.RESOLVED
     return finding.status == status
 
 
@@ -81,7 +82,7 @@ def unconfirmed(store: Store, domain: str) -> frozenset[tuple[str, str]]:
 
 
 def listing(store: Store, scope: Scope, domain: str | None, lang: str,
-            status: str = "open") -> list[FindingView]:
+            status: str = FindingStatus.OPEN) -> list[FindingView]:
     """Stored findings of one or every visible domain, most severe first, resolved last."""
     status_filter(status)
     if domain is not None:
@@ -91,12 +92,11 @@ def listing(store: Store, scope: Scope, domain: str | None, lang: str,
     out = [FindingView(id=finding_id, finding=finding)
            for name in names for finding_id, _, finding in of_domain(store, name, lang)
            if shown(finding, status)]
-    order = {s: n for n, s in enumerate(SEVERITIES)}
-    return sorted(out, key=lambda v: (v.finding.status == "resolved",
-                                      order.get(v.finding.severity, 9), -v.finding.sessions))
+    return sorted(out, key=lambda v: (v.finding.status == FindingStatus.RESOLVED,
+                                      severity_rank(v.finding.severity), -v.finding.sessions))
 
 
-def with_history(store: Store, domain: str | None, lang: str, status: str = "open"
+def with_history(store: Store, domain: str | None, lang: str, status: str = FindingStatus.OPEN
                  ) -> list[tuple[DomainFinding, list[dict[str, Any]]]]:
     """Stored findings with their status changes, oldest first (`tlsscope findings`)."""
     status_filter(status)
@@ -110,7 +110,7 @@ def with_history(store: Store, domain: str | None, lang: str, status: str = "ope
 
 
 def as_of(store: Store, domain: str | None, first: dt.date, last: dt.date, lang: str,
-          report_domains: list[str], status: str = "open") -> list[DomainFinding]:
+          report_domains: list[str], status: str = FindingStatus.OPEN) -> list[DomainFinding]:
     """What the detectors find in a window's reports, computed now, stored nowhere (no live
     evidence, no history): the findings as they were on a past day."""
     status_filter(status)

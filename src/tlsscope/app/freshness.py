@@ -21,10 +21,11 @@ import msgspec
 from tlsscope.analyze import catalog
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
-from tlsscope.analyze.facts import DomainFacts
-from tlsscope.analyze.live import LiveCheck, corroborate
+from tlsscope.analyze.live import corroborate
 from tlsscope.app import events
 from tlsscope.app.findings import fingerprint
+from tlsscope.facts import DomainFacts
+from tlsscope.live_check import LiveCheck
 from tlsscope.store import Store, checks_rows, findings_rows, rollups
 from tlsscope.store.findings_rows import FindingRow
 

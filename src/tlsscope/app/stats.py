@@ -8,11 +8,11 @@ import datetime as dt
 import msgspec
 
 from tlsscope.analyze import catalog
-from tlsscope.analyze.facts import DomainStats, FailureGroup
 from tlsscope.analyze.summary import Summary, summarize
 from tlsscope.app import findings
 from tlsscope.app.scope import Scope, domain_name, visible
 from tlsscope.app.windows import window
+from tlsscope.facts import DomainStats, FailureGroup
 from tlsscope.store import Store, browse, queries
 
 

@@ -1,9 +1,9 @@
-"""One step's result of a live check (defined with the other facts in analyze/live.py), and
+"""One step's result of a live check (defined in tlsscope/live_check.py), and
 the step of a lookup that got no answer."""
 
 from __future__ import annotations
 
-from tlsscope.analyze.live import ERROR, INCONCLUSIVE, OK, WARNING, LiveCheck, Step, worst
+from tlsscope.live_check import ERROR, INCONCLUSIVE, OK, WARNING, LiveCheck, Step, worst
 from tlsscope.probe.dns import Answer
 
 __all__ = ["ERROR", "INCONCLUSIVE", "OK", "WARNING", "LiveCheck", "Step", "no_answer", "worst"]

@@ -62,6 +62,7 @@ def check(
     from tlsscope.app.checks import check_now
     from tlsscope.check.run import Options
     from tlsscope.cli.render_check import show_check
+    from tlsscope.live_check import CheckStatus
 
     conf = settings(config)
     base = Options.of(conf)
@@ -83,7 +84,7 @@ def check(
         print_json(result)
     else:
         show_check(Console(), result)
-    if result.status == "error":
+    if result.status == CheckStatus.ERROR:
         raise typer.Exit(1)
-    if result.status == "inconclusive":  # nothing wrong seen, but a lookup got no answer
+    if result.status == CheckStatus.INCONCLUSIVE:  # nothing wrong seen, a lookup unanswered
         raise typer.Exit(EX_TEMPFAIL)

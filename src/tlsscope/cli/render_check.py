@@ -12,15 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 from tlsscope.cli.sanitize import safe
+from tlsscope.live_check import CheckStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tlsscope.analyze.live import LiveCheck
+    from tlsscope.live_check import LiveCheck
 
-STYLES = {"ok": "green", "warning": "yellow", "error": "red", "inconclusive": "magenta"}
-MARKS = {"ok": "✔ ok", "warning": "! warning", "error": "✘ error",
-         "inconclusive": "? inconclusive"}
+STYLES: dict[str, str] = {CheckStatus.OK: "green", CheckStatus.WARNING: "yellow",
+                          CheckStatus.ERROR: "red", CheckStatus.INCONCLUSIVE: "magenta"}
+MARKS: dict[str, str] = {CheckStatus.OK: "✔ ok", CheckStatus.WARNING: "! warning",
+                         CheckStatus.ERROR: "✘ error", CheckStatus.INCONCLUSIVE: "? inconclusive"}
 SECTIONS = (
     ("TLS-RPT record and report destinations (RFC 8460 §3)", ("tlsrpt-record", "tlsrpt-rua")),
     ("MTA-STS record and policy (RFC 8461 §3)", ("mta-sts-record", "mta-sts-policy")),
@@ -31,9 +33,11 @@ SECTIONS = (
 
 
 def show_check(console: Console, check: LiveCheck) -> None:
-    counts = {status: sum(s.status == status for s in check.steps) for status in STYLES}
+    counts: dict[str, int] = {status: sum(s.status == status for s in check.steps)
+                              for status in STYLES}
     when = check.checked_at.astimezone(dt.UTC)
-    unknown = f", {counts['inconclusive']} inconclusive" if counts["inconclusive"] else ""
+    unseen = counts[CheckStatus.INCONCLUSIVE]
+    unknown = f", {unseen} inconclusive" if unseen else ""
     console.print(Text.assemble(
         ("tlsscope check ", "bold"), (safe(check.domain), "bold"), "  ",
         (MARKS[check.status].upper(), f"bold {STYLES[check.status]}"),
@@ -61,17 +65,17 @@ def show_check(console: Console, check: LiveCheck) -> None:
             table.add_row(Text(MARKS[step.status], style=STYLES[step.status]),
                           Text(safe(step.target)), body)
         console.print(table)
-    if counts["inconclusive"]:
-        console.print(Text(inconclusive_note(check), style=STYLES["inconclusive"]))
+    if counts[CheckStatus.INCONCLUSIVE]:
+        console.print(Text(inconclusive_note(check), style=STYLES[CheckStatus.INCONCLUSIVE]))
 
 
 def inconclusive_note(check: LiveCheck) -> str:
     """What an inconclusive step means, said once under the tables."""
-    count = sum(s.status == "inconclusive" for s in check.steps)
+    count = sum(s.status == CheckStatus.INCONCLUSIVE for s in check.steps)
     note = (f"Inconclusive: {count} step(s) could not be checked because a DNS lookup got no "
             "answer (not a negative answer): the records may well exist. They are no evidence "
             "for or against the domain's findings.")
-    if check.status == "inconclusive":
+    if check.status == CheckStatus.INCONCLUSIVE:
         note += (" This check is not the domain's live evidence: its findings keep the "
                  "latest conclusive check.")
     return note + " Check the resolver (--nameserver, dns_nameserver) and run it again."

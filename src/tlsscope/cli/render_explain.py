@@ -7,13 +7,15 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from tlsscope.cli.sanitize import safe
+from tlsscope.vocab import Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from tlsscope.analyze.catalog import Explanation
 
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "info": "cyan"}
+SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
+                  Severity.INFO: "cyan"}
 
 
 def show_text(console: Console, text: str) -> None:

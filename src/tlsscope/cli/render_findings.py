@@ -8,6 +8,7 @@ from rich.text import Text
 
 from tlsscope.cli.render_explain import SEVERITY_STYLE
 from tlsscope.cli.sanitize import safe
+from tlsscope.live_check import Verdict
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,7 +32,8 @@ def show_findings(console: Console, found: list[DomainFinding]) -> None:
             f"{', '.join(f.reporters)} ({len(f.evidence)} report(s) kept as evidence)")))
         console.print(Text(safe(f"  {f.explanation}")))
         if f.live is not None:
-            style = {"confirmed": "red", "contradicted": "green"}.get(f.live.verdict, "yellow")
+            styles: dict[str, str] = {Verdict.CONFIRMED: "red", Verdict.CONTRADICTED: "green"}
+            style = styles.get(f.live.verdict, "yellow")
             console.print(Text(safe(f"  {f.live.summary}"), style=style))
             for detail in f.live.details[:5]:
                 console.print(Text(safe(f"    {detail}"), style="dim"))

@@ -17,6 +17,7 @@ from tlsscope.store import coarse
 from tlsscope.store import tables as t
 from tlsscope.store.models import ReportSummary
 from tlsscope.store.queries import list_reports, utc
+from tlsscope.vocab import FindingStatus
 
 RECENT_ARRIVALS = 5_000  # the receivers' status reads this many of the latest arrivals
 
@@ -164,8 +165,8 @@ def mx_failures(connection: Connection, domain: str, mx: str, since: dt.date,
 def open_counts(connection: Connection, domains: list[str] | None) -> dict[str, dict[str, int]]:
     """Open (not resolved) findings per domain and severity."""
     f = t.findings
-    query = (select(f.c.domain, f.c.severity, func.count()).where(f.c.status != "resolved")
-             .group_by(f.c.domain, f.c.severity))
+    query = (select(f.c.domain, f.c.severity, func.count())
+             .where(f.c.status != FindingStatus.RESOLVED).group_by(f.c.domain, f.c.severity))
     if domains is not None:
         query = query.where(f.c.domain.in_(domains))
     out: dict[str, dict[str, int]] = {}

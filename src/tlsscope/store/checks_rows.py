@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from tlsscope.analyze.live import INCONCLUSIVE, LiveCheck
+from tlsscope.live_check import INCONCLUSIVE, LiveCheck
 from tlsscope.store import tables as t
 from tlsscope.store.queries import utc
 from tlsscope.store.write import mark_stale

@@ -13,10 +13,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
-from tlsscope.analyze.facts import DomainFacts
+from tlsscope.facts import DomainFacts
 from tlsscope.store import coarse
 from tlsscope.store import tables as t
 from tlsscope.store.queries import domain_facts
+from tlsscope.vocab import FindingStatus
 
 WINDOW_DAYS = 30
 
@@ -128,11 +129,11 @@ def apply(connection: Connection, domain: str, now: dt.datetime,
                                   finding.status, finding.severity, row["status"],
                                   row["severity"]))
     for key, row in stored.items():
-        if key not in seen and row["status"] != "resolved":
+        if key not in seen and row["status"] != FindingStatus.RESOLVED:
             connection.execute(update(f).where(f.c.id == row["id"])
-                               .values(status="resolved", updated_at=now))
-            _event(connection, row["id"], now, "resolved", row["severity"])
-            changes.append(Change(int(row["id"]), domain, key, row["kind"], "resolved",
+                               .values(status=FindingStatus.RESOLVED, updated_at=now))
+            _event(connection, row["id"], now, FindingStatus.RESOLVED, row["severity"])
+            changes.append(Change(int(row["id"]), domain, key, row["kind"], FindingStatus.RESOLVED,
                                   row["severity"], row["status"], row["severity"]))
     return changes
 

@@ -1,6 +1,6 @@
 """What the store hands out: domain objects, never rows.
 
-The facts the analyses read (stats, failure groups) are defined in `tlsscope.analyze.facts`
+The facts the analyses read (stats, failure groups) are defined in `tlsscope.facts`
 and handed out from here as well.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tlsscope.analyze.facts import (
+from tlsscope.facts import (
     Breakdown,
     DayTotal,
     DomainFacts,

@@ -30,6 +30,7 @@ from tlsscope.errors import Invalid, NotFound
 from tlsscope.jsonable import encode
 from tlsscope.settings import Settings
 from tlsscope.store import Store
+from tlsscope.vocab import FindingStatus
 from tlsscope.web import auth, export
 from tlsscope.web.i18n import LANGS
 
@@ -117,7 +118,7 @@ def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> N
     @api.get("/findings", summary="Findings, with evidence and live-check evidence")
     def findings(scope: Caller, domain: str | None = None,
                  status: Annotated[str, Query(pattern=STATUS_PATTERN)]
-                 = "open", lang: Lang = "en") -> Response:
+                 = FindingStatus.OPEN, lang: Lang = "en") -> Response:
         return _json(stored_findings.listing(store, scope, domain, _lang(lang), status))
 
     @api.get("/findings/{finding_id}", summary="One finding and its status history")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
-from tlsscope.analyze.facts import DomainFacts
+from tlsscope.facts import DomainFacts
 from tlsscope.vocab import FindingStatus, severity_rank
 
 __all__ = ["DomainFinding", "Evidence", "detect", "detectors"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
-from tlsscope.analyze.facts import DomainFacts, FailureRow
+from tlsscope.facts import DomainFacts, FailureRow
 from tlsscope.vocab import FindingStatus
 
 Key = tuple[str, str]  # result type, MX ("" when about the domain)

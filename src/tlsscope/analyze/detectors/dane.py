@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tlsscope.analyze.detectors.by_result import findings, per_mx
 from tlsscope.analyze.detectors.model import DomainFinding
-from tlsscope.analyze.facts import DomainFacts
+from tlsscope.facts import DomainFacts
 from tlsscope.vocab import DANE_FAILURES
 
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, variant_texts
-from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.facts import DomainFacts, PolicyDay
 from tlsscope.vocab import Severity
 
 MIN_CLEAN = 2  # other reporters with sessions under the same policy type that day

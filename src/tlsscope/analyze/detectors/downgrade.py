@@ -25,7 +25,7 @@ from collections import defaultdict
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, variant_texts
-from tlsscope.analyze.facts import DomainFacts, FailureRow
+from tlsscope.facts import DomainFacts, FailureRow
 from tlsscope.vocab import AFTER_STARTTLS, PolicyType, ResultType, Severity
 
 # Bound once for the loops over rows (see tlsscope.vocab).

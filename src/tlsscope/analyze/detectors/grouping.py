@@ -21,7 +21,7 @@ from collections import defaultdict
 from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import spike
 from tlsscope.analyze.detectors.model import MAX_EVIDENCE, DomainFinding, evidence_order
-from tlsscope.analyze.facts import DomainFacts
+from tlsscope.facts import DomainFacts
 from tlsscope.vocab import FindingStatus, severity_rank
 
 PRECEDENCE = ("possible-downgrade", "mx-outside-policy", "certificate", "dane", "starttls",

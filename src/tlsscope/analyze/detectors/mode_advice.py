@@ -14,7 +14,7 @@ from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.by_result import last_reports
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import names, texts
-from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.facts import DomainFacts, PolicyDay
 from tlsscope.vocab import NEGOTIATION_FAILURES, FindingStatus, PolicyType, Severity
 
 CLEAN_DAYS = 14  # a run of clean days under testing before enforce is recommended

@@ -14,7 +14,7 @@ from collections import defaultdict
 from tlsscope.analyze.detectors import modes
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
-from tlsscope.analyze.facts import DomainFacts, FailureRow
+from tlsscope.facts import DomainFacts, FailureRow
 from tlsscope.policy_text import mx_matches
 from tlsscope.vocab import FindingStatus, PolicyType, Severity
 

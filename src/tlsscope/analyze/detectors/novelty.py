@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
-from tlsscope.analyze.facts import DomainFacts
+from tlsscope.facts import DomainFacts
 from tlsscope.vocab import Severity
 
 RECENT_DAYS = 2  # "new" means first seen in the latest two days with reports

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import texts
-from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.facts import DomainFacts, PolicyDay
 from tlsscope.vocab import Severity
 
 MIN_ACTIVE_DAYS = 7

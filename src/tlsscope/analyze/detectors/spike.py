@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from tlsscope.analyze.detectors.model import DomainFinding, Evidence
 from tlsscope.analyze.detectors.words import variant_texts
-from tlsscope.analyze.facts import DomainFacts, PolicyDay
+from tlsscope.facts import DomainFacts, PolicyDay
 from tlsscope.vocab import Severity
 
 MIN_BASE_DAYS = 7  # days with reports before the change point

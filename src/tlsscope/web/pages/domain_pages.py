@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from tlsscope.app import checks, findings, stats
 from tlsscope.app.windows import MAX_DAYS, SPARK_MAX_DAYS, parse_day, window
 from tlsscope.visible import shortened
+from tlsscope.vocab import FindingStatus
 from tlsscope.web.pages.site import (
     BREAKDOWN_ROWS,
     Site,
@@ -30,7 +31,7 @@ def add(pages: APIRouter, site: Site) -> None:
     def domain(request: Request, domain: str, days: int = Query(30, ge=1, le=MAX_DAYS),
                since_text: str = Query("", alias="since"),
                until_text: str = Query("", alias="until"),
-               status: str = Query("open")) -> HTMLResponse:
+               status: str = Query(FindingStatus.OPEN)) -> HTMLResponse:
         scope = site.scope_of(request)
         since, until = parse_day(since_text, "since"), parse_day(until_text, "until")
         name = scope.check(domain)
