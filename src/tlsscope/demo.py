@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tlsscope.receive.files import RawInput
+from tlsscope.vocab import Channel
 
 DAYS = 42
 REPORTERS = {"Google Inc.": 1.0, "Microsoft Corporation": 0.6, "Mail.ru": 0.15,
@@ -145,6 +146,6 @@ def raw_inputs(today: dt.date) -> Iterator[RawInput]:
                      _policy("shop.example", "sts", "enforce", ["mx1.shop.example"]), 0,
                      [("certificate-host-mismatch", 1, "mx1.shop.example", "203.0.113.11")], 0)
     yield RawInput("https:198.51.100.200", json.dumps(forged).encode(), None, received,
-                   channel="https", peer="198.51.100.200")
+                   channel=Channel.HTTPS, peer="198.51.100.200")
     yield RawInput("demo/not-a-report.json", b'{"organization-name": "Broken Sender", '
                    b'"report-id": 42, "policies": "none"}', "not-a-report.json", received)

@@ -32,6 +32,7 @@ from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
+from tlsscope.vocab import Channel
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -284,7 +285,7 @@ async def _mail_servers(settings: Settings, deliver: Any,
                           "STARTTLS needs a certificate: set tls_cert (and tls_key)")
     handler = ReportHandler(deliver, settings.rua_addresses,
                             require_tls=settings.smtp_require_starttls)
-    lmtp = ReportHandler(deliver, settings.rua_addresses, channel="lmtp")
+    lmtp = ReportHandler(deliver, settings.rua_addresses, channel=Channel.LMTP)
     loop = asyncio.get_running_loop()
     servers = []
     limit, idle = settings.smtp_max_message_bytes, settings.smtp_idle_seconds

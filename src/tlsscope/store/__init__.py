@@ -25,12 +25,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
 from tlsscope.parse.results import InputResult
-from tlsscope.receipts import Saved
+from tlsscope.receipts import DkimVerdict, Saved
 from tlsscope.store import tables as t
 from tlsscope.store import write
 from tlsscope.store.engine import default_url, make_engine
 from tlsscope.store.migrate import upgrade
-from tlsscope.store.write import Arrival, DkimVerdict
+from tlsscope.store.write import Arrival
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

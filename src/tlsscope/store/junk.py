@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.clients import client_key
 from tlsscope.store import tables as t
+from tlsscope.vocab import PEER_CHANNELS, Channel
 
 log = logging.getLogger("tlsscope.store")
 JUNK = ("rejected", "not_a_report")
@@ -30,9 +31,9 @@ _PAGE = 1000  # digests per UPDATE
 def origin_of(channel: str, peer: str, carries_reports: bool) -> str:
     """The origin an arrival is counted under ("": not budgeted). An input that carries a
     report is never junk, even when rejected for another of its parts."""
-    if channel == "file" or carries_reports:
+    if channel == Channel.FILE or carries_reports:
         return ""
-    if peer and channel in ("https", "smtp", "lmtp"):
+    if peer and channel in PEER_CHANNELS:
         return client_key(peer)[:200]
     return channel
 

@@ -29,6 +29,9 @@ from tlsscope.store.models import (
     StoredInput,
     StoredReport,
 )
+from tlsscope.vocab import PolicyType
+
+_STS = PolicyType.STS.value  # bound once: compared per policy row
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -348,7 +351,7 @@ def all_domains(connection: Connection) -> list[str]:
 @functools.lru_cache(maxsize=1024)  # a domain's reports mostly quote the same few policies
 def _mx_patterns(policy_type: str, strings: str | None, mx_host: str | None) -> tuple[str, ...]:
     """An sts policy's mx patterns: its quoted mx lines, else the report's mx-host list."""
-    if policy_type != "sts":
+    if policy_type != _STS:
         return ()
     lines = _json(strings)
     if isinstance(lines, list) and lines:

@@ -18,6 +18,7 @@ from tlsscope.findings import Finding
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import ReadReport
 from tlsscope.report import COUNT_MAX, Report
+from tlsscope.vocab import Channel
 
 BIGINT_MAX = COUNT_MAX
 _json = msgspec.json.Encoder()
@@ -94,7 +95,7 @@ class ReportRows:
             "originals": _json.encode(read.originals).decode() if read.originals else "{}",
             "stored_at": now,
             # provenance: the writer sets it from the arrival (store/write.py)
-            "channel": "file", "peer": "", "authenticated": True, "reporter_new": False,
+            "channel": Channel.FILE.value, "peer": "", "authenticated": True, "reporter_new": False,
         }
 
     def bind(self, report: int) -> None:

@@ -21,12 +21,12 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
-from tlsscope.receipts import DkimVerdict as DkimVerdict  # re-exported: tlsscope.store
-from tlsscope.receipts import Saved
+from tlsscope.receipts import DkimVerdict, Saved
 from tlsscope.store import junk, rollups
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
 from tlsscope.store.rows import BIGINT_MAX, ReportRows, Rollup, encode_findings
+from tlsscope.vocab import OPERATOR_CHANNELS, PEER_CHANNELS, Channel
 
 READER_VERSION = 1
 _GZIP = b"\x1f\x8b"
@@ -41,7 +41,7 @@ class Arrival(NamedTuple):
     received_at: dt.datetime
     result: InputResult | None
     dkim: DkimVerdict | None = None
-    channel: str = "file"  # https | smtp | lmtp | imap | file | stdin
+    channel: str = Channel.FILE  # tlsscope.vocab.Channel
     peer: str = ""  # the submitting address: the HTTPS client, the SMTP or LMTP peer
 
     @property
@@ -49,9 +49,9 @@ class Arrival(NamedTuple):
         """Worth more than its word: ingested by the operator (files, stdin), or mailed with a
         passing DKIM signature aligned with the submitter (RFC 8460 §3). HTTPS reports carry
         no authentication (RFC 8460 §7), nor does mail that was not (or not well) signed."""
-        if self.channel in ("file", "stdin"):
+        if self.channel in OPERATOR_CHANNELS:
             return True
-        return self.channel != "https" and self.dkim is not None and self.dkim.passed
+        return self.channel != Channel.HTTPS and self.dkim is not None and self.dkim.passed
 
 
 def pack(data: bytes) -> tuple[str, bytes]:
@@ -408,12 +408,15 @@ def _reason(code: str, message: str, path: str = "") -> str:
     return f"{code}: {message} [{path}]" if path else f"{code}: {message}"
 
 
+_NAMED = frozenset(Channel) - OPERATOR_CHANNELS  # the receivers that name themselves
+
+
 def channel_of(source: str) -> str:
     """The channel an input came by, from the source its receiver gave it."""
     head = source.split(":", 1)[0] if ":" in source else ""
-    if head in ("https", "smtp", "lmtp", "imap"):
+    if head in _NAMED:
         return head
-    return "stdin" if source == "<stdin>" else "file"
+    return Channel.STDIN if source == "<stdin>" else Channel.FILE
 
 
 def _stored_arrival(connection: Connection, digest: str, result: InputResult) -> Arrival:
@@ -428,7 +431,6 @@ def _stored_arrival(connection: Connection, digest: str, result: InputResult) ->
                         detail=row["dkim_detail"] or "")
             if row is not None and row["dkim_result"] is not None else None)
     channel = channel_of(source)
-    peer = source.split(":", 1)[1].split(" ", 1)[0] if channel in ("https", "smtp",
-                                                                 "lmtp") else ""
+    peer = source.split(":", 1)[1].split(" ", 1)[0] if channel in PEER_CHANNELS else ""
     return Arrival(digest=digest, source=source, data=b"", received_at=dt.datetime.now(dt.UTC),
                    result=result, dkim=dkim, channel=channel, peer=peer)
