@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from tlsscope.cli.main import app
-from tlsscope.findings import CODES
+from tlsscope.notes import CODES
 from tlsscope.settings import Settings
 
 DOCS = Path(__file__).parents[1] / "docs"

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tlsscope.findings import error
+from tlsscope.notes import error
 from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult

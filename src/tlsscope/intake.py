@@ -33,7 +33,7 @@ from tlsscope.errors import StoreUnavailable
 from tlsscope.pipeline import DomainGate, quarantine_budget, read_and_save
 from tlsscope.reader_pool import ReaderPool
 from tlsscope.receipts import Receipt, Retry, Saved
-from tlsscope.receive.dkim import DkimCheck
+from tlsscope.receive.dkim import DkimVerifier
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Store
@@ -301,7 +301,7 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
 def _reader_writer(store: Store, settings: Settings,
                    gate: DomainGate | None) -> Callable[[list[RawInput]], list[Saved]]:
     """Batches read, their DKIM checked, then stored, in this thread (no reader processes)."""
-    dkim = DkimCheck.for_intake(settings, live=True)
+    dkim = DkimVerifier.for_intake(settings, live=True)
 
     def save(raws: list[RawInput]) -> list[Saved]:
         return read_and_save(store, raws, settings, dkim, gate)

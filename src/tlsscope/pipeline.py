@@ -19,13 +19,13 @@ from typing import Protocol
 import msgspec
 from sqlalchemy.exc import OperationalError
 
-from tlsscope.findings import error
+from tlsscope.notes import error
 from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.parse.values import check_domain
 from tlsscope.receipts import DkimVerdict, IngestTotals, Saved
-from tlsscope.receive.dkim import DkimCheck
+from tlsscope.receive.dkim import DkimVerifier
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Arrival, Store
@@ -43,7 +43,7 @@ def ingest(store: Store, raws: Iterable[RawInput], settings: Settings,
     batch is being written: reading and writing then overlap on two cores.
     """
     totals = IngestTotals()
-    dkim = DkimCheck.for_intake(settings, live)
+    dkim = DkimVerifier.for_intake(settings, live)
     gate = DomainGate.for_intake(settings)
 
     batches = 0
@@ -202,7 +202,7 @@ def read_and_save(store: Store, raws: list[RawInput], settings: Settings,
 
 
 class DkimSource(Protocol):
-    """Who gives an input's DKIM verdict: a DkimCheck, or the verdicts reader processes found."""
+    """Who gives an input's DKIM verdict: a DkimVerifier, or the verdicts reader processes found."""
 
     def check(self, data: bytes, result: InputResult) -> DkimVerdict | None: ...
 

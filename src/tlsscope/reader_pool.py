@@ -26,7 +26,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
-from tlsscope.findings import error
+from tlsscope.notes import error
 from tlsscope.parse.results import InputResult
 from tlsscope.receipts import DkimVerdict
 from tlsscope.receive.files import RawInput
@@ -158,9 +158,9 @@ def _reader_main(conn: Connection, settings: Settings, live: bool) -> None:
     limit = settings.read_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from tlsscope.batch import read_raw
-    from tlsscope.receive.dkim import DkimCheck
+    from tlsscope.receive.dkim import DkimVerifier
 
-    dkim = DkimCheck.for_intake(settings, live)
+    dkim = DkimVerifier.for_intake(settings, live)
     conn.send(READY)
     while True:
         try:

@@ -15,7 +15,7 @@ from tests.store.helpers import ingest_paths
 from tests.support import reads
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
-from tlsscope.analyze.summary import Summary, summarize, unconfirmed_problems
+from tlsscope.analyze.summary import HealthSummary, summarize, unconfirmed_problems
 from tlsscope.facts import DomainStats, FailureGroup
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
@@ -39,7 +39,7 @@ def expired_mx2(folder: Path) -> list[Path]:
     return write(folder, DOMAIN, days)
 
 
-def summary_of(store: Store, days: int = 7, lang: str = "en") -> Summary:
+def summary_of(store: Store, days: int = 7, lang: str = "en") -> HealthSummary:
     first = LAST - dt.timedelta(days=days - 1)
     return summarize(reads.stats(store, DOMAIN, first, LAST),
                      reads.failures(store, DOMAIN, first, LAST), lang)

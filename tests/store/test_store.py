@@ -124,7 +124,7 @@ def test_quarantine_keeps_rejected_inputs_byte_for_byte(store: Store) -> None:
 def test_reread_adds_what_an_older_reader_missed_without_duplicates(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     import tlsscope.pipeline as pipeline
-    from tlsscope.findings import error
+    from tlsscope.notes import error
     from tlsscope.parse.results import InputResult
 
     def old_reader(data: bytes, source: str, **_: object) -> InputResult:

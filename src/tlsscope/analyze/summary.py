@@ -4,7 +4,7 @@ A pure function over stored facts (the store's `DomainStats` and `FailureGroup`s
 come from the catalog's `[summary]` section of each language, so a language is added there.
 
     summarize(stats, failures, lang="pt", unconfirmed={("certificate-expired", "mx2.d")})
-        → Summary(sentences=[...], problems=[...])
+        → HealthSummary(sentences=[...], problems=[...])
 
 Figures count each session once even when a report gives it under both an sts and a tlsa
 policy (RFC 8460 §4.4); the effect of each problem is the catalog's, under the mode the senders
@@ -50,7 +50,7 @@ class Problem(NamedTuple):
     confirmed: bool = True
 
 
-class Summary(NamedTuple):
+class HealthSummary(NamedTuple):
     domain: str
     since: dt.date
     until: dt.date
@@ -116,7 +116,7 @@ def problems(failures: Sequence[FailureGroup], stats: DomainStats,
 
 def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
               lang: str = catalog.DEFAULT_LANG,
-              unconfirmed: Collection[tuple[str, str]] = frozenset()) -> Summary:
+              unconfirmed: Collection[tuple[str, str]] = frozenset()) -> HealthSummary:
     """`unconfirmed`: (result_type, mx_host) of the problems whose stored findings are all
     unconfirmed (see `unconfirmed_problems`)."""
     words = catalog.Words(lang)
@@ -134,7 +134,7 @@ def summarize(stats: DomainStats, failures: Sequence[FailureGroup],
         sentences.append(_headline(words, stats, days, rate, common))
         sentences.append(words.texts["summary"]["policy"][mode])
         sentences.extend(_failure_sentences(words, stats.failed, found))
-    return Summary(domain, stats.since, stats.until, lang, mode, len(stats.by_reporter),
+    return HealthSummary(domain, stats.since, stats.until, lang, mode, len(stats.by_reporter),
                    stats.successful + stats.failed, stats.successful, stats.failed, rate,
                    sentences, found)
 

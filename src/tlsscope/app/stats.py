@@ -8,7 +8,7 @@ import datetime as dt
 import msgspec
 
 from tlsscope.analyze import catalog
-from tlsscope.analyze.summary import Summary, summarize
+from tlsscope.analyze.summary import HealthSummary, summarize
 from tlsscope.app import findings
 from tlsscope.app.scope import Scope, domain_name, visible
 from tlsscope.app.windows import window
@@ -72,7 +72,7 @@ def failures(store: Store, scope: Scope, domain: str, since: dt.date,
 
 
 def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.date,
-            lang: str, stats_now: DomainStats | None = None) -> Summary:
+            lang: str, stats_now: DomainStats | None = None) -> HealthSummary:
     """The plain-language summary (`stats_now`: the same period's, when already at hand), its
     problems marked unconfirmed as their stored findings are."""
     name = scope.check(domain)

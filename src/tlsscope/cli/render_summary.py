@@ -13,10 +13,10 @@ from tlsscope.cli.sanitize import safe
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tlsscope.analyze.summary import Summary
+    from tlsscope.analyze.summary import HealthSummary
 
 
-def show_summary(console: Console, found: Summary) -> None:
+def show_summary(console: Console, found: HealthSummary) -> None:
     from tlsscope.analyze.catalog import label
 
     for sentence in found.sentences:

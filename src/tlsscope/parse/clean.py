@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tlsscope.findings import Finding
+from tlsscope.notes import Note
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
 _ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
@@ -44,13 +44,13 @@ def bounded(text: str, most: int) -> str:
     return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
 
 
-def clean_finding(finding: Finding) -> Finding:
+def clean_finding(finding: Note) -> Note:
     message, path = finding.message, finding.path
     if len(message) > MAX_MESSAGE or len(path) > MAX_PATH:
         message, path = bounded(message, MAX_MESSAGE), bounded(path, MAX_PATH)
     elif not (_BAD.search(message) or _BAD.search(path)):
         return finding
-    return Finding(finding.code, clean(message), clean(path), finding.severity)
+    return Note(finding.code, clean(message), clean(path), finding.severity)
 
 
 def _describe(text: str) -> str:

@@ -10,13 +10,13 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from tlsscope.findings import Finding
+from tlsscope.notes import Note
 from tlsscope.parse.results import InputResult, Outcome, ReadReport
 from tlsscope.parse.values import format_datetime
 from tlsscope.report import FailureDetail, PolicyResult
 
 
-def finding(f: Finding) -> dict[str, str]:
+def finding(f: Note) -> dict[str, str]:
     return {"code": f.code, "message": f.message, "path": f.path}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tlsscope.findings import Finding, error, warning
+from tlsscope.notes import Note, error, warning
 from tlsscope.parse.mime import Envelope
 from tlsscope.parse.values import check_domain, policy_domain_problem, shown
 from tlsscope.report import Report
@@ -36,7 +36,7 @@ def _related(a: str, b: str) -> bool:
     return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
-def bad_report_domain(env: Envelope) -> Finding | None:
+def bad_report_domain(env: Envelope) -> Note | None:
     """RFC 8460 §5.3: TLS-Report-Domain names the policy domain; anything else is refused."""
     if env.report_domain is None:
         return None
@@ -47,8 +47,8 @@ def bad_report_domain(env: Envelope) -> Finding | None:
                  f"not a domain name: {problem}", "header TLS-Report-Domain")
 
 
-def check_envelope(report: Report, env: Envelope) -> list[Finding]:
-    out: list[Finding] = []
+def check_envelope(report: Report, env: Envelope) -> list[Note]:
+    out: list[Note] = []
     if env.content_type != "multipart/report" or env.report_type != "tlsrpt":
         out.append(warning("not_multipart_report", f"the mail is {env.content_type}"
                            f"{'; report-type=' + env.report_type if env.report_type else ''}, "
@@ -75,8 +75,8 @@ def check_envelope(report: Report, env: Envelope) -> list[Finding]:
     return out
 
 
-def _subject(report: Report, subject: str, domains: set[str]) -> list[Finding]:
-    out: list[Finding] = []
+def _subject(report: Report, subject: str, domains: set[str]) -> list[Note]:
+    out: list[Note] = []
     found = _SUBJECT_ID.search(subject)
     if found and not _same_id(found.group(1), report.report_id):
         out.append(warning("subject_report_id_mismatch",
@@ -100,7 +100,7 @@ def _same_id(subject_id: str, report_id: str) -> bool:
     return bool(b) and (b in a or a in b)
 
 
-def check_filename(report: Report, filename: str, *, expected: bool) -> list[Finding]:
+def check_filename(report: Report, filename: str, *, expected: bool) -> list[Note]:
     """RFC 8460 §5.1 `sender!policy-domain!begin!end[!id].json[.gz]` against the JSON.
 
     `expected` is true for mail attachments, where the convention is RECOMMENDED; elsewhere a
@@ -113,7 +113,7 @@ def check_filename(report: Report, filename: str, *, expected: bool) -> list[Fin
             return [warning("filename_convention", f"attachment name {shown(name)} does not follow "
                             "sender!policy-domain!begin!end.json.gz (RFC 8460 §5.1)", "filename")]
         return []
-    out: list[Finding] = []
+    out: list[Note] = []
     domains = _domains(report)
     if domains and match["domain"].lower() not in domains:
         out.append(warning("filename_mismatch", f"file name names policy domain "

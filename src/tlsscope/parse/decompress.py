@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from tlsscope.errors import DecompressError, SizeLimitError
-from tlsscope.findings import Finding, warning
+from tlsscope.notes import Note, warning
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -49,14 +49,14 @@ class Budget:
 
 class Inflated(NamedTuple):
     data: bytes
-    warnings: list[Finding]
+    warnings: list[Note]
 
 
 def gunzip(data: bytes, cap: int, budget: Budget | None = None) -> Inflated:
     budget = budget or Budget(cap)
     limit = min(cap, budget.left)
     out = bytearray()
-    warnings: list[Finding] = []
+    warnings: list[Note] = []
     rest = data
     while True:
         inflater = zlib.decompressobj(wbits=31)

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from tlsscope.errors import ReportError
-from tlsscope.findings import Finding, error
+from tlsscope.notes import Note, error
 from tlsscope.parse.clean import Scrubbed, scrub, suspect
 from tlsscope.parse.lengths import check_extras
 from tlsscope.parse.lenient import (
@@ -44,7 +44,7 @@ class NotAReport(Exception):
     """Valid JSON, but not a TLS-RPT report; the message says what it looks like."""
 
 
-Rejection = list[Finding]
+Rejection = list[Note]
 
 
 def read_json(data: bytes, max_rows: int = DEFAULT_MAX_ROWS,
@@ -57,10 +57,10 @@ def read_json(data: bytes, max_rows: int = DEFAULT_MAX_ROWS,
     `max_chars`.
     """
     limits = (max_rows, max_chars)
-    head: list[Finding] = []
+    head: list[Note] = []
     if data.startswith(_BOM):
         data = data[3:]
-        head.append(Finding("utf8_bom", "JSON starts with a UTF-8 byte order mark (RFC 8259 §8.1)"))
+        head.append(Note("utf8_bom", "JSON starts with a UTF-8 byte order mark (RFC 8259 §8.1)"))
     if suspect(data):  # strings with NUL or lone surrogates: cleaned on the tolerant path
         return _tolerant(data, head, limits)
     try:
@@ -78,7 +78,7 @@ def read_json(data: bytes, max_rows: int = DEFAULT_MAX_ROWS,
     return [ReadReport(report=report, warnings=c.warnings, originals=c.originals)]
 
 
-def _too_many_rows(rows: list[int], limit: int) -> Finding | None:
+def _too_many_rows(rows: list[int], limit: int) -> Note | None:
     """Over `limit` failure-details rows (or policies) in one report: refused before any of
     them is looked at (1,000,000 empty rows fit in a 3.3 KB gzip)."""
     if len(rows) > limit:
@@ -88,7 +88,7 @@ def _too_many_rows(rows: list[int], limit: int) -> Finding | None:
     return None
 
 
-def _tolerant(data: bytes, head: list[Finding], limits: tuple[int, int],
+def _tolerant(data: bytes, head: list[Note], limits: tuple[int, int],
               ) -> list[ReadReport | Rejection]:
     # msgspec decodes plain JSON twice as fast as the standard library. Anything it refuses
     # (bad JSON, other encodings, NaN, numbers out of range), the standard library explains
@@ -144,12 +144,12 @@ def _deep_path(value: Any) -> str:
     return ""
 
 
-def _tolerant_value(value: Any, head: list[Finding], limits: tuple[int, int], dirty: bool,
+def _tolerant_value(value: Any, head: list[Note], limits: tuple[int, int], dirty: bool,
                     ) -> list[ReadReport | Rejection]:
     if isinstance(value, list):
         if not value or not all(looks_like_report(item) for item in value):
             raise NotAReport(_describe(value))
-        head.append(Finding("report_array", f"a JSON array of {len(value)} reports"))
+        head.append(Note("report_array", f"a JSON array of {len(value)} reports"))
         out: list[ReadReport | Rejection] = []
         for i, item in enumerate(value):
             for result in _one(item, head, limits, dirty):
@@ -162,7 +162,7 @@ def _tolerant_value(value: Any, head: list[Finding], limits: tuple[int, int], di
     return _one(value, head, limits, dirty)
 
 
-def _one(value: dict[str, Any], head: list[Finding], limits: tuple[int, int], dirty: bool,
+def _one(value: dict[str, Any], head: list[Note], limits: tuple[int, int], dirty: bool,
          ) -> list[ReadReport | Rejection]:
     c = Collector(*limits)
     c.warnings.extend(head)
@@ -196,10 +196,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON (RFC 8259 §6)")
 
 
-def _decode_stdlib(data: bytes, head: list[Finding]) -> Any:
+def _decode_stdlib(data: bytes, head: list[Note]) -> Any:
     encoding = json.detect_encoding(data)
     if encoding != "utf-8":
-        head.append(Finding("not_utf8", f"JSON encoded as {encoding}, not UTF-8 (RFC 8259 §8.1)"))
+        head.append(Note("not_utf8", f"JSON encoded as {encoding}, not UTF-8 (RFC 8259 §8.1)"))
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -261,5 +261,5 @@ def _describe(value: Any) -> str:
     return f"a JSON {type(value).__name__}, not a TLS-RPT report object"
 
 
-def rejection(exc: ReportError) -> Finding:
+def rejection(exc: ReportError) -> Note:
     return error(exc.code, exc.message, exc.path)

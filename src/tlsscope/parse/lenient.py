@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from tlsscope.findings import Finding, error, warning
+from tlsscope.notes import Note, error, warning
 from tlsscope.parse.values import as_count, parse_datetime, shown
 
 # Per object: canonical key → required?  (RFC 8460 §4.4; "required" = absence rejects)
@@ -59,8 +59,8 @@ class Collector:
     __slots__ = ("errors", "extras", "max_chars", "max_rows", "originals", "warnings")
 
     def __init__(self, max_rows: int = 10_000, max_chars: int = 65_536) -> None:
-        self.errors: list[Finding] = []
-        self.warnings: list[Finding] = []
+        self.errors: list[Note] = []
+        self.warnings: list[Note] = []
         self.extras: dict[str, dict[str, Any]] = {}
         self.originals: dict[str, Any] = {}
         self.max_rows = max_rows  # failure-details rows (and policies) one report may have
@@ -73,7 +73,7 @@ class Collector:
         self.errors.append(error(code, message, path))
 
 
-def too_many_rows(what: str, count: int, limit: int, path: str) -> Finding:
+def too_many_rows(what: str, count: int, limit: int, path: str) -> Note:
     return error("too_many_rows", f"the report has {count:,} {what}, more than "
                  f"max_failure_details ({limit:,}); not read", path)
 

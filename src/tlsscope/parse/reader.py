@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 
 from tlsscope.errors import InputError
-from tlsscope.findings import Finding, error, warning
+from tlsscope.notes import Note, error, warning
 from tlsscope.parse import crosscheck
 from tlsscope.parse.clean import MAX_PATH, bounded, clean, clean_finding
 from tlsscope.parse.decompress import Budget, BudgetExceeded, gunzip, unzip
@@ -60,7 +60,7 @@ class _Reading:
     settings: Settings
     result: InputResult
     budget: Budget
-    notes: list[Finding] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     more_notes: int = 0
 
 
@@ -115,7 +115,7 @@ def _blob(reading: _Reading, data: bytes, layer: _Layer) -> None:
     kind = sniff(data)
     before = len(reading.result.reports)
     if layer.depth > _MAX_DEPTH:
-        raise_note(reading, layer, "nested too deeply; not read")
+        note_on(reading, layer, "nested too deeply; not read")
         return
     try:
         _dispatch(reading, data, kind, layer)
@@ -156,7 +156,7 @@ def _dispatch(reading: _Reading, data: bytes, kind: Kind, layer: _Layer) -> None
     elif kind is Kind.BASE64:
         _base64(reading, data, layer)
     else:
-        raise_note(reading, layer, describe(data, kind))
+        note_on(reading, layer, describe(data, kind))
 
 
 def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
@@ -164,7 +164,7 @@ def _json(reading: _Reading, data: bytes, layer: _Layer) -> None:
         outcomes = read_json(data, reading.settings.max_failure_details,
                              reading.settings.max_field_chars)
     except NotAReport as exc:
-        raise_note(reading, layer, str(exc))
+        note_on(reading, layer, str(exc))
         return
     for outcome in outcomes:
         if isinstance(outcome, ReadReport):
@@ -190,7 +190,7 @@ def _accept(reading: _Reading, read: ReadReport, layer: _Layer) -> None:
 def _mail(reading: _Reading, data: bytes, layer: _Layer) -> None:
     parts = message_parts(data)
     if not parts:
-        raise_note(reading, layer, "a mail without a report attachment")
+        note_on(reading, layer, "a mail without a report attachment")
     for part in parts:
         _blob(reading, part.data, layer.inner(
             part.location, declared=part.content_type, filename=part.filename,
@@ -205,7 +205,7 @@ def _base64(reading: _Reading, data: bytes, layer: _Layer) -> None:
             layer.location))
         _blob(reading, decoded, layer.inner(""))
     else:
-        raise_note(reading, layer, "base64 text that does not decode to a report")
+        note_on(reading, layer, "base64 text that does not decode to a report")
 
 
 def _check_declared(reading: _Reading, kind: Kind, layer: _Layer, *, found: bool) -> None:
@@ -223,7 +223,7 @@ def _check_declared(reading: _Reading, kind: Kind, layer: _Layer, *, found: bool
             "or application/tlsrpt+json (RFC 8460 §5.3, §6.4, §6.5)", layer.location))
 
 
-def raise_note(reading: _Reading, layer: _Layer, what: str) -> None:
+def note_on(reading: _Reading, layer: _Layer, what: str) -> None:
     if len(reading.notes) >= MAX_NOTES:
         reading.more_notes += 1
         return

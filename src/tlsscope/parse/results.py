@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from tlsscope.findings import Finding
+from tlsscope.notes import Note
 from tlsscope.receipts import Outcome as Outcome  # its home is tlsscope.receipts
 from tlsscope.report import Report
 
@@ -15,7 +15,7 @@ class ReadReport(msgspec.Struct, kw_only=True):
     """A report the reader accepted, with what it noticed about it."""
 
     report: Report
-    warnings: list[Finding] = msgspec.field(default_factory=list)
+    warnings: list[Note] = msgspec.field(default_factory=list)
     extras: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """Unknown members, by the JSON path of the object that held them."""
     originals: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -31,8 +31,8 @@ class InputResult(msgspec.Struct, kw_only=True):
     source: str
     kind: str = ""
     """What the content turned out to be: json, gzip, zip, mail, ... (by magic bytes)."""
-    errors: list[Finding] = msgspec.field(default_factory=list)
-    warnings: list[Finding] = msgspec.field(default_factory=list)
+    errors: list[Note] = msgspec.field(default_factory=list)
+    warnings: list[Note] = msgspec.field(default_factory=list)
     reports: list[ReadReport] = msgspec.field(default_factory=list)
 
     @property

@@ -8,7 +8,7 @@ the other (relaxed, as Mail.ru's mail.ru and corp.mail.ru). DNS goes through an 
 resolver (a nameserver address, for tests and for split-horizon setups).
 
     verify      one mail's verdict (receipts.DkimVerdict, stored with the input)
-    DkimCheck   the settings applied: which inputs are checked, and `dkim_required`
+    DkimVerifier   the settings applied: which inputs are checked, and `dkim_required`
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tlsscope.findings import error
+from tlsscope.notes import error
 from tlsscope.receipts import DkimVerdict
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _verdict(result: str, detail: str) -> DkimVerdict:
     return DkimVerdict(result=result, domain=None, aligned=False, tlsrpt_key=None, detail=detail)
 
 
-class DkimCheck:
+class DkimVerifier:
     """DKIM of mailed reports (RFC 8460 §3): verified, and required if the settings say so.
 
     A mail that fails when a signature is required loses its reports to quarantine: it is
@@ -149,7 +149,7 @@ class DkimCheck:
         self.required = settings.dkim_required
 
     @classmethod
-    def for_intake(cls, settings: Settings, live: bool) -> DkimCheck | None:
+    def for_intake(cls, settings: Settings, live: bool) -> DkimVerifier | None:
         wanted = settings.dkim_verify == "always" or (settings.dkim_verify == "live" and live)
         return cls(settings) if wanted else None
 

@@ -20,7 +20,7 @@ from tlsscope.facts import (
     FailureRow,
     PolicyDay,
 )
-from tlsscope.findings import Finding
+from tlsscope.notes import Note
 from tlsscope.report import Report
 
 __all__ = ["Breakdown", "DayTotal", "DomainFacts", "DomainStats", "FailureGroup", "FailureRow",
@@ -48,8 +48,8 @@ class StoredInput(msgspec.Struct, kw_only=True):
     size: int
     kind: str
     outcome: str
-    errors: list[Finding]
-    warnings: list[Finding]
+    errors: list[Note]
+    warnings: list[Note]
     arrivals: int = 1
     kept: bool = True
     """False once its raw bytes were dropped (junk over its sender's quarantine budget)."""
@@ -70,7 +70,7 @@ class Repeat(msgspec.Struct, kw_only=True):
 class StoredReport(msgspec.Struct, kw_only=True):
     key: str
     report: Report
-    warnings: list[Finding]
+    warnings: list[Note]
     extras: dict[str, Any]
     originals: dict[str, Any]
     location: str

@@ -10,7 +10,7 @@ import msgspec
 from sqlalchemy import and_, exists, func, select, union_all
 from sqlalchemy.engine import Connection
 
-from tlsscope.findings import Finding, Severity
+from tlsscope.notes import Note, Severity
 from tlsscope.policy_text import parse_sts_lines
 from tlsscope.report import DateRange, FailureDetail, Policy, PolicyResult, Report, Summary
 from tlsscope.store import coarse
@@ -43,8 +43,8 @@ def utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else utc(value)
 
 
-def findings(text: str, severity: Severity = Severity.WARNING) -> list[Finding]:
-    return [Finding(f["code"], f["message"], f.get("path", ""), severity)
+def findings(text: str, severity: Severity = Severity.WARNING) -> list[Note]:
+    return [Note(f["code"], f["message"], f.get("path", ""), severity)
             for f in msgspec.json.decode(text)]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from tlsscope.findings import Finding
+from tlsscope.notes import Note
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import ReadReport
 from tlsscope.report import COUNT_MAX, Report
@@ -38,7 +38,7 @@ def content_digest(report: Report) -> str:
     return hashlib.sha256(_json.encode(report)).hexdigest()
 
 
-def encode_findings(findings: list[Finding]) -> str:
+def encode_findings(findings: list[Note]) -> str:
     """Findings as stored JSON; their texts cleaned, in case one did not come from the reader."""
     return _json.encode([{"code": f.code, "message": clean(f.message), "path": clean(f.path)}
                          for f in findings]).decode()

@@ -1,8 +1,9 @@
 """What the reader says about an input or a report: errors and warnings that name the field.
 
-A `Finding` is data, not an exception: it carries a stable `code` (for programs), a `message`
+A `Note` is data, not an exception: it carries a stable `code` (for programs), a `message`
 (for people) and a `path` (where: a JSON path such as `$.policies[0].summary`, or a place in
-the input such as `part 2` or `line 3 column 7`).
+the input such as `part 2` or `line 3 column 7`). The reader's notes are not the detectors'
+findings (tlsscope.analyze.detectors.DomainFinding).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ class Severity(enum.StrEnum):
     WARNING = "warning"  # the report is kept; something about it deviates or disagrees
 
 
-class Finding(msgspec.Struct, frozen=True):
+class Note(msgspec.Struct, frozen=True):
     code: str
     message: str
     path: str = ""
@@ -25,20 +26,20 @@ class Finding(msgspec.Struct, frozen=True):
 
     def __post_init__(self) -> None:
         if __debug__ and self.code not in CODES:  # every code is documented (docs/reader.md)
-            raise ValueError(f"undocumented finding code {self.code!r}")
+            raise ValueError(f"undocumented note code {self.code!r}")
 
-    def at(self, prefix: str) -> Finding:
-        """The same finding, located inside a larger input (e.g. a MIME part)."""
+    def at(self, prefix: str) -> Note:
+        """The same note, located inside a larger input (e.g. a MIME part)."""
         path = f"{prefix} {self.path}".strip() if prefix else self.path
-        return Finding(self.code, self.message, path, self.severity)
+        return Note(self.code, self.message, path, self.severity)
 
 
-def warning(code: str, message: str, path: str = "") -> Finding:
-    return Finding(code, message, path, Severity.WARNING)
+def warning(code: str, message: str, path: str = "") -> Note:
+    return Note(code, message, path, Severity.WARNING)
 
 
-def error(code: str, message: str, path: str = "") -> Finding:
-    return Finding(code, message, path, Severity.ERROR)
+def error(code: str, message: str, path: str = "") -> Note:
+    return Note(code, message, path, Severity.ERROR)
 
 
 # Every code the reader can give, with what it means. docs/reader.md lists them all (a test
