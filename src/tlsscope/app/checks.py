@@ -56,9 +56,9 @@ def check_for(store: Store, options: Options, scope: Scope, domain: str) -> Live
 
 def latest(store: Store, scope: Scope, domain: str) -> LiveCheck | None:
     """The domain's latest conclusive check: its findings' evidence."""
-    return store.read(checks_rows.latest, scope.check(domain))
+    return store.read(checks_rows.latest, scope.domain(domain))
 
 
 def history(store: Store, scope: Scope, domain: str, limit: int = 50) -> list[LiveCheck]:
     """A domain's checks, newest first."""
-    return store.read(checks_rows.history, scope.check(domain), limit)
+    return store.read(checks_rows.history, scope.domain(domain), limit)

@@ -35,7 +35,7 @@ def rows(store: Store, scope: Scope, what: str, domain: str | None, reporter: st
              " ".join(r.domains), r.successful, r.failed, r.warnings,
              r.start.isoformat(), r.end.isoformat()) for r in found]
     if what == "failures":
-        name = scope.check(domain) if domain else None
+        name = scope.domain(domain) if domain else None
         details = store.read(browse.failure_rows, scope.domains, domain=name, reporter=reporter,
                              result_type=result_type, since=since, until=until)
         return FAILURE_COLUMNS, [(row[0], row[1].isoformat(), *row[2:]) for row in details]

@@ -86,7 +86,7 @@ def listing(store: Store, scope: Scope, domain: str | None, lang: str,
     """Stored findings of one or every visible domain, most severe first, resolved last."""
     status_filter(status)
     if domain is not None:
-        names = [scope.check(domain)]
+        names = [scope.domain(domain)]
     else:
         names = [name for name in store.read(findings_rows.domains) if scope.allows(name)]
     out = [FindingView(id=finding_id, finding=finding)

@@ -22,7 +22,7 @@ def listing(store: Store, scope: Scope, *, domain: str | None = None, reporter: 
             result_type: str = "", since: dt.date | None = None, until: dt.date | None = None,
             limit: int = 50, offset: int = 0) -> list[ReportSummary]:
     """Reports, newest day first, whose every domain the user may see."""
-    name = scope.check(domain) if domain else None
+    name = scope.domain(domain) if domain else None
     return store.read(browse.reports, scope.domains, domain=name, reporter=reporter,
                       result_type=result_type, since=since, until=until, limit=limit,
                       offset=offset)

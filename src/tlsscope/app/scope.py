@@ -40,7 +40,7 @@ class Scope(NamedTuple):
     def allows(self, domain: str) -> bool:
         return self.domains is None or domain in self.domains
 
-    def check(self, domain: str) -> str:
+    def domain(self, domain: str) -> str:
         """`domain` normalised; `NotFound` when outside the scope."""
         name = domain_name(domain)
         if not self.allows(name):

@@ -62,20 +62,20 @@ def stats(store: Store, scope: Scope, domain: str | None, since: dt.date,
     """Per-day totals and breakdowns of one domain (None: every domain, admins only)."""
     if domain is None:
         scope.require_admin()
-    return store.read(queries.stats, scope.check(domain) if domain else None, since, until)
+    return store.read(queries.stats, scope.domain(domain) if domain else None, since, until)
 
 
 def failures(store: Store, scope: Scope, domain: str, since: dt.date,
              until: dt.date) -> list[FailureGroup]:
     """Failed sessions by result type and receiving MX, with their reporters."""
-    return store.read(queries.failure_groups, scope.check(domain), since, until)
+    return store.read(queries.failure_groups, scope.domain(domain), since, until)
 
 
 def summary(store: Store, scope: Scope, domain: str, since: dt.date, until: dt.date,
             lang: str, stats_now: DomainStats | None = None) -> HealthSummary:
     """The plain-language summary (`stats_now`: the same period's, when already at hand), its
     problems marked unconfirmed as their stored findings are."""
-    name = scope.check(domain)
+    name = scope.domain(domain)
     return summarize(stats_now or store.read(queries.stats, name, since, until),
                      failures(store, scope, name, since, until), lang,
                      findings.unconfirmed(store, name))
@@ -96,4 +96,4 @@ def last_report_day(store: Store, scope: Scope, domain: str | None) -> dt.date |
 def mx_failures(store: Store, scope: Scope, domain: str, mx_host: str, first: dt.date,
                 last: dt.date) -> dict[dt.date, int]:
     """Failed sessions per day at one MX."""
-    return dict(store.read(browse.mx_failures, scope.check(domain), mx_host, first, last))
+    return dict(store.read(browse.mx_failures, scope.domain(domain), mx_host, first, last))

@@ -86,7 +86,7 @@ def _domains(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/domains/{domain}/stats", summary="Sessions by day, MX, reporter, result, policy")
     def domain_stats(scope: Caller, domain: str, since: Since = None, until: Until = None,
                      days: Days = 30) -> Response:
-        return _json(stats.stats(store, scope, scope.check(domain),
+        return _json(stats.stats(store, scope, scope.domain(domain),
                                  *window(days, since, until)))
 
     @api.get("/domains/{domain}/summary", summary="The plain-language summary")
@@ -107,8 +107,8 @@ def _domains(api: APIRouter, store: Store, settings: Settings) -> None:
                         x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
         auth.require_csrf(scope, x_csrf_token)
         scope.require_writer()
-        name = scope.check(domain)
-        request.app.state.check_limit.check(scope.user.id, name)
+        name = scope.domain(domain)
+        request.app.state.check_limit.admit(scope.user.id, name)
         result = await asyncio.to_thread(live_checks.check_for, store, Options.of(settings),
                                          scope, name)
         return _json(result, 201)
@@ -179,7 +179,7 @@ def _exports(api: APIRouter, store: Store, settings: Settings) -> None:
                 until: Until = None) -> Response:
         if what not in exports.KINDS or fmt not in ("csv", "json"):
             raise NotFound()
-        name = scope.check(domain) if domain else None
+        name = scope.domain(domain) if domain else None
         header, rows = exports.rows(store, scope, what, name, reporter, result_type, since,
                                     until)
         disposition = {"content-disposition": f'attachment; filename="tlsscope-{what}.{fmt}"'}

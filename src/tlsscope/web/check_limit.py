@@ -41,7 +41,7 @@ class CheckLimiter:
         recent.append(now)
         return 0
 
-    def check(self, user: int, domain: str) -> None:
+    def admit(self, user: int, domain: str) -> None:
         """Count a check, or raise 429 with Retry-After."""
         seconds = self.wait(user, domain)
         if seconds:

@@ -34,7 +34,7 @@ def add(pages: APIRouter, site: Site) -> None:
                status: str = Query(FindingStatus.OPEN)) -> HTMLResponse:
         scope = site.scope_of(request)
         since, until = parse_day(since_text, "since"), parse_day(until_text, "until")
-        name = scope.check(domain)
+        name = scope.domain(domain)
         words = words_for(request, scope)
         latest = stats.last_report_day(site.store, scope, name)
         # One window everywhere (app.windows): the N days up to today, unless until is given.

@@ -27,7 +27,7 @@ def add(pages: APIRouter, site: Site) -> None:
         scope = site.scope_of(request)
         since, until = parse_day(since_text, "since"), parse_day(until_text, "until")
         if domain:
-            domain = scope.check(domain)
+            domain = scope.domain(domain)
         size = 50
         found = stored.listing(site.store, scope, domain=domain or None, reporter=reporter,
                                result_type=result_type, since=since, until=until,

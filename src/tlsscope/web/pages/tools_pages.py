@@ -47,7 +47,7 @@ def add(pages: APIRouter, site: Site) -> None:
         scope = site.changed(request, csrf)
         scope.require_writer()
         name = checks.checkable(domain)
-        request.app.state.check_limit.check(scope.user.id, name)
+        request.app.state.check_limit.admit(scope.user.id, name)
         result = await asyncio.to_thread(checks.check_for, site.store,
                                          Options.of(site.settings), scope, name)
         if "hx-request" not in request.headers:
