@@ -27,7 +27,7 @@ from multiprocessing.process import BaseProcess
 from typing import Protocol
 
 from tlsscope import writer_loop
-from tlsscope.app import freshness
+from tlsscope.app import events, freshness
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.pipeline import DomainGate, quarantine_budget, read_and_save
@@ -259,7 +259,7 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
 
     ignore_stop_signals()
     logs.configure()
-    store = Store.open(url, checkpoints="background")
+    store = events.attach(Store.open(url, checkpoints="background"))
     pool = ReaderPool(settings, live=True, size=settings.readers) if settings.readers else None
     gate = DomainGate.for_intake(settings)
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes

@@ -1,4 +1,5 @@
-"""The moments others subscribe to: a stored finding opened or changed, a live check done.
+"""The moments others subscribe to: a stored finding opened or changed, a live check done,
+reports stored.
 
 A subscriber is called inside the write transaction that makes the change, with its
 connection: what it writes (an alert in an outbox, say) commits or rolls back with the change
@@ -15,10 +16,12 @@ from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
 
+from tlsscope.receipts import Saved
+from tlsscope.store import Store
 from tlsscope.store.findings_rows import Change
 
-__all__ = ["CheckDone", "Connection", "FindingChanged", "check_done", "finding_changed",
-           "on_check_done", "on_finding_changed"]
+__all__ = ["CheckDone", "Connection", "FindingChanged", "ReportsStored", "attach", "check_done",
+           "finding_changed", "on_check_done", "on_finding_changed", "on_reports_stored"]
 
 
 class FindingChanged(NamedTuple):
@@ -33,8 +36,35 @@ class CheckDone(NamedTuple):
     at: dt.datetime
 
 
+class ReportsStored(NamedTuple):
+    """A batch stored: the receipts of its inputs that added reports (`Saved.stored` > 0)."""
+
+    receipts: list[Saved]
+
+
 _finding_subscribers: list[Callable[[Connection, FindingChanged], None]] = []
 _check_subscribers: list[Callable[[Connection, CheckDone], None]] = []
+_report_subscribers: list[Callable[[Connection, ReportsStored], None]] = []
+
+
+def on_reports_stored(fn: Callable[[Connection, ReportsStored], None]) -> None:
+    if fn not in _report_subscribers:
+        _report_subscribers.append(fn)
+
+
+def _reports_stored(connection: Connection, saved: list[Saved]) -> None:
+    receipts = [each for each in saved if each.stored]
+    if receipts and _report_subscribers:
+        event = ReportsStored(receipts)
+        for fn in _report_subscribers:
+            fn(connection, event)
+
+
+def attach(store: Store) -> Store:
+    """Let the subscribers hear of the reports `store` saves (a process that stores calls
+    this once for its store: serve's writer, a bulk load)."""
+    store.after_save(_reports_stored)
+    return store
 
 
 def on_finding_changed(fn: Callable[[Connection, FindingChanged], None]) -> None:
@@ -60,6 +90,6 @@ def check_done(connection: Connection, event: CheckDone) -> None:
 
 def unsubscribe(fn: object) -> None:
     """Take a subscriber away (tests; a process that stops alerting)."""
-    for subscribers in (_finding_subscribers, _check_subscribers):
+    for subscribers in (_finding_subscribers, _check_subscribers, _report_subscribers):
         if fn in subscribers:
             subscribers.remove(fn)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from tlsscope.app import freshness
+from tlsscope.app import events, freshness
 from tlsscope.app.scope import Scope
 from tlsscope.pipeline import ingest as run_ingest
 from tlsscope.receipts import IngestTotals, Saved
@@ -24,6 +24,7 @@ def load(store: Store, raws: Iterable[RawInput], settings: Settings,
     """Store every input (each report once); then rebuild the roll-ups it marked, and with
     `findings`, recompute the findings of the domains it changed. `live`: one mail handed
     over by an MTA, which must not wait for a rebuild (serve, when it runs, does it)."""
+    events.attach(store)
     totals = run_ingest(store, raws, settings, on_saved=on_saved, workers=workers, live=live)
     if totals.reports_stored and not live:
         freshness.rollups_now(store)

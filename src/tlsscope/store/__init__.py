@@ -53,6 +53,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._closed = threading.Event()
+        self._after_save: list[Callable[[Connection, list[Saved]], None]] = []
 
     @classmethod
     def open(cls, url: str | None = None, *, checkpoints: str = "inline") -> Store:
@@ -127,12 +128,21 @@ class Store:
             try:
                 with self.engine.connect().execution_options(tlsscope_write=True) as connection:
                     with connection.begin():
-                        return write.save(connection, batch, junk_budget)
+                        saved = write.save(connection, batch, junk_budget)
+                        for fn in self._after_save:
+                            fn(connection, saved)
+                        return saved
             except OperationalError as exc:
                 if attempt + 1 == _RETRIES or not _retryable(exc):
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def after_save(self, fn: Callable[[Connection, list[Saved]], None]) -> None:
+        """Call `fn` inside every save's transaction, once the batch is written (its
+        receipts in hand): what it writes commits or rolls back with the batch."""
+        if fn not in self._after_save:
+            self._after_save.append(fn)
 
     def reread(self, digest: str, result: InputResult) -> Saved:
         with self.engine.connect().execution_options(tlsscope_write=True) as connection:
