@@ -22,9 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tlsscope import __version__
 from tlsscope.errors import Forbidden, NotFound, RequestError
-from tlsscope.receive import http
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved, Store
+from tlsscope.web import intake as http_intake
 from tlsscope.web.check_limit import CheckLimiter
 from tlsscope.web.health import Health
 
@@ -79,7 +79,7 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | None = None,
+def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliver | None = None,
                store: Store | None = None, health: Health | None = None) -> FastAPI:
     """`health`: what /healthz looks at (`tlsscope serve`: the writer and analyst processes,
     and the database); by default the database, given a store."""
@@ -90,8 +90,8 @@ def create_app(intake: Submitter, settings: Settings, deliver: http.Deliver | No
     async def submit(raw: RawInput) -> Saved:
         return await asyncio.wrap_future(intake.submit(raw))
 
-    limiter = http.RateLimiter(settings.http_rate_per_minute, settings.http_rate_burst)
-    app.include_router(http.router(deliver or submit, max_body=settings.http_max_body_bytes,
+    limiter = http_intake.RateLimiter(settings.http_rate_per_minute, settings.http_rate_burst)
+    app.include_router(http_intake.router(deliver or submit, max_body=settings.http_max_body_bytes,
                                    body_timeout=settings.http_body_timeout, limiter=limiter))
 
     check = health or Health({}, store)

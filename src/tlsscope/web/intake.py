@@ -6,7 +6,7 @@ a success too, so a retrying sender stops. Bad input gets a 4xx that says what w
 its raw body is kept in quarantine all the same. Guards: a body size cap (checked on the
 declared length, then while reading), a timeout on slow bodies, and a per-address rate limit
 answered with 429 and Retry-After. What holds before a request gets here (header size and
-time, connections per address and in all, clients gone mid-body) is in http_front.py.
+time, connections per address and in all, clients gone mid-body) is in receive/http_front.py.
 """
 
 from __future__ import annotations
