@@ -134,6 +134,6 @@ def main(
 
 def day_window(until: dt.datetime | None, days: int) -> tuple[dt.date, dt.date]:
     """The `days` days up to `--until` (default: today, UTC), both ends included."""
-    from tlsscope.periods import window
+    from tlsscope.app.windows import window
 
-    return window(days, until.date() if until else None)
+    return window(days, until=until.date() if until else None)
