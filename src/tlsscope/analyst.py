@@ -21,7 +21,6 @@ from tlsscope.app import freshness
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.settings import Settings
 from tlsscope.store import Store
-from tlsscope.store.checks_rows import last_report_id
 
 log = logging.getLogger("tlsscope.analyst")
 PAUSE_SECONDS = 1.0
@@ -79,11 +78,11 @@ def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
     logs.configure()
     store = Store.open(url)
     gc.freeze()
-    last_id, changed_at, worked_at = store.read(last_report_id), time.monotonic(), 0.0
+    last_id, changed_at, worked_at = freshness.reports_seen(store), time.monotonic(), 0.0
     try:
         while not stop.poll(PAUSE_SECONDS):
             now = time.monotonic()
-            newest = store.read(last_report_id)
+            newest = freshness.reports_seen(store)
             if newest != last_id:
                 last_id, changed_at = newest, now
             # While reports stream in, the writer needs the disk and the cores: wait.

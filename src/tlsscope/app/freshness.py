@@ -55,6 +55,12 @@ def findings_now(store: Store, report_domains: Sequence[str] = (), limit: int | 
     return [domain for domain, _ in marks]
 
 
+def reports_seen(store: Store) -> int:
+    """The id of the newest stored report: it grows as reports are stored (the analyst waits
+    while it does, so as not to take the disk and cores from the writer)."""
+    return store.read(checks_rows.last_report_id)
+
+
 def catch_up(store: Store, report_domains: Sequence[str] = (),
              limit: int | None = None) -> list[str]:
     """Roll-ups, then findings (`limit` domains of them): what a quiet moment is for."""
