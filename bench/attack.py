@@ -31,8 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from tests.probe.faults import silent_server  # noqa: E402
-from tests.receive.served import Served, report  # noqa: E402
+from tests.support.faults import silent_server  # noqa: E402
+from tests.support.served import Served, report  # noqa: E402
 
 from tlsscope.store import Store, queries  # noqa: E402
 

@@ -28,8 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-from tests.dnsserver import DnsServer  # noqa: E402
-from tests.webserver import free_port, wait_healthy  # noqa: E402
+from tests.support.dnsserver import DnsServer  # noqa: E402
+from tests.support.webserver import free_port, wait_healthy  # noqa: E402
 
 MAIL = ROOT / "tests" / "fixtures" / "real" / "google-tlsrpt-digest-success-1.eml"
 REPORT = ROOT / "tests" / "fixtures" / "real" / "rfc8460-appendix-example.json"

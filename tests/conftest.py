@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -18,7 +18,7 @@ def fixtures() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer | None]:
-    """One PostgreSQL server for the whole session (see tests/postgres.py)."""
+    """One PostgreSQL server for the whole session (see tests/support/postgres.py)."""
     if os.environ.get("TLSSCOPE_TEST_POSTGRES") == "skip":
         yield None
         return

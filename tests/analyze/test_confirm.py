@@ -10,8 +10,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from tests.analyze.scenarios import Day, Failure, report
 from tests.support import reads
+from tests.support.scenarios import Day, Failure, report
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.detectors.model import LiveEvidence

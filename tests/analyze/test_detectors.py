@@ -10,56 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.analyze.scenarios import Day, Failure, daily, write
-from tests.cli.test_parse_cmd import tlsscope
-from tests.store.helpers import ingest_paths
 from tests.support import reads
-from tlsscope.analyze.detectors import DomainFinding, detect, novelty
+from tests.support.cli import tlsscope
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, daily, write
+from tests.support.stories import (
+    DOMAIN,
+    REPORTERS,
+    START,
+    assert_no_near_duplicates,
+    expiring_mx2,
+    findings,
+    healthy,
+)
+from tlsscope.analyze.detectors import detect, novelty
 from tlsscope.app import freshness
 from tlsscope.facts import DomainFacts, FailureRow, PolicyDay
 from tlsscope.store import Store, findings_rows
-
-DOMAIN = "example.com"
-START = dt.date(2026, 2, 1)
-REPORTERS = (("Google LLC", 900), ("Microsoft Corporation", 300), ("Mail.ru", 40))
-
-
-def findings(store: Store, until: dt.date, days: int = 28, lang: str = "en") -> list[DomainFinding]:
-    return detect(reads.facts(store, DOMAIN, until - dt.timedelta(days=days - 1), until), lang)
-
-
-def assert_no_near_duplicates(found: list[DomainFinding]) -> None:
-    """No two open findings share a title, nor (for those about an MX or a result type) the
-    domain, MX and result type: one finding per problem."""
-    opened = [f for f in found if f.status == "open"]
-    titles = [f.title for f in opened]
-    assert len(titles) == len(set(titles)), titles
-    keys = [(f.domain, f.mx_host, f.result_type) for f in opened if f.mx_host or f.result_type]
-    assert len(keys) == len(set(keys)), keys
-
-
-def healthy(days: int, mode: str = "enforce") -> list[Day]:
-    return [Day(org, day, ok, mode=mode) for day in daily(START, days) for org, ok in REPORTERS]
 
 
 def test_healthy_weeks_raise_nothing(store: Store, tmp_path: Path) -> None:
     ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(28)))
     assert findings(store, START + dt.timedelta(days=27)) == []
-
-
-def expiring_mx2() -> list[Day]:
-    """mx2's certificate expires on 8 Feb and is renewed on 15 Feb; Google and Microsoft see
-    it (Mail.ru only ever reaches mx1)."""
-    days = []
-    for day in daily(START, 28):
-        broken = dt.date(2026, 2, 8) <= day <= dt.date(2026, 2, 14)
-        for org, ok in REPORTERS:
-            failures = [Failure("certificate-expired", 4 if org == "Google LLC" else 2,
-                                f"mx2.{DOMAIN}", receiving_ip="192.0.2.2",
-                                reason="X509_V_ERR_CERT_HAS_EXPIRED")] \
-                if broken and org != "Mail.ru" else []
-            days.append(Day(org, day, ok, failures))
-    return days
 
 
 def test_expired_certificate_opens_then_resolves(store: Store, tmp_path: Path) -> None:
@@ -406,7 +378,7 @@ def test_validation_failures_and_unknown_result_types_are_not_dropped(
 def test_a_mode_no_report_quoted_is_said_to_be_unquoted() -> None:
     """Mail.ru gives no policy-string: its findings say the mode was not quoted, give the
     effect under both modes, and take testing's severity (nothing says mail was refused)."""
-    from tests.analyze.facts_builder import facts, failure, policy
+    from tests.support.facts import facts, failure, policy
 
     day = dt.date(2026, 2, 3)
     found = detect(facts([policy("Mail.ru", day, 0, 3, mode="", patterns=())],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.analyze.facts_builder import days, facts, failure, policy
+from tests.support.facts import days, facts, failure, policy
 from tlsscope.analyze.detectors import downgrade
 from tlsscope.facts import FailureRow, PolicyDay
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tests.analyze.scenarios import Day, Failure, daily, write
-from tests.analyze.test_detectors import (
+from tests.support import reads
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, daily, write
+from tests.support.stories import (
     DOMAIN,
     REPORTERS,
     START,
@@ -15,8 +17,6 @@ from tests.analyze.test_detectors import (
     findings,
     healthy,
 )
-from tests.store.helpers import ingest_paths
-from tests.support import reads
 from tlsscope.analyze.detectors import detect, spike
 from tlsscope.store import Store
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.analyze.scenarios import Day, Failure, report
-from tests.store.helpers import ingest_paths
 from tests.support import reads
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, report
 from tlsscope.analyze.detectors import DomainFinding, detect, mx_outside_policy
 from tlsscope.analyze.detectors.modes import Judged, judged, note
 from tlsscope.facts import PolicyDay

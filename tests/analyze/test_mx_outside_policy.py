@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from tests.analyze.facts_builder import facts, failure, policy
-from tests.analyze.scenarios import Day, Failure, report
-from tests.store.helpers import ingest_paths
 from tests.support import reads
+from tests.support.facts import facts, failure, policy
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, report
 from tlsscope.analyze.detectors import mx_outside_policy
 from tlsscope.store import Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.analyze.scenarios import Day, Failure, report
-from tests.cli.test_parse_cmd import tlsscope
+from tests.support.cli import tlsscope
+from tests.support.scenarios import Day, Failure, report
 from tlsscope.analyze.reading import read_report
 from tlsscope.parse import read_input
 from tlsscope.report import Report

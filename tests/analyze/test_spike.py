@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.analyze.facts_builder import days, facts, policy
+from tests.support.facts import days, facts, policy
 from tlsscope.analyze.detectors import spike
 from tlsscope.facts import PolicyDay
 

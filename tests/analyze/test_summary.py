@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.analyze.scenarios import Day, Failure, daily, report, write
-from tests.cli.test_parse_cmd import tlsscope
-from tests.store.helpers import ingest_paths
 from tests.support import reads
+from tests.support.cli import tlsscope
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, daily, report, write
 from tlsscope.analyze.confirm import weigh
 from tlsscope.analyze.detectors import DomainFinding, detect
 from tlsscope.analyze.summary import HealthSummary, summarize, unconfirmed_problems

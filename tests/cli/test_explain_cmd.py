@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli.test_parse_cmd import tlsscope
+from tests.support.cli import tlsscope
 
 
 def explain_json(*args: str) -> dict[str, object]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.support.cli import tlsscope
 
 FIX = Path(__file__).parents[1] / "fixtures"
 CONTRACT_INPUT = {"source", "outcome", "errors", "warnings", "reports"}
@@ -20,13 +19,6 @@ CONTRACT_POLICY = {"policy_type", "policy_domain", "policy_strings", "mode", "mx
 CONTRACT_DETAIL = {"result_type", "failed_session_count", "sending_mta_ip",
                    "receiving_mx_hostname", "receiving_mx_helo", "receiving_ip",
                    "additional_information", "failure_reason_code"}
-
-
-def tlsscope(*args: str, stdin: bytes | None = None,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "COLUMNS": "200", "TZ": "America/New_York", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "tlsscope", *args], input=stdin,
-                          capture_output=True, env=env, timeout=120, check=False)
 
 
 def parse_json(*args: str, stdin: bytes | None = None) -> tuple[int, list[dict[str, Any]]]:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from tests.cli.test_parse_cmd import tlsscope
+from tests.support.cli import tlsscope
 from tlsscope.app.accounts import check_password, digest
 from tlsscope.store import Store, accounts, findings_rows
 

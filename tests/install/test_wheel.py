@@ -22,8 +22,8 @@ import httpx
 import pytest
 import typer
 
-from tests.fakenet import fake_internet, options
-from tests.webserver import free_port, wait_healthy
+from tests.support.fakenet import fake_internet, options
+from tests.support.webserver import free_port, wait_healthy
 from tlsscope.cli.main import app
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

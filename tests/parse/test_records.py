@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.cli.test_parse_cmd import tlsscope
+from tests.support.cli import tlsscope
 from tlsscope.parse.records import check, check_all, sts_policy, sts_record, tlsrpt_record
 
 

@@ -1,4 +1,4 @@
-"""The fake internet (tests/fakenet.py), started once for the live-check tests."""
+"""The fake internet (tests/support/fakenet.py), started once for the live-check tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakenet import fake_internet
+from tests.support.fakenet import fake_internet
 
 
 @pytest.fixture(scope="session")

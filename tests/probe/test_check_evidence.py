@@ -6,23 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
-from tests.analyze.scenarios import Day, Failure, write
-from tests.cli.test_parse_cmd import tlsscope
-from tests.fakenet import options
-
-
-def findings(db: str, *extra: str) -> list[dict[str, Any]]:
-    done = tlsscope("findings", "--domain", "mail.example", "--status", "all", "--json",
-                    "--db", db, *extra)
-    assert done.returncode == 0, done.stderr
-    found: list[dict[str, Any]] = json.loads(done.stdout)
-    return found
-
-
-def by_mx(found: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {f["mx_host"]: f for f in found if f["kind"] in ("certificate", "starttls")}
+from tests.support.cli import by_mx, findings, tlsscope
+from tests.support.fakenet import options
+from tests.support.scenarios import Day, Failure, write
 
 
 def test_a_check_confirms_and_contradicts_reported_failures(nameserver: str,

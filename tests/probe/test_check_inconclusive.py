@@ -1,6 +1,6 @@
 """`tlsscope check` when DNS does not answer: every step that depends on a lookup says whether
 it got a negative answer (today's findings) or none at all (inconclusive, no advice), against
-real loopback DNS servers that time out, refuse or SERVFAIL (tests/probe/faults.py)."""
+real loopback DNS servers that time out, refuse or SERVFAIL (tests/support/faults.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cli.test_parse_cmd import tlsscope
-from tests.probe.faults import FailingDns, closed_port, silent_server
+from tests.support.cli import tlsscope
+from tests.support.faults import FailingDns, closed_port, silent_server
 from tlsscope.check.run import Options, run
 from tlsscope.live_check import LiveCheck
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_parse_cmd import tlsscope
-from tests.fakenet import options
+from tests.support.cli import tlsscope
+from tests.support.fakenet import options
 
 
 def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""DNS lookups against a real DNS server on loopback (tests/dnsserver.py)."""
+"""DNS lookups against a real DNS server on loopback (tests/support/dnsserver.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dnsserver import DnsServer
+from tests.support.dnsserver import DnsServer
 from tlsscope.parse.records import check_all
 from tlsscope.probe.dns import Resolver
 

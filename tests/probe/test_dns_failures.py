@@ -1,5 +1,5 @@
 """A lookup that got no answer (FAILED, with a reason) against negative answers (NXDOMAIN,
-NOANSWER), on real loopback DNS servers (tests/probe/faults.py): probe/dns.py decides."""
+NOANSWER), on real loopback DNS servers (tests/support/faults.py): probe/dns.py decides."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dns.message
 import dns.resolver
 import pytest
 
-from tests.probe.faults import FailingDns, closed_port, silent_server
+from tests.support.faults import FailingDns, closed_port, silent_server
 from tlsscope.probe.dns import FAILED, NOANSWER, NXDOMAIN, OK, Resolver, failure_reason
 
 RECORDS = {

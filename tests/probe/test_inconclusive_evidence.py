@@ -1,6 +1,6 @@
 """An inconclusive check is no evidence: the findings keep the previous conclusive check, the
 next check compares with that one, and the schedule tries again after the minimum gap. Against
-the fake internet (tests/fakenet.py), a resolver that never answers and a real store."""
+the fake internet (tests/support/fakenet.py), a resolver that never answers and a real store."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from pathlib import Path
 
 import msgspec
 
-from tests.analyze.scenarios import Day, Failure, write
-from tests.cli.test_parse_cmd import tlsscope
-from tests.fakenet import options
-from tests.probe.faults import closed_port, silent_server
-from tests.probe.test_check_evidence import by_mx, findings
-from tests.probe.test_recheck import Clock, ingest
+from tests.support.cli import by_mx, findings, ingest, tlsscope
+from tests.support.clock import Clock
+from tests.support.fakenet import options
+from tests.support.faults import closed_port, silent_server
+from tests.support.scenarios import Day, Failure, write
 from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.analyze.live import corroborate
 from tlsscope.app.recheck import Rechecker

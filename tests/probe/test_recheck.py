@@ -15,26 +15,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.analyze.scenarios import Day, Failure, report, write
-from tests.cli.test_parse_cmd import tlsscope
-from tests.fakenet import environment, settings
-from tests.webserver import free_port, wait_healthy
+from tests.support.cli import ingest, tlsscope
+from tests.support.clock import Clock
+from tests.support.fakenet import environment, settings
+from tests.support.scenarios import Day, Failure, report
+from tests.support.webserver import free_port, wait_healthy
 from tlsscope.app.recheck import Rechecker
 from tlsscope.store import Store, checks_rows, findings_rows
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-def ingest(folder: Path, db: str, domain: str, failures: tuple[Failure, ...],
-           day: dt.date, org: str = "Google Inc.") -> None:
-    write(folder, domain, [Day(org, day, 100, failures)])
-    assert tlsscope("ingest", str(folder), "--db", db).returncode == 0
 
 
 def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver
 
-from tests.dnsserver import DnsServer
+from tests.support.dnsserver import DnsServer
 from tlsscope.check.run import Options, run
 from tlsscope.probe.connect import Refused, literal, refused, tcp
 

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.webserver import Running, free_port, wait_healthy
+from tests.support.webserver import Running
 from tlsscope.settings import Settings
 from tlsscope.store import Store
-
-__all__ = ["Running", "free_port", "wait_healthy"]
-
-# The receivers check DKIM on live mail; the tests that are not about DKIM must not ask the
-# system's resolver (there is no network here, and lookups would only add time-outs).
-OFFLINE = Settings(dkim_verify="never")
 
 
 @pytest.fixture

@@ -4,19 +4,17 @@ against a local DNS server; stored per input; required on demand."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
 
-import dkim
 import pytest
 from aiosmtpd.controller import Controller
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.dnsserver import DnsServer
 from tests.support import reads
+from tests.support.dkim import MAIL, PUBLIC, sign
+from tests.support.dnsserver import DnsServer
+from tests.support.webserver import free_port
 from tlsscope.intake import Intake
 from tlsscope.receive import dkim as tlsrpt_dkim
 from tlsscope.receive.files import RawInput
@@ -24,23 +22,7 @@ from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
-from .conftest import free_port
-
 FIX = Path(__file__).parents[1] / "fixtures"
-MAIL = (FIX / "quirks" / "mail-rfc-shape.eml").read_bytes().replace(b"\n", b"\r\n")
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                        serialization.NoEncryption())
-PUBLIC = base64.b64encode(KEY.public_key().public_bytes(
-    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
-HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"tls-report-domain",
-           b"tls-report-submitter"]
-
-
-def sign(message: bytes, domain: bytes = b"mailer.example", selector: bytes = b"tls2026") -> bytes:
-    return dkim.sign(message, selector, domain, PEM, include_headers=HEADERS, tlsrpt=True) + message
-
-
 @pytest.fixture(scope="module")
 def dns() -> Iterator[DnsServer]:
     records = {
@@ -144,7 +126,7 @@ def test_many_signatures_and_a_silent_resolver_have_a_budget() -> None:
     64 s; now at most MAX_SIGNATURES are tried and a silent resolver costs one timeout."""
     import time
 
-    from tests.probe.faults import silent_server
+    from tests.support.faults import silent_server
 
     signed = MAIL
     for n in range(20):

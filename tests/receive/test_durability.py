@@ -22,11 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
 from tests.support import reads
+from tests.support.dovecot import PASSWORD, Dovecot, skip_unless_available
+from tests.support.webserver import free_port, wait_healthy
 from tlsscope.store import Store
-
-from .conftest import free_port, wait_healthy
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import corpus

@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from tests.support import reads
+from tests.support.webserver import Running
 from tlsscope.settings import Settings
 from tlsscope.store import Store, findings_rows, queries
-
-from .conftest import Running
 
 FIX = Path(__file__).parents[1] / "fixtures"
 REPORT = (FIX / "quirks" / "pretty-sorted.json").read_bytes()

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .served import REPORT, Served
+from tests.support.served import REPORT, Served
 
 TIMEOUT = 1.5  # the header timeout of the servers below (the default is 10 s)
 

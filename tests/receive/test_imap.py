@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.dovecot import PASSWORD, Dovecot, skip_unless_available
 from tests.support import reads
+from tests.support.dovecot import PASSWORD, Dovecot, skip_unless_available
+from tests.support.settings import OFFLINE
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
 from tlsscope.store import Saved, Store
-
-from .conftest import OFFLINE
 
 FIX = Path(__file__).parents[1] / "fixtures"
 GOOD = [(FIX / "real" / n).read_bytes().replace(b"\n", b"\r\n")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.receive.served import Served, report
 from tests.support import reads
+from tests.support.served import Served, report
 from tlsscope.store import Store
 
 pytestmark = pytest.mark.server

@@ -236,7 +236,7 @@ def test_connections_past_the_cap_are_closed_at_once(tmp_path: Path, store: Stor
 
 def test_serve_takes_pipe_mail_and_a_killed_serve_leaves_nothing_in_the_way(
         tmp_path: Path) -> None:
-    from tests.receive.served import Served
+    from tests.support.served import Served
 
     served = Served(tmp_path)
     try:
@@ -263,7 +263,7 @@ def test_serve_takes_pipe_mail_and_a_killed_serve_leaves_nothing_in_the_way(
 
 
 def test_a_database_path_too_long_for_a_socket_only_loses_the_pipe(tmp_path: Path) -> None:
-    from tests.receive.served import Served
+    from tests.support.served import Served
 
     deep = tmp_path / ("d" * 100)
     deep.mkdir()

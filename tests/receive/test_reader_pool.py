@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.probe.faults import silent_server
-from tests.receive.test_dkim import MAIL, sign
 from tests.support import reads
+from tests.support.dkim import MAIL, sign
+from tests.support.faults import silent_server
 from tlsscope.reader_pool import ReaderPool
 from tlsscope.receipts import Outcome, Receipt, Retry
 from tlsscope.receive.files import RawInput
@@ -148,8 +148,8 @@ def test_required_dkim_that_cannot_be_looked_up_is_retried_not_quarantined(
     """A nameserver that does not answer says nothing about the mail: with dkim_required the
     sender is told to try again (the mail is not stored, so not known), and once the DNS
     answers, the same mail is checked and stored."""
-    from tests.dnsserver import DnsServer
-    from tests.receive.test_dkim import PUBLIC
+    from tests.support.dkim import PUBLIC
+    from tests.support.dnsserver import DnsServer
 
     signed = sign(MAIL)
     with silent_server() as nameserver:

@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 
 from tests.support import reads
+from tests.support.webserver import free_port, wait_healthy
 from tlsscope.store import Store, findings_rows
-
-from .conftest import free_port, wait_healthy
 
 FIX = Path(__file__).parents[1] / "fixtures"
 

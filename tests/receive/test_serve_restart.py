@@ -16,9 +16,8 @@ import httpx
 import pytest
 
 from tests.support import reads
+from tests.support.served import Served, report
 from tlsscope.store import Store
-
-from .served import Served, report
 
 pytestmark = pytest.mark.server
 

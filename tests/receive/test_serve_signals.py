@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import reads
+from tests.support.served import Served, gone, report
 from tlsscope.store import Store
-
-from .served import Served, gone, report
 
 pytestmark = pytest.mark.server
 

@@ -15,6 +15,9 @@ from aiosmtpd.lmtp import LMTP
 from sqlalchemy import select
 
 from tests.support import reads
+from tests.support.mails import RUA, crlf, mail
+from tests.support.settings import OFFLINE
+from tests.support.webserver import free_port
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
@@ -22,10 +25,7 @@ from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 from tlsscope.store import tables as t
 
-from .conftest import OFFLINE, free_port
-
 FIX = Path(__file__).parents[1] / "fixtures"
-RUA = "tls-reports@example.com"
 
 
 class Receiver:
@@ -73,15 +73,6 @@ def receiver(store: Store) -> Iterator[Receiver]:
     running = Receiver(store)
     yield running
     running.stop()
-
-
-def crlf(data: bytes) -> bytes:
-    """As an MTA sends it: smtplib does not convert the line ends of a bytes message."""
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-def mail(name: str) -> bytes:
-    return crlf((FIX / "real" / name).read_bytes())
 
 
 def test_report_mail_is_stored_before_250(receiver: Receiver) -> None:

@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 import trustme
 
+from tests.support.mails import RUA, mail
+from tests.support.served import Served
+from tests.support.webserver import free_port
 from tlsscope.errors import StoreUnavailable
 from tlsscope.receive.address_cap import AddressCap
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.receive.smtp_server import ReportSMTP
 from tlsscope.store import Saved
-
-from .conftest import free_port
-from .served import Served
-from .test_smtp import RUA, mail
 
 IDLE = 1.5
 

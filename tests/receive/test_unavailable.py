@@ -12,14 +12,14 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
+from tests.support.settings import OFFLINE
+from tests.support.webserver import Running, free_port
 from tlsscope.intake import Intake
 from tlsscope.receive.files import RawInput
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
-
-from .conftest import OFFLINE, Running, free_port
 
 FIX = Path(__file__).parents[1] / "fixtures"
 

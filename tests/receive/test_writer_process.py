@@ -19,6 +19,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.support import reads
+from tests.support.settings import OFFLINE
+from tests.support.webserver import free_port
 from tlsscope.children import stop_at_once
 from tlsscope.errors import StoreUnavailable
 from tlsscope.intake import WriterProcess
@@ -27,8 +29,6 @@ from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
 from tlsscope.receive.smtp import ReportHandler
 from tlsscope.store import Saved, Store
-
-from .conftest import OFFLINE, free_port
 
 pytestmark = pytest.mark.server
 REPORT = json.loads((Path(__file__).parents[1] / "fixtures" / "quirks" /

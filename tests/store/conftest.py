@@ -1,5 +1,5 @@
 """Every store test runs twice: on SQLite in a temporary folder, and on a real PostgreSQL
-server (the session's, see tests/postgres.py) in a database of its own."""
+server (the session's, see tests/support/postgres.py) in a database of its own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import PostgresServer
+from tests.support.postgres import PostgresServer
 from tlsscope.store import Store
 
 

@@ -19,10 +19,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support import reads
+from tests.support.ingest import ingest_paths
 from tlsscope.store import Store
 from tlsscope.store import tables as t
-
-from .helpers import ingest_paths
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import corpus

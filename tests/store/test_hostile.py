@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.support import reads
+from tests.support.ingest import FIX, ingest_paths
 from tlsscope.report import COUNT_MAX
 from tlsscope.store import Store
 from tlsscope.store import tables as t
-
-from .helpers import FIX, ingest_paths
 
 GOOD = FIX / "quirks" / "pretty-sorted.json"
 DAY = dt.date(2025, 3, 11)

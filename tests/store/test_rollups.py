@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from tests.analyze.scenarios import Day, Failure, write
-from tests.store.helpers import ingest_paths
 from tests.support import reads
+from tests.support.ingest import ingest_paths
+from tests.support.scenarios import Day, Failure, write
 from tlsscope.store import Store
 from tlsscope.store import tables as t
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.analyze.scenarios import Day, Failure, report
+from tests.support.scenarios import Day, Failure, report
 from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store, findings_rows

@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import inspect
 
 from tests.support import reads
+from tests.support.ingest import FIX, ingest_paths
 from tlsscope.parse import read_input
 from tlsscope.store import Store
 from tlsscope.store.migrate import current_revision, upgrade
 from tlsscope.store.tables import metadata
-
-from .helpers import FIX, ingest_paths
 
 MARCH = (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
 

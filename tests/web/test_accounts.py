@@ -10,8 +10,8 @@ import re
 
 import httpx
 import pytest
-from tests.web.conftest import PASSWORDS, Site, login
 
+from tests.support.site import PASSWORDS, Site, login
 from tlsscope.app.accounts import add_user, digest, hash_password, new_token
 from tlsscope.store import Store, accounts
 

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import re
 
-from tests.web.conftest import FORMULA, Site, login
+from tests.support.site import FORMULA, Site, login
 
 ADMIN = "admin@test.example"
 

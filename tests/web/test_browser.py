@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.web.conftest import PASSWORDS, XSS, Site
+
+from tests.support.site import PASSWORDS, XSS, Site
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from typing import NamedTuple
 import httpx
 import pytest
 from playwright.sync_api import Browser
-from tests.support import reads
-from tests.webserver import Running
 
+from tests.support import reads
+from tests.support.webserver import Running
 from tlsscope.app import freshness
 from tlsscope.app.accounts import add_user
 from tlsscope.app.ingest import load as ingest

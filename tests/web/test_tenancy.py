@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.web.conftest import Site, login
+from tests.support.site import Site, login
 
 BETA = "bruno@beta.example"
 ACME = "ana@acme.example"
@@ -95,8 +95,7 @@ def test_read_only_users_change_nothing(site: Site) -> None:
 
 
 def test_a_new_organisation_sees_the_empty_state(site: Site) -> None:
-    from tests.web.conftest import PASSWORDS
-
+    from tests.support.site import PASSWORDS
     from tlsscope.app.accounts import add_user
 
     PASSWORDS["gil@gamma.example"] = "gamma-password-1"

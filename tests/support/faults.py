@@ -3,7 +3,7 @@
     with silent_server() as address: ...    # "127.0.0.1:PORT": takes queries, never answers
     with closed_port() as address: ...      # nothing listening: connection refused
     with FailingDns(records, servfail={"flaky.example", "mx1.example/AAAA"}) as dns: ...
-        # tests/dnsserver.py's answers, but SERVFAIL for those names (or NAME/TYPE)
+        # tests/support/dnsserver.py's answers, but SERVFAIL for those names (or NAME/TYPE)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from dnslib import QTYPE
 from dnslib.server import BaseResolver
 
-from tests.dnsserver import DnsServer
+from tests.support.dnsserver import DnsServer
 
 
 @contextmanager

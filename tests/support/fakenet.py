@@ -2,7 +2,7 @@
 DNSSEC-validated answers where needed), an HTTPS policy host and aiosmtpd MX hosts, all with a
 test CA. Each `*.example` domain tells one story (see RECORDS and BEHAVIOURS).
 
-    python -m tests.fakenet    # start it, print the `tlsscope check` options, wait for ^C
+    python -m tests.support.fakenet    # start it, print the `tlsscope check` options, wait for ^C
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from contextlib import contextmanager
 import msgspec
 import trustme
 
-from tests.dnsserver import DnsServer
-from tests.mxhosts import MxHosts
-from tests.policyhost import PolicyHost
+from tests.support.dnsserver import DnsServer
+from tests.support.mxhosts import MxHosts
+from tests.support.policyhost import PolicyHost
 from tlsscope.settings import Settings
 
 POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.example\r\nmax_age: 604800\r\n"

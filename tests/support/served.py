@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.webserver import free_port, wait_healthy
+from tests.support.webserver import free_port, wait_healthy
 
 FIX = Path(__file__).parents[1] / "fixtures"
 REPORT = json.loads((FIX / "quirks" / "pretty-sorted.json").read_bytes())
