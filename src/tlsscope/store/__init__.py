@@ -113,7 +113,7 @@ class Store:
             return set()
         with self.engine.connect() as connection:
             query = select(t.inputs.c.sha256).where(t.inputs.c.sha256.in_(list(digests)))
-            return {row[0] for row in connection.execute(query)}
+            return set(connection.execute(query).scalars())
 
     def save(self, batch: Sequence[Arrival], junk_budget: int = 0) -> list[Saved]:
         """Store a batch in one transaction: all of it, or (on a crash) none of it.

@@ -11,12 +11,11 @@ and may expire.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from sqlalchemy import Select, delete, func, select, union, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from tlsscope.store import tables as t
@@ -124,8 +123,8 @@ def visible_domains(connection: Connection, user: User) -> list[str] | None:
 
 def _user_query() -> Select[Any]:
     u, o = t.users, t.organisations
-    return (select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.organisation, o.c.name, u.c.lang,
-                   u.c.disabled)
+    return (select(u.c.id, u.c.email, u.c.name, u.c.role, u.c.organisation,
+                   o.c.name.label("organisation_name"), u.c.lang, u.c.disabled)
             .select_from(u.outerjoin(o, o.c.id == u.c.organisation)))
 
 
@@ -133,11 +132,12 @@ def _live_user_query() -> Select[Any]:
     return _user_query().where(t.users.c.disabled.is_(False))
 
 
-def _user(row: Sequence[Any]) -> User:
-    values = tuple(row)
-    return User(id=int(values[0]), email=values[1], name=values[2], role=values[3],
-                organisation=values[4], organisation_name=values[5] or "", lang=values[6],
-                disabled=bool(values[7]))
+def _user(row: Row[Any]) -> User:
+    """A user from a row of `_user_query` (its columns by name)."""
+    m = row._mapping
+    return User(id=int(m["id"]), email=m["email"], name=m["name"], role=m["role"],
+                organisation=m["organisation"], organisation_name=m["organisation_name"] or "",
+                lang=m["lang"], disabled=bool(m["disabled"]))
 
 
 def add_user(connection: Connection, email: str, name: str, password_hash: str, role: str,
@@ -247,7 +247,7 @@ def login_row(connection: Connection, email: str) -> tuple[User, str] | None:
     u = t.users
     row = connection.execute(_live_user_query().add_columns(u.c.password_hash)
                              .where(u.c.email == email.strip().lower())).first()
-    return None if row is None else (_user(row[:8]), row[8])
+    return None if row is None else (_user(row), row._mapping["password_hash"])
 
 
 def add_session(connection: Connection, token_sha256: str, user_id: int, csrf: str,
@@ -263,11 +263,11 @@ def session_user(connection: Connection, token_sha256: str,
     """The user of a live session and its CSRF token."""
     s = t.sessions
     row = connection.execute(select(s.c.user, s.c.csrf, s.c.expires_at)
-                             .where(s.c.token_sha256 == token_sha256)).first()
-    if row is None or (utc_or_none(row[2]) or now) <= now:
+                             .where(s.c.token_sha256 == token_sha256)).mappings().first()
+    if row is None or (utc_or_none(row["expires_at"]) or now) <= now:
         return None
-    user = connection.execute(_live_user_query().where(t.users.c.id == row[0])).first()
-    return None if user is None else (_user(user), row[1])
+    user = connection.execute(_live_user_query().where(t.users.c.id == row["user"])).first()
+    return None if user is None else (_user(user), row["csrf"])
 
 
 def drop_session(connection: Connection, token_sha256: str) -> None:
@@ -295,15 +295,15 @@ def token_user(connection: Connection, token_sha256: str,
     a = t.api_tokens
     row = connection.execute(select(a.c.id, a.c.user, a.c.last_used_at, a.c.scope,
                                     a.c.expires_at)
-                             .where(a.c.token_sha256 == token_sha256)).first()
-    if row is None or (utc_or_none(row[4]) or now + TOKEN_USE_PRECISION) <= now:
+                             .where(a.c.token_sha256 == token_sha256)).mappings().first()
+    if row is None or (utc_or_none(row["expires_at"]) or now + TOKEN_USE_PRECISION) <= now:
         return None
-    user = connection.execute(_live_user_query().where(t.users.c.id == row[1])).first()
+    user = connection.execute(_live_user_query().where(t.users.c.id == row["user"])).first()
     if user is None:
         return None
-    last = utc_or_none(row[2])
-    return (_user(user), int(row[0]), last is None or now - last >= TOKEN_USE_PRECISION,
-            str(row[3]))
+    last = utc_or_none(row["last_used_at"])
+    return (_user(user), int(row["id"]), last is None or now - last >= TOKEN_USE_PRECISION,
+            str(row["scope"]))
 
 
 def touch_token(connection: Connection, token_id: int, now: dt.datetime) -> None:
@@ -319,10 +319,10 @@ def tokens(connection: Connection, user_id: int | None) -> list[TokenRow]:
              .select_from(a.join(u, u.c.id == a.c.user)).order_by(a.c.id))
     if user_id is not None:
         query = query.where(a.c.user == user_id)
-    return [TokenRow(id=int(row[0]), name=row[1], created_at=utc(row[2]),
-                     last_used_at=utc_or_none(row[3]), scope=row[4],
-                     expires_at=utc_or_none(row[5]), email=row[6])
-            for row in connection.execute(query)]
+    return [TokenRow(id=int(row["id"]), name=row["name"], created_at=utc(row["created_at"]),
+                     last_used_at=utc_or_none(row["last_used_at"]), scope=row["scope"],
+                     expires_at=utc_or_none(row["expires_at"]), email=row["email"])
+            for row in connection.execute(query).mappings()]
 
 
 def drop_token(connection: Connection, user_id: int | None, token_id: int) -> bool:

@@ -66,7 +66,7 @@ def stale_marks(connection: Connection) -> list[tuple[str, int]]:
     """(domain, generation of its mark), oldest generation first so that no domain waits
     behind another that keeps being marked."""
     s = t.stale_domains
-    return [(row[0], int(row[1])) for row in connection.execute(
+    return [(domain, int(gen)) for domain, gen in connection.execute(
         select(s.c.domain, s.c.gen).order_by(s.c.gen, s.c.domain))]
 
 
@@ -148,22 +148,23 @@ def history(connection: Connection, domain: str) -> dict[str, list[dict[str, Any
     """Each stored finding's status changes, by fingerprint, oldest first."""
     f, e = t.findings, t.finding_events
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in connection.execute(
-            select(f.c.fingerprint, f.c.status, e.c.at, e.c.status, e.c.severity)
+    for key, at, status, severity in connection.execute(
+            select(f.c.fingerprint, e.c.at, e.c.status, e.c.severity)
             .join(e, e.c.finding == f.c.id).where(f.c.domain == domain)
             .order_by(e.c.at, e.c.id)):
-        at = row[2] if row[2].tzinfo else row[2].replace(tzinfo=dt.UTC)
-        out.setdefault(row[0], []).append({"at": at, "status": row[3], "severity": row[4]})
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        out.setdefault(key, []).append({"at": at, "status": status, "severity": severity})
     return out
 
 
 def stored(connection: Connection, domain: str) -> list[StoredFinding]:
     """A domain's stored findings, oldest first, as stored (the analyses decode them)."""
     f = t.findings
-    return [StoredFinding(int(row[0]), row[1], row[2], row[3], row[4] or "")
+    return [StoredFinding(id=int(row["id"]), fingerprint=row["fingerprint"],
+                          status=row["status"], data=row["data"], texts=row["texts"] or "")
             for row in connection.execute(
                 select(f.c.id, f.c.fingerprint, f.c.status, f.c.data, f.c.texts)
-                .where(f.c.domain == domain).order_by(f.c.id))]
+                .where(f.c.domain == domain).order_by(f.c.id)).mappings()]
 
 
 def domains(connection: Connection) -> list[str]:
