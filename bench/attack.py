@@ -65,9 +65,9 @@ def poison() -> list[tuple[bytes, str]]:
 
 def bomb() -> list[tuple[bytes, str]]:
     member = io.BytesIO()
-    with gzip.GzipFile(fileobj=member, mode="wb", compresslevel=9) as out:
+    with gzip.GzipFile(fileobj=member, mode="wb", compresslevel=9) as gz:
         for _ in range(50):
-            out.write(bytes(1 << 20))
+            gz.write(bytes(1 << 20))
     out = []
     for attempt in range(5):
         archive = io.BytesIO()
@@ -92,8 +92,10 @@ def run(served: Served, name: str, attack: list[tuple[bytes, str]], seconds: flo
             started = time.perf_counter()
             answer = served.post(report(rid), timeout=120)
             latencies.append(time.perf_counter() - started)
-            (acknowledged if answer.status_code in (200, 201) else refused).append(
-                rid if answer.status_code in (200, 201) else answer.status_code)
+            if answer.status_code in (200, 201):
+                acknowledged.append(rid)
+            else:
+                refused.append(answer.status_code)
 
     answers: list[str] = []
 

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +46,7 @@ PASSWORD = "bench-password-1"
 
 def report(day: dt.date, reporter: int, serial: int, rng: random.Random) -> bytes:
     ok = rng.randrange(10, 500)
+    rows: list[dict[str, Any]]
     rows = [{"result-type": rng.choice(RESULTS),
              "sending-mta-ip": f"198.51.100.{rng.randrange(64)}",
              "receiving-mx-hostname": f"mx{rng.randrange(1, 4)}.{DOMAIN}",
@@ -172,7 +174,7 @@ def measure(base: str, runs: int, last: dt.date) -> None:
     api = httpx.Client(base_url=base, timeout=120,
                        headers={"authorization": f"Bearer {token.group(1)}"})
     key = api.get("/api/v1/reports", params={"domain": DOMAIN, "limit": 1}).json()[0]["key"]
-    targets = [
+    targets: list[tuple[str, httpx.Client, str, dict[str, Any]]] = [
         ("page  /  (overview)", client, "/", {}),
         ("page  /domains/big.example (30 days)", client, f"/domains/{DOMAIN}", {}),
         ("page  /domains/big.example?days=90", client, f"/domains/{DOMAIN}", {"days": 90}),

@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -35,12 +36,14 @@ DOMAINS = 700
 
 def report(day: dt.date, domain: str, reporter: str, rng: random.Random) -> bytes:
     ok = rng.randrange(10, 5000)
+    rows: list[dict[str, Any]]
     rows = [{"result-type": rng.choice(RESULTS),
              "sending-mta-ip": f"198.51.100.{rng.randrange(64)}",
              "receiving-mx-hostname": f"mx{rng.randrange(1, 3)}.{domain}",
              "receiving-ip": f"203.0.113.{rng.randrange(8)}",
              "failed-session-count": rng.randrange(1, 20)} for _ in range(rng.choice((0, 0, 1, 2)))]
     failed = sum(r["failed-session-count"] for r in rows)
+    sts: dict[str, Any]
     sts = {"policy": {"policy-type": "sts", "policy-domain": domain,
                       "policy-string": ["version: STSv1", "mode: enforce", f"mx: *.{domain}",
                                         "max_age: 604800"], "mx-host": [f"*.{domain}"]},

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -49,8 +50,8 @@ def timed(command: list[str], env: dict[str, str], stdin: bytes | None = None) -
     return elapsed
 
 
-def median(runs: int, make: object) -> float:
-    return statistics.median(make(i) for i in range(runs))  # type: ignore[operator]
+def median(runs: int, make: Callable[[int], float]) -> float:
+    return statistics.median(make(i) for i in range(runs))
 
 
 def mail(i: int) -> bytes:

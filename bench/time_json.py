@@ -34,7 +34,8 @@ def reader(impl: str) -> Callable[[bytes], object]:
         return lambda data: read_input(data, "bench")
     import parsedmarc
 
-    return parsedmarc.parse_smtp_tls_report_json
+    parse: Callable[[bytes], object] = parsedmarc.parse_smtp_tls_report_json
+    return parse
 
 
 def best_us(function: Callable[[bytes], object], data: bytes, budget: float) -> float:

@@ -35,7 +35,7 @@ class FakeChild:
         self.lock = threading.Lock()
 
     @property
-    def process(self) -> FakeProcess:  # type: ignore[override]
+    def process(self) -> FakeProcess:
         return self.processes[-1]
 
     def restart(self) -> None:

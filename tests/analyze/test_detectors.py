@@ -317,7 +317,7 @@ def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path)
     # Reading the same reports again changes nothing: recomputation is idempotent.
     ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
                                                        if d.day > dt.date(2026, 2, 12)]))
-    assert freshness.findings_now(store, second + dt.timedelta(hours=1)) == []
+    assert freshness.findings_now(store, now=second + dt.timedelta(hours=1)) == []
     assert len(store.read(findings_rows.history, DOMAIN)[key]) == 2
 
 

@@ -69,7 +69,7 @@ def test_long_strings_in_failure_rows_and_policies_are_named() -> None:
 
 
 def _with_row(row: dict[str, Any]) -> dict[str, Any]:
-    doc = json.loads(json.dumps(GOOD))
+    doc: dict[str, Any] = json.loads(json.dumps(GOOD))
     entry = doc["policies"][0]
     entry["failure-details"] = [*entry.get("failure-details", []), row]
     entry["summary"]["total-failure-session-count"] += row["failed-session-count"]

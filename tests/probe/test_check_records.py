@@ -19,7 +19,8 @@ def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
 
 def policy_step(nameserver: str, domain: str) -> dict[str, Any]:
     _, found = run(nameserver, domain)
-    (step,) = [s for s in found["steps"] if s["step"] == "mta-sts-policy"]
+    steps: list[dict[str, Any]] = found["steps"]
+    (step,) = [s for s in steps if s["step"] == "mta-sts-policy"]
     return step
 
 

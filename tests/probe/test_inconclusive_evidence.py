@@ -21,6 +21,7 @@ from tlsscope.app.recheck import Rechecker
 from tlsscope.live_check import LiveCheck, Step
 from tlsscope.settings import Settings
 from tlsscope.store import Store, checks_rows, findings_rows
+from tlsscope.vocab import FindingStatus, Severity
 
 CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 
@@ -69,9 +70,9 @@ def test_an_inconclusive_check_leaves_the_evidence_as_it_was(nameserver: str,
 def finding(result_type: str, mx: str = "mx2.example.com",
             kind: str = "certificate") -> DomainFinding:
     return DomainFinding(
-        kind=kind, severity="critical", domain="example.com", mx_host=mx, receiving_ip="",
+        kind=kind, severity=Severity.CRITICAL, domain="example.com", mx_host=mx, receiving_ip="",
         result_type=result_type, reporters=["Google Inc."], first_seen=dt.date(2026, 11, 20),
-        last_seen=dt.date(2026, 11, 27), sessions=40, status="open", title="t",
+        last_seen=dt.date(2026, 11, 27), sessions=40, status=FindingStatus.OPEN, title="t",
         explanation="e", fix=[], evidence=[])
 
 

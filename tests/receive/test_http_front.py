@@ -132,8 +132,9 @@ def test_slow_headers_are_closed_within_the_header_timeout(served: Served) -> No
                         pass
             next_line += 0.3
         for key, _ in selector.select(0.05):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            sock = ready
             try:
                 reply = sock.recv(65536)
             except OSError:

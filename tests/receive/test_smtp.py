@@ -7,6 +7,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -40,7 +41,7 @@ class Receiver:
 
         handler = ReportHandler(deliver, [RUA], channel="lmtp" if lmtp else "smtp")
         self.port = free_port()
-        kwargs: dict[str, object] = {"data_size_limit": limit}
+        kwargs: dict[str, Any] = {"data_size_limit": limit}
         if tls is not None:
             kwargs["tls_context"] = tls
         if lmtp:

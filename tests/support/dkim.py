@@ -22,4 +22,6 @@ HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"tls-report-doma
 
 
 def sign(message: bytes, domain: bytes = b"mailer.example", selector: bytes = b"tls2026") -> bytes:
-    return dkim.sign(message, selector, domain, PEM, include_headers=HEADERS, tlsrpt=True) + message
+    signature: bytes = dkim.sign(message, selector, domain, PEM, include_headers=HEADERS,
+                                 tlsrpt=True)
+    return signature + message

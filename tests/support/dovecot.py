@@ -125,7 +125,7 @@ namespace inbox {{
         client.login(USER, PASSWORD)
         status, data = client.select(mailbox, readonly=True)
         client.logout()
-        return int(data[0]) if status == "OK" else -1
+        return int(data[0] or b"") if status == "OK" else -1
 
 
 
