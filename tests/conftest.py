@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import PostgresServer
+from tlsscope.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -14,6 +15,17 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A store on SQLite in a temporary folder (tests/store/ runs each of its tests on
+    PostgreSQL too, with a `store` of its own)."""
+    opened = Store.open(f"sqlite:///{tmp_path / 'tlsscope.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture(scope="session")

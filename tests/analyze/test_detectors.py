@@ -1,6 +1,7 @@
 """Detectors over scenario data: several weeks of realistic reports from several reporters,
-each series telling one story, ingested into a real SQLite store (and, for the pure cases,
-given to the detectors directly). Exact findings, severities and status transitions."""
+each series telling one story, given to the detectors as the facts a store returns for them,
+built in memory (tests/app/test_facts_path.py holds a real store to those facts). Exact
+findings, severities and status transitions."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import reads
 from tests.support.cli import tlsscope
+from tests.support.facts import reported
 from tests.support.ingest import ingest_paths
 from tests.support.scenarios import Day, Failure, daily, write
 from tests.support.stories import (
@@ -19,8 +20,8 @@ from tests.support.stories import (
     REPORTERS,
     START,
     assert_no_near_duplicates,
+    detected,
     expiring_mx2,
-    findings,
     healthy,
 )
 from tlsscope.analyze.detectors import detect, novelty
@@ -29,14 +30,14 @@ from tlsscope.facts import DomainFacts, FailureRow, PolicyDay
 from tlsscope.store import Store, findings_rows
 
 
-def test_healthy_weeks_raise_nothing(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(28)))
-    assert findings(store, START + dt.timedelta(days=27)) == []
+def test_healthy_weeks_raise_nothing() -> None:
+    days = healthy(28)
+    assert detected(days, START + dt.timedelta(days=27)) == []
 
 
-def test_expired_certificate_opens_then_resolves(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
-    (during,) = findings(store, dt.date(2026, 2, 12))
+def test_expired_certificate_opens_then_resolves() -> None:
+    days = expiring_mx2()
+    (during,) = detected(days, dt.date(2026, 2, 12))
     assert (during.kind, during.severity, during.status, during.mx_host, during.receiving_ip,
             during.result_type) == ("certificate", "critical", "open", "mx2.example.com",
                                     "192.0.2.2", "certificate-expired")
@@ -47,26 +48,25 @@ def test_expired_certificate_opens_then_resolves(store: Store, tmp_path: Path) -
     assert {e.reason_code for e in during.evidence} == {"X509_V_ERR_CERT_HAS_EXPIRED"}
     assert during.title == "mx2.example.com: The certificate on your mail server has expired"
     assert "Renew the certificate" in during.fix[0]
-    (after,) = findings(store, dt.date(2026, 2, 28))
+    (after,) = detected(days, dt.date(2026, 2, 28))
     assert (after.status, after.last_seen, after.sessions) == ("resolved",
                                                                dt.date(2026, 2, 14), 7 * 6)
     # On the last day it was seen, nobody has reported since: still open.
-    (same_day,) = findings(store, dt.date(2026, 2, 14))
+    (same_day,) = detected(days, dt.date(2026, 2, 14))
     assert same_day.status == "open"
-    (in_pt,) = findings(store, dt.date(2026, 2, 12), lang="pt")
+    (in_pt,) = detected(days, dt.date(2026, 2, 12), lang="pt")
     assert in_pt.title == "mx2.example.com: O certificado do seu servidor de e-mail expirou"
     assert in_pt.severity == "critical"
 
 
-def test_policy_404_for_one_reporter_only(store: Store, tmp_path: Path) -> None:
+def test_policy_404_for_one_reporter_only() -> None:
     days = healthy(21, mode="testing")
     days += [Day("Mail.ru", day, 0, [Failure("sts-policy-fetch-error", 3, "",
                                              reason="bad https response code: 404")],
                  mode="testing") for day in daily(START + dt.timedelta(days=21), 7)]
     days += [Day(org, day, ok, mode="testing") for day in
              daily(START + dt.timedelta(days=21), 7) for org, ok in REPORTERS[:2]]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found, alone = findings(store, START + dt.timedelta(days=27))
+    found, alone = detected(days, START + dt.timedelta(days=27))
     assert (alone.kind, alone.severity, alone.reporters, alone.sessions) == (
         "reporter-disagreement", "info", ["Mail.ru"], 21)
     assert alone.title == "Mail.ru sees failures that other reporters do not"
@@ -82,14 +82,12 @@ def test_policy_404_for_one_reporter_only(store: Store, tmp_path: Path) -> None:
     assert {e.reason_code for e in found.evidence} == {"bad https response code: 404"}
 
 
-def test_starttls_and_dane_per_mx_with_mode_dependent_severity(store: Store,
-                                                               tmp_path: Path) -> None:
+def test_starttls_and_dane_per_mx_with_mode_dependent_severity() -> None:
     days = [Day("Google LLC", day, 100, [Failure("starttls-not-supported", 2, f"mx3.{DOMAIN}")],
                 mode="testing") for day in daily(START, 3)]
     days += [Day("Postfix Org", day, 50, [Failure("tlsa-invalid", 1, f"mx1.{DOMAIN}")],
                  mode="dane") for day in daily(START, 2)]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = findings(store, START + dt.timedelta(days=2))
+    found = detected(days, START + dt.timedelta(days=2))
     assert [(f.kind, f.mx_host, f.severity, f.sessions, f.status) for f in found] == [
         ("dane", "mx1.example.com", "critical", 2, "open"),
         ("starttls", "mx3.example.com", "high", 6, "open"),
@@ -135,33 +133,31 @@ def test_findings_command_contract(store: Store, tmp_path: Path) -> None:
     assert "CRITICAL [open] mx2.example.com" in text
 
 
-def test_testing_mode_with_clean_weeks_is_ready_for_enforce(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(28, mode="testing")))
-    (found,) = findings(store, START + dt.timedelta(days=27))
+def test_testing_mode_with_clean_weeks_is_ready_for_enforce() -> None:
+    days = healthy(28, mode="testing")
+    (found,) = detected(days, START + dt.timedelta(days=27))
     assert (found.kind, found.severity, found.status) == ("ready-for-enforce", "info", "open")
     assert found.reporters == ["Google LLC", "Mail.ru", "Microsoft Corporation"]
     assert found.first_seen == START + dt.timedelta(days=14)
     assert found.sessions == 14 * (900 + 300 + 40)
     assert "mode: enforce" in found.fix[0]
-    (in_pt,) = findings(store, START + dt.timedelta(days=27), lang="pt")
+    (in_pt,) = detected(days, START + dt.timedelta(days=27), lang="pt")
     assert in_pt.title == "Sua política MTA-STS pode passar de testing para enforce"
     # Thirteen clean days are not enough.
-    assert findings(store, START + dt.timedelta(days=27), days=13) == []
+    assert detected(days, START + dt.timedelta(days=27), days=13) == []
 
 
-def test_one_reporter_is_not_enough_for_enforce(store: Store, tmp_path: Path) -> None:
+def test_one_reporter_is_not_enough_for_enforce() -> None:
     days = [Day("Google LLC", day, 900, mode="testing") for day in daily(START, 28)]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    assert findings(store, START + dt.timedelta(days=27)) == []
+    assert detected(days, START + dt.timedelta(days=27)) == []
 
 
-def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: Path) -> None:
+def test_testing_failures_say_what_enforce_would_refuse() -> None:
     days = healthy(28, mode="testing")
     days[-1] = Day("Mail.ru", days[-1].day, 40, [
         Failure("certificate-host-mismatch", 5, f"mx1.{DOMAIN}"),
         Failure("sts-policy-fetch-error", 2, "")], mode="testing")
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    kinds = {f.kind: f for f in findings(store, START + dt.timedelta(days=27))}
+    kinds = {f.kind: f for f in detected(days, START + dt.timedelta(days=27))}
     # 7 sessions on one day are below the disagreement's MIN_SESSIONS; "new result type" and
     # "new failing MX" are the first days of the certificate and policy findings.
     assert set(kinds) == {"testing-would-block", "certificate", "mta-sts-policy"}
@@ -178,21 +174,20 @@ def test_testing_failures_say_what_enforce_would_refuse(store: Store, tmp_path: 
     assert "certificate-host-mismatch (5)" in blocked.explanation
 
 
-def test_no_policy_found(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, healthy(3, mode="none")))
-    (found,) = findings(store, START + dt.timedelta(days=2))
+def test_no_policy_found() -> None:
+    days = healthy(3, mode="none")
+    (found,) = detected(days, START + dt.timedelta(days=2))
     assert (found.kind, found.severity, found.sessions) == ("no-policy", "medium",
                                                             3 * (900 + 300 + 40))
     assert found.title == "Senders found no MTA-STS or DANE policy for example.com"
 
 
-def test_mx_outside_the_policy_patterns(store: Store, tmp_path: Path) -> None:
+def test_mx_outside_the_policy_patterns() -> None:
     days = healthy(5)
     days.append(Day("Google LLC", START + dt.timedelta(days=5), 800, [
         Failure("validation-failure", 7, "mx9.backup.example.net"),
         Failure("validation-failure", 1, "a.b.example.com")]))
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = sorted((f for f in findings(store, START + dt.timedelta(days=5))
+    found = sorted((f for f in detected(days, START + dt.timedelta(days=5))
                     if f.kind == "mx-outside-policy"), key=lambda f: f.mx_host)
     # *.example.com covers exactly one label: a.b.example.com is outside too (RFC 8461 §4.1).
     # The validation failures there are the same cause: one finding each, as severe as the
@@ -201,30 +196,28 @@ def test_mx_outside_the_policy_patterns(store: Store, tmp_path: Path) -> None:
         ("a.b.example.com", "critical", 1, ["validation"]),
         ("mx9.backup.example.net", "critical", 7, ["validation"])]
     assert "*.example.com" in found[1].explanation
-    assert not [f for f in findings(store, START + dt.timedelta(days=5)) if f.kind == "validation"]
+    assert not [f for f in detected(days, START + dt.timedelta(days=5)) if f.kind == "validation"]
 
 
-def test_reporter_gone_silent(store: Store, tmp_path: Path) -> None:
+def test_reporter_gone_silent() -> None:
     days = [Day("Google LLC", day, 900) for day in daily(START, 20)]
     days += [Day("Mail.ru", day, 40) for day in daily(START, 10)]
     days += [Day("Microsoft Corporation", day, 300) for day in daily(START, 20)[::2][:5]]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    (found,) = findings(store, START + dt.timedelta(days=19))
+    (found,) = detected(days, START + dt.timedelta(days=19))
     assert (found.kind, found.severity, found.reporters) == ("reporter-silent", "info",
                                                              ["Mail.ru"])
     assert found.last_seen == START + dt.timedelta(days=9)
     assert "on 10 of the 10 days up to 2026-02-10" in found.explanation
 
 
-def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path) -> None:
+def test_possible_downgrade_is_a_labelled_heuristic() -> None:
     days = []
     for day in daily(START, 4):
         days.append(Day("Mail.ru", day, 30, [
             Failure("starttls-not-supported", 6, f"mx1.{DOMAIN}", sending_ip="203.0.113.5")]))
         days.append(Day("Google LLC", day, 900, [
             Failure("certificate-host-mismatch", 1, f"mx1.{DOMAIN}")]))
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = {f.kind: f for f in findings(store, START + dt.timedelta(days=3))}
+    found = {f.kind: f for f in detected(days, START + dt.timedelta(days=3))}
     downgrade = found["possible-downgrade"]
     assert downgrade.heuristic is True
     assert (downgrade.mx_host, downgrade.reporters, downgrade.sessions) == (
@@ -242,7 +235,7 @@ def test_possible_downgrade_is_a_labelled_heuristic(store: Store, tmp_path: Path
     assert_no_near_duplicates(list(found.values()))
 
 
-def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: Path) -> None:
+def test_failure_spike_against_the_domains_own_baseline() -> None:
     days = []
     for n, day in enumerate(daily(START, 15)):
         # A domain that always has about 1 % failures; on the last day 12 %, at two new MX
@@ -254,8 +247,7 @@ def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: 
         days.append(Day("Google LLC", day, 1000 - sum(f.sessions for f in failures),
                         failures))
         days.append(Day("Microsoft Corporation", day, 300))
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    spikes = [f for f in findings(store, START + dt.timedelta(days=14))
+    spikes = [f for f in detected(days, START + dt.timedelta(days=14))
               if f.kind == "failure-spike"]
     (spike,) = spikes
     assert (spike.severity, spike.first_seen, spike.sessions) == ("high", dt.date(2026, 2, 15),
@@ -263,17 +255,16 @@ def test_failure_spike_against_the_domains_own_baseline(store: Store, tmp_path: 
     assert spike.title == "Failures to example.com jumped on 2026-02-15"
     assert "9.2 % of sessions" in spike.explanation and "usual 0.8 %" in spike.explanation
     # The day before, the same 0.8 % as always: no spike.
-    assert not [f for f in findings(store, START + dt.timedelta(days=13))
+    assert not [f for f in detected(days, START + dt.timedelta(days=13))
                 if f.kind == "failure-spike"]
 
 
-def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -> None:
+def test_new_reporter_result_type_and_failing_mx() -> None:
     days = healthy(10)
     last = START + dt.timedelta(days=10)
     days += [Day("Google LLC", last, 900, [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]),
              Day("Microsoft Corporation", last, 300), Day("Yahoo", last, 20)]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = {f.kind: f for f in findings(store, last)}
+    found = {f.kind: f for f in detected(days, last)}
     # Google's 3 failed of 903 sessions (0.3 %) are no material disagreement; the new MX
     # and result type are the first days of the starttls finding.
     assert set(found) == {"starttls", "new-reporter"}
@@ -282,16 +273,15 @@ def test_new_reporter_result_type_and_failing_mx(store: Store, tmp_path: Path) -
     assert found["starttls"].also_seen_by == ["new-result-type", "new-failing-mx"]
     assert ("A new kind of failure for example.com: starttls-not-supported; "
             "mx4.example.com started failing.") in found["starttls"].explanation
-    alone = novelty.detect(reads.facts(store, DOMAIN, START, last))
+    alone = novelty.detect(reported(DOMAIN, days, START, last))
     assert {f.kind: f.mx_host for f in alone} == {"new-result-type": "",
                                                   "new-failing-mx": "mx4.example.com",
                                                   "new-reporter": ""}
     assert "in the 9 days of reports" in alone[1].explanation
     # Two days later, with the same failure every day, it is no longer new.
-    days = [Day("Google LLC", last + dt.timedelta(days=n), 900,
-                [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]) for n in (1, 2)]
-    ingest_paths(store, write(tmp_path / "r2", DOMAIN, days))
-    later = {f.kind for f in findings(store, last + dt.timedelta(days=2))}
+    days += [Day("Google LLC", last + dt.timedelta(days=n), 900,
+                 [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]) for n in (1, 2)]
+    later = {f.kind for f in detected(days, last + dt.timedelta(days=2))}
     assert "new-failing-mx" not in later and "new-result-type" not in later
 
 
@@ -336,15 +326,13 @@ def test_findings_command_reads_the_stored_findings(store: Store, tmp_path: Path
     assert json.loads(tlsscope("findings", "--json", "--db", url).stdout) == []
 
 
-def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
-        store: Store, tmp_path: Path) -> None:
+def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop() -> None:
     from tlsscope.settings import Settings
 
     rua = "reports.example.net"
     days = [Day(org, day, ok, [Failure("certificate-expired", 2, f"mx.{rua}")])
             for day in daily(START, 3) for org, ok in REPORTERS[:2]]
-    ingest_paths(store, write(tmp_path / "r", rua, days))
-    facts = reads.facts(store, rua, START, START + dt.timedelta(days=2))
+    facts = reported(rua, days, START, START + dt.timedelta(days=2))
     (plain,) = detect(facts)
     assert plain.report_loop is False
     settings = Settings(rua_addresses=["tlsrpt@Reports.Example.NET", "other@example.org"])
@@ -356,18 +344,15 @@ def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop(
     assert "relatórios TLS são entregues neste domínio" in in_pt.explanation
     # Another domain is not marked.
     other = [Day("Google LLC", START, 10, [Failure("certificate-expired", 1, "mx.example.com")])]
-    ingest_paths(store, write(tmp_path / "o", DOMAIN, other))
-    (elsewhere,) = detect(reads.facts(store, DOMAIN, START, START), "en", settings.report_domains)
+    (elsewhere,) = detect(reported(DOMAIN, other, START, START), "en", settings.report_domains)
     assert elsewhere.report_loop is False
 
 
-def test_validation_failures_and_unknown_result_types_are_not_dropped(
-        store: Store, tmp_path: Path) -> None:
+def test_validation_failures_and_unknown_result_types_are_not_dropped() -> None:
     days = [Day("Google LLC", day, 100, [
         Failure("validation-failure", 2, f"mx1.{DOMAIN}"),
         Failure("x-vendor-oddity", 1, f"mx1.{DOMAIN}")]) for day in daily(START, 2)]
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = {f.kind: f for f in findings(store, START + dt.timedelta(days=1))}
+    found = {f.kind: f for f in detected(days, START + dt.timedelta(days=1))}
     assert set(found) == {"validation", "unknown-result-type"}
     assert (found["validation"].sessions, found["validation"].mx_host) == (4, "mx1.example.com")
     odd = found["unknown-result-type"]

@@ -1,24 +1,22 @@
-"""One finding per problem, over scenario reports in a real store: the issue's cases."""
+"""One finding per problem, over scenario reports (their facts built in memory, as the store
+returns them): the issue's cases."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from tests.support import reads
-from tests.support.ingest import ingest_paths
-from tests.support.scenarios import Day, Failure, daily, write
+from tests.support.facts import reported
+from tests.support.scenarios import Day, Failure, daily
 from tests.support.stories import (
     DOMAIN,
     REPORTERS,
     START,
     assert_no_near_duplicates,
+    detected,
     expiring_mx2,
-    findings,
     healthy,
 )
 from tlsscope.analyze.detectors import detect, spike
-from tlsscope.store import Store
 
 
 def expiry_on_the_last_days() -> list[Day]:
@@ -35,11 +33,10 @@ def expiry_on_the_last_days() -> list[Day]:
     return days
 
 
-def test_an_expiry_seen_with_and_without_receiving_ip_is_one_finding(store: Store,
-                                                                      tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, expiry_on_the_last_days()))
+def test_an_expiry_seen_with_and_without_receiving_ip_is_one_finding() -> None:
+    days = expiry_on_the_last_days()
     last = START + dt.timedelta(days=21)
-    found = [f for f in findings(store, last) if f.status == "open"]
+    found = [f for f in detected(days, last) if f.status == "open"]
     (expired,) = found
     assert (expired.kind, expired.severity, expired.mx_host, expired.receiving_ip) == (
         "certificate", "critical", "mx2.example.com", "192.0.2.2")
@@ -50,21 +47,21 @@ def test_an_expiry_seen_with_and_without_receiving_ip_is_one_finding(store: Stor
     assert expired.also_seen_by == ["failure-spike", "new-result-type", "new-failing-mx"]
     assert "Failures to example.com jumped on 2026-02-21" in expired.explanation
     # The spike detector saw it, dated on the first failing day, and it is this finding's.
-    seen = spike.find(reads.facts(store, DOMAIN, START, last))
+    seen = spike.find(reported(DOMAIN, days, START, last))
     assert seen is not None and seen.start == START + dt.timedelta(days=20)
-    (in_pt,) = [f for f in findings(store, last, lang="pt") if f.status == "open"]
+    (in_pt,) = [f for f in detected(days, last, lang="pt") if f.status == "open"]
     assert "Outros detectores viram a mesma causa" in in_pt.explanation
 
 
-def test_scenarios_have_no_near_duplicates(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "a", DOMAIN, expiring_mx2()))
+def test_scenarios_have_no_near_duplicates() -> None:
+    days = expiring_mx2()
     for day in daily(START, 28):
-        assert_no_near_duplicates(findings(store, day))
-    ingest_paths(store, write(tmp_path / "b", "example.org", [
+        assert_no_near_duplicates(detected(days, day))
+    facts = reported("example.org", [
         Day(org, day, ok, [Failure("starttls-not-supported", 5, "mx1.example.org",
                                    receiving_ip="" if org != "Google LLC" else "192.0.2.9")])
-        for day in daily(START, 10) for org, ok in REPORTERS]))
-    facts = reads.facts(store, "example.org", START, START + dt.timedelta(days=9))
+        for day in daily(START, 10) for org, ok in REPORTERS],
+        START, START + dt.timedelta(days=9))
     assert {f.receiving_ip for f in facts.failures} == {"", "192.0.2.9"}
     found = detect(facts)
     assert_no_near_duplicates(found)
@@ -73,7 +70,7 @@ def test_scenarios_have_no_near_duplicates(store: Store, tmp_path: Path) -> None
         "192.0.2.9", 150, 3)
 
 
-def test_what_enforce_would_refuse_goes_with_its_cause(store: Store, tmp_path: Path) -> None:
+def test_what_enforce_would_refuse_goes_with_its_cause() -> None:
     """A week of failures under testing, then 14 clean days from every reporter: "ready for
     enforce" opens, and "would have been refused" is resolved, not left open beside it."""
     days = []
@@ -82,13 +79,12 @@ def test_what_enforce_would_refuse_goes_with_its_cause(store: Store, tmp_path: P
             failures = ([Failure("certificate-host-mismatch", 300, f"mx1.{DOMAIN}")]
                         if n < 7 and org == "Google LLC" else [])
             days.append(Day(org, day, ok, failures, mode="testing"))
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, days))
-    found = {f.kind: f for f in findings(store, START + dt.timedelta(days=20))}
+    found = {f.kind: f for f in detected(days, START + dt.timedelta(days=20))}
     assert found["ready-for-enforce"].status == "open"
     assert (found["testing-would-block"].status, found["testing-would-block"].sessions) == (
         "resolved", 2100)
     assert found["certificate"].status == "resolved"
     # While the failures go on, it is open, and nothing says "ready".
-    during = {f.kind: f for f in findings(store, START + dt.timedelta(days=6))}
+    during = {f.kind: f for f in detected(days, START + dt.timedelta(days=6))}
     assert during["testing-would-block"].status == "open"
     assert "ready-for-enforce" not in during

@@ -32,6 +32,10 @@ class Day:
     mode: str = "enforce"  # enforce | testing (sts), dane (a tlsa policy), none (no policy)
 
 
+def report_id(domain: str, entry: Day) -> str:
+    return f"{entry.day.isoformat()}-{entry.org}-{domain}"
+
+
 def report(domain: str, entry: Day) -> dict[str, object]:
     start = dt.datetime.combine(entry.day, dt.time(), dt.UTC)
     if entry.mode in ("enforce", "testing"):
@@ -61,7 +65,7 @@ def report(domain: str, entry: Day) -> dict[str, object]:
                        "end-datetime": (start + dt.timedelta(seconds=86399))
                        .strftime("%Y-%m-%dT%H:%M:%SZ")},
         "contact-info": f"tlsrpt@{entry.org.lower().replace(' ', '')}.example",
-        "report-id": f"{entry.day.isoformat()}-{entry.org}-{domain}",
+        "report-id": report_id(domain, entry),
         "policies": [{
             "policy": policy,
             "summary": {"total-successful-session-count": entry.successful,

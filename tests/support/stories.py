@@ -1,22 +1,26 @@
 """The detector tests' stories: weeks of daily reports for example.com from three reporters,
-from 1 February 2026, and the findings detected over a store that holds them."""
+from 1 February 2026, and the findings detected over them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from tests.support import reads
+from tests.support.facts import reported
 from tests.support.scenarios import Day, Failure, daily
 from tlsscope.analyze.detectors import DomainFinding, detect
-from tlsscope.store import Store
 
 DOMAIN = "example.com"
 START = dt.date(2026, 2, 1)
 REPORTERS = (("Google LLC", 900), ("Microsoft Corporation", 300), ("Mail.ru", 40))
 
 
-def findings(store: Store, until: dt.date, days: int = 28, lang: str = "en") -> list[DomainFinding]:
-    return detect(reads.facts(store, DOMAIN, until - dt.timedelta(days=days - 1), until), lang)
+def detected(entries: Sequence[Day], until: dt.date, days: int = 28,
+             lang: str = "en") -> list[DomainFinding]:
+    """The findings over the `days` up to `until` of these days' reports, their facts built
+    in memory as the store returns them (tests/support/facts.py `reported`)."""
+    since = until - dt.timedelta(days=days - 1)
+    return detect(reported(DOMAIN, entries, since, until), lang)
 
 
 def assert_no_near_duplicates(found: list[DomainFinding]) -> None:
