@@ -42,12 +42,11 @@ def postgres() -> Iterator[PostgresServer | None]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that start servers or processes (`make test-fast` leaves them out)."""
+    """The PostgreSQL runs of the store tests start a server: `server` (`make test-fast`
+    leaves them out). A module whose tests start servers or processes says so itself
+    (`pytestmark = pytest.mark.server`)."""
     for item in items:
-        path = str(item.path)
-        if ("[postgresql]" in item.nodeid or "/receive/" in path or "/cli/" in path
-                or "/probe/" in path or "/web/" in path
-                or item.path.name in ("test_batch.py", "test_concurrency.py")):
+        if "[postgresql]" in item.nodeid:
             item.add_marker(pytest.mark.server)
 
 

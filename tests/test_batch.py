@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tlsscope.batch import PARALLEL_FROM, keep, read_all
 from tlsscope.settings import Settings
+
+pytestmark = pytest.mark.server
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cli import tlsscope
+
+pytestmark = pytest.mark.server
 
 
 def explain_json(*args: str) -> dict[str, object]:

@@ -10,6 +10,8 @@ import typer
 
 from tlsscope.cli.main import app
 
+pytestmark = pytest.mark.server
+
 WIDTH = 64  # what Click gives a command's line in an 80-column listing
 
 

@@ -7,7 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.cli import tlsscope
+
+pytestmark = pytest.mark.server
 
 FIX = Path(__file__).parents[1] / "fixtures"
 CONTRACT_INPUT = {"source", "outcome", "errors", "warnings", "reports"}

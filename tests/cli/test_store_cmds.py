@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.server
+
 FIX = Path(__file__).parents[1] / "fixtures"
 
 

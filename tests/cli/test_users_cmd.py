@@ -6,9 +6,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import tlsscope
 from tlsscope.app.accounts import check_password, digest
 from tlsscope.store import Store, accounts, findings_rows
+
+pytestmark = pytest.mark.server
 
 
 def test_users_and_domains(tmp_path: Path) -> None:

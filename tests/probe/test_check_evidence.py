@@ -7,9 +7,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import by_mx, findings, tlsscope
 from tests.support.fakenet import options
 from tests.support.scenarios import Day, Failure, write
+
+pytestmark = pytest.mark.server
 
 
 def test_a_check_confirms_and_contradicts_reported_failures(nameserver: str,

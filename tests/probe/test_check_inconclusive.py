@@ -14,6 +14,8 @@ from tests.support.faults import FailingDns, closed_port, silent_server
 from tlsscope.check.run import Options, run
 from tlsscope.live_check import LiveCheck
 
+pytestmark = pytest.mark.server
+
 RECORDS = {
     "_smtp._tls.partial.example": [
         ("TXT", "v=TLSRPTv1; rua=mailto:tls@flaky.example,https://flakyweb.example/tlsrpt")],

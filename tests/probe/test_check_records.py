@@ -11,6 +11,8 @@ import pytest
 from tests.support.cli import tlsscope
 from tests.support.fakenet import options
 
+pytestmark = pytest.mark.server
+
 
 def run(nameserver: str, domain: str) -> tuple[int, dict[str, Any]]:
     done = tlsscope("check", domain, *options(nameserver), "--json")

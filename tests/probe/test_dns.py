@@ -10,6 +10,8 @@ from tests.support.dnsserver import DnsServer
 from tlsscope.parse.records import check_all
 from tlsscope.probe.dns import Resolver
 
+pytestmark = pytest.mark.server
+
 LONG_RUA = "v=TLSRPTv1; rua=" + ",".join(f"mailto:tls{n}@example.com" for n in range(14))
 RECORDS = {
     "_smtp._tls.example.com": [("TXT", "v=TLSRPTv1; rua=mailto:tls@example.com"),

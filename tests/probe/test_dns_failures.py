@@ -14,6 +14,8 @@ import pytest
 from tests.support.faults import FailingDns, closed_port, silent_server
 from tlsscope.probe.dns import FAILED, NOANSWER, NXDOMAIN, OK, Resolver, failure_reason
 
+pytestmark = pytest.mark.server
+
 RECORDS = {
     "example.com": [("MX", "10 mx1.example.com."), ("TXT", "hello")],
     "mx1.example.com": [("A", "192.0.2.10")],

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests.support.cli import by_mx, findings, ingest, tlsscope
 from tests.support.clock import Clock
@@ -22,6 +23,8 @@ from tlsscope.live_check import LiveCheck, Step
 from tlsscope.settings import Settings
 from tlsscope.store import Store, checks_rows, findings_rows
 from tlsscope.vocab import FindingStatus, Severity
+
+pytestmark = pytest.mark.server
 
 CHECKED = dt.datetime(2026, 11, 28, 9, 30, tzinfo=dt.UTC)
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.cli import ingest, tlsscope
 from tests.support.clock import Clock
@@ -22,6 +23,8 @@ from tests.support.scenarios import Day, Failure, report
 from tests.support.webserver import free_port, wait_healthy
 from tlsscope.app.recheck import Rechecker
 from tlsscope.store import Store, checks_rows, findings_rows
+
+pytestmark = pytest.mark.server
 
 
 def test_schedule_and_failures_decide_what_is_due(nameserver: str, tmp_path: Path) -> None:

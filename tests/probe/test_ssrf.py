@@ -17,6 +17,8 @@ from tests.support.dnsserver import DnsServer
 from tlsscope.check.run import Options, run
 from tlsscope.probe.connect import Refused, literal, refused, tcp
 
+pytestmark = pytest.mark.server
+
 
 class Listener:
     """A TCP listener on 127.0.0.1 that counts the connections it accepts."""

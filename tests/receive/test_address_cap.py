@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tlsscope.clients import client_key
 from tlsscope.receive.address_cap import AddressCap, networks
+
+pytestmark = pytest.mark.server
 
 
 def test_a_client_is_its_ipv4_address_or_its_ipv6_64() -> None:

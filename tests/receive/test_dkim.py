@@ -22,6 +22,8 @@ from tlsscope.receive.smtp import ReportHandler
 from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 
+pytestmark = pytest.mark.server
+
 FIX = Path(__file__).parents[1] / "fixtures"
 @pytest.fixture(scope="module")
 def dns() -> Iterator[DnsServer]:

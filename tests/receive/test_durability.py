@@ -30,6 +30,8 @@ from tlsscope.store import Store
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import corpus
 
+pytestmark = pytest.mark.server
+
 
 def _doc(kind: str, i: int) -> dict[str, object]:
     doc = corpus.report(1, seed=i, day=1 + i % 28, domain="durable.example",

@@ -15,6 +15,8 @@ from tests.support.webserver import Running
 from tlsscope.settings import Settings
 from tlsscope.store import Store, findings_rows, queries
 
+pytestmark = pytest.mark.server
+
 FIX = Path(__file__).parents[1] / "fixtures"
 REPORT = (FIX / "quirks" / "pretty-sorted.json").read_bytes()
 GZIP = "application/tlsrpt+gzip"

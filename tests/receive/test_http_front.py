@@ -16,6 +16,8 @@ import pytest
 
 from tests.support.served import REPORT, Served
 
+pytestmark = pytest.mark.server
+
 TIMEOUT = 1.5  # the header timeout of the servers below (the default is 10 s)
 
 

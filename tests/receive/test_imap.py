@@ -16,6 +16,8 @@ from tlsscope.receive.files import RawInput
 from tlsscope.receive.imap import ImapUrl, MailboxQueue
 from tlsscope.store import Saved, Store
 
+pytestmark = pytest.mark.server
+
 FIX = Path(__file__).parents[1] / "fixtures"
 GOOD = [(FIX / "real" / n).read_bytes().replace(b"\n", b"\r\n")
         for n in ("google-tlsrpt-digest-success-1.eml", "microsoft-tlsrpt-digest-success.eml")]

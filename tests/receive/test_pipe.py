@@ -25,6 +25,8 @@ from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 
+pytestmark = pytest.mark.server
+
 MAIL = Path(__file__).parents[1] / "fixtures" / "real" / "google-tlsrpt-digest-success-1.eml"
 SETTINGS = Settings(dkim_verify="never")
 # Run the CLI and say, on the last line of stderr, whether it loaded the store's libraries.

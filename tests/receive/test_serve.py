@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support import reads
 from tests.support.webserver import free_port, wait_healthy
 from tlsscope.store import Store, findings_rows
+
+pytestmark = pytest.mark.server
 
 FIX = Path(__file__).parents[1] / "fixtures"
 

@@ -26,6 +26,8 @@ from tlsscope.settings import Settings
 from tlsscope.store import Saved, Store
 from tlsscope.store import tables as t
 
+pytestmark = pytest.mark.server
+
 FIX = Path(__file__).parents[1] / "fixtures"
 
 

@@ -27,6 +27,8 @@ from tlsscope.receive.smtp import ReportHandler
 from tlsscope.receive.smtp_server import ReportSMTP
 from tlsscope.store import Saved
 
+pytestmark = pytest.mark.server
+
 IDLE = 1.5
 
 

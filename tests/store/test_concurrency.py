@@ -26,6 +26,8 @@ from tlsscope.store import tables as t
 sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import corpus
 
+pytestmark = pytest.mark.server
+
 ALL_TIME = (dt.date(2000, 1, 1), dt.date(2100, 1, 1))
 
 

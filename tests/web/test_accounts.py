@@ -15,6 +15,8 @@ from tests.support.site import PASSWORDS, Site, login
 from tlsscope.app.accounts import add_user, digest, hash_password, new_token
 from tlsscope.store import Store, accounts
 
+pytestmark = pytest.mark.server
+
 ADMIN = "admin@test.example"
 
 

@@ -7,7 +7,11 @@ import datetime as dt
 import io
 import re
 
+import pytest
+
 from tests.support.site import FORMULA, Site, login
+
+pytestmark = pytest.mark.server
 
 ADMIN = "admin@test.example"
 

@@ -12,6 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.support.site import PASSWORDS, XSS, Site
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:

@@ -18,6 +18,8 @@ from tlsscope.web import health
 from tlsscope.web.app import create_app
 from tlsscope.web.health import Health
 
+pytestmark = pytest.mark.server
+
 
 class _NoIntake:
     def submit(self, raw: object) -> Future[Saved]:

@@ -26,6 +26,8 @@ from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 
+pytestmark = pytest.mark.server
+
 LONG_NAME = "Evil\u202eCorp " + "N" * 100_000
 LONG_ID = "id-\u200b" + "I" * 100_000
 PASSWORD = "long-strings-admin-1"

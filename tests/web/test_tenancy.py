@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.site import Site, login
+
+pytestmark = pytest.mark.server
 
 BETA = "bruno@beta.example"
 ACME = "ana@acme.example"
