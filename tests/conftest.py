@@ -41,6 +41,16 @@ def postgres() -> Iterator[PostgresServer | None]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def nameserver() -> Iterator[str]:
+    """The fake internet (tests/support/fakenet.py), started once for the live-check tests:
+    the address of its DNS server."""
+    from tests.support.fakenet import fake_internet
+
+    with fake_internet() as setup:
+        yield setup
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The PostgreSQL runs of the store tests start a server: `server` (`make test-fast`
     leaves them out). A module whose tests start servers or processes says so itself

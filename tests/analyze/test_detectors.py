@@ -6,15 +6,9 @@ findings, severities and status transitions."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
-import pytest
-
-from tests.support.cli import tlsscope
 from tests.support.facts import reported
-from tests.support.ingest import ingest_paths
-from tests.support.scenarios import Day, Failure, daily, write
+from tests.support.scenarios import Day, Failure, daily
 from tests.support.stories import (
     DOMAIN,
     REPORTERS,
@@ -25,9 +19,7 @@ from tests.support.stories import (
     healthy,
 )
 from tlsscope.analyze.detectors import detect, novelty
-from tlsscope.app import freshness
 from tlsscope.facts import DomainFacts, FailureRow, PolicyDay
-from tlsscope.store import Store, findings_rows
 
 
 def test_healthy_weeks_raise_nothing() -> None:
@@ -110,27 +102,6 @@ def test_sts_and_tlsa_rows_of_the_same_sessions_count_once() -> None:
     (found,) = detect(facts)
     assert found.sessions == 4
     assert len(found.evidence) == 1
-
-
-@pytest.mark.server  # runs the CLI as a process
-def test_findings_command_contract(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
-    url = str(store.engine.url)
-    done = tlsscope("findings", "--until", "2026-02-28", "--status", "all", "--json",
-                    "--db", url)
-    assert done.returncode == 0, done.stderr
-    (entry,) = json.loads(done.stdout)
-    assert {"kind", "severity", "domain", "mx_host", "result_type", "reporters", "first_seen",
-            "last_seen", "sessions", "status", "title", "explanation", "fix",
-            "evidence"} <= set(entry)
-    assert (entry["domain"], entry["status"], entry["first_seen"]) == (
-        "example.com", "resolved", "2026-02-08")
-    assert entry["evidence"][0]["report_key"]
-    open_only = json.loads(tlsscope("findings", "--until", "2026-02-28", "--json",
-                                    "--db", url).stdout)
-    assert open_only == []
-    text = tlsscope("findings", "--until", "2026-02-12", "--db", url).stdout.decode()
-    assert "CRITICAL [open] mx2.example.com" in text
 
 
 def test_testing_mode_with_clean_weeks_is_ready_for_enforce() -> None:
@@ -283,47 +254,6 @@ def test_new_reporter_result_type_and_failing_mx() -> None:
                  [Failure("starttls-not-supported", 3, f"mx4.{DOMAIN}")]) for n in (1, 2)]
     later = {f.kind for f in detected(days, last + dt.timedelta(days=2))}
     assert "new-failing-mx" not in later and "new-result-type" not in later
-
-
-def test_stored_findings_keep_their_status_history(store: Store, tmp_path: Path) -> None:
-    days = expiring_mx2()
-    ingest_paths(store, write(tmp_path / "a", DOMAIN, [d for d in days
-                                                       if d.day <= dt.date(2026, 2, 12)]))
-    first = dt.datetime(2026, 2, 12, 6, tzinfo=dt.UTC)
-    assert freshness.findings_now(store, now=first) == [DOMAIN]
-    assert freshness.findings_now(store, now=first) == []  # nothing changed since: nothing to do
-    ((_, key, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
-    assert key.startswith("certificate|mx2.example.com||certificate-expired")
-    assert state == "open"
-    ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
-                                                       if d.day > dt.date(2026, 2, 12)]))
-    second = dt.datetime(2026, 2, 28, 6, tzinfo=dt.UTC)
-    assert freshness.findings_now(store, now=second) == [DOMAIN]
-    ((_, _, state, _, _),) = store.read(findings_rows.stored, DOMAIN)
-    assert state == "resolved"
-    assert store.read(findings_rows.history, DOMAIN)[key] == [
-        {"at": first, "status": "open", "severity": "critical"},
-        {"at": second, "status": "resolved", "severity": "critical"}]
-    # Reading the same reports again changes nothing: recomputation is idempotent.
-    ingest_paths(store, write(tmp_path / "b", DOMAIN, [d for d in days
-                                                       if d.day > dt.date(2026, 2, 12)]))
-    assert freshness.findings_now(store, now=second + dt.timedelta(hours=1)) == []
-    assert len(store.read(findings_rows.history, DOMAIN)[key]) == 2
-
-
-@pytest.mark.server  # runs the CLI as a process
-def test_findings_command_reads_the_stored_findings(store: Store, tmp_path: Path) -> None:
-    ingest_paths(store, write(tmp_path / "r", DOMAIN, expiring_mx2()))
-    url = str(store.engine.url)
-    done = tlsscope("findings", "--status", "all", "--json", "--db", url)
-    assert done.returncode == 0, done.stderr
-    (entry,) = json.loads(done.stdout)
-    assert (entry["kind"], entry["status"]) == ("certificate", "resolved")
-    assert [h["status"] for h in entry["history"]] == ["resolved"]
-    in_pt = json.loads(tlsscope("findings", "--status", "all", "--json", "--lang", "pt",
-                                "--db", url).stdout)
-    assert in_pt[0]["title"] == "mx2.example.com: O certificado do seu servidor de e-mail expirou"
-    assert json.loads(tlsscope("findings", "--json", "--db", url).stdout) == []
 
 
 def test_failures_where_reports_are_delivered_are_marked_as_a_report_loop() -> None:

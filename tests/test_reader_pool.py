@@ -27,7 +27,7 @@ from tlsscope.store import Saved, Store
 from tlsscope.writer_loop import Flow
 
 pytestmark = pytest.mark.server
-GOOD = (Path(__file__).parents[1] / "fixtures" / "real" / "rfc8460-appendix-example.json")
+GOOD = (Path(__file__).parent / "fixtures" / "real" / "rfc8460-appendix-example.json")
 
 
 def _raw(name: str, data: bytes) -> RawInput:
