@@ -80,7 +80,8 @@ fuzz: $(STAMP)
 test-fast: $(STAMP)
 	TLSSCOPE_TEST_FAST=1 $(BIN)/pytest -m "not slow and not server"
 
-## lint: ruff, mypy --strict and the import-layer contract
+## lint: ruff, mypy --strict (src, tests and bench: the files in pyproject.toml) and the
+## import-layer contract
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy

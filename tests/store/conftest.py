@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import sqlite
 from tests.support.postgres import PostgresServer
 from tlsscope.store import Store
 
@@ -15,6 +16,7 @@ from tlsscope.store import Store
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path,
            postgres: PostgresServer | None) -> str:
+    """An empty database of the test's own."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tlsscope.db'}"
     if postgres is None:
@@ -23,8 +25,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store.open(db_url)
+def store(db_url: str, tmp_path: Path, migrated_sqlite: Path) -> Iterator[Store]:
+    """A migrated store in that database (on SQLite, the session's migrated copy)."""
+    opened = Store.open(sqlite.copy(migrated_sqlite, tmp_path) if db_url.startswith("sqlite")
+                        else db_url)
     try:
         yield opened
     finally:
