@@ -74,7 +74,7 @@ test: $(STAMP) system-deps lint dist
 
 ## fuzz: the reader fuzz campaign, longer than make test's (300,000 mutated inputs, SQLite)
 fuzz: $(STAMP)
-	$(BIN)/python -m tests.parse.fuzzing 300000
+	$(BIN)/python -m tests.support.fuzzing 300000
 
 ## test-fast: the offline core suite: no servers, no slow fuzzing (under 30 s)
 test-fast: $(STAMP)

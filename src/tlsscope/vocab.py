@@ -46,7 +46,7 @@ class ResultType(enum.StrEnum):
     STS_WEBPKI_INVALID = "sts-webpki-invalid"  # §4.3.2.2
 
 
-# The groups of result types, each defined here once (tests/analyze/test_vocab.py).
+# The groups of result types, each defined here once (tests/test_vocab.py).
 CERTIFICATE_FAILURES = frozenset({
     ResultType.CERTIFICATE_EXPIRED, ResultType.CERTIFICATE_HOST_MISMATCH,
     ResultType.CERTIFICATE_NOT_TRUSTED})

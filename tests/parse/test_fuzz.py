@@ -2,7 +2,7 @@
 
 `read_input` has a loop guard that turns any unexpected exception into a `reader_failure`
 error, so "no unhandled exception" means: that code never appears. The campaign
-(`tests/parse/fuzzing.py`, seeded) also prints every result through the `parse --json`
+(`tests/support/fuzzing.py`, seeded) also prints every result through the `parse --json`
 contract and stores it on SQLite; tests/store/test_fuzz_store.py does the same on PostgreSQL.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.parse.fuzzing import campaign, check_encodes
+from tests.support.fuzzing import campaign, check_encodes
 from tlsscope.errors import ReportError
 from tlsscope.parse import Outcome, read_input
 from tlsscope.parse.clean import clean

@@ -1,4 +1,4 @@
-"""The fuzz campaign (tests/parse/fuzzing.py) stored on both databases: whatever the reader
+"""The fuzz campaign (tests/support/fuzzing.py) stored on both databases: whatever the reader
 makes of a hostile input, accepted or rejected, the store takes it. PostgreSQL refuses NUL in
 text, which SQLite keeps; before the fixes, 8 of 3,000 inputs failed there alone."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.parse.fuzzing import campaign
 from tests.support import reads
+from tests.support.fuzzing import campaign
 from tlsscope.store import Store
 
 

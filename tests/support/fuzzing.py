@@ -7,7 +7,7 @@ anywhere in a report, and hostile containers, each read by `read_input`, printed
 A `Tally` counts what went wrong, by kind and exception class: exceptions that escaped
 `read_input`, `reader_failure` errors (the catch-all, whose message is a raw exception text),
 results the contract cannot encode as JSON, and results the store cannot save. A clean run
-has all four empty. Run longer by hand: `python -m tests.parse.fuzzing 100000`.
+has all four empty. Run longer by hand: `python -m tests.support.fuzzing 100000`.
 """
 
 from __future__ import annotations
