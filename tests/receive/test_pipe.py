@@ -71,6 +71,7 @@ class Listening:
     def close(self) -> None:
         async def stop() -> None:
             self.server.close()
+            await self.pipe.served(5)  # a probe's connection, say, ends its socket first
             await self.server.wait_closed()
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)

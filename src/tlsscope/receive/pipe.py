@@ -156,6 +156,7 @@ class PipeServer:
         self.path, self.deliver, self.cap = path, deliver, cap
         self.identity = store_identity(database_url)
         self.connections = 0
+        self._serving: set[Any] = set()  # the tasks of the connections in hand
         self.active = asyncio.Semaphore(MAX_ACTIVE)
         self.server: asyncio.Server | None = None
         self._inode = 0
@@ -181,8 +182,21 @@ class PipeServer:
         import asyncio
 
         reader = asyncio.StreamReader(limit=1 << 16)
-        return asyncio.StreamReaderProtocol(
-            reader, lambda r, w: asyncio.ensure_future(self._serve_one(r, w)))
+
+        def serve(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            task = asyncio.ensure_future(self._serve_one(r, w))
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
+
+        return asyncio.StreamReaderProtocol(reader, serve)
+
+    async def served(self, seconds: float) -> None:
+        """Wait, at most `seconds`, for the connections in hand to end (after closing the
+        server: a connection ended meanwhile has closed its socket)."""
+        import asyncio
+
+        if self._serving:
+            await asyncio.wait(set(self._serving), timeout=seconds)
 
     async def _serve_one(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
