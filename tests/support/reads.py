@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from tlsscope.app import quarantine as held
 from tlsscope.app.scope import OPERATOR
 from tlsscope.facts import DomainFacts, DomainStats, FailureGroup
-from tlsscope.store import Store, queries, write
+from tlsscope.store import Store, queries
+from tlsscope.store import inputs as input_rows
 from tlsscope.store.models import ReportSummary, StoredInput, StoredReport
 
 
@@ -34,12 +35,12 @@ def quarantine(store: Store) -> list[StoredInput]:
 
 def raw(store: Store, digest: str) -> bytes | None:
     """Any stored input's bytes (None: unknown, or dropped to the quarantine's budget)."""
-    stored = store.read(queries.raw_input, digest)
-    return None if stored is None else write.unpack(*stored)
+    found = store.read(input_rows.stored, digest)
+    return None if found is None else found[1]
 
 
 def inputs(store: Store) -> Iterator[tuple[str, str, bytes]]:
-    return held._inputs(store)
+    return held.stored_inputs(store)
 
 
 def stats(store: Store, domain: str | None, since: dt.date, until: dt.date) -> DomainStats:

@@ -36,7 +36,7 @@ def result_types(store: Store, scope: Scope) -> list[str]:
 def find(store: Store, scope: Scope, key_prefix: str) -> str:
     """The one report whose key starts so: `NotFound` for none, `Invalid` for several."""
     keys = [key for key in store.read(queries.find_report, key_prefix)
-            if _visible(store, scope, key)]
+            if _visible(scope, store.read(browse.report_domains, key))]
     if not keys:
         raise NotFound(f"no stored report has a key starting with {key_prefix!r}")
     if len(keys) > 1:
@@ -44,21 +44,19 @@ def find(store: Store, scope: Scope, key_prefix: str) -> str:
     return keys[0]
 
 
-def _visible(store: Store, scope: Scope, key: str) -> bool:
+def _visible(scope: Scope, domains: list[str]) -> bool:
     """Admins see every report; others those whose every domain they may see."""
-    if scope.domains is None:
-        return True
-    domains = store.read(browse.report_domains, key)
-    return bool(domains) and all(scope.allows(d) for d in domains)
+    return scope.domains is None or (bool(domains) and all(scope.allows(d) for d in domains))
 
 
 def stored(store: Store, scope: Scope, key: str) -> tuple[list[str], StoredReport]:
     """A report's domains and the report as stored; `NotFound` unless the user may see every
     one of its domains."""
-    found = store.read(queries.get_report, key) if _visible(store, scope, key) else None
+    domains = store.read(browse.report_domains, key)
+    found = store.read(queries.get_report, key) if _visible(scope, domains) else None
     if found is None:
         raise NotFound()
-    return store.read(browse.report_domains, key), found
+    return domains, found
 
 
 def view(store: Store, scope: Scope, key: str, lang: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Stored inputs read back whole, for reading them again (tlsscope reingest)."""
+"""Stored inputs read back whole: their bytes, for an export or reading them again."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
+from tlsscope.store.write import unpack
 
 
 def digests(connection: Connection) -> list[str]:
@@ -15,9 +16,10 @@ def digests(connection: Connection) -> list[str]:
         select(i.c.sha256).order_by(i.c.received_at, i.c.sha256)).scalars())
 
 
-def packed(connection: Connection, digest: str) -> tuple[str, str, bytes] | None:
-    """(source, codec, packed bytes) of one input (store/write.py unpacks them)."""
+def stored(connection: Connection, digest: str) -> tuple[str, bytes | None] | None:
+    """(source, the bytes as they arrived) of one input; the bytes are None once dropped to
+    keep its sender within the quarantine's budget (store/junk.py). None: no such input."""
     i = t.inputs
     row = connection.execute(select(i.c.source, i.c.codec, i.c.raw)
                              .where(i.c.sha256 == digest)).mappings().first()
-    return None if row is None else (row["source"], row["codec"], row["raw"])
+    return None if row is None else (row["source"], unpack(row["codec"], row["raw"]))

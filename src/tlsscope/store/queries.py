@@ -185,12 +185,6 @@ def quarantine(connection: Connection) -> list[StoredInput]:
     return [_stored_input(row, int(row["n"])) for row in connection.execute(query).mappings()]
 
 
-def raw_input(connection: Connection, digest: str) -> tuple[str, bytes] | None:
-    row = connection.execute(select(t.inputs.c.codec, t.inputs.c.raw)
-                             .where(t.inputs.c.sha256 == digest)).mappings().first()
-    return None if row is None else (row["codec"], row["raw"])
-
-
 def stats(connection: Connection, domain: str | None, since: dt.date,
           until: dt.date) -> DomainStats:
     # Per day and per policy: the roll-up without reporters (a few rows a day); per reporter:
