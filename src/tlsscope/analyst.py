@@ -72,10 +72,11 @@ class AnalystProcess:
 
 def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
     """Until told to stop, or its parent is gone (`stop` then reads end-of-file)."""
-    from tlsscope import logs
+    from tlsscope import alert, logs
 
     ignore_stop_signals()
     logs.configure()
+    alert.wire()
     store = Store.open(url)
     gc.freeze()
     last_id, changed_at, worked_at = freshness.reports_seen(store), time.monotonic(), 0.0

@@ -255,10 +255,11 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     cannot be written): nothing would collect its answers, and what it has not committed will
     be delivered again.
     """
-    from tlsscope import logs
+    from tlsscope import alert, logs
 
     ignore_stop_signals()
     logs.configure()
+    alert.wire()
     store = events.attach(Store.open(url, checkpoints="background"))
     pool = ReaderPool(settings, live=True, size=settings.readers) if settings.readers else None
     gate = DomainGate.for_intake(settings)

@@ -44,6 +44,11 @@ class Step(msgspec.Struct, kw_only=True):
     host: str = ""  # the MX host a mx or dane step is about
     # The RFC 8460 result types a sender would report for what this step saw.
     results: list[str] = msgspec.field(default_factory=list)
+    # When the certificate this step saw (an MX's, the policy host's) expires: ISO 8601, UTC
+    # ("" when none was seen). What alerts count the days down from (tlsscope.alert).
+    expires: str = ""
+    # MX hosts this step saw outside the MTA-STS policy's mx lines (RFC 8461 §4.1).
+    uncovered: list[str] = msgspec.field(default_factory=list)
 
 
 class LiveCheck(msgspec.Struct, kw_only=True):

@@ -67,9 +67,11 @@ HTTP_GRACE_SECONDS = 3  # of those, for the HTTP requests in flight
 
 
 async def serve(store: Store, settings: Settings) -> None:
+    from tlsscope import alert
     from tlsscope.web.app import create_app
     from tlsscope.web.health import Health
 
+    alert.wire()  # the web's live checks and the re-checker's tell the alert rules
     first_admin(store)
     url = store.engine.url.render_as_string(hide_password=False)
     host, port = host_port(settings.listen, "listen")

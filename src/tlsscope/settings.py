@@ -168,6 +168,29 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The shortest time between two re-checks of a domain triggered by failures."""
     check_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     """How often serve looks for domains due for a re-check."""
+    # Alerts and digests (tlsscope.alert; docs/alerts.md)
+    smtp_url: str = ""
+    """The relay alert and digest mail goes through: smtp://USER:PASS@HOST:587 (STARTTLS,
+    required), smtps://USER:PASS@HOST:465 (TLS from the start), or smtp+plain://HOST:25 (no
+    TLS: a relay on this host only). Empty: no mail is sent."""
+    mail_from: str = ""
+    """The From address of alert and digest mail (default: tlsscope@ the public_url's host)."""
+    alerts_allow_private: bool = False
+    """Let webhooks reach private, loopback and link-local addresses (off: refused, also
+    after a redirect or a DNS answer that changed)."""
+    alerts_silent_days: Annotated[int, msgspec.Meta(ge=0)] = 3
+    """A domain with no report for more than this many days raises receiver.silent; 0: never."""
+    alerts_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Seconds one delivery attempt (a webhook POST, a mail to the relay) may take."""
+    alerts_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 32
+    """Webhook deliveries sent at once."""
+    alerts_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """How often serve looks for alerts due to be sent."""
+    digest_weekday: Annotated[int, msgspec.Meta(ge=0, le=6)] = 0
+    """The day serve sends weekly digests (0: Monday), at digest_hour UTC."""
+    digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 7
+    """The hour (UTC) serve sends digests: daily ones each day, weekly and monthly ones on
+    their first day."""
 
 
 _LISTS = {"rua_addresses", "accept_domains"}  # comma-separated in the environment

@@ -5,6 +5,7 @@ MX host, and whether it is trusted. Every problem is listed, not only OpenSSL's 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +66,10 @@ def judge(probe: MxProbe, now: dt.datetime, warn_days: int) -> Step:
     target = f"{probe.host} [{probe.address}]"
     step = _judge(probe, target, now, warn_days)
     step.host = probe.host
+    if probe.leaf_der:
+        with contextlib.suppress(ValueError):
+            step.expires = x509.load_der_x509_certificate(
+                probe.leaf_der).not_valid_after_utc.isoformat()
     return step
 
 

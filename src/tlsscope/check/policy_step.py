@@ -60,6 +60,7 @@ def _expiry(step: Step, certificate: bytes, now: dt.datetime, warn_days: int) ->
         return
     not_after = x509.load_der_x509_certificate(certificate).not_valid_after_utc
     days = (not_after - now).days
+    step.expires = not_after.isoformat()
     step.details.append(f"policy host certificate valid until {not_after:%Y-%m-%d} "
                         f"({days} days left)")
     if 0 <= days < warn_days:
@@ -133,7 +134,7 @@ def _judge_policy(fetched: PolicyFetch, target: str, live_mx: list[str] | None) 
     uncovered = [p.token for p in coverage]
     details = [f"{p.level}: {p.message} [{p.rule}]" for p in coverage] + details
     if uncovered:
-        return Step(step=STEP, target=target, status=ERROR,
+        return Step(step=STEP, target=target, status=ERROR, uncovered=uncovered,
                     line=f"The policy does not cover MX {', '.join(uncovered)}: under "
                     "enforce, senders refuse to deliver there; under testing they report it.",
                     details=[f"mx lines: {', '.join(found.mx_patterns)}", *details],

@@ -114,7 +114,7 @@ def changes(previous: LiveCheck, current: LiveCheck) -> list[Step]:
         line = f"The MX hosts changed {since}."
         if uncovered:
             line += f" The policy's mx lines do not cover {', '.join(uncovered)}."
-        out.append(Step(step="mx-drift", target=current.domain,
+        out.append(Step(step="mx-drift", target=current.domain, uncovered=uncovered,
                         status=WARNING if uncovered else OK, line=line, details=details,
                         fix=["Update the policy's mx lines and its id before (or with) the MX "
                              "change."] if uncovered else []))

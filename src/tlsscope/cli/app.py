@@ -86,9 +86,11 @@ def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Sto
     """
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+    from tlsscope import alert
     from tlsscope.store import Store
 
     url = db or settings(config).database_url or None
+    alert.wire()  # what this command changes tells the alert rules (tlsscope.alert)
     try:
         return Store.open(url)
     except (SQLAlchemyError, OSError) as exc:

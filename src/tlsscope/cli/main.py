@@ -6,6 +6,7 @@ Commands live in their own modules and register themselves on `app` when importe
 from __future__ import annotations
 
 from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
+    alerts_cmd,
     check_cmd,
     explain_cmd,
     findings_cmd,

@@ -67,8 +67,8 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
-def refused(address: str, allow_private: bool) -> str | None:
-    """Why `address` may not be reached (None: it may)."""
+def refused(address: str, allow_private: bool, hint: str = _ALLOW_HINT) -> str | None:
+    """Why `address` may not be reached (None: it may); `hint` says which setting allows it."""
     if allow_private:
         return None
     ip = literal(address)
@@ -79,7 +79,7 @@ def refused(address: str, allow_private: bool) -> str | None:
         if each is not None and (not each.is_global or each.is_multicast):
             carried = f" (it carries {inner})" if each is inner else ""
             return (f"{address}{carried} is not a public address (private, loopback, "
-                    f"link-local or reserved): refused; {_ALLOW_HINT}")
+                    f"link-local or reserved): refused; {hint}")
     return None
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -341,6 +342,8 @@ users = Table(
     Column("lang", String(8), nullable=False),  # "" : the browser's language
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled", Boolean, nullable=False, server_default=false()),  # cannot log in
+    # The digest the user subscribed to (migration 0014): "" none, day | week | month
+    Column("digest", String(8), nullable=False, server_default=""),
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -364,4 +367,108 @@ api_tokens = Table(
     Column("scope", String(8), nullable=False, server_default="read"),  # read | write | admin
     Column("expires_at", DateTime(timezone=True)),  # NULL: never
     UniqueConstraint("token_sha256", name="uq_api_tokens_token"),
+)
+
+
+# Alerts (migration 0014; tlsscope.alert). A rule says who is told of what, how: an e-mail
+# address or a webhook (generic signed JSON, Slack, Teams, Discord); its organisation's
+# domains only (NULL: the installation's). `target` and `secret` are never shown back.
+alert_rules = Table(
+    "alert_rules", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("organisation", Id, ForeignKey("organisations.id")),
+    Column("channel", String(16), nullable=False),  # email | generic | slack | teams | discord
+    Column("target", Text, nullable=False),  # the address, or the webhook URL
+    Column("secret", Text, nullable=False, server_default=""),  # HMAC key of a generic hook
+    Column("domains", Text, nullable=False, server_default="[]"),  # JSON; []: all
+    Column("kinds", Text, nullable=False, server_default="[]"),  # JSON; []: all
+    Column("events", Text, nullable=False, server_default="[]"),  # JSON; []: all
+    Column("min_severity", String(16), nullable=False),
+    Column("batch", String(16), nullable=False),  # instant | hourly | daily
+    Column("quiet", String(16), nullable=False, server_default=""),  # "22:00-07:00"
+    Column("timezone", Text, nullable=False, server_default="UTC"),
+    Column("quiet_critical", Boolean, nullable=False, server_default=true()),
+    Column("suppress_days", Integer, nullable=False, server_default="7"),
+    Column("lang", String(8), nullable=False, server_default="en"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("removed", Boolean, nullable=False, server_default=false()),  # kept for the log
+)
+
+# What carries alerts: one alert, or a rule's batch (hourly, daily, held by quiet hours).
+# pending → sending (leased until lease_until: a node that dies mid-attempt gives it back)
+# → delivered, or pending again at next_at (backoff), or failed after the last attempt.
+alert_deliveries = Table(
+    "alert_deliveries", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("rule", Id, ForeignKey("alert_rules.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("test", Boolean, nullable=False, server_default=false()),
+    Column("batched", Boolean, nullable=False, server_default=false()),  # takes more alerts
+    Index("ix_alert_deliveries_due", "state", "next_at"),
+    Index("ix_alert_deliveries_rule", "rule", "state", "due_at"),
+)
+
+# The outbox: each alert written in the transaction of the change that caused it. `key` is
+# its stable id (the webhook's `id`); `problem` what suppression compares; `data` the
+# snapshot of what it says (the finding as it was), in the rule's language.
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(40), nullable=False),
+    Column("rule", Id, ForeignKey("alert_rules.id"), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("domain", Text, nullable=False),
+    Column("finding", Id),
+    Column("problem", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("suppressed", Boolean, nullable=False, server_default=false()),
+    Column("delivery", Id, ForeignKey("alert_deliveries.id")),
+    UniqueConstraint("key", name="uq_alerts_key"),
+    Index("ix_alerts_rule_problem", "rule", "problem", "created_at"),
+    Index("ix_alerts_finding", "finding"),
+    Index("ix_alerts_delivery", "delivery"),
+)
+
+alert_attempts = Table(
+    "alert_attempts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery", Id, ForeignKey("alert_deliveries.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | retry | failed
+    Column("status", Integer),  # the HTTP status, or the SMTP reply code
+    Column("error", Text, nullable=False, server_default=""),
+    Index("ix_alert_attempts_delivery", "delivery"),
+)
+
+# Digests: who asked not to get them (a one-click unsubscribe, RFC 8058), and which were
+# sent (scope: "org:<id>:<email>" or "all:<email>"; first_day: the period's).
+digest_optouts = Table(
+    "digest_optouts", metadata,
+    Column("email", Text, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+digests_sent = Table(
+    "digests_sent", metadata,
+    Column("scope", Text, primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("first_day", Date, primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+)
+
+# The installation's own secrets, made once (the key that signs unsubscribe links).
+secrets = Table(
+    "secrets", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -1,0 +1,230 @@
+"""The ways out of an alert: webhooks (POSTed over httpx) and mail (through the SMTP relay
+of `smtp_url`), each connection made by the one connector's rule (probe/outbound.py): the
+name resolved once, the address checked, the connection made to that address with the name
+as Host and SNI. A webhook's redirect is never followed (a 3xx is a failed attempt that
+names where it pointed), so it cannot lead to an address the rule refuses.
+
+An attempt's result is `Sent`: delivered, or why not, and whether trying again can help
+(a 4xx other than 408, 425 and 429 cannot: the URL is gone or refuses what we send).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import smtplib
+import socket
+import ssl
+import time
+from email.message import EmailMessage
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from tlsscope import __version__
+from tlsscope.errors import ConfigError, Invalid
+from tlsscope.probe import connect, outbound
+from tlsscope.settings import Settings
+
+RETRYABLE_4XX = (408, 425, 429)
+USER_AGENT = f"tlsscope/{__version__} (alerts)"
+
+
+class Sent(NamedTuple):
+    delivered: bool
+    status: int | None
+    error: str
+    retry: bool  # False: trying again cannot help
+    seconds: float
+
+
+def signature(secret: str, body: bytes, at: int) -> str:
+    """`X-Tlsscope-Signature`: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
+
+
+def vet(url: str, settings: Settings) -> list[str]:
+    """At a rule's creation: refuse a webhook whose host is (or resolves to) an address the
+    rule refuses; a name that does not resolve now is only warned about."""
+    host = urlsplit(url).hostname or ""
+    try:
+        outbound.checked(host, settings.dns_nameserver, min(settings.alerts_timeout, 5.0),
+                         settings.alerts_allow_private)
+    except connect.Refused as exc:
+        raise Invalid("webhook", f"webhook: {exc}") from None
+    except outbound.Unreachable as exc:
+        return [f"{exc}: it is tried again at each delivery"]
+    return []
+
+
+def _context(settings: Settings) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.check_ca_file or None)
+    if settings.check_ca_file:
+        context.load_default_certs()
+    return context
+
+
+class Webhooks:
+    """POSTs for one delivery pass: the client and the checked addresses are shared by its
+    deliveries, so a pass to one receiver reuses its connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = httpx.AsyncClient(
+            verify=_context(settings), timeout=settings.alerts_timeout, follow_redirects=False,
+            trust_env=False, limits=httpx.Limits(max_connections=settings.alerts_concurrency,
+                                                 max_keepalive_connections=settings.alerts_concurrency))
+        self._addresses: dict[str, asyncio.Future[str]] = {}
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _address(self, host: str) -> str:
+        if host not in self._addresses:
+            s = self.settings
+            self._addresses[host] = asyncio.ensure_future(asyncio.to_thread(
+                outbound.checked, host, s.dns_nameserver, min(s.alerts_timeout, 5.0),
+                s.alerts_allow_private))
+        return await self._addresses[host]
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
+        started = time.perf_counter()
+
+        def took() -> float:
+            return time.perf_counter() - started
+
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            address = await self._address(host)
+        except connect.Refused as exc:
+            return Sent(False, None, f"refused: {exc}", True, took())
+        except outbound.Unreachable as exc:
+            return Sent(False, None, str(exc), True, took())
+        ip = connect.literal(address)
+        literal = f"[{ip}]" if ip is not None and ip.version == 6 else str(ip)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = f"{parts.scheme}://{literal}:{port}{parts.path or '/'}"
+        if parts.query:
+            target += f"?{parts.query}"
+        default_port = port == (443 if parts.scheme == "https" else 80)
+        sent_headers = {"Host": host if default_port else f"{host}:{port}",
+                        "User-Agent": USER_AGENT, "Content-Type": "application/json",
+                        **headers}
+        try:
+            answer = await self.client.post(target, content=body, headers=sent_headers,
+                                            extensions={"sni_hostname": host})
+        except httpx.HTTPError as exc:
+            return Sent(False, None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__,
+                        True, took())
+        status = answer.status_code
+        if 200 <= status < 300:
+            return Sent(True, status, "", False, took())
+        if 300 <= status < 400:
+            where = answer.headers.get("location", "")[:300]
+            return Sent(False, status, f"HTTP {status}: a redirect (to {where!r}) is not "
+                        "followed; give the webhook's final URL", True, took())
+        text = answer.text[:200].replace("\n", " ")
+        retry = status >= 500 or status in RETRYABLE_4XX
+        return Sent(False, status, f"HTTP {status}: {text}", retry, took())
+
+
+class Relay(NamedTuple):
+    """The `smtp_url` relay."""
+
+    scheme: str  # smtp (STARTTLS required) | smtps | smtp+plain
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> Relay:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError("smtp_url", "(hidden)", f"not a URL: {exc}") from None
+        if parts.scheme not in ("smtp", "smtps", "smtp+plain") or not parts.hostname:
+            raise ConfigError("smtp_url", f"{parts.scheme}://{parts.hostname or ''}",
+                              "expected smtp://, smtps:// or smtp+plain://HOST[:PORT]")
+        default = {"smtp": 587, "smtps": 465, "smtp+plain": 25}[parts.scheme]
+        return cls(parts.scheme, parts.hostname, port or default, unquote(parts.username or ""),
+                   unquote(parts.password or ""))
+
+
+def mail_from(settings: Settings) -> str:
+    if settings.mail_from:
+        return settings.mail_from
+    host = urlsplit(settings.public_url).hostname if settings.public_url else None
+    return f"tlsscope@{host or socket.getfqdn() or 'localhost'}"
+
+
+class _Connected(smtplib.SMTP):
+    """smtplib's client, connected to the address checked beforehand (it never resolves)."""
+
+    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
+        self._address = address
+        super().__init__(host=host, port=port, timeout=timeout)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return connect.tcp(self._address, port, timeout, allow_private=True)
+
+
+class _ConnectedTls(smtplib.SMTP_SSL):
+    def __init__(self, address: str, host: str, port: int, timeout: float,
+                 context: ssl.SSLContext) -> None:
+        self._address = address
+        super().__init__(host=host, port=port, timeout=timeout, context=context)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        plain = connect.tcp(self._address, port, timeout, allow_private=True)
+        return self.context.wrap_socket(plain, server_hostname=host)
+
+
+def send_mail(settings: Settings, message: EmailMessage, to: list[str]) -> Sent:
+    """Hand one mail to the relay. The relay is the operator's (it may be on this host), so
+    its address is not refused; its name is resolved once, and its certificate verified."""
+    started = time.perf_counter()
+    if not settings.smtp_url:
+        return Sent(False, None, "no smtp_url is set: mail cannot be sent", True, 0.0)
+    relay = Relay.parse(settings.smtp_url)
+    timeout = settings.alerts_timeout
+    try:
+        address = outbound.addresses(relay.host, "", timeout)[0]
+        context = _context(settings)
+        client: smtplib.SMTP
+        if relay.scheme == "smtps":
+            client = _ConnectedTls(address, host=relay.host, port=relay.port, timeout=timeout,
+                                   context=context)
+        else:
+            client = _Connected(address, host=relay.host, port=relay.port, timeout=timeout)
+        with client:
+            if relay.scheme == "smtp":
+                client.starttls(context=context)  # required: no fallback to plain text
+            if relay.user:
+                client.login(relay.user, relay.password)
+            refused = client.send_message(message, to_addrs=to)
+    except smtplib.SMTPResponseException as exc:
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(
+            exc.smtp_error, bytes) else str(exc.smtp_error)
+        return Sent(False, exc.smtp_code, f"SMTP {exc.smtp_code}: {text}"[:500],
+                    exc.smtp_code < 500, time.perf_counter() - started)
+    except smtplib.SMTPRecipientsRefused as exc:
+        return Sent(False, None, f"recipients refused: {exc.recipients}"[:500], False,
+                    time.perf_counter() - started)
+    except (smtplib.SMTPException, OSError, outbound.Unreachable, ssl.SSLError) as exc:
+        return Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True,
+                    time.perf_counter() - started)
+    if refused:
+        return Sent(False, 550, f"refused: {', '.join(refused)}"[:500], False,
+                    time.perf_counter() - started)
+    return Sent(True, 250, "", False, time.perf_counter() - started)
+
+
+def now_unix(now: dt.datetime) -> int:
+    return int(now.timestamp())

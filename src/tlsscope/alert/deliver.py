@@ -1,0 +1,194 @@
+"""The sender: claim the deliveries that are due, send them, keep each attempt.
+
+    deliver_due(store, settings)   one pass until nothing is due: what `tlsscope alerts
+                                   deliver` and serve's alert thread run
+    Sender.run(stop)               serve's loop: a pass every alerts_poll_seconds
+
+A delivery is claimed (leased for LEASE) in one short transaction, sent outside any
+transaction, and its outcome recorded in another. Killed between the two, the lease runs out
+and the delivery is sent again, with the same alert ids (the `X-Tlsscope-Delivery` header and
+the body's `id`), which receivers dedupe on; nothing else is ever sent twice, and nothing
+written to the outbox is lost. Webhooks of one pass go out together (alerts_concurrency);
+mails one after another, each in its own connection to the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from tlsscope.alert import channels, render, timing
+from tlsscope.settings import Settings
+from tlsscope.store import Store, alerts_rows
+from tlsscope.store.alerts_rows import Claimed, Outcome
+
+log = logging.getLogger("tlsscope.alerts")
+LEASE = dt.timedelta(minutes=5)  # longer than a pass's claim takes to send
+CLAIM = 200  # deliveries claimed at once
+SCAN_SECONDS = 600.0  # serve looks for silent domains this often
+
+
+class Pass(NamedTuple):
+    delivered: int
+    retrying: int
+    failed: int
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _generic_post(claimed: Claimed, alert: dict[str, Any], settings: Settings,
+                  now: dt.datetime) -> tuple[bytes, dict[str, str]]:
+    body = msgspec.json.encode(render.generic(alert, settings.public_url, now))
+    headers = {"X-Tlsscope-Event": str(alert["event"]), "X-Tlsscope-Delivery": str(alert["key"])}
+    if claimed.rule.secret:
+        headers["X-Tlsscope-Signature"] = channels.signature(claimed.rule.secret, body,
+                                                             channels.now_unix(now))
+    return body, headers
+
+
+def _chat_body(claimed: Claimed, settings: Settings, now: dt.datetime) -> bytes:
+    rule = claimed.rule
+    if rule.channel == "slack":
+        payload = render.slack(claimed.alerts, rule.lang, settings.public_url)
+    elif rule.channel == "teams":
+        payload = render.teams(claimed.alerts, rule.lang, settings.public_url)
+    else:
+        payload = render.discord(claimed.alerts, rule.lang, settings.public_url, now)
+    return msgspec.json.encode(payload)
+
+
+async def _webhook(hooks: channels.Webhooks, claimed: Claimed, settings: Settings,
+                   now: dt.datetime) -> channels.Sent:
+    if claimed.rule.channel != "generic":
+        return await hooks.post(claimed.rule.target, _chat_body(claimed, settings, now), {})
+    sent = channels.Sent(True, None, "", False, 0.0)
+    for alert in claimed.alerts:  # one per delivery, as a generic hook's are made
+        body, headers = _generic_post(claimed, alert, settings, now)
+        sent = await hooks.post(claimed.rule.target, body, headers)
+        if not sent.delivered:
+            break
+    return sent
+
+
+def _mail(claimed: Claimed, settings: Settings, now: dt.datetime) -> channels.Sent:
+    sender = channels.mail_from(settings)
+    message = render.mail(claimed.alerts, claimed.rule.lang, settings.public_url, sender,
+                          claimed.rule.target, now)
+    return channels.send_mail(settings, message, [claimed.rule.target])
+
+
+async def _send(claimed: list[Claimed], settings: Settings,
+                now: dt.datetime) -> list[channels.Sent]:
+    hooks = channels.Webhooks(settings)
+    gate = asyncio.Semaphore(settings.alerts_concurrency)
+
+    async def one(item: Claimed) -> channels.Sent:
+        async with gate:
+            try:
+                if item.rule.channel == "email":
+                    return await asyncio.to_thread(_mail, item, settings, now)
+                return await _webhook(hooks, item, settings, now)
+            except Exception as exc:  # loop guard: one broken delivery is that one's failure
+                log.exception("alert delivery failed", extra={"fields": {
+                    "delivery": item.delivery}})
+                return channels.Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True,
+                                     0.0)
+
+    try:
+        mails = [item for item in claimed if item.rule.channel == "email"]
+        results: dict[int, channels.Sent] = {}
+        hooks_done = asyncio.gather(*(one(item) for item in claimed
+                                      if item.rule.channel != "email"))
+        for item in mails:  # one at a time: the relay is one server
+            results[item.delivery] = await one(item)
+        for item, sent in zip([i for i in claimed if i.rule.channel != "email"],
+                              await hooks_done, strict=True):
+            results[item.delivery] = sent
+        return [results[item.delivery] for item in claimed]
+    finally:
+        await hooks.close()
+
+
+def _outcome(item: Claimed, sent: channels.Sent, at: dt.datetime) -> Outcome:
+    wait = timing.retry_after(item.attempt) if sent.retry and not item.test else None
+    return Outcome(delivery=item.delivery, attempt=item.attempt, at=at,
+                   seconds=sent.seconds, delivered=sent.delivered, status=sent.status,
+                   error=sent.error, next_at=None if sent.delivered or wait is None
+                   else at + wait)
+
+
+def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetime] = _utcnow,
+                only: int | None = None, most: int | None = None) -> Pass:
+    """Send what is due, a claim at a time, until nothing is (or `most` deliveries were
+    tried); `only`: that one delivery (a test)."""
+    delivered = retrying = failed = tried = 0
+    while most is None or tried < most:
+        now = clock()
+        claimed = store.write(alerts_rows.claim, now, LEASE,
+                              CLAIM if most is None else min(CLAIM, most - tried), only)
+        if not claimed:
+            break
+        results = asyncio.run(_send(claimed, settings, now))
+        outcomes = [_outcome(item, sent, clock()) for item, sent in zip(claimed, results,
+                                                                          strict=True)]
+        store.write(alerts_rows.record, outcomes)
+        tried += len(claimed)
+        for item, outcome in zip(claimed, outcomes, strict=True):
+            if outcome.delivered:
+                delivered += 1
+            elif outcome.next_at is not None:
+                retrying += 1
+            else:
+                failed += 1
+            fields = {"delivery": item.delivery, "rule": item.rule.id,
+                      "channel": item.rule.channel, "attempt": item.attempt,
+                      "alerts": [a["key"] for a in item.alerts][:20]}
+            if outcome.delivered:
+                log.info("alert delivered", extra={"fields": fields})
+            else:
+                log.warning("alert not delivered", extra={"fields": {
+                    **fields, "error": outcome.error, "status": outcome.status,
+                    "next_attempt": outcome.next_at.isoformat() if outcome.next_at else None}})
+        if only is not None:
+            break
+    return Pass(delivered, retrying, failed)
+
+
+class Sender:
+    """serve's alert thread: deliveries, the silence scan, the schedule of digests."""
+
+    def __init__(self, store: Store, settings: Settings,
+                 extra: list[Callable[[], object]] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.extra = extra or []
+        self._scanned = 0.0
+
+    def _silence(self) -> None:
+        """At most every SCAN_SECONDS: silence is counted in days."""
+        from tlsscope.alert import outbox
+
+        if time.monotonic() - self._scanned >= SCAN_SECONDS or not self._scanned:
+            self._scanned = time.monotonic()
+            outbox.silence(self.store, self.settings.alerts_silent_days)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            for step in (self._silence, lambda: deliver_due(self.store, self.settings),
+                         *self.extra):
+                if stop.is_set():
+                    return
+                try:
+                    step()
+                except Exception:  # loop guard: a lost database must not stop alerting
+                    log.exception("alert pass failed")
+            stop.wait(self.settings.alerts_poll_seconds)

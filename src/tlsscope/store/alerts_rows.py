@@ -1,0 +1,423 @@
+"""Alert rows: the rules, the outbox (alerts and the deliveries that carry them), every
+attempt, and the digests' opt-outs. tlsscope.alert decides what to write; this only stores.
+
+A delivery is claimed before it is sent: its state becomes `sending`, its attempt count goes
+up and it is leased until `lease_until`. Claims take the rows FOR UPDATE SKIP LOCKED on
+PostgreSQL (several nodes never claim one delivery together); SQLite's writes are serial
+(BEGIN IMMEDIATE). A lease that runs out (the node died mid-attempt) makes the delivery
+claimable again: only that attempt in flight can be repeated, with the same alert ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+import msgspec
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import tables as t
+from tlsscope.store.queries import utc, utc_or_none
+
+PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
+
+
+class RuleRow(NamedTuple):
+    id: int
+    organisation: int | None
+    organisation_name: str
+    channel: str
+    target: str
+    secret: str
+    domains: list[str]
+    kinds: list[str]
+    events: list[str]
+    min_severity: str
+    batch: str
+    quiet: str
+    timezone: str
+    quiet_critical: bool
+    suppress_days: int
+    lang: str
+    created_at: dt.datetime
+    removed: bool
+
+
+class NewAlert(NamedTuple):
+    key: str
+    rule: int
+    event: str
+    domain: str
+    finding: int | None
+    problem: str
+    severity: str
+    data: str  # JSON
+    suppressed: bool
+    due_at: dt.datetime
+    batched: bool  # may share its delivery with other alerts of the rule due then
+
+
+class SentAlert(NamedTuple):
+    """An alert of the rule about the problem that was not suppressed (it went, or goes)."""
+
+    event: str
+    severity: str
+    created_at: dt.datetime
+
+
+class Claimed(NamedTuple):
+    delivery: int
+    attempt: int  # the number of this attempt (1 for the first)
+    rule: RuleRow
+    alerts: list[dict[str, Any]]  # each: key, event, domain, finding, severity, data (dict)
+    test: bool
+
+
+class Outcome(NamedTuple):
+    delivery: int
+    attempt: int
+    at: dt.datetime
+    seconds: float
+    delivered: bool
+    status: int | None
+    error: str
+    next_at: dt.datetime | None  # None with delivered False: failed for good
+
+
+def _rule(row: Any) -> RuleRow:
+    return RuleRow(
+        id=int(row["id"]), organisation=row["organisation"],
+        organisation_name=row["organisation_name"] or "", channel=row["channel"],
+        target=row["target"], secret=row["secret"], domains=msgspec.json.decode(row["domains"]),
+        kinds=msgspec.json.decode(row["kinds"]), events=msgspec.json.decode(row["events"]),
+        min_severity=row["min_severity"], batch=row["batch"], quiet=row["quiet"],
+        timezone=row["timezone"], quiet_critical=bool(row["quiet_critical"]),
+        suppress_days=int(row["suppress_days"]), lang=row["lang"],
+        created_at=utc(row["created_at"]), removed=bool(row["removed"]))
+
+
+def _rules_query() -> Any:
+    r, o = t.alert_rules, t.organisations
+    return (select(r, o.c.name.label("organisation_name"))
+            .select_from(r.outerjoin(o, o.c.id == r.c.organisation)))
+
+
+def add_rule(connection: Connection, values: dict[str, Any]) -> int:
+    encoded = {key: msgspec.json.encode(value).decode() if key in ("domains", "kinds", "events")
+               else value for key, value in values.items()}
+    return int(connection.execute(t.alert_rules.insert().values(**encoded)
+                                  .returning(t.alert_rules.c.id)).scalar_one())
+
+
+def rules(connection: Connection, organisation: int | None = None,
+          everyone: bool = True) -> list[RuleRow]:
+    """The rules not removed: all of them (`everyone`), or one organisation's."""
+    r = t.alert_rules
+    query = _rules_query().where(r.c.removed == False)  # noqa: E712
+    if not everyone:
+        query = query.where(r.c.organisation == organisation)
+    return [_rule(row) for row in connection.execute(query.order_by(r.c.id)).mappings()]
+
+
+def rule(connection: Connection, rule_id: int) -> RuleRow | None:
+    row = connection.execute(_rules_query().where(t.alert_rules.c.id == rule_id)
+                             ).mappings().first()
+    return None if row is None else _rule(row)
+
+
+def remove_rule(connection: Connection, rule_id: int) -> None:
+    """Removed, not deleted: its alerts and attempts stay in the log; what it had pending is
+    not sent."""
+    connection.execute(update(t.alert_rules).where(t.alert_rules.c.id == rule_id)
+                       .values(removed=True))
+    connection.execute(update(t.alert_deliveries)
+                       .where(t.alert_deliveries.c.rule == rule_id,
+                              t.alert_deliveries.c.state == PENDING)
+                       .values(state=FAILED, last_error="the rule was removed"))
+
+
+def domain_organisation(connection: Connection, domain: str) -> int | None:
+    return connection.execute(select(t.domains.c.organisation)
+                              .where(t.domains.c.name == domain)).scalar()
+
+
+def last_sent(connection: Connection, rule_id: int, problem: str) -> SentAlert | None:
+    """The rule's latest alert about `problem` that was not suppressed."""
+    a = t.alerts
+    row = connection.execute(
+        select(a.c.event, a.c.severity, a.c.created_at)
+        .where(a.c.rule == rule_id, a.c.problem == problem, a.c.suppressed == False)  # noqa: E712
+        .order_by(a.c.created_at.desc(), a.c.id.desc()).limit(1)).first()
+    return None if row is None else SentAlert(row[0], row[1], utc(row[2]))
+
+
+def sent_since(connection: Connection, rule_id: int, problem: str, events: tuple[str, ...],
+               since: dt.datetime) -> list[SentAlert]:
+    """The rule's alerts about `problem` of these events, not suppressed, made since then."""
+    a = t.alerts
+    return [SentAlert(row[0], row[1], utc(row[2])) for row in connection.execute(
+        select(a.c.event, a.c.severity, a.c.created_at)
+        .where(a.c.rule == rule_id, a.c.problem == problem, a.c.suppressed == False,  # noqa: E712
+               a.c.event.in_(events), a.c.created_at >= since))]
+
+
+def _insert_ignore(connection: Connection, table: Any, values: dict[str, Any],
+                   key: list[str]) -> bool:
+    """Insert unless a row with the same key exists (another node wrote it): True if new."""
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    done = connection.execute(insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=key))
+    return bool(done.rowcount)
+
+
+def _delivery_for(connection: Connection, alert: NewAlert, now: dt.datetime) -> int:
+    d = t.alert_deliveries
+    if alert.batched:
+        found = connection.execute(
+            select(d.c.id).where(d.c.rule == alert.rule, d.c.state == PENDING,
+                                 d.c.batched == True, d.c.attempts == 0,  # noqa: E712
+                                 d.c.due_at == alert.due_at).limit(1)).scalar()
+        if found is not None:
+            return int(found)
+    return int(connection.execute(d.insert().values(
+        rule=alert.rule, state=PENDING, due_at=alert.due_at, next_at=alert.due_at,
+        attempts=0, created_at=now, batched=alert.batched).returning(d.c.id)).scalar_one())
+
+
+def write_alert(connection: Connection, alert: NewAlert, now: dt.datetime) -> bool:
+    """Put an alert in the outbox (with a delivery unless it is suppressed): False when an
+    alert with its key is there already."""
+    values = {"key": alert.key, "rule": alert.rule, "event": alert.event,
+              "domain": alert.domain, "finding": alert.finding, "problem": alert.problem,
+              "severity": alert.severity, "data": alert.data, "created_at": now,
+              "suppressed": alert.suppressed}
+    if not _insert_ignore(connection, t.alerts, values, ["key"]):
+        return False
+    if not alert.suppressed:
+        delivery = _delivery_for(connection, alert, now)
+        connection.execute(update(t.alerts).where(t.alerts.c.key == alert.key)
+                           .values(delivery=delivery))
+    return True
+
+
+def test_delivery(connection: Connection, rule_id: int, key: str, data: str,
+                  now: dt.datetime) -> int:
+    """A sample alert for the rule, due now (tlsscope alerts test)."""
+    d = t.alert_deliveries
+    delivery = int(connection.execute(d.insert().values(
+        rule=rule_id, state=PENDING, due_at=now, next_at=now, attempts=0, created_at=now,
+        test=True).returning(d.c.id)).scalar_one())
+    connection.execute(t.alerts.insert().values(
+        key=key, rule=rule_id, event="test", domain="", finding=None, problem=f"test:{key}",
+        severity="info", data=data, created_at=now, suppressed=False, delivery=delivery))
+    return delivery
+
+
+def claim(connection: Connection, now: dt.datetime, lease: dt.timedelta, limit: int,
+          only: int | None = None) -> list[Claimed]:
+    """Claim up to `limit` deliveries that are due (or whose lease ran out), oldest first."""
+    d = t.alert_deliveries
+    due = or_(and_(d.c.state == PENDING, d.c.next_at <= now),
+              and_(d.c.state == SENDING, d.c.lease_until < now))
+    query = select(d.c.id, d.c.attempts, d.c.rule, d.c.test).where(due)
+    if only is not None:
+        query = query.where(d.c.id == only)
+    rows = connection.execute(query.order_by(d.c.next_at, d.c.id).limit(limit)
+                              .with_for_update(skip_locked=True)).all()
+    if not rows:
+        return []
+    ids = [int(row[0]) for row in rows]
+    connection.execute(update(d).where(d.c.id.in_(ids)).values(
+        state=SENDING, attempts=d.c.attempts + 1, lease_until=now + lease))
+    rules_by_id = {r: rule(connection, r) for r in {int(row[2]) for row in rows}}
+    a = t.alerts
+    carried: dict[int, list[dict[str, Any]]] = {}
+    for each in connection.execute(
+            select(a.c.delivery, a.c.key, a.c.event, a.c.domain, a.c.finding, a.c.severity,
+                   a.c.data, a.c.created_at).where(a.c.delivery.in_(ids))
+            .order_by(a.c.id)).mappings():
+        carried.setdefault(int(each["delivery"]), []).append({
+            "key": each["key"], "event": each["event"], "domain": each["domain"],
+            "finding": each["finding"], "severity": each["severity"],
+            "created_at": utc(each["created_at"]), "data": msgspec.json.decode(each["data"])})
+    out = []
+    for delivery, attempts, rule_id, test in rows:
+        found = rules_by_id[int(rule_id)]
+        assert found is not None  # a delivery's rule is never deleted
+        out.append(Claimed(int(delivery), int(attempts) + 1, found,
+                           carried.get(int(delivery), []), bool(test)))
+    return out
+
+
+def record(connection: Connection, outcomes: list[Outcome]) -> None:
+    """Keep each attempt, and move its delivery on: delivered, due again, or failed. A
+    delivery claimed again meanwhile (its lease ran out) is left to the newer claim."""
+    d = t.alert_deliveries
+    if outcomes:
+        connection.execute(t.alert_attempts.insert(), [
+            {"delivery": o.delivery, "at": o.at, "seconds": o.seconds,
+             "outcome": "delivered" if o.delivered else "retry" if o.next_at else "failed",
+             "status": o.status, "error": o.error[:2000]} for o in outcomes])
+    for o in outcomes:
+        ours = and_(d.c.id == o.delivery, d.c.attempts == o.attempt, d.c.state == SENDING)
+        if o.delivered:
+            values: dict[str, Any] = {"state": DELIVERED, "delivered_at": o.at,
+                                      "lease_until": None, "last_error": ""}
+        elif o.next_at is not None:
+            values = {"state": PENDING, "next_at": o.next_at, "lease_until": None,
+                      "last_error": o.error[:2000]}
+        else:
+            values = {"state": FAILED, "lease_until": None, "last_error": o.error[:2000]}
+        connection.execute(update(d).where(ours).values(**values))
+
+
+class DeliveryLog(NamedTuple):
+    id: int
+    rule: int
+    channel: str
+    state: str
+    attempts: int
+    created_at: dt.datetime
+    due_at: dt.datetime
+    next_at: dt.datetime
+    delivered_at: dt.datetime | None
+    last_error: str
+    test: bool
+    alerts: list[dict[str, Any]]  # key, event, domain, finding, severity, title
+    tries: list[dict[str, Any]]  # at, seconds, outcome, status, error
+
+
+def log(connection: Connection, rule_ids: list[int] | None, limit: int = 100,
+        finding: int | None = None) -> list[DeliveryLog]:
+    """The newest deliveries (of these rules; None: all), with their alerts and attempts."""
+    d, r, a = t.alert_deliveries, t.alert_rules, t.alerts
+    query = select(d, r.c.channel).select_from(d.join(r, r.c.id == d.c.rule))
+    if rule_ids is not None:
+        query = query.where(d.c.rule.in_(rule_ids))
+    if finding is not None:
+        query = query.where(d.c.id.in_(select(a.c.delivery).where(a.c.finding == finding)))
+    rows = connection.execute(query.order_by(d.c.id.desc()).limit(limit)).mappings().all()
+    ids = [int(row["id"]) for row in rows]
+    carried: dict[int, list[dict[str, Any]]] = {}
+    for row in connection.execute(select(a.c.delivery, a.c.key, a.c.event, a.c.domain,
+                                         a.c.finding, a.c.severity, a.c.data)
+                                  .where(a.c.delivery.in_(ids)).order_by(a.c.id)).mappings():
+        data = msgspec.json.decode(row["data"])
+        carried.setdefault(int(row["delivery"]), []).append({
+            "key": row["key"], "event": row["event"], "domain": row["domain"],
+            "finding": row["finding"], "severity": row["severity"],
+            "title": str(data.get("title", ""))})
+    tries: dict[int, list[dict[str, Any]]] = {}
+    at = t.alert_attempts
+    for row in connection.execute(select(at).where(at.c.delivery.in_(ids))
+                                  .order_by(at.c.id)).mappings():
+        tries.setdefault(int(row["delivery"]), []).append({
+            "at": utc(row["at"]), "seconds": round(float(row["seconds"]), 3),
+            "outcome": row["outcome"], "status": row["status"], "error": row["error"]})
+    return [DeliveryLog(
+        id=int(row["id"]), rule=int(row["rule"]), channel=row["channel"], state=row["state"],
+        attempts=int(row["attempts"]), created_at=utc(row["created_at"]),
+        due_at=utc(row["due_at"]), next_at=utc(row["next_at"]),
+        delivered_at=utc_or_none(row["delivered_at"]), last_error=row["last_error"],
+        test=bool(row["test"]), alerts=carried.get(int(row["id"]), []),
+        tries=tries.get(int(row["id"]), [])) for row in rows]
+
+
+def suppressed_of(connection: Connection, finding: int) -> list[dict[str, Any]]:
+    """The alerts a finding caused that were suppressed as repeats (no delivery)."""
+    a = t.alerts
+    return [{"key": row[0], "rule": int(row[1]), "event": row[2], "created_at": utc(row[3])}
+            for row in connection.execute(
+                select(a.c.key, a.c.rule, a.c.event, a.c.created_at)
+                .where(a.c.finding == finding, a.c.suppressed == True)  # noqa: E712
+                .order_by(a.c.id))]
+
+
+def pending_count(connection: Connection) -> int:
+    d = t.alert_deliveries
+    return int(connection.execute(select(func.count()).select_from(d)
+                                  .where(d.c.state.in_((PENDING, SENDING)))).scalar_one())
+
+
+def secret(connection: Connection, name: str, make: str) -> str:
+    """The installation's secret `name`, made from `make` the first time (every node then
+    reads the one that was stored first)."""
+    _insert_ignore(connection, t.secrets, {"name": name, "value": make}, ["name"])
+    return str(connection.execute(select(t.secrets.c.value)
+                                  .where(t.secrets.c.name == name)).scalar_one())
+
+
+def opt_out(connection: Connection, email: str, now: dt.datetime) -> None:
+    _insert_ignore(connection, t.digest_optouts, {"email": email.lower(), "at": now}, ["email"])
+
+
+def opted_out(connection: Connection) -> set[str]:
+    return {row[0] for row in connection.execute(select(t.digest_optouts.c.email))}
+
+
+def digest_sent(connection: Connection, scope: str, period: str, first_day: dt.date,
+                now: dt.datetime) -> bool:
+    """Mark a digest sent: False when it was already."""
+    return _insert_ignore(connection, t.digests_sent,
+                          {"scope": scope, "period": period, "first_day": first_day,
+                           "sent_at": now}, ["scope", "period", "first_day"])
+
+
+class FindingAt(NamedTuple):
+    """A stored finding as an alert reads it, in the transaction of its change."""
+
+    id: int
+    domain: str
+    fingerprint: str
+    status: str
+    data: str
+    texts: str
+
+
+def finding(connection: Connection, finding_id: int) -> FindingAt | None:
+    f = t.findings
+    found = connection.execute(select(f.c.id, f.c.domain, f.c.fingerprint, f.c.status,
+                                      f.c.data, f.c.texts).where(f.c.id == finding_id)
+                               ).mappings().first()
+    return None if found is None else FindingAt(
+        int(found["id"]), found["domain"], found["fingerprint"], found["status"], found["data"],
+        found["texts"] or "")
+
+
+def check_data(connection: Connection, check_id: int) -> str | None:
+    """A stored live check's JSON (the `tlsscope check --json` contract)."""
+    return connection.execute(select(t.checks.c.data).where(t.checks.c.id == check_id)).scalar()
+
+
+def latest_modes(connection: Connection, domains: list[str] | None = None) -> dict[str, str]:
+    """Each domain's MTA-STS mode on the newest day its reports gave one ("enforce",
+    "testing", "none"): what a finding's severity is weighed under."""
+    d = t.domain_days
+    query = (select(d.c.domain, d.c.day, d.c.mode)
+             .where(d.c.policy_type == "sts", d.c.mode != ""))
+    if domains is not None:
+        query = query.where(d.c.domain.in_(domains))
+    newest: dict[str, tuple[dt.date, str]] = {}
+    for domain, day, mode in connection.execute(query):
+        if domain not in newest or day > newest[domain][0]:
+            newest[domain] = (day, mode)
+    return {domain: mode for domain, (_, mode) in newest.items()}
+
+
+def last_report_days(connection: Connection) -> dict[str, dt.date]:
+    """Every domain with reports → the day of its newest report (the coarse roll-up)."""
+    d = t.domain_days
+    return {row[0]: row[1] for row in connection.execute(
+        select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain))}
+
+
+def set_digest(connection: Connection, user_id: int, period: str) -> None:
+    connection.execute(update(t.users).where(t.users.c.id == user_id).values(digest=period))
+
+
+def digest_of(connection: Connection, user_id: int) -> str:
+    return str(connection.execute(select(t.users.c.digest).where(t.users.c.id == user_id))
+               .scalar() or "")
