@@ -124,8 +124,9 @@ async def serve(store: Store, settings: Settings) -> None:
         mail_servers = await _mail_servers(settings, deliver, context)
         pipes = await _pipe(settings, url, deliver)
         mail_servers += [pipe.server for pipe in pipes if pipe.server is not None]
-        threads = [thread for thread in (_mailbox(settings, intake, stop_threads),
-                                         _rechecks(store, settings, stop_threads)) if thread]
+        threads = [thread for thread in (_mailbox(settings, intake, stop_threads, store),
+                                         _rechecks(store, settings, stop_threads),
+                                         _alerts(store, settings, stop_threads)) if thread]
         log.info("serving", extra={"fields": {
             "http": settings.listen, "smtp": settings.smtp_listen,
             "lmtp": settings.lmtp_listen}})
@@ -347,8 +348,26 @@ def _rechecks(store: Store, settings: Settings,
     return thread
 
 
-def _mailbox(settings: Settings, intake: Any,
-             stop: threading.Event) -> threading.Thread | None:
+def _alerts(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Alert delivery, the silent-domain scan and the digests' schedule (tlsscope.alert)."""
+    from tlsscope.alert.deliver import Sender
+
+    sender = Sender(store, settings, extra=_digests(store, settings))
+    thread = threading.Thread(target=sender.run, args=(stop,), name="tlsscope-alerts",
+                              daemon=True)
+    thread.start()
+    return thread
+
+
+def _digests(store: Store, settings: Settings) -> list[Any]:
+    from tlsscope.alert import digest
+
+    scheduled = getattr(digest, "scheduled", None)
+    return [] if scheduled is None else [lambda: scheduled(store, settings)]
+
+
+def _mailbox(settings: Settings, intake: Any, stop: threading.Event,
+             store: Store) -> threading.Thread | None:
     if not settings.imap:
         return None
     from tlsscope.receive.imap import ImapUrl, MailboxQueue
@@ -366,10 +385,42 @@ def _mailbox(settings: Settings, intake: Any,
     queue = MailboxQueue(ImapUrl.parse(settings.imap), password,
                          lambda raw: _answer(intake.submit(raw), budget),
                          archive=settings.imap_archive, invalid=settings.imap_invalid,
-                         wait=settings.imap_wait)
+                         wait=settings.imap_wait, on_health=_mailbox_health(store, settings))
     thread = threading.Thread(target=queue.run, args=(stop,), name="tlsscope-imap", daemon=True)
     thread.start()
     return thread
+
+
+MAILBOX_DOWN_SECONDS = 1800.0  # unreachable this long: receiver.silent (once per outage)
+
+
+def _mailbox_health(store: Store, settings: Settings) -> Any:
+    """The mailbox's health, told to the installation's alert rules once it has been
+    unreachable for MAILBOX_DOWN_SECONDS."""
+    from tlsscope.alert import outbox
+    from tlsscope.receive.imap import ImapUrl
+
+    what = ImapUrl.parse(settings.imap).shown
+    state: dict[str, Any] = {"since": None, "told": False}
+
+    def health(error: str | None) -> None:
+        if error is None:
+            state.update(since=None, told=False)
+            return
+        now = time.time()
+        if state["since"] is None:
+            state["since"] = now
+        if not state["told"] and now - state["since"] >= MAILBOX_DOWN_SECONDS:
+            import datetime as dt
+
+            try:
+                outbox.receiver_down(store, what, dt.datetime.fromtimestamp(
+                    state["since"], dt.UTC), error)
+                state["told"] = True
+            except Exception:  # loop guard: the mailbox thread must go on; tried again
+                log.exception("cannot write the mailbox's alert")
+
+    return health
 
 
 def _answer(future: Future[Saved], seconds: float) -> Saved:

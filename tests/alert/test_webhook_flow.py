@@ -56,6 +56,7 @@ def test_a_finding_that_opens_is_posted_signed_and_its_resolution_follows(
         done = deliver.deliver_due(store, SETTINGS, clock=Clock(FIRST))
         assert done == deliver.Pass(1, 0, 0)
         ((path, headers, body),) = hook.requests
+        assert path == "/hook"
         _verify("s3cret", headers, body)
         sent = json.loads(body)
         assert headers["x-tlsscope-event"] == sent["event"] == "finding.opened"

@@ -72,6 +72,18 @@ def _repeat(connection: Connection, rule: RuleRow, problem: str, severity: str,
                for sent in alerts_rows.sent_since(connection, rule.id, problem, events_, since))
 
 
+def _plain(value: Any) -> Any:
+    """`value` with every string valid UTF-8 (a lone surrogate from a report replaced): an
+    alert that cannot be encoded would take its change back, for ever."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _write(connection: Connection, rule: RuleRow, event: str, domain: str,
            finding: int | None, problem: str, severity: str, data: dict[str, Any],
            stamp: str, suppressed: bool, now: dt.datetime) -> bool:
@@ -81,7 +93,7 @@ def _write(connection: Connection, rule: RuleRow, event: str, domain: str,
     return alerts_rows.write_alert(connection, NewAlert(
         key=key(rule.id, event, problem, stamp), rule=rule.id, event=event, domain=domain,
         finding=finding, problem=problem, severity=severity,
-        data=msgspec.json.encode(data).decode(), suppressed=suppressed, due_at=due,
+        data=msgspec.json.encode(_plain(data)).decode(), suppressed=suppressed, due_at=due,
         batched=rule.channel != "generic" and due > now), now)
 
 

@@ -151,7 +151,6 @@ def mail(alerts: list[dict[str, Any]], lang: str, public_url: str, mail_from: st
     message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "tlsscope")
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no replies, no loops
     message["X-Tlsscope-Delivery"] = ",".join(str(a["key"]) for a in alerts)[:900]
-    message["Content-Language"] = words.lang
     separator = "\n\n" + "-" * 60 + "\n\n"
     text = separator.join(_text(s, words) for s in said) + "\n\n-- \n" + words("message.footer")
     html = ('<!doctype html><html lang="' + words.lang + '"><body style="font-family:sans-serif">'
@@ -160,6 +159,7 @@ def mail(alerts: list[dict[str, Any]], lang: str, public_url: str, mail_from: st
             + "</body></html>")
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
+    message["Content-Language"] = words.lang  # after the parts: set_content drops Content-*
     return message
 
 

@@ -36,14 +36,20 @@ def check_now(store: Store | None, options: Options, domain: str,
     except ValueError as exc:
         raise Invalid("nameserver", f"--nameserver: {exc}") from None
     if store is not None:
-        store.write(_keep, result)
+        keep(store, result)
     return result
 
 
-def _keep(connection: events.Connection, result: LiveCheck) -> None:
+def keep(store: Store, result: LiveCheck) -> int:
+    """Store a check and tell its subscribers (tlsscope.app.events), in one transaction."""
+    return store.write(_keep, result)
+
+
+def _keep(connection: events.Connection, result: LiveCheck) -> int:
     check_id = checks_rows.save(connection, result)
     events.check_done(connection, events.CheckDone(result.domain, check_id, result.status,
                                                    result.checked_at))
+    return check_id
 
 
 def check_for(store: Store, options: Options, scope: Scope, domain: str) -> LiveCheck:

@@ -49,14 +49,23 @@ class ImapUrl(NamedTuple):
         return cls(parts.scheme, unquote(parts.username), parts.hostname,
                    parts.port or defaults[parts.scheme], unquote(parts.path.lstrip("/")) or "INBOX")
 
+    @property
+    def shown(self) -> str:
+        """The mailbox as said in logs and alerts (it holds no password)."""
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.mailbox}"
+
 
 class MailboxQueue:
     def __init__(self, url: ImapUrl, password: str, deliver: Deliver, *,
                  archive: str = "Archive", invalid: str = "Invalid", wait: float = 60.0,
-                 ssl_context: Any = None) -> None:
+                 ssl_context: Any = None,
+                 on_health: Callable[[str | None], None] | None = None) -> None:
+        """`on_health`: told None after each connection, and the error after each failed
+        one (serve's alert on a mailbox that stays unreachable)."""
         self.url, self.password, self.deliver = url, password, deliver
         self.archive, self.invalid, self.wait = archive, invalid, wait
         self.ssl_context = ssl_context
+        self.on_health = on_health or (lambda error: None)
 
     def _connect(self) -> Any:
         from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -105,6 +114,7 @@ class MailboxQueue:
             try:
                 box = self._connect()
                 backoff = 1.0
+                self.on_health(None)
                 try:
                     while not stop.is_set():
                         self.drain(box)
@@ -120,6 +130,7 @@ class MailboxQueue:
             except Exception as exc:  # loop guard: any IMAP/network failure → reconnect
                 log.warning("IMAP connection failed", extra={"fields": {
                     "error": f"{type(exc).__name__}: {exc}", "retry_in": backoff}})
+                self.on_health(f"{type(exc).__name__}: {exc}"[:300])
             if stop.wait(backoff):
                 return
             backoff = min(backoff * 2, 300.0)

@@ -87,6 +87,21 @@ class Outcome(NamedTuple):
     next_at: dt.datetime | None  # None with delivered False: failed for good
 
 
+def _data(text: str) -> dict[str, Any]:
+    """An alert's stored JSON; written by other hands (an older version, SQL), it may hold
+    what msgspec refuses (a lone surrogate's escape): Python's json reads it then."""
+    try:
+        found = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        import json
+
+        try:
+            found = json.loads(text)
+        except ValueError:
+            found = {}
+    return found if isinstance(found, dict) else {}
+
+
 def _rule(row: Any) -> RuleRow:
     return RuleRow(
         id=int(row["id"]), organisation=row["organisation"],
@@ -242,7 +257,7 @@ def claim(connection: Connection, now: dt.datetime, lease: dt.timedelta, limit: 
         carried.setdefault(int(each["delivery"]), []).append({
             "key": each["key"], "event": each["event"], "domain": each["domain"],
             "finding": each["finding"], "severity": each["severity"],
-            "created_at": utc(each["created_at"]), "data": msgspec.json.decode(each["data"])})
+            "created_at": utc(each["created_at"]), "data": _data(each["data"])})
     out = []
     for delivery, attempts, rule_id, test in rows:
         found = rules_by_id[int(rule_id)]
@@ -305,7 +320,7 @@ def log(connection: Connection, rule_ids: list[int] | None, limit: int = 100,
     for row in connection.execute(select(a.c.delivery, a.c.key, a.c.event, a.c.domain,
                                          a.c.finding, a.c.severity, a.c.data)
                                   .where(a.c.delivery.in_(ids)).order_by(a.c.id)).mappings():
-        data = msgspec.json.decode(row["data"])
+        data = _data(row["data"])
         carried.setdefault(int(row["delivery"]), []).append({
             "key": row["key"], "event": row["event"], "domain": row["domain"],
             "finding": row["finding"], "severity": row["severity"],
