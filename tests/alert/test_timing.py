@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -62,4 +63,4 @@ def test_the_backoff_runs_from_one_minute_to_six_hours_then_gives_up() -> None:
     waits = [timing.retry_after(n) for n in range(1, 8)]
     assert waits[0] == dt.timedelta(minutes=1) and waits[5] == dt.timedelta(hours=6)
     assert waits[6] is None
-    assert all(a is not None and b is not None and a < b for a, b in zip(waits, waits[1:6]))
+    assert all(a is not None and b is not None and a < b for a, b in itertools.pairwise(waits[:6]))
