@@ -1,0 +1,94 @@
+"""Digest rows: who subscribed, what happened to findings in a period, and the marks that
+make the schedule send each digest once. tlsscope.alert.digest decides; this only stores.
+
+A digest's mark (`digests_sent`) is taken before the mail is handed to the relay and given
+back (`release`) when the relay refuses it: several serve nodes never send one digest twice,
+and a failed one is tried again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import tables as t
+from tlsscope.store.findings_rows import StoredFinding
+from tlsscope.store.queries import utc
+
+
+class Subscriber(NamedTuple):
+    email: str
+    lang: str  # "" : none chosen
+    admin: bool
+    organisation: int | None
+    period: str  # "" : none
+
+
+class FindingEvent(NamedTuple):
+    """A finding that opened or was resolved in a period."""
+
+    event: str  # opened | resolved
+    at: dt.datetime
+    domain: str
+    severity: str
+    finding: StoredFinding
+
+
+def subscribers(connection: Connection) -> list[Subscriber]:
+    """Every user who is not disabled, with the digest they chose ("" : none)."""
+    u = t.users
+    return [Subscriber(row[0], row[1] or "", row[2] == "admin", row[3], row[4] or "")
+            for row in connection.execute(
+                select(u.c.email, u.c.lang, u.c.role, u.c.organisation, u.c.digest)
+                .where(u.c.disabled.is_(False)).order_by(u.c.email))]
+
+
+def finding_events(connection: Connection, domains: list[str], start: dt.datetime,
+                   end: dt.datetime) -> list[FindingEvent]:
+    """The findings of these domains first stored in [start, end) (opened), and those
+    resolved in it, oldest first."""
+    if not domains:
+        return []
+    f, e = t.findings, t.finding_events
+    first = (select(e.c.finding, func.min(e.c.at).label("at"))
+             .group_by(e.c.finding).subquery())
+    columns = (f.c.id, f.c.fingerprint, f.c.status, f.c.data, f.c.texts, f.c.domain)
+    opened = connection.execute(
+        select(*columns, first.c.at, f.c.severity)
+        .join(first, first.c.finding == f.c.id)
+        .where(f.c.domain.in_(domains), first.c.at >= start, first.c.at < end)).all()
+    resolved = connection.execute(
+        select(*columns, e.c.at, e.c.severity)
+        .join(e, e.c.finding == f.c.id)
+        .where(f.c.domain.in_(domains), e.c.status == "resolved", e.c.at >= start,
+               e.c.at < end)).all()
+    out = []
+    for event, rows in (("opened", opened), ("resolved", resolved)):
+        for row in rows:
+            stored = StoredFinding(id=int(row[0]), fingerprint=row[1], status=row[2],
+                                   data=row[3], texts=row[4] or "")
+            out.append(FindingEvent(event, utc(row[6]), row[5], row[7], stored))
+    return sorted(out, key=lambda x: (x.at, x.finding.id, x.event))
+
+
+def sent_marks(connection: Connection, period: str, first_day: dt.date) -> set[str]:
+    """The scope keys of the digests of this period marked sent."""
+    s = t.digests_sent
+    return {row[0] for row in connection.execute(
+        select(s.c.scope).where(s.c.period == period, s.c.first_day == first_day))}
+
+
+def release(connection: Connection, scope: str, period: str, first_day: dt.date) -> None:
+    """Give a digest's mark back (its mail was not sent): the schedule tries it again."""
+    s = t.digests_sent
+    connection.execute(delete(s).where(and_(s.c.scope == scope, s.c.period == period,
+                                            s.c.first_day == first_day)))
+
+
+def opt_in(connection: Connection, email: str) -> None:
+    """Take an address's opt-out away (its owner subscribed again)."""
+    o = t.digest_optouts
+    connection.execute(delete(o).where(o.c.email == email.lower()))
