@@ -184,6 +184,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Seconds one delivery attempt (a webhook POST, a mail to the relay) may take."""
     alerts_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 32
     """Webhook deliveries sent at once."""
+    alerts_lease_seconds: Annotated[float, msgspec.Meta(ge=1)] = 300.0
+    """How long a claimed delivery is a node's: one that dies mid-attempt (kill -9, a lost
+    machine) has its deliveries sent again by another pass after this (with the same ids).
+    A pass claims no more than it can send within it (alerts_timeout each)."""
     alerts_poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     """How often serve looks for alerts due to be sent."""
     digest_weekday: Annotated[int, msgspec.Meta(ge=0, le=6)] = 0

@@ -5,6 +5,7 @@ success; the last one repeats), or redirects."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,9 +19,11 @@ class Request(NamedTuple):
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None, location: str = "") -> None:
+    def __init__(self, statuses: list[int] | None = None, location: str = "",
+                 delay_first: float = 0.0) -> None:
         self.statuses = list(statuses or [204])
         self.location = location
+        self.delay_first = delay_first  # the first request is answered this late
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         receiver = self
@@ -36,6 +39,9 @@ class Receiver:
                                                                  self.headers.items()}, body))
                     status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 \
                         else receiver.statuses[0]
+                    delay = receiver.delay_first if len(receiver.requests) == 1 else 0.0
+                if delay:
+                    time.sleep(delay)
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", receiver.location)
@@ -45,7 +51,16 @@ class Receiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):  # the sender was killed
+                    pass
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # http.server's 5 resets a burst of senders
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
@@ -57,10 +72,16 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
+    def ids(self) -> list[str]:
+        """The X-Tlsscope-Delivery of each request, in order."""
+        with self.lock:
+            return [r.headers.get("x-tlsscope-delivery", "") for r in self.requests]
+
 
 @contextmanager
-def receiver(statuses: list[int] | None = None, location: str = "") -> Iterator[Receiver]:
-    started = Receiver(statuses, location).start()
+def receiver(statuses: list[int] | None = None, location: str = "",
+             delay_first: float = 0.0) -> Iterator[Receiver]:
+    started = Receiver(statuses, location, delay_first).start()
     try:
         yield started
     finally:

@@ -30,8 +30,10 @@ from tlsscope.store import Store, alerts_rows
 from tlsscope.store.alerts_rows import Claimed, Outcome
 
 log = logging.getLogger("tlsscope.alerts")
-LEASE = dt.timedelta(minutes=5)  # longer than a pass's claim takes to send
-CLAIM = 200  # deliveries claimed at once
+CLAIM = 200  # deliveries claimed at once, at most
+FLUSH = 50  # outcomes recorded together, at most
+FLUSH_SECONDS = 0.1  # and at least this often while any wait
+MAIL_AT_ONCE = 4  # mails handed to the relay at once
 SCAN_SECONDS = 600.0  # serve looks for silent domains this often
 
 
@@ -86,34 +88,46 @@ def _mail(claimed: Claimed, settings: Settings, now: dt.datetime) -> channels.Se
     return channels.send_mail(settings, message, [claimed.rule.target])
 
 
-async def _send(claimed: list[Claimed], settings: Settings,
-                now: dt.datetime) -> list[channels.Sent]:
+async def _send(claimed: list[Claimed], settings: Settings, clock: Callable[[], dt.datetime],
+                record: Callable[[list[Outcome]], None]) -> list[Outcome]:
+    """Send every claimed delivery (webhooks alerts_concurrency at once, mails MAIL_AT_ONCE),
+    recording outcomes as they come, FLUSH at a time: a pass killed half-way has kept what it
+    sent, and only the attempts still in flight are sent again."""
     hooks = channels.Webhooks(settings)
-    gate = asyncio.Semaphore(settings.alerts_concurrency)
+    webhooks = asyncio.Semaphore(settings.alerts_concurrency)
+    mails = asyncio.Semaphore(MAIL_AT_ONCE)
+    now = clock()
 
-    async def one(item: Claimed) -> channels.Sent:
-        async with gate:
+    async def one(item: Claimed) -> Outcome:
+        email = item.rule.channel == "email"
+        async with mails if email else webhooks:
             try:
-                if item.rule.channel == "email":
-                    return await asyncio.to_thread(_mail, item, settings, now)
-                return await _webhook(hooks, item, settings, now)
+                if email:
+                    sent = await asyncio.to_thread(_mail, item, settings, now)
+                else:
+                    sent = await _webhook(hooks, item, settings, now)
             except Exception as exc:  # loop guard: one broken delivery is that one's failure
                 log.exception("alert delivery failed", extra={"fields": {
                     "delivery": item.delivery}})
-                return channels.Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True,
+                sent = channels.Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True,
                                      0.0)
+        return _outcome(item, sent, clock())
 
+    done: list[Outcome] = []
+    waiting: list[Outcome] = []
+    pending = {asyncio.ensure_future(one(item)) for item in claimed}
+    flushed = time.monotonic()
     try:
-        mails = [item for item in claimed if item.rule.channel == "email"]
-        results: dict[int, channels.Sent] = {}
-        hooks_done = asyncio.gather(*(one(item) for item in claimed
-                                      if item.rule.channel != "email"))
-        for item in mails:  # one at a time: the relay is one server
-            results[item.delivery] = await one(item)
-        for item, sent in zip([i for i in claimed if i.rule.channel != "email"],
-                              await hooks_done, strict=True):
-            results[item.delivery] = sent
-        return [results[item.delivery] for item in claimed]
+        while pending:
+            finished, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+            waiting += [task.result() for task in finished]
+            if waiting and (len(waiting) >= FLUSH or not pending
+                            or time.monotonic() - flushed >= FLUSH_SECONDS):
+                record(waiting)
+                done += waiting
+                waiting, flushed = [], time.monotonic()
+        return done
     finally:
         await hooks.close()
 
@@ -126,23 +140,31 @@ def _outcome(item: Claimed, sent: channels.Sent, at: dt.datetime) -> Outcome:
                    else at + wait)
 
 
+def claim_size(settings: Settings) -> int:
+    """As many deliveries as can be sent within the lease: rounds of alerts_timeout, each
+    round MAIL_AT_ONCE mails (the slower way out) at worst."""
+    rounds = max(1, int(settings.alerts_lease_seconds / settings.alerts_timeout) - 1)
+    return max(1, min(CLAIM, rounds * MAIL_AT_ONCE))
+
+
 def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetime] = _utcnow,
                 only: int | None = None, most: int | None = None) -> Pass:
     """Send what is due, a claim at a time, until nothing is (or `most` deliveries were
     tried); `only`: that one delivery (a test)."""
     delivered = retrying = failed = tried = 0
+    lease = dt.timedelta(seconds=settings.alerts_lease_seconds)
+    size = claim_size(settings)
     while most is None or tried < most:
-        now = clock()
-        claimed = store.write(alerts_rows.claim, now, LEASE,
-                              CLAIM if most is None else min(CLAIM, most - tried), only)
+        claimed = store.write(alerts_rows.claim, clock(), lease,
+                              size if most is None else min(size, most - tried), only)
         if not claimed:
             break
-        results = asyncio.run(_send(claimed, settings, now))
-        outcomes = [_outcome(item, sent, clock()) for item, sent in zip(claimed, results,
-                                                                          strict=True)]
-        store.write(alerts_rows.record, outcomes)
+        by_id = {item.delivery: item for item in claimed}
+        outcomes = asyncio.run(_send(claimed, settings, clock,
+                                     lambda done: store.write(alerts_rows.record, done)))
         tried += len(claimed)
-        for item, outcome in zip(claimed, outcomes, strict=True):
+        for outcome in outcomes:
+            item = by_id[outcome.delivery]
             if outcome.delivered:
                 delivered += 1
             elif outcome.next_at is not None:

@@ -179,11 +179,11 @@ def on_check_done(connection: Connection, event: events.CheckDone) -> None:
                     rule.kinds and warning.kind not in rule.kinds) or not severity_passes(
                     warning.severity, rule.min_severity):
                 continue
-            suppressed = _repeat(connection, rule, warning.problem, warning.severity,
-                                 (CHECK_WARNING,), event.at)
+            if alerts_rows.last_sent(connection, rule.id, warning.problem) is not None:
+                continue  # told of it already: each threshold, each policy, each MX set once
             data = checkwarn.snapshot(warning, rule.lang, check)
             _write(connection, rule, CHECK_WARNING, event.domain, None, warning.problem,
-                   warning.severity, data, str(event.check_id), suppressed, event.at)
+                   warning.severity, data, str(event.check_id), False, event.at)
 
 
 def _silent(connection: Connection, days: int, now: dt.datetime,
