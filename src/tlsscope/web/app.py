@@ -110,12 +110,14 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
 
 def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
     from tlsscope.web import api, pages
+    from tlsscope.web.unsubscribe import router as unsubscribe_router
 
     app.state.store = store
     app.state.check_limit = CheckLimiter()  # live checks, shared by the pages and the API
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router(store, settings))
     app.include_router(pages.router(store, settings))
+    app.include_router(unsubscribe_router(store))  # the digest's one-click opt-out
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
