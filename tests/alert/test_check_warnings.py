@@ -63,7 +63,8 @@ def test_a_certificate_is_told_at_each_threshold_once(store: Store) -> None:
     assert titles[2] == "The certificate of mx2.example.com expires within a day"
     assert titles[3] == "The certificate of mx2.example.com has expired"
     with store.engine.connect() as connection:
-        first = json.loads(connection.execute(select(t.alerts.c.data)).scalars().first())
+        first = json.loads(connection.execute(select(t.alerts.c.data).order_by(t.alerts.c.id)
+                                              ).scalars().all()[0])
     assert first["receiving_ip"] == "192.0.2.2, 2001:db8::2"
 
 

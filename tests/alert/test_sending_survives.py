@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Connection
 
 from tests.support.hooks import receiver
 from tests.support.postgres import PostgresServer
@@ -30,7 +31,7 @@ NOW = dt.datetime.now(dt.UTC)
 def pending(store: Store, url: str, count: int) -> None:
     made = rules.create(store, OPERATOR, channel="generic", target=url, min_severity="info")
 
-    def write(connection: alerts_rows.Connection) -> None:
+    def write(connection: Connection) -> None:
         for n in range(count):
             data = {"finding_id": n + 1, "domain": f"d{n}.example", "kind": "certificate",
                     "severity": "high", "title": f"alert {n}", "explanation": "x", "fix": []}
