@@ -592,6 +592,8 @@ def send(store: Store, settings: Settings, prepared: list[Prepared],
         raise Invalid("smtp_url", "no smtp_url is set: digests cannot be sent")
     out = []
     for item in prepared:
+        if not item.to:
+            continue  # a preview for nobody
         sent = channels.send_mail(settings, item.message, [item.to])
         if sent.delivered:
             period = item.digest.period

@@ -8,6 +8,7 @@ from __future__ import annotations
 from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     alerts_cmd,
     check_cmd,
+    digest_cmd,
     explain_cmd,
     findings_cmd,
     orgs_cmd,

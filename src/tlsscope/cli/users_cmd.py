@@ -258,6 +258,28 @@ def users_move(
     typer.echo(f"{email}: {organisation.strip() or 'no organisation'}")
 
 
+@users_app.command("digest", short_help="Subscribe a user to the digest, or not.")
+def users_digest(
+    email: EmailArgument,
+    period: Annotated[str, typer.Argument(
+        help="day, week or month: the digest they get (serve sends it at digest_hour UTC: "
+        "daily, on digest_weekday, on the 1st); none: no digest.", show_default=False)],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Subscribe a user to the daily, weekly or monthly digest of the domains they see
+    (an admin: every domain), in their language; `none` unsubscribes them."""
+    from tlsscope.alert import digest
+    from tlsscope.app.scope import OPERATOR
+
+    if period not in (*digest.PERIODS, "none"):
+        raise fail(f"period must be one of {', '.join(digest.PERIODS)} or none", 1)
+    with open_store(db, config) as store, refusals(invalid=1):
+        digest.subscribe(store, OPERATOR, _user(store, email).id,
+                         "" if period == "none" else period)
+    typer.echo(f"{email}: digest {period}")
+
+
 @domains_app.command("assign", short_help="Give a domain to an organisation, or take it.")
 def domains_assign(
     domain: Annotated[str, typer.Argument(help="The domain (example.com).",
