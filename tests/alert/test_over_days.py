@@ -150,12 +150,12 @@ def test_quiet_hours_hold_alerts_and_send_them_together_but_critical_goes_throug
         change(store, finding, night + dt.timedelta(minutes=10), "open", "critical",
                ("open", "high"))  # critical: sent at once
         assert deliver.deliver_due(store, SETTINGS, clock=lambda: night + dt.timedelta(
-            minutes=11)) == deliver.Pass(1, 0, 0)
+            minutes=11)).counts() == (1, 0, 0)
         assert "Problem got worse" in hook.requests[0].body.decode()
         assert deliver.deliver_due(store, SETTINGS, clock=lambda: dt.datetime(
-            2026, 1, 16, 6, 59, tzinfo=dt.UTC)) == deliver.Pass(0, 0, 0)
+            2026, 1, 16, 6, 59, tzinfo=dt.UTC)).counts() == (0, 0, 0)
         assert deliver.deliver_due(store, SETTINGS, clock=lambda: dt.datetime(
-            2026, 1, 16, 7, 0, 1, tzinfo=dt.UTC)) == deliver.Pass(1, 0, 0)
+            2026, 1, 16, 7, 0, 1, tzinfo=dt.UTC)).counts() == (1, 0, 0)
         assert "New problem" in hook.requests[1].body.decode()
 
 
@@ -171,9 +171,9 @@ def test_an_hourly_batch_is_one_message_with_every_alert_of_the_hour(
         change(store, finding, ten + dt.timedelta(minutes=40), "resolved", "high",
                ("open", "high"))
         assert deliver.deliver_due(store, SETTINGS, clock=lambda: ten + dt.timedelta(
-            minutes=50)) == deliver.Pass(0, 0, 0)
+            minutes=50)).counts() == (0, 0, 0)
         assert deliver.deliver_due(store, SETTINGS, clock=lambda: dt.datetime(
-            2026, 3, 2, 11, 0, 5, tzinfo=dt.UTC)) == deliver.Pass(1, 0, 0)
+            2026, 3, 2, 11, 0, 5, tzinfo=dt.UTC)).counts() == (1, 0, 0)
         (request,) = hook.requests
         embeds = json.loads(request.body)["embeds"]
         assert [e["title"].split(":")[0] for e in embeds] == [

@@ -54,7 +54,7 @@ def test_a_finding_that_opens_is_posted_signed_and_its_resolution_follows(
                             secret="s3cret", min_severity="info")
         _opened(store, tmp_path / "a")
         done = deliver.deliver_due(store, SETTINGS, clock=Clock(FIRST))
-        assert done == deliver.Pass(1, 0, 0)
+        assert done.counts() == (1, 0, 0)
         ((path, headers, body),) = hook.requests
         assert path == "/hook"
         _verify("s3cret", headers, body)
@@ -71,7 +71,7 @@ def test_a_finding_that_opens_is_posted_signed_and_its_resolution_follows(
                                 "fix", "url", "first_seen", "last_seen", "sessions",
                                 "reporters"}
         # Nothing more is due: sending again sends nothing.
-        assert deliver.deliver_due(store, SETTINGS, clock=Clock(FIRST)) == deliver.Pass(0, 0, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=Clock(FIRST)).counts() == (0, 0, 0)
 
         ingest_paths(store, write(tmp_path / "b", DOMAIN,
                                   [d for d in expiring_mx2() if d.day > RENEWED]))
@@ -91,16 +91,16 @@ def test_a_failing_receiver_is_retried_on_the_backoff_with_the_same_id(
         rules.create(store, OPERATOR, channel="generic", target=hook.url, min_severity="info")
         _opened(store, tmp_path)
         clock = Clock(FIRST)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(0, 1, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (0, 1, 0)
         clock.at = FIRST + dt.timedelta(seconds=59)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(0, 0, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (0, 0, 0)
         clock.at = FIRST + dt.timedelta(minutes=1, seconds=1)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(0, 1, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (0, 1, 0)
         clock.at += dt.timedelta(minutes=4)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(0, 0, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (0, 0, 0)
         clock.at += dt.timedelta(minutes=1, seconds=1)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(1, 0, 0)
-        assert deliver.deliver_due(store, SETTINGS, clock=clock) == deliver.Pass(0, 0, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (1, 0, 0)
+        assert deliver.deliver_due(store, SETTINGS, clock=clock).counts() == (0, 0, 0)
         ids = {request.headers["x-tlsscope-delivery"] for request in hook.requests}
         assert len(hook.requests) == 3 and len(ids) == 1
     (entry,) = log.deliveries(store, OPERATOR)

@@ -61,6 +61,14 @@ def vet(url: str, settings: Settings) -> list[str]:
     return []
 
 
+def vet_mail(settings: Settings) -> list[str]:
+    """At a mail rule's creation: warn when mail cannot be sent yet."""
+    if not settings.smtp_url:
+        return ["smtp_url is not set: mail alerts wait (and are retried) until it is"]
+    Relay.parse(settings.smtp_url)  # a ConfigError names what is wrong
+    return []
+
+
 def _context(settings: Settings) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=settings.check_ca_file or None)
     if settings.check_ca_file:

@@ -41,6 +41,11 @@ class Pass(NamedTuple):
     delivered: int
     retrying: int
     failed: int
+    # What went wrong, one line per delivery not delivered: "rule 2 (email): ..."
+    problems: tuple[str, ...] = ()
+
+    def counts(self) -> tuple[int, int, int]:
+        return self.delivered, self.retrying, self.failed
 
 
 def _utcnow() -> dt.datetime:
@@ -152,6 +157,7 @@ def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetim
     """Send what is due, a claim at a time, until nothing is (or `most` deliveries were
     tried); `only`: that one delivery (a test)."""
     delivered = retrying = failed = tried = 0
+    problems: list[str] = []
     lease = dt.timedelta(seconds=settings.alerts_lease_seconds)
     size = claim_size(settings)
     while most is None or tried < most:
@@ -177,12 +183,14 @@ def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetim
             if outcome.delivered:
                 log.info("alert delivered", extra={"fields": fields})
             else:
+                problems.append(f"rule {item.rule.id} ({item.rule.channel}), delivery "
+                                f"{item.delivery}: {outcome.error}")
                 log.warning("alert not delivered", extra={"fields": {
                     **fields, "error": outcome.error, "status": outcome.status,
                     "next_attempt": outcome.next_at.isoformat() if outcome.next_at else None}})
         if only is not None:
             break
-    return Pass(delivered, retrying, failed)
+    return Pass(delivered, retrying, failed, tuple(problems))
 
 
 class Sender:

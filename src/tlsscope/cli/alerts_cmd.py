@@ -90,6 +90,8 @@ def alerts_add(
             quiet_critical=critical_in_quiet, suppress_days=suppress_days, lang=lang,
             check_target=lambda url: channels.vet(url, values))
     typer.echo(str(created.id))
+    if email is not None:
+        created.warnings.extend(channels.vet_mail(values))
     for warning in created.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if created.secret:
@@ -181,6 +183,7 @@ def alerts_deliver(db: DbOption = None, config: ConfigOption = None) -> None:
     delivery that is due, and exit. Exit 1 when a delivery failed for good in this run."""
     from tlsscope.alert import deliver, outbox
     from tlsscope.app import freshness
+    from tlsscope.cli.sanitize import safe
 
     values = settings(config)
     with open_store(db, config) as store:
@@ -190,5 +193,7 @@ def alerts_deliver(db: DbOption = None, config: ConfigOption = None) -> None:
     typer.echo(f"{done.delivered} delivered, {done.retrying} to retry later, "
                f"{done.failed} failed" + (f"; {silent} silent-domain alert(s) written"
                                           if silent else ""))
+    for problem in done.problems[:20]:
+        typer.echo(f"Warning: {safe(problem)}", err=True)
     if done.failed:
         raise typer.Exit(1)
