@@ -22,6 +22,7 @@ from tlsscope.app.accounts import add_user, assign, new_token
 from tlsscope.app.ingest import load as ingest
 from tlsscope.demo import raw_inputs
 from tlsscope.receive.files import RawInput
+from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.store import accounts as account_rows
 
@@ -68,6 +69,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         running.stop()
         store.close()
         internet.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def private_site(site: Site) -> Iterator[Site]:
+    """The same store and users behind a second dashboard whose alerts may go to private and
+    loopback addresses (alerts_allow_private), as the tests' webhook receivers are."""
+    settings = Settings(alerts_allow_private=True, http_rate_per_minute=0, alerts_timeout=5.0,
+                        public_url="https://tlsrpt.test.example")
+    running = Running(site.store, settings, dashboard=True)
+    clients: dict[str, httpx.Client] = {}
+    try:
+        yield site._replace(url=running.url, clients=clients)
+    finally:
+        for client in clients.values():
+            client.close()
+        running.stop()
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",

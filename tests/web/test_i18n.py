@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tlsscope.alert import rules, timing
 from tlsscope.web import i18n
 
 TEMPLATES = Path(__file__).parents[2] / "src" / "tlsscope" / "web" / "templates"
@@ -31,6 +32,13 @@ def test_every_word_a_template_uses_exists() -> None:
     used |= {f"check.{s}" for s in ("ok", "warning", "error")}
     used |= {f"domain.by_{s}" for s in ("mx", "reporter", "result_type", "policy")}
     used |= {f"quarantine.{s}" for s in ("accepted", "still_rejected", "missing")}
+    used |= {f"alerts.channel_{c}" for c in rules.CHANNELS}
+    used |= {f"alerts.sev_{s}" for s in rules.MIN_SEVERITIES}
+    used |= {f"alerts.batch_{b}" for b in timing.BATCHES}
+    used |= {f"alerts.lang_{lang}" for lang in rules.LANGS}
+    used |= {f"alerts.state_{s}" for s in ("pending", "sending", "delivered", "failed")}
+    used |= {f"alerts.outcome_{s}" for s in ("delivered", "retry", "failed")}
+    used |= {f"settings.digest_{p}" for p in ("none", "day", "week", "month")}
     known = set(i18n.table("en"))
     assert len(used) > 100 and used <= known, sorted(used - known)
 

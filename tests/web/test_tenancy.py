@@ -24,9 +24,12 @@ def acme_resources(site: Site) -> dict[str, str]:
     report = api.get("/api/v1/reports", params={"domain": "shop.example", "limit": 1}).json()[0]
     held = api.get("/api/v1/quarantine").json()[0]
     token = next(t for t in api.get("/api/v1/tokens").json() if t["email"] == ACME)
+    rule = api.post("/api/v1/alerts", json={"channel": "email", "target": "ops@acme-ops.example",
+                                            "organisation": "Acme Retail"})
+    assert rule.status_code == 201, rule.text
     return {"domain": "shop.example", "finding_id": str(finding["id"]), "key": report["key"],
             "what": "reports", "fmt": "csv", "digest": held["sha256"],
-            "token_id": str(token["id"])}
+            "token_id": str(token["id"]), "rule_id": str(rule.json()["id"])}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

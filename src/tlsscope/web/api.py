@@ -71,8 +71,11 @@ Caller = Annotated[Scope, Depends(principal)]
 
 
 def router(store: Store, settings: Settings) -> APIRouter:
+    from tlsscope.web import api_alerts  # it builds on this module's principal and JSON
+
     api = APIRouter(prefix="/api/v1", tags=["api"])
-    for part in (_domains, _findings_and_reports, _quarantine, _exports, _tokens):
+    for part in (_domains, _findings_and_reports, _quarantine, _exports, _tokens,
+                 api_alerts.add):
         part(api, store, settings)
     return api
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.web.pages import (
+    alerts_pages,
     domain_pages,
     login_pages,
     quarantine_pages,
@@ -28,6 +29,6 @@ def router(store: Store, settings: Settings) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
     site = Site(store, settings)
     for part in (login_pages, domain_pages, report_pages, quarantine_pages, tools_pages,
-                 settings_pages):
+                 settings_pages, alerts_pages):
         part.add(pages, site)
     return pages

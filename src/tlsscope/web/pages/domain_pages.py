@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from tlsscope.alert import log
 from tlsscope.app import checks, findings, stats
 from tlsscope.app.windows import MAX_DAYS, SPARK_MAX_DAYS, parse_day, window
 from tlsscope.visible import shortened
@@ -80,5 +81,6 @@ def add(pages: APIRouter, site: Site) -> None:
             chart = {"labels": {"failed": words("col.failed"), "day": words("col.day")},
                      "days": [d.isoformat() for d in days],
                      "failed": [per_day.get(d, 0) for d in days]}
+        sent, suppressed = log.of_finding(site.store, scope, finding_id)
         return site.render(request, scope, "finding.html", "finding", view=view, history=history,
-                      chart=chart, mx_days=bool(chart))
+                           chart=chart, mx_days=bool(chart), sent=sent, suppressed=suppressed)

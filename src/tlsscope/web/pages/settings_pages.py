@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from tlsscope.alert import digest
 from tlsscope.app import accounts, ingest
 from tlsscope.app.accounts import SCOPES
 from tlsscope.app.scope import Scope
@@ -30,6 +31,7 @@ def add(pages: APIRouter, site: Site) -> None:
             users=accounts.users(site.store) if admin else [],
             organisations=accounts.organisations(site.store) if admin else [],
             receivers=ingest.receivers(site.store, scope) if admin else [],
+            digest=digest.subscription(site.store, scope.user.id),
             **{"message": "", "new_token": "", **extra})
 
     @pages.get("/settings")
@@ -54,6 +56,16 @@ def add(pages: APIRouter, site: Site) -> None:
         # An admin: anyone's.
         accounts.revoke(site.store, None if scope.user.is_admin else scope.user, token_id)
         return RedirectResponse("/settings", status_code=303)
+
+    @pages.post("/settings/digest")
+    def digest_choose(request: Request, period: str = Form(""),
+                      csrf: str = Form("")) -> HTMLResponse:
+        """The user's own digest: daily, weekly, monthly or none."""
+        scope = site.changed(request, csrf)
+        digest.subscribe(site.store, scope, scope.user.id, period)
+        words = words_for(request, scope)
+        return settings_page(request, scope, message=words(
+            "settings.digest_saved", period=words(f"settings.digest_{period or 'none'}")))
 
     @pages.post("/settings/domains")
     def domain_assign(request: Request, domain: str = Form(""), organisation: str = Form(""),
