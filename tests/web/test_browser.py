@@ -119,12 +119,34 @@ def test_live_check_and_record_tools(page: Page) -> None:
         "mx1.good.example offers STARTTLS with a valid, trusted certificate", timeout=30_000)
 
 
+def test_the_alerts_page_adds_tests_and_removes_a_rule(page: Page) -> None:
+    log_in(page, "ana@acme.example")
+    page.goto("/settings")
+    page.click("nav.tabs a:text('Alerts')")
+    expect(page.locator("h1")).to_have_text("Alerts")
+    page.fill("#a-target", "browser@acme-ops.example")
+    page.fill("#a-domains", "shop.example")
+    page.select_option("#a-severity", "high")
+    page.check("input[name=events][value='finding.opened']")
+    page.click("#new-rule button[type=submit]")
+    expect(page.locator("#created")).to_contain_text("added")
+    row = page.locator("#rules tr", has_text="browser@acme-ops.example")
+    expect(row).to_contain_text("shop.example")
+    expect(row).to_contain_text("finding.opened")
+    row.locator("button.test").click()
+    expect(page.locator("#tested")).to_contain_text("no smtp_url is set")  # mail: no relay here
+    expect(page.locator("#log")).to_contain_text("no smtp_url is set")
+    page.locator("#rules tr", has_text="browser@acme-ops.example").locator(
+        "button.remove").click()
+    expect(page.locator("#rules")).not_to_contain_text("browser@acme-ops.example")
+
+
 def test_phone_sized_screen(browser: Browser, site: Site) -> None:
     context = browser.new_context(base_url=site.url, viewport={"width": 390, "height": 844},
                                   is_mobile=True)
     tab = context.new_page()
     log_in(tab, "admin@test.example")
-    for path in ("/", "/domains/shop.example", "/reports"):
+    for path in ("/", "/domains/shop.example", "/reports", "/settings/alerts"):
         tab.goto(path)
         overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, (path, overflow)
