@@ -88,6 +88,7 @@ def test_an_address_at_a_monitored_domain_is_warned_about(site: Site) -> None:
     made = add_rule(ana, target="postmaster@shop.example")
     assert made.status_code == 200
     assert "a domain this installation monitors" in made.text
+    assert "smtp_url is not set" in made.text
     assert 'id="new-secret"' not in made.text  # mail has no secret
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tlsscope.alert import channels, log, rules, timing
+from tlsscope.alert import log, rules, timing, views
 from tlsscope.app import findings
 from tlsscope.settings import Settings
 from tlsscope.store import Store
@@ -96,12 +96,8 @@ def add(api: APIRouter, store: Store, settings: Settings) -> None:
         every domain). Its target and secret are never shown back."""
         # A plain def: FastAPI runs it in the thread pool, since vetting resolves the host.
         auth.require_csrf(scope, x_csrf_token)
-        organisation = rule.organisation
-        if organisation is None and not scope.user.is_admin:
-            organisation = scope.user.organisation_name or None
-        made = rules.create(store, scope, **rule.model_dump(exclude={"organisation"}),
-                            organisation=organisation,
-                            check_target=lambda url: channels.vet(url, settings))
+        made = views.new_rule(store, scope, settings, rule.organisation,
+                              rule.model_dump(exclude={"organisation"}))
         return _json({"id": made.id, "warnings": made.warnings, "secret": made.secret}, 201)
 
     @api.delete("/alerts/{rule_id}", summary="Remove an alert rule (its log stays)",

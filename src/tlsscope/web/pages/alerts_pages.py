@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from tlsscope.alert import channels, log, rules, timing
+from tlsscope.alert import log, rules, timing, views
 from tlsscope.app import accounts
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid
@@ -57,17 +57,15 @@ def created_with(site: Site, scope: Scope, form: RuleForm) -> rules.Created:
         days = int(form.suppress_days.strip() or "7")
     except ValueError:
         raise Invalid("suppress_days", "suppress-days: a whole number of days") from None
-    if scope.user.is_admin:
-        organisation = form.organisation.strip() or None
-    else:  # a member's rules are their organisation's, whatever the form says
-        organisation = scope.user.organisation_name
-    return rules.create(
-        site.store, scope, channel=form.channel, target=form.target, secret=form.secret.strip(),
-        organisation=organisation, domains=split(form.domains), kinds=split(form.kinds),
-        events=form.events, min_severity=form.min_severity, batch=form.batch,
-        quiet=form.quiet.strip(), timezone=form.timezone.strip() or "UTC",
-        quiet_critical=bool(form.quiet_critical), suppress_days=days, lang=form.lang,
-        check_target=lambda url: channels.vet(url, site.settings))
+    # A member's rules are their organisation's, whatever the form says.
+    organisation = (form.organisation.strip() or None) if scope.user.is_admin else None
+    return views.new_rule(site.store, scope, site.settings, organisation, {
+        "channel": form.channel, "target": form.target, "secret": form.secret.strip(),
+        "domains": split(form.domains), "kinds": split(form.kinds), "events": form.events,
+        "min_severity": form.min_severity, "batch": form.batch, "quiet": form.quiet.strip(),
+        "timezone": form.timezone.strip() or "UTC",
+        "quiet_critical": bool(form.quiet_critical), "suppress_days": days,
+        "lang": form.lang})
 
 
 def add(pages: APIRouter, site: Site) -> None:
