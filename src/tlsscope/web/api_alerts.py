@@ -71,6 +71,11 @@ class NewRule(BaseModel):
 
 
 def add(api: APIRouter, store: Store, settings: Settings) -> None:
+    _rules(api, store, settings)
+    _log(api, store)
+
+
+def _rules(api: APIRouter, store: Store, settings: Settings) -> None:
     @api.get("/alerts", summary="Alert rules you can see (targets masked, secrets never "
              "shown)", tags=["alerts"],
              responses={200: {"description": "each rule: id, organisation (\"\": every "
@@ -121,6 +126,9 @@ def add(api: APIRouter, store: Store, settings: Settings) -> None:
         done, delivery = await asyncio.to_thread(log.test, store, scope, settings, rule_id)
         return _json({"delivered": bool(done.delivered), "delivery": delivery})
 
+
+
+def _log(api: APIRouter, store: Store) -> None:
     @api.get("/alerts/log", summary="Deliveries, newest first, with every attempt",
              tags=["alerts"],
              responses={200: {"description": "each delivery (one alert, or a batch): its rule, "
