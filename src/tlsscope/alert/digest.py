@@ -335,9 +335,9 @@ def _text_chart(days: list[DaySum], words: Words) -> list[str]:
 
 def _text(digest: Digest, words: Words, unsubscribe: str) -> str:
     period = digest.period
-    lines = [_title(digest, words), _dates(period, words), ""]
+    lines = [_title(digest, words), _dates(period, words)]
     if not digest.sections:
-        lines.append(words("digest.no_domains"))
+        lines += ["", words("digest.no_domains")]
     for section in digest.sections:
         lines += ["", f"== {section.domain} ==", "", *section.sentences, "",
                   f"{words('digest.rate')}: {_trend(section, words, period.name)}"]
@@ -458,13 +458,13 @@ def mail(digest: Digest, mail_from: str, to: str, unsubscribe: str,
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "tlsscope")
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no replies, no loops
-    message["Content-Language"] = digest.lang
     if unsubscribe:
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(_text(digest, words, unsubscribe), cte="quoted-printable")
     message.add_alternative(_html(digest, words, unsubscribe), subtype="html",
                             cte="quoted-printable")
+    message["Content-Language"] = digest.lang  # after the parts: set_content drops Content-*
     message.policy = _POLICY  # the parts are encoded already: only the headers' folding
     return message
 
@@ -515,9 +515,13 @@ def reader(store: Store, signed: str) -> tuple[str, str]:
 
 def unsubscribe(store: Store, signed: str, now: dt.datetime | None = None) -> tuple[str, str]:
     """Record the opt-out of the address the token names (RFC 8058 one-click): it gets no
-    more digests. Returns (address, language)."""
+    more digests (a user's subscription becomes none, as their Settings page then says).
+    Returns (address, language)."""
     email, lang = reader(store, signed)
     store.write(alerts_rows.opt_out, email, now or dt.datetime.now(dt.UTC))
+    user = store.read(accounts.find_user, email)
+    if user is not None:
+        store.write(alerts_rows.set_digest, user.id, "")
     log.info("digest unsubscribed", extra={"fields": {"email": email}})
     return email, lang
 
