@@ -182,8 +182,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A domain with no report for more than this many days raises receiver.silent; 0: never."""
     alerts_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """Seconds one delivery attempt (a webhook POST, a mail to the relay) may take."""
-    alerts_concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 32
-    """Webhook deliveries sent at once."""
+    alerts_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 8
+    """Deliveries sent at once (each its own connection)."""
     alerts_lease_seconds: Annotated[float, msgspec.Meta(ge=1)] = 300.0
     """How long a claimed delivery is a node's: one that dies mid-attempt (kill -9, a lost
     machine) has its deliveries sent again by another pass after this (with the same ids).

@@ -10,13 +10,13 @@ An attempt's result is `Sent`: delivered, or why not, and whether trying again c
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from email.message import EmailMessage
 from typing import NamedTuple
@@ -77,29 +77,38 @@ def _context(settings: Settings) -> ssl.SSLContext:
 
 
 class Webhooks:
-    """POSTs for one delivery pass: the client and the checked addresses are shared by its
-    deliveries, so a pass to one receiver reuses its connections."""
+    """POSTs for one delivery pass, from several threads: one client (its pool keeps a
+    connection per thread to a receiver) and each host's checked address, resolved once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = httpx.AsyncClient(
+        size = settings.alerts_concurrency
+        self.client = httpx.Client(
             verify=_context(settings), timeout=settings.alerts_timeout, follow_redirects=False,
-            trust_env=False, limits=httpx.Limits(max_connections=settings.alerts_concurrency,
-                                                 max_keepalive_connections=settings.alerts_concurrency))
-        self._addresses: dict[str, asyncio.Future[str]] = {}
+            trust_env=False, limits=httpx.Limits(max_connections=size,
+                                                 max_keepalive_connections=size))
+        self._addresses: dict[str, str | Exception] = {}
+        self._lock = threading.Lock()
 
-    async def close(self) -> None:
-        await self.client.aclose()
+    def close(self) -> None:
+        self.client.close()
 
-    async def _address(self, host: str) -> str:
-        if host not in self._addresses:
-            s = self.settings
-            self._addresses[host] = asyncio.ensure_future(asyncio.to_thread(
-                outbound.checked, host, s.dns_nameserver, min(s.alerts_timeout, 5.0),
-                s.alerts_allow_private))
-        return await self._addresses[host]
+    def _address(self, host: str) -> str:
+        with self._lock:  # one lookup per host and pass, whatever the threads
+            if host not in self._addresses:
+                s = self.settings
+                try:
+                    self._addresses[host] = outbound.checked(
+                        host, s.dns_nameserver, min(s.alerts_timeout, 5.0),
+                        s.alerts_allow_private)
+                except (connect.Refused, outbound.Unreachable) as exc:
+                    self._addresses[host] = exc
+            found = self._addresses[host]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> Sent:
         started = time.perf_counter()
 
         def took() -> float:
@@ -108,7 +117,7 @@ class Webhooks:
         parts = urlsplit(url)
         host = parts.hostname or ""
         try:
-            address = await self._address(host)
+            address = self._address(host)
         except connect.Refused as exc:
             return Sent(False, None, f"refused: {exc}", True, took())
         except outbound.Unreachable as exc:
@@ -124,8 +133,8 @@ class Webhooks:
                         "User-Agent": USER_AGENT, "Content-Type": "application/json",
                         **headers}
         try:
-            answer = await self.client.post(target, content=body, headers=sent_headers,
-                                            extensions={"sni_hostname": host})
+            answer = self.client.post(target, content=body, headers=sent_headers,
+                                      extensions={"sni_hostname": host})
         except httpx.HTTPError as exc:
             return Sent(False, None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__,
                         True, took())

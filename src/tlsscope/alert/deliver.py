@@ -14,12 +14,12 @@ mails one after another, each in its own connection to the relay.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
 import msgspec
@@ -73,14 +73,14 @@ def _chat_body(claimed: Claimed, settings: Settings, now: dt.datetime) -> bytes:
     return msgspec.json.encode(payload)
 
 
-async def _webhook(hooks: channels.Webhooks, claimed: Claimed, settings: Settings,
-                   now: dt.datetime) -> channels.Sent:
+def _webhook(hooks: channels.Webhooks, claimed: Claimed, settings: Settings,
+             now: dt.datetime) -> channels.Sent:
     if claimed.rule.channel != "generic":
-        return await hooks.post(claimed.rule.target, _chat_body(claimed, settings, now), {})
+        return hooks.post(claimed.rule.target, _chat_body(claimed, settings, now), {})
     sent = channels.Sent(True, None, "", False, 0.0)
     for alert in claimed.alerts:  # one per delivery, as a generic hook's are made
         body, headers = _generic_post(claimed, alert, settings, now)
-        sent = await hooks.post(claimed.rule.target, body, headers)
+        sent = hooks.post(claimed.rule.target, body, headers)
         if not sent.delivered:
             break
     return sent
@@ -93,40 +93,40 @@ def _mail(claimed: Claimed, settings: Settings, now: dt.datetime) -> channels.Se
     return channels.send_mail(settings, message, [claimed.rule.target])
 
 
-async def _send(claimed: list[Claimed], settings: Settings, clock: Callable[[], dt.datetime],
-                record: Callable[[list[Outcome]], None]) -> list[Outcome]:
-    """Send every claimed delivery (webhooks alerts_concurrency at once, mails MAIL_AT_ONCE),
-    recording outcomes as they come, FLUSH at a time: a pass killed half-way has kept what it
-    sent, and only the attempts still in flight are sent again."""
+def _send(claimed: list[Claimed], settings: Settings, clock: Callable[[], dt.datetime],
+          record: Callable[[list[Outcome]], None]) -> list[Outcome]:
+    """Send every claimed delivery, alerts_concurrency at once (mails MAIL_AT_ONCE of them),
+    recording outcomes as they come, FLUSH at a time and at least every FLUSH_SECONDS: a pass
+    killed half-way has kept what it sent, and only the attempts still in flight are sent
+    again. (Threads and httpx's blocking client: its asyncio pool, with many requests
+    waiting, spends more time assigning them to connections than sending them.)"""
     hooks = channels.Webhooks(settings)
-    webhooks = asyncio.Semaphore(settings.alerts_concurrency)
-    mails = asyncio.Semaphore(MAIL_AT_ONCE)
+    mails = threading.Semaphore(MAIL_AT_ONCE)
     now = clock()
 
-    async def one(item: Claimed) -> Outcome:
-        email = item.rule.channel == "email"
-        async with mails if email else webhooks:
-            try:
-                if email:
-                    sent = await asyncio.to_thread(_mail, item, settings, now)
-                else:
-                    sent = await _webhook(hooks, item, settings, now)
-            except Exception as exc:  # loop guard: one broken delivery is that one's failure
-                log.exception("alert delivery failed", extra={"fields": {
-                    "delivery": item.delivery}})
-                sent = channels.Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True,
-                                     0.0)
+    def one(item: Claimed) -> Outcome:
+        try:
+            if item.rule.channel == "email":
+                with mails:
+                    sent = _mail(item, settings, now)
+            else:
+                sent = _webhook(hooks, item, settings, now)
+        except Exception as exc:  # loop guard: one broken delivery is that one's failure
+            log.exception("alert delivery failed", extra={"fields": {
+                "delivery": item.delivery}})
+            sent = channels.Sent(False, None, f"{type(exc).__name__}: {exc}"[:500], True, 0.0)
         return _outcome(item, sent, clock())
 
     done: list[Outcome] = []
     waiting: list[Outcome] = []
-    pending = {asyncio.ensure_future(one(item)) for item in claimed}
     flushed = time.monotonic()
+    pool = ThreadPoolExecutor(settings.alerts_concurrency, thread_name_prefix="tlsscope-alert")
     try:
+        pending = {pool.submit(one, item) for item in claimed}
         while pending:
-            finished, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS,
-                                                   return_when=asyncio.FIRST_COMPLETED)
-            waiting += [task.result() for task in finished]
+            finished, pending = wait(pending, timeout=FLUSH_SECONDS,
+                                     return_when=FIRST_COMPLETED)
+            waiting += [future.result() for future in finished]
             if waiting and (len(waiting) >= FLUSH or not pending
                             or time.monotonic() - flushed >= FLUSH_SECONDS):
                 record(waiting)
@@ -134,7 +134,8 @@ async def _send(claimed: list[Claimed], settings: Settings, clock: Callable[[], 
                 waiting, flushed = [], time.monotonic()
         return done
     finally:
-        await hooks.close()
+        pool.shutdown(wait=False, cancel_futures=True)
+        hooks.close()
 
 
 def _outcome(item: Claimed, sent: channels.Sent, at: dt.datetime) -> Outcome:
@@ -166,8 +167,8 @@ def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetim
         if not claimed:
             break
         by_id = {item.delivery: item for item in claimed}
-        outcomes = asyncio.run(_send(claimed, settings, clock,
-                                     lambda done: store.write(alerts_rows.record, done)))
+        outcomes = _send(claimed, settings, clock,
+                         lambda done: store.write(alerts_rows.record, done))
         tried += len(claimed)
         for outcome in outcomes:
             item = by_id[outcome.delivery]
