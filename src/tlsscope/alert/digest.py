@@ -601,7 +601,7 @@ def send(store: Store, settings: Settings, prepared: list[Prepared],
         sent = channels.send_mail(settings, item.message, [item.to])
         if sent.delivered:
             period = item.digest.period
-            store.write(alerts_rows.digest_sent, _mark(item.digest.audience, item.to),
+            store.write(digest_rows.mark, _mark(item.digest.audience, item.to),
                         period.name, period.first, now or dt.datetime.now(dt.UTC))
         out.append(Outcome(item.to, sent.delivered, sent.error))
     return out
@@ -661,7 +661,7 @@ def _send_due(store: Store, settings: Settings, who: Audience, period: Period,
     built: dict[str, Digest] = {}
     for person in people:
         mark = _mark(who, person.email)
-        if not store.write(alerts_rows.digest_sent, mark, period.name, period.first, now):
+        if not store.write(digest_rows.mark, mark, period.name, period.first, now):
             continue  # another node took it
         sent = None
         try:

@@ -1,7 +1,7 @@
 """Digest rows: who subscribed, what happened to findings in a period, and the marks that
 make the schedule send each digest once. tlsscope.alert.digest decides; this only stores.
 
-A digest's mark (`digests_sent`) is taken before the mail is handed to the relay and given
+A digest's mark (`digests_sent`, `mark`) is taken before the mail is handed to the relay and given
 back (`release`) when the relay refuses it: several serve nodes never send one digest twice,
 and a failed one is tried again.
 """
@@ -12,11 +12,14 @@ import datetime as dt
 from typing import NamedTuple
 
 from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
 from tlsscope.store.findings_rows import StoredFinding
 from tlsscope.store.queries import utc
+from tlsscope.vocab import FindingStatus
 
 
 class Subscriber(NamedTuple):
@@ -63,7 +66,7 @@ def finding_events(connection: Connection, domains: list[str], start: dt.datetim
     resolved = connection.execute(
         select(*columns, e.c.at, e.c.severity)
         .join(e, e.c.finding == f.c.id)
-        .where(f.c.domain.in_(domains), e.c.status == "resolved", e.c.at >= start,
+        .where(f.c.domain.in_(domains), e.c.status == FindingStatus.RESOLVED, e.c.at >= start,
                e.c.at < end)).all()
     out = []
     for event, rows in (("opened", opened), ("resolved", resolved)):
@@ -72,6 +75,20 @@ def finding_events(connection: Connection, domains: list[str], start: dt.datetim
                                    data=row[3], texts=row[4] or "")
             out.append(FindingEvent(event, utc(row[6]), row[5], row[7], stored))
     return sorted(out, key=lambda x: (x.at, x.finding.id, x.event))
+
+
+def mark(connection: Connection, scope: str, period: str, first_day: dt.date,
+         now: dt.datetime) -> bool:
+    """Mark a digest sent: False when it was already (another node took it). RETURNING
+    says whether the row went in: PostgreSQL's driver gives no rowcount for an INSERT ... ON
+    CONFLICT DO NOTHING (-1), so alerts_rows.digest_sent answers True twice there."""
+    s = t.digests_sent
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    taken = connection.execute(
+        insert(s).values(scope=scope, period=period, first_day=first_day, sent_at=now)
+        .on_conflict_do_nothing(index_elements=["scope", "period", "first_day"])
+        .returning(s.c.scope)).first()
+    return taken is not None
 
 
 def sent_marks(connection: Connection, period: str, first_day: dt.date) -> set[str]:
