@@ -1,6 +1,7 @@
 """The digest over real servers on loopback: an aiosmtpd sink receives it through the
 smtp_url relay; the one-click unsubscribe is POSTed to a real uvicorn (RFC 8058); serve's
-schedule sends each due digest once, and a digest the relay refused is tried again later."""
+schedule sends each due digest once, a digest the relay could not take is tried again later,
+and one it refused for good (550) is not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.support.digests import ADMIN, ANA, DIA, NOW, OPS, ORG, WEEK, story
 from tests.support.mailsink import Sink, mail_sink, parts
@@ -173,3 +175,29 @@ def test_without_a_relay_nothing_is_scheduled_and_sending_refuses(store: Store,
     assert digest.scheduled(store, unset, NOW) == []
     with pytest.raises(Invalid):
         digest.send(store, unset, digest.prepare(store, unset, ORG, "week", now=NOW))
+
+
+class _Refusing:
+    """A relay that refuses every recipient for good (550)."""
+
+    async def handle_RCPT(self, server: object, session: object, envelope: object,
+                          address: str, rcpt_options: list[str]) -> str:
+        return "550 5.1.1 no such mailbox"
+
+
+def test_a_digest_the_relay_refused_for_good_is_not_tried_again(store: Store,
+                                                                tmp_path: Path) -> None:
+    story(store, tmp_path)
+    port = free_port()
+    controller = Controller(_Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = _settings(port)
+        refused = digest.scheduled(store, settings, NOW)
+        assert refused and not any(o.delivered for o in refused)
+        assert all("refused" in o.error for o in refused)
+        assert digest.scheduled(store, settings, NOW + dt.timedelta(hours=1)) == []
+    finally:
+        controller.stop()
+    acme = digest.audience(store, ORG).key
+    assert store.read(digest_rows.sent_marks, "week", WEEK[0]) >= {f"{acme}|{ANA}"}

@@ -668,7 +668,8 @@ def _send_due(store: Store, settings: Settings, who: Audience, period: Period,
             (item,) = _messages(store, settings, who, period, [person], now, built)
             sent = channels.send_mail(settings, item.message, [person.email])
         finally:
-            if sent is None or not sent.delivered:
+            # Given back to be tried again, unless the relay refused it for good (a 5xx).
+            if sent is None or (not sent.delivered and sent.retry):
                 store.write(digest_rows.release, mark, period.name, period.first)
                 _retry_at[(mark, period.name, period.first)] = now + RETRY
         fields = {"digest": period.name, "first_day": period.first.isoformat(),
