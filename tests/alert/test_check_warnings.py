@@ -41,6 +41,7 @@ def mx_step(address: str) -> Step:
 
 
 def alerts(store: Store) -> list[tuple[str, str, str]]:
+    outbox.fan_out(store)  # the stored checks' events become alerts
     with store.engine.connect() as connection:
         return [(json.loads(d)["kind"], s, json.loads(d)["title"]) for d, s in connection.execute(
             select(t.alerts.c.data, t.alerts.c.severity).order_by(t.alerts.c.id))]

@@ -16,7 +16,7 @@ from tests.support.hooks import receiver
 from tests.support.ingest import ingest_paths
 from tests.support.scenarios import write
 from tests.support.stories import DOMAIN, expiring_mx2
-from tlsscope.alert import deliver, log, rules
+from tlsscope.alert import deliver, log, outbox, rules
 from tlsscope.app import events, freshness
 from tlsscope.app.scope import OPERATOR
 from tlsscope.settings import Settings
@@ -48,6 +48,7 @@ def change(store: Store, base: Change, at: dt.datetime, status: str, severity: s
 
 
 def told(store: Store) -> list[tuple[str, bool]]:
+    outbox.fan_out(store)  # the changes' events become alerts
     with store.engine.connect() as connection:
         return [(str(e), bool(s)) for e, s in connection.execute(
             select(t.alerts.c.event, t.alerts.c.suppressed).order_by(t.alerts.c.id))]
@@ -86,6 +87,8 @@ def test_escalation_and_the_severity_floor(store: Store, finding: Change) -> Non
                            ("finding.likely_fixed", False), ("finding.resolved", False)]
     (delivery, *_) = log.deliveries(store, OPERATOR)
     assert delivery.alerts[0]["event"] == "finding.resolved"
+    with store.engine.connect() as connection:  # each change's event was taken once
+        assert connection.execute(select(t.alert_events.c.id)).all() == []
 
 
 def test_unconfirmed_and_report_loop_findings_are_never_told(store: Store,
@@ -127,6 +130,7 @@ def test_rules_filter_by_organisation_domain_kind_and_event(store: Store,
     everything = rules.create(store, OPERATOR, channel="email", target="f@ops.example")
     change(store, finding, DAY0, "open", "high")
     change(store, finding, DAY0 + dt.timedelta(hours=1), "resolved", "high", ("open", "high"))
+    outbox.fan_out(store)
     with store.engine.connect() as connection:
         heard = [(int(r), str(e)) for r, e in connection.execute(
             select(t.alerts.c.rule, t.alerts.c.event).order_by(t.alerts.c.id))]

@@ -155,8 +155,13 @@ def claim_size(settings: Settings) -> int:
 
 def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetime] = _utcnow,
                 only: int | None = None, most: int | None = None) -> Pass:
-    """Send what is due, a claim at a time, until nothing is (or `most` deliveries were
-    tried); `only`: that one delivery (a test)."""
+    """Turn the changes stored since into alerts (outbox.fan_out), then send what is due, a
+    claim at a time, until nothing is (or `most` deliveries were tried); `only`: that one
+    delivery (a test)."""
+    from tlsscope.alert import outbox
+
+    if only is None:
+        outbox.fan_out(store, clock())
     delivered = retrying = failed = tried = 0
     problems: list[str] = []
     lease = dt.timedelta(seconds=settings.alerts_lease_seconds)

@@ -17,9 +17,12 @@ from tlsscope.store.alerts_rows import DeliveryLog
 
 
 def _rule_ids(store: Store, scope: Scope) -> list[int] | None:
+    """The rules whose deliveries the user may see (None: all), removed ones included."""
     if scope.user.is_admin:
         return None
-    return [rule.id for rule in rules.listing(store, scope)]
+    if scope.user.organisation is None:
+        return []
+    return store.read(alerts_rows.rule_ids, scope.user.organisation)
 
 
 def deliveries(store: Store, scope: Scope, limit: int = 100) -> list[DeliveryLog]:
@@ -53,5 +56,5 @@ def test(store: Store, scope: Scope, settings: Settings, rule_id: int,
                                 "reporters": [], "mode": ""}).decode()
     delivery = store.write(alerts_rows.test_delivery, rule.id, key, data, now)
     done = deliver.deliver_due(store, settings, only=delivery)
-    shown = next(d for d in store.read(alerts_rows.log, [rule.id], 20) if d.id == delivery)
+    (shown,) = store.read(alerts_rows.log, [rule.id], 1, None, delivery)
     return done, shown

@@ -1,12 +1,15 @@
-"""The outbox: what is to be told, written in the transaction of the change that causes it.
+"""The outbox: what is to be told, kept from the transaction of the change that causes it.
 
-It subscribes to tlsscope.app.events: a stored finding that opened or changed, a live check
-done. For each rule that covers the domain it decides the event, writes the alert (with the
-snapshot of what it says, in the rule's language) and its delivery's due time, or writes it
-as suppressed. A failure here takes the change back with it: nothing is announced that did
-not happen, and nothing that happened goes unannounced. `silence` (the re-checker's and
-`tlsscope alerts deliver`'s pass) and `receiver_down` (serve's mailbox) write the receivers'
-alerts the same way.
+It subscribes to tlsscope.app.events (a stored finding that opened or changed, a live check
+done) and writes each change as an event in that very transaction: one insert, so that the
+analyst's cycle does not wait on alerting, and nothing that happened goes untold (a change
+and its event commit or roll back together). `fan_out` then turns the events into alerts, in
+order and in bulk (a few queries for thousands of events): for each rule that covers the
+domain it decides the event, writes the alert with the snapshot of what it says (in the
+rule's language) and its delivery's due time, or writes it as suppressed. It runs before
+every delivery pass (serve's alert thread, `tlsscope alerts deliver`), under a lock that
+makes it one node's at a time (alerts_rows.take_events). `silence` and `receiver_down` write
+the receivers' alerts directly.
 
 One problem, one alert: the findings of one cause are one finding already (analyze/detectors/
 grouping.py), and a rule hears of a problem again only when it escalates, or after its
@@ -15,7 +18,7 @@ suppression days (default 7), or once it was told the problem went away.
     finding.escalated   its severity rose since the rule was told of it
     finding.likely_fixed, finding.resolved   of a finding the rule was told of
     check.warning       a certificate expiring in 14 / 7 / 1 days (or expired), a policy
-                        changed under the same id, an MX outside the policy
+                        changed under the same id, an MX outside the policy: each once
     receiver.silent     no report for a domain for alerts_silent_days; a mailbox unreachable
 Unconfirmed findings (analyze/confirm.py) and those about the reports' own delivery
 (`report_loop`) are never alerted on.
@@ -36,7 +39,7 @@ from tlsscope.app import events
 from tlsscope.app.findings import decoded
 from tlsscope.live_check import LiveCheck
 from tlsscope.store import Store, alerts_rows
-from tlsscope.store.alerts_rows import NewAlert, RuleRow
+from tlsscope.store.alerts_rows import FindingAt, NewAlert, RuleRow, SentAlert
 from tlsscope.store.findings_rows import StoredFinding
 from tlsscope.vocab import FindingStatus, Severity, severity_rank
 
@@ -53,25 +56,6 @@ def key(rule: int, event: str, problem: str, stamp: str) -> str:
     return "al_" + digest[:32]
 
 
-def covering(connection: Connection, domain: str) -> list[RuleRow]:
-    """The rules that hear of `domain`: the installation's, and its organisation's; each
-    narrowed by its domains."""
-    organisation = alerts_rows.domain_organisation(connection, domain)
-    return [rule for rule in alerts_rows.rules(connection)
-            if (rule.organisation is None or rule.organisation == organisation)
-            and (not rule.domains or domain in rule.domains)]
-
-
-def _repeat(connection: Connection, rule: RuleRow, problem: str, severity: str,
-            events_: tuple[str, ...], now: dt.datetime) -> bool:
-    """Told of this problem, at least this severe, within the rule's suppression days."""
-    if rule.suppress_days <= 0:
-        return False
-    since = now - dt.timedelta(days=rule.suppress_days)
-    return any(severity_rank(sent.severity) <= severity_rank(severity)
-               for sent in alerts_rows.sent_since(connection, rule.id, problem, events_, since))
-
-
 def _plain(value: Any) -> Any:
     """`value` with every string valid UTF-8 (a lone surrogate from a report replaced): an
     alert that cannot be encoded would take its change back, for ever."""
@@ -84,23 +68,72 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _write(connection: Connection, rule: RuleRow, event: str, domain: str,
-           finding: int | None, problem: str, severity: str, data: dict[str, Any],
-           stamp: str, suppressed: bool, now: dt.datetime) -> bool:
-    critical = severity == Severity.CRITICAL and rule.quiet_critical
-    due = timing.due(now, rule.batch, rule.quiet, rule.timezone, critical)
-    data = {**data, "event": event}
-    return alerts_rows.write_alert(connection, NewAlert(
-        key=key(rule.id, event, problem, stamp), rule=rule.id, event=event, domain=domain,
-        finding=finding, problem=problem, severity=severity,
-        data=msgspec.json.encode(_plain(data)).decode(), suppressed=suppressed, due_at=due,
-        batched=rule.channel != "generic" and due > now), now)
+def _encoded(data: dict[str, Any]) -> str:
+    try:
+        return msgspec.json.encode(data).decode()
+    except UnicodeEncodeError:  # a lone surrogate, from a report
+        return msgspec.json.encode(_plain(data)).decode()
 
 
-def finding_event(connection: Connection, rule: RuleRow, problem: str, status: str,
-                  severity: str, confirmed: bool, now: dt.datetime) -> tuple[str, bool] | None:
+def covering(rules: list[RuleRow], domain: str, organisation: int | None) -> list[RuleRow]:
+    """The rules that hear of `domain`: the installation's, and its organisation's; each
+    narrowed by its domains."""
+    return [rule for rule in rules
+            if (rule.organisation is None or rule.organisation == organisation)
+            and (not rule.domains or domain in rule.domains)]
+
+
+def on_finding_changed(connection: Connection, event: events.FindingChanged) -> None:
+    """In the change's transaction: the event, for the fan-out (one insert; none while no
+    rule exists)."""
+    if not alerts_rows.any_rule(connection):
+        return
+    change = event.change
+    alerts_rows.add_event(connection, {
+        "kind": "finding", "domain": change.domain, "finding": change.finding_id,
+        "fingerprint": change.fingerprint, "finding_kind": change.kind,
+        "status": change.status, "severity": change.severity,
+        "before_status": change.before_status, "before_severity": change.before_severity,
+        "at": event.at})
+
+
+def on_check_done(connection: Connection, event: events.CheckDone) -> None:
+    if not alerts_rows.any_rule(connection):
+        return
+    alerts_rows.add_event(connection, {"kind": "check", "domain": event.domain,
+                                       "check_id": event.check_id, "at": event.at})
+
+
+class History:
+    """What each rule was told of each problem (not suppressed), as the fan-out goes: the
+    stored alerts, then those it writes."""
+
+    def __init__(self, sent: dict[tuple[int, str], list[SentAlert]]) -> None:
+        self.sent = sent
+
+    def last(self, rule: int, problem: str) -> SentAlert | None:
+        found = self.sent.get((rule, problem))
+        return found[-1] if found else None
+
+    def repeat(self, rule: RuleRow, problem: str, severity: str, kinds: tuple[str, ...],
+               at: dt.datetime) -> bool:
+        """Told of this problem, at least this severe, within the rule's suppression days."""
+        if rule.suppress_days <= 0:
+            return False
+        since = at - dt.timedelta(days=rule.suppress_days)
+        return any(sent.event in kinds and sent.created_at >= since
+                   and severity_rank(sent.severity) <= severity_rank(severity)
+                   for sent in self.sent.get((rule.id, problem), ()))
+
+    def told(self, rule: int, problem: str, event: str, severity: str,
+             at: dt.datetime) -> None:
+        self.sent.setdefault((rule, problem), []).append(SentAlert(event, severity, at))
+
+
+def finding_event(history: History, rule: RuleRow, problem: str, status: str,
+                  severity: str, confirmed: bool, at: dt.datetime) -> tuple[str, bool] | None:
     """What `rule` is to hear of a finding now (event, suppressed), or None."""
-    last = alerts_rows.last_sent(connection, rule.id, problem)
+    last = history.last(rule.id, problem)
     told_open = last is not None and last.event in _OPEN_EVENTS
     if status == FindingStatus.OPEN:
         if not confirmed or not severity_passes(severity, rule.min_severity):
@@ -110,7 +143,7 @@ def finding_event(connection: Connection, rule: RuleRow, problem: str, status: s
             if severity_rank(severity) < severity_rank(last.severity):
                 return ESCALATED, False
             return None
-        return OPENED, _repeat(connection, rule, problem, severity, _OPEN_EVENTS, now)
+        return OPENED, history.repeat(rule, problem, severity, _OPEN_EVENTS, at)
     if status == FindingStatus.LIKELY_FIXED:
         return (LIKELY_FIXED, False) if told_open else None
     if status == FindingStatus.RESOLVED:
@@ -134,56 +167,133 @@ def snapshot(finding: DomainFinding, finding_id: int, mode: str,
         "also_seen_by": list(finding.also_seen_by)}
 
 
-def on_finding_changed(connection: Connection, event: events.FindingChanged) -> None:
-    change = event.change
-    rules = covering(connection, change.domain)
-    if not rules:
-        return
-    row = alerts_rows.finding(connection, change.finding_id)
-    if row is None:
-        return
-    stored = StoredFinding(row.id, row.fingerprint, change.status, row.data, row.texts)
-    english = decoded(stored, "en")
+def _new(rule: RuleRow, event: str, domain: str, finding: int | None, problem: str,
+         severity: str, data: dict[str, Any], stamp: str, suppressed: bool,
+         at: dt.datetime) -> NewAlert:
+    critical = severity == Severity.CRITICAL and rule.quiet_critical
+    due = timing.due(at, rule.batch, rule.quiet, rule.timezone, critical)
+    return NewAlert(
+        key=key(rule.id, event, problem, stamp), rule=rule.id, event=event, domain=domain,
+        finding=finding, problem=problem, severity=severity,
+        data=_encoded({**data, "event": event}),
+        suppressed=suppressed, due_at=due, batched=rule.channel != "generic" and due > at,
+        created_at=at)
+
+
+class _Batch:
+    """One fan-out's reads, each made once for all its events."""
+
+    def __init__(self, connection: Connection, rows: list[dict[str, Any]],
+                 rules: list[RuleRow]) -> None:
+        domains = {row["domain"] for row in rows}
+        self.rules = rules
+        self.organisations = alerts_rows.domain_organisations(connection, domains)
+        self.findings = alerts_rows.findings_by_id(
+            connection, {row["finding"] for row in rows if row["kind"] == "finding"})
+        checks = alerts_rows.checks_by_id(
+            connection, {row["check_id"] for row in rows if row["kind"] == "check"})
+        self.modes = alerts_rows.latest_modes(connection, sorted(domains))
+        self.checks: dict[int, tuple[LiveCheck, list[checkwarn.CheckWarning]]] = {}
+        problems = {f"finding:{row['domain']}:{row['fingerprint']}" for row in rows
+                    if row["kind"] == "finding"}
+        for check_id, data in checks.items():
+            check = msgspec.json.decode(data, type=LiveCheck)
+            found = checkwarn.warnings(check, self.modes.get(check.domain, "")
+                                       or check.policy_mode)
+            self.checks[check_id] = (check, found)
+            problems |= {warning.problem for warning in found}
+        self.history = History(alerts_rows.history(connection, problems))
+        self._decoded: dict[tuple[int, str], DomainFinding] = {}
+
+    def decoded(self, row: FindingAt, status: str, lang: str) -> DomainFinding:
+        if (row.id, lang) not in self._decoded:
+            stored = StoredFinding(row.id, row.fingerprint, status, row.data, row.texts)
+            self._decoded[(row.id, lang)] = decoded(stored, lang)
+        return self._decoded[(row.id, lang)]
+
+    def covering(self, domain: str) -> list[RuleRow]:
+        return covering(self.rules, domain, self.organisations.get(domain))
+
+
+def _finding_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
+    stored = batch.findings.get(row["finding"])
+    rules = batch.covering(row["domain"])
+    if stored is None or not rules:
+        return []
+    english = batch.decoded(stored, row["status"], "en")
     if english.report_loop:
-        return
-    problem = f"finding:{change.domain}:{change.fingerprint}"
-    mode = alerts_rows.latest_modes(connection, [change.domain]).get(change.domain, "")
-    stamp = f"{event.at.isoformat()}|{change.status}|{change.severity}"
-    texts: dict[str, DomainFinding] = {"en": english}
+        return []
+    problem = f"finding:{row['domain']}:{row['fingerprint']}"
+    mode = batch.modes.get(row["domain"], "")
+    out = []
     for rule in rules:
-        if rule.kinds and change.kind not in rule.kinds:
+        if rule.kinds and row["finding_kind"] not in rule.kinds:
             continue
-        decided = finding_event(connection, rule, problem, change.status, change.severity,
-                                english.confirmed, event.at)
+        decided = finding_event(batch.history, rule, problem, row["status"], row["severity"],
+                                english.confirmed, row["at"])
         if decided is None or (rule.events and decided[0] not in rule.events):
             continue
-        if rule.lang not in texts:
-            texts[rule.lang] = decoded(stored, rule.lang)
-        data = snapshot(texts[rule.lang], row.id, mode, change.before_severity)
-        _write(connection, rule, decided[0], change.domain, row.id, problem, change.severity,
-               data, stamp, decided[1], event.at)
+        data = snapshot(batch.decoded(stored, row["status"], rule.lang), stored.id, mode,
+                        row["before_severity"])
+        out.append(_new(rule, decided[0], row["domain"], stored.id, problem, row["severity"],
+                        data, str(row["id"]), decided[1], row["at"]))
+        if not decided[1]:
+            batch.history.told(rule.id, problem, decided[0], row["severity"], row["at"])
+    return out
 
 
-def on_check_done(connection: Connection, event: events.CheckDone) -> None:
-    rules = covering(connection, event.domain)
-    if not rules:
-        return
-    raw = alerts_rows.check_data(connection, event.check_id)
-    if raw is None:
-        return
-    check = msgspec.json.decode(raw, type=LiveCheck)
-    mode = alerts_rows.latest_modes(connection, [event.domain]).get(event.domain, "")
-    for warning in checkwarn.warnings(check, mode or check.policy_mode):
+def _check_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
+    found = batch.checks.get(row["check_id"])
+    rules = batch.covering(row["domain"])
+    if found is None or not rules:
+        return []
+    check, warnings = found
+    out = []
+    for warning in warnings:
         for rule in rules:
             if (rule.events and CHECK_WARNING not in rule.events) or (
                     rule.kinds and warning.kind not in rule.kinds) or not severity_passes(
                     warning.severity, rule.min_severity):
                 continue
-            if alerts_rows.last_sent(connection, rule.id, warning.problem) is not None:
+            if batch.history.last(rule.id, warning.problem) is not None:
                 continue  # told of it already: each threshold, each policy, each MX set once
-            data = checkwarn.snapshot(warning, rule.lang, check)
-            _write(connection, rule, CHECK_WARNING, event.domain, None, warning.problem,
-                   warning.severity, data, str(event.check_id), False, event.at)
+            out.append(_new(rule, CHECK_WARNING, row["domain"], None, warning.problem,
+                            warning.severity, checkwarn.snapshot(warning, rule.lang, check),
+                            str(row["check_id"]), False, row["at"]))
+            batch.history.told(rule.id, warning.problem, CHECK_WARNING, warning.severity,
+                               row["at"])
+    return out
+
+
+FAN_OUT = 2000  # events turned into alerts in one transaction
+
+
+def _fan_out(connection: Connection, limit: int, now: dt.datetime) -> tuple[int, int]:
+    rows = alerts_rows.take_events(connection, limit)
+    if not rows:
+        return 0, 0
+    rules = alerts_rows.rules(connection)
+    made: list[NewAlert] = []
+    if rules:
+        batch = _Batch(connection, rows, rules)
+        for row in rows:
+            made += (_finding_alerts if row["kind"] == "finding" else _check_alerts)(batch, row)
+    written = alerts_rows.write_alerts(connection, made, now)
+    alerts_rows.drop_events(connection, [int(row["id"]) for row in rows])
+    return len(rows), written
+
+
+def fan_out(store: Store, now: dt.datetime | None = None) -> int:
+    """Turn the stored events into alerts, in order, FAN_OUT at a time, until none is left;
+    returns how many alerts (suppressed ones included) were written. Safe on several nodes:
+    each transaction holds the fleet's fan-out lock and deletes the events it read."""
+    written = 0
+    while True:
+        events_done, alerts_made = store.write(_fan_out, FAN_OUT,
+                                               now or dt.datetime.now(dt.UTC))
+        written += alerts_made
+        if events_done < FAN_OUT:
+            return written
 
 
 def _silent(connection: Connection, days: int, now: dt.datetime,
@@ -197,13 +307,15 @@ def _silent(connection: Connection, days: int, now: dt.datetime,
         if (today - last).days <= days or (only is not None and domain not in only):
             continue
         problem = f"silent:{domain}:{last.isoformat()}"
-        for rule in covering(connection, domain):
+        organisation = alerts_rows.domain_organisation(connection, domain)
+        for rule in covering(every, domain, organisation):
             if (rule.events and SILENT not in rule.events) or not severity_passes(
                     Severity.MEDIUM, rule.min_severity):
                 continue
             data = checkwarn.silent_snapshot(domain, last, today, rule.lang)
-            written += _write(connection, rule, SILENT, domain, None, problem,
-                              Severity.MEDIUM, data, last.isoformat(), False, now)
+            written += alerts_rows.write_alert(connection, _new(
+                rule, SILENT, domain, None, problem, Severity.MEDIUM, data, last.isoformat(),
+                False, now), now)
     return written
 
 
@@ -224,8 +336,9 @@ def _down(connection: Connection, what: str, since: dt.datetime, error: str,
         if rule.organisation is not None or (rule.events and SILENT not in rule.events):
             continue
         data = checkwarn.down_snapshot(what, since, error, rule.lang)
-        written += _write(connection, rule, SILENT, "", None, problem, Severity.HIGH, data,
-                          since.isoformat(), False, now)
+        written += alerts_rows.write_alert(connection, _new(
+            rule, SILENT, "", None, problem, Severity.HIGH, data, since.isoformat(), False,
+            now), now)
     return written
 
 

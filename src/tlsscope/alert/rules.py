@@ -140,14 +140,13 @@ def _organisation(store: Store, scope: Scope, name: str | None) -> int | None:
 
 
 def _domains(store: Store, organisation: int | None, domains: list[str]) -> list[str]:
-    from tlsscope.app.scope import domain_name
+    from tlsscope.app.scope import valid_domain
 
-    names = []
-    owned = {row.name: row.organisation for row in store.read(accounts.all_domains)}
+    names: list[str] = []
+    owned = {row.name: row.organisation for row in store.read(accounts.all_domains)} \
+        if organisation is not None else {}
     for each in domains:
-        name = domain_name(each)
-        if not name or "." not in name or len(name) > 253:
-            raise Invalid("domain", f"domain: {each[:80]!r} is not a domain name")
+        name = valid_domain(each)
         if organisation is not None and owned.get(name) != organisation:
             raise Invalid("domain", f"domain: {name} is not one of the organisation's domains")
         if name not in names:
@@ -167,31 +166,7 @@ def create(store: Store, scope: Scope, *, channel: str, target: str, secret: str
     scope.require("write")
     scope.require_writer()
     if channel not in CHANNELS:
-        raise Invalid("format", f"format must be one of {', '.join(FORMATS)}")
-    org_id = _organisation(store, scope, organisation)
-    warnings: list[str] = []
-    if channel == "email":
-        target = email_address(target)
-        if secret:
-            raise Invalid("secret", "secret: only a generic webhook signs its alerts")
-        warnings += _monitored(store, target)
-    else:
-        target = webhook_url(target)
-        if check_target is not None:
-            warnings += check_target(target)
-        if target.startswith("http://"):
-            warnings.append("the webhook is plain http: what it carries can be read and "
-                            "changed on the way")
-        if channel == "generic" and not secret:
-            secret = "whsec_" + random.token_urlsafe(24)
-            shown_secret = secret
-        else:
-            shown_secret = ""
-        if channel != "generic" and secret:
-            raise Invalid("secret", "secret: only a generic webhook signs its alerts (Slack, "
-                          "Teams and Discord URLs carry their own secret)")
-        if len(secret) > 256:
-            raise Invalid("secret", "secret: at most 256 characters")
+        raise Invalid("channel", f"channel must be one of {', '.join(CHANNELS)}")
     if min_severity not in MIN_SEVERITIES:
         raise Invalid("min_severity", f"min-severity must be one of {', '.join(MIN_SEVERITIES)}")
     if batch not in timing.BATCHES:
@@ -205,18 +180,40 @@ def create(store: Store, scope: Scope, *, channel: str, target: str, secret: str
         timing.quiet_hours(quiet)
     except ValueError as exc:
         raise Invalid("quiet" if quiet and "quiet" in str(exc) else "timezone", str(exc)) from None
+    org_id = _organisation(store, scope, organisation)
+    checked = {"domains": _domains(store, org_id, domains or []),
+               "kinds": _listed(kinds or [], _KIND, "kind"),
+               "events": _listed(events or [], _KIND, "event", EVENTS)}
+    warnings: list[str] = []
+    shown_secret = ""
+    if channel == "email":
+        target = email_address(target)
+        if secret:
+            raise Invalid("secret", "secret: only a generic webhook signs its alerts")
+        warnings += _monitored(store, target)
+    else:
+        target = webhook_url(target)
+        if channel != "generic" and secret:
+            raise Invalid("secret", "secret: only a generic webhook signs its alerts (Slack, "
+                          "Teams and Discord URLs carry their own secret)")
+        if len(secret) > 256:
+            raise Invalid("secret", "secret: at most 256 characters")
+        if check_target is not None:  # last: it may ask the DNS
+            warnings += check_target(target)
+        if target.startswith("http://"):
+            warnings.append("the webhook is plain http: what it carries can be read and "
+                            "changed on the way")
+        if channel == "generic" and not secret:
+            secret = shown_secret = "whsec_" + random.token_urlsafe(24)
     values = {
         "organisation": org_id, "channel": channel, "target": target, "secret": secret,
-        "domains": _domains(store, org_id, domains or []),
-        "kinds": _listed(kinds or [], _KIND, "kind"),
-        "events": _listed(events or [], _KIND, "event", EVENTS),
+        **checked,
         "min_severity": min_severity, "batch": batch, "quiet": quiet.strip(),
         "timezone": timezone, "quiet_critical": quiet_critical,
         "suppress_days": suppress_days, "lang": lang,
         "created_at": now or dt.datetime.now(dt.UTC)}
     rule_id = store.write(alerts_rows.add_rule, values)
-    return Created(id=rule_id, secret=shown_secret if channel != "email" else "",
-                   warnings=warnings)
+    return Created(id=rule_id, secret=shown_secret, warnings=warnings)
 
 
 def _monitored(store: Store, address: str) -> list[str]:

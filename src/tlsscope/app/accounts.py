@@ -17,7 +17,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from tlsscope.app.scope import Scope, domain_name
+from tlsscope.app.scope import Scope, valid_domain
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.store import Store
 from tlsscope.store import accounts as rows
@@ -243,9 +243,7 @@ def domains(store: Store) -> list[DomainRow]:
 
 def assign(store: Store, domain: str, organisation: str) -> str:
     """Give a domain to an organisation ("": take it away); returns the domain as stored."""
-    name = domain_name(domain)
-    if "." not in name:
-        raise Invalid("domain", f"{domain!r} is not a domain name")
+    name = valid_domain(domain)
     now = dt.datetime.now(dt.UTC)
     org = store.write(rows.organisation, organisation) if organisation else None
     store.write(rows.assign_domain, name, org, now)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from tlsscope.errors import Forbidden, NotFound
+from tlsscope.errors import Forbidden, Invalid, NotFound
 from tlsscope.store import Store
 from tlsscope.store import accounts as account_rows
 from tlsscope.store.accounts import SCOPES, User
@@ -18,6 +18,24 @@ from tlsscope.store.accounts import SCOPES, User
 def domain_name(domain: str) -> str:
     """A domain as stored: lower case, no trailing dot, no surrounding blanks."""
     return domain.strip().lower().rstrip(".")
+
+
+def valid_domain(text: str, field: str = "domain") -> str:
+    """A domain name a user typed (assigned to an organisation, named in an alert rule), as
+    stored: an A-label name of LDH labels (parse/values.py's rule for policy domains); else
+    `Invalid`, which names the problem."""
+    from tlsscope.parse.values import check_domain, policy_domain_problem
+
+    name = domain_name(text[:300])
+    checked = check_domain(name)
+    problem = policy_domain_problem(checked.value) if not checked.problem or \
+        checked.problem.startswith("U-label") else checked.problem
+    if len(text) > 300 or problem:
+        from tlsscope.visible import shortened
+
+        raise Invalid(field, f"{field}: {shortened(text, 80)} is not a domain name"
+                      + (f" ({problem})" if problem and len(text) <= 300 else ""))
+    return checked.value.lower()
 
 
 class Scope(NamedTuple):

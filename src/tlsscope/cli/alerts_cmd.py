@@ -71,7 +71,7 @@ def alerts_add(
     """Add a rule: an --email address or a --webhook URL, the domains it covers (an
     organisation's, or every domain), what it tells of and when. Prints the new rule's id;
     warnings (and a generated secret) go to stderr."""
-    from tlsscope.alert import channels, rules
+    from tlsscope.alert import rules, views
     from tlsscope.app.scope import OPERATOR
 
     if (email is None) == (webhook is None):
@@ -82,16 +82,14 @@ def alerts_add(
         raise fail(f"--format must be one of {', '.join(rules.FORMATS)}")
     values = settings(config)
     with open_store(db, config) as store, refusals():
-        created = rules.create(
-            store, OPERATOR, channel="email" if email is not None else format,
-            target=email if email is not None else str(webhook), secret=secret or "",
-            organisation=org, domains=domain or [], kinds=kind or [], events=event or [],
-            min_severity=min_severity, batch=batch, quiet=quiet, timezone=timezone,
-            quiet_critical=critical_in_quiet, suppress_days=suppress_days, lang=lang,
-            check_target=lambda url: channels.vet(url, values))
+        created = views.new_rule(store, OPERATOR, values, org, {
+            "channel": "email" if email is not None else format,
+            "target": email if email is not None else str(webhook), "secret": secret or "",
+            "domains": domain or [], "kinds": kind or [], "events": event or [],
+            "min_severity": min_severity, "batch": batch, "quiet": quiet,
+            "timezone": timezone, "quiet_critical": critical_in_quiet,
+            "suppress_days": suppress_days, "lang": lang})
     typer.echo(str(created.id))
-    if email is not None:
-        created.warnings.extend(channels.vet_mail(values))
     for warning in created.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if created.secret:

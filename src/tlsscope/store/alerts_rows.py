@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -58,6 +58,7 @@ class NewAlert(NamedTuple):
     suppressed: bool
     due_at: dt.datetime
     batched: bool  # may share its delivery with other alerts of the rule due then
+    created_at: dt.datetime | None = None  # when its change happened (None: now)
 
 
 class SentAlert(NamedTuple):
@@ -137,6 +138,15 @@ def rules(connection: Connection, organisation: int | None = None,
     return [_rule(row) for row in connection.execute(query.order_by(r.c.id)).mappings()]
 
 
+def rule_ids(connection: Connection, organisation: int | None) -> list[int]:
+    """Every rule of an organisation, the removed ones too (their deliveries stay in its
+    log)."""
+    r = t.alert_rules
+    return [int(i) for i in connection.execute(select(r.c.id)
+                                                .where(r.c.organisation == organisation))
+            .scalars()]
+
+
 def rule(connection: Connection, rule_id: int) -> RuleRow | None:
     row = connection.execute(_rules_query().where(t.alert_rules.c.id == rule_id)
                              ).mappings().first()
@@ -183,9 +193,9 @@ def _insert_ignore(connection: Connection, table: Any, values: dict[str, Any],
                    key: list[str]) -> bool:
     """Insert unless a row with the same key exists (another node wrote it): True if new."""
     insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    done = connection.execute(insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=key))
-    return bool(done.rowcount)
+    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+    # RETURNING, not rowcount: psycopg may report -1 rows for ON CONFLICT DO NOTHING.
+    return connection.execute(statement.returning(table.c[key[0]])).first() is not None
 
 
 def _delivery_for(connection: Connection, alert: NewAlert, now: dt.datetime) -> int:
@@ -276,17 +286,26 @@ def record(connection: Connection, outcomes: list[Outcome]) -> None:
             {"delivery": o.delivery, "at": o.at, "seconds": o.seconds,
              "outcome": "delivered" if o.delivered else "retry" if o.next_at else "failed",
              "status": o.status, "error": o.error[:2000]} for o in outcomes])
-    for o in outcomes:
-        ours = and_(d.c.id == o.delivery, d.c.attempts == o.attempt, d.c.state == SENDING)
-        if o.delivered:
-            values: dict[str, Any] = {"state": DELIVERED, "delivered_at": o.at,
-                                      "lease_until": None, "last_error": ""}
-        elif o.next_at is not None:
-            values = {"state": PENDING, "next_at": o.next_at, "lease_until": None,
-                      "last_error": o.error[:2000]}
-        else:
-            values = {"state": FAILED, "lease_until": None, "last_error": o.error[:2000]}
-        connection.execute(update(d).where(ours).values(**values))
+    ours = and_(d.c.id == bindparam("b_id"), d.c.attempts == bindparam("b_attempt"),
+                d.c.state == SENDING)
+    delivered = [o for o in outcomes if o.delivered]
+    retried = [o for o in outcomes if not o.delivered and o.next_at is not None]
+    failed = [o for o in outcomes if not o.delivered and o.next_at is None]
+    if delivered:
+        connection.execute(update(d).where(ours).values(
+            state=DELIVERED, delivered_at=bindparam("b_at"), lease_until=None, last_error=""),
+            [{"b_id": o.delivery, "b_attempt": o.attempt, "b_at": o.at} for o in delivered])
+    if retried:
+        connection.execute(update(d).where(ours).values(
+            state=PENDING, next_at=bindparam("b_next"), lease_until=None,
+            last_error=bindparam("b_error")),
+            [{"b_id": o.delivery, "b_attempt": o.attempt, "b_next": o.next_at,
+              "b_error": o.error[:2000]} for o in retried])
+    if failed:
+        connection.execute(update(d).where(ours).values(
+            state=FAILED, lease_until=None, last_error=bindparam("b_error")),
+            [{"b_id": o.delivery, "b_attempt": o.attempt, "b_error": o.error[:2000]}
+             for o in failed])
 
 
 class DeliveryLog(NamedTuple):
@@ -306,12 +325,15 @@ class DeliveryLog(NamedTuple):
 
 
 def log(connection: Connection, rule_ids: list[int] | None, limit: int = 100,
-        finding: int | None = None) -> list[DeliveryLog]:
-    """The newest deliveries (of these rules; None: all), with their alerts and attempts."""
+        finding: int | None = None, delivery: int | None = None) -> list[DeliveryLog]:
+    """The newest deliveries (of these rules; None: all; or that one delivery), with their
+    alerts and attempts."""
     d, r, a = t.alert_deliveries, t.alert_rules, t.alerts
     query = select(d, r.c.channel).select_from(d.join(r, r.c.id == d.c.rule))
     if rule_ids is not None:
         query = query.where(d.c.rule.in_(rule_ids))
+    if delivery is not None:
+        query = query.where(d.c.id == delivery)
     if finding is not None:
         query = query.where(d.c.id.in_(select(a.c.delivery).where(a.c.finding == finding)))
     rows = connection.execute(query.order_by(d.c.id.desc()).limit(limit)).mappings().all()
@@ -436,3 +458,137 @@ def set_digest(connection: Connection, user_id: int, period: str) -> None:
 def digest_of(connection: Connection, user_id: int) -> str:
     return str(connection.execute(select(t.users.c.digest).where(t.users.c.id == user_id))
                .scalar() or "")
+
+
+# The events alerts are made of (tlsscope.alert.outbox).
+
+FAN_OUT_LOCK = 0x71_5C_0_9E  # the PostgreSQL advisory lock of the fan-out: one node at a time
+
+
+def add_event(connection: Connection, values: dict[str, Any]) -> None:
+    connection.execute(t.alert_events.insert().values(**values))
+
+
+def take_events(connection: Connection, limit: int) -> list[dict[str, Any]]:
+    """The oldest events, for a fan-out that holds the fleet's lock for its transaction
+    (PostgreSQL: an advisory lock; SQLite's writes are serial already)."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FAN_OUT_LOCK})")
+    e = t.alert_events
+    return [dict(row, at=utc(row["at"])) for row in connection.execute(
+        select(e).order_by(e.c.id).limit(limit)).mappings()]
+
+
+def drop_events(connection: Connection, ids: list[int]) -> None:
+    e = t.alert_events
+    for start in range(0, len(ids), 500):
+        connection.execute(e.delete().where(e.c.id.in_(ids[start:start + 500])))
+
+
+def pending_events(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(t.alert_events))
+               .scalar_one())
+
+
+def domain_organisations(connection: Connection, domains: set[str]) -> dict[str, int | None]:
+    d = t.domains
+    out: dict[str, int | None] = dict.fromkeys(domains)
+    names = sorted(domains)
+    for start in range(0, len(names), 500):
+        for name, organisation in connection.execute(
+                select(d.c.name, d.c.organisation).where(d.c.name.in_(names[start:start + 500]))):
+            out[name] = organisation
+    return out
+
+
+def findings_by_id(connection: Connection, ids: set[int]) -> dict[int, FindingAt]:
+    f = t.findings
+    out = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        for row in connection.execute(
+                select(f.c.id, f.c.domain, f.c.fingerprint, f.c.status, f.c.data, f.c.texts)
+                .where(f.c.id.in_(wanted[start:start + 500]))).mappings():
+            out[int(row["id"])] = FindingAt(int(row["id"]), row["domain"], row["fingerprint"],
+                                            row["status"], row["data"], row["texts"] or "")
+    return out
+
+
+def checks_by_id(connection: Connection, ids: set[int]) -> dict[int, str]:
+    c = t.checks
+    return {int(i): data for i, data in connection.execute(
+        select(c.c.id, c.c.data).where(c.c.id.in_(sorted(ids))))} if ids else {}
+
+
+def history(connection: Connection, problems: set[str]) -> dict[tuple[int, str], list[SentAlert]]:
+    """Every alert not suppressed about these problems, by (rule, problem), oldest first."""
+    a = t.alerts
+    out: dict[tuple[int, str], list[SentAlert]] = {}
+    wanted = sorted(problems)
+    for start in range(0, len(wanted), 500):
+        for rule_id, problem, event, severity, at in connection.execute(
+                select(a.c.rule, a.c.problem, a.c.event, a.c.severity, a.c.created_at)
+                .where(a.c.problem.in_(wanted[start:start + 500]),
+                       a.c.suppressed == False)  # noqa: E712
+                .order_by(a.c.created_at, a.c.id)):
+            out.setdefault((int(rule_id), problem), []).append(SentAlert(event, severity, utc(at)))
+    return out
+
+
+def write_alerts(connection: Connection, alerts: list[NewAlert], now: dt.datetime) -> int:
+    """Put alerts in the outbox, with their deliveries (a batched alert joins its rule's open
+    batch due at the same time), in a few statements; returns how many."""
+    if not alerts:
+        return 0
+    d, a = t.alert_deliveries, t.alerts
+    sent = [alert for alert in alerts if not alert.suppressed]
+    batches: dict[tuple[int, dt.datetime], int] = {}
+    batched = [alert for alert in sent if alert.batched]
+    if batched:
+        for delivery, rule_id, due in connection.execute(
+                select(d.c.id, d.c.rule, d.c.due_at).where(
+                    d.c.rule.in_(sorted({x.rule for x in batched})), d.c.state == PENDING,
+                    d.c.batched == True, d.c.attempts == 0)):  # noqa: E712
+            batches.setdefault((int(rule_id), utc(due)), int(delivery))
+    wanted: list[dict[str, Any]] = []
+    owners: list[tuple[int, dt.datetime] | int] = []
+    for index, alert in enumerate(sent):
+        slot = (alert.rule, alert.due_at)
+        if alert.batched and (slot in batches or slot in owners):
+            continue
+        owners.append(slot if alert.batched else -1 - index)
+        wanted.append({"rule": alert.rule, "state": PENDING, "due_at": alert.due_at,
+                       "next_at": alert.due_at, "attempts": 0, "created_at": now,
+                       "batched": alert.batched})
+    made = connection.execute(d.insert().returning(d.c.id, sort_by_parameter_order=True),
+                              wanted).scalars().all() if wanted else []
+    for owner, delivery in zip(owners, made, strict=True):
+        if isinstance(owner, tuple):
+            batches[owner] = int(delivery)
+    single = {-1 - int(owner): int(delivery) for owner, delivery in zip(owners, made,
+                                                                           strict=True)
+              if isinstance(owner, int)}
+    rows = []
+    index = 0
+    for alert in alerts:  # in their order: the log and the history read them by id
+        if alert.suppressed:
+            rows.append(_alert_row(alert, now, None))
+            continue
+        delivery = batches[(alert.rule, alert.due_at)] if alert.batched else single[index]
+        rows.append(_alert_row(alert, now, delivery))
+        index += 1
+    connection.execute(a.insert(), rows)
+    return len(rows)
+
+
+def _alert_row(alert: NewAlert, now: dt.datetime, delivery: int | None) -> dict[str, Any]:
+    return {"key": alert.key, "rule": alert.rule, "event": alert.event, "domain": alert.domain,
+            "finding": alert.finding, "problem": alert.problem, "severity": alert.severity,
+            "data": alert.data, "created_at": alert.created_at or now,
+            "suppressed": alert.suppressed, "delivery": delivery}
+
+
+def any_rule(connection: Connection) -> bool:
+    r = t.alert_rules
+    return connection.execute(select(r.c.id).where(r.c.removed == False)  # noqa: E712
+                              .limit(1)).first() is not None

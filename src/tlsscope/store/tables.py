@@ -438,6 +438,25 @@ alerts = Table(
     Index("ix_alerts_delivery", "delivery"),
 )
 
+# The changes alerts are made of, each written in the transaction of its change (a stored
+# finding's change, a stored live check); tlsscope.alert.outbox turns them into alerts, in
+# order, and deletes them in that transaction.
+alert_events = Table(
+    "alert_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # finding | check
+    Column("domain", Text, nullable=False),
+    Column("finding", Id),
+    Column("check_id", Id),
+    Column("fingerprint", Text, nullable=False, server_default=""),
+    Column("finding_kind", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default=""),
+    Column("severity", String(16), nullable=False, server_default=""),
+    Column("before_status", String(16), nullable=False, server_default=""),
+    Column("before_severity", String(16), nullable=False, server_default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 alert_attempts = Table(
     "alert_attempts", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),

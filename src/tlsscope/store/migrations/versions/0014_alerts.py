@@ -79,6 +79,21 @@ def upgrade() -> None:
     op.create_index("ix_alerts_finding", "alerts", ["finding"])
     op.create_index("ix_alerts_delivery", "alerts", ["delivery"])
     op.create_table(
+        "alert_events",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("domain", sa.Text, nullable=False),
+        sa.Column("finding", Id),
+        sa.Column("check_id", Id),
+        sa.Column("fingerprint", sa.Text, nullable=False, server_default=""),
+        sa.Column("finding_kind", sa.Text, nullable=False, server_default=""),
+        sa.Column("status", sa.String(16), nullable=False, server_default=""),
+        sa.Column("severity", sa.String(16), nullable=False, server_default=""),
+        sa.Column("before_status", sa.String(16), nullable=False, server_default=""),
+        sa.Column("before_severity", sa.String(16), nullable=False, server_default=""),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
         "alert_attempts",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("delivery", Id, sa.ForeignKey("alert_deliveries.id"), nullable=False),
@@ -111,7 +126,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("secrets", "digests_sent", "digest_optouts", "alert_attempts", "alerts",
+    for table in ("secrets", "digests_sent", "digest_optouts", "alert_attempts",
+                  "alert_events", "alerts",
                   "alert_deliveries", "alert_rules"):
         op.drop_table(table)
     op.drop_column("users", "digest")
