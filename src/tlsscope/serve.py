@@ -1,5 +1,6 @@
-"""`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP, IMAP; and the
-live re-checks of the domains it knows (app/recheck.py).
+"""`tlsscope serve`: one process that owns every way in: HTTP(S), SMTP, LMTP, IMAP; the
+live re-checks of the domains it knows (app/recheck.py); alert delivery and the digests'
+schedule (tlsscope.alert), each in a thread of its own.
 
 All receivers hand inputs to one writer process (group commits, on its own core), so every
 acknowledgement (2xx, 250) means committed; an analyst process rebuilds roll-ups and
@@ -126,7 +127,8 @@ async def serve(store: Store, settings: Settings) -> None:
         mail_servers += [pipe.server for pipe in pipes if pipe.server is not None]
         threads = [thread for thread in (_mailbox(settings, intake, stop_threads, store),
                                          _rechecks(store, settings, stop_threads),
-                                         _alerts(store, settings, stop_threads)) if thread]
+                                         _alerts(store, settings, stop_threads),
+                                         _digests(store, settings, stop_threads)) if thread]
         log.info("serving", extra={"fields": {
             "http": settings.listen, "smtp": settings.smtp_listen,
             "lmtp": settings.lmtp_listen}})
@@ -349,21 +351,34 @@ def _rechecks(store: Store, settings: Settings,
 
 
 def _alerts(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
-    """Alert delivery, the silent-domain scan and the digests' schedule (tlsscope.alert)."""
+    """Alert delivery and the silent-domain scan (tlsscope.alert.deliver.Sender)."""
     from tlsscope.alert.deliver import Sender
 
-    sender = Sender(store, settings, extra=_digests(store, settings))
+    sender = Sender(store, settings)
     thread = threading.Thread(target=sender.run, args=(stop,), name="tlsscope-alerts",
                               daemon=True)
     thread.start()
     return thread
 
 
-def _digests(store: Store, settings: Settings) -> list[Any]:
+DIGEST_POLL_SECONDS = 60.0
+
+
+def _digests(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The digests' schedule, in a thread of its own: building one for thousands of domains
+    takes a while, and must not hold up the alerts."""
     from tlsscope.alert import digest
 
-    scheduled = getattr(digest, "scheduled", None)
-    return [] if scheduled is None else [lambda: scheduled(store, settings)]
+    def run() -> None:
+        while not stop.wait(DIGEST_POLL_SECONDS):
+            try:
+                digest.scheduled(store, settings)
+            except Exception:  # loop guard: a lost database must not stop the digests
+                log.exception("digest pass failed")
+
+    thread = threading.Thread(target=run, name="tlsscope-digests", daemon=True)
+    thread.start()
+    return thread
 
 
 def _mailbox(settings: Settings, intake: Any, stop: threading.Event,

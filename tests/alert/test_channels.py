@@ -186,3 +186,39 @@ def test_a_gone_webhook_fails_at_once_instead_of_retrying(store: Store) -> None:
                                    clock=lambda: NOW)
     assert done.counts() == (0, 0, 1)
     assert log.deliveries(store, OPERATOR)[0].state == "failed"
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(store: Store) -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        client, _ = listener.accept()
+        with client:
+            client.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                try:
+                    client.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.2)  # each byte within the socket timeout: only a deadline helps
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        _rule_and_alert(store, "generic", f"http://127.0.0.1:{port}/hook")
+        started = time.monotonic()
+        done = deliver.deliver_due(store, Settings(alerts_allow_private=True, alerts_timeout=1),
+                                   clock=lambda: NOW)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert done.counts() == (0, 1, 0) and took < 3, took
+    assert "no answer within 1 s" in log.deliveries(store, OPERATOR)[0].last_error

@@ -106,3 +106,35 @@ def test_serve_killed_mid_attempt_loses_nothing_and_repeats_only_that_attempt(
     assert sorted(ids) == sorted([*set(ids), in_flight])  # only the attempt in flight twice
     again = next(d for d in log.deliveries(store, OPERATOR) if d.alerts[0]["key"] == in_flight)
     assert again.attempts == 2
+
+
+def test_serve_tells_of_a_finding_its_analyst_opened(tmp_path: Path) -> None:
+    """End to end through the processes: reports ingested beside a running serve; its
+    analyst process recomputes the findings (writing the change's event), its alert thread
+    fans it out and posts it."""
+    import datetime as dt
+
+    from tests.support.cli import ingest
+    from tests.support.scenarios import Failure
+
+    db = f"sqlite:///{tmp_path / 'serve.db'}"
+    with receiver([204]) as hook:
+        store = Store.open(db)
+        rules.create(store, OPERATOR, channel="generic", target=hook.url)
+        served = Served(tmp_path, TLSSCOPE_ALERTS_ALLOW_PRIVATE="true",
+                        TLSSCOPE_ALERTS_POLL_SECONDS="0.2")
+        try:
+            yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+            ingest(tmp_path / "reports", db, "mail.example",
+                   (Failure("certificate-expired", 40, "mx1.mail.example"),), yesterday)
+            deadline = time.monotonic() + 60
+            while not hook.requests:
+                assert time.monotonic() < deadline, served.log.read_text()[-3000:]
+                time.sleep(0.2)
+        finally:
+            served.stop()
+            store.close()
+        body = json.loads(hook.requests[0].body)
+    assert body["event"] == "finding.opened"
+    assert body["finding"]["domain"] == "mail.example"
+    assert body["finding"]["mx_host"] == "mx1.mail.example"
