@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.support.ingest import ingest_paths
@@ -123,3 +124,19 @@ def test_an_unreachable_mailbox_is_told_to_the_installations_rules(store: Store)
     ((kind, severity, title),) = alerts(store)
     assert (kind, severity) == ("receiver-down", "high")
     assert title == "A caixa de correio imaps://tls@mail.example:993/INBOX está inacessível"
+
+
+def test_serves_mailbox_health_tells_once_per_outage(store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tlsscope import serve
+    from tlsscope.settings import Settings
+
+    rules.create(store, OPERATOR, channel="email", target="ops@ops.example")
+    monkeypatch.setattr(serve, "MAILBOX_DOWN_SECONDS", 0.0)
+    health = serve._mailbox_health(store, Settings(imap="imaps://tls@mail.example/INBOX"))
+    health("OSError: connection refused")
+    health("OSError: connection refused")  # the same outage: told once
+    health(None)  # reachable again
+    health("TimeoutError: timed out")  # a new outage, the same day: the same problem
+    kinds = [kind for kind, _, _ in alerts(store)]
+    assert kinds == ["receiver-down"]

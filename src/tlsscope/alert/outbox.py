@@ -335,6 +335,8 @@ def _down(connection: Connection, what: str, since: dt.datetime, error: str,
     for rule in alerts_rows.rules(connection):
         if rule.organisation is not None or (rule.events and SILENT not in rule.events):
             continue
+        if alerts_rows.last_sent(connection, rule.id, problem) is not None:
+            continue  # told of this mailbox's trouble today already: not again (flapping)
         data = checkwarn.down_snapshot(what, since, error, rule.lang)
         written += alerts_rows.write_alert(connection, _new(
             rule, SILENT, "", None, problem, Severity.HIGH, data, since.isoformat(), False,
@@ -344,6 +346,6 @@ def _down(connection: Connection, what: str, since: dt.datetime, error: str,
 
 def receiver_down(store: Store, what: str, since: dt.datetime, error: str,
                   now: dt.datetime | None = None) -> int:
-    """A receiver (an IMAP mailbox) unreachable since `since`: one alert per outage, to the
-    installation's rules (the operator's)."""
+    """A receiver (an IMAP mailbox) unreachable since `since`: one alert per mailbox and day
+    (a mailbox that comes and goes is not a flood), to the installation's rules."""
     return store.write(_down, what, since, error[:500], now or dt.datetime.now(dt.UTC))
