@@ -17,7 +17,7 @@ from tests.support.digests import ADMIN, ANA, DIA, NOW, OPS, ORG, days, stored, 
 from tests.support.mailsink import parts
 from tests.support.scenarios import Day, Failure
 from tests.support.stories import DOMAIN
-from tlsscope.alert import digest
+from tlsscope.alert import digest, digest_unsubscribe
 from tlsscope.app import accounts, findings
 from tlsscope.app.scope import OPERATOR
 from tlsscope.errors import Invalid, NotFound
@@ -155,14 +155,14 @@ def test_the_unsubscribe_token_names_the_address_and_cannot_be_forged(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     signed = link[link.index("t=") + 2:-1]
     assert f"Cancelar a subscrição: {link[1:-1]}" in text and link[1:-1] in html
-    assert digest.reader(store, signed) == (ANA, "pt")
+    assert digest_unsubscribe.reader(store, signed) == (ANA, "pt")
     payload, _, mac = signed.partition(".")
-    forged = digest.token(b"another key", OPS, "en")
+    forged = digest_unsubscribe.token(b"another key", OPS, "en")
     for bad in (forged, f"{forged.partition('.')[0]}.{mac}", signed[:-2], "", "x.y",
                 payload, f"{signed}x" * 200):
         with pytest.raises(Invalid):
-            digest.reader(store, bad)
-    assert digest.unsubscribe(store, signed) == (ANA, "pt")
+            digest_unsubscribe.reader(store, bad)
+    assert digest_unsubscribe.unsubscribe(store, signed) == (ANA, "pt")
     assert store.read(alerts_rows.opted_out) == {ANA}
     assert digest.subscription(store, accounts.user(store, ANA).id) == ""
     assert {r.email for r in digest.recipients(store, digest.audience(store, ORG),

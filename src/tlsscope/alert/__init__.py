@@ -8,7 +8,9 @@
     channels   webhooks and the SMTP relay, through the one connector's rule
     deliver    claim what is due, send it, keep each attempt (serve, `alerts deliver`)
     log        the delivery log, a rule's test, a finding's alerts
-    digest     the periodic summary mail
+    digest              the periodic summary: periods, who gets it, what it says, sending it
+    digest_mail         a digest as a mail: the text and HTML parts, the chart of the days
+    digest_unsubscribe  the digest's signed one-click unsubscribe link and its opt-out
 
 `wire()` subscribes the outbox to tlsscope.app.events: every process that stores findings
 or checks calls it at its start (serve and its writer and analyst processes, the CLI when it

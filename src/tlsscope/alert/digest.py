@@ -1,14 +1,17 @@
 """The digest: a periodic mail per user or organisation that sums up each domain (see
 docs/alerts.md). Subscriptions are kept per user (`users.digest`).
 
+    subscribe / subscription    a user's digest: daily, weekly, monthly or none
     period_of(name, today)      the last complete day, week (Monday..Sunday) or month, UTC
     recipients(store, ...)      who gets an audience's digest of a period
     build(store, ...)           an audience's digest in one language: per domain the summary,
                                 the success rate and its trend, the findings opened and
-                                resolved, what to do first, a chart of the days
+                                resolved, what to do first, the days for its chart
     prepare / send / preview    the mails for the CLI (`tlsscope digest`)
     scheduled(store, settings)  serve's step: the digests that are due, each sent once
-    unsubscribe(store, token)   the one-click opt-out (RFC 8058) of web/unsubscribe.py
+
+The mail itself (text and HTML parts, the chart) is digest_mail's; the signed
+List-Unsubscribe link and the one-click opt-out are digest_unsubscribe's.
 
 An audience is the installation (every domain: admins and the installation's alert rules
 get it) or one organisation (its domains: its other users and its rules). A digest's mark
@@ -17,31 +20,22 @@ mail goes to the relay and given back when the relay refuses it: several serve n
 it once; killed between the two, that one mail is lost, never doubled.
 
 Every string from a report (domain, reporter and MX names, in the summary's sentences too)
-is made visible (render.clean) and escaped in the HTML part.
+is made visible here (render.clean); digest_mail escapes it in the HTML part.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import hashlib
-import hmac
 import logging
-import secrets as random
 from collections.abc import Iterable
 from email.message import EmailMessage
-from email.policy import default as default_policy
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from markupsafe import escape
-
-from tlsscope.alert import channels
+from tlsscope.alert import channels, digest_mail, digest_unsubscribe
 from tlsscope.alert.render import clean
-from tlsscope.alert.words import DEFAULT, LANGS, Words
+from tlsscope.alert.words import DEFAULT, LANGS
 from tlsscope.analyze import catalog
 from tlsscope.app import findings, stats
 from tlsscope.app.scope import OPERATOR, Scope
@@ -55,15 +49,8 @@ from tlsscope.vocab import FindingStatus, severity_rank
 PERIODS = ("day", "week", "month")
 DEFAULT_PERIOD = "week"  # what the alert rules' addresses get on schedule
 MAX_DOMAINS = 50  # domains told of in one digest, those in most trouble first
-MAX_LISTED = 10  # findings listed as opened (or resolved) per domain
 GRACE = dt.timedelta(days=1)  # a digest not sent a day after it was due is not sent
 RETRY = dt.timedelta(minutes=10)  # after the relay refused a digest
-_SALT = b"tlsscope digest unsubscribe\x00"
-_BAR_PX = 240
-_OK_COLOUR, _FAILED_COLOUR = "#2e7d32", "#c62828"
-# Folded at 998: a List-Unsubscribe URL is one long word, which the default policy (78)
-# would turn into encoded words that no mail client reads as a link.
-_POLICY = default_policy.clone(max_line_length=998)
 _retry_at: dict[tuple[str, str, dt.date], dt.datetime] = {}
 log = logging.getLogger("tlsscope.alerts")
 
@@ -288,244 +275,6 @@ def build(store: Store, who: Audience, period: Period, lang: str,
                   max(0, len(ranked) - MAX_DOMAINS), f"{base}/" if base else "")
 
 
-# The mail ---------------------------------------------------------------------------------
-
-def _trend(section: Section, words: Words, period: str) -> str:
-    previous = words(f"digest.previous_{period}")
-    if section.rate is None:
-        return words("digest.rate_none")
-    rate = words.number(round(section.rate, 1))
-    if section.before is None:
-        return words("digest.trend_new", rate=rate, previous=previous)
-    points = round(section.rate - section.before, 1)
-    key = "trend_same" if points == 0 else "trend_up" if points > 0 else "trend_down"
-    return words(f"digest.{key}", rate=rate, previous=previous,
-                 points=words.number(abs(points)),
-                 before=words.number(round(section.before, 1)))
-
-
-def _day_label(day: dt.date, words: Words) -> str:
-    return f"{words('digest.weekdays').split()[day.weekday()]} {day.isoformat()}"
-
-
-def _listed(lines: list[Line], words: Words) -> list[str]:
-    shown = [f"[{words(f'severity.{x.severity}')}] {x.title}" for x in lines[:MAX_LISTED]]
-    if len(lines) > MAX_LISTED:
-        shown.append(words("digest.and_more", count=words.number(len(lines) - MAX_LISTED)))
-    return shown
-
-
-def _text_chart(days: list[DaySum], words: Words) -> list[str]:
-    most = max((d.ok + d.failed for d in days), default=0) or 1
-    out = [f"{words('digest.chart_text')}:"]
-    for d in days:
-        label = _day_label(d.day, words)
-        total = d.ok + d.failed
-        if not d.reported:
-            out.append(f"  {label}  {words('digest.no_data')}")
-            continue
-        width = max(1, round(30 * total / most)) if total else 0
-        bad = min(width, max(1, round(width * d.failed / total))) if d.failed else 0
-        bar = "█" * (width - bad) + "░" * bad
-        rate = catalog.success_rate(d.ok, d.failed)
-        shown = f"{words.number(rate)} %" if rate is not None else "-"
-        out.append(f"  {label}  {bar:<30}  {shown:>7}  {words.number(total)}")
-    return out
-
-
-def _text(digest: Digest, words: Words, unsubscribe: str) -> str:
-    period = digest.period
-    lines = [_title(digest, words), _dates(period, words)]
-    if not digest.sections:
-        lines += ["", words("digest.no_domains")]
-    for section in digest.sections:
-        lines += ["", f"== {section.domain} ==", "", *section.sentences, "",
-                  f"{words('digest.rate')}: {_trend(section, words, period.name)}"]
-        for kind, listed in (("opened", section.opened), ("resolved", section.resolved)):
-            lines.append(f"{words(f'digest.{kind}')}:"
-                         + ("" if listed else f" {words(f'digest.{kind}_none')}"))
-            lines += [f"- {item}" for item in _listed(listed, words)]
-        first = f"{section.first[0]}: {section.first[1]}" if section.first \
-            else words("digest.first_none")
-        lines += [f"{words('digest.first')}: {first}", "", *_text_chart(section.days, words)]
-        if section.url:
-            lines.append(f"{words('digest.open_domain', domain=section.domain)}: {section.url}")
-    if digest.more:
-        lines += ["", words("digest.more", count=words.number(digest.more))]
-    if digest.dashboard:
-        lines += ["", f"{words('digest.open_dashboard')}: {digest.dashboard}"]
-    lines += ["", "-- ", words("digest.footer")]
-    if unsubscribe:
-        lines.append(f"{words('digest.unsubscribe')}: {unsubscribe}")
-    return "\n".join(lines) + "\n"
-
-
-def _html_chart(days: list[DaySum], words: Words) -> str:
-    """A table of bars (one row a day) that mail clients show: widths by inline style and
-    bgcolor, no script, no image."""
-    most = max((d.ok + d.failed for d in days), default=0) or 1
-    rows = []
-    for d in days:
-        total = d.ok + d.failed
-        label = f'<td style="padding:1px 8px 1px 0;white-space:nowrap">' \
-                f"{escape(_day_label(d.day, words))}</td>"
-        if not d.reported or not total:
-            rows.append(f'<tr>{label}<td colspan="2" style="color:#777">'
-                        f"{escape(words('digest.no_data'))}</td></tr>")
-            continue
-        width = max(1, round(_BAR_PX * total / most))
-        bad = min(width, max(2, round(width * d.failed / total))) if d.failed else 0
-        cells = "".join(
-            f'<td width="{px}" bgcolor="{colour}" style="width:{px}px;height:12px;'
-            f'background:{colour};font-size:1px;line-height:12px">&nbsp;</td>'
-            for px, colour in ((width - bad, _OK_COLOUR), (bad, _FAILED_COLOUR)) if px)
-        rate = catalog.success_rate(d.ok, d.failed)
-        rows.append(f'<tr>{label}<td style="width:{_BAR_PX}px"><table role="presentation" '
-                    f'cellpadding="0" cellspacing="0" style="border-collapse:collapse">'
-                    f"<tr>{cells}</tr></table></td>"
-                    f'<td style="padding-left:8px;white-space:nowrap">'
-                    f"{escape(words.number(rate or 0.0))} % · {escape(words.number(total))}"
-                    "</td></tr>")
-    return (f"<p><b>{escape(words('digest.chart'))}</b></p>"
-            '<table role="presentation" class="chart" cellpadding="0" cellspacing="0" '
-            'style="border-collapse:collapse;font-size:12px">' + "".join(rows) + "</table>")
-
-
-def _html_section(section: Section, words: Words, period: str) -> str:
-    parts = [f'<h2 style="margin:24px 0 8px 0">{escape(section.domain)}</h2>',
-             *(f"<p>{escape(s)}</p>" for s in section.sentences),
-             f"<p><b>{escape(words('digest.rate'))}:</b> "
-             f"{escape(_trend(section, words, period))}</p>"]
-    for kind, listed in (("opened", section.opened), ("resolved", section.resolved)):
-        parts.append(f"<p><b>{escape(words(f'digest.{kind}'))}:</b>"
-                     + ("" if listed else f" {escape(words(f'digest.{kind}_none'))}") + "</p>")
-        if listed:
-            parts.append("<ul>" + "".join(f"<li>{escape(item)}</li>"
-                                          for item in _listed(listed, words)) + "</ul>")
-    first = (f"{escape(section.first[0])}: {escape(section.first[1])}" if section.first
-             else escape(words("digest.first_none")))
-    parts += [f"<p><b>{escape(words('digest.first'))}:</b> {first}</p>",
-              _html_chart(section.days, words)]
-    if section.url:
-        parts.append(f'<p><a href="{escape(section.url)}">'
-                     f"{escape(words('digest.open_domain', domain=section.domain))}</a></p>")
-    return "\n".join(parts)
-
-
-def _html(digest: Digest, words: Words, unsubscribe: str) -> str:
-    period = digest.period
-    body = [f'<h1 style="font-size:20px">{escape(_title(digest, words))}</h1>',
-            f"<p>{escape(_dates(period, words))}</p>"]
-    if not digest.sections:
-        body.append(f"<p>{escape(words('digest.no_domains'))}</p>")
-    body += [_html_section(s, words, period.name) for s in digest.sections]
-    if digest.more:
-        body.append(f"<p>{escape(words('digest.more', count=words.number(digest.more)))}</p>")
-    if digest.dashboard:
-        body.append(f'<p><a href="{escape(digest.dashboard)}">'
-                    f"{escape(words('digest.open_dashboard'))}</a></p>")
-    footer = escape(words("digest.footer"))
-    if unsubscribe:
-        footer += f' <a href="{escape(unsubscribe)}">{escape(words("digest.unsubscribe"))}</a>'
-    body.append(f'<hr><p style="color:#666;font-size:small">{footer}</p>')
-    return (f'<!doctype html><html lang="{digest.lang}"><head><meta charset="utf-8">'
-            f"<title>{escape(_title(digest, words))}</title></head>"
-            '<body style="font-family:sans-serif;max-width:720px">' + "\n".join(body)
-            + "</body></html>")
-
-
-def _dates(period: Period, words: Words) -> str:
-    return words("digest.dates", first=period.first.isoformat(), last=period.last.isoformat())
-
-
-def _title(digest: Digest, words: Words) -> str:
-    who = clean(digest.audience.name, 120) or words("digest.installation")
-    return words(f"digest.title_{digest.period.name}", scope=who)
-
-
-def mail(digest: Digest, mail_from: str, to: str, unsubscribe: str,
-         now: dt.datetime) -> EmailMessage:
-    """The digest as a mail to `to` ("": a preview for nobody), with its one-click
-    unsubscribe link (RFC 2369 List-Unsubscribe, RFC 8058 List-Unsubscribe-Post)."""
-    words = Words(digest.lang)
-    period = digest.period
-    message = EmailMessage()
-    message["Subject"] = words("digest.subject", title=_title(digest, words),
-                               dates=_dates(period, words))
-    message["From"] = mail_from
-    if to:
-        message["To"] = to
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "tlsscope")
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no replies, no loops
-    if unsubscribe:
-        message["List-Unsubscribe"] = f"<{unsubscribe}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(_text(digest, words, unsubscribe), cte="quoted-printable")
-    message.add_alternative(_html(digest, words, unsubscribe), subtype="html",
-                            cte="quoted-printable")
-    message["Content-Language"] = digest.lang  # after the parts: set_content drops Content-*
-    message.policy = _POLICY  # the parts are encoded already: only the headers' folding
-    return message
-
-
-# The unsubscribe token --------------------------------------------------------------------
-
-def _key(store: Store) -> bytes:
-    return store.write(alerts_rows.secret, "digest", random.token_hex(32)).encode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def token(key: bytes, email: str, lang: str) -> str:
-    """"<payload>.<mac>": the address and its language, signed (HMAC-SHA256)."""
-    payload = f"{lang}:{email.lower()}".encode()
-    return f"{_b64(payload)}.{_b64(hmac.new(key, _SALT + payload, hashlib.sha256).digest())}"
-
-
-def _verified(key: bytes, text: str) -> tuple[str, str]:
-    bad = Invalid("t", "this unsubscribe link is not valid: it was cut or changed")
-    payload_text, _, mac_text = text.partition(".")
-    if not payload_text or not mac_text or len(text) > 1200:
-        raise bad
-    try:
-        payload = base64.urlsafe_b64decode(payload_text + "=" * (-len(payload_text) % 4))
-        mac = base64.urlsafe_b64decode(mac_text + "=" * (-len(mac_text) % 4))
-    except (binascii.Error, ValueError):
-        raise bad from None
-    if not hmac.compare_digest(mac, hmac.new(key, _SALT + payload, hashlib.sha256).digest()):
-        raise bad
-    lang, _, email = payload.decode("utf-8", "replace").partition(":")
-    if "@" not in email:
-        raise bad
-    return email, lang if lang in LANGS else DEFAULT
-
-
-def unsubscribe_url(public_url: str, signed: str) -> str:
-    base = public_url.rstrip("/")
-    return f"{base}/digest/unsubscribe?t={signed}" if base else ""
-
-
-def reader(store: Store, signed: str) -> tuple[str, str]:
-    """The address and language a token names; `Invalid` for a forged or cut one."""
-    return _verified(_key(store), signed)
-
-
-def unsubscribe(store: Store, signed: str, now: dt.datetime | None = None) -> tuple[str, str]:
-    """Record the opt-out of the address the token names (RFC 8058 one-click): it gets no
-    more digests (a user's subscription becomes none, as their Settings page then says).
-    Returns (address, language)."""
-    email, lang = reader(store, signed)
-    store.write(alerts_rows.opt_out, email, now or dt.datetime.now(dt.UTC))
-    user = store.read(accounts.find_user, email)
-    if user is not None:
-        store.write(alerts_rows.set_digest, user.id, "")
-    log.info("digest unsubscribed", extra={"fields": {"email": email}})
-    return email, lang
-
-
 # Sending ----------------------------------------------------------------------------------
 
 class Prepared(NamedTuple):
@@ -545,15 +294,17 @@ def _messages(store: Store, settings: Settings, who: Audience, period: Period,
               built: dict[str, Digest] | None = None) -> list[Prepared]:
     """One mail per recipient; each language's digest built once (kept in `built`)."""
     built = {} if built is None else built
-    key = _key(store) if people else b""
+    key = digest_unsubscribe.signing_key(store) if people else b""
     sender = channels.mail_from(settings)
     out = []
     for person in people:
         lang = person.lang if person.lang in LANGS else DEFAULT
         if lang not in built:
             built[lang] = build(store, who, period, lang, settings.public_url)
-        link = unsubscribe_url(settings.public_url, token(key, person.email, lang))
-        out.append(Prepared(person.email, mail(built[lang], sender, person.email, link, now),
+        signed = digest_unsubscribe.token(key, person.email, lang)
+        link = digest_unsubscribe.unsubscribe_url(settings.public_url, signed)
+        out.append(Prepared(person.email,
+                            digest_mail.mail(built[lang], sender, person.email, link, now),
                             built[lang]))
     return out
 
@@ -581,7 +332,8 @@ def prepare(store: Store, settings: Settings, organisation: str | None, period: 
     if people or to:
         return _messages(store, settings, who, chosen, people, now)
     digest = build(store, who, chosen, lang or DEFAULT, settings.public_url)
-    return [Prepared("", mail(digest, channels.mail_from(settings), "", "", now), digest)]
+    return [Prepared("", digest_mail.mail(digest, channels.mail_from(settings), "", "", now),
+                     digest)]
 
 
 def _mark(who: Audience, to: str) -> str:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
-from tlsscope.alert import digest
+from tlsscope.alert import digest_unsubscribe
 from tlsscope.alert.render import clean
 from tlsscope.alert.words import DEFAULT, Words
 from tlsscope.errors import Invalid
@@ -51,7 +51,7 @@ def router(store: Store) -> APIRouter:
     @routes.get(PATH)
     def ask(t: Token = "") -> HTMLResponse:
         try:
-            email, lang = digest.reader(store, t)
+            email, lang = digest_unsubscribe.reader(store, t)
         except Invalid:
             return _refused()
         words = Words(lang)
@@ -64,7 +64,7 @@ def router(store: Store) -> APIRouter:
     @routes.post(PATH)
     def one_click(t: Token = "") -> HTMLResponse:
         try:
-            email, lang = digest.unsubscribe(store, t)
+            email, lang = digest_unsubscribe.unsubscribe(store, t)
         except Invalid:
             return _refused()
         words = Words(lang)
