@@ -23,6 +23,7 @@ from tlsscope.app.scope import OPERATOR
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.settings import Settings
 from tlsscope.store import Store, alerts_rows
+from tlsscope.store import accounts as account_rows
 
 SETTINGS = Settings(public_url="https://tlsscope.example.net", mail_from="digest@ops.example")
 D = dt.date
@@ -178,8 +179,11 @@ def test_report_strings_are_escaped_in_html_and_made_visible_in_text(
     entries = [Day(f"Evil {evil}", day, 100, [Failure("certificate-expired", 5, f"mx.{evil}")])
                for day in (D(2026, 2, d) for d in range(9, 16))]
     stored(store, tmp_path / "evil", entries, dt.datetime(2026, 2, 12, tzinfo=dt.UTC))
-    accounts.assign(store, "<b>x\u202e.example", f"<i>Evil</i>\u202e {evil}")
     org = f"<i>Evil</i>\u202e {evil}"
+    # accounts.assign refuses such a name now (app.scope.valid_domain); a row an older
+    # version stored, or SQL, may still hold one: the digest shows it inert.
+    store.write(account_rows.assign_domain, "<b>x\u202e.example",
+                store.write(account_rows.organisation, org), dt.datetime.now(dt.UTC))
     for who in (None, org):
         message, text, html = _mail(store, "", org=who)
         assert "<script>" not in html and "<b>x" not in html and "<i>Evil" not in html

@@ -236,12 +236,13 @@ def test_hostile_form_values_come_back_escaped(site: Site) -> None:
         body = answer.text.split("</head>", 1)[1]
         assert "<script>window" not in body and "<img src=x" not in body, fields
         assert "&lt;script&gt;" in body or "&lt;img" in body, fields
-    # An installation-wide rule's domains are any names with a dot: markup among them too.
+    # An installation-wide rule's domains must be domain names too (app.scope.valid_domain):
+    # markup is refused, and the refusal shows it inert.
     admin = login(site, ADMIN)
-    made = add_rule(admin, target="noc@ops.example.net", domains="<b>bold</b>.example")
-    assert made.status_code == 200, made.text
-    listed = admin.get(PAGE).text
-    assert "&lt;b&gt;bold&lt;/b&gt;.example" in listed and "<b>bold</b>" not in listed
+    refused = add_rule(admin, target="noc@ops.example.net", domains="<b>bold</b>.example")
+    assert refused.status_code == 400 and "is not a domain name" in refused.text
+    body = refused.text.split("</head>", 1)[1]
+    assert "&lt;b&gt;bold&lt;/b&gt;.example" in body and "<b>bold</b>" not in body
 
 
 def test_the_finding_page_shows_the_alerts_it_caused(private_site: Site) -> None:
