@@ -22,7 +22,7 @@ from tlsscope.app import accounts, findings
 from tlsscope.app.scope import OPERATOR
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.settings import Settings
-from tlsscope.store import Store, alerts_rows
+from tlsscope.store import Store, digest_rows
 from tlsscope.store import accounts as account_rows
 
 SETTINGS = Settings(public_url="https://tlsscope.example.net", mail_from="digest@ops.example")
@@ -81,7 +81,7 @@ def test_who_gets_which_digest(store: Store, tmp_path: Path) -> None:
     assert {r.email for r in digest.recipients(store, acme, "day", scheduled=True)} == {DIA}
     everyone = digest.recipients(store, digest.INSTALLATION, "week")
     assert [(r.email, r.lang) for r in everyone] == [(ADMIN, "en")]
-    store.write(alerts_rows.opt_out, OPS.upper(), NOW)
+    store.write(digest_rows.opt_out, OPS.upper(), NOW)
     assert {r.email for r in digest.recipients(store, acme, "week")} == {ANA}
     with pytest.raises(NotFound):
         digest.audience(store, "Nobody Inc")
@@ -164,13 +164,13 @@ def test_the_unsubscribe_token_names_the_address_and_cannot_be_forged(
         with pytest.raises(Invalid):
             digest_unsubscribe.reader(store, bad)
     assert digest_unsubscribe.unsubscribe(store, signed) == (ANA, "pt")
-    assert store.read(alerts_rows.opted_out) == {ANA}
+    assert store.read(digest_rows.opted_out) == {ANA}
     assert digest.subscription(store, accounts.user(store, ANA).id) == ""
     assert {r.email for r in digest.recipients(store, digest.audience(store, ORG),
                                                "week")} == {OPS}
     # Subscribing again takes the opt-out away.
     digest.subscribe(store, OPERATOR, accounts.user(store, ANA).id, "week")
-    assert store.read(alerts_rows.opted_out) == set()
+    assert store.read(digest_rows.opted_out) == set()
 
 
 def test_report_strings_are_escaped_in_html_and_made_visible_in_text(

@@ -16,7 +16,7 @@ from tests.support.digests import ANA, OPS, ORG, story
 from tests.support.mailsink import mail_sink, parts
 from tlsscope.alert import digest
 from tlsscope.app import accounts
-from tlsscope.store import Store, alerts_rows
+from tlsscope.store import Store, digest_rows
 
 pytestmark = pytest.mark.server
 
@@ -56,7 +56,7 @@ def test_a_preview_writes_each_recipients_digest_and_sends_nothing(
 
 def test_send_goes_through_the_relay_and_says_to_whom(store: Store, tmp_path: Path) -> None:
     story(store, tmp_path)
-    store.write(alerts_rows.opt_out, "gone@else.example", dt.datetime.now(dt.UTC))
+    store.write(digest_rows.opt_out, "gone@else.example", dt.datetime.now(dt.UTC))
     with mail_sink() as (sink, port):
         env = {**PUBLIC, "TLSSCOPE_SMTP_URL": f"smtp+plain://127.0.0.1:{port}"}
         done = tlsscope("digest", "--org", ORG, "--send", "--to", "boss@else.example",

@@ -21,7 +21,7 @@ from tests.support.webserver import Running, free_port
 from tlsscope.alert import digest
 from tlsscope.errors import Invalid
 from tlsscope.settings import Settings
-from tlsscope.store import Store, alerts_rows, digest_rows
+from tlsscope.store import Store, digest_rows
 
 pytestmark = pytest.mark.server
 
@@ -100,7 +100,7 @@ def test_one_click_unsubscribe_over_http_and_the_next_digest_skips_the_address(
             local = link.replace(PUBLIC, running.url)
             with httpx.Client(timeout=10) as client:
                 asked = client.get(local)  # what a scanner's prefetch does: nothing
-                assert asked.status_code == 200 and store.read(alerts_rows.opted_out) == set()
+                assert asked.status_code == 200 and store.read(digest_rows.opted_out) == set()
                 assert "Deixar de enviar o resumo do tlsscope para ana@acme.example?" \
                     in asked.text
                 assert re.search(r'<form method="post" action="/digest/unsubscribe\?t=[\w.-]+">',
@@ -114,14 +114,14 @@ def test_one_click_unsubscribe_over_http_and_the_next_digest_skips_the_address(
                                                  data={"List-Unsubscribe": "One-Click"})
                         assert refused.status_code == 400, (method, bad)
                         assert "This unsubscribe link is not valid" in refused.text
-                assert store.read(alerts_rows.opted_out) == set()
+                assert store.read(digest_rows.opted_out) == set()
                 # RFC 8058: a POST of List-Unsubscribe=One-Click, no cookie, no CSRF token.
                 done = client.post(local, content=b"List-Unsubscribe=One-Click", headers={
                     "Content-Type": "application/x-www-form-urlencoded"})
                 assert done.status_code == 200, done.text
                 assert "ana@acme.example não volta a receber resumos" in done.text
                 assert not client.cookies
-            assert store.read(alerts_rows.opted_out) == {ANA}
+            assert store.read(digest_rows.opted_out) == {ANA}
         finally:
             running.stop()
         sink.mails.clear()

@@ -12,7 +12,7 @@ from tests.support.mailsink import mail_sink
 from tests.support.stories import DOMAIN
 from tlsscope.alert import digest
 from tlsscope.settings import Settings
-from tlsscope.store import Store, alerts_rows, digest_rows
+from tlsscope.store import Store, digest_rows
 
 
 def _at(day: int, hour: int = 0) -> dt.datetime:
@@ -41,9 +41,9 @@ def test_a_mark_is_taken_once_and_given_back(store: Store) -> None:
     assert store.read(digest_rows.sent_marks, "day", first) == set()
     store.write(digest_rows.release, "org:1|a@b.example", "week", first)
     assert store.read(digest_rows.sent_marks, "week", first) == set()
-    store.write(alerts_rows.opt_out, "A@B.example", NOW)
+    store.write(digest_rows.opt_out, "A@B.example", NOW)
     store.write(digest_rows.opt_in, "a@B.EXAMPLE")
-    assert store.read(alerts_rows.opted_out) == set()
+    assert store.read(digest_rows.opted_out) == set()
 
 
 def test_the_schedule_sends_each_digest_once_on_either_database(store: Store,

@@ -65,14 +65,14 @@ def subscribe(store: Store, scope: Scope, user_id: int, period: str) -> None:
     user = store.read(accounts.user_by_id, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    store.write(alerts_rows.set_digest, user_id, period)
+    store.write(digest_rows.set_digest, user_id, period)
     if period:
         store.write(digest_rows.opt_in, user.email)
 
 
 def subscription(store: Store, user_id: int) -> str:
     """The period of the user's digest ("" : none)."""
-    return store.read(alerts_rows.digest_of, user_id)
+    return store.read(digest_rows.digest_of, user_id)
 
 
 # Periods ----------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def _chosen(subscribers: list[Subscriber], rules: list[RuleRow], optouts: set[st
 def recipients(store: Store, who: Audience, period: str,
                scheduled: bool = False) -> list[Recipient]:
     return _chosen(store.read(digest_rows.subscribers), store.read(alerts_rows.rules),
-                   store.read(alerts_rows.opted_out), who, period, scheduled)
+                   store.read(digest_rows.opted_out), who, period, scheduled)
 
 
 # What a digest says -----------------------------------------------------------------------
@@ -323,7 +323,7 @@ def prepare(store: Store, settings: Settings, organisation: str | None, period: 
     who = audience(store, organisation)
     chosen = period_of(period, now.date())
     if to:
-        optouts = store.read(alerts_rows.opted_out)
+        optouts = store.read(digest_rows.opted_out)
         people = [Recipient(email_address(a), lang or DEFAULT) for a in to]
         people = [p for p in people if p.email.lower() not in optouts]
     else:
@@ -392,7 +392,7 @@ def scheduled(store: Store, settings: Settings,
     rules = store.read(alerts_rows.rules)
     if not any(u.period for u in subscribers) and not any(r.channel == "email" for r in rules):
         return []
-    optouts = store.read(alerts_rows.opted_out)
+    optouts = store.read(digest_rows.opted_out)
     out: list[Outcome] = []
     for name in PERIODS:
         period, moment = due(name, now, settings)

@@ -23,14 +23,14 @@ import secrets as random
 
 from tlsscope.alert.words import DEFAULT, LANGS
 from tlsscope.errors import Invalid
-from tlsscope.store import Store, accounts, alerts_rows
+from tlsscope.store import Store, accounts, digest_rows
 
 _SALT = b"tlsscope digest unsubscribe\x00"
 log = logging.getLogger("tlsscope.alerts")
 
 
 def signing_key(store: Store) -> bytes:
-    return store.write(alerts_rows.secret, "digest", random.token_hex(32)).encode()
+    return store.write(digest_rows.secret, "digest", random.token_hex(32)).encode()
 
 
 def _b64(data: bytes) -> str:
@@ -76,10 +76,10 @@ def unsubscribe(store: Store, signed: str, now: dt.datetime | None = None) -> tu
     more digests (a user's subscription becomes none, as their Settings page then says).
     Returns (address, language)."""
     email, lang = reader(store, signed)
-    store.write(alerts_rows.opt_out, email, now or dt.datetime.now(dt.UTC))
+    store.write(digest_rows.opt_out, email, now or dt.datetime.now(dt.UTC))
     user = store.read(accounts.find_user, email)
     if user is not None:
-        store.write(alerts_rows.set_digest, user.id, "")
+        store.write(digest_rows.set_digest, user.id, "")
     log.info("digest unsubscribed", extra={"fields": {"email": email}})
     return email, lang
 

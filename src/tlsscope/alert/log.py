@@ -12,8 +12,8 @@ from tlsscope.alert import deliver, rules
 from tlsscope.alert.deliver import Pass
 from tlsscope.app.scope import Scope
 from tlsscope.settings import Settings
-from tlsscope.store import Store, alerts_rows
-from tlsscope.store.alerts_rows import DeliveryLog
+from tlsscope.store import Store, alert_log_rows, alerts_rows
+from tlsscope.store.alert_log_rows import DeliveryLog
 
 
 def _rule_ids(store: Store, scope: Scope) -> list[int] | None:
@@ -27,7 +27,7 @@ def _rule_ids(store: Store, scope: Scope) -> list[int] | None:
 
 def deliveries(store: Store, scope: Scope, limit: int = 100) -> list[DeliveryLog]:
     """The newest deliveries of the rules the user may see, with their attempts."""
-    return store.read(alerts_rows.log, _rule_ids(store, scope), min(max(limit, 1), 1000))
+    return store.read(alert_log_rows.log, _rule_ids(store, scope), min(max(limit, 1), 1000))
 
 
 def of_finding(store: Store, scope: Scope, finding_id: int) -> tuple[list[DeliveryLog],
@@ -35,8 +35,8 @@ def of_finding(store: Store, scope: Scope, finding_id: int) -> tuple[list[Delive
     """The deliveries a finding's alerts went in, and its alerts suppressed as repeats (the
     caller has checked the finding is the user's)."""
     visible = _rule_ids(store, scope)
-    sent = store.read(alerts_rows.log, visible, 100, finding_id)
-    held = [each for each in store.read(alerts_rows.suppressed_of, finding_id)
+    sent = store.read(alert_log_rows.log, visible, 100, finding_id)
+    held = [each for each in store.read(alert_log_rows.suppressed_of, finding_id)
             if visible is None or each["rule"] in visible]
     return sent, held
 
@@ -56,5 +56,5 @@ def test(store: Store, scope: Scope, settings: Settings, rule_id: int,
                                 "reporters": [], "mode": ""}).decode()
     delivery = store.write(alerts_rows.test_delivery, rule.id, key, data, now)
     done = deliver.deliver_due(store, settings, only=delivery)
-    (shown,) = store.read(alerts_rows.log, [rule.id], 1, None, delivery)
+    (shown,) = store.read(alert_log_rows.log, [rule.id], 1, None, delivery)
     return done, shown

@@ -6,12 +6,14 @@ application above it).
     engine      engines and their per-dialect settings
     rows        a read report → rows and roll-up increments (pure)
     write       a batch of arrivals, in one transaction
-    queries, browse, accounts, findings_rows, checks_rows, rollups, inputs
+    queries, browse, accounts, findings_rows, checks_rows, rollups, inputs, alerts_rows,
+    alert_log_rows, digest_rows
                 rows functions: f(connection, ...) → domain objects (models), never rows
 
 No SQL outside this package. One way in: `Store.read(fn, ...)` / `Store.write(fn, ...)` run a
 rows function on a connection (a write in one transaction), and `Store.save` stores a batch
-of arrivals (retried as a deadlock victim). tlsscope.app is their caller.
+of arrivals (retried as a deadlock victim). tlsscope.app (and tlsscope.alert, above it) is
+their caller.
 """
 
 from __future__ import annotations

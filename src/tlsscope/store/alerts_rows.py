@@ -15,12 +15,11 @@ from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
-from tlsscope.store.queries import utc, utc_or_none
+from tlsscope.store.engine import insert_new
+from tlsscope.store.queries import utc
 
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
 
@@ -88,7 +87,7 @@ class Outcome(NamedTuple):
     next_at: dt.datetime | None  # None with delivered False: failed for good
 
 
-def _data(text: str) -> dict[str, Any]:
+def alert_data(text: str) -> dict[str, Any]:
     """An alert's stored JSON; written by other hands (an older version, SQL), it may hold
     what msgspec refuses (a lone surrogate's escape): Python's json reads it then."""
     try:
@@ -179,24 +178,6 @@ def last_sent(connection: Connection, rule_id: int, problem: str) -> SentAlert |
     return None if row is None else SentAlert(row[0], row[1], utc(row[2]))
 
 
-def sent_since(connection: Connection, rule_id: int, problem: str, events: tuple[str, ...],
-               since: dt.datetime) -> list[SentAlert]:
-    """The rule's alerts about `problem` of these events, not suppressed, made since then."""
-    a = t.alerts
-    return [SentAlert(row[0], row[1], utc(row[2])) for row in connection.execute(
-        select(a.c.event, a.c.severity, a.c.created_at)
-        .where(a.c.rule == rule_id, a.c.problem == problem, a.c.suppressed == False,  # noqa: E712
-               a.c.event.in_(events), a.c.created_at >= since))]
-
-
-def _insert_ignore(connection: Connection, table: Any, values: dict[str, Any],
-                   key: list[str]) -> bool:
-    """Insert unless a row with the same key exists (another node wrote it): True if new."""
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
-    # RETURNING, not rowcount: psycopg may report -1 rows for ON CONFLICT DO NOTHING.
-    return connection.execute(statement.returning(table.c[key[0]])).first() is not None
-
 
 def _delivery_for(connection: Connection, alert: NewAlert, now: dt.datetime) -> int:
     d = t.alert_deliveries
@@ -219,7 +200,7 @@ def write_alert(connection: Connection, alert: NewAlert, now: dt.datetime) -> bo
               "domain": alert.domain, "finding": alert.finding, "problem": alert.problem,
               "severity": alert.severity, "data": alert.data, "created_at": now,
               "suppressed": alert.suppressed}
-    if not _insert_ignore(connection, t.alerts, values, ["key"]):
+    if not insert_new(connection, t.alerts, values, ["key"]):
         return False
     if not alert.suppressed:
         delivery = _delivery_for(connection, alert, now)
@@ -267,7 +248,7 @@ def claim(connection: Connection, now: dt.datetime, lease: dt.timedelta, limit: 
         carried.setdefault(int(each["delivery"]), []).append({
             "key": each["key"], "event": each["event"], "domain": each["domain"],
             "finding": each["finding"], "severity": each["severity"],
-            "created_at": utc(each["created_at"]), "data": _data(each["data"])})
+            "created_at": utc(each["created_at"]), "data": alert_data(each["data"])})
     out = []
     for delivery, attempts, rule_id, test in rows:
         found = rules_by_id[int(rule_id)]
@@ -308,101 +289,6 @@ def record(connection: Connection, outcomes: list[Outcome]) -> None:
              for o in failed])
 
 
-class DeliveryLog(NamedTuple):
-    id: int
-    rule: int
-    channel: str
-    state: str
-    attempts: int
-    created_at: dt.datetime
-    due_at: dt.datetime
-    next_at: dt.datetime
-    delivered_at: dt.datetime | None
-    last_error: str
-    test: bool
-    alerts: list[dict[str, Any]]  # key, event, domain, finding, severity, title
-    tries: list[dict[str, Any]]  # at, seconds, outcome, status, error
-
-
-def log(connection: Connection, rule_ids: list[int] | None, limit: int = 100,
-        finding: int | None = None, delivery: int | None = None) -> list[DeliveryLog]:
-    """The newest deliveries (of these rules; None: all; or that one delivery), with their
-    alerts and attempts."""
-    d, r, a = t.alert_deliveries, t.alert_rules, t.alerts
-    query = select(d, r.c.channel).select_from(d.join(r, r.c.id == d.c.rule))
-    if rule_ids is not None:
-        query = query.where(d.c.rule.in_(rule_ids))
-    if delivery is not None:
-        query = query.where(d.c.id == delivery)
-    if finding is not None:
-        query = query.where(d.c.id.in_(select(a.c.delivery).where(a.c.finding == finding)))
-    rows = connection.execute(query.order_by(d.c.id.desc()).limit(limit)).mappings().all()
-    ids = [int(row["id"]) for row in rows]
-    carried: dict[int, list[dict[str, Any]]] = {}
-    for row in connection.execute(select(a.c.delivery, a.c.key, a.c.event, a.c.domain,
-                                         a.c.finding, a.c.severity, a.c.data)
-                                  .where(a.c.delivery.in_(ids)).order_by(a.c.id)).mappings():
-        data = _data(row["data"])
-        carried.setdefault(int(row["delivery"]), []).append({
-            "key": row["key"], "event": row["event"], "domain": row["domain"],
-            "finding": row["finding"], "severity": row["severity"],
-            "title": str(data.get("title", ""))})
-    tries: dict[int, list[dict[str, Any]]] = {}
-    at = t.alert_attempts
-    for row in connection.execute(select(at).where(at.c.delivery.in_(ids))
-                                  .order_by(at.c.id)).mappings():
-        tries.setdefault(int(row["delivery"]), []).append({
-            "at": utc(row["at"]), "seconds": round(float(row["seconds"]), 3),
-            "outcome": row["outcome"], "status": row["status"], "error": row["error"]})
-    return [DeliveryLog(
-        id=int(row["id"]), rule=int(row["rule"]), channel=row["channel"], state=row["state"],
-        attempts=int(row["attempts"]), created_at=utc(row["created_at"]),
-        due_at=utc(row["due_at"]), next_at=utc(row["next_at"]),
-        delivered_at=utc_or_none(row["delivered_at"]), last_error=row["last_error"],
-        test=bool(row["test"]), alerts=carried.get(int(row["id"]), []),
-        tries=tries.get(int(row["id"]), [])) for row in rows]
-
-
-def suppressed_of(connection: Connection, finding: int) -> list[dict[str, Any]]:
-    """The alerts a finding caused that were suppressed as repeats (no delivery)."""
-    a = t.alerts
-    return [{"key": row[0], "rule": int(row[1]), "event": row[2], "created_at": utc(row[3])}
-            for row in connection.execute(
-                select(a.c.key, a.c.rule, a.c.event, a.c.created_at)
-                .where(a.c.finding == finding, a.c.suppressed == True)  # noqa: E712
-                .order_by(a.c.id))]
-
-
-def pending_count(connection: Connection) -> int:
-    d = t.alert_deliveries
-    return int(connection.execute(select(func.count()).select_from(d)
-                                  .where(d.c.state.in_((PENDING, SENDING)))).scalar_one())
-
-
-def secret(connection: Connection, name: str, make: str) -> str:
-    """The installation's secret `name`, made from `make` the first time (every node then
-    reads the one that was stored first)."""
-    _insert_ignore(connection, t.secrets, {"name": name, "value": make}, ["name"])
-    return str(connection.execute(select(t.secrets.c.value)
-                                  .where(t.secrets.c.name == name)).scalar_one())
-
-
-def opt_out(connection: Connection, email: str, now: dt.datetime) -> None:
-    _insert_ignore(connection, t.digest_optouts, {"email": email.lower(), "at": now}, ["email"])
-
-
-def opted_out(connection: Connection) -> set[str]:
-    return {row[0] for row in connection.execute(select(t.digest_optouts.c.email))}
-
-
-def digest_sent(connection: Connection, scope: str, period: str, first_day: dt.date,
-                now: dt.datetime) -> bool:
-    """Mark a digest sent: False when it was already."""
-    return _insert_ignore(connection, t.digests_sent,
-                          {"scope": scope, "period": period, "first_day": first_day,
-                           "sent_at": now}, ["scope", "period", "first_day"])
-
-
 class FindingAt(NamedTuple):
     """A stored finding as an alert reads it, in the transaction of its change."""
 
@@ -414,19 +300,6 @@ class FindingAt(NamedTuple):
     texts: str
 
 
-def finding(connection: Connection, finding_id: int) -> FindingAt | None:
-    f = t.findings
-    found = connection.execute(select(f.c.id, f.c.domain, f.c.fingerprint, f.c.status,
-                                      f.c.data, f.c.texts).where(f.c.id == finding_id)
-                               ).mappings().first()
-    return None if found is None else FindingAt(
-        int(found["id"]), found["domain"], found["fingerprint"], found["status"], found["data"],
-        found["texts"] or "")
-
-
-def check_data(connection: Connection, check_id: int) -> str | None:
-    """A stored live check's JSON (the `tlsscope check --json` contract)."""
-    return connection.execute(select(t.checks.c.data).where(t.checks.c.id == check_id)).scalar()
 
 
 def latest_modes(connection: Connection, domains: list[str] | None = None) -> dict[str, str]:
@@ -451,13 +324,6 @@ def last_report_days(connection: Connection) -> dict[str, dt.date]:
         select(d.c.domain, func.max(d.c.day)).where(d.c.domain != "").group_by(d.c.domain))}
 
 
-def set_digest(connection: Connection, user_id: int, period: str) -> None:
-    connection.execute(update(t.users).where(t.users.c.id == user_id).values(digest=period))
-
-
-def digest_of(connection: Connection, user_id: int) -> str:
-    return str(connection.execute(select(t.users.c.digest).where(t.users.c.id == user_id))
-               .scalar() or "")
 
 
 # The events alerts are made of (tlsscope.alert.outbox).
@@ -484,10 +350,6 @@ def drop_events(connection: Connection, ids: list[int]) -> None:
     for start in range(0, len(ids), 500):
         connection.execute(e.delete().where(e.c.id.in_(ids[start:start + 500])))
 
-
-def pending_events(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(t.alert_events))
-               .scalar_one())
 
 
 def domain_organisations(connection: Connection, domains: set[str]) -> dict[str, int | None]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from sqlalchemy import and_, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
+from tlsscope.store.engine import insert_new
 from tlsscope.store.findings_rows import StoredFinding
 from tlsscope.store.queries import utc
 from tlsscope.vocab import FindingStatus
@@ -79,16 +78,10 @@ def finding_events(connection: Connection, domains: list[str], start: dt.datetim
 
 def mark(connection: Connection, scope: str, period: str, first_day: dt.date,
          now: dt.datetime) -> bool:
-    """Mark a digest sent: False when it was already (another node took it). RETURNING
-    says whether the row went in: PostgreSQL's driver gives no rowcount for an INSERT ... ON
-    CONFLICT DO NOTHING (-1), so alerts_rows.digest_sent answers True twice there."""
-    s = t.digests_sent
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    taken = connection.execute(
-        insert(s).values(scope=scope, period=period, first_day=first_day, sent_at=now)
-        .on_conflict_do_nothing(index_elements=["scope", "period", "first_day"])
-        .returning(s.c.scope)).first()
-    return taken is not None
+    """Mark a digest sent: False when it was already (another node took it)."""
+    return insert_new(connection, t.digests_sent,
+                      {"scope": scope, "period": period, "first_day": first_day,
+                       "sent_at": now}, ["scope", "period", "first_day"])
 
 
 def sent_marks(connection: Connection, period: str, first_day: dt.date) -> set[str]:
@@ -109,3 +102,29 @@ def opt_in(connection: Connection, email: str) -> None:
     """Take an address's opt-out away (its owner subscribed again)."""
     o = t.digest_optouts
     connection.execute(delete(o).where(o.c.email == email.lower()))
+
+
+def set_digest(connection: Connection, user_id: int, period: str) -> None:
+    connection.execute(update(t.users).where(t.users.c.id == user_id).values(digest=period))
+
+
+def digest_of(connection: Connection, user_id: int) -> str:
+    return str(connection.execute(select(t.users.c.digest).where(t.users.c.id == user_id))
+               .scalar() or "")
+
+
+def opt_out(connection: Connection, email: str, now: dt.datetime) -> None:
+    insert_new(connection, t.digest_optouts, {"email": email.lower(), "at": now}, ["email"])
+
+
+def opted_out(connection: Connection) -> set[str]:
+    return {row[0] for row in connection.execute(select(t.digest_optouts.c.email))}
+
+
+def secret(connection: Connection, name: str, make: str) -> str:
+    """The installation's secret `name`, made from `make` the first time (every node then
+    reads the one that was stored first)."""
+    insert_new(connection, t.secrets, {"name": name, "value": make}, ["name"])
+    return str(connection.execute(select(t.secrets.c.value)
+                                  .where(t.secrets.c.name == name)).scalar_one())
+

@@ -76,3 +76,14 @@ def dialect_insert(connection: Connection, table: Table) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table)
+
+
+def insert_new(connection: Connection, table: Table, values: dict[str, Any],
+               key: list[str]) -> bool:
+    """Insert a row unless one with the same `key` is there (another writer's): True if it
+    went in. RETURNING says so, not the rowcount: psycopg may report -1 rows for ON CONFLICT
+    DO NOTHING."""
+    statement = dialect_insert(connection, table).values(**values).on_conflict_do_nothing(
+        index_elements=key)
+    return connection.execute(statement.returning(table.c[key[0]])).first() is not None
+
