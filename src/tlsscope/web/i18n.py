@@ -2,35 +2,20 @@
 
 The language is the user's choice when they made one, else the browser's (Accept-Language),
 else English. Every UI string goes through `Words`; a test checks both files have the same
-keys.
+keys. The loader is tlsscope.locale_words, shared with the alerts' words.
 """
 
 from __future__ import annotations
 
-import tomllib
-from functools import cache
 from pathlib import Path
+
+from tlsscope import locale_words
 
 LANGS = ("en", "pt")
 DEFAULT = "en"
 _DIR = Path(__file__).parent / "locales"
-
-
-@cache
-def table(lang: str) -> dict[str, str]:
-    data = tomllib.loads((_DIR / f"{lang}.toml").read_text(encoding="utf-8"))
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, node: dict[str, object]) -> None:
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                walk(f"{name}.", value)
-            else:
-                flat[name] = str(value)
-
-    walk("", data)
-    return flat
+CATALOG = locale_words.Catalog(_DIR, LANGS, DEFAULT)
+table = CATALOG.table
 
 
 def choose(user_lang: str, accept_language: str) -> str:
@@ -53,20 +38,6 @@ def choose(user_lang: str, accept_language: str) -> str:
     return DEFAULT
 
 
-class Words:
+class Words(locale_words.Words):
     def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LANGS else DEFAULT
-        self._table = table(self.lang)
-
-    def __call__(self, key: str, /, **values: object) -> str:
-        text = self._table.get(key) or table(DEFAULT).get(key) or key
-        return text.format(**values) if values else text
-
-    def number(self, value: int | float) -> str:
-        if isinstance(value, float):
-            text = f"{value:,.1f}"
-        else:
-            text = f"{value:,}"
-        if self.lang == "pt":
-            return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-        return text
+        super().__init__(CATALOG, lang)
