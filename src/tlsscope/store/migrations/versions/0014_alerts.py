@@ -22,6 +22,12 @@ Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 def upgrade() -> None:
+    _rules()
+    _outbox()
+    _digests()
+
+
+def _rules() -> None:
     op.create_table(
         "alert_rules",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -42,6 +48,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
     )
+
+
+def _outbox() -> None:
     op.create_table(
         "alert_deliveries",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -104,6 +113,9 @@ def upgrade() -> None:
         sa.Column("error", sa.Text, nullable=False, server_default=""),
     )
     op.create_index("ix_alert_attempts_delivery", "alert_attempts", ["delivery"])
+
+
+def _digests() -> None:
     op.add_column("users", sa.Column("digest", sa.String(8), nullable=False,
                                      server_default=""))
     op.create_table(
