@@ -25,6 +25,7 @@ from tlsscope.vocab import Channel
 
 log = logging.getLogger("tlsscope.imap")
 Deliver = Callable[[RawInput], Saved]  # blocking: returns once the input is committed
+IO_SECONDS = 60.0  # a connect or a read that waits longer means the server is gone
 
 
 class ImapUrl(NamedTuple):
@@ -72,18 +73,24 @@ class MailboxQueue:
 
         box: Any
         if self.url.scheme == "imaps":
-            box = MailBox(self.url.host, self.url.port, ssl_context=self.ssl_context)
+            box = MailBox(self.url.host, self.url.port, timeout=IO_SECONDS,
+                          ssl_context=self.ssl_context)
         elif self.url.scheme == "imap":
-            box = MailBoxStartTls(self.url.host, self.url.port, ssl_context=self.ssl_context)
+            box = MailBoxStartTls(self.url.host, self.url.port, timeout=IO_SECONDS,
+                                  ssl_context=self.ssl_context)
         else:
-            box = MailBoxUnencrypted(self.url.host, self.url.port)
-        box.login(self.url.user, self.password, initial_folder=self.url.mailbox)
-        # imaplib keeps the pre-login CAPABILITY list; MOVE and UIDPLUS come after login
-        _, data = box.client.capability()
-        box.client.capabilities = tuple(data[-1].decode().upper().split())
-        for folder in (self.archive, self.invalid):
-            if not box.folder.exists(folder):
-                box.folder.create(folder)
+            box = MailBoxUnencrypted(self.url.host, self.url.port, timeout=IO_SECONDS)
+        try:
+            box.login(self.url.user, self.password, initial_folder=self.url.mailbox)
+            # imaplib keeps the pre-login CAPABILITY list; MOVE and UIDPLUS come after login
+            _, data = box.client.capability()
+            box.client.capabilities = tuple(data[-1].decode().upper().split())
+            for folder in (self.archive, self.invalid):
+                if not box.folder.exists(folder):
+                    box.folder.create(folder)
+        except BaseException:
+            _close(box)
+            raise
         return box
 
     def drain(self, box: Any) -> int:
@@ -124,6 +131,7 @@ class MailboxQueue:
                         box.logout()
                     except Exception:  # the connection is gone already; nothing to undo
                         log.debug("logout failed", exc_info=True)
+                    _close(box)
             except StoreUnavailable as exc:
                 log.warning("store unavailable; mail left in place",
                             extra={"fields": {"error": str(exc)}})
@@ -140,6 +148,15 @@ class MailboxQueue:
             box.idle.wait(timeout=min(self.wait, 29 * 60))  # RFC 2177: renew before 30 min
         else:
             stop.wait(self.wait)
+
+
+def _close(box: Any) -> None:
+    """Close the socket whatever state the session is in: a logout that failed (the server
+    went away) leaves it open, to be closed later by the garbage collector with a warning."""
+    try:
+        box.client.shutdown()
+    except Exception:  # already closed, or half-built: nothing more to release
+        log.debug("closing the IMAP socket failed", exc_info=True)
 
 
 def _raw_bytes(box: Any, uid: str) -> bytes | None:
