@@ -54,23 +54,50 @@ def told(store: Store) -> list[tuple[str, bool]]:
             select(t.alerts.c.event, t.alerts.c.suppressed).order_by(t.alerts.c.id))]
 
 
-def test_a_flapping_problem_is_told_once_a_week_unless_it_gets_worse(
+def test_a_flapping_problem_keeps_the_rule_warned_and_is_told_fixed_once_a_week(
         store: Store, finding: Change) -> None:
     rules.create(store, OPERATOR, channel="email", target="ops@ops.example",
                  min_severity="medium")
     day = dt.timedelta(days=1)
     change(store, finding, DAY0, "open", "high")
     change(store, finding, DAY0 + day, "resolved", "high", ("open", "high"))
-    change(store, finding, DAY0 + 2 * day, "open", "high", ("resolved", "high"))  # a repeat
-    change(store, finding, DAY0 + 3 * day, "resolved", "high", ("open", "high"))  # untold
+    change(store, finding, DAY0 + 2 * day, "open", "high", ("resolved", "high"))  # broken again
+    change(store, finding, DAY0 + 3 * day, "resolved", "high", ("open", "high"))  # fixed again
     change(store, finding, DAY0 + 4 * day, "open", "critical", ("resolved", "high"))  # worse
     change(store, finding, DAY0 + 5 * day, "open", "high", ("open", "critical"))  # milder
     change(store, finding, DAY0 + 6 * day, "open", "critical", ("open", "high"))  # as told
     change(store, finding, DAY0 + 12 * day, "resolved", "critical", ("open", "critical"))
     change(store, finding, DAY0 + 13 * day, "open", "high", ("resolved", "critical"))
     assert told(store) == [
-        ("finding.opened", False), ("finding.resolved", False), ("finding.opened", True),
-        ("finding.opened", False), ("finding.resolved", False), ("finding.opened", False)]
+        ("finding.opened", False), ("finding.resolved", False),
+        ("finding.opened", False),  # a rule told "fixed" always hears it is broken again
+        ("finding.resolved", True),  # the same good news twice in 7 days: kept back
+        ("finding.escalated", False),  # the rule still thinks it open: it got worse
+        ("finding.resolved", False), ("finding.opened", False)]
+
+
+def test_reopened_and_escalated_over_several_passes_each_alert_once(
+        store: Store, finding: Change) -> None:
+    """Each pass deletes the events it read, and SQLite hands their ids out again: the
+    alerts of a later pass must not collide with the earlier ones."""
+    rules.create(store, OPERATOR, channel="email", target="ops@ops.example",
+                 min_severity="medium")
+    hour = dt.timedelta(hours=1)
+    steps = [("open", "high", ("", "")), ("resolved", "high", ("open", "high")),
+             ("open", "high", ("resolved", "high")), ("open", "critical", ("open", "high")),
+             ("resolved", "critical", ("open", "critical")),
+             ("open", "critical", ("resolved", "critical"))]
+    for index, (status, severity, before) in enumerate(steps):
+        change(store, finding, DAY0 + index * 10 * dt.timedelta(days=1) + hour, status,
+               severity, before)
+        assert told(store)[-1][0] == ("finding.resolved" if status == "resolved" else
+                                      "finding.escalated" if before[0] == "open" else
+                                      "finding.opened")
+    with store.engine.connect() as connection:
+        alerts = connection.execute(select(t.alerts.c.key, t.alerts.c.delivery)).all()
+        deliveries = connection.execute(select(t.alert_deliveries.c.id)).scalars().all()
+    assert len(alerts) == len(steps) == len({key for key, _ in alerts})
+    assert sorted(delivery for _, delivery in alerts) == sorted(deliveries)
 
 
 def test_escalation_and_the_severity_floor(store: Store, finding: Change) -> None:

@@ -12,8 +12,10 @@ makes it one node's at a time (alerts_rows.take_events). `silence` and `receiver
 the receivers' alerts directly.
 
 One problem, one alert: the findings of one cause are one finding already (analyze/detectors/
-grouping.py), and a rule hears of a problem again only when it escalates, or after its
-suppression days (default 7), or once it was told the problem went away.
+grouping.py), and a rule hears of a problem again only when it escalates, or once it was told
+the problem went away: a rule told "fixed" always hears that it is broken again. A problem
+that comes and goes is damped on the good news instead: a second "fixed" within the rule's
+suppression days (default 7) is kept as suppressed, and the rule stays warned.
     finding.opened      a confirmed finding opened (or opened again) at least at min_severity
     finding.escalated   its severity rose since the rule was told of it
     finding.likely_fixed, finding.resolved   of a finding the rule was told of
@@ -48,6 +50,7 @@ OPENED, ESCALATED = "finding.opened", "finding.escalated"
 LIKELY_FIXED, RESOLVED = "finding.likely_fixed", "finding.resolved"
 CHECK_WARNING, SILENT = "check.warning", "receiver.silent"
 _OPEN_EVENTS = (OPENED, ESCALATED)
+_FIXED_EVENTS = (LIKELY_FIXED, RESOLVED)
 
 
 def key(rule: int, event: str, problem: str, stamp: str) -> str:
@@ -73,6 +76,12 @@ def _encoded(data: dict[str, Any]) -> str:
         return msgspec.json.encode(data).decode()
     except UnicodeEncodeError:  # a lone surrogate, from a report
         return msgspec.json.encode(_plain(data)).decode()
+
+
+def _stamp(row: dict[str, Any]) -> str:
+    """What makes one event's alerts distinct: its row id with its time and what changed
+    (SQLite hands a deleted event's id out again; the time and the change tell them apart)."""
+    return f"{row['id']}|{row['at'].isoformat()}|{row['status']}|{row['severity']}"
 
 
 def covering(rules: list[RuleRow], domain: str, organisation: int | None) -> list[RuleRow]:
@@ -115,15 +124,18 @@ class History:
         found = self.sent.get((rule, problem))
         return found[-1] if found else None
 
-    def repeat(self, rule: RuleRow, problem: str, severity: str, kinds: tuple[str, ...],
-               at: dt.datetime) -> bool:
-        """Told of this problem, at least this severe, within the rule's suppression days."""
+    def flapping(self, rule: RuleRow, problem: str, at: dt.datetime) -> bool:
+        """The rule was told this problem was fixed, within its suppression days, before
+        it was told it is broken again: a "fixed" now would be the same news twice."""
         if rule.suppress_days <= 0:
             return False
+        told = self.sent.get((rule.id, problem), [])
+        opens = [index for index, sent in enumerate(told) if sent.event in _OPEN_EVENTS]
+        if not opens:
+            return False
         since = at - dt.timedelta(days=rule.suppress_days)
-        return any(sent.event in kinds and sent.created_at >= since
-                   and severity_rank(sent.severity) <= severity_rank(severity)
-                   for sent in self.sent.get((rule.id, problem), ()))
+        return any(sent.event in _FIXED_EVENTS and sent.created_at >= since
+                   for sent in told[:opens[-1]])
 
     def told(self, rule: int, problem: str, event: str, severity: str,
              at: dt.datetime) -> None:
@@ -143,12 +155,15 @@ def finding_event(history: History, rule: RuleRow, problem: str, status: str,
             if severity_rank(severity) < severity_rank(last.severity):
                 return ESCALATED, False
             return None
-        return OPENED, history.repeat(rule, problem, severity, _OPEN_EVENTS, at)
+        return OPENED, False  # new, or broken again after the rule was told it was fixed
     if status == FindingStatus.LIKELY_FIXED:
-        return (LIKELY_FIXED, False) if told_open else None
+        if not told_open:
+            return None
+        return LIKELY_FIXED, history.flapping(rule, problem, at)
     if status == FindingStatus.RESOLVED:
-        told = last is not None and last.event in (*_OPEN_EVENTS, LIKELY_FIXED)
-        return (RESOLVED, False) if told else None
+        if last is None or last.event not in (*_OPEN_EVENTS, LIKELY_FIXED):
+            return None
+        return RESOLVED, history.flapping(rule, problem, at)
     return None
 
 
@@ -236,7 +251,7 @@ def _finding_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
         data = snapshot(batch.decoded(stored, row["status"], rule.lang), stored.id, mode,
                         row["before_severity"])
         out.append(_new(rule, decided[0], row["domain"], stored.id, problem, row["severity"],
-                        data, str(row["id"]), decided[1], row["at"]))
+                        data, _stamp(row), decided[1], row["at"]))
         if not decided[1]:
             batch.history.told(rule.id, problem, decided[0], row["severity"], row["at"])
     return out
@@ -259,7 +274,7 @@ def _check_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
                 continue  # told of it already: each threshold, each policy, each MX set once
             out.append(_new(rule, CHECK_WARNING, row["domain"], None, warning.problem,
                             warning.severity, checkwarn.snapshot(warning, rule.lang, check),
-                            str(row["check_id"]), False, row["at"]))
+                            _stamp(row), False, row["at"]))
             batch.history.told(rule.id, warning.problem, CHECK_WARNING, warning.severity,
                                row["at"])
     return out

@@ -62,8 +62,9 @@ def alerts_add(
     critical_in_quiet: Annotated[bool, typer.Option(
         "--critical-in-quiet/--no-critical-in-quiet",
         help="Let critical alerts through the quiet hours.")] = True,
-    suppress_days: Annotated[int, typer.Option(help="Tell of the same problem at most once in "
-                                               "this many days, unless it gets worse.")] = 7,
+    suppress_days: Annotated[int, typer.Option(help="Tell that a problem that comes and goes is "
+                                               "fixed at most once in this many days (broken "
+                                               "again and worse are always told).")] = 7,
     lang: Annotated[str, typer.Option(help="en | pt: the language of its messages.")] = "en",
     db: DbOption = None,
     config: ConfigOption = None,

@@ -400,9 +400,16 @@ def history(connection: Connection, problems: set[str]) -> dict[tuple[int, str],
 def write_alerts(connection: Connection, alerts: list[NewAlert], now: dt.datetime) -> int:
     """Put alerts in the outbox, with their deliveries (a batched alert joins its rule's open
     batch due at the same time), in a few statements; returns how many."""
+    d, a = t.alert_deliveries, t.alerts
+    there = _existing_keys(connection, {alert.key for alert in alerts})
+    fresh: list[NewAlert] = []
+    for alert in alerts:
+        if alert.key not in there:
+            there.add(alert.key)
+            fresh.append(alert)
+    alerts = fresh
     if not alerts:
         return 0
-    d, a = t.alert_deliveries, t.alerts
     sent = [alert for alert in alerts if not alert.suppressed]
     batches: dict[tuple[int, dt.datetime], int] = {}
     batched = [alert for alert in sent if alert.batched]
@@ -441,6 +448,16 @@ def write_alerts(connection: Connection, alerts: list[NewAlert], now: dt.datetim
         index += 1
     connection.execute(a.insert(), rows)
     return len(rows)
+
+
+def _existing_keys(connection: Connection, keys: set[str]) -> set[str]:
+    """Those of `keys` the outbox holds already: an alert is written once, and no delivery is
+    made for one that is not written."""
+    wanted, found = sorted(keys), set()
+    for start in range(0, len(wanted), 500):
+        found |= set(connection.execute(select(t.alerts.c.key).where(
+            t.alerts.c.key.in_(wanted[start:start + 500]))).scalars())
+    return found
 
 
 def _alert_row(alert: NewAlert, now: dt.datetime, delivery: int | None) -> dict[str, Any]:

@@ -64,8 +64,9 @@ class NewRule(BaseModel):
     timezone: str = Field("UTC", max_length=64, description="An IANA time zone.")
     quiet_critical: bool = Field(True, description="Critical alerts go through the quiet "
                                  "hours.")
-    suppress_days: int = Field(7, ge=0, le=365, description="Tell of the same problem at most "
-                               "once in this many days, unless it gets worse.")
+    suppress_days: int = Field(7, ge=0, le=365, description="Tell that a problem that comes and "
+                               "goes is fixed at most once in this many days (broken again "
+                               "and worse are always told).")
     lang: str = Field("en", description=_one_of(rules.LANGS, "The language of its messages."),
                       json_schema_extra={"enum": list(rules.LANGS)})
 
