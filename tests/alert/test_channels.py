@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import ssl
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,73 @@ def test_generic_body_is_valid_json_with_the_contract_fields() -> None:
     assert body["id"] == "al_" + "0" * 32 and body["sent_at"] == "2026-03-02T10:00:00Z"
     assert body["finding"]["url"] == "https://t.example/findings/7"
     assert "\ud800" not in encoded and body["finding"]["sessions"] == 12345
+
+
+def _numbered(count: int, event: str = "finding.opened") -> list[dict[str, Any]]:
+    out = []
+    for index in range(count):
+        alert = hostile_alert(event)
+        alert["data"] = {**alert["data"], "title": f"Problem number {index:03d}",
+                         "domain": f"d{index:03d}.example"}
+        out.append(alert)
+    return out
+
+
+def _named(text: str, count: int) -> set[int]:
+    return {index for index in range(count) if f"Problem number {index:03d}" in text}
+
+
+@pytest.mark.parametrize("count", [1, 10, 11, 40, 300])
+def test_a_batch_in_a_chat_message_names_every_alert_or_counts_the_rest(count: int) -> None:
+    """A message is one attempt: every alert of the batch is in it, in full, by its title, or
+    counted in a last block that links to the delivery log; within each service's limits."""
+    alerts = _numbered(count)
+    base = "https://t.example"
+    slack = render.slack(alerts, "en", base)
+    teams = render.teams(alerts, "en", base)["attachments"][0]["content"]
+    discord = render.discord(alerts, "en", base, NOW)
+    assert len(slack["blocks"]) <= 50 and len(discord["embeds"]) <= 10
+    assert sum(len(e["title"]) + len(e["description"]) + sum(
+        len(f["name"]) + len(f["value"]) for f in e["fields"])
+        for e in discord["embeds"]) <= 6000
+    in_full = (sum(block["type"] == "header" for block in slack["blocks"]),
+               sum(item.get("size") == "Medium" for item in teams["body"]),
+               sum(embed["title"] != "More alerts" for embed in discord["embeds"]))
+    for payload, full in zip((slack, teams, discord), in_full, strict=True):
+        text = json.dumps(payload, ensure_ascii=False)
+        named = _named(text, count)
+        assert named == set(range(len(named)))  # in order, none skipped
+        left = re.findall(r"and (\d+) more, in the delivery log", text)
+        if len(named) < count:  # the titles that did not fit are counted
+            assert left and set(left) == {str(count - len(named))}
+        else:
+            assert left == []
+        assert full == count or full <= 9
+        assert (f"{base}/settings/alerts" in text) == (full < count)
+
+
+def test_a_fixed_problem_reads_as_good_news() -> None:
+    opened, fixed = hostile_alert(), hostile_alert("finding.resolved")
+    for payload in (render.slack([fixed], "en", ""), render.discord([fixed], "en", "", NOW),
+                    render.teams([fixed], "en", "")):
+        text = json.dumps(payload)
+        assert "What to do" not in text and "Renew" not in text and "it was high" in text
+        assert "nothing more to do" in text
+    assert render.discord([fixed], "en", "", NOW)["embeds"][0]["color"] != render.discord(
+        [opened], "en", "", NOW)["embeds"][0]["color"]
+    message = render.mail([fixed], "pt", "", "t@t.example", "o@o.example", NOW)
+    text, html = parts(message)
+    assert "O que estava mal" in text and "O que fazer" not in text and "era " in text
+    assert "O que estava mal" in html and "O que fazer" not in html
+    opened_text, _ = parts(render.mail([opened], "en", "", "t@t.example", "o@o.example", NOW))
+    assert "What is wrong" in opened_text and "What to do" in opened_text
+
+
+def test_a_test_alert_says_what_it_is_in_the_generic_body() -> None:
+    sample = {"key": "al_test", "event": "test", "domain": "", "data": {}}
+    body = render.generic(sample, "", NOW, "pt")
+    assert body["event"] == "test" and body["finding"]["title"] == "Isto é um alerta de teste"
+    assert body["finding"]["explanation"] and body["finding"]["severity"] == "info"
 
 
 def _rule_and_alert(store: Store, channel: str, target: str, lang: str = "en") -> int:

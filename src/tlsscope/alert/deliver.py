@@ -54,7 +54,8 @@ def _utcnow() -> dt.datetime:
 
 def _generic_post(claimed: Claimed, alert: dict[str, Any], settings: Settings,
                   now: dt.datetime) -> tuple[bytes, dict[str, str]]:
-    body = msgspec.json.encode(render.generic(alert, settings.public_url, now))
+    body = msgspec.json.encode(render.generic(alert, settings.public_url, now,
+                                              claimed.rule.lang))
     headers = {"X-Tlsscope-Event": str(alert["event"]), "X-Tlsscope-Delivery": str(alert["key"])}
     if claimed.rule.secret:
         headers["X-Tlsscope-Signature"] = channels.signature(claimed.rule.secret, body,

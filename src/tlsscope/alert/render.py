@@ -23,8 +23,14 @@ from tlsscope.alert.words import Words
 from tlsscope.visible import visible
 
 _MODES = ("enforce", "testing", "none")
+FIXED = ("finding.likely_fixed", "finding.resolved")
+_GREY, _FIXED_COLOUR = 0x546E7A, 0x2E7D32
 _SEVERITY_COLOURS = {"critical": 0xB00020, "high": 0xE65100, "medium": 0xF9A825,
-                     "info": 0x546E7A}
+                     "info": _GREY}
+# One chat message shows this many alerts in full; the rest are named in a last block that
+# links to the delivery log (a message is one attempt: splitting it would send the first
+# parts again at each retry).
+CHAT_ALERTS = 9
 # What makes Markdown act (emphasis, code, links, headings, quotes, spoilers), not dots
 # or hyphens, which Teams would show with their backslash.
 _MARKDOWN = re.compile(r"([\\`*_\[\]#|>~<@])")
@@ -60,13 +66,24 @@ class Said:
         self.explanation = clean(data.get("explanation", ""), 3000)
         self.fix = [clean(step, 1000) for step in list(data.get("fix", []))[:8]]
         self.severity = str(data.get("severity", alert.get("severity", "")))
+        # Good news reads as such: what was wrong, how severe it was, no steps to take.
+        self.fixed = self.event in FIXED
         before = str(data.get("before_severity", ""))
         label = words(f"severity.{self.severity}")
-        self.severity_text = (words("message.severity_line", severity=label,
-                                    before=words(f"severity.{before}"))
-                              if before and before != self.severity else label)
-        mode = str(data.get("mode", ""))
-        self.mode_text = words("mode." + (mode if mode in _MODES else "unknown"))
+        if self.fixed:
+            self.severity_text = words("message.severity_was", severity=label)
+            self.what = words("message.what_was")
+            self.fix = []
+            self.mode_text = words(f"message.fixed.{self.event}")
+        else:
+            self.severity_text = (words("message.severity_line", severity=label,
+                                        before=words(f"severity.{before}"))
+                                  if before and before != self.severity else label)
+            self.what = words("message.what")
+            mode = str(data.get("mode", ""))
+            self.mode_text = words("mode." + (mode if mode in _MODES else "unknown"))
+        self.colour = _FIXED_COLOUR if self.fixed else _SEVERITY_COLOURS.get(self.severity,
+                                                                             _GREY)
         self.mx = clean(data.get("mx_host", ""), 253)
         self.ip = clean(data.get("receiving_ip", ""), 200)
         self.first_seen = clean(data.get("first_seen", ""), 10)
@@ -86,6 +103,35 @@ class Said:
         if self.test:
             self.title = words("message.sample_title")
             self.explanation = words("message.sample_text")
+        self.headline = f"{self.event_label}: {self.title}"
+
+
+def _more(said: list[Said], words: Words, public_url: str) -> tuple[list[Said], str, str]:
+    """The alerts a chat message shows in full (CHAT_ALERTS; all of them when one more
+    would do), and `_rest` of the others."""
+    if len(said) <= CHAT_ALERTS + 1:
+        return said, "", ""
+    return (said[:CHAT_ALERTS], *_rest(said[CHAT_ALERTS:], words, public_url))
+
+
+def _rest(rest: list[Said], words: Words, public_url: str) -> tuple[str, str]:
+    """For alerts a message cannot show in full: a text that counts them and names them (as
+    many titles as fit in MORE_CHARS), and the link to the delivery log."""
+    lines = [words("message.and_more", count=words.number(len(rest)))]
+    used = len(lines[0])
+    for index, each in enumerate(rest):
+        line = f"- {each.headline} ({each.domain})" if each.domain else f"- {each.headline}"
+        if used + len(line) > MORE_CHARS:
+            lines.append(words("message.and_more_titles",
+                               count=words.number(len(rest) - index)))
+            break
+        lines.append(line)
+        used += len(line) + 1
+    base = public_url.rstrip("/")
+    return "\n".join(lines), f"{base}/settings/alerts" if base else ""
+
+
+MORE_CHARS = 2500
 
 
 def _text(said: Said, words: Words) -> str:
@@ -96,7 +142,7 @@ def _text(said: Said, words: Words) -> str:
         lines.append(f"{words('message.since')}: {said.first_seen}")
     if not said.test:
         lines.append(f"{words('message.severity')}: {said.severity_text}. {said.mode_text}")
-    lines += ["", f"{words('message.what')}:", said.explanation]
+    lines += ["", f"{said.what}:", said.explanation]
     if said.seen:
         lines.append(said.seen)
     if said.fix:
@@ -107,7 +153,7 @@ def _text(said: Said, words: Words) -> str:
 
 
 def _html(said: Said, words: Words) -> str:
-    colour = f"#{_SEVERITY_COLOURS.get(said.severity, 0x546E7A):06x}"
+    colour = f"#{said.colour:06x}"
     parts = [f'<h2 style="margin:0 0 8px 0">{escape(said.event_label)}: {escape(said.title)}</h2>']
     rows = []
     if said.where:
@@ -120,7 +166,7 @@ def _html(said: Said, words: Words) -> str:
         parts.append(f'<table style="border-left:4px solid {colour};padding-left:8px">' + "".join(
             f"<tr><th align=left valign=top>{escape(k)}</th><td>{escape(v)}</td></tr>"
             for k, v in rows) + "</table>")
-    parts.append(f"<h3>{escape(words('message.what'))}</h3><p>{escape(said.explanation)}</p>")
+    parts.append(f"<h3>{escape(said.what)}</h3><p>{escape(said.explanation)}</p>")
     if said.seen:
         parts.append(f"<p>{escape(said.seen)}</p>")
     if said.fix:
@@ -163,10 +209,16 @@ def mail(alerts: list[dict[str, Any]], lang: str, public_url: str, mail_from: st
     return message
 
 
-def generic(alert: dict[str, Any], public_url: str, now: dt.datetime) -> dict[str, Any]:
+def generic(alert: dict[str, Any], public_url: str, now: dt.datetime,
+            lang: str = "en") -> dict[str, Any]:
     """The generic webhook's body (docs/alerts.md): values as stored, not escaped (the
-    receiver escapes for where it shows them); strings made valid UTF-8."""
+    receiver escapes for where it shows them); strings made valid UTF-8. A test alert
+    (`tlsscope alerts test`) says it is one, in the rule's language."""
     data = alert["data"]
+    if alert["event"] == "test":
+        words = Words(lang)
+        data = {**data, "title": words("message.sample_title"),
+                "explanation": words("message.sample_text"), "severity": "info"}
 
     def plain(value: object) -> str:
         return str(value).encode("utf-8", "replace").decode("utf-8")
@@ -203,16 +255,17 @@ def _markdown(text: str) -> str:
 
 def slack(alerts: list[dict[str, Any]], lang: str, public_url: str) -> dict[str, Any]:
     """An incoming-webhook message with Block Kit blocks (header ≤ 150 characters, section
-    text ≤ 3,000, at most 50 blocks) and a text fallback for notifications."""
+    text ≤ 3,000, at most 50 blocks: five per alert, CHAT_ALERTS of them, then one that
+    names the rest) and a text fallback for notifications."""
     words = Words(lang)
+    every = [Said(alert, words, public_url) for alert in alerts]
+    shown, more, log_url = _more(every, words, public_url)
     blocks: list[dict[str, Any]] = []
-    fallback = []
-    for alert in alerts[:12]:
-        said = Said(alert, words, public_url)
-        fallback.append(f"{said.event_label}: {said.title}")
-        blocks.append({"type": "header", "text": {
-            "type": "plain_text", "text": f"{said.event_label}: {said.title}"[:150]}})
-        body = [_slack_escape(said.explanation)]
+    for said in shown:
+        blocks.append({"type": "header", "text": {"type": "plain_text",
+                                                  "text": said.headline[:150]}})
+        body = [_slack_escape(said.mode_text)] if said.fixed else []  # the news comes first
+        body.append(_slack_escape(said.explanation))
         if said.seen:
             body.append(_slack_escape(said.seen))
         if said.fix:
@@ -234,18 +287,30 @@ def slack(alerts: list[dict[str, Any]], lang: str, public_url: str) -> dict[str,
                 "type": "button", "text": {"type": "plain_text", "text": words("message.open")},
                 "url": said.url[:3000]}]})
         blocks.append({"type": "divider"})
-    return {"text": _slack_escape("\n".join(fallback))[:3000], "blocks": blocks[:50]}
+    if more:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": _slack_escape(more)[:3000]}})
+        if log_url:
+            blocks.append({"type": "actions", "elements": [{
+                "type": "button", "text": {"type": "plain_text",
+                                           "text": words("message.open_log")},
+                "url": log_url[:3000]}]})
+    fallback = "\n".join([said.headline for said in shown] + ([more] if more else []))
+    return {"text": _slack_escape(fallback)[:3000], "blocks": blocks}
 
 
 def teams(alerts: list[dict[str, Any]], lang: str, public_url: str) -> dict[str, Any]:
-    """A Teams workflow webhook message carrying one Adaptive Card (version 1.4)."""
+    """A Teams workflow webhook message carrying one Adaptive Card (version 1.4): CHAT_ALERTS
+    alerts in full, then a block that names the rest."""
     words = Words(lang)
+    every = [Said(alert, words, public_url) for alert in alerts]
+    shown, more, log_url = _more(every, words, public_url)
     body: list[dict[str, Any]] = []
     actions: list[dict[str, Any]] = []
-    for alert in alerts[:12]:
-        said = Said(alert, words, public_url)
+    for said in shown:
         body.append({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": True,
-                     "text": _markdown(f"{said.event_label}: {said.title}")})
+                     "text": _markdown(said.headline),
+                     "color": "Good" if said.fixed else "Attention"})
         facts = [{"title": words("message.severity"), "value": _markdown(said.severity_text)}]
         if said.where:
             facts.append({"title": words("message.where"), "value": _markdown(said.where)})
@@ -253,14 +318,25 @@ def teams(alerts: list[dict[str, Any]], lang: str, public_url: str) -> dict[str,
             facts.append({"title": words("message.since"), "value": said.first_seen})
         body.append({"type": "FactSet", "facts": facts})
         body.append({"type": "TextBlock", "wrap": True, "text": _markdown(said.explanation)})
+        if said.seen:
+            body.append({"type": "TextBlock", "wrap": True, "isSubtle": True,
+                         "text": _markdown(said.seen)})
+        if said.fixed:
+            body.append({"type": "TextBlock", "wrap": True, "text": _markdown(said.mode_text)})
         if said.fix:
             body.append({"type": "TextBlock", "wrap": True, "weight": "Bolder",
                          "text": _markdown(words("message.fix"))})
             body.append({"type": "TextBlock", "wrap": True,
                          "text": "\n".join(f"- {_markdown(step)}" for step in said.fix)})
-        if said.url and len(actions) < 5:
-            actions.append({"type": "Action.OpenUrl", "title": words("message.open"),
-                            "url": said.url})
+        if said.url and len(actions) < 4:
+            actions.append({"type": "Action.OpenUrl", "title": f"{words('message.open')}: "
+                            f"{said.domain}"[:80], "url": said.url})
+    if more:
+        body.append({"type": "TextBlock", "wrap": True,
+                     "text": "\n\n".join(_markdown(line) for line in more.split("\n"))})
+    if log_url:
+        actions.append({"type": "Action.OpenUrl", "title": words("message.open_log"),
+                        "url": log_url})
     card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard", "version": "1.4", "body": body, "actions": actions}
     return {"type": "message", "attachments": [{
@@ -268,35 +344,64 @@ def teams(alerts: list[dict[str, Any]], lang: str, public_url: str) -> dict[str,
         "content": card}]}
 
 
+DISCORD_CHARS = 5800  # of Discord's 6,000 for all a message's embeds
+
+
+def _discord_embed(said: Said, words: Words, now: dt.datetime) -> dict[str, Any]:
+    description = (_markdown(said.mode_text) + "\n\n" if said.fixed else "") + _markdown(
+        said.explanation)
+    if said.seen:
+        description += "\n\n" + _markdown(said.seen)
+    if said.fix:
+        description += "\n\n**" + _markdown(words("message.fix")) + "**\n" + "\n".join(
+            f"- {_markdown(step)}" for step in said.fix)
+    embed: dict[str, Any] = {
+        "title": said.headline[:256], "description": description[:1800],
+        "color": said.colour, "timestamp": now.astimezone(dt.UTC).isoformat(),
+        "fields": [{"name": words("message.severity"),
+                    "value": _markdown(said.severity_text)[:1024], "inline": True}]}
+    if said.where:
+        embed["fields"].append({"name": words("message.where"),
+                                "value": _markdown(said.where)[:1024], "inline": True})
+    if said.first_seen and not said.test:
+        embed["fields"].append({"name": words("message.since"), "value": said.first_seen,
+                                "inline": True})
+    if said.url:
+        embed["url"] = said.url
+    return embed
+
+
+def _embed_size(embed: dict[str, Any]) -> int:
+    return len(embed["title"]) + len(embed["description"]) + sum(
+        len(f["name"]) + len(f["value"]) for f in embed["fields"])
+
+
 def discord(alerts: list[dict[str, Any]], lang: str, public_url: str,
             now: dt.datetime) -> dict[str, Any]:
-    """A Discord webhook message: one embed per alert (at most 10; title ≤ 256, description
-    ≤ 4,096, field values ≤ 1,024, all embeds ≤ 6,000 characters), no mentions."""
+    """A Discord webhook message: one embed per alert (title ≤ 256, description ≤ 4,096,
+    field values ≤ 1,024, at most 10 embeds and 6,000 characters in all), as many as fit,
+    then one that names the rest; no mentions."""
     words = Words(lang)
+    every = [Said(alert, words, public_url) for alert in alerts]
     embeds: list[dict[str, Any]] = []
-    budget = 5800
-    for alert in alerts[:10]:
-        said = Said(alert, words, public_url)
-        description = _markdown(said.explanation)
-        if said.fix:
-            description += "\n\n**" + _markdown(words("message.fix")) + "**\n" + "\n".join(
-                f"- {_markdown(step)}" for step in said.fix)
-        embed: dict[str, Any] = {
-            "title": f"{said.event_label}: {said.title}"[:256],
-            "description": description[:min(4096, max(0, budget - 600))],
-            "color": _SEVERITY_COLOURS.get(said.severity, 0x546E7A),
-            "timestamp": now.astimezone(dt.UTC).isoformat(),
-            "fields": [{"name": words("message.severity"),
-                        "value": _markdown(said.severity_text)[:1024], "inline": True}]}
-        if said.where:
-            embed["fields"].append({"name": words("message.where"),
-                                    "value": _markdown(said.where)[:1024], "inline": True})
-        if said.url:
-            embed["url"] = said.url
-        size = len(embed["title"]) + len(embed["description"]) + sum(
-            len(f["name"]) + len(f["value"]) for f in embed["fields"])
-        if size > budget:
+    budget = DISCORD_CHARS - MORE_CHARS - 200  # room for the last embed, if it is needed
+    shown = 0
+    for said in every[:CHAT_ALERTS + 1]:
+        embed = _discord_embed(said, words, now)
+        if _embed_size(embed) > budget and shown:
             break
-        budget -= size
+        budget -= _embed_size(embed)
         embeds.append(embed)
+        shown += 1
+    if shown < len(every):
+        if shown > CHAT_ALERTS:  # ten fitted, but an eleventh is left: the tenth makes room
+            embeds.pop()
+            shown -= 1
+        more, log_url = _rest(every[shown:], words, public_url)
+        last: dict[str, Any] = {"title": words("message.more_title")[:256],
+                                "description": _markdown(more)[:MORE_CHARS + 100],
+                                "color": _GREY, "fields": []}
+        if log_url:
+            last["url"] = log_url
+        embeds.append(last)
     return {"content": "", "embeds": embeds, "allowed_mentions": {"parse": []}}
