@@ -84,7 +84,11 @@ def test_what_enforce_would_refuse_goes_with_its_cause() -> None:
     assert (found["testing-would-block"].status, found["testing-would-block"].sessions) == (
         "resolved", 2100)
     assert found["certificate"].status == "resolved"
-    # While the failures go on, it is open, and nothing says "ready".
+    # While the failures go on, it is one problem with its cause (one alert, not two), the
+    # cause's explanation saying what enforce would do; and nothing says "ready".
     during = {f.kind: f for f in detected(days, START + dt.timedelta(days=6))}
-    assert during["testing-would-block"].status == "open"
-    assert "ready-for-enforce" not in during
+    assert "testing-would-block" not in during
+    assert during["certificate"].status == "open"
+    assert "testing-would-block" in during["certificate"].also_seen_by
+    assert "Under enforce, 2100 sessions would have been refused" in during[
+        "certificate"].explanation

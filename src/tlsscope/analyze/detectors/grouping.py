@@ -6,6 +6,9 @@
   highest severity of the group, every reporter, and the others' evidence.
 - "New failing MX" and "new result type" are the first days of such a cause: they join the
   open finding of that MX (or result type) whose days they overlap.
+- "Under enforce, N sessions would have been refused" (a testing policy) is the effect of
+  its causes: it joins the open finding of most sessions among those that cover every
+  result type it counts (each cause is told once, and says what enforce would do).
 - A failure spike that one open finding of the same days fully explains (without that
   finding's failures, no day from the change point on would start a spike) is that
   finding's, not another one.
@@ -22,7 +25,7 @@ from tlsscope.analyze import catalog
 from tlsscope.analyze.detectors import spike
 from tlsscope.analyze.detectors.model import MAX_EVIDENCE, DomainFinding, evidence_order
 from tlsscope.facts import DomainFacts
-from tlsscope.vocab import FindingStatus, severity_rank
+from tlsscope.vocab import NEGOTIATION_FAILURES, FindingStatus, PolicyType, severity_rank
 
 PRECEDENCE = ("possible-downgrade", "mx-outside-policy", "certificate", "dane", "starttls",
               "validation", "mta-sts-policy", "unknown-result-type")
@@ -85,6 +88,15 @@ def _host_of(finding: DomainFinding, causes: list[DomainFinding],
         open_ = [c for c in open_ if c.mx_host == finding.mx_host]
     elif finding.kind == "new-result-type":
         open_ = [c for c in open_ if c.result_type == finding.result_type]
+    elif finding.kind == "testing-would-block":
+        # What enforce would refuse is the effect of its causes under testing (RFC 8461 §5):
+        # one problem with them when open findings cover every result type it counts.
+        counted = {row.result_type for row in facts.failures
+                   if row.policy_type == PolicyType.STS.value and row.mode == "testing"
+                   and row.result_type in NEGOTIATION_FAILURES}
+        open_ = [c for c in open_ if c.result_type in counted]
+        if not counted or {c.result_type for c in open_} != counted:
+            return None
     elif finding.kind == "failure-spike":
         found = spike.find(facts)
         if found is None:
