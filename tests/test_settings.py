@@ -28,3 +28,30 @@ def test_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], key
     with pytest.raises(ConfigError) as caught:
         load_settings(config, env)
     assert caught.value.key == key
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("public_url", "javascript:alert(1)", "expected https://"),
+    ("public_url", "https://admin:hunter2@tlsrpt.example.net", "no user or password"),
+    ("public_url", "https://tlsrpt.example.net/?x=1", "no query"),
+    ("public_url", "https://tlsrpt.example.net/a b", "space"),
+    ("public_url", "https://tlsrpt.example.net:http/", "port"),
+    ("smtp_url", "smtpx://relay.example.net", "expected smtp://"),
+    ("smtp_url", "smtp://", "expected smtp://"),
+    ("smtp_url", "smtp://relay.example.net:99999", "not a URL"),
+    ("mail_from", "a@example.net\r\nBcc: victim@example.org", "line break"),
+    ("mail_from", "not an address", "expected one address"),
+    ("mail_from", "a@b@localhost", "expected one address"),
+])
+def test_addresses_for_messages_are_checked_at_load(key: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {f"TLSSCOPE_{key.upper()}": value})
+    assert caught.value.key == key and says in caught.value.reason
+    assert "hunter2" not in str(caught.value)
+
+
+def test_good_addresses_for_messages_load() -> None:
+    settings = load_settings(None, {"TLSSCOPE_PUBLIC_URL": "https://tlsrpt.example.net/t/",
+                                    "TLSSCOPE_SMTP_URL": "smtps://u:p%40ss@relay.example.net",
+                                    "TLSSCOPE_MAIL_FROM": "tlsscope <alerts@example.net>"})
+    assert settings.mail_from == "tlsscope <alerts@example.net>"

@@ -9,9 +9,12 @@ exists. Every setting `name` has the variable `TLSSCOPE_NAME` (upper case). A ba
 from __future__ import annotations
 
 import os
+import re
 import tomllib
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 import msgspec
 
@@ -240,7 +243,71 @@ def _validate(values: dict[str, Any]) -> Settings:
         if key not in known:
             raise ConfigError(key, values[key], "unknown setting")
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         key = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else "?"
         raise ConfigError(key, values.get(key), str(exc).split(" - at ")[0]) from exc
+    _check_addresses(settings)
+    return settings
+
+
+def _check_addresses(settings: Settings) -> None:
+    """The URLs and the address that go into messages and links, checked at load: a bad one
+    is named now, not found at the first alert (or put in a link that every mail carries)."""
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        try:
+            parts.port  # noqa: B018 (a port that is not a number raises here)
+        except ValueError:
+            raise ConfigError("public_url", settings.public_url, "its port is not a number"
+                              ) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("public_url", settings.public_url,
+                              "expected https://HOST[:PORT][/PATH] (or http://)")
+        if parts.username is not None or parts.password is not None:
+            raise ConfigError("public_url", "(hidden)", "no user or password in it: it is "
+                              "put in every link of every alert and digest")
+        if parts.query or parts.fragment or _UNSAFE.search(settings.public_url):
+            raise ConfigError("public_url", settings.public_url,
+                              "no query, fragment, space or control character")
+    if settings.smtp_url:
+        SmtpRelay.parse(settings.smtp_url)
+    if settings.mail_from:
+        address = settings.mail_from
+        if any(ord(c) < 32 or ord(c) == 127 for c in address):
+            raise ConfigError("mail_from", address, "no line break or control character")
+        _, bare = parseaddr(address)
+        local, at, domain = bare.rpartition("@")
+        if not at or not local or "." not in domain or len(bare) > 254 \
+                or _UNSAFE.search(bare):
+            raise ConfigError("mail_from", address,
+                              "expected one address: tlsscope@example.net, or "
+                              "'tlsscope <tlsscope@example.net>'")
+
+
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+class SmtpRelay(NamedTuple):
+    """`smtp_url`, read: smtp:// (STARTTLS required), smtps://, smtp+plain://."""
+
+    scheme: str
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpRelay:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError("smtp_url", "(hidden)", f"not a URL: {exc}") from None
+        if parts.scheme not in ("smtp", "smtps", "smtp+plain") or not parts.hostname:
+            raise ConfigError("smtp_url", f"{parts.scheme}://{parts.hostname or ''}",
+                              "expected smtp://, smtps:// or smtp+plain://[USER:PASS@]HOST"
+                              "[:PORT]")
+        default = {"smtp": 587, "smtps": 465, "smtp+plain": 25}[parts.scheme]
+        return cls(parts.scheme, parts.hostname, port or default, unquote(parts.username or ""),
+                   unquote(parts.password or ""))

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import enum
 
+# The largest id a stored row can have (SQLite's INTEGER, PostgreSQL's BIGINT): an id past it
+# names no row, and is refused at the edge (a 422, a usage error) before any query.
+MAX_ROW_ID = 2**63 - 1
+
 
 class PolicyType(enum.StrEnum):
     """RFC 8460 §4.4 `policy-type` values."""

@@ -101,3 +101,21 @@ def test_bad_rules_are_refused_with_a_clear_error(tmp_path: Path, args: list[str
     error = done.stderr.decode()
     assert done.returncode in (1, 2) and error.startswith("Error: "), error
     assert message in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("args", [
+    ["alerts", "remove", "99999999999999999999999"], ["alerts", "test", str(2**63)],
+    ["alerts", "remove", "0"], ["users", "revoke", "99999999999999999999999"]])
+def test_an_id_that_names_no_row_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    done = tlsscope(*args, "--db", f"sqlite:///{tmp_path / 'a.db'}")
+    error = done.stderr.decode()
+    assert done.returncode == 2 and "is not in the range 1<=x<=" in error, error
+    assert "Traceback" not in error
+
+
+def test_a_preview_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    done = tlsscope("digest", "--preview", "/proc/tlsscope-nowhere", "--db",
+                    f"sqlite:///{tmp_path / 'a.db'}")
+    error = done.stderr.decode()
+    assert done.returncode == 2 and error.startswith(
+        "Error: cannot write the preview to /proc/tlsscope-nowhere: "), error

@@ -86,6 +86,18 @@ def test_wrong_values_are_named(site: Site) -> None:
     assert days.status_code == 422 and "suppress_days" in days.text
 
 
+@pytest.mark.parametrize("path", [
+    f"{ALERTS}/99999999999999999999999/test", f"{ALERTS}/{2**63}",
+    f"{ALERTS}/findings/99999999999999999999999", "/api/v1/findings/99999999999999999999999",
+    "/api/v1/tokens/99999999999999999999999", f"{ALERTS}/0"])
+def test_an_id_that_names_no_row_is_a_422(site: Site, path: str) -> None:
+    api = site.api(ADMIN)
+    answer = (api.post(path) if path.endswith("/test") else
+              api.delete(path) if "/findings/" not in path else api.get(path))
+    assert answer.status_code == 422, (path, answer.status_code, answer.text)
+    assert "less than or equal to" in answer.text or "greater than or equal" in answer.text
+
+
 def test_tenancy_and_roles(site: Site) -> None:
     admin = site.api(ADMIN)
     acme = admin.post(ALERTS, json={"channel": "email", "target": "noc@acme-ops.example",

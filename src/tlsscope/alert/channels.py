@@ -5,7 +5,8 @@ as Host and SNI. A webhook's redirect is never followed (a 3xx is a failed attem
 names where it pointed), so it cannot lead to an address the rule refuses.
 
 An attempt's result is `Sent`: delivered, or why not, and whether trying again can help
-(a 4xx other than 408, 425 and 429 cannot: the URL is gone or refuses what we send).
+(a 4xx other than 408, 425 and 429 cannot: the URL is gone or refuses what we send; nor
+can a 3xx: the URL is not the webhook's own).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import threading
 import time
 from email.message import EmailMessage
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from tlsscope import __version__
-from tlsscope.errors import ConfigError, Invalid
+from tlsscope.errors import Invalid
 from tlsscope.probe import connect, outbound
-from tlsscope.settings import Settings
+from tlsscope.settings import Settings, SmtpRelay
 
 RETRYABLE_4XX = (408, 425, 429)
 USER_AGENT = f"tlsscope/{__version__} (alerts)"
@@ -65,8 +66,9 @@ def vet(url: str, settings: Settings) -> list[str]:
 def vet_mail(settings: Settings) -> list[str]:
     """At a mail rule's creation: warn when mail cannot be sent yet."""
     if not settings.smtp_url:
-        return ["smtp_url is not set: mail alerts wait (and are retried) until it is"]
-    Relay.parse(settings.smtp_url)  # a ConfigError names what is wrong
+        return ["smtp_url is not set: mail alerts are retried for about 10 hours (7 "
+                "attempts), then fail; set it before then"]
+    SmtpRelay.parse(settings.smtp_url)  # a ConfigError names what is wrong
     return []
 
 
@@ -245,7 +247,7 @@ class Webhooks:
         if 300 <= status < 400:
             where = (answer.getheader("location") or "")[:300]
             return Sent(False, status, f"HTTP {status}: a redirect (to {where!r}) is not "
-                        "followed; give the webhook's final URL", True, took())
+                        "followed; give the webhook's final URL", False, took())
         shown = text[:200].decode("utf-8", "replace").replace("\n", " ")
         retry = status >= 500 or status in RETRYABLE_4XX
         return Sent(False, status, f"HTTP {status}: {shown}", retry, took())
@@ -257,30 +259,6 @@ def _cut(connection: http.client.HTTPConnection) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-
-
-class Relay(NamedTuple):
-    """The `smtp_url` relay."""
-
-    scheme: str  # smtp (STARTTLS required) | smtps | smtp+plain
-    host: str
-    port: int
-    user: str
-    password: str
-
-    @classmethod
-    def parse(cls, url: str) -> Relay:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise ConfigError("smtp_url", "(hidden)", f"not a URL: {exc}") from None
-        if parts.scheme not in ("smtp", "smtps", "smtp+plain") or not parts.hostname:
-            raise ConfigError("smtp_url", f"{parts.scheme}://{parts.hostname or ''}",
-                              "expected smtp://, smtps:// or smtp+plain://HOST[:PORT]")
-        default = {"smtp": 587, "smtps": 465, "smtp+plain": 25}[parts.scheme]
-        return cls(parts.scheme, parts.hostname, port or default, unquote(parts.username or ""),
-                   unquote(parts.password or ""))
 
 
 def mail_from(settings: Settings) -> str:
@@ -318,7 +296,7 @@ def send_mail(settings: Settings, message: EmailMessage, to: list[str]) -> Sent:
     started = time.perf_counter()
     if not settings.smtp_url:
         return Sent(False, None, "no smtp_url is set: mail cannot be sent", True, 0.0)
-    relay = Relay.parse(settings.smtp_url)
+    relay = SmtpRelay.parse(settings.smtp_url)
     timeout = settings.alerts_timeout
     try:
         address = outbound.addresses(relay.host, "", timeout)[0]

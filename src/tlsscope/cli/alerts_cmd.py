@@ -16,6 +16,7 @@ from tlsscope.cli.app import (
     open_store,
     print_json,
     refusals,
+    row_id,
     settings,
 )
 
@@ -26,8 +27,7 @@ alerts_app = typer.Typer(
     short_help="Alert rules, their deliveries, and sending.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 
-RuleId = Annotated[int, typer.Argument(help="The rule's id (tlsscope alerts list).",
-                                       show_default=False)]
+RuleId = Annotated[int, row_id("The rule's id (tlsscope alerts list).")]
 
 
 @alerts_app.command("add", short_help="Add an alert rule; prints its id.")

@@ -13,6 +13,7 @@ import typer
 
 from tlsscope import __version__
 from tlsscope.errors import ConfigError, MissingExtra
+from tlsscope.vocab import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from tlsscope.settings import Settings
@@ -34,6 +35,11 @@ ConfigOption = Annotated[
     typer.Option("--config", help="TOML settings file (else TLSSCOPE_CONFIG, else the default "
                  "~/.config/tlsscope/tlsscope.toml).", dir_okay=False),
 ]
+def row_id(what: str) -> Any:
+    """The argument of a command that takes a row's id (1 to MAX_ROW_ID)."""
+    return typer.Argument(help=what, show_default=False, min=1, max=MAX_ROW_ID)
+
+
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL: sqlite:///PATH or postgresql+psycopg://... "

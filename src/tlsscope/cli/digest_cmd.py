@@ -62,8 +62,14 @@ def digest(
     with open_store(db, config) as store, refusals():
         prepared = digests.prepare(store, values, org, period, to or None, lang)
         if preview is not None:
-            for path in digests.preview(prepared, preview):
-                typer.echo(str(path))
+            try:
+                written = digests.preview(prepared, preview)
+            except OSError as exc:
+                where = exc.filename or preview
+                raise fail(f"cannot write the preview to {safe(str(where))}: "
+                           f"{exc.strerror or exc}") from None
+            for path in written:
+                typer.echo(safe(str(path)))
             return
         going = [item for item in prepared if item.to]
         skipped = sorted({a.strip().lower() for a in to or []}

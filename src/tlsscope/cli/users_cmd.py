@@ -18,6 +18,7 @@ from tlsscope.cli.app import (
     open_store,
     print_json,
     refusals,
+    row_id,
 )
 
 if TYPE_CHECKING:
@@ -171,8 +172,7 @@ def users_tokens(
 
 @users_app.command("revoke", short_help="Revoke an API token by its id.")
 def users_revoke(
-    token_id: Annotated[int, typer.Argument(help="The token's id (tlsscope users tokens).",
-                                            show_default=False)],
+    token_id: Annotated[int, row_id("The token's id (tlsscope users tokens).")],
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:

@@ -30,9 +30,10 @@ from tlsscope.errors import Invalid, NotFound
 from tlsscope.jsonable import encode
 from tlsscope.settings import Settings
 from tlsscope.store import Store
-from tlsscope.vocab import FindingStatus
+from tlsscope.vocab import MAX_ROW_ID, FindingStatus
 from tlsscope.web import auth, export
 from tlsscope.web.i18n import LANGS
+from tlsscope.web.ids import RowId
 
 JSON = "application/json"
 STATUS_PATTERN = "^(" + "|".join(stored_findings.STATUSES) + ")$"
@@ -125,7 +126,7 @@ def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> N
         return _json(stored_findings.listing(store, scope, domain, _lang(lang), status))
 
     @api.get("/findings/{finding_id}", summary="One finding and its status history")
-    def finding(scope: Caller, finding_id: int, lang: Lang = "en") -> Response:
+    def finding(scope: Caller, finding_id: RowId, lang: Lang = "en") -> Response:
         view, history = stored_findings.one(store, scope, finding_id, _lang(lang))
         return _json({"id": view.id, "finding": view.finding, "history": history})
 
@@ -133,7 +134,7 @@ def _findings_and_reports(api: APIRouter, store: Store, settings: Settings) -> N
     def reports(scope: Caller, domain: str | None = None, reporter: str = "",
                 result_type: str = "", since: Since = None, until: Until = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0) -> Response:
         return _json(stored_reports.listing(store, scope, domain=domain, reporter=reporter,
                                      result_type=result_type, since=since, until=until,
                                      limit=limit, offset=offset))
@@ -202,7 +203,7 @@ def _tokens(api: APIRouter, store: Store, settings: Settings) -> None:
         return _json(accounts.tokens(store, None))
 
     @api.delete("/tokens/{token_id}", summary="Revoke any API token (admins)", status_code=204)
-    def revoke(scope: Caller, token_id: int,
+    def revoke(scope: Caller, token_id: RowId,
                x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
         auth.require_csrf(scope, x_csrf_token)
         scope.require_admin()

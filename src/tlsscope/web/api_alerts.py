@@ -19,6 +19,7 @@ from tlsscope.settings import Settings
 from tlsscope.store import Store
 from tlsscope.web import auth
 from tlsscope.web.api import Caller, _json
+from tlsscope.web.ids import RowId
 
 Responses = dict[int | str, dict[str, Any]]
 _NOT_YOURS: Responses = {404: {"description": "no such rule, or one outside your organisation"}}
@@ -110,7 +111,7 @@ def _rules(api: APIRouter, store: Store, settings: Settings) -> None:
                 status_code=204, tags=["alerts"],
                 responses={204: {"description": "removed: what it had pending is not sent"},
                            **_FORBIDDEN, **_NOT_YOURS})
-    def alert_remove(scope: Caller, rule_id: int,
+    def alert_remove(scope: Caller, rule_id: RowId,
                      x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
         auth.require_csrf(scope, x_csrf_token)
         rules.remove(store, scope, rule_id)
@@ -121,7 +122,7 @@ def _rules(api: APIRouter, store: Store, settings: Settings) -> None:
               responses={200: {"description": "`delivered`, and the delivery as the log "
                                                "keeps it (its attempt: status, error)"},
                          **_FORBIDDEN, **_NOT_YOURS})
-    async def alert_test(scope: Caller, rule_id: int,
+    async def alert_test(scope: Caller, rule_id: RowId,
                          x_csrf_token: Annotated[str | None, Header()] = None) -> Response:
         auth.require_csrf(scope, x_csrf_token)
         done, delivery = await asyncio.to_thread(log.test, store, scope, settings, rule_id)
@@ -146,7 +147,7 @@ def _log(api: APIRouter, store: Store) -> None:
                                              "`suppressed`: key, rule, event, created_at"},
                         404: {"description": "no such finding, or one outside your "
                                              "organisation"}})
-    def alert_finding(scope: Caller, finding_id: int) -> Response:
+    def alert_finding(scope: Caller, finding_id: RowId) -> Response:
         findings.one(store, scope, finding_id, "en")  # NotFound outside the scope
         sent, suppressed = log.of_finding(store, scope, finding_id)
         return _json({"deliveries": sent, "suppressed": suppressed})

@@ -17,6 +17,7 @@ from tlsscope.alert import log, rules, timing, views
 from tlsscope.app import accounts
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid
+from tlsscope.web.ids import RowId
 from tlsscope.web.pages.site import Site, words_for
 
 _LIST = re.compile(r"[\s,]+")
@@ -98,12 +99,12 @@ def add(pages: APIRouter, site: Site) -> None:
         return page(request, scope, created=made)
 
     @pages.post("/settings/alerts/{rule_id}/delete")
-    def alert_remove(request: Request, rule_id: int, csrf: str = Form("")) -> Response:
+    def alert_remove(request: Request, rule_id: RowId, csrf: str = Form("")) -> Response:
         rules.remove(site.store, site.changed(request, csrf), rule_id)
         return RedirectResponse("/settings/alerts", status_code=303)
 
     @pages.post("/settings/alerts/{rule_id}/test")
-    async def alert_test(request: Request, rule_id: int, csrf: str = Form("")) -> HTMLResponse:
+    async def alert_test(request: Request, rule_id: RowId, csrf: str = Form("")) -> HTMLResponse:
         scope = site.changed(request, csrf)
         done, delivery = await asyncio.to_thread(log.test, site.store, scope, site.settings,
                                                  rule_id)

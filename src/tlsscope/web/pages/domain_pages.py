@@ -13,6 +13,7 @@ from tlsscope.app import checks, findings, stats
 from tlsscope.app.windows import MAX_DAYS, SPARK_MAX_DAYS, parse_day, window
 from tlsscope.visible import shortened
 from tlsscope.vocab import FindingStatus
+from tlsscope.web.ids import RowId
 from tlsscope.web.pages.site import (
     BREAKDOWN_ROWS,
     Site,
@@ -67,7 +68,7 @@ def add(pages: APIRouter, site: Site) -> None:
                            finding_status=status, statuses=findings.STATUSES)
 
     @pages.get("/findings/{finding_id}")
-    def finding(request: Request, finding_id: int) -> HTMLResponse:
+    def finding(request: Request, finding_id: RowId) -> HTMLResponse:
         scope = site.scope_of(request)
         words = words_for(request, scope)
         view, history = findings.one(site.store, scope, finding_id, words.lang)

@@ -14,6 +14,7 @@ from tlsscope.app import accounts, ingest
 from tlsscope.app.accounts import SCOPES
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid, NotFound
+from tlsscope.web.ids import RowId
 from tlsscope.web.pages.site import (
     Site,
     words_for,
@@ -51,7 +52,7 @@ def add(pages: APIRouter, site: Site) -> None:
         return settings_page(request, scope, new_token=token)
 
     @pages.post("/settings/tokens/{token_id}/delete")
-    def token_delete(request: Request, token_id: int, csrf: str = Form("")) -> Response:
+    def token_delete(request: Request, token_id: RowId, csrf: str = Form("")) -> Response:
         scope = site.changed(request, csrf)
         # An admin: anyone's.
         accounts.revoke(site.store, None if scope.user.is_admin else scope.user, token_id)
@@ -96,7 +97,7 @@ def _account_changes(pages: APIRouter, site: Site,
     """An admin's changes to organisations and users, answered with the settings page."""
 
     @pages.post("/settings/organisations/{org_id}")
-    def organisation_change(request: Request, org_id: int, action: str = Form(""),
+    def organisation_change(request: Request, org_id: RowId, action: str = Form(""),
                             name: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
         """An admin renames an organisation, or merges it into another (its domains and
         users move there, and it goes)."""
@@ -118,7 +119,7 @@ def _account_changes(pages: APIRouter, site: Site,
         return settings_page(request, scope, message=said)
 
     @pages.post("/settings/users/{user_id}")
-    def user_change(request: Request, user_id: int, action: str = Form(""),
+    def user_change(request: Request, user_id: RowId, action: str = Form(""),
                     role: str = Form(""), organisation: str = Form(""),
                     csrf: str = Form("")) -> HTMLResponse:
         """An admin disables, enables, deletes a user, or changes their role and
