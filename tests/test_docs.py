@@ -35,3 +35,15 @@ def test_every_command_and_option_is_documented() -> None:
             for option in getattr(param, "opts", []):
                 if option.startswith("--"):
                     assert option in text, f"{name} {option}"
+
+
+def test_every_finding_kind_is_documented() -> None:
+    """The kinds table of docs/cli.md is the vocabulary's (an alert rule's --kind takes them)."""
+    from tlsscope.vocab import FINDING_KINDS
+
+    text = (DOCS / "cli.md").read_text()
+    table = text[text.index("| kind | result types | one finding per |"):]
+    table = table[:table.index("\n\n")]
+    documented = {kind for line in table.splitlines()[2:]
+                  for kind in re.findall(r"`([a-z-]+)`", line.split("|")[1])}
+    assert documented == set(FINDING_KINDS)

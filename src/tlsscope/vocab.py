@@ -76,6 +76,16 @@ MX_LEVEL = frozenset({
 """What describes a connection to one MX, so a failure row of it should say which MX."""
 
 
+# Every kind of finding the detectors make (docs/cli.md lists what each means); an alert rule
+# narrowed to kinds takes these and the live checks' warning kinds (CHECK_WARNING_KINDS).
+FINDING_KINDS = (
+    "certificate", "mta-sts-policy", "starttls", "dane", "validation", "unknown-result-type",
+    "possible-downgrade", "mx-outside-policy", "testing-would-block", "ready-for-enforce",
+    "no-policy", "reporter-disagreement", "failure-spike", "new-result-type", "new-failing-mx",
+    "new-reporter", "reporter-silent")
+CHECK_WARNING_KINDS = ("certificate-expiry", "policy-id-unchanged", "mx-outside-policy")
+
+
 class Severity(enum.StrEnum):
     """How much a domain finding matters. The order of the members is the rank: most severe
     first (`severity_rank`)."""

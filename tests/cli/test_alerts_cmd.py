@@ -94,6 +94,8 @@ def test_add_deliver_log_test_remove(tmp_path: Path) -> None:
     (["--email", "a@b.example", "--org", "Nobody"], "no organisation named"),
     (["--email", "a@b.example", "--secret", "s"], "only a generic webhook signs"),
     (["--email", "a@b.example", "--event", "finding.exploded"], "is not one of"),
+    (["--email", "a@b.example", "--kind", "certifcate"], "'certifcate' is not one of"),
+    (["--webhook", "http://[fe80::1%25eth0]/x"], "scoped to an interface"),
 ])
 def test_bad_rules_are_refused_with_a_clear_error(tmp_path: Path, args: list[str],
                                                   message: str) -> None:
@@ -119,3 +121,18 @@ def test_a_preview_folder_that_cannot_be_written_is_named(tmp_path: Path) -> Non
     error = done.stderr.decode()
     assert done.returncode == 2 and error.startswith(
         "Error: cannot write the preview to /proc/tlsscope-nowhere: "), error
+
+
+def test_the_same_rule_twice_is_refused(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    first = tlsscope("alerts", "add", "--email", "Ops@Example.org", "--kind", "starttls",
+                     "--db", db)
+    assert first.returncode == 0, first.stderr
+    again = tlsscope("alerts", "add", "--email", "ops@example.org", "--kind", "starttls",
+                     "--db", db)
+    error = again.stderr.decode()
+    assert again.returncode == 2 and error.startswith(
+        f"Error: rule {first.stdout.decode().strip()} says the same already"), error
+    daily = tlsscope("alerts", "add", "--email", "ops@example.org", "--kind", "starttls",
+                     "--batch", "daily", "--db", db)
+    assert daily.returncode == 0, daily.stderr  # the same, another way: a rule of its own

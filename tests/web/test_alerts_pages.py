@@ -94,7 +94,7 @@ def test_an_address_at_a_monitored_domain_is_warned_about(site: Site) -> None:
 
 def test_an_admin_makes_installation_wide_and_organisation_rules(site: Site) -> None:
     admin = login(site, ADMIN)
-    every = new_id(add_rule(admin, target="noc@ops.example.net"))
+    every = new_id(add_rule(admin, target="noc-pages@ops.example.net"))
     beta = new_id(add_rule(admin, target="noc-beta@ops.example.net",
                            organisation="Beta Health", domains="clinic.example"))
     by_id = {r.id: r for r in rules.listing(site.store, OPERATOR)}
@@ -159,7 +159,7 @@ def test_secrets_and_slack_urls_are_never_shown_back(site: Site) -> None:
     assert signed.status_code == 200, signed.text
     made_slack = add_rule(ana, channel="slack", target=slack)
     assert made_slack.status_code == 200, made_slack.text
-    generated = add_rule(ana, channel="generic", target="https://hooks.acme-ops.example/gen")
+    generated = add_rule(ana, channel="generic", target="https://hooks.acme-ops.example/gen-page")
     found = re.search(r'<pre class="record" id="new-secret">([^<]+)</pre>', generated.text)
     assert found is not None and found.group(1).startswith("whsec_")
     made_secret = found.group(1)
@@ -254,7 +254,7 @@ def test_the_finding_page_shows_the_alerts_it_caused(private_site: Site) -> None
     with receiver([204]) as hook:
         acme_rule = new_id(add_rule(ana, channel="generic", target=hook.url))
         admin = login(private_site, ADMIN)
-        every_rule = new_id(add_rule(admin, target="noc@ops.example.net"))
+        every_rule = new_id(add_rule(admin, target="noc-finding@ops.example.net"))
         now = dt.datetime.now(dt.UTC)
         for rule, event, suppressed in ((acme_rule, "finding.opened", False),
                                         (acme_rule, "finding.opened", True),

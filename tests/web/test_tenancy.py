@@ -3,6 +3,7 @@ unassigned one), through any API route, page or export: each answers 404."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -24,8 +25,9 @@ def acme_resources(site: Site) -> dict[str, str]:
     report = api.get("/api/v1/reports", params={"domain": "shop.example", "limit": 1}).json()[0]
     held = api.get("/api/v1/quarantine").json()[0]
     token = next(t for t in api.get("/api/v1/tokens").json() if t["email"] == ACME)
-    rule = api.post("/api/v1/alerts", json={"channel": "email", "target": "ops@acme-ops.example",
-                                            "organisation": "Acme Retail"})
+    rule = api.post("/api/v1/alerts", json={  # a rule of its own at each call
+        "channel": "email", "target": f"ops-{secrets.token_hex(4)}@acme-ops.example",
+        "organisation": "Acme Retail"})
     assert rule.status_code == 201, rule.text
     return {"domain": "shop.example", "finding_id": str(finding["id"]), "key": report["key"],
             "what": "reports", "fmt": "csv", "digest": held["sha256"],

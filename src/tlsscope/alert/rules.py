@@ -23,6 +23,7 @@ from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.store import Store, accounts, alerts_rows
 from tlsscope.store.alerts_rows import RuleRow
+from tlsscope.vocab import CHECK_WARNING_KINDS, FINDING_KINDS
 
 CHANNELS = ("email", "generic", "slack", "teams", "discord")
 FORMATS = CHANNELS[1:]  # of a webhook
@@ -33,6 +34,8 @@ EVENTS = ("finding.opened", "finding.escalated", "finding.likely_fixed", "findin
 MIN_SEVERITIES = ("info", "low", "medium", "high", "critical")
 DEFAULT_MIN_SEVERITY = "medium"
 LANGS = ("en", "pt")
+# What a rule narrowed to kinds may name: the findings' kinds and the live checks' warnings.
+KINDS = tuple(dict.fromkeys((*FINDING_KINDS, *CHECK_WARNING_KINDS)))
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
                     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -113,6 +116,9 @@ def webhook_url(text: str) -> str:
         raise Invalid("webhook", "webhook: no user or password in the URL (use --secret)")
     if port == 0:
         raise Invalid("webhook", "webhook: port 0 cannot be reached")
+    if "%" in parts.hostname:  # fe80::1%25eth0: an interface's link-local address
+        raise Invalid("webhook", "webhook: an address scoped to an interface (link-local) "
+                      "is never a webhook's")
     return url
 
 
@@ -182,7 +188,7 @@ def create(store: Store, scope: Scope, *, channel: str, target: str, secret: str
         raise Invalid("quiet" if quiet and "quiet" in str(exc) else "timezone", str(exc)) from None
     org_id = _organisation(store, scope, organisation)
     checked = {"domains": _domains(store, org_id, domains or []),
-               "kinds": _listed(kinds or [], _KIND, "kind"),
+               "kinds": _listed(kinds or [], _KIND, "kind", KINDS),
                "events": _listed(events or [], _KIND, "event", EVENTS)}
     warnings: list[str] = []
     shown_secret = ""
@@ -212,8 +218,26 @@ def create(store: Store, scope: Scope, *, channel: str, target: str, secret: str
         "timezone": timezone, "quiet_critical": quiet_critical,
         "suppress_days": suppress_days, "lang": lang,
         "created_at": now or dt.datetime.now(dt.UTC)}
+    for other in store.read(alerts_rows.rules, org_id, False):
+        if _same(other, values):
+            raise Invalid("target", f"rule {other.id} says the same already (tlsscope alerts "
+                          "list); remove it first, or change its domains, kinds, events, "
+                          "severity or batch")
     rule_id = store.write(alerts_rows.add_rule, values)
     return Created(id=rule_id, secret=shown_secret, warnings=warnings)
+
+
+def _same(row: RuleRow, values: dict[str, Any]) -> bool:
+    """Two rules that would send the same alerts to the same place, the same way."""
+    def fold(target: str, channel: str) -> str:
+        return target.lower() if channel == "email" else target
+
+    return (row.channel == values["channel"]
+            and fold(row.target, row.channel) == fold(values["target"], values["channel"])
+            and sorted(row.domains) == sorted(values["domains"])
+            and sorted(row.kinds) == sorted(values["kinds"])
+            and sorted(row.events) == sorted(values["events"])
+            and (row.min_severity, row.batch) == (values["min_severity"], values["batch"]))
 
 
 def _monitored(store: Store, address: str) -> list[str]:

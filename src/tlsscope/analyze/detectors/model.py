@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from tlsscope.vocab import FindingStatus, Severity
+from tlsscope.vocab import FINDING_KINDS, FindingStatus, Severity
 
 
 class Evidence(msgspec.Struct, kw_only=True, frozen=True):
@@ -86,6 +86,8 @@ class DomainFinding(msgspec.Struct, kw_only=True):
         reporters are those of the evidence and the finding is seen from the evidence's first
         day to its last. What a detector does not give is blank: about the domain, not one MX
         (mx_host ""), no receiving IP, no result type."""
+        if kind not in FINDING_KINDS:  # a detector's slip: every kind is named in the vocabulary
+            raise ValueError(f"{kind!r} is not in tlsscope.vocab.FINDING_KINDS")
         ordered = sorted(evidence, key=evidence_order)
         return cls(
             kind=kind, severity=severity, domain=domain, mx_host=mx_host,
