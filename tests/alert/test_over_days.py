@@ -211,3 +211,25 @@ def test_an_hourly_batch_is_one_message_with_every_alert_of_the_hour(
             "New problem", "Problem got worse", "Problem resolved"]
     (delivery,) = log.deliveries(store, OPERATOR)
     assert len(delivery.alerts) == 3 and delivery.state == "delivered"
+
+
+def test_alert_ids_are_the_installation_s_own(store: Store, finding: Change, tmp_path: Path,
+                                              migrated_sqlite: Path) -> None:
+    """The same change under the same rule id in two installations: two ids (a receiver
+    that hears both dedupes on the id), each stable within its installation."""
+    from tests.support import sqlite
+
+    (tmp_path / "other").mkdir()
+    other = Store.open(sqlite.copy(migrated_sqlite, tmp_path / "other"))
+    try:
+        keys = []
+        for each in (store, other):
+            made = rules.create(each, OPERATOR, channel="email", target="ops@ops.example")
+            alert = outbox._new(each.write(outbox.salt), rules.one(each, OPERATOR, made.id),
+                                "finding.opened", DOMAIN, 1, "finding:x", "high", {}, "1",
+                                False, DAY0)
+            keys.append(alert.key)
+        assert keys[0] != keys[1]
+        assert store.write(outbox.salt) == store.write(outbox.salt)
+    finally:
+        other.close()

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import secrets
 from typing import Any
 
 import msgspec
@@ -40,7 +42,7 @@ from tlsscope.analyze.detectors import DomainFinding
 from tlsscope.app import events
 from tlsscope.app.findings import decoded
 from tlsscope.live_check import LiveCheck
-from tlsscope.store import Store, alerts_rows
+from tlsscope.store import Store, alerts_rows, digest_rows
 from tlsscope.store.alerts_rows import FindingAt, NewAlert, RuleRow, SentAlert
 from tlsscope.store.findings_rows import StoredFinding
 from tlsscope.vocab import FindingStatus, Severity, severity_rank
@@ -53,10 +55,19 @@ _OPEN_EVENTS = (OPENED, ESCALATED)
 _FIXED_EVENTS = (LIKELY_FIXED, RESOLVED)
 
 
-def key(rule: int, event: str, problem: str, stamp: str) -> str:
-    """An alert's stable id: the same change seen by two nodes is one alert."""
-    digest = hashlib.sha256(f"{rule}|{event}|{problem}|{stamp}".encode()).hexdigest()
+def key(salt: str, rule: int, event: str, problem: str, stamp: str) -> str:
+    """An alert's stable id: the same change seen by two nodes is one alert. Keyed with the
+    installation's own salt: two installations that alert one receiver never share an id
+    (their rule ids and domains may be the same), and an id tells nothing of what it hashes."""
+    digest = hmac.new(salt.encode(), f"{rule}|{event}|{problem}|{stamp}".encode(),
+                      hashlib.sha256).hexdigest()
     return "al_" + digest[:32]
+
+
+def salt(connection: Connection) -> str:
+    """The installation's alert-id salt, made at its first use (every node reads the one
+    stored first)."""
+    return digest_rows.secret(connection, "alert-ids", secrets.token_hex(16))
 
 
 def _plain(value: Any) -> Any:
@@ -182,13 +193,13 @@ def snapshot(finding: DomainFinding, finding_id: int, mode: str,
         "also_seen_by": list(finding.also_seen_by)}
 
 
-def _new(rule: RuleRow, event: str, domain: str, finding: int | None, problem: str,
+def _new(salt: str, rule: RuleRow, event: str, domain: str, finding: int | None, problem: str,
          severity: str, data: dict[str, Any], stamp: str, suppressed: bool,
          at: dt.datetime) -> NewAlert:
     critical = severity == Severity.CRITICAL and rule.quiet_critical
     due = timing.due(at, rule.batch, rule.quiet, rule.timezone, critical)
     return NewAlert(
-        key=key(rule.id, event, problem, stamp), rule=rule.id, event=event, domain=domain,
+        key=key(salt, rule.id, event, problem, stamp), rule=rule.id, event=event, domain=domain,
         finding=finding, problem=problem, severity=severity,
         data=_encoded({**data, "event": event}),
         suppressed=suppressed, due_at=due, batched=rule.channel != "generic" and due > at,
@@ -202,6 +213,7 @@ class _Batch:
                  rules: list[RuleRow]) -> None:
         domains = {row["domain"] for row in rows}
         self.rules = rules
+        self.salt = salt(connection)
         self.organisations = alerts_rows.domain_organisations(connection, domains)
         self.findings = alerts_rows.findings_by_id(
             connection, {row["finding"] for row in rows if row["kind"] == "finding"})
@@ -250,8 +262,8 @@ def _finding_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
             continue
         data = snapshot(batch.decoded(stored, row["status"], rule.lang), stored.id, mode,
                         row["before_severity"])
-        out.append(_new(rule, decided[0], row["domain"], stored.id, problem, row["severity"],
-                        data, _stamp(row), decided[1], row["at"]))
+        out.append(_new(batch.salt, rule, decided[0], row["domain"], stored.id, problem,
+                        row["severity"], data, _stamp(row), decided[1], row["at"]))
         if not decided[1]:
             batch.history.told(rule.id, problem, decided[0], row["severity"], row["at"])
     return out
@@ -272,7 +284,7 @@ def _check_alerts(batch: _Batch, row: dict[str, Any]) -> list[NewAlert]:
                 continue
             if batch.history.last(rule.id, warning.problem) is not None:
                 continue  # told of it already: each threshold, each policy, each MX set once
-            out.append(_new(rule, CHECK_WARNING, row["domain"], None, warning.problem,
+            out.append(_new(batch.salt, rule, CHECK_WARNING, row["domain"], None, warning.problem,
                             warning.severity, checkwarn.snapshot(warning, rule.lang, check),
                             _stamp(row), False, row["at"]))
             batch.history.told(rule.id, warning.problem, CHECK_WARNING, warning.severity,
@@ -318,6 +330,7 @@ def _silent(connection: Connection, days: int, now: dt.datetime,
     every = alerts_rows.rules(connection)
     if not every:
         return 0
+    keyed = salt(connection)
     for domain, last in sorted(alerts_rows.last_report_days(connection).items()):
         if (today - last).days <= days or (only is not None and domain not in only):
             continue
@@ -329,7 +342,7 @@ def _silent(connection: Connection, days: int, now: dt.datetime,
                 continue
             data = checkwarn.silent_snapshot(domain, last, today, rule.lang)
             written += alerts_rows.write_alert(connection, _new(
-                rule, SILENT, domain, None, problem, Severity.MEDIUM, data, last.isoformat(),
+                keyed, rule, SILENT, domain, None, problem, Severity.MEDIUM, data, last.isoformat(),
                 False, now), now)
     return written
 
@@ -347,6 +360,7 @@ def _down(connection: Connection, what: str, since: dt.datetime, error: str,
           now: dt.datetime) -> int:
     problem = f"receiver:{what}:{since.date().isoformat()}"
     written = 0
+    keyed = salt(connection)
     for rule in alerts_rows.rules(connection):
         if rule.organisation is not None or (rule.events and SILENT not in rule.events):
             continue
@@ -354,7 +368,7 @@ def _down(connection: Connection, what: str, since: dt.datetime, error: str,
             continue  # told of this mailbox's trouble today already: not again (flapping)
         data = checkwarn.down_snapshot(what, since, error, rule.lang)
         written += alerts_rows.write_alert(connection, _new(
-            rule, SILENT, "", None, problem, Severity.HIGH, data, since.isoformat(), False,
+            keyed, rule, SILENT, "", None, problem, Severity.HIGH, data, since.isoformat(), False,
             now), now)
     return written
 
