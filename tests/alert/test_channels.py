@@ -293,3 +293,16 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(store: St
         listener.close()
     assert done.counts() == (0, 1, 0) and took < 3, took
     assert "no answer within 1 s" in log.deliveries(store, OPERATOR)[0].last_error
+
+
+def test_a_silence_does_not_say_the_reports_hide_the_mode() -> None:
+    silent = {"key": "al_s", "event": "receiver.silent", "domain": "example.com",
+              "data": {"domain": "example.com", "title": "No TLS report", "severity": "medium",
+                       "explanation": "The newest report is old."}}
+    text, html = parts(render.mail([silent], "en", "", "t@t.example", "o@o.example", NOW))
+    assert "do not say which MTA-STS mode" not in text + html
+    assert "Severity: medium." in text
+    opened = hostile_alert()
+    opened["data"] = {**opened["data"], "mode": ""}
+    text, _ = parts(render.mail([opened], "en", "", "t@t.example", "o@o.example", NOW))
+    assert "do not say which MTA-STS mode" in text  # of a finding, it is what they say

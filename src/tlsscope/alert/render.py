@@ -81,7 +81,11 @@ class Said:
                                   if before and before != self.severity else label)
             self.what = words("message.what")
             mode = str(data.get("mode", ""))
-            self.mode_text = words("mode." + (mode if mode in _MODES else "unknown"))
+            # "The reports do not say" only of a finding: a silence or a live check's
+            # warning has no reports' mode to tell.
+            self.mode_text = (words(f"mode.{mode}") if mode in _MODES else
+                              words("mode.unknown") if self.event.startswith("finding.")
+                              else "")
         self.colour = _FIXED_COLOUR if self.fixed else _SEVERITY_COLOURS.get(self.severity,
                                                                              _GREY)
         self.mx = clean(data.get("mx_host", ""), 253)
@@ -141,7 +145,8 @@ def _text(said: Said, words: Words) -> str:
     if said.first_seen and not said.test:
         lines.append(f"{words('message.since')}: {said.first_seen}")
     if not said.test:
-        lines.append(f"{words('message.severity')}: {said.severity_text}. {said.mode_text}")
+        lines.append(f"{words('message.severity')}: "
+                     + " ".join(filter(None, [f"{said.severity_text}.", said.mode_text])))
     lines += ["", f"{said.what}:", said.explanation]
     if said.seen:
         lines.append(said.seen)
@@ -161,7 +166,8 @@ def _html(said: Said, words: Words) -> str:
     if said.first_seen and not said.test:
         rows.append((words("message.since"), said.first_seen))
     if not said.test:
-        rows.append((words("message.severity"), f"{said.severity_text}. {said.mode_text}"))
+        rows.append((words("message.severity"),
+                     " ".join(filter(None, [f"{said.severity_text}.", said.mode_text]))))
     if rows:
         parts.append(f'<table style="border-left:4px solid {colour};padding-left:8px">' + "".join(
             f"<tr><th align=left valign=top>{escape(k)}</th><td>{escape(v)}</td></tr>"

@@ -111,11 +111,18 @@ def alerts_list(as_json: JsonOption = False, db: DbOption = None,
     if as_json:
         print_json(found)
         return
+    if not found:
+        typer.echo("no alert rule (tlsscope alerts add makes one)", err=True)
+        return
+    typer.echo("\t".join(("ID", "CHANNEL", "TARGET", "ORGANISATION", "DOMAINS", "KINDS",
+                          "EVENTS", "MIN", "BATCH", "QUIET", "LANG")))
     for rule in found:
+        quiet = (f"{rule.quiet} {rule.timezone}" + ("" if rule.quiet_critical else
+                                                     " (critical too)")) if rule.quiet else "-"
         typer.echo("\t".join(safe(str(value)) for value in (
-            rule.id, rule.channel, rule.target, rule.organisation or "(all domains)",
-            ",".join(rule.domains) or "*", f">={rule.min_severity}", rule.batch,
-            rule.quiet or "-", rule.lang)))
+            rule.id, rule.channel, rule.target, rule.organisation or "(installation)",
+            ",".join(rule.domains) or "*", ",".join(rule.kinds) or "*",
+            ",".join(rule.events) or "*", rule.min_severity, rule.batch, quiet, rule.lang)))
 
 
 @alerts_app.command("remove", short_help="Remove an alert rule.")
@@ -194,5 +201,8 @@ def alerts_deliver(db: DbOption = None, config: ConfigOption = None) -> None:
                                           if silent else ""))
     for problem in done.problems[:20]:
         typer.echo(f"Warning: {safe(problem)}", err=True)
+    if len(done.problems) > 20:
+        typer.echo(f"Warning: and {len(done.problems) - 20} more (tlsscope alerts log)",
+                   err=True)
     if done.failed:
         raise typer.Exit(1)

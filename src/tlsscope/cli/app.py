@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,6 +139,9 @@ def main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """tlsscope: read TLS-RPT reports, store them, and explain them."""
+    # A command says what went wrong itself, in its own lines; the library's log records
+    # (JSON lines under `serve`, which sets its handler) would be bare repeats here.
+    logging.getLogger("tlsscope").addHandler(logging.NullHandler())
 
 
 def day_window(until: dt.datetime | None, days: int) -> tuple[dt.date, dt.date]:
