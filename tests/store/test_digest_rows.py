@@ -33,6 +33,18 @@ def test_subscribers_and_the_findings_of_a_period(store: Store, tmp_path: Path) 
     assert [(e.event, e.at) for e in later] == [("resolved", _at(19, 6))]
 
 
+def test_a_backlog_of_old_reports_is_not_this_week_s_news(store: Store,
+                                                           tmp_path: Path) -> None:
+    """Last month's failures ingested this week: their finding is stored now, but its
+    first failing day is weeks before the period: not "opened" in it."""
+    stored(store, tmp_path / "backlog", days(dt.date(2026, 1, 5), 7, True), _at(10, 6))
+    assert store.read(digest_rows.finding_events, [DOMAIN], _at(9), _at(16)) == []
+    # The same failures, reported a day late (their first day just before the period): news.
+    stored(store, tmp_path / "late", days(dt.date(2026, 2, 8), 3, True), _at(11, 6))
+    (late,) = store.read(digest_rows.finding_events, [DOMAIN], _at(9), _at(16))
+    assert late.event == "opened"
+
+
 def test_a_mark_is_taken_once_and_given_back(store: Store) -> None:
     first = WEEK[0]
     assert store.write(digest_rows.mark, "org:1|a@b.example", "week", first, NOW)

@@ -48,12 +48,20 @@ def subscribers(connection: Connection) -> list[Subscriber]:
                 .where(u.c.disabled.is_(False)).order_by(u.c.email))]
 
 
+# Reports cover a UTC day and come a day or two after it: what they tell is news that long.
+REPORT_LAG = dt.timedelta(days=2)
+
+
 def finding_events(connection: Connection, domains: list[str], start: dt.datetime,
                    end: dt.datetime) -> list[FindingEvent]:
     """The findings of these domains first stored in [start, end) (opened), and those
-    resolved in it, oldest first."""
+    resolved in it, oldest first; each only when the reports' days make it news of the
+    period: opened when its first failing day is at most REPORT_LAG before `start`,
+    resolved when its last one is (a backlog of old reports ingested today does not make
+    last year's problems this week's)."""
     if not domains:
         return []
+    oldest = (start - REPORT_LAG).date()
     f, e = t.findings, t.finding_events
     first = (select(e.c.finding, func.min(e.c.at).label("at"))
              .group_by(e.c.finding).subquery())
@@ -61,12 +69,13 @@ def finding_events(connection: Connection, domains: list[str], start: dt.datetim
     opened = connection.execute(
         select(*columns, first.c.at, f.c.severity)
         .join(first, first.c.finding == f.c.id)
-        .where(f.c.domain.in_(domains), first.c.at >= start, first.c.at < end)).all()
+        .where(f.c.domain.in_(domains), first.c.at >= start, first.c.at < end,
+               f.c.first_seen >= oldest)).all()
     resolved = connection.execute(
         select(*columns, e.c.at, e.c.severity)
         .join(e, e.c.finding == f.c.id)
         .where(f.c.domain.in_(domains), e.c.status == FindingStatus.RESOLVED, e.c.at >= start,
-               e.c.at < end)).all()
+               e.c.at < end, f.c.last_seen >= oldest)).all()
     out = []
     for event, rows in (("opened", opened), ("resolved", resolved)):
         for row in rows:
