@@ -123,7 +123,7 @@ def test_an_unreachable_mailbox_is_told_to_the_installations_rules(store: Store)
                                 "OSError: connection refused", now=NOW) == 0
     ((kind, severity, title),) = alerts(store)
     assert (kind, severity) == ("receiver-down", "high")
-    assert title == "A caixa de correio imaps://tls@mail.example:993/INBOX está inacessível"
+    assert title == "A caixa de e-mail imaps://tls@mail.example:993/INBOX está inacessível"
 
 
 def test_serves_mailbox_health_tells_once_per_outage(store: Store,

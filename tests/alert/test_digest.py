@@ -127,7 +127,7 @@ def test_a_portuguese_reader_gets_it_in_portuguese(store: Store, tmp_path: Path)
             "anterior (100,0 %).") in text
     assert "8.722 sessões" in text and "Problemas resolvidos: nenhum." in text
     assert "seg 2026-02-09" in text and "Abrir o painel" in html
-    assert "O que fazer primeiro" in html and "Cancelar a subscrição" in html
+    assert "O que fazer primeiro" in html and "Cancelar a inscrição" in html
 
 
 def test_the_week_after_the_fix_goes_up_and_tells_the_problem_resolved(
@@ -155,7 +155,7 @@ def test_the_unsubscribe_token_names_the_address_and_cannot_be_forged(
     assert re.fullmatch(r"<https://tlsscope\.example\.net/digest/unsubscribe\?t=[\w.-]+>", link)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     signed = link[link.index("t=") + 2:-1]
-    assert f"Cancelar a subscrição: {link[1:-1]}" in text and link[1:-1] in html
+    assert f"Cancelar a inscrição: {link[1:-1]}" in text and link[1:-1] in html
     assert digest_unsubscribe.reader(store, signed) == (ANA, "pt")
     payload, _, mac = signed.partition(".")
     forged = digest_unsubscribe.token(b"another key", OPS, "en")
