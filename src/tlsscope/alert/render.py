@@ -31,6 +31,7 @@ _SEVERITY_COLOURS = {"critical": 0xB00020, "high": 0xE65100, "medium": 0xF9A825,
 # links to the delivery log (a message is one attempt: splitting it would send the first
 # parts again at each retry).
 CHAT_ALERTS = 9
+MORE_CHARS = 2500  # of the titles that last block names
 # What makes Markdown act (emphasis, code, links, headings, quotes, spoilers), not dots
 # or hyphens, which Teams would show with their backslash.
 _MARKDOWN = re.compile(r"([\\`*_\[\]#|>~<@])")
@@ -86,6 +87,7 @@ class Said:
             self.mode_text = (words(f"mode.{mode}") if mode in _MODES else
                               words("mode.unknown") if self.event.startswith("finding.")
                               else "")
+        self.severity_said = " ".join(filter(None, [f"{self.severity_text}.", self.mode_text]))
         self.colour = _FIXED_COLOUR if self.fixed else _SEVERITY_COLOURS.get(self.severity,
                                                                              _GREY)
         self.mx = clean(data.get("mx_host", ""), 253)
@@ -135,8 +137,6 @@ def _rest(rest: list[Said], words: Words, public_url: str) -> tuple[str, str]:
     return "\n".join(lines), f"{base}/settings/alerts" if base else ""
 
 
-MORE_CHARS = 2500
-
 
 def _text(said: Said, words: Words) -> str:
     lines = [f"{said.event_label}: {said.title}", ""]
@@ -145,8 +145,7 @@ def _text(said: Said, words: Words) -> str:
     if said.first_seen and not said.test:
         lines.append(f"{words('message.since')}: {said.first_seen}")
     if not said.test:
-        lines.append(f"{words('message.severity')}: "
-                     + " ".join(filter(None, [f"{said.severity_text}.", said.mode_text])))
+        lines.append(f"{words('message.severity')}: {said.severity_said}")
     lines += ["", f"{said.what}:", said.explanation]
     if said.seen:
         lines.append(said.seen)
@@ -166,8 +165,7 @@ def _html(said: Said, words: Words) -> str:
     if said.first_seen and not said.test:
         rows.append((words("message.since"), said.first_seen))
     if not said.test:
-        rows.append((words("message.severity"),
-                     " ".join(filter(None, [f"{said.severity_text}.", said.mode_text]))))
+        rows.append((words("message.severity"), said.severity_said))
     if rows:
         parts.append(f'<table style="border-left:4px solid {colour};padding-left:8px">' + "".join(
             f"<tr><th align=left valign=top>{escape(k)}</th><td>{escape(v)}</td></tr>"
@@ -391,19 +389,16 @@ def discord(alerts: list[dict[str, Any]], lang: str, public_url: str,
     every = [Said(alert, words, public_url) for alert in alerts]
     embeds: list[dict[str, Any]] = []
     budget = DISCORD_CHARS - MORE_CHARS - 200  # room for the last embed, if it is needed
-    shown = 0
-    for said in every[:CHAT_ALERTS + 1]:
+    most = len(every) if len(every) <= CHAT_ALERTS + 1 else CHAT_ALERTS
+    for said in every[:most]:
         embed = _discord_embed(said, words, now)
-        if _embed_size(embed) > budget and shown:
+        size = _embed_size(embed)
+        if size > budget and embeds:
             break
-        budget -= _embed_size(embed)
+        budget -= size
         embeds.append(embed)
-        shown += 1
-    if shown < len(every):
-        if shown > CHAT_ALERTS:  # ten fitted, but an eleventh is left: the tenth makes room
-            embeds.pop()
-            shown -= 1
-        more, log_url = _rest(every[shown:], words, public_url)
+    if len(embeds) < len(every):
+        more, log_url = _rest(every[len(embeds):], words, public_url)
         last: dict[str, Any] = {"title": words("message.more_title")[:256],
                                 "description": _markdown(more)[:MORE_CHARS + 100],
                                 "color": _GREY, "fields": []}

@@ -36,6 +36,8 @@ ConfigOption = Annotated[
     typer.Option("--config", help="TOML settings file (else TLSSCOPE_CONFIG, else the default "
                  "~/.config/tlsscope/tlsscope.toml).", dir_okay=False),
 ]
+
+
 def row_id(what: str) -> Any:
     """The argument of a command that takes a row's id (1 to MAX_ROW_ID)."""
     return typer.Argument(help=what, show_default=False, min=1, max=MAX_ROW_ID)
