@@ -4,7 +4,8 @@ roll-ups the last batches marked, and recompute the findings of stale domains, o
 On its own process, a big domain's recomputation (seconds) neither delays the writer's
 acknowledgements nor holds the event loop; it reads outside any write transaction and only
 stores its result in a short one (Store.refresh_findings). It works when no report has been
-stored for two seconds, and under sustained intake at least every two minutes.
+stored for two seconds, and under sustained intake at least every two minutes. On a fleet,
+one node's analyst works at a time: the one holding the "analyst" lease (app/lease.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from tlsscope.app import freshness
+from tlsscope.app.lease import Lease
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Pool, Store
 
 log = logging.getLogger("tlsscope.analyst")
 PAUSE_SECONDS = 1.0
@@ -77,11 +79,15 @@ def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
     ignore_stop_signals()
     logs.configure()
     alert.wire()
-    store = Store.open(url)
+    store = Store.open(url, pool=Pool(settings.db_pool_analyst, settings.db_pool_timeout),
+                       migrate=settings.migrate_on_start, wait=settings.schema_wait_seconds)
+    lease = Lease(store, "analyst", settings.lease_seconds)
     gc.freeze()
     last_id, changed_at, worked_at = freshness.reports_seen(store), time.monotonic(), 0.0
     try:
         while not stop.poll(PAUSE_SECONDS):
+            if not lease.held():  # another node's analyst does the fleet's passes
+                continue
             now = time.monotonic()
             newest = freshness.reports_seen(store)
             if newest != last_id:
@@ -98,4 +104,5 @@ def _analyst_main(url: str, settings: Settings, stop: Connection) -> None:
             if done:
                 log.info("findings recomputed", extra={"fields": {"domain": done[0]}})
     finally:
+        lease.release()
         store.close()

@@ -36,7 +36,7 @@ from tlsscope.receipts import Receipt, Retry, Saved
 from tlsscope.receive.dkim import DkimVerifier
 from tlsscope.receive.files import RawInput
 from tlsscope.settings import Settings
-from tlsscope.store import Store
+from tlsscope.store import Pool, Store
 
 log = logging.getLogger("tlsscope.intake")
 
@@ -260,7 +260,10 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
     ignore_stop_signals()
     logs.configure()
     alert.wire()
-    store = events.attach(Store.open(url, checkpoints="background"))
+    store = events.attach(Store.open(
+        url, checkpoints="background",
+        pool=Pool(settings.db_pool_writer, settings.db_pool_timeout, pre_ping=False),
+        migrate=settings.migrate_on_start, wait=settings.schema_wait_seconds))
     pool = ReaderPool(settings, live=True, size=settings.readers) if settings.readers else None
     gate = DomainGate.for_intake(settings)
     gc.freeze()  # what is loaded by now stays: out of the collector's full passes

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import logging
 import os
 import signal
@@ -21,11 +22,13 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from tlsscope.analyst import AnalystProcess
+from tlsscope.app.lease import Lease
 from tlsscope.children import Supervisor
 from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.intake import WriterProcess
@@ -81,8 +84,9 @@ async def serve(store: Store, settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn puts these back when it is done
         signal.signal(signum, stopping)
     intake = WriterProcess(url, settings, refresh=False)
-    analyst = AnalystProcess(url, settings)
-    stopping.children = [intake, analyst]
+    jobs = set(settings.jobs)  # on a fleet, each is done by one node at a time (docs/deploy.md)
+    analyst = AnalystProcess(url, settings) if "analyst" in jobs else None
+    stopping.children = [intake] + ([analyst] if analyst else [])
     supervisor = Supervisor(stopping.children)
     supervisor.start()
 
@@ -119,16 +123,20 @@ async def serve(store: Store, settings: Settings) -> None:
     threads: list[threading.Thread] = []
     stop_threads = threading.Event()
     try:
-        health = Health({"writer": intake.trouble, "analyst": analyst.trouble}, store)
+        health = Health({"writer": intake.trouble,
+                         **({"analyst": analyst.trouble} if analyst else {})}, store)
         app = create_app(intake, settings, deliver, store, health=health)
         server = _uvicorn(app, host, port, settings, stopping)
         mail_servers = await _mail_servers(settings, deliver, context)
         pipes = await _pipe(settings, url, deliver)
         mail_servers += [pipe.server for pipe in pipes if pipe.server is not None]
-        threads = [thread for thread in (_mailbox(settings, intake, stop_threads, store),
-                                         _rechecks(store, settings, stop_threads),
-                                         _alerts(store, settings, stop_threads),
-                                         _digests(store, settings, stop_threads)) if thread]
+        starts: dict[str, Callable[[], threading.Thread | None]] = {
+            "imap": lambda: _mailbox(settings, intake, stop_threads, store),
+            "rechecks": lambda: _rechecks(store, settings, stop_threads),
+            "alerts": lambda: _alerts(store, settings, stop_threads),
+            "digests": lambda: _digests(store, settings, stop_threads)}
+        threads = [thread for job, start in starts.items()
+                   if job in jobs and (thread := start()) is not None]
         log.info("serving", extra={"fields": {
             "http": settings.listen, "smtp": settings.smtp_listen,
             "lmtp": settings.lmtp_listen}})
@@ -147,7 +155,8 @@ async def serve(store: Store, settings: Settings) -> None:
         # The writer stores what it was handed; the analyst ends the domain in hand.
         seconds = max(2.0, stopping.left())
         await asyncio.gather(asyncio.to_thread(intake.close, seconds),
-                             asyncio.to_thread(analyst.close, min(seconds, 3.0)))
+                             *([asyncio.to_thread(analyst.close, min(seconds, 3.0))]
+                               if analyst else []))
         log.info("stopped", extra={"fields": {"seconds": round(stopping.elapsed(), 1)}})
 
 
@@ -397,10 +406,15 @@ def _mailbox(settings: Settings, intake: Any, stop: threading.Event,
     if not password:
         raise ConfigError("imap_password", "", "set TLSSCOPE_IMAP_PASSWORD or imap_password_file")
     budget = settings.writer_answer_seconds
-    queue = MailboxQueue(ImapUrl.parse(settings.imap), password,
-                         lambda raw: _answer(intake.submit(raw), budget),
+    url = ImapUrl.parse(settings.imap)
+    # One node of a fleet drains a mailbox at a time; it waits (IDLE) no longer than a third
+    # of its lease, which it renews between waits and messages.
+    lease = Lease(store, "imap:" + hashlib.sha256(url.shown.encode()).hexdigest()[:32],
+                  settings.lease_seconds)
+    queue = MailboxQueue(url, password, lambda raw: _answer(intake.submit(raw), budget),
                          archive=settings.imap_archive, invalid=settings.imap_invalid,
-                         wait=settings.imap_wait, on_health=_mailbox_health(store, settings))
+                         wait=min(settings.imap_wait, settings.lease_seconds / 3),
+                         on_health=_mailbox_health(store, settings), turn=lease)
     thread = threading.Thread(target=queue.run, args=(stop,), name="tlsscope-imap", daemon=True)
     thread.start()
     return thread

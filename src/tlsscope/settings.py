@@ -21,11 +21,42 @@ import msgspec
 from tlsscope.errors import ConfigError
 
 MiB = 1024 * 1024
+JOBS = ("analyst", "rechecks", "alerts", "digests", "imap", "retention")
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     database_url: str = ""
     """SQLAlchemy URL of the store; empty means SQLite in the per-user data folder."""
+    # A fleet: several `serve` nodes on one PostgreSQL (docs/deploy.md)
+    db_pool_web: Annotated[int, msgspec.Meta(ge=1, le=100)] = 4
+    """PostgreSQL connections `serve`'s web process keeps (pages, the API, re-checks, alerts,
+    digests share them). With the writer's and the analyst's, 8 per node: 10 nodes fit in
+    PostgreSQL's default max_connections of 100, with room for the CLI and psql."""
+    db_pool_writer: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
+    """PostgreSQL connections of `serve`'s writer process."""
+    db_pool_analyst: Annotated[int, msgspec.Meta(ge=1, le=100)] = 2
+    """PostgreSQL connections of `serve`'s analyst process."""
+    db_pool_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """Longest wait for a free pooled connection; then the request fails (503) rather than
+    waiting unbounded."""
+    migrate_on_start: bool = True
+    """`serve` and every command bring an older schema up to date themselves (under a lock:
+    safe with nodes starting together). false: they wait for `tlsscope migrate`, up to
+    schema_wait_seconds; a fleet upgraded node by node wants this."""
+    schema_wait_seconds: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """With migrate_on_start = false: how long to wait for the schema to be migrated."""
+    lease_seconds: Annotated[float, msgspec.Meta(ge=2, le=3600)] = 30.0
+    """A node's hold on a job only one node does at a time (the analyst's passes, draining
+    the IMAP mailbox, the retention purge): renewed every third of it, lost this long after
+    the node died, when another node takes the job over."""
+    jobs: list[str] = msgspec.field(default_factory=lambda: list(JOBS))
+    """The background jobs this `serve` node may do (analyst, rechecks, alerts, digests, imap,
+    retention); on a fleet each is done by one node at a time whichever nodes allow it. An
+    empty list: this node only takes reports and serves pages."""
+    http_rate_shared: Literal["auto", "database", "node"] = "auto"
+    """Where the HTTP rate limit's buckets are kept: in the database, shared by every node
+    ("auto" on PostgreSQL), or in this process ("auto" on SQLite). A load balancer that
+    limits rates itself: set http_rate_per_minute = 0."""
     # Reader limits (RFC 8460 §5.2 notes that receivers commonly cap reports at 10 MB).
     max_input_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * MiB
     """Largest raw input (file, mail, HTTP body) the reader takes."""
@@ -104,6 +135,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     to an organisation ("assigned"); others are refused (HTTP 403, SMTP 550). Empty: all."""
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.jobs) - set(JOBS))
+        if unknown:
+            raise ValueError(f"jobs: unknown {', '.join(map(repr, unknown))}; the jobs are "
+                             f"{', '.join(JOBS)}")
         if isinstance(self.accept_domains, str) and self.accept_domains != "assigned":
             raise ValueError(f'accept_domains must be a list of domains or "assigned", not '
                              f"{self.accept_domains!r}")
@@ -200,7 +235,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     their first day."""
 
 
-_LISTS = {"rua_addresses", "accept_domains"}  # comma-separated in the environment
+_LISTS = {"rua_addresses", "accept_domains", "jobs"}  # comma-separated in the environment
 
 
 def default_database_url() -> str:

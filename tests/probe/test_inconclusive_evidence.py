@@ -21,7 +21,7 @@ from tlsscope.analyze.live import corroborate
 from tlsscope.app.recheck import Rechecker
 from tlsscope.live_check import LiveCheck, Step
 from tlsscope.settings import Settings
-from tlsscope.store import Store, checks_rows, findings_rows
+from tlsscope.store import Store, checks_rows, findings_rows, recheck_rows
 from tlsscope.vocab import FindingStatus, Severity
 
 pytestmark = pytest.mark.server
@@ -54,7 +54,10 @@ def test_an_inconclusive_check_leaves_the_evidence_as_it_was(nameserver: str,
         assert [c.status for c in history] == ["inconclusive", "error"]
         latest = store.read(checks_rows.latest, "mail.example")
         assert latest is not None and latest.checked_at == history[1].checked_at
-        assert store.read(checks_rows.last_checked) == {"mail.example": history[1].checked_at}
+        # For the schedule, the last check is still the conclusive one; the try is noted.
+        queued = store.read(recheck_rows.state, "mail.example")
+        assert queued is not None and queued["checked_at"] == history[1].checked_at
+        assert queued["tried_at"] == history[0].checked_at
         # Nothing to recompute: no new evidence.
         assert store.read(findings_rows.stale_domains) == []
 
@@ -146,14 +149,15 @@ def test_the_schedule_retries_an_inconclusive_check_after_the_gap(tmp_path: Path
                                     "check_unowned": True},
                                    Settings, strict=False)
         rechecker = Rechecker(store, settings, clock)
-        rechecker.seen = 0  # the report above is a new failure
         assert rechecker.due() == ["good.example"]
         rechecker.check("good.example")
         history = store.read(checks_rows.history, "good.example")
         assert [c.status for c in history] == ["inconclusive"]
-        assert store.read(checks_rows.last_checked) == {}
+        queued = store.read(recheck_rows.state, "good.example")
+        assert queued is not None and queued["checked_at"] is None
         assert store.read(checks_rows.latest, "good.example") is None
-        assert rechecker.pending == {"good.example"}  # still waiting for a real check
+        # still waiting for a real check
+        assert store.read(recheck_rows.failing) == {"good.example"}
         clock.now += dt.timedelta(minutes=59)
         assert rechecker.due() == []  # not at every look
         clock.now += dt.timedelta(minutes=2)

@@ -59,8 +59,7 @@ def _password_rule(password: str) -> None:
 
 def add_user(store: Store, email: str, password: str, role: str, organisation: str,
              lang: str = "") -> int:
-    if "@" not in email or len(email) > 254:
-        raise Invalid("email", "email: give an address such as ana@example.com")
+    _email_rule(email)
     _password_rule(password)
     if role != "admin" and not organisation:
         raise Invalid("organisation", "organisation: members and read-only users belong to one")
@@ -72,12 +71,21 @@ def add_user(store: Store, email: str, password: str, role: str, organisation: s
         raise Invalid("email" if "email" in str(exc) else "role", str(exc)) from None
 
 
+def _email_rule(email: str) -> None:
+    if "@" not in email or len(email) > 254:
+        raise Invalid("email", "email: give an address such as ana@example.com")
+
+
 def first_admin(store: Store, email: str, password: str) -> bool:
-    """An admin, when there is no user yet (False: there was one)."""
+    """An admin, when there is no user yet (False: there was one, or another node of the
+    fleet made it first)."""
     if store.read(rows.user_count):
         return False
-    add_user(store, email, password, "admin", "")
-    return True
+    _email_rule(email)
+    _password_rule(password)
+    made = store.write(rows.add_first_user, email, email.split("@")[0], hash_password(password),
+                       dt.datetime.now(dt.UTC))
+    return made is not None
 
 
 def user(store: Store, email: str) -> User:

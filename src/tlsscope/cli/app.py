@@ -18,7 +18,7 @@ from tlsscope.vocab import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from tlsscope.settings import Settings
-    from tlsscope.store import Store
+    from tlsscope.store import Pool, Store
 
 app = typer.Typer(
     name="tlsscope",
@@ -87,8 +87,10 @@ def settings(config: Path | None) -> Settings:
 EX_TEMPFAIL = 75  # sysexits.h: an MTA that piped a mail to us will try again later
 
 
-def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Store:
-    """The store named by --db, the settings, or the default; migrated to the newest schema.
+def open_store(db: str | None, config: Path | None, unavailable: int = 2,
+               pool: Pool | None = None) -> Store:
+    """The store named by --db, the settings, or the default, at this tlsscope's schema:
+    migrated to it (or, with migrate_on_start = false, waited for); a newer one is refused.
 
     A database that cannot be reached exits with `unavailable` (EX_TEMPFAIL for ingest, so
     that an MTA piping a mail retries).
@@ -96,12 +98,16 @@ def open_store(db: str | None, config: Path | None, unavailable: int = 2) -> Sto
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     from tlsscope import alert
-    from tlsscope.store import Store
+    from tlsscope.store import Pool, SchemaMismatch, Store
 
-    url = db or settings(config).database_url or None
+    loaded = settings(config)
+    url = db or loaded.database_url or None
     alert.wire()  # what this command changes tells the alert rules (tlsscope.alert)
     try:
-        return Store.open(url)
+        return Store.open(url, pool=pool or Pool(timeout=loaded.db_pool_timeout),
+                          migrate=loaded.migrate_on_start, wait=loaded.schema_wait_seconds)
+    except SchemaMismatch as exc:
+        raise fail(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         code = unavailable if isinstance(exc, OperationalError | OSError) else 2
         raise fail(f"cannot open the database {_shown(url) or '(default)'}: "

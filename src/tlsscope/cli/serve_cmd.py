@@ -48,6 +48,7 @@ def serve(
     from tlsscope import logs
     from tlsscope.errors import ConfigError
     from tlsscope.serve import serve as run
+    from tlsscope.store import Pool
 
     loaded = settings(config)
     overrides = {"listen": listen, "smtp_listen": smtp, "lmtp_listen": lmtp, "imap": imap,
@@ -60,7 +61,7 @@ def serve(
     if (loaded.smtp_listen or loaded.lmtp_listen) and not loaded.rua_addresses:
         raise fail("the SMTP/LMTP receivers need at least one --rua-address")
     logs.configure()
-    store = open_store(db, config)
+    store = open_store(db, config, pool=Pool(loaded.db_pool_web, loaded.db_pool_timeout))
     try:
         try:
             import uvloop  # uvicorn's own choice when installed: faster sockets and TLS

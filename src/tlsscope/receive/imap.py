@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
 from tlsscope.errors import ConfigError, StoreUnavailable
@@ -56,17 +56,37 @@ class ImapUrl(NamedTuple):
         return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.mailbox}"
 
 
+class Turn(Protocol):
+    """Whose turn it is to drain the mailbox, on a fleet (tlsscope.app.lease.Lease)."""
+
+    def held(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class _Always:
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
 class MailboxQueue:
     def __init__(self, url: ImapUrl, password: str, deliver: Deliver, *,
                  archive: str = "Archive", invalid: str = "Invalid", wait: float = 60.0,
                  ssl_context: Any = None,
-                 on_health: Callable[[str | None], None] | None = None) -> None:
+                 on_health: Callable[[str | None], None] | None = None,
+                 turn: Turn | None = None) -> None:
         """`on_health`: told None after each connection, and the error after each failed
-        one (serve's alert on a mailbox that stays unreachable)."""
+        one (serve's alert on a mailbox that stays unreachable). `turn`: asked before each
+        connection, wait and message; while another node holds it, this one stays off the
+        mailbox (so a fleet drains it once)."""
         self.url, self.password, self.deliver = url, password, deliver
         self.archive, self.invalid, self.wait = archive, invalid, wait
         self.ssl_context = ssl_context
         self.on_health = on_health or (lambda error: None)
+        self.turn = turn or _Always()
 
     def _connect(self) -> Any:
         from imap_tools import MailBox, MailBoxStartTls, MailBoxUnencrypted
@@ -97,6 +117,8 @@ class MailboxQueue:
         """Hand over every message now in the mailbox; returns how many were moved."""
         moved = 0
         for uid in box.uids():
+            if not self.turn.held():  # another node took the mailbox over: it drains the rest
+                break
             data = _raw_bytes(box, uid)
             if data is None:  # expunged meanwhile by another client
                 continue
@@ -118,12 +140,16 @@ class MailboxQueue:
         failure with exponential backoff (1 s doubling up to 5 minutes)."""
         backoff = 1.0
         while not stop.is_set():
+            if not self.turn.held():  # another node drains it
+                if stop.wait(self.wait):
+                    break
+                continue
             try:
                 box = self._connect()
                 backoff = 1.0
                 self.on_health(None)
                 try:
-                    while not stop.is_set():
+                    while not stop.is_set() and self.turn.held():
                         self.drain(box)
                         self._wait(box, stop)
                 finally:
@@ -140,8 +166,9 @@ class MailboxQueue:
                     "error": f"{type(exc).__name__}: {exc}", "retry_in": backoff}})
                 self.on_health(f"{type(exc).__name__}: {exc}"[:300])
             if stop.wait(backoff):
-                return
+                break
             backoff = min(backoff * 2, 300.0)
+        self.turn.release()
 
     def _wait(self, box: Any, stop: threading.Event) -> None:
         if "IDLE" in box.client.capabilities:

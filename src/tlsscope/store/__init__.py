@@ -24,14 +24,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tlsscope.parse.results import InputResult
 from tlsscope.receipts import DkimVerdict, Saved
 from tlsscope.store import tables as t
 from tlsscope.store import write
-from tlsscope.store.engine import default_url, make_engine
-from tlsscope.store.migrate import upgrade
+from tlsscope.store.engine import DEFAULT_POOL, Pool, default_url, make_engine
+from tlsscope.store.migrate import SchemaMismatch, prepare
 from tlsscope.store.write import Arrival
 
 if TYPE_CHECKING:
@@ -40,13 +40,17 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-__all__ = ["Arrival", "DkimVerdict", "Saved", "Store", "default_url"]
+__all__ = ["Arrival", "DkimVerdict", "Pool", "Saved", "SchemaMismatch", "Store", "default_url"]
 
 _RETRIES = 5
 
 
-def _retryable(exc: OperationalError) -> bool:
-    """Deadlock victims and serialisation failures (PostgreSQL), a busy database (SQLite)."""
+def _retryable(exc: DBAPIError) -> bool:
+    """Deadlock victims and serialisation failures (PostgreSQL), a busy database (SQLite),
+    and a pooled connection the server had dropped (found when used: the pool is not pinged
+    before each batch, a round-trip per batch saved)."""
+    if exc.connection_invalidated:
+        return True
     code = getattr(exc.orig, "sqlstate", None)
     return code in ("40P01", "40001") or "database is locked" in str(exc.orig)
 
@@ -58,16 +62,24 @@ class Store:
         self._after_save: list[Callable[[Connection, list[Saved]], None]] = []
 
     @classmethod
-    def open(cls, url: str | None = None, *, checkpoints: str = "inline") -> Store:
-        """Connect, and bring the schema up to date (safe with concurrent openers).
+    def open(cls, url: str | None = None, *, checkpoints: str = "inline", pool: Pool = DEFAULT_POOL,
+             migrate: bool = True, wait: float = 0.0) -> Store:
+        """Connect, and make sure the schema is this tlsscope's: an older one is brought up
+        to date (safe with concurrent openers), or with `migrate=False` waited for (`wait`
+        seconds); a newer one is refused (store/migrate.py).
 
         `checkpoints="background"` (SQLite): commits never copy the write-ahead log back into
         the database; a thread does it every second without blocking writers, which keeps
         long pauses out of a latency-sensitive writer.
         """
         background = checkpoints == "background" and (url or "sqlite").startswith("sqlite")
-        engine = make_engine(url or default_url(), checkpoint_pages=0 if background else 10_000)
-        upgrade(engine)
+        engine = make_engine(url or default_url(), checkpoint_pages=0 if background else 10_000,
+                             pool=pool)
+        try:
+            prepare(engine, migrate, wait)
+        except BaseException:
+            engine.dispose()
+            raise
         store = cls(engine)
         if background:
             threading.Thread(target=store._checkpoint, name="tlsscope-checkpoint",
@@ -134,7 +146,7 @@ class Store:
                         for fn in self._after_save:
                             fn(connection, saved)
                         return saved
-            except OperationalError as exc:
+            except DBAPIError as exc:
                 if attempt + 1 == _RETRIES or not _retryable(exc):
                     raise
                 time.sleep(0.05 * (attempt + 1))

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, delete, func, select, union, update
+from sqlalchemy import Select, delete, func, select, text, union, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -236,6 +236,21 @@ def users(connection: Connection, organisation_id: int | None = None) -> list[Us
     if organisation_id is not None:
         query = query.where(t.users.c.organisation == organisation_id)
     return [_user(row) for row in connection.execute(query.order_by(t.users.c.email))]
+
+
+FIRST_USER_LOCK = 0x7715A0D1  # a PostgreSQL advisory lock: one first user per fleet
+
+
+def add_first_user(connection: Connection, email: str, name: str, password_hash: str,
+                   now: dt.datetime) -> int | None:
+    """An admin, if there is no user yet (None: there was one). Nodes started together on an
+    empty database queue for one lock (PostgreSQL's advisory lock; SQLite's write lock), so
+    exactly one of them creates it and the others find it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": FIRST_USER_LOCK})
+    if user_count(connection):
+        return None
+    return add_user(connection, email, name, password_hash, "admin", None, "", now)
 
 
 def user_count(connection: Connection) -> int:

@@ -4,19 +4,17 @@ what findings are corroborated with (analyze/live.py).
 A check whose status is inconclusive (a lookup got no answer and no step is an error) is kept
 in the history, and is nothing else: not the evidence (`latest` passes over it, so the findings
 keep the previous conclusive check's), not the `previous` the next check compares with, not a
-reason to recompute findings, and not a check for the schedule (`last_checked`)."""
+reason to recompute findings, and not a check for the schedule (store/recheck_rows.py)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.live_check import INCONCLUSIVE, LiveCheck
+from tlsscope.store import recheck_rows
 from tlsscope.store import tables as t
-from tlsscope.store.queries import utc
 from tlsscope.store.write import mark_stale
 
 
@@ -26,8 +24,10 @@ def save(connection: Connection, check: LiveCheck) -> int:
     new_id = connection.execute(t.checks.insert().values(
         domain=check.domain, checked_at=check.checked_at, status=check.status,
         data=msgspec.json.encode(check).decode()).returning(t.checks.c.id)).scalar_one()
-    if check.status != INCONCLUSIVE and _has_reports(connection, check.domain):
+    conclusive = check.status != INCONCLUSIVE
+    if conclusive and _has_reports(connection, check.domain):
         mark_stale(connection, [check.domain])
+    recheck_rows.checked(connection, check.domain, check.checked_at, conclusive)
     return int(new_id)
 
 
@@ -63,27 +63,5 @@ def history(connection: Connection, domain: str, limit: int = 50) -> list[LiveCh
         .order_by(c.c.checked_at.desc(), c.c.id.desc()).limit(limit))]
 
 
-def last_checked(connection: Connection) -> dict[str, dt.datetime]:
-    """Every domain checked conclusively → when it last was (domains never checked, or only
-    inconclusively, are absent)."""
-    c = t.checks
-    return {row[0]: utc(row[1]) for row in connection.execute(
-        select(c.c.domain, func.max(c.c.checked_at)).where(c.c.status != INCONCLUSIVE)
-        .group_by(c.c.domain))}
-
-
 def last_report_id(connection: Connection) -> int:
     return int(connection.execute(select(func.max(t.reports.c.id))).scalar() or 0)
-
-
-def failing_since(connection: Connection, after: int) -> dict[str, int]:
-    """Policy domains with failed sessions in reports stored after report id `after` (ids
-    only grow, so the primary key finds them without an index on the storing time) → the
-    newest such report's id."""
-    r, p = t.reports, t.policies
-    return {row[0]: int(row[1]) for row in connection.execute(
-        select(p.c.policy_domain, func.max(r.c.id))
-        .join(p, p.c.report == r.c.id)
-        .where(r.c.id > after, p.c.failed > 0, p.c.policy_domain != "")
-        .group_by(p.c.policy_domain))}
-

@@ -8,7 +8,7 @@ transaction; reads start a plain deferred transaction and never block writers.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import Connection
@@ -24,14 +24,29 @@ def default_url() -> str:
     return default_database_url()
 
 
-def make_engine(url: str, checkpoint_pages: int = 10_000) -> Engine:
+class Pool(NamedTuple):
+    """A PostgreSQL engine's connections: `size` kept open and never more (a fleet of nodes
+    must fit in max_connections), `timeout` the longest wait for a free one, `pre_ping` a
+    round-trip before each use to find a connection the server dropped (the writer skips
+    it: its batch is retried once on a fresh connection instead, see Store.save)."""
+
+    size: int = 2
+    timeout: float = 10.0
+    pre_ping: bool = True
+
+
+DEFAULT_POOL = Pool()
+
+
+def make_engine(url: str, checkpoint_pages: int = 10_000, pool: Pool = DEFAULT_POOL) -> Engine:
     """`checkpoint_pages`: SQLite's WAL auto-checkpoint; 0 leaves checkpoints to the caller."""
     if url.startswith("sqlite"):
         return _sqlite(url, checkpoint_pages)
     if url.startswith(("postgresql://", "postgres://")):  # the one driver we support
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
-        return create_engine(url, pool_pre_ping=True, future=True)
+        return create_engine(url, pool_pre_ping=pool.pre_ping, pool_size=pool.size,
+                             max_overflow=0, pool_timeout=pool.timeout, future=True)
     except ModuleNotFoundError as exc:
         if url.startswith("postgresql"):
             raise MissingExtra("PostgreSQL", "postgres", exc.name or "psycopg") from None

@@ -491,3 +491,43 @@ secrets = Table(
     Column("name", String(32), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# A fleet (migration 0015). A lease: the one node doing a job (the analyst, the IMAP drain,
+# retention) until it expires unrenewed (store/leases.py).
+leases = Table(
+    "leases", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The re-check queue (store/recheck_rows.py): every domain with reports; failing_at is set in
+# the transaction that stores a report with failures for it, and cleared by a conclusive check.
+rechecks = Table(
+    "rechecks", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("failing_at", DateTime(timezone=True)),
+    Column("checked_at", DateTime(timezone=True)),  # the latest conclusive check
+    Column("tried_at", DateTime(timezone=True)),  # the latest inconclusive one
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("claimed_by", Text, nullable=False, server_default=""),
+)
+
+# Limits every node shares (store/limits_rows.py): wrong passwords (key: address or device,
+# and email; at: epoch seconds), and HTTP request token buckets per client.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+rate_buckets = Table(
+    "rate_buckets", metadata,
+    Column("key", Text, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("allowed", Boolean, nullable=False),
+)

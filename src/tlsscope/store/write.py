@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receipts import DkimVerdict, Saved
-from tlsscope.store import junk, rollups
+from tlsscope.store import junk, recheck_rows, rollups
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
 from tlsscope.store.rows import BIGINT_MAX, ReportRows, Rollup, encode_findings
@@ -295,7 +295,10 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
     _add_up(connection, t.daily_failures, rollup.failures_rows(),
             ("sessions", "counted_sessions"))
     rollups.mark(connection, ((row["domain"], row["day"]) for row in rollup.totals_rows()))
-    mark_stale(connection, sorted({row["domain"] for row in rollup.totals_rows()} - {""}))
+    domains = {row["domain"] for row in rollup.totals_rows()} - {""}
+    mark_stale(connection, sorted(domains))
+    recheck_rows.queue(connection, domains, {p["policy_domain"] for p in policies
+                                             if p["failed"]}, dt.datetime.now(dt.UTC))
 
 
 # (domain, organisation) pairs known to be in domain_reporters, per engine: a batch whose

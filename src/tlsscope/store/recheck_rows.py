@@ -1,0 +1,130 @@
+"""The re-check queue (tables.rechecks): which domains are due for a live check, claimed by
+one node of a fleet at a time.
+
+Every domain with reports has a row. The transaction that stores a report with failed
+sessions for a domain marks it failing with the time (`queue`, called by write.save), so no
+failure is missed however many writers commit in whatever order; a conclusive check clears
+the mark if it started after the latest failure (`checked`), an inconclusive one only notes
+when it was tried. A node
+takes a due domain with `claim`: PostgreSQL skips rows another node holds locked
+(`FOR UPDATE SKIP LOCKED`), and the claim itself (claimed_until) keeps the domain from others
+while its check runs; a node that dies mid-check loses the claim when it expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, update
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import tables as t
+from tlsscope.store.engine import dialect_insert
+from tlsscope.store.queries import utc_or_none
+
+_queue: dict[str, Any] = {}
+
+
+class Rules:
+    """What makes a domain due: its failures (`on_failure`, once `min_gap` after its last
+    check or try), its schedule (`every`; None: none), and who may be probed (`owned`: the
+    domains an organisation owns plus `listed`; None: any)."""
+
+    def __init__(self, *, every: dt.timedelta | None, on_failure: bool,
+                 min_gap: dt.timedelta, owned_only: bool, listed: Iterable[str] = ()) -> None:
+        self.every, self.on_failure, self.min_gap = every, on_failure, min_gap
+        self.owned_only, self.listed = owned_only, sorted(set(listed))
+
+
+def queue(connection: Connection, domains: Iterable[str], failing: set[str],
+          now: dt.datetime) -> None:
+    """Domains whose reports were just stored; `failing`: those with failed sessions."""
+    rows = [{"domain": d, "failing_at": now if d in failing else None, "claimed_by": ""}
+            for d in sorted(set(domains) - {""})]
+    if not rows:
+        return
+    statement = _queue.get(connection.dialect.name)
+    if statement is None:  # built once per dialect: it runs with every batch
+        r = t.rechecks
+        insert = dialect_insert(connection, r)
+        statement = _queue[connection.dialect.name] = insert.on_conflict_do_update(
+            index_elements=["domain"], set_={"failing_at": insert.excluded.failing_at},
+            where=insert.excluded.failing_at.is_not(None))  # the latest failure's time
+    connection.execute(statement, rows)
+
+
+def checked(connection: Connection, domain: str, at: dt.datetime, conclusive: bool) -> None:
+    """A check of `domain` that started `at` ended: the claim is given back; a conclusive one
+    is the domain's latest check, and answers the failures marked before it started."""
+    r = t.rechecks
+    values: dict[str, Any] = {"claimed_until": None, "claimed_by": ""}
+    if conclusive:
+        values["checked_at"] = at
+        values["failing_at"] = case((r.c.failing_at <= at, None), else_=r.c.failing_at)
+    else:
+        values["tried_at"] = at
+    connection.execute(update(r).where(r.c.domain == domain).values(**values))
+
+
+def _due(rules: Rules, now: dt.datetime) -> ColumnElement[bool]:
+    r = t.rechecks
+    gap = now - rules.min_gap
+    rested = or_(r.c.tried_at.is_(None), r.c.tried_at <= gap)
+    urgent = (and_(r.c.failing_at.is_not(None), or_(r.c.checked_at.is_(None),
+                                                    r.c.checked_at <= gap))
+              if rules.on_failure else false())
+    scheduled = (or_(r.c.checked_at.is_(None), r.c.checked_at <= now - rules.every)
+                 if rules.every is not None else false())
+    free = or_(r.c.claimed_until.is_(None), r.c.claimed_until < now)
+    owned: ColumnElement[bool] = true()
+    if rules.owned_only:
+        d = t.domains
+        owned = or_(r.c.domain.in_(select(d.c.name).where(d.c.organisation.is_not(None))),
+                    r.c.domain.in_(rules.listed) if rules.listed else false())
+    return and_(free, rested, or_(urgent, scheduled), owned)
+
+
+def _order(rules: Rules) -> list[Any]:
+    r = t.rechecks
+    failing_first = (r.c.failing_at.is_(None) if rules.on_failure else true())
+    return [failing_first, r.c.domain]
+
+
+def due(connection: Connection, rules: Rules, now: dt.datetime) -> list[str]:
+    """The domains due now and claimed by nobody: failing ones first, then by name."""
+    r = t.rechecks
+    return list(connection.execute(select(r.c.domain).where(_due(rules, now))
+                                   .order_by(*_order(rules))).scalars())
+
+
+def claim(connection: Connection, rules: Rules, now: dt.datetime, holder: str,
+          hold: dt.timedelta, limit: int = 1) -> list[str]:
+    """Take up to `limit` due domains for `holder` until `now + hold` (in a write
+    transaction): no other node is given them meanwhile."""
+    r = t.rechecks
+    query = select(r.c.domain).where(_due(rules, now)).order_by(*_order(rules)).limit(limit)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    domains = list(connection.execute(query).scalars())
+    if domains:
+        connection.execute(update(r).where(r.c.domain.in_(domains))
+                           .values(claimed_until=now + hold, claimed_by=holder))
+    return domains
+
+
+def failing(connection: Connection) -> set[str]:
+    """The domains with failures no check has answered yet."""
+    r = t.rechecks
+    return set(connection.execute(select(r.c.domain).where(r.c.failing_at.is_not(None)))
+               .scalars())
+
+
+def state(connection: Connection, domain: str) -> dict[str, Any] | None:
+    """A domain's row in the queue (for the CLI and tests)."""
+    r = t.rechecks
+    row = connection.execute(select(r).where(r.c.domain == domain)).mappings().first()
+    if row is None:
+        return None
+    return {k: utc_or_none(v) if isinstance(v, dt.datetime) else v for k, v in row.items()}
