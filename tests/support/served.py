@@ -28,8 +28,19 @@ def report(report_id: str) -> bytes:
 
 class Served:
     def __init__(self, folder: Path, **env: str) -> None:
+        self._start(folder, None, env)
+        self.wait_healthy()
+
+    @classmethod
+    def node(cls, folder: Path, db: str, env: dict[str, str]) -> Served:
+        """A node of a fleet on the store `db`, started but not yet answering (wait_healthy)."""
+        started = cls.__new__(cls)
+        started._start(folder, db, env)
+        return started
+
+    def _start(self, folder: Path, db: str | None, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.db = f"sqlite:///{folder / 'serve.db'}"
+        self.db = db or f"sqlite:///{folder / 'serve.db'}"
         self.log = folder / "serve.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -39,6 +50,8 @@ class Served:
                 env={**os.environ, "TLSSCOPE_DKIM_VERIFY": "never",
                      "TLSSCOPE_CHECK_EVERY_HOURS": "0", "TLSSCOPE_CHECK_ON_FAILURE": "false",
                      "TLSSCOPE_HTTP_RATE_PER_MINUTE": "0", **env})
+
+    def wait_healthy(self) -> None:
         wait_healthy(self.url, self.process, seconds=60)
 
     @property

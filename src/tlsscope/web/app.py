@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tlsscope import __version__
+from tlsscope.app.limits import RateLimiter
 from tlsscope.errors import Forbidden, NotFound, RequestError
 from tlsscope.receive.files import RawInput
 from tlsscope.store import Saved, Store
@@ -90,7 +91,10 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
     async def submit(raw: RawInput) -> Saved:
         return await asyncio.wrap_future(intake.submit(raw))
 
-    limiter = http_intake.RateLimiter(settings.http_rate_per_minute, settings.http_rate_burst)
+    shared = store is not None and (settings.http_rate_shared == "database" or (
+        settings.http_rate_shared == "auto" and store.engine.dialect.name == "postgresql"))
+    limiter = RateLimiter(settings.http_rate_per_minute, settings.http_rate_burst,
+                          store if shared else None)
     app.include_router(http_intake.router(deliver or submit, max_body=settings.http_max_body_bytes,
                                    body_timeout=settings.http_body_timeout, limiter=limiter))
 

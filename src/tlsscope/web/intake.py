@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from tlsscope.app.limits import RateLimiter
 from tlsscope.errors import StoreUnavailable
 from tlsscope.parse.results import Outcome
 from tlsscope.receive.files import RawInput
@@ -29,29 +28,6 @@ from tlsscope.vocab import Channel
 
 Deliver = Callable[[RawInput], Awaitable[Saved]]
 _TOO_LARGE = {"input_too_large", "decompressed_too_large", "too_many_members"}
-
-
-class RateLimiter:
-    """A token bucket per client address: `per_minute` requests, bursts up to `burst`."""
-
-    def __init__(self, per_minute: int, burst: int) -> None:
-        self.rate, self.burst = per_minute / 60.0, float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def retry_after(self, client: str) -> int:
-        """0 when the request may go ahead, else the seconds to wait."""
-        if self.rate <= 0:
-            return 0
-        now = time.monotonic()
-        tokens, last = self._buckets.get(client, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            self._buckets[client] = (tokens - 1, now)
-            if len(self._buckets) > 100_000:  # forget idle clients
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 3600}
-            return 0
-        self._buckets[client] = (tokens, now)
-        return max(1, math.ceil((1 - tokens) / self.rate))
 
 
 class BodyTooLarge(Exception):
@@ -84,7 +60,7 @@ def router(deliver: Deliver, *, max_body: int, body_timeout: float,
                                           503: {"description": "cannot store now; retry"}})
     async def receive_report(request: Request) -> JSONResponse:
         client = request.client.host if request.client else "unknown"
-        wait = limiter.retry_after(client)
+        wait = await limiter.retry_after(client)
         if wait:
             return _answer(429, "too many requests from this address",
                            headers={"Retry-After": str(wait)})

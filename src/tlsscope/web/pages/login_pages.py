@@ -37,7 +37,7 @@ def add(pages: APIRouter, site: Site) -> None:
         words = words_for(request, None)
         address = request.client.host if request.client else ""
         device = request.cookies.get(auth.DEVICE_COOKIE, "")
-        wait = site.throttle.wait(address, email, device)
+        wait = await asyncio.to_thread(site.throttle.wait, address, email, device)
         if wait:
             refused = site.render(request, None, "login.html", status=429, login_csrf=cookie,
                                   next=safe_next(next), email=email,
@@ -46,17 +46,18 @@ def add(pages: APIRouter, site: Site) -> None:
             return refused
         user = await asyncio.to_thread(accounts.check_password, site.store, email, password)
         if user is None:
-            site.throttle.failed(address, email, device)
+            await asyncio.to_thread(site.throttle.failed, address, email, device)
             return site.render(request, None, "login.html", status=401, login_csrf=cookie,
                                next=safe_next(next), email=email, error=words("login.failed"))
-        site.throttle.succeeded(address, email, device)
+        await asyncio.to_thread(site.throttle.succeeded, address, email, device)
         token = accounts.start_session(site.store, user)
         response = RedirectResponse(safe_next(next), status_code=303)
         response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax",
                             secure=request.url.scheme == "https",
                             max_age=accounts.SESSION_DAYS * 86400)
         response.delete_cookie(auth.LOGIN_CSRF_COOKIE)
-        response.set_cookie(auth.DEVICE_COOKIE, site.throttle.remember(email), httponly=True,
+        device = await asyncio.to_thread(site.throttle.remember, email)
+        response.set_cookie(auth.DEVICE_COOKIE, device, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https",
                             max_age=365 * 86400, path="/login")
         return response

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from tlsscope import __version__
 from tlsscope.app.findings import SEVERITIES
+from tlsscope.app.limits import LoginThrottle
 from tlsscope.app.scope import Scope
 from tlsscope.settings import Settings
 from tlsscope.store import Store
@@ -92,7 +93,7 @@ class Site:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store, self.settings = store, settings
-        self.throttle = auth.LoginThrottle()
+        self.throttle = LoginThrottle(store)
 
     def scope_of(self, request: Request) -> Scope:
         """The user's scope, or to /login (and back here afterwards)."""
