@@ -19,6 +19,7 @@ from typing import Protocol
 import msgspec
 from sqlalchemy.exc import OperationalError
 
+from tlsscope import privacy
 from tlsscope.notes import error
 from tlsscope.parent import exit_with_parent
 from tlsscope.parse.reader import read_input
@@ -134,6 +135,8 @@ class Prepared:
                     reasons=[reason], refused=True)
                 continue
             verdict = dkim.check(raw.data or b"", result) if dkim and result else None
+            if gate is not None and result is not None:  # after DKIM: it knows the result
+                result = gate.private(store, result)
             arrivals.append(Arrival(digest=digest, source=raw.source, data=raw.data or b"",
                                     received_at=raw.received_at or _now(), result=result,
                                     dkim=verdict, channel=raw.channel, peer=raw.peer))
@@ -217,23 +220,36 @@ def _a_label(name: str) -> str:
 
 
 class DomainGate:
-    """`accept_domains`: reports about other policy domains are refused, not stored, and the
+    """What intake stores of a read input, and how.
+
+    `accept_domains`: reports about other policy domains are refused, not stored, and the
     sender is told why (HTTP 403, SMTP 550). A list is fixed; "assigned" follows the domains
-    assigned to an organisation, read again at most every few seconds."""
+    assigned to an organisation, read again at most every few seconds.
+
+    `truncate_sending_ips` (and an organisation's own choice, cached the same way): the
+    sending MTA's address in each failure detail is cut to its network (privacy.truncate)
+    before the report becomes an Arrival, by the choice of the policy domain's owner.
+    """
 
     REFRESH_SECONDS = 5.0
 
     def __init__(self, settings: Settings) -> None:
         accept = settings.accept_domains
+        self.accepting = bool(accept)
         self.assigned = accept == "assigned"
         self.names = set() if self.assigned else {_a_label(d) for d in accept}
         self.read_at = -self.REFRESH_SECONDS
+        self.truncate_default = settings.truncate_sending_ips
+        self.truncating: dict[str, bool] = {}  # owned domains whose owner chose
+        self.choices_read_at = -self.REFRESH_SECONDS
 
     @classmethod
-    def for_intake(cls, settings: Settings) -> DomainGate | None:
-        return cls(settings) if settings.accept_domains else None
+    def for_intake(cls, settings: Settings) -> DomainGate:
+        return cls(settings)
 
     def refusal(self, store: Store, result: InputResult) -> str | None:
+        if not self.accepting:
+            return None
         domains = {p.policy.policy_domain.lower().rstrip(".")
                    for read in result.reports for p in read.report.policies
                    if p.policy.policy_domain}
@@ -250,6 +266,19 @@ class DomainGate:
         shown = ", ".join(repr(d[:80]) for d in others[:3]) + (" ..." if len(others) > 3 else "")
         return (f"domain_not_accepted: this installation does not take reports about {shown} "
                 "(accept_domains)")
+
+    def private(self, store: Store, result: InputResult) -> InputResult:
+        """The result with sending IPs truncated where the domain's owner wants it (the same
+        object when nothing changes)."""
+        if not result.reports:
+            return result
+        if time.monotonic() - self.choices_read_at > self.REFRESH_SECONDS:
+            from tlsscope.store import retention_rows
+
+            self.truncating = store.read(retention_rows.truncation_choices)
+            self.choices_read_at = time.monotonic()
+        return privacy.truncated(result, lambda domain: self.truncating.get(
+            domain, self.truncate_default))
 
 
 class Readers:

@@ -85,6 +85,22 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sender: a client address (an IPv6 /64), the IMAP mailbox, or mail piped in. Over it, the
     sender's oldest junk loses its raw bytes (its reasons, digest and arrivals stay); an input
     that carries a report is never touched, nor are files the operator ingested. 0: none."""
+    # Retention and privacy (docs/retention.md): installation defaults; an organisation may
+    # set its own (`tlsscope orgs retention`). 0 days: kept for ever.
+    keep_inputs_days: Annotated[int, msgspec.Meta(ge=0, le=36_500)] = 400
+    """Days raw inputs (the bytes as they arrived) are kept; past it an input that still
+    carries a stored report loses its bytes (the report stays), any other goes with its
+    arrivals. 0: for ever."""
+    keep_reports_days: Annotated[int, msgspec.Meta(ge=0, le=36_500)] = 0
+    """Days a report's policies and failure rows are kept, counted from the day the report
+    covers; past it they go, the roll-ups are recounted, and a report none of whose policies
+    is left goes too. 0: for ever."""
+    keep_checks_days: Annotated[int, msgspec.Meta(ge=0, le=36_500)] = 400
+    """Days live checks are kept. 0: for ever."""
+    truncate_sending_ips: bool = False
+    """Store the sending MTA's address of failure details (sending-mta-ip) cut to its network
+    (IPv4 /24, IPv6 /48) instead of whole. receiving-ip, the domain's own MX, stays whole; the
+    raw input keeps the addresses as sent, for keep_inputs_days."""
     # `tlsscope serve`
     listen: str = "127.0.0.1:8080"
     """HOST:PORT of the HTTP(S) server: the report intake (and later the dashboard)."""

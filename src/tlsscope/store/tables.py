@@ -119,6 +119,9 @@ reports = Table(
     Column("reporter_new", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("key", name="uq_reports_key"),
     Index("ix_reports_day", "day"),
+    # Which reports an input carries (migration 0016): the retention purge deletes an input
+    # only when no report refers to it, and PostgreSQL checks the foreign key through it.
+    Index("ix_reports_input", "input_sha256"),
 )
 
 report_repeats = Table(
@@ -130,6 +133,7 @@ report_repeats = Table(
     Column("content_sha256", String(64), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_repeats_report", "report"),
+    Index("ix_repeats_input", "input_sha256"),  # migration 0016, as ix_reports_input
 )
 
 policies = Table(
@@ -320,6 +324,13 @@ organisations = Table(
     "organisations", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", Text, nullable=False),
+    # Retention and privacy of its domains (migration 0016; app/retention.py): days kept
+    # (0: for ever) and whether sending IPs are truncated at intake; NULL: the installation's
+    # setting (keep_inputs_days, keep_reports_days, keep_checks_days, truncate_sending_ips).
+    Column("keep_inputs_days", Integer),
+    Column("keep_reports_days", Integer),
+    Column("keep_checks_days", Integer),
+    Column("truncate_ips", Boolean),
     UniqueConstraint("name", name="uq_organisations_name"),
 )
 
@@ -530,4 +541,17 @@ rate_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("at", Float, nullable=False),
     Column("allowed", Boolean, nullable=False),
+)
+
+
+# The retention purges (migration 0016; app/retention.py): when each ran, on which node, and
+# what it removed (JSON). A purge that did not finish has no finished_at.
+retention_runs = Table(
+    "retention_runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("holder", Text, nullable=False),
+    Column("counts", Text, nullable=False, server_default="{}"),
+    Index("ix_retention_runs_started", "started_at"),
 )
