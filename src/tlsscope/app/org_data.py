@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -166,7 +168,9 @@ def _paged(store: Store, sink: Sink, file: str,
 
 def _inputs(store: Store, sink: Sink, digests: list[str], names: list[str]) -> tuple[int, int]:
     raw = withheld = 0
-    with sink.open("inputs.jsonl") as out:
+    # The records wait in a temporary file: a zip takes one member at a time, and the raw
+    # files are written meanwhile.
+    with tempfile.TemporaryFile() as out:
         for start in range(0, len(digests), CHUNK):
             page = digests[start:start + CHUNK]
             mine = store.read(org_rows.exclusive_inputs, page, names)
@@ -185,6 +189,9 @@ def _inputs(store: Store, sink: Sink, digests: list[str], names: list[str]) -> t
                     raw += 1
                 out.write(_line({**record, "file": file,
                                  "also_about_other_organisations": digest not in mine}))
+        out.seek(0)
+        with sink.open("inputs.jsonl") as lines:
+            shutil.copyfileobj(out, lines)
     return raw, withheld
 
 

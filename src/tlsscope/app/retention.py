@@ -52,6 +52,9 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+now = _utcnow
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     """A stored time (SQLite gives it back without its zone, which is UTC)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
@@ -270,3 +273,56 @@ def run_recorded(store: Store, settings: Settings, now: dt.datetime, *, holder: 
                 msgspec.json.encode(counts).decode())
     log.info("retention purge", extra={"fields": counts})
     return result
+
+
+# An organisation's own limits ----------------------------------------------------------------
+
+class OrganisationRetention(msgspec.Struct, kw_only=True):
+    """An organisation's limits as in force (own: what it set itself; None: the
+    installation's)."""
+
+    organisation: str
+    keep_inputs_days: int
+    keep_reports_days: int
+    keep_checks_days: int
+    truncate_sending_ips: bool
+    own: dict[str, Any]
+
+
+def organisations(store: Store, settings: Settings) -> list[OrganisationRetention]:
+    out = []
+    for o in store.read(retention_rows.owner_limits):
+        own = {"keep_inputs_days": o.keep_inputs_days, "keep_reports_days": o.keep_reports_days,
+               "keep_checks_days": o.keep_checks_days, "truncate_sending_ips": o.truncate_ips}
+        def pick(name: str, default: Any, own: dict[str, Any] = own) -> Any:
+            return default if own[name] is None else own[name]
+
+        out.append(OrganisationRetention(
+            organisation=o.name,
+            keep_inputs_days=pick("keep_inputs_days", settings.keep_inputs_days),
+            keep_reports_days=pick("keep_reports_days", settings.keep_reports_days),
+            keep_checks_days=pick("keep_checks_days", settings.keep_checks_days),
+            truncate_sending_ips=pick("truncate_sending_ips", settings.truncate_sending_ips),
+            own=own))
+    return out
+
+
+MAX_DAYS = 36_500
+
+
+def set_limits(store: Store, organisation: int, values: dict[str, Any]) -> None:
+    """Set an organisation's own limits: days (0: for ever; None: the installation's), and
+    `truncate_sending_ips` (None: the installation's)."""
+    from tlsscope.errors import Invalid
+
+    row: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "truncate_sending_ips":
+            row["truncate_ips"] = value
+        elif name in ("keep_inputs_days", "keep_reports_days", "keep_checks_days"):
+            if value is not None and not 0 <= value <= MAX_DAYS:
+                raise Invalid(name, f"{name}: 0 (for ever) to {MAX_DAYS} days, not {value}")
+            row[name] = value
+        else:
+            raise Invalid(name, f"no such retention setting {name!r}")
+    store.write(retention_rows.set_limits, organisation, row)

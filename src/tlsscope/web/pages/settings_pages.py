@@ -3,14 +3,15 @@ users, receivers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from tlsscope.alert import digest
-from tlsscope.app import accounts, ingest
+from tlsscope.app import accounts, ingest, org_data
 from tlsscope.app.accounts import SCOPES
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid, NotFound
@@ -99,8 +100,8 @@ def _account_changes(pages: APIRouter, site: Site,
     @pages.post("/settings/organisations/{org_id}")
     def organisation_change(request: Request, org_id: RowId, action: str = Form(""),
                             name: str = Form(""), csrf: str = Form("")) -> HTMLResponse:
-        """An admin renames an organisation, or merges it into another (its domains and
-        users move there, and it goes)."""
+        """An admin renames an organisation, merges it into another (its domains and
+        users move there, and it goes), or deletes it with all its data (its name typed)."""
         scope = site.changed(request, csrf)
         scope.require_admin()
         known = dict(accounts.organisations(site.store))
@@ -114,9 +115,38 @@ def _account_changes(pages: APIRouter, site: Site,
             target = accounts.existing_organisation(site.store, name.strip())
             accounts.merge_organisations(site.store, org_id, target)
             said = words("settings.org_merged", source=known[org_id], target=name.strip())
+        elif action == "delete":  # confirmed by typing its name
+            if name != known[org_id]:
+                raise Invalid("name", words("settings.name_mismatch"))
+            org_data.delete(site.store, scope, known[org_id])
+            said = words("settings.org_deleted", name=known[org_id])
         else:
-            raise Invalid("action", "action: rename (with a new name) or merge (into another)")
+            raise Invalid("action", "action: rename (with a new name), merge (into another) "
+                          "or delete (with its name typed)")
         return settings_page(request, scope, message=said)
+
+    @pages.get("/settings/organisations/{org_id}/export")
+    def organisation_export(request: Request, org_id: RowId) -> Response:
+        """An admin downloads all of an organisation's data as a zip (app/org_data.py),
+        spooled to disk past 16 MB."""
+        scope = site.scope_of(request)
+        scope.require_admin()
+        known = dict(accounts.organisations(site.store))
+        if org_id not in known:
+            raise NotFound()
+        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        org_data.export_zip(site.store, scope, known[org_id], spool)
+        size = spool.tell()
+        spool.seek(0)
+
+        def chunks() -> Iterator[bytes]:
+            with spool:
+                while block := spool.read(64 * 1024):
+                    yield block
+
+        return StreamingResponse(chunks(), media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="tlsscope-organisation-{org_id}.zip"',
+            "Content-Length": str(size), "Cache-Control": "no-store"})
 
     @pages.post("/settings/users/{user_id}")
     def user_change(request: Request, user_id: RowId, action: str = Form(""),
