@@ -134,7 +134,8 @@ async def serve(store: Store, settings: Settings) -> None:
             "imap": lambda: _mailbox(settings, intake, stop_threads, store),
             "rechecks": lambda: _rechecks(store, settings, stop_threads),
             "alerts": lambda: _alerts(store, settings, stop_threads),
-            "digests": lambda: _digests(store, settings, stop_threads)}
+            "digests": lambda: _digests(store, settings, stop_threads),
+            "retention": lambda: _retention(store, settings, stop_threads)}
         threads = [thread for job, start in starts.items()
                    if job in jobs and (thread := start()) is not None]
         log.info("serving", extra={"fields": {
@@ -366,6 +367,17 @@ def _alerts(store: Store, settings: Settings, stop: threading.Event) -> threadin
     sender = Sender(store, settings)
     thread = threading.Thread(target=sender.run, args=(stop,), name="tlsscope-alerts",
                               daemon=True)
+    thread.start()
+    return thread
+
+
+def _retention(store: Store, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The daily purge of what is past its organisation's limits (app/retention.py), on one
+    node of a fleet at a time."""
+    from tlsscope.app.retention import Purger
+
+    thread = threading.Thread(target=Purger(store, settings).run, args=(stop,),
+                              name="tlsscope-retention", daemon=True)
     thread.start()
     return thread
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.support import recount
 from tests.support.fakenet import environment
@@ -82,13 +82,25 @@ def _wait(what: str, condition: object, seconds: float, nodes: list[Served]) -> 
 
 def test_two_nodes_started_together_on_an_empty_database_both_come_up(
         tmp_path: Path, db: str) -> None:
-    nodes = _nodes(tmp_path, db, 2)
+    nodes = _nodes(tmp_path, db, 2, TLSSCOPE_HTTP_RATE_PER_MINUTE="60",
+                   TLSSCOPE_HTTP_RATE_BURST="50")
     try:
         with Store.open(db) as store:
             assert [u.email for u in accounts.users(store)] == ["admin@localhost"]
         made = [line for node in nodes for line in node.lines()
                 if line["message"].startswith("first run: an admin was created")]
         assert len(made) == 1  # one node made the admin; the other found it
+        # The rate limit is the fleet's: 200 POSTs spread over both nodes get the burst (50)
+        # and the rate (1 a second) once, not once per node (that would let 100 and more
+        # through). One body, stored once: the others are "already stored".
+        body = _body("d00.example", "Rate", YESTERDAY, 0)
+        started = time.monotonic()
+        with ThreadPoolExecutor(16) as pool:
+            codes = list(pool.map(lambda n: nodes[n % 2].post(body).status_code, range(200)))
+        seconds = time.monotonic() - started
+        let_through = sum(code != 429 for code in codes)
+        assert set(codes) == {200, 201, 429}
+        assert seconds < 40 and 50 <= let_through <= 50 + seconds + 3, (let_through, seconds)
     finally:
         for node in nodes:
             node.to_group(signal.SIGTERM)
@@ -114,6 +126,7 @@ def test_three_nodes_store_once_count_once_and_do_each_job_once(
         nodes = _nodes(tmp_path, db, 3, **env)
         try:
             _post_everywhere_while_reading(nodes, token)
+            _connections_within_the_pools(store)
             _counted_once(store, nodes)
             _checked_once_each(store, nodes)
             _alerted_once_each(store, hook.ids(), nodes)
@@ -174,6 +187,16 @@ def _post_everywhere_while_reading(nodes: list[Served], token: str) -> None:
     assert all(codes.count(201) == 1 for codes in by_key.values()), by_key
     ACKED.clear()
     ACKED.update(by_key.keys())
+
+
+def _connections_within_the_pools(store: Store) -> None:
+    """8 connections a node at most (db_pool_web + db_pool_writer + db_pool_analyst), and
+    this test's own."""
+    with store.engine.connect() as connection:
+        count = connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalar_one()
+    assert count <= 3 * 8 + 2, count
 
 
 def _counted_once(store: Store, nodes: list[Served]) -> None:
