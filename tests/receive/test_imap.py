@@ -155,3 +155,52 @@ def test_over_tls_and_starttls(tmp_path: Path, store: Store, scheme: str) -> Non
         assert server.count("Archive") == 1 and len(reads.reports(store)) == 1
     finally:
         server.destroy()
+
+
+def test_two_nodes_drain_one_mailbox_one_at_a_time(dovecot: Dovecot, store: Store) -> None:
+    """On a fleet the node holding the mailbox's lease drains it; the other stays off it,
+    and takes over once the holder is gone (a stopped node gives its lease back; a dead one
+    loses it after lease_seconds: tests/store/test_fleet_rows.py)."""
+    import time
+
+    from tlsscope.app.lease import Lease
+
+    intake = Intake(store, OFFLINE)
+    handled: list[tuple[str, str]] = []  # (node, source)
+
+    def node(name: str) -> tuple[MailboxQueue, threading.Event, threading.Thread]:
+        def deliver(raw: RawInput) -> Saved:
+            handled.append((name, raw.source))
+            return intake.submit(raw).result()
+
+        queue = MailboxQueue(ImapUrl.parse(dovecot.url()), PASSWORD, deliver, wait=0.3,
+                             turn=Lease(store, "imap:test", 3, holder=name))
+        stop = threading.Event()
+        thread = threading.Thread(target=queue.run, args=(stop,))
+        thread.start()
+        return queue, stop, thread
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(handled) < count:
+            assert time.monotonic() < deadline, handled
+            time.sleep(0.05)
+
+    try:
+        first = node("a")
+        time.sleep(0.5)  # a holds the lease
+        second = node("b")
+        dovecot.append(GOOD[0])
+        wait_for(1)
+        time.sleep(1.0)
+        first[1].set()
+        first[2].join(10)  # a stops, giving the lease back
+        dovecot.append(GOOD[1])
+        wait_for(2)
+        second[1].set()
+        second[2].join(10)
+    finally:
+        intake.close()
+    assert [name for name, _ in handled] == ["a", "b"]  # each mail once, by one node
+    assert (dovecot.count("INBOX"), dovecot.count("Archive")) == (0, 2)
+    assert len(reads.reports(store)) == 2
