@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from tlsscope.clients import client_key
 from tlsscope.store import Store, digest_rows, limits_rows
 
 log = logging.getLogger("tlsscope.limits")
@@ -43,6 +44,7 @@ class LoginThrottle:
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.failures, self.window, self.clock = store, failures, window, clock
         self._signing: bytes | None = None
+        self._pruned = 0.0
 
     def _mac(self, nonce: str, email: str) -> str:
         if self._signing is None:
@@ -79,8 +81,12 @@ class LoginThrottle:
         self.store.write(limits_rows.login_forget, self._key(address, email, device))
 
     def failed(self, address: str, email: str, device: str = "") -> None:
-        self.store.write(limits_rows.login_failed, self._key(address, email, device),
-                         self.clock(), self.window)
+        now = self.clock()
+        self.store.write(limits_rows.login_failed, self._key(address, email, device), now,
+                         self.window)
+        if now - self._pruned > self.window / 10:  # every key's old failures, now and then
+            self._pruned = now
+            self.store.write(limits_rows.login_prune, now - self.window)
 
 
 class RateLimiter:
@@ -97,9 +103,11 @@ class RateLimiter:
         self._warned = 0.0
 
     async def retry_after(self, client: str) -> int:
-        """0 when the request may go ahead, else the seconds to wait."""
+        """0 when the request may go ahead, else the seconds to wait. A client is its
+        address, or its IPv6 /64 (tlsscope.clients)."""
         if self.rate <= 0:
             return 0
+        client = client_key(client)
         if self.store is None:
             return self._local(client)
         try:

@@ -23,10 +23,15 @@ def login_failures(connection: Connection, key: str, since: float) -> tuple[int,
 
 
 def login_failed(connection: Connection, key: str, now: float, window: float) -> None:
-    """A wrong password for `key`; failures older than `window` (of every key) go."""
+    """A wrong password for `key`; its failures older than `window` go."""
     f = t.login_failures
-    connection.execute(delete(f).where(f.c.at <= now - window))
+    connection.execute(delete(f).where(f.c.key == key, f.c.at <= now - window))
     connection.execute(f.insert().values(key=key, at=now))
+
+
+def login_prune(connection: Connection, before: float) -> None:
+    """Every key's failures from before `before` go."""
+    connection.execute(delete(t.login_failures).where(t.login_failures.c.at < before))
 
 
 def login_forget(connection: Connection, key: str) -> None:
