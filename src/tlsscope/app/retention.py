@@ -247,7 +247,7 @@ class Purger:
         if not self.lease.held() or not self.due():
             return None
         return run_recorded(self.store, self.settings, self.clock(), holder=self.lease.holder,
-                            held=self.lease.held, stop=stop)
+                            held=self.lease.held, stop=stop, clock=self.clock)
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -264,12 +264,13 @@ class Purger:
 
 def run_recorded(store: Store, settings: Settings, now: dt.datetime, *, holder: str = "",
                  held: Callable[[], bool] | None = None,
-                 stop: threading.Event | None = None) -> PurgeResult:
-    """A purge, recorded in retention_runs (started, then finished with its counts)."""
+                 stop: threading.Event | None = None, clock: Clock = _utcnow) -> PurgeResult:
+    """A purge, recorded in retention_runs (started, then finished with its counts; the
+    finish by `clock`, the one the schedule asks)."""
     run = store.write(retention_rows.start_run, now, holder or node_name())
     result = purge(store, settings, now, held=held, stop=stop)
     counts: dict[str, Any] = msgspec.to_builtins(result)
-    store.write(retention_rows.finish_run, run, _utcnow() if result.complete else None,
+    store.write(retention_rows.finish_run, run, clock() if result.complete else None,
                 msgspec.json.encode(counts).decode())
     log.info("retention purge", extra={"fields": counts})
     return result
