@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.store.test_rollup_race import _coarse, _recount
-from tests.support import sqlite
+from tests.support import recount, sqlite
 from tests.support.postgres import PostgresServer
 from tlsscope.app import accounts, freshness, org_data, retention
 from tlsscope.app.scope import OPERATOR
@@ -125,8 +124,8 @@ def _expected(tmp_path: Path, migrated_sqlite: Path) -> dict[str, set[tuple[Any,
 
 
 def _assert_consistent(store: Store) -> None:
-    assert _recount(store) == _coarse(store)
-    sessions, _ = _recount(store)
+    assert recount.from_reports(store) == recount.from_coarse(store)
+    sessions, _ = recount.from_reports(store)
     with store.engine.connect() as connection:
         totals = {(d, str(day)): int(ok) + int(bad) for d, day, ok, bad in connection.execute(
             select(t.daily_totals.c.domain, t.daily_totals.c.day,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import reads
+from tests.support import reads, recount
 from tlsscope.app import freshness
 from tlsscope.parse import read_input
 from tlsscope.store import Arrival, Store
@@ -46,42 +46,6 @@ def _arrival(i: int) -> Arrival:
     digest = hashlib.sha256(data).hexdigest()
     return Arrival(digest, f"race/{i}", data, dt.datetime.now(dt.UTC),
                    read_input(data, f"race/{i}"))
-
-
-def _recount(store: Store) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
-    """(domain, day) → sessions and → failed sessions, straight from the report rows."""
-    r, p, d = t.reports, t.policies, t.failure_details
-    sessions: Counter[tuple[str, str]] = Counter()
-    failures: Counter[tuple[str, str]] = Counter()
-    with store.engine.connect() as connection:
-        for domain, day, ok, bad in connection.execute(
-                select(p.c.policy_domain, r.c.day, func.sum(p.c.successful), func.sum(p.c.failed))
-                .join(r, r.c.id == p.c.report).where(p.c.counted)
-                .group_by(p.c.policy_domain, r.c.day)):
-            sessions[(domain, str(day))] = int(ok) + int(bad)
-        for domain, day, bad in connection.execute(
-                select(p.c.policy_domain, r.c.day, func.sum(d.c.failed_session_count))
-                .join(r, r.c.id == p.c.report)
-                .join(d, (d.c.report == p.c.report) & (d.c.policy_idx == p.c.idx))
-                .group_by(p.c.policy_domain, r.c.day)):
-            failures[(domain, str(day))] = int(bad)
-    return sessions, failures
-
-
-def _coarse(store: Store) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
-    dd, fd = t.domain_days, t.failure_days
-    sessions: Counter[tuple[str, str]] = Counter()
-    failures: Counter[tuple[str, str]] = Counter()
-    with store.engine.connect() as connection:
-        for domain, day, ok, bad in connection.execute(
-                select(dd.c.domain, dd.c.day, func.sum(dd.c.counted_successful),
-                       func.sum(dd.c.counted_failed)).group_by(dd.c.domain, dd.c.day)):
-            sessions[(domain, str(day))] = int(ok) + int(bad)
-        for domain, day, bad in connection.execute(
-                select(fd.c.domain, fd.c.day, func.sum(fd.c.counted_sessions))
-                .group_by(fd.c.domain, fd.c.day)):
-            failures[(domain, str(day))] = int(bad)
-    return sessions, failures
 
 
 def _weeks(store: Store) -> Counter[str]:
@@ -131,7 +95,7 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
     def read() -> None:
         try:
             while not done.is_set():
-                before = sum(_recount(reader)[0].values())
+                before = sum(recount.from_reports(reader)[0].values())
                 stats = reads.stats(reader, None, DAYS[0], DAYS[-1])
                 seen.append((before, stats.successful + stats.failed))
         except BaseException as exc:
@@ -149,10 +113,10 @@ def test_one_writer_and_three_rebuilders_lose_no_batch(db_url: str,
         with writer.engine.connect() as connection:
             marks = connection.execute(select(func.count()).select_from(t.rollup_dirty))
             assert marks.scalar_one() == 0
-        expected = _recount(writer)
+        expected = recount.from_reports(writer)
         assert sum(expected[0].values()) == sum(1 + i % 5 + i % 2
                                                 for i in range(BATCHES * PAIRS))
-        assert _coarse(writer) == expected
+        assert recount.from_coarse(writer) == expected
         weeks = _weeks(writer)
         assert weeks == Counter({domain: sum(n for (d, _), n in expected[0].items()
                                              if d == domain) for domain in DOMAINS})
