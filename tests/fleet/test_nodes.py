@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from tests.support import recount
+from tests.support.cli import tlsscope
 from tests.support.fakenet import environment
 from tests.support.hooks import receiver
 from tests.support.postgres import PostgresServer
@@ -248,6 +249,11 @@ def _lease_handed_over(store: Store, nodes: list[Served]) -> None:
     now = dt.datetime.now(dt.UTC)
     holder = store.read(leases.holder, "analyst", now)
     assert holder is not None
+    shown = tlsscope("jobs", "--json", "--db", store.engine.url.render_as_string(False))
+    said = json.loads(shown.stdout)
+    assert [(j["job"], j["holder"], j["current"]) for j in said["leases"]
+            if j["job"] == "analyst"] == [("analyst", holder, True)]
+    assert said["rechecks"]["domains"] == len(DOMAINS) and said["rechecks"]["due"] == 0
     pid = int(holder.split(":")[1])
     (dead,) = [node for node in nodes if pid in node.pids("analyst")]
     os.killpg(dead.process.pid, signal.SIGKILL)

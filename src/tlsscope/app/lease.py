@@ -17,6 +17,7 @@ import secrets
 import socket
 from collections.abc import Callable
 
+import msgspec
 from sqlalchemy.exc import SQLAlchemyError
 
 from tlsscope.store import Store, leases
@@ -71,3 +72,20 @@ class Lease:
             self.store.write(leases.release, self.name, self.holder)
         except SQLAlchemyError:
             log.warning("cannot give the lease back", extra={"fields": {"lease": self.name}})
+
+
+class Held(msgspec.Struct):
+    """A lease as the store has it (`current`: not expired)."""
+
+    job: str
+    holder: str
+    since: dt.datetime
+    expires: dt.datetime
+    current: bool
+
+
+def held_now(store: Store, now: dt.datetime | None = None) -> list[Held]:
+    """Which node does which job now (`tlsscope jobs`)."""
+    now = now or _utcnow()
+    return [Held(name, holder, since, expires, expires >= now)
+            for name, holder, since, expires in store.read(leases.every)]

@@ -66,6 +66,10 @@ class Rechecker:
         organisation owns or accept_domains lists are probed (unless check_unowned)."""
         return self.store.read(recheck_rows.due, self.rules, self.clock())
 
+    def queue(self) -> dict[str, int]:
+        """The fleet's queue at a glance (`tlsscope jobs`)."""
+        return self.store.read(recheck_rows.totals, self.rules, self.clock())
+
     def claim(self) -> str | None:
         """Take the next due domain for this node (None: nothing is due)."""
         taken = self.store.write(recheck_rows.claim, self.rules, self.clock(), self.holder,

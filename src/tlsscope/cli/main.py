@@ -11,6 +11,7 @@ from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     digest_cmd,
     explain_cmd,
     findings_cmd,
+    jobs_cmd,
     migrate_cmd,
     orgs_cmd,
     parse_cmd,

@@ -49,3 +49,11 @@ def holder(connection: Connection, name: str, now: dt.datetime) -> str | None:
     row = connection.execute(select(t.leases.c.holder, t.leases.c.expires_at)
                              .where(t.leases.c.name == name)).first()
     return row[0] if row is not None and utc(row[1]) >= now else None
+
+
+def every(connection: Connection) -> list[tuple[str, str, dt.datetime, dt.datetime]]:
+    """Every lease: (name, holder, acquired_at, expires_at), by name."""
+    lease = t.leases
+    return [(row[0], row[1], utc(row[2]), utc(row[3])) for row in connection.execute(
+        select(lease.c.name, lease.c.holder, lease.c.acquired_at, lease.c.expires_at)
+        .order_by(lease.c.name))]

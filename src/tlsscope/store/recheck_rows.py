@@ -128,3 +128,18 @@ def state(connection: Connection, domain: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return {k: utc_or_none(v) if isinstance(v, dt.datetime) else v for k, v in row.items()}
+
+
+def totals(connection: Connection, rules: Rules, now: dt.datetime) -> dict[str, int]:
+    """The queue at a glance: domains in it, failing, due now, claimed by a node now."""
+    from sqlalchemy import func
+
+    r = t.rechecks
+
+    def count(*where: ColumnElement[bool]) -> int:
+        return int(connection.execute(select(func.count()).select_from(r).where(*where))
+                   .scalar_one())
+
+    return {"domains": count(), "failing": count(r.c.failing_at.is_not(None)),
+            "due": count(_due(rules, now)),
+            "claimed": count(r.c.claimed_until.is_not(None), r.c.claimed_until >= now)}
