@@ -20,11 +20,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, update
 from sqlalchemy.engine import Connection
 
+from tlsscope.store import bulk
 from tlsscope.store import tables as t
-from tlsscope.store.engine import dialect_insert
 from tlsscope.store.queries import utc_or_none
-
-_queue: dict[str, Any] = {}
 
 
 class Rules:
@@ -42,17 +40,11 @@ def queue(connection: Connection, domains: Iterable[str], failing: set[str],
           now: dt.datetime) -> None:
     """Domains whose reports were just stored; `failing`: those with failed sessions."""
     rows = [{"domain": d, "failing_at": now if d in failing else None, "claimed_by": ""}
-            for d in sorted(set(domains) - {""})]
-    if not rows:
-        return
-    statement = _queue.get(connection.dialect.name)
-    if statement is None:  # built once per dialect: it runs with every batch
-        r = t.rechecks
-        insert = dialect_insert(connection, r)
-        statement = _queue[connection.dialect.name] = insert.on_conflict_do_update(
-            index_elements=["domain"], set_={"failing_at": insert.excluded.failing_at},
-            where=insert.excluded.failing_at.is_not(None))  # the latest failure's time
-    connection.execute(statement, rows)
+            for d in set(domains) - {""}]
+    bulk.upsert(connection, t.rechecks, rows, "queue", ["domain"],
+                lambda insert: insert.on_conflict_do_update(
+                    index_elements=["domain"], set_={"failing_at": insert.excluded.failing_at},
+                    where=insert.excluded.failing_at.is_not(None)))  # the latest failure's time
 
 
 def checked(connection: Connection, domain: str, at: dt.datetime, conclusive: bool) -> None:

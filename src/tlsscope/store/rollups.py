@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.engine import Connection
 
+from tlsscope.store import bulk
 from tlsscope.store import tables as t
 from tlsscope.store.engine import dialect_insert
 
@@ -39,22 +40,10 @@ Pair = tuple[str, dt.date]
 
 def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
     """Mark pairs to be rebuilt; an existing mark is locked until this transaction ends."""
-    rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
-    if rows:
-        connection.execute(_mark_statement(connection), rows)
-
-
-_marks: dict[str, Any] = {}
-
-
-def _mark_statement(connection: Connection) -> Any:
-    """The marking upsert, built once per dialect (it runs with every batch)."""
-    statement = _marks.get(connection.dialect.name)
-    if statement is None:
-        statement = dialect_insert(connection, t.rollup_dirty)
-        statement = _marks[connection.dialect.name] = statement.on_conflict_do_update(
-            index_elements=["domain", "day"], set_={"day": statement.excluded.day})
-    return statement
+    rows = [{"domain": domain, "day": day} for domain, day in set(pairs) if domain]
+    bulk.upsert(connection, t.rollup_dirty, rows, "mark", ["domain", "day"],
+                lambda insert: insert.on_conflict_do_update(
+                    index_elements=["domain", "day"], set_={"day": insert.excluded.day}))
 
 
 def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) -> list[Pair]:

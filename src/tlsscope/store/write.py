@@ -9,7 +9,6 @@ nothing of the batch; after commit, all of it.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import weakref
 import zlib
 from collections.abc import Sequence
@@ -22,9 +21,8 @@ from sqlalchemy.engine import Connection
 from tlsscope.parse.clean import clean
 from tlsscope.parse.results import InputResult, Outcome
 from tlsscope.receipts import DkimVerdict, Saved
-from tlsscope.store import junk, recheck_rows, rollups
+from tlsscope.store import bulk, junk, recheck_rows, rollups
 from tlsscope.store import tables as t
-from tlsscope.store.engine import dialect_insert
 from tlsscope.store.rows import BIGINT_MAX, ReportRows, Rollup, encode_findings
 from tlsscope.vocab import OPERATOR_CHANNELS, PEER_CHANNELS, Channel
 
@@ -70,58 +68,18 @@ def unpack(codec: str, stored: bytes) -> bytes | None:
     return zlib.decompress(stored) if codec == "zlib" else stored
 
 
-_MAX_PARAMS = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
-
-
 def _insert_new(connection: Connection, table: Table, key: str, rows: list[dict[str, Any]],
-                returning: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Insert rows whose key is not there yet; returns {key: first returned column} for them.
-
-    One multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per chunk, written out here
-    with the columns' bind processors (SQLAlchemy's insertmanyvalues does the same work row by
-    row in Python, at several times the cost).
-    """
-    if not rows:
-        return {}
+                returning: tuple[str, ...] = ()) -> dict[Any, Any]:
+    """Insert rows whose key is not there yet; returns {key: first returned column} for them."""
     return {row[0]: row[1] if returning else None
-            for row in _insert_rows(connection, table, (key,), rows, (key, *returning))}
-
-
-def _insert_rows(connection: Connection, table: Table, keys: tuple[str, ...],
-                 rows: list[dict[str, Any]], back_columns: tuple[str, ...]) -> list[Any]:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING back_columns` of rows in `keys` order (one
-    lock order for every writer); returns the rows that went in."""
-    rows = sorted(rows, key=operator.itemgetter(*keys))
-    dialect = connection.dialect
-    names = list(rows[0])
-    convert = _converter(table, names, dialect)
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    one = "(" + ", ".join([mark] * len(names)) + ")"
-    quote = dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    head = f"INSERT INTO {table.name} ({columns}) VALUES "
-    back = ", ".join(quote(name) for name in back_columns)
-    tail = f" ON CONFLICT DO NOTHING RETURNING {back}"
-    step = max(1, _MAX_PARAMS // len(names))
-    inserted: list[Any] = []
-    for start in range(0, len(rows), step):
-        chunk = rows[start:start + step]
-        params = tuple(value for row in chunk for value in convert(row))
-        sql = head + ", ".join([one] * len(chunk)) + tail
-        inserted.extend(connection.exec_driver_sql(sql, params))
-    return inserted
+            for row in bulk.insert_new(connection, table, (key,), rows, (key, *returning))}
 
 
 def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
             measures: Sequence[str]) -> None:
-    if not rows:
-        return
-    keys = [c.name for c in table.primary_key.columns]
-
-    def upsert() -> Any:
+    def upsert(statement: Any) -> Any:
         # Sums stop at BIGINT_MAX: a + b would overflow (PostgreSQL refuses the batch, for
         # ever), so a > MAX - b is asked instead (b is at most MAX, as Rollup gives it).
-        statement = dialect_insert(connection, table)
         top = literal_column(str(BIGINT_MAX), BigInteger)  # in the SQL text: no parameter
         return statement.on_conflict_do_update(
             index_elements=keys,
@@ -129,56 +87,8 @@ def _add_up(connection: Connection, table: Table, rows: list[dict[str, Any]],
                              else_=table.c[name] + statement.excluded[name])
                   for name in measures})
 
-    rows = sorted(rows, key=operator.itemgetter(*keys))  # one lock order for every writer
-    _executemany(connection, upsert, table, rows, "upsert")
-
-
-_statements: dict[tuple[str, str, str, tuple[str, ...]], tuple[str, bool, list[str], Any]] = {}
-
-
-def _executemany(connection: Connection, statement: Any, table: Table,
-                 rows: list[dict[str, Any]], kind: str = "insert") -> None:
-    """Many rows through the driver's executemany; each statement is compiled once.
-
-    SQLAlchemy's own executemany builds parameters row by row in Python, which cost more than
-    the database work here; the column types' bind processors are applied directly instead.
-    `statement` is the statement, or a function that makes it (only called on first use).
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    names = list(rows[0])
-    key = (dialect.name, table.name, kind, tuple(names))
-    known = _statements.get(key)
-    if known is None:
-        made = statement() if callable(statement) else statement
-        compiled = made.compile(dialect=dialect, column_keys=names)
-        order = list(compiled.positiontup or []) if compiled.positional else names
-        known = _statements[key] = (str(compiled), bool(compiled.positional), order,
-                                    _converter(table, order, dialect))
-    sql, positional, order, convert = known
-    values = [convert(row) for row in rows]
-    params: list[Any] = values if positional else [
-        dict(zip(order, value, strict=True)) for value in values]
-    connection.exec_driver_sql(sql, params)
-
-
-def _converter(table: Table, names: list[str], dialect: Any) -> Any:
-    """row dict → tuple of driver values in `names` order, through the types' processors."""
-    get = operator.itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-    processors = [(i, p) for i, name in enumerate(names)
-                  if (p := table.c[name].type.bind_processor(dialect)) is not None]
-    if not processors:
-        return get
-
-    def convert(row: dict[str, Any]) -> tuple[Any, ...]:
-        value = list(get(row))
-        for i, processor in processors:
-            if value[i] is not None:
-                value[i] = processor(value[i])
-        return tuple(value)
-
-    return convert
+    keys = [c.name for c in table.primary_key.columns]
+    bulk.upsert(connection, table, rows, "add_up", keys, upsert)
 
 
 def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0) -> list[Saved]:
@@ -196,12 +106,15 @@ def save(connection: Connection, batch: Sequence[Arrival], junk_budget: int = 0)
     by_arrival = {id(a): _report_rows(a, now) for a in fresh if a.digest in new_inputs}
     report_rows = [(a, rows) for a in fresh for rows in by_arrival.get(id(a), [])]
     winners = _store_reports(connection, [rows for _, rows in report_rows], now)
-    repeats = _repeats(connection, report_rows, winners, now)
+    repeats, repeat_rows = _repeats(connection, report_rows, winners, now)
     saved = [_outcome(a, new_inputs, stored_outcome, by_arrival.get(id(a), []), repeats)
              for a in batch]
-    _executemany(connection, t.arrivals.insert, t.arrivals, [
-        {"input_sha256": a.digest, "source": clean(a.source), "received_at": a.received_at,
-         "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
+    with bulk.pipelined(connection):  # the rest reads nothing back: one round-trip
+        _write_children(connection, winners)
+        bulk.insert_all(connection, t.report_repeats, repeat_rows)
+        bulk.insert_all(connection, t.arrivals, [
+            {"input_sha256": a.digest, "source": clean(a.source), "received_at": a.received_at,
+             "outcome": s.outcome.value} for a, s in zip(batch, saved, strict=True)])
     return saved
 
 
@@ -212,6 +125,8 @@ def reread(connection: Connection, digest: str, result: InputResult) -> Saved:
     now = dt.datetime.now(dt.UTC)
     rows = _report_rows(_stored_arrival(connection, digest, result), now)
     winners = _store_reports(connection, rows, now)
+    with bulk.pipelined(connection):
+        _write_children(connection, winners)
     more = {"origin": ""} if result.reports else {}  # carrying a report: never junk again
     connection.execute(t.inputs.update().where(t.inputs.c.sha256 == digest).values(
         outcome=result.outcome.value, errors=encode_findings(result.errors),
@@ -238,9 +153,9 @@ def _report_rows(arrival: Arrival, now: dt.datetime) -> list[ReportRows]:
 def _store_reports(connection: Connection, candidates: list[ReportRows],
                    now: dt.datetime) -> list[ReportRows]:
     """The one write sequence of reports, for new arrivals and re-read inputs alike: who
-    reports what (before the reports, which it marks), the first report row of each key (one
-    stored already, or by another writer meanwhile, does not go in), then the policies, failure
-    rows and roll-ups of those that went in. Returns those (the winners)."""
+    reports what (before the reports, which it marks), then the first report row of each key
+    (one stored already, or by another writer meanwhile, does not go in). Returns those (the
+    winners), bound to their ids: the caller writes their rows next (_write_children)."""
     first: dict[str, ReportRows] = {}
     for rows in candidates:
         first.setdefault(rows.key, rows)
@@ -250,7 +165,6 @@ def _store_reports(connection: Connection, candidates: list[ReportRows],
     winners = [rows for key, rows in first.items() if key in inserted]
     for rows in winners:
         rows.bind(inserted[rows.key])
-    _write_children(connection, winners)
     return winners
 
 
@@ -285,8 +199,8 @@ def _known_outcomes(connection: Connection, digests: list[str]) -> dict[str, tup
 def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
     policies = [p for rows in winners for p in rows.policies]
     details = [d for rows in winners for d in rows.details]
-    _executemany(connection, t.policies.insert, t.policies, policies)
-    _executemany(connection, t.failure_details.insert, t.failure_details, details)
+    bulk.insert_all(connection, t.policies, policies)
+    bulk.insert_all(connection, t.failure_details, details)
     rollup = Rollup()
     for rows in winners:
         rollup.add(rows)
@@ -312,18 +226,21 @@ _KNOWN_MAX = 200_000
 def _note_reporters(connection: Connection, candidates: list[ReportRows],
                     now: dt.datetime) -> None:
     """Record who reports each domain (domain_reporters), before the reports go in: a report
-    whose organisation had never reported one of its domains is marked `reporter_new`."""
+    whose organisation had never reported one of its domains is marked `reporter_new` (of
+    several such reports in one batch, the first by day, as if stored one by one)."""
     known = _known_reporters.setdefault(connection.engine, set())
     first: dict[tuple[str, str], dict[str, Any]] = {}
+    owner: dict[tuple[str, str], int] = {}  # pair -> id() of the report that makes its row
     for rows in sorted(candidates, key=lambda r: r.report["day"]):
         for policy in rows.policies:
             pair = (policy["policy_domain"], rows.report["organization_name"])
             if pair[0] and pair not in known and pair not in first:
                 first[pair] = {"domain": pair[0], "organization_name": pair[1],
                                "first_day": rows.report["day"], "first_stored_at": now}
+                owner[pair] = id(rows)
     if not first:
         return
-    new = {(domain, org) for domain, org in _insert_rows(
+    new = {(domain, org) for domain, org in bulk.insert_new(
         connection, t.domain_reporters, ("domain", "organization_name"), list(first.values()),
         ("domain", "organization_name"))}
     if len(known) > _KNOWN_MAX:
@@ -331,43 +248,38 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
     known.update(set(first) - new)
     for rows in candidates:
         org = rows.report["organization_name"]
-        rows.report["reporter_new"] = any((p["policy_domain"], org) in new
-                                          for p in rows.policies)
+        rows.report["reporter_new"] = any(
+            pair in new and owner[pair] == id(rows)
+            for pair in ((p["policy_domain"], org) for p in rows.policies))
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
     """Their findings must be recomputed (see tables.stale_domains). An existing mark gets a
     new generation (`DO UPDATE`, which also locks it until this transaction ends), so a
     recomputation that read the older one does not take it away (findings_rows.settle)."""
-    if domains:
-        statement = _stale.get(connection.dialect.name)
-        if statement is None:  # built once per dialect: it runs with every batch
-            statement = dialect_insert(connection, t.stale_domains)
-            statement = _stale[connection.dialect.name] = statement.on_conflict_do_update(
-                index_elements=["domain"], set_={"gen": t.stale_domains.c.gen + 1})
-        connection.execute(statement, [{"domain": d} for d in sorted(domains)])
-
-
-_stale: dict[str, Any] = {}
+    bulk.upsert(connection, t.stale_domains, [{"domain": d} for d in set(domains)], "stale",
+                ["domain"], lambda insert: insert.on_conflict_do_update(
+                    index_elements=["domain"], set_={"gen": t.stale_domains.c.gen + 1}))
 
 
 def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],
-             winners: list[ReportRows], now: dt.datetime) -> dict[int, str]:
-    """Record every report row that did not go in; returns id(rows) → duplicate/conflict."""
+             winners: list[ReportRows], now: dt.datetime,
+             ) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    """Every report row that did not go in: id(rows) → duplicate/conflict, and the
+    report_repeats rows that record them."""
     won = {id(rows) for rows in winners}
     losers = [(a, rows) for a, rows in report_rows if id(rows) not in won]
     if not losers:
-        return {}
+        return {}, []
     keys = list({rows.key for _, rows in losers})
     query = (select(t.reports.c.key, t.reports.c.id, t.reports.c.content_sha256)
              .where(t.reports.c.key.in_(keys)))
     stored = {key: (report, content) for key, report, content in connection.execute(query)}
     kinds = {id(rows): "duplicate" if stored[rows.key][1] == rows.content else "conflict"
              for _, rows in losers}
-    _executemany(connection, t.report_repeats.insert, t.report_repeats, [
+    return kinds, [
         {"report": stored[rows.key][0], "input_sha256": a.digest, "kind": kinds[id(rows)],
-         "content_sha256": rows.content, "seen_at": now} for a, rows in losers])
-    return kinds
+         "content_sha256": rows.content, "seen_at": now} for a, rows in losers]
 
 
 def _outcome(arrival: Arrival, new_inputs: set[str],
