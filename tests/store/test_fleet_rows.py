@@ -142,27 +142,47 @@ def test_the_login_throttle_counts_across_nodes(db_url: str) -> None:
     nodes = [LoginThrottle(Store.open(db_url), failures=3, window=900,
                            clock=lambda: now[0]) for _ in range(2)]
     email = "ana@example.com"
-    for n in range(3):
-        assert nodes[n % 2].wait("192.0.2.1", email) == 0
-        nodes[n % 2].failed("192.0.2.1", email)
-    assert nodes[0].wait("192.0.2.1", email) == 900
-    assert nodes[1].wait("192.0.2.1", email) == 900
-    assert nodes[1].wait("192.0.2.2", email) == 0  # another address
+    assert [nodes[n % 2].attempt("192.0.2.1", email) for n in range(3)] == [0, 0, 0]
+    assert nodes[0].attempt("192.0.2.1", email) == 900  # three wrong passwords, on two nodes
+    assert nodes[1].attempt("192.0.2.1", email) == 900  # (a refused try is not counted)
+    assert nodes[1].attempt("192.0.2.2", email) == 0  # another address
     # a browser that logged in as ana on node 0 is known to node 1 (the cookie is signed)
     device = nodes[0].remember(email)
-    assert nodes[1].wait("192.0.2.1", email, device) == 0
-    assert nodes[1].wait("192.0.2.1", email, device + "x") == 900  # forged: the address
-    assert nodes[1].wait("192.0.2.1", "bob@example.com", device) == 0
+    assert nodes[1].attempt("192.0.2.1", email, device) == 0
+    nodes[1].succeeded("192.0.2.1", email, device)
+    assert nodes[1].attempt("192.0.2.1", email, device + "x") == 900  # forged: the address
+    assert nodes[1].attempt("192.0.2.1", "bob@example.com", device) == 0
     now[0] += 600
-    assert nodes[0].wait("192.0.2.1", email) == 300
-    nodes[1].succeeded("192.0.2.1", email)
-    assert nodes[0].wait("192.0.2.1", email) == 0
+    assert nodes[0].attempt("192.0.2.1", email) == 300
+    nodes[1].succeeded("192.0.2.1", email)  # forgets the failures, not only its own try
+    assert nodes[0].attempt("192.0.2.1", email) == 0
     # hostile input: a 100 KB address with a lone surrogate and NUL is a key like any other
     hostile = "\ud800\x00" + "a" * 100_000 + "@example.com"
-    nodes[0].failed("192.0.2.1", hostile)
-    assert nodes[1].wait("192.0.2.1", hostile, "\x00.\ud800") == 0
+    assert nodes[0].attempt("192.0.2.1", hostile) == 0
+    assert nodes[1].attempt("192.0.2.1", hostile, "\x00.\ud800") == 0
     for node in nodes:
         node.store.close()
+
+
+def test_parallel_guesses_get_no_more_tries(db_url: str) -> None:
+    """Many wrong passwords at once, on two nodes, for one email and address: ten tries."""
+    nodes = [LoginThrottle(Store.open(db_url), failures=10) for _ in range(2)]
+    start = threading.Barrier(8)
+    answers: list[int] = []
+
+    def guess(n: int) -> None:
+        start.wait()
+        for _ in range(6):
+            answers.append(nodes[n % 2].attempt("192.0.2.9", "ana@example.com"))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for node in nodes:
+        node.store.close()
+    assert len(answers) == 48 and answers.count(0) == 10
 
 
 def test_the_rate_limit_is_shared_by_the_nodes(db_url: str) -> None:

@@ -66,27 +66,22 @@ class LoginThrottle:
             return _key("device", nonce, email)
         return _key("address", address, email)
 
-    def wait(self, address: str, email: str, device: str = "") -> int:
-        """Seconds before another try is allowed (0: now)."""
+    def attempt(self, address: str, email: str, device: str = "") -> int:
+        """Before a password is checked: 0 if it may be, the attempt then counted as a
+        failure until `succeeded` says otherwise; else the seconds before another try is
+        allowed. One step, so parallel guesses (on any nodes) get no more tries."""
         now = self.clock()
-        count, oldest = self.store.read(limits_rows.login_failures,
-                                        self._key(address, email, device), now - self.window)
-        if count < self.failures:
-            return 0
-        return max(1, math.ceil(self.window - (now - oldest)))
-
-    def succeeded(self, address: str, email: str, device: str = "") -> None:
-        """A right password: the failures counted for this email and address (or, from a
-        known browser, for that browser) are forgotten."""
-        self.store.write(limits_rows.login_forget, self._key(address, email, device))
-
-    def failed(self, address: str, email: str, device: str = "") -> None:
-        now = self.clock()
-        self.store.write(limits_rows.login_failed, self._key(address, email, device), now,
-                         self.window)
+        oldest = self.store.write(limits_rows.login_attempt, self._key(address, email, device),
+                                  now, self.window, self.failures)
         if now - self._pruned > self.window / 10:  # every key's old failures, now and then
             self._pruned = now
             self.store.write(limits_rows.login_prune, now - self.window)
+        return 0 if not oldest else max(1, math.ceil(self.window - (now - oldest)))
+
+    def succeeded(self, address: str, email: str, device: str = "") -> None:
+        """A right password: the failures counted for this email and address (or, from a
+        known browser, for that browser) are forgotten, this attempt's with them."""
+        self.store.write(limits_rows.login_forget, self._key(address, email, device))
 
 
 class RateLimiter:

@@ -7,7 +7,7 @@ address and an email of any length become 64 characters).
 
 from __future__ import annotations
 
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import case, delete, func, literal, select, text
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
@@ -22,11 +22,23 @@ def login_failures(connection: Connection, key: str, since: float) -> tuple[int,
     return int(count), float(oldest or 0.0)
 
 
-def login_failed(connection: Connection, key: str, now: float, window: float) -> None:
-    """A wrong password for `key`; its failures older than `window` go."""
+def login_attempt(connection: Connection, key: str, now: float, window: float,
+                  most: int) -> float:
+    """Count a login attempt for `key` as a failure until it succeeds (`login_forget`),
+    unless `key` has had `most` failures within `window`: then nothing is counted, and the
+    answer is when the oldest of them was (0: the attempt may go ahead). Attempts for one key
+    queue for a lock (PostgreSQL's advisory lock on the key; SQLite's write lock), so many at
+    once, on any nodes, get exactly `most` tries."""
     f = t.login_failures
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7715))"),
+                           {"key": key})
     connection.execute(delete(f).where(f.c.key == key, f.c.at <= now - window))
+    count, oldest = login_failures(connection, key, now - window)
+    if count >= most:
+        return max(oldest, 1e-9)
     connection.execute(f.insert().values(key=key, at=now))
+    return 0.0
 
 
 def login_prune(connection: Connection, before: float) -> None:

@@ -10,6 +10,7 @@ HTTPS every response carries HSTS.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from tlsscope.intake import Submitter
     from tlsscope.settings import Settings
 
+log = logging.getLogger("tlsscope.web")
 STATIC = Path(__file__).parent / "static"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -163,6 +167,24 @@ def _dashboard(app: FastAPI, store: Store, settings: Settings) -> None:
         if wants_html(request):
             return pages.error_page(request, status, exc.message)
         return JSONResponse({"detail": exc.message}, status_code=status)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        """No free pooled connection within db_pool_timeout, or the database away: 503, to
+        be retried (a load balancer may send the retry to another node), never a 500."""
+        busy = isinstance(exc, SQLAlchemyTimeout)
+        message = ("the database is busy (no free connection within db_pool_timeout); retry"
+                   if busy else "the database cannot be reached now; retry")
+        log.warning("request refused: " + ("database busy" if busy else "database away"),
+                    extra={"fields": {"path": request.url.path[:200],
+                                      "why": str(exc).splitlines()[0][:300]}})
+        headers = {"Retry-After": "5"}
+        if wants_html(request):
+            page = pages.error_page(request, 503, message)
+            page.headers.update(headers)
+            return page
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -37,7 +37,7 @@ def add(pages: APIRouter, site: Site) -> None:
         words = words_for(request, None)
         address = request.client.host if request.client else ""
         device = request.cookies.get(auth.DEVICE_COOKIE, "")
-        wait = await asyncio.to_thread(site.throttle.wait, address, email, device)
+        wait = await asyncio.to_thread(site.throttle.attempt, address, email, device)
         if wait:
             refused = site.render(request, None, "login.html", status=429, login_csrf=cookie,
                                   next=safe_next(next), email=email,
@@ -46,7 +46,6 @@ def add(pages: APIRouter, site: Site) -> None:
             return refused
         user = await asyncio.to_thread(accounts.check_password, site.store, email, password)
         if user is None:
-            await asyncio.to_thread(site.throttle.failed, address, email, device)
             return site.render(request, None, "login.html", status=401, login_csrf=cookie,
                                next=safe_next(next), email=email, error=words("login.failed"))
         await asyncio.to_thread(site.throttle.succeeded, address, email, device)
