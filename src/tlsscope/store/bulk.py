@@ -13,7 +13,8 @@ statement text that psycopg converts once and the server prepares once. A multi-
 list of thousands of placeholders was re-parsed by psycopg for every batch, an executemany
 sends one Bind/Execute per row, and psycopg's array dumpers cost ~1 µs per value in Python
 (msgspec encodes the JSON in C). Statements whose results are not read go in one pipeline
-(see write.save: a batch is 6 round-trips, BEGIN and COMMIT included). SQLite gets what is
+(see write.save: a batch is 6 round-trips, BEGIN and COMMIT included; psycopg sends BEGIN
+on its own, even in a pipeline). SQLite gets what is
 cheapest there: a multi-row VALUES (RETURNING) or the driver's executemany (in-process: no
 round-trips to save).
 
@@ -76,12 +77,7 @@ def insert_new(connection: Connection, table: Table, keys: tuple[str, ...],
             connection, table, "new:" + ",".join(back), names,
             lambda: f"INSERT INTO {table.name} ({columns}) SELECT * FROM "
                     f"{_source(connection, table, names)}{tail}")
-        # On the driver's cursor, in a pipeline of its own: the transaction's BEGIN, when
-        # this opens it, goes in the same round-trip; the rows are read once it is synced.
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with pipelined(connection):
-            cursor.execute(sql, made(rows))
-        return list(cursor.fetchall())
+        return list(connection.exec_driver_sql(sql, made(rows)))
     convert = _converter(table, names, dialect)
     one = "(" + ", ".join(["?"] * len(names)) + ")"
     step = max(1, _MAX_PARAMS // len(names))
