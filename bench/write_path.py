@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import gzip
 import hashlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -125,6 +126,13 @@ def main() -> None:
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     folder = Path(tempfile.mkdtemp(prefix="tlsscope-write-"))
+    try:
+        _runs(args, engines, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _runs(args: argparse.Namespace, engines: list[str], folder: Path) -> None:
     with durable_postgres() if "postgresql" in engines else _nothing() as server:
         for number in range(args.runs):
             made = arrivals(args.reports, number * args.reports)
