@@ -296,7 +296,10 @@ def _validate(values: dict[str, Any]) -> Settings:
     try:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        key = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else "?"
+        said = str(exc)
+        first = re.split(r"[\s:]", said, maxsplit=1)[0]  # __post_init__ names its setting first
+        key = said.rsplit("$.", 1)[-1].rstrip("`") if "$." in said else (
+            first if first in known else "?")
         raise ConfigError(key, values.get(key), str(exc).split(" - at ")[0]) from exc
     _check_addresses(settings)
     return settings

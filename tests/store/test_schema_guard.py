@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.cli import tlsscope
+from tests.support.postgres import PostgresServer
 from tests.support.webserver import free_port, wait_healthy
 from tlsscope.store import SchemaMismatch, Store
 from tlsscope.store.engine import make_engine
@@ -75,6 +76,9 @@ def test_tlsscope_migrate_and_its_check(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert b"revision 0099, newer than this tlsscope knows" in refused.stderr
     assert b"Traceback" not in refused.stderr
+    _set_revision(db, "zzzz")
+    foreign = tlsscope("migrate", "--check", "--db", db)
+    assert foreign.returncode == 2 and b"which no tlsscope release made" in foreign.stdout
     unreachable = tlsscope("migrate", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     assert unreachable.returncode != 0 and b"cannot migrate" in unreachable.stderr
     assert b"Traceback" not in unreachable.stderr
@@ -102,3 +106,15 @@ def test_serve_waits_for_tlsscope_migrate(tmp_path: Path) -> None:
                        env={"TLSSCOPE_MIGRATE_ON_START": "false",
                             "TLSSCOPE_SCHEMA_WAIT_SECONDS": "0"})
     assert gave_up.returncode == 2 and b"run `tlsscope migrate`" in gave_up.stderr
+
+
+@pytest.mark.server
+def test_two_migrations_at_once_one_does_it(postgres: PostgresServer | None) -> None:
+    if postgres is None:
+        pytest.skip("TLSSCOPE_TEST_POSTGRES=skip")
+    db = postgres.create_database()
+    runs = [subprocess.Popen([sys.executable, "-m", "tlsscope", "migrate", "--db", db],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    said = sorted(run.communicate(timeout=120)[0].decode().strip() for run in runs)
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    assert said == [f"schema at {HEAD} (was none)"] + [f"schema at {HEAD} already"] * 2

@@ -63,12 +63,29 @@ def add_user(store: Store, email: str, password: str, role: str, organisation: s
     _password_rule(password)
     if role != "admin" and not organisation:
         raise Invalid("organisation", "organisation: members and read-only users belong to one")
-    org = store.write(rows.organisation, organisation) if organisation else None
+    org = _organisation(store, organisation)
     try:
         return store.write(rows.add_user, email, email.split("@")[0], hash_password(password),
                            role, org, lang, dt.datetime.now(dt.UTC))
     except ValueError as exc:  # the store's own rules (a known email, an unknown role)
         raise Invalid("email" if "email" in str(exc) else "role", str(exc)) from None
+
+
+ORGANISATION_CHARS = 200
+
+
+def _organisation_rule(name: str) -> None:
+    if len(name) > ORGANISATION_CHARS:
+        raise Invalid("organisation", f"organisation: at most {ORGANISATION_CHARS} characters "
+                      f"(this one has {len(name):,})")
+
+
+def _organisation(store: Store, name: str) -> int | None:
+    """The organisation named `name`, made if new (None: no name)."""
+    if not name:
+        return None
+    _organisation_rule(name)
+    return int(store.write(rows.organisation, name))
 
 
 def _email_rule(email: str) -> None:
@@ -120,7 +137,7 @@ def set_role(store: Store, who: User, role: str, organisation: str | None) -> No
     if organisation is None:
         org = who.organisation
     else:
-        org = store.write(rows.organisation, organisation) if organisation else None
+        org = _organisation(store, organisation)
     if role != "admin" and org is None:
         raise Invalid("organisation", "organisation: members and read-only users belong to one")
     try:
@@ -230,6 +247,7 @@ def existing_organisation(store: Store, name: str) -> int:
 
 
 def rename_organisation(store: Store, organisation_id: int, name: str) -> None:
+    _organisation_rule(name)
     try:
         store.write(rows.rename_organisation, organisation_id, name)
     except ValueError as exc:
@@ -253,6 +271,6 @@ def assign(store: Store, domain: str, organisation: str) -> str:
     """Give a domain to an organisation ("": take it away); returns the domain as stored."""
     name = valid_domain(domain)
     now = dt.datetime.now(dt.UTC)
-    org = store.write(rows.organisation, organisation) if organisation else None
+    org = _organisation(store, organisation)
     store.write(rows.assign_domain, name, org, now)
     return name

@@ -62,13 +62,20 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @contextlib.contextmanager
 def refusals(invalid: int = 2) -> Iterator[None]:
     """The application's refusals (tlsscope.errors.RequestError) as one-line errors: what is
-    not found (or not allowed) exits 1, a wrong value `invalid` (2: a usage error)."""
+    not found (or not allowed) exits 1, a wrong value `invalid` (2: a usage error). A name
+    given with bytes that are not UTF-8 (the shell passes them through) cannot be stored or
+    compared as text: a usage error too, not a traceback."""
     from tlsscope.errors import Invalid, RequestError
 
     try:
         yield
     except RequestError as exc:
         raise fail(exc.message, invalid if isinstance(exc, Invalid) else 1) from None
+    except UnicodeEncodeError as exc:
+        shown = exc.object[max(0, exc.start - 20):exc.end + 20]
+        raise fail("a value given is not valid UTF-8 text (bytes that are not UTF-8 near "
+                   f"{shown.encode('utf-8', 'backslashreplace').decode('ascii', 'replace')})",
+                   invalid) from None
 
 
 def fail_on_config(load: Callable[[], T]) -> T:

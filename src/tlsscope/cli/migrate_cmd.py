@@ -37,15 +37,18 @@ def migrate(
     try:
         before = schema.stored_revision(engine)
         newer = before is not None and before not in schema.known_revisions()
-        if check or newer:
-            state = ("current" if before == schema.HEAD else
-                     "newer than this tlsscope knows" if newer else "needs migrating")
+        if newer:
+            assert before is not None
+            typer.echo(schema.unknown(before))
+            raise typer.Exit(2)
+        if check:
+            state = "current" if before == schema.HEAD else "needs migrating"
             typer.echo(f"schema at {before or 'none (empty database)'}; this tlsscope's is "
                        f"{schema.HEAD}: {state}")
-            raise typer.Exit(0 if before == schema.HEAD else 2 if newer else 1)
-        schema.upgrade(engine)
-        typer.echo(f"schema at {schema.HEAD}" + (f" (was {before or 'none'})"
-                                                 if before != schema.HEAD else " already"))
+            raise typer.Exit(0 if before == schema.HEAD else 1)
+        found = schema.upgrade(engine)  # as found under the lock: another may have been first
+        typer.echo(f"schema at {schema.HEAD}" + (f" (was {found or 'none'})"
+                                                 if found != schema.HEAD else " already"))
     except SQLAlchemyError as exc:
         raise fail(f"cannot migrate: {str(exc).splitlines()[0]}") from None
     finally:

@@ -28,7 +28,7 @@ class Pool(NamedTuple):
     """A PostgreSQL engine's connections: `size` kept open and never more (a fleet of nodes
     must fit in max_connections), `timeout` the longest wait for a free one, `pre_ping` a
     round-trip before each use to find a connection the server dropped (the writer skips
-    it: its batch is retried once on a fresh connection instead, see Store.save)."""
+    it: its batch is retried on a fresh connection instead, see Store.save)."""
 
     size: int = 2
     timeout: float = 10.0

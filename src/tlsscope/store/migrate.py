@@ -30,6 +30,15 @@ def known_revisions() -> set[str]:
     return {p.name[:4] for p in _VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py")}
 
 
+def unknown(stored: str) -> str:
+    """What to say of a revision this tlsscope does not ship."""
+    if stored.isdigit() and stored > HEAD:
+        return (f"the database's schema is at revision {stored}, newer than this tlsscope "
+                f"knows (up to {HEAD}): another node runs a newer tlsscope; upgrade this one")
+    return (f"the database's schema is at revision {stored[:40]!r}, which no tlsscope "
+            f"release made (this one knows up to {HEAD}): not a tlsscope database?")
+
+
 def prepare(engine: Engine, migrate: bool = True, wait: float = 0.0) -> None:
     """Make sure the schema is this tlsscope's (HEAD): refuse a newer one; upgrade an older
     one (`migrate`), or wait up to `wait` seconds for `tlsscope migrate` to do it."""
@@ -39,9 +48,7 @@ def prepare(engine: Engine, migrate: bool = True, wait: float = 0.0) -> None:
         if stored == HEAD:
             return
         if stored is not None and stored not in known_revisions():
-            raise SchemaMismatch(
-                f"the database's schema is at revision {stored}, newer than this tlsscope "
-                f"knows (up to {HEAD}): another node runs a newer tlsscope; upgrade this one")
+            raise SchemaMismatch(unknown(stored))
         if migrate:
             upgrade(engine)
             return
@@ -53,12 +60,14 @@ def prepare(engine: Engine, migrate: bool = True, wait: float = 0.0) -> None:
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
-def upgrade(engine: Engine) -> None:
-    """Upgrade to HEAD (a schema newer than HEAD is left alone: see prepare)."""
+def upgrade(engine: Engine) -> str | None:
+    """Upgrade to HEAD; returns the revision it found under the lock, before upgrading (HEAD:
+    another process had just done it). A schema newer than HEAD: see prepare."""
     if stored_revision(engine) == HEAD:  # the common case: skip importing Alembic (0.1 s)
-        return
+        return HEAD
     from alembic import command
     from alembic.config import Config
+    from alembic.migration import MigrationContext
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
@@ -66,8 +75,11 @@ def upgrade(engine: Engine) -> None:
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            found = MigrationContext.configure(connection).get_current_revision()
+            if found != HEAD:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return found
 
 
 def current_revision(engine: Engine) -> str | None:
