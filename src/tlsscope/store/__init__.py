@@ -5,7 +5,7 @@ application above it).
     tables      the schema;  migrations/  Alembic revisions, applied on every open
     engine      engines and their per-dialect settings
     rows        a read report → rows and roll-up increments (pure)
-    write       a batch of arrivals, in one transaction
+    write       a batch of arrivals, in one transaction (bulk: one statement per table)
     queries, browse, accounts, findings_rows, checks_rows, rollups, inputs, alerts_rows,
     alert_log_rows, digest_rows
                 rows functions: f(connection, ...) → domain objects (models), never rows
@@ -125,8 +125,10 @@ class Store:
         """Which of these inputs (by sha256) are stored already."""
         if not digests:
             return set()
+        query = select(t.inputs.c.sha256).where(t.inputs.c.sha256.in_(list(digests)))
         with self.engine.connect() as connection:
-            query = select(t.inputs.c.sha256).where(t.inputs.c.sha256.in_(list(digests)))
+            if connection.dialect.name == "postgresql":  # one round-trip, not BEGIN..ROLLBACK
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             return set(connection.execute(query).scalars())
 
     def save(self, batch: Sequence[Arrival], junk_budget: int = 0) -> list[Saved]:

@@ -9,6 +9,7 @@ nothing of the batch; after commit, all of it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import weakref
 import zlib
 from collections.abc import Sequence
@@ -217,10 +218,13 @@ def _write_children(connection: Connection, winners: list[ReportRows]) -> None:
 
 # (domain, organisation) pairs known to be in domain_reporters, per engine: a batch whose
 # pairs are all known skips the statement (the steady state). Only pairs found there already
-# are remembered (a pair this transaction inserts might still be rolled back).
-_known_reporters: weakref.WeakKeyDictionary[Any, set[tuple[str, str]]] = (
+# are remembered (a pair this transaction inserts might still be rolled back), and for a
+# minute at most: retention and an organisation's deletion remove pairs (store/
+# retention_rows.py), and another process's removal must not be hidden for longer.
+_known_reporters: weakref.WeakKeyDictionary[Any, tuple[float, set[tuple[str, str]]]] = (
     weakref.WeakKeyDictionary())
 _KNOWN_MAX = 200_000
+KNOWN_SECONDS = 60.0
 
 
 def _note_reporters(connection: Connection, candidates: list[ReportRows],
@@ -228,7 +232,10 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
     """Record who reports each domain (domain_reporters), before the reports go in: a report
     whose organisation had never reported one of its domains is marked `reporter_new` (of
     several such reports in one batch, the first by day, as if stored one by one)."""
-    known = _known_reporters.setdefault(connection.engine, set())
+    since, known = _known_reporters.get(connection.engine, (0.0, set()))
+    if time.monotonic() - since > KNOWN_SECONDS or len(known) > _KNOWN_MAX:
+        since, known = time.monotonic(), set()
+        _known_reporters[connection.engine] = (since, known)
     first: dict[tuple[str, str], dict[str, Any]] = {}
     owner: dict[tuple[str, str], int] = {}  # pair -> id() of the report that makes its row
     for rows in sorted(candidates, key=lambda r: r.report["day"]):
@@ -243,8 +250,6 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
     new = {(domain, org) for domain, org in bulk.insert_new(
         connection, t.domain_reporters, ("domain", "organization_name"), list(first.values()),
         ("domain", "organization_name"))}
-    if len(known) > _KNOWN_MAX:
-        known.clear()
     known.update(set(first) - new)
     for rows in candidates:
         org = rows.report["organization_name"]
