@@ -1,5 +1,6 @@
 """Sending IPs cut to their network before a report is stored (truncate_sending_ips): IPv4
-to /24, IPv6 to /48. Pure: the choice per policy domain is the caller's (pipeline.DomainGate).
+to /24, IPv6 to /48 (an IPv4-mapped IPv6 address as its IPv4 address, /24). Pure: the choice
+per policy domain is the caller's (pipeline.DomainGate).
 
 What goes: the whole address of each failure detail's `sending-mta-ip`, the reader's record of
 how the sender wrote it (`originals`), and the words of a reader's note about it. A value that
@@ -22,13 +23,21 @@ WITHHELD = "the sending MTA's address is not kept (truncate_sending_ips)"
 
 
 def truncate(value: str | None) -> str | None:
-    """An address as its network: "192.0.2.0/24", "2001:db8:1::/48"; None for no address."""
+    """An address as its network: "192.0.2.0/24", "2001:db8:1::/48"; None for no address.
+    An IPv6 address that carries an IPv4 one is cut as that IPv4 address: IPv4-mapped
+    (`::ffff:192.0.2.1`) to the IPv4 network "192.0.2.0/24" (the sender was an IPv4 host
+    written in IPv6), 6to4 (`2002:c000:201::1`, whose /48 is the whole IPv4 address) to its
+    /40 ("2002:c000:200::/40", the IPv4 /24)."""
     if value is None:
         return None
     try:
         address = ipaddress.ip_address(value.strip().strip("[]"))
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        return str(ipaddress.ip_network(f"{address}/40", strict=False))
     bits = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
 

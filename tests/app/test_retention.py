@@ -263,3 +263,79 @@ def test_sending_ips_are_truncated_at_intake_by_the_owner_s_choice(db: Store) ->
     (result,) = [read_input(json.dumps(_doc("r9", TODAY, "other.example")).encode(), "x")]
     detail = gate.private(db, result).reports[0].report.policies[0].details[0]
     assert detail.sending_mta_ip == "192.0.2.0/24"
+
+
+def _notes(store: Store, rid: str) -> tuple[Any, Any, Any]:
+    with store.engine.connect() as connection:
+        row = connection.execute(select(t.reports.c.extras, t.reports.c.originals,
+                                        t.reports.c.warnings)
+                                 .where(t.reports.c.report_id == rid)).one()
+    return json.loads(row[0]), json.loads(row[1]), json.loads(row[2])
+
+
+def test_a_shared_report_s_notes_are_each_organisation_s_own(db: Store, tmp_path: Path) -> None:
+    """Export and deletion keep of a report shared by A and B only the extras, originals
+    and warnings of the report itself and of the organisation's own policies (exported with
+    their indexes as the export lists them)."""
+    accounts.assign(db, "a.example", "A")
+    accounts.assign(db, "b.example", "B")
+    doc = _doc("shared1", _ago(3), "b.example", "a.example")
+    doc["x-report-note"] = 1
+    doc["policies"][0]["x-b-secret"] = "B's own"
+    doc["policies"][0]["failure-details"][0]["sending-mta-ip"] = "192.0.2.007"
+    doc["policies"][1]["x-a-note"] = "A's own"
+    doc["policies"][1]["failure-details"][0]["sending-mta-ip"] = "192.0.2.008"
+    db.save([_arrival(doc, NOW)])
+    org_data.export_to_folder(db, OPERATOR, "A", tmp_path / "a")
+    (line,) = (tmp_path / "a" / "reports.jsonl").read_text().splitlines()
+    assert "x-b-secret" not in line and "192.0.2.007" not in line
+    told = json.loads(line)["tlsscope"]
+    assert told["extras"] == {"$": {"x-report-note": 1}, "$.policies[0]": {"x-a-note": "A's own"}}
+    assert {w["path"] for w in told["warnings"]} == {
+        "$.x-report-note", "$.policies[0].x-a-note", "$.policies[0].failure-details[0]"
+        ".sending-mta-ip"}
+    assert set(told["originals"]) <= {"$.policies[0].failure-details[0].sending-mta-ip"}
+    org_data.delete(db, OPERATOR, "B")
+    extras, originals, warnings = _notes(db, "shared1")
+    assert "x-b-secret" not in json.dumps([extras, originals, warnings])
+    assert extras == {"$": {"x-report-note": 1}, "$.policies[1]": {"x-a-note": "A's own"}}
+    assert all(not w["path"].startswith("$.policies[0]") for w in warnings)
+    assert all(not path.startswith("$.policies[0]") for path in originals)
+    freshness.rollups_now(db)
+    _assert_consistent(db)
+
+
+def test_an_ipv4_mapped_address_is_truncated_as_ipv4() -> None:
+    from tlsscope.privacy import truncate
+
+    assert truncate("::ffff:192.0.2.1") == "192.0.2.0/24"
+    assert truncate("2002:c000:201::1") == "2002:c000:200::/40"  # 6to4: the IPv4 /24
+    assert truncate("2001:db8:aa:bb::1") == "2001:db8:aa::/48"
+
+
+def test_a_failed_purge_is_logged_and_tried_again(db: Store, monkeypatch: pytest.MonkeyPatch,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Any error of a purge: logged, recorded as failed, and the job goes on; the next try
+    is not held back an hour."""
+    real = retention.purge
+    calls: list[int] = []
+    stop = threading.Event()
+
+    def flaky(*args: Any, **kwargs: Any) -> retention.PurgeResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError(42)
+        done = real(*args, **kwargs)
+        stop.set()
+        return done
+
+    monkeypatch.setattr(retention, "purge", flaky)
+    purger = retention.Purger(db, SETTINGS, poll_seconds=0.01)
+    purger.run(stop)
+    assert len(calls) == 2
+    (failed,) = [r for r in caplog.records if r.getMessage() == "retention purge failed"]
+    assert failed.fields["why"] == "KeyError: 42"  # type: ignore[attr-defined]
+    with db.engine.connect() as connection:
+        counts = [json.loads(c) for c in connection.execute(
+            select(t.retention_runs.c.counts).order_by(t.retention_runs.c.id)).scalars()]
+    assert counts[0]["error"] == "KeyError: 42" and counts[1]["complete"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import shutil
 import tempfile
 import zipfile
@@ -64,15 +65,24 @@ class Sink(Protocol):
 
 
 class Folder:
-    """Export files into a folder (made if need be; files in it are replaced)."""
+    """Export files into a folder: a new or empty one (one export's files never mix with
+    another's), each file created new, never through a symbolic link (O_EXCL, O_NOFOLLOW:
+    a link planted in the folder is refused, not followed)."""
 
     def __init__(self, path: Path) -> None:
+        from tlsscope.errors import Invalid
+
         self.path = path
-        (path / "raw").mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
+        if any(path.iterdir()):
+            raise Invalid("folder", f"{path} is not empty: export into a new or empty folder")
+        (path / "raw").mkdir()
 
     @contextmanager
     def open(self, name: str) -> Iterator[IO[bytes]]:
-        with open(self.path / name, "wb") as out:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path / name, flags | getattr(os, "O_BINARY", 0), 0o600)
+        with os.fdopen(fd, "wb") as out:
             yield out
 
 

@@ -43,7 +43,7 @@ R = TypeVar("R")
 
 CHUNK = 200  # reports (inputs, checks) per transaction
 EVERY = dt.timedelta(days=1)
-RETRY_FAILED = dt.timedelta(hours=1)  # a purge that did not finish is tried again after it
+RETRY_FAILED = dt.timedelta(hours=1)  # a purge whose node died is tried again after it
 POLL_SECONDS = 60.0
 KINDS = ("inputs", "reports", "checks")
 
@@ -129,7 +129,9 @@ def retrying(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
             return fn(*args, **kwargs)
         except DBAPIError as exc:
             code = getattr(exc.orig, "sqlstate", None)
-            again = code in ("40P01", "40001") or "database is locked" in str(exc.orig)
+            # 23503: a repeat of a report being removed was recorded meanwhile (its key)
+            again = (code in ("40P01", "40001", "23503")
+                     or "database is locked" in str(exc.orig))
             if attempt == 4 or not again:
                 raise
             time.sleep(0.05 * (attempt + 1))
@@ -234,7 +236,8 @@ class Purger:
 
     def due(self) -> bool:
         """Whether a purge is due: none finished in the last day, and none started in the
-        last hour (a purge that keeps failing is not retried at every poll)."""
+        last hour that never said how it ended (its node died, or it is still running). A
+        purge that stopped early or failed says so: the next one may start at once."""
         finished, started = self.store.read(retention_rows.last_runs)
         now = self.clock()
         if started is not None and now - _utc(started) < RETRY_FAILED and (
@@ -250,14 +253,23 @@ class Purger:
                             held=self.lease.held, stop=stop, clock=self.clock)
 
     def run(self, stop: threading.Event) -> None:
+        """Until `stop`: purge when due. A purge that fails (the database away, or any
+        error) is logged and tried again at the next poll, then after twice as long each
+        time it fails again, up to RETRY_FAILED."""
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     self.run_once(stop)
-                except SQLAlchemyError as exc:  # the database is away: try at the next poll
-                    log.warning("retention purge failed", extra={"fields": {
-                        "why": str(getattr(exc, "orig", exc))[:300]}})
-                stop.wait(self.poll_seconds)
+                    failures = 0
+                except Exception as exc:  # the loop guard: one failed purge is not the job's end
+                    failures += 1
+                    why = str(getattr(exc, "orig", None) or exc)[:300]
+                    log.warning("retention purge failed", exc_info=not isinstance(
+                        exc, SQLAlchemyError), extra={"fields": {
+                            "why": f"{type(exc).__name__}: {why}", "failures": failures}})
+                wait = self.poll_seconds * 2 ** min(max(failures - 1, 0), 16)
+                stop.wait(min(wait, max(self.poll_seconds, RETRY_FAILED.total_seconds())))
         finally:
             self.lease.release()
 
@@ -266,9 +278,19 @@ def run_recorded(store: Store, settings: Settings, now: dt.datetime, *, holder: 
                  held: Callable[[], bool] | None = None,
                  stop: threading.Event | None = None, clock: Clock = _utcnow) -> PurgeResult:
     """A purge, recorded in retention_runs (started, then finished with its counts; the
-    finish by `clock`, the one the schedule asks)."""
+    finish by `clock`, the one the schedule asks). One that fails is recorded as such (not
+    finished, its error in its counts) before the error goes on."""
     run = store.write(retention_rows.start_run, now, holder or node_name())
-    result = purge(store, settings, now, held=held, stop=stop)
+    try:
+        result = purge(store, settings, now, held=held, stop=stop)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc)[:300]}"
+        failed = {"complete": False, "error": why}
+        try:
+            store.write(retention_rows.finish_run, run, None, msgspec.json.encode(failed).decode())
+        except SQLAlchemyError:  # the database is away: the run stays open (RETRY_FAILED)
+            pass
+        raise
     counts: dict[str, Any] = msgspec.to_builtins(result)
     store.write(retention_rows.finish_run, run, clock() if result.complete else None,
                 msgspec.json.encode(counts).decode())

@@ -147,7 +147,7 @@ def orgs_retention(
 @orgs_app.command("export", short_help="Export all of an organisation's data into a folder.")
 def orgs_export(
     name: Annotated[str, typer.Argument(help="The organisation.", show_default=False)],
-    folder: Annotated[Path, typer.Argument(help="The folder to write (made if need be).",
+    folder: Annotated[Path, typer.Argument(help="The folder to write: new (made) or empty.",
                                            show_default=False, file_okay=False)],
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -155,14 +155,18 @@ def orgs_export(
 ) -> None:
     """Write the organisation's data into FOLDER: its domains, users (no password hashes),
     alert rules, reports (RFC 8460 JSON, its domains' policies only), live checks, findings
-    and raw inputs (README.txt in the folder says what each file holds)."""
+    and raw inputs (README.txt in the folder says what each file holds). FOLDER must be new
+    or empty (exit 2 otherwise); no file is written through a symbolic link."""
     from tlsscope.app import org_data
     from tlsscope.app.scope import OPERATOR
     from tlsscope.cli.sanitize import safe
+    from tlsscope.errors import Invalid
 
     with open_store(db, config) as store, refusals(invalid=1):
         try:
             done = org_data.export_to_folder(store, OPERATOR, name, folder)
+        except Invalid as exc:  # the folder is not empty: a usage error
+            raise fail(safe(exc.message), 2) from None
         except OSError as exc:
             raise fail(f"cannot write {safe(folder)}: {safe(exc.strerror or exc)}", 1) from None
     if as_json:

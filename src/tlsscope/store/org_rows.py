@@ -2,7 +2,8 @@
 (app/org_data.py); its reports and live checks go first, in chunks (store/retention_rows.py).
 
 Only what is the organisation's is read: of a report that also covers other organisations'
-domains, the policies of its own domains (the others are counted, not shown); a raw input
+domains, the policies of its own domains (the others are counted, not shown) and of the
+report's notes, unknown members and values as sent those about itself or them; a raw input
 only when every report it carries (or carried a copy of) is about its domains alone. No
 password hash, token hash, alert target or webhook secret is ever read out.
 """
@@ -17,7 +18,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import tables as t
-from tlsscope.store.retention_rows import leftovers
+from tlsscope.store.retention_rows import (
+    leftovers,
+    only_policies,
+    organisation_page,
+    remove_policies,
+)
 from tlsscope.store.write import unpack
 
 _PAGE = 500
@@ -107,6 +113,10 @@ def report_page(connection: Connection, names: Sequence[str], after: int,
 
 def _report(row: Any, policies: list[Any], details: dict[tuple[int, int], list[Any]],
             others: int) -> dict[str, Any]:
+    # the reader's notes, unknown members and values as sent: the report's own, and its
+    # policies' renumbered as they are listed here (another organisation's left out)
+    own = {k: _loads(v) for k, v in only_policies(
+        row, {policy["idx"]: i for i, policy in enumerate(policies)}).items()}
     entries = []
     for policy in policies:
         entry: dict[str, Any] = {
@@ -128,8 +138,8 @@ def _report(row: Any, policies: list[Any], details: dict[tuple[int, int], list[A
         "tlsscope": {"key": row["key"], "day": row["day"], "stored_at": row["stored_at"],
                      "channel": row["channel"], "authenticated": row["authenticated"],
                      "input_sha256": row["input_sha256"], "location": row["location"],
-                     "warnings": _loads(row["warnings"]), "extras": _loads(row["extras"]),
-                     "originals": _loads(row["originals"]),
+                     "warnings": own["warnings"], "extras": own["extras"],
+                     "originals": own["originals"],
                      "policies_of_other_organisations": others}}
 
 
@@ -194,8 +204,15 @@ def findings(connection: Connection, names: Sequence[str]) -> list[dict[str, Any
 
 def drop(connection: Connection, organisation_id: int, names: Sequence[str]) -> dict[str, int]:
     """The last of an organisation's deletion, in one transaction (its reports and checks
-    went before): what derives from its domains, its alert rules and what they sent, its
-    users with their sessions, tokens and digest records, its domains, and itself."""
+    went before, in chunks): the policies of its domains stored since (as those went), what
+    derives from its domains, its alert rules and what they sent, its users with their
+    sessions, tokens and digest records, its domains, and itself. A report stored after
+    this is about domains nobody owns, with its own roll-ups."""
+    after = 0
+    while page := organisation_page(connection, organisation_id, after, _PAGE):
+        after = max(c.report for c in page)
+        remove_policies(connection, [(c.report, c.idx) for c in page
+                                     if c.organisation == organisation_id])
     leftovers(connection, names)
     a, ad, aa, al = t.alert_rules, t.alert_deliveries, t.alert_attempts, t.alerts
     rules = list(connection.execute(select(a.c.id).where(a.c.organisation == organisation_id))

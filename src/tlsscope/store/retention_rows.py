@@ -1,26 +1,35 @@
 """Removing stored reports, raw inputs and live checks, in short transactions, with the
-roll-ups recounted in the same transaction (app/retention.py decides what goes, and when).
+roll-ups kept right in the same transaction (app/retention.py decides what goes, and when).
 
 A report is removed policy by policy: the policies (and their failure rows) of the domains
 whose time is up go; a report none of whose policies is left goes with its repeats, and one
-with policies left keeps them, its counted sessions summed again. A raw input that carried a
-removed report (or a copy of one) goes with its arrivals once nothing refers to it, and
-otherwise loses its bytes, so that reading it again cannot bring the removed report back.
+with policies left keeps them, its counted sessions summed again, and of its reader's notes,
+unknown members and values as sent only those about itself or a policy left. A raw input
+that carried a removed report (or a copy of one) goes with its arrivals once nothing refers
+to it, and otherwise loses its bytes, so that reading it again cannot bring the removed
+report back.
 
-The roll-ups of every (domain, day) pair touched are recounted from the report rows left, by
-the writer's own rule (rows.Rollup), then the coarse ones rebuilt (rollups.rebuild). On
-PostgreSQL the pair's per-reporter rows are locked first, in the writers' order (sorted by
-key), so that a report stored meanwhile for that pair is either counted in the recount or
-adds to it afterwards.
+The roll-ups: what the removed policies added (by the writer's own rule, rows.Rollup) is
+taken back from the per-reporter rows, `x = x - n`, as a writer adds `x = x + n`: both
+commute, so a report stored meanwhile for the same pair (a new reporter's row included) is
+counted once whatever the interleaving; a recount from the report rows could not be made so
+without a lock every writer takes before its roll-up rows. A row left at zero that no report
+adds to goes. The coarse roll-ups of the pairs are rebuilt under their `rollup_dirty` marks
+(store/rollups.py). Locks are taken in the writers' order (store/write.py): the removed
+policies (so two removals take back once), the roll-up rows in key order, the marks, the
+stale marks, and only then the report and input rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import operator
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, delete, false, func, or_, select, text, tuple_, update
+import msgspec
+from sqlalchemy import and_, bindparam, case, delete, false, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import junk, rollups
@@ -31,6 +40,7 @@ from tlsscope.store.write import mark_stale
 Pair = tuple[str, dt.date]
 PolicyKey = tuple[int, int]  # (report id, policy idx)
 _PAGE = 500  # ids per IN (...)
+_json = msgspec.json.Decoder()
 
 
 class Removed(NamedTuple):
@@ -170,39 +180,144 @@ def check_page(connection: Connection, before: dt.datetime, domains: Sequence[st
 
 # Removing ------------------------------------------------------------------------------------
 
+class _Policy(NamedTuple):
+    report: int
+    idx: int
+    domain: str
+    policy_type: str
+    mode: str | None
+    successful: int
+    failed: int
+    counted: bool
+    day: dt.date
+    organization: str
+    input_sha256: str
+
+
 def remove_policies(connection: Connection, doomed: Sequence[PolicyKey],
                     dry: bool = False) -> Removed:
-    """Remove these policies with their failure rows, the reports left without any, their
-    inputs as the module says; recount the roll-ups of the pairs they touched."""
+    """Remove these policies (each with the other policies of its domain in its report: the
+    writer counts a report once per domain) with their failure rows, the reports left
+    without any, their inputs as the module says; take their increments back from the
+    roll-ups."""
     if not doomed:
         return Removed()
-    wanted = set(doomed)
-    ids = sorted({report for report, _ in wanted})
-    p, r = t.policies, t.reports
-    rows = list(connection.execute(
-        select(p.c.report, p.c.idx, p.c.policy_domain, p.c.counted, p.c.successful,
-               p.c.failed, r.c.day, r.c.input_sha256)
-        .join(r, r.c.id == p.c.report).where(p.c.report.in_(ids))))
-    hit = [row for row in rows if (row[0], row[1]) in wanted]
-    pairs = sorted({(row[2], row[6]) for row in hit})
-    gone = {row[0] for row in rows} - {row[0] for row in rows if (row[0], row[1]) not in wanted}
-    keys = sorted((row[0], row[1]) for row in hit)
+    ids = sorted({report for report, _ in doomed})
+    rows = _policies_locked(connection, ids, lock=not dry)
+    asked = set(doomed)
+    wanted = {(row.report, row.domain) for row in rows if (row.report, row.idx) in asked}
+    hit = [row for row in rows if (row.report, row.domain) in wanted]
+    kept = [row for row in rows if (row.report, row.domain) not in wanted]
+    pairs = sorted({(row.domain, row.day) for row in hit})
+    gone = sorted({row.report for row in hit} - {row.report for row in kept})
+    keys = sorted((row.report, row.idx) for row in hit)
     if dry:
         return Removed(reports=len(gone), policies=len(keys), pairs=len(pairs))
-    _lock(connection, pairs)
+    # Locks in the writers' order (store/write.py): roll-up rows, marks, stale marks; only
+    # then the report rows (a writer recording a repeat waits for those holding its locks).
+    rollup = _increments(connection, hit)
+    totals = _take_back(connection, t.daily_totals, rollup.totals_rows())
+    failures = _take_back(connection, t.daily_failures, rollup.failures_rows())
+    rollups.mark(connection, pairs)
+    mark_stale(connection, sorted({domain for domain, _ in pairs} - {""}))
     for start in range(0, len(keys), _PAGE):
         page = keys[start:start + _PAGE]
-        d = t.failure_details
+        d, p = t.failure_details, t.policies
         connection.execute(delete(d).where(tuple_(d.c.report, d.c.policy_idx).in_(page)))
         connection.execute(delete(p).where(tuple_(p.c.report, p.c.idx).in_(page)))
-    touched = {row[7] for row in hit} | _drop_reports(connection, sorted(gone))
-    _resum(connection, [row for row in rows if row[0] not in gone
-                        and (row[0], row[1]) not in wanted])
+    touched = {row.input_sha256 for row in hit} | _drop_reports(connection, gone)
+    _trim(connection, kept)
+    _drop_empty(connection, totals, failures)
     deleted, emptied = settle_inputs(connection, sorted(touched))
-    recount(connection, pairs)
-    mark_stale(connection, sorted({domain for domain, _ in pairs} - {""}))
+    _rebuild_coarse(connection, [pair for pair in pairs if pair[0]])
     return Removed(reports=len(gone), policies=len(keys), inputs_deleted=deleted,
                    inputs_emptied=emptied, pairs=len(pairs))
+
+
+def _policies_locked(connection: Connection, ids: list[int], lock: bool) -> list[_Policy]:
+    """Every policy of these reports, locked (PostgreSQL; in key order) so that another
+    removal of the same ones waits and then finds them gone: each is taken back once."""
+    p, r = t.policies, t.reports
+    out: list[_Policy] = []
+    for start in range(0, len(ids), _PAGE):
+        query = (select(p.c.report, p.c.idx, p.c.policy_domain, p.c.policy_type, p.c.mode,
+                        p.c.successful, p.c.failed, p.c.counted, r.c.day,
+                        r.c.organization_name, r.c.input_sha256)
+                 .join(r, r.c.id == p.c.report).where(p.c.report.in_(ids[start:start + _PAGE]))
+                 .order_by(p.c.report, p.c.idx))
+        if lock:
+            query = query.with_for_update(of=p)
+        out.extend(_Policy(*row) for row in connection.execute(query))
+    return out
+
+
+def _increments(connection: Connection, hit: list[_Policy]) -> Rollup:
+    """What these policies added to the roll-ups, by the writer's own rule (rows.Rollup)."""
+    stored: dict[int, _Stored] = {}
+    for row in hit:
+        one = stored.setdefault(row.report, _Stored(row.day, row.organization))
+        one.policies.append({"idx": row.idx, "policy_domain": row.domain,
+                             "policy_type": row.policy_type, "mode": row.mode,
+                             "successful": row.successful, "failed": row.failed,
+                             "counted": row.counted})
+    d = t.failure_details
+    keys = sorted((row.report, row.idx) for row in hit)
+    for start in range(0, len(keys), _PAGE):
+        for detail in connection.execute(
+                select(d.c.report, d.c.policy_idx, d.c.result_type, d.c.failed_session_count,
+                       d.c.receiving_mx_hostname, d.c.receiving_ip)
+                .where(tuple_(d.c.report, d.c.policy_idx).in_(keys[start:start + _PAGE]))):
+            stored[detail[0]].details.append({
+                "policy_idx": detail[1], "result_type": detail[2],
+                "failed_session_count": detail[3], "receiving_mx_hostname": detail[4],
+                "receiving_ip": detail[5]})
+    rollup = Rollup()
+    for one in stored.values():
+        rollup.add(cast(ReportRows, one))
+    return rollup
+
+
+def _take_back(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """Subtract these increments from their roll-up rows, in key order (the writers'); an
+    increment is commutative with a writer's, so a report stored meanwhile stays counted.
+    Returns the keys."""
+    keys = [c.name for c in table.primary_key.columns]
+    measures = [c.name for c in table.columns if c.name not in keys]
+    rows = sorted(rows, key=operator.itemgetter(*keys))
+    if rows:
+        statement = update(table).where(*(
+            table.c[k] == bindparam(f"k_{k}", type_=table.c[k].type) for k in keys)).values({
+                m: case((table.c[m] < bindparam(f"m_{m}"), 0),
+                        else_=table.c[m] - bindparam(f"m_{m}")) for m in measures})
+        for start in range(0, len(rows), _PAGE):
+            connection.execute(statement, [
+                {**{f"k_{k}": row[k] for k in keys}, **{f"m_{m}": row[m] for m in measures}}
+                for row in rows[start:start + _PAGE]])
+    return [tuple(row[k] for k in keys) for row in rows]
+
+
+def _drop_empty(connection: Connection, totals: list[Any], failures: list[Any]) -> None:
+    """Of the roll-up rows taken from, those left at zero that no stored report adds to
+    (a report of 0 sessions keeps its row, as the writer makes one)."""
+    p, r, d = t.policies, t.reports, t.failure_details
+    s, f = t.daily_totals, t.daily_failures
+    adds_to_totals = select(p.c.report).join(r, r.c.id == p.c.report).where(
+        p.c.policy_domain == s.c.domain, r.c.day == s.c.day, p.c.policy_type == s.c.policy_type,
+        func.coalesce(p.c.mode, "") == s.c.mode, r.c.organization_name == s.c.organization_name)
+    adds_to_failures = (
+        select(d.c.report).join(p, and_(p.c.report == d.c.report, p.c.idx == d.c.policy_idx))
+        .join(r, r.c.id == p.c.report).where(
+            p.c.policy_domain == f.c.domain, r.c.day == f.c.day,
+            r.c.organization_name == f.c.organization_name, p.c.policy_type == f.c.policy_type,
+            func.coalesce(d.c.result_type, "") == f.c.result_type,
+            func.coalesce(d.c.receiving_mx_hostname, "") == f.c.receiving_mx_hostname,
+            func.coalesce(d.c.receiving_ip, "") == f.c.receiving_ip))
+    for table, keys, adds in ((s, totals, adds_to_totals), (f, failures, adds_to_failures)):
+        key = tuple_(*table.primary_key.columns)
+        zero = and_(*(table.c[c.name] == 0 for c in table.columns if not c.primary_key))
+        for start in range(0, len(keys), _PAGE):
+            connection.execute(delete(table).where(
+                key.in_(keys[start:start + _PAGE]), zero, ~adds.exists()))
 
 
 def _drop_reports(connection: Connection, ids: list[int]) -> set[str]:
@@ -219,18 +334,60 @@ def _drop_reports(connection: Connection, ids: list[int]) -> set[str]:
     return inputs
 
 
-def _resum(connection: Connection, kept: list[Any]) -> None:
+def _trim(connection: Connection, kept: list[_Policy]) -> None:
     """A report that keeps some of its policies counts the sessions of those (as the writer
-    sums them: the counted policies)."""
-    sums: dict[int, list[int]] = {}
+    sums them: the counted policies), and keeps of the reader's notes (`warnings`), unknown
+    members (`extras`) and values as sent (`originals`) only those about itself or about a
+    policy left (by their paths, `$.policies[i]...`; the indexes stay those of the rows)."""
+    by_report: dict[int, list[_Policy]] = {}
     for row in kept:
-        both = sums.setdefault(row[0], [0, 0])
-        if row[3]:
-            both[0] += row[4]
-            both[1] += row[5]
+        by_report.setdefault(row.report, []).append(row)
     r = t.reports
-    for report, (ok, failed) in sorted(sums.items()):
-        connection.execute(update(r).where(r.c.id == report).values(successful=ok, failed=failed))
+    ids = sorted(by_report)
+    for start in range(0, len(ids), _PAGE):
+        found = connection.execute(select(r.c.id, r.c.warnings, r.c.extras, r.c.originals)
+                                   .where(r.c.id.in_(ids[start:start + _PAGE])))
+        for report, warnings, extras, originals in found.all():
+            rows = by_report[report]
+            same = {row.idx: row.idx for row in rows}
+            fields = only_policies({"warnings": warnings, "extras": extras,
+                                    "originals": originals}, same)
+            connection.execute(update(r).where(r.c.id == report).values(
+                successful=sum(row.successful for row in rows if row.counted),
+                failed=sum(row.failed for row in rows if row.counted), **fields))
+
+
+_POLICY_PATH = re.compile(r"^\$\.policies\[(\d+)\]")
+
+
+def repath(path: str, policies: Mapping[int, int]) -> str | None:
+    """A JSON path of a stored report for the policies kept (`policies`: stored index → the
+    index it is given): None when it is about another policy; a path about the report
+    itself as it is."""
+    found = _POLICY_PATH.match(path)
+    if found is None:
+        return path
+    idx = policies.get(int(found.group(1)))
+    return None if idx is None else f"$.policies[{idx}]{path[found.end():]}"
+
+
+def only_policies(stored: Mapping[str, str | None], policies: Mapping[int, int]
+                  ) -> dict[str, Any]:
+    """A report row's `warnings`, `extras` and `originals` (stored JSON) with only what is
+    about the report itself or about these policies, their paths renumbered (repath)."""
+    out: dict[str, Any] = {}
+    warnings = _json.decode(stored["warnings"] or "[]")
+    out["warnings"] = _encode([{**note, "path": new} for note in warnings
+                               if (new := repath(note.get("path", ""), policies)) is not None])
+    for name in ("extras", "originals"):
+        value = _json.decode(stored[name] or "{}")
+        out[name] = _encode({new: item for path, item in value.items()
+                             if (new := repath(path, policies)) is not None})
+    return out
+
+
+def _encode(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def settle_inputs(connection: Connection, digests: Sequence[str],
@@ -270,21 +427,10 @@ def remove_checks(connection: Connection, ids: Sequence[int], domains: Iterable[
     return len(ids)
 
 
-# Recounting ----------------------------------------------------------------------------------
+# Roll-ups -------------------------------------------------------------------------------------
 
 def _where_pairs(table: Any, pairs: Sequence[Pair], day: str = "day") -> Any:
     return tuple_(table.c.domain, table.c[day]).in_(list(pairs))
-
-
-def _lock(connection: Connection, pairs: list[Pair]) -> None:
-    """PostgreSQL: lock the pairs' per-reporter roll-up rows, in key order (the writers'
-    order); a writer adding to one of them waits for this transaction."""
-    if connection.dialect.name != "postgresql" or not pairs:
-        return
-    for table in (t.daily_totals, t.daily_failures):
-        keys = [c for c in table.primary_key.columns]
-        connection.execute(select(*keys).where(_where_pairs(table, pairs))
-                           .order_by(*keys).with_for_update())
 
 
 class _Stored:
@@ -296,55 +442,11 @@ class _Stored:
         self.details: list[dict[str, Any]] = []
 
 
-def recount(connection: Connection, pairs: Sequence[Pair]) -> None:
-    """Set the roll-ups of these (domain, day) pairs to what the report rows left add up to
-    (the per-reporter ones by rows.Rollup, the writer's rule; then the coarse ones)."""
-    pairs = sorted(set(pairs))
-    for start in range(0, len(pairs), _PAGE):
-        page = pairs[start:start + _PAGE]
-        rollup = _recounted(connection, page)
-        for table in (t.daily_totals, t.daily_failures):
-            connection.execute(delete(table).where(_where_pairs(table, page)))
-        _insert(connection, t.daily_totals, rollup.totals_rows())
-        _insert(connection, t.daily_failures, rollup.failures_rows())
-        _rebuild_coarse(connection, [pair for pair in page if pair[0]])
-
-
-def _recounted(connection: Connection, pairs: list[Pair]) -> Rollup:
-    p, r, d = t.policies, t.reports, t.failure_details
-    in_pairs = tuple_(p.c.policy_domain, r.c.day).in_(pairs)
-    stored: dict[int, _Stored] = {}
-    for row in connection.execute(
-            select(p.c.report, p.c.idx, p.c.policy_domain, p.c.policy_type, p.c.mode,
-                   p.c.successful, p.c.failed, p.c.counted, r.c.day, r.c.organization_name)
-            .join(r, r.c.id == p.c.report).where(in_pairs).order_by(p.c.report, p.c.idx)):
-        one = stored.setdefault(row[0], _Stored(row[8], row[9]))
-        one.policies.append({"idx": row[1], "policy_domain": row[2], "policy_type": row[3],
-                             "mode": row[4], "successful": row[5], "failed": row[6],
-                             "counted": row[7]})
-    for detail in connection.execute(
-            select(d.c.report, d.c.policy_idx, d.c.result_type, d.c.failed_session_count,
-                   d.c.receiving_mx_hostname, d.c.receiving_ip)
-            .join(p, and_(p.c.report == d.c.report, p.c.idx == d.c.policy_idx))
-            .join(r, r.c.id == p.c.report).where(in_pairs)):
-        stored[detail[0]].details.append({
-            "policy_idx": detail[1], "result_type": detail[2],
-            "failed_session_count": detail[3], "receiving_mx_hostname": detail[4],
-            "receiving_ip": detail[5]})
-    rollup = Rollup()
-    for one in stored.values():
-        rollup.add(cast(ReportRows, one))
-    return rollup
-
-
-def _insert(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), _PAGE):
-        connection.execute(table.insert(), rows[start:start + _PAGE])
-
-
 def _rebuild_coarse(connection: Connection, pairs: list[Pair]) -> None:
-    """The coarse roll-ups of these pairs, from the per-reporter ones just recounted: their
-    rows deleted (a rebuild only sets, and counts may have shrunk), then rebuilt."""
+    """The coarse roll-ups of these pairs, from the per-reporter ones, under the pairs' marks
+    (taken before, rollups.mark: a writer of the pair that has not marked it yet waits, and
+    marks it again after us): their rows deleted (a rebuild only sets, and counts may have
+    shrunk), then rebuilt (rollups.rebuild, which takes the marks away)."""
     if not pairs:
         return
     for table in (t.domain_days, t.failure_days, t.failure_reporters):
@@ -356,27 +458,30 @@ def _rebuild_coarse(connection: Connection, pairs: list[Pair]) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                                {"k": key})
         connection.execute(delete(w).where(w.c.domain == domain, w.c.week == week))
-    rollups.mark(connection, pairs)
     rollups.rebuild(connection, pairs)
 
 
 def leftovers(connection: Connection, domains: Sequence[str]) -> None:
-    """Every remaining derived row of these domains (an organisation's, once its reports are
-    gone): roll-ups, reporters, marks, findings, the re-check queue, pending alert events."""
+    """What remains derived from these domains once their reports are gone (an
+    organisation's): findings with their history, alerts and pending alert events, the
+    re-check queue, live checks, and who reported them (domain_reporters) where no report of
+    that reporter is left. Roll-ups are not deleted: removing the reports took their
+    increments back, and a report stored meanwhile keeps its own (its findings are made
+    again: the domains are marked stale)."""
     domains = sorted(domains)
-    f, fe = t.findings, t.finding_events
+    f, fe, dr = t.findings, t.finding_events, t.domain_reporters
+    p, r = t.policies, t.reports
     for start in range(0, len(domains), _PAGE):
         page = domains[start:start + _PAGE]
         ids = select(f.c.id).where(f.c.domain.in_(page)).scalar_subquery()
         connection.execute(delete(fe).where(fe.c.finding.in_(ids)))
-        for table, column in ((f, "domain"), (t.alert_events, "domain"), (t.alerts, "domain"),
-                              (t.stale_domains, "domain"), (t.rechecks, "domain"),
-                              (t.domain_reporters, "domain"), (t.rollup_dirty, "domain"),
-                              (t.daily_totals, "domain"), (t.daily_failures, "domain"),
-                              (t.domain_days, "domain"), (t.failure_days, "domain"),
-                              (t.failure_reporters, "domain"), (t.reporter_weeks, "domain"),
-                              (t.checks, "domain")):
-            connection.execute(delete(table).where(table.c[column].in_(page)))
+        for table in (f, t.alert_events, t.alerts, t.rechecks, t.checks):
+            connection.execute(delete(table).where(table.c.domain.in_(page)))
+        reported = (select(p.c.report).join(r, r.c.id == p.c.report)
+                    .where(p.c.policy_domain == dr.c.domain,
+                           r.c.organization_name == dr.c.organization_name))
+        connection.execute(delete(dr).where(dr.c.domain.in_(page), ~reported.exists()))
+        mark_stale(connection, page)
 
 
 def count_reports(connection: Connection) -> int:
@@ -399,10 +504,13 @@ def finish_run(connection: Connection, run: int, finished: dt.datetime | None,
 
 
 def last_runs(connection: Connection) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """When the latest finished purge finished, and when the latest purge started."""
+    """When the latest finished purge finished, and when the latest purge that never said
+    how it ended (still running, or its node died) started: one that stopped early or
+    failed recorded its counts."""
     rr = t.retention_runs
     finished = connection.execute(select(func.max(rr.c.finished_at))).scalar()
-    started = connection.execute(select(func.max(rr.c.started_at))).scalar()
+    started = connection.execute(select(func.max(rr.c.started_at)).where(
+        rr.c.finished_at.is_(None), rr.c.counts == "{}")).scalar()
     return finished, started
 
 
