@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from tlsscope.parse import read_input
-from tlsscope.store import Arrival, Store
+from tlsscope.store import Arrival, Store, write
 from tlsscope.store import tables as t
-from tlsscope.store import write
 
 
 def _arrival(n: int) -> Arrival:
