@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 from tlsscope.alert import timing
+from tlsscope.app import audit
+from tlsscope.app.audit import Change
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.store import Store, accounts, alerts_rows
@@ -223,7 +225,12 @@ def create(store: Store, scope: Scope, *, channel: str, target: str, secret: str
             raise Invalid("target", f"rule {other.id} says the same already (tlsscope alerts "
                           "list); remove it first, or change its domains, kinds, events, "
                           "severity or batch")
-    rule_id = store.write(alerts_rows.add_rule, values)
+    detail = {"channel": channel, "organisation": organisation,
+              **{k: values[k] for k in ("domains", "kinds", "events", "min_severity", "batch",
+                                        "quiet", "timezone", "suppress_days", "lang")}}
+    rule_id = audit.write(store, lambda made: Change(  # never the target nor the secret
+        "alert_rule.created", f"rule {made}", {"rule_id": made, **detail}),
+        alerts_rows.add_rule, values)
     return Created(id=rule_id, secret=shown_secret, warnings=warnings)
 
 
@@ -279,5 +286,7 @@ def visible(scope: Scope, row: RuleRow) -> bool:
 def remove(store: Store, scope: Scope, rule_id: int) -> None:
     scope.require("write")
     scope.require_writer()
-    one(store, scope, rule_id)
-    store.write(alerts_rows.remove_rule, rule_id)
+    row = one(store, scope, rule_id)
+    audit.write(store, Change("alert_rule.removed", f"rule {rule_id}", {
+        "rule_id": rule_id, "channel": row.channel, "organisation_id": row.organisation}),
+        alerts_rows.remove_rule, rule_id)

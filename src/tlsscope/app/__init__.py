@@ -12,6 +12,7 @@ ask of tlsscope, each concern in one module, each question answered once.
     quarantine  rejected inputs: their reasons, their bytes, read again
     ingest      bulk loads, and what each way in received
     accounts    users, sessions, API tokens, organisations, who owns which domain
+    audit       the audit log: who did what, when, from where (the actions record themselves)
 
 Below it: the store (storage only), the analyses (pure), the live checks' probes. Above it:
 thin shells that turn its errors (tlsscope.errors.RequestError) into HTTP statuses or exit

@@ -16,7 +16,10 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection
 
+from tlsscope.app import audit
+from tlsscope.app.audit import Change
 from tlsscope.app.scope import Scope, valid_domain
 from tlsscope.errors import Invalid, NotFound
 from tlsscope.store import Store
@@ -64,9 +67,13 @@ def add_user(store: Store, email: str, password: str, role: str, organisation: s
     if role != "admin" and not organisation:
         raise Invalid("organisation", "organisation: members and read-only users belong to one")
     org = _organisation(store, organisation)
+    made = Change("user.created", email.strip().lower(),
+                  {"role": role, "organisation": organisation or None})
     try:
-        return store.write(rows.add_user, email, email.split("@")[0], hash_password(password),
-                           role, org, lang, dt.datetime.now(dt.UTC))
+        return audit.write(store, lambda user_id: made._replace(
+            detail={**made.detail, "user_id": user_id}), rows.add_user, email,
+            email.split("@")[0], hash_password(password), role, org, lang,
+            dt.datetime.now(dt.UTC))
     except ValueError as exc:  # the store's own rules (a known email, an unknown role)
         raise Invalid("email" if "email" in str(exc) else "role", str(exc)) from None
 
@@ -85,7 +92,18 @@ def _organisation(store: Store, name: str) -> int | None:
     if not name:
         return None
     _organisation_rule(name)
-    return int(store.write(rows.organisation, name))
+    found, _new = audit.write(store, lambda made: Change(
+        "organisation.created", name, {"organisation_id": made[0]}) if made[1] else None,
+        _made_organisation, name)
+    return found
+
+
+def _made_organisation(connection: Connection, name: str) -> tuple[int, bool]:
+    """The organisation's id, and whether it is new."""
+    found = rows.organisation_id(connection, name)
+    if found is not None:
+        return found, False
+    return int(rows.organisation(connection, name)), True
 
 
 def _email_rule(email: str) -> None:
@@ -100,8 +118,11 @@ def first_admin(store: Store, email: str, password: str) -> bool:
         return False
     _email_rule(email)
     _password_rule(password)
-    made = store.write(rows.add_first_user, email, email.split("@")[0], hash_password(password),
-                       dt.datetime.now(dt.UTC))
+    made = audit.write(store, lambda user_id: None if user_id is None else Change(
+        "user.created", email.strip().lower(),
+        {"role": "admin", "first_admin": True, "user_id": user_id}),
+        rows.add_first_user, email, email.split("@")[0], hash_password(password),
+        dt.datetime.now(dt.UTC))
     return made is not None
 
 
@@ -128,7 +149,8 @@ def set_password(store: Store, email: str, password: str) -> None:
     found = store.read(rows.login_row, email)
     if found is None:
         raise NotFound(f"no user {email!r}")
-    store.write(rows.set_password, found[0].id, hash_password(password))
+    audit.write(store, Change("user.changed", found[0].email, {"changed": ["password"]}),
+                rows.set_password, found[0].id, hash_password(password))
 
 
 def set_role(store: Store, who: User, role: str, organisation: str | None) -> None:
@@ -140,19 +162,28 @@ def set_role(store: Store, who: User, role: str, organisation: str | None) -> No
         org = _organisation(store, organisation)
     if role != "admin" and org is None:
         raise Invalid("organisation", "organisation: members and read-only users belong to one")
+    detail = {"changed": ["role", "organisation"], "role": role, "was_role": who.role,
+              "organisation": who.organisation_name if organisation is None
+              else organisation or None, "was_organisation": who.organisation_name or None}
     try:
-        store.write(rows.set_role, who.id, role, org)
+        audit.write(store, Change("user.changed", who.email, detail), rows.set_role, who.id,
+                    role, org)
     except ValueError as exc:
         raise Invalid("role", str(exc)) from None
 
 
 def set_disabled(store: Store, who: User, disabled: bool) -> None:
     """A disabled user cannot log in; their sessions and tokens end."""
-    store.write(rows.set_disabled, who.id, disabled)
+    audit.write(store, Change("user.changed", who.email,
+                              {"changed": ["disabled"], "disabled": disabled}),
+                rows.set_disabled, who.id, disabled)
 
 
 def delete_user(store: Store, who: User) -> None:
-    store.write(rows.delete_user, who.id)
+    audit.write(store, Change("user.removed", who.email,
+                              {"user_id": who.id, "role": who.role,
+                               "organisation": who.organisation_name or None}),
+                rows.delete_user, who.id)
 
 
 def set_lang(store: Store, who: User, lang: str) -> None:
@@ -162,26 +193,35 @@ def set_lang(store: Store, who: User, lang: str) -> None:
 # logging in ----------------------------------------------------------------------------------
 
 def check_password(store: Store, email: str, password: str) -> User | None:
-    """The user, when the password is theirs (and they are not disabled)."""
+    """The user, when the password is theirs (and they are not disabled). A failure is
+    recorded (the email as typed, never the password)."""
     found = store.read(rows.login_row, email)
     try:
         _hasher.verify(found[1] if found else _DUMMY, password)
     except (VerificationError, InvalidHashError):
+        found = None
+    if found is None:
+        typed = email.strip()
+        audit.record(store, Change("login.failed", typed, {"known_user": store.read(
+            rows.find_user, email) is not None}, audit.current()._replace(
+                name=typed or "(no email)", id=None)))
         return None
-    return found[0] if found else None
+    return found[0]
 
 
 def start_session(store: Store, who: User) -> str:
     """A new session for `who`; returns the cookie value (stored hashed)."""
     token = new_secret()
     now = dt.datetime.now(dt.UTC)
-    store.write(rows.add_session, digest(token), who.id, new_secret(), now,
-                now + dt.timedelta(days=SESSION_DAYS))
+    actor = audit.user_actor(who, audit.current().address)
+    audit.write(store, Change("login.succeeded", who.email, actor=actor), rows.add_session,
+                digest(token), who.id, new_secret(), now, now + dt.timedelta(days=SESSION_DAYS))
     return token
 
 
 def end_session(store: Store, cookie: str) -> None:
-    store.write(rows.drop_session, digest(cookie))
+    audit.write(store, Change("logout", audit.current().name), rows.drop_session,
+                digest(cookie))
 
 
 def session_scope(store: Store, cookie: str) -> Scope | None:
@@ -217,7 +257,9 @@ def new_token(store: Store, who: User, name: str, scope: str = "read",
     token = TOKEN_PREFIX + new_secret()
     now = dt.datetime.now(dt.UTC)
     expires = None if expires_days is None else now + dt.timedelta(days=expires_days)
-    store.write(rows.add_token, who.id, name, digest(token), now, scope, expires)
+    audit.write(store, lambda token_id: Change("token.created", name, {
+        "token_id": token_id, "owner": who.email, "scope": scope, "expires_at": expires}),
+        rows.add_token, who.id, name, digest(token), now, scope, expires)
     return token
 
 
@@ -228,8 +270,17 @@ def tokens(store: Store, owner: User | None) -> list[TokenRow]:
 
 def revoke(store: Store, owner: User | None, token_id: int) -> None:
     """Revoke a token (of `owner` only, unless None: any)."""
-    if not store.write(rows.drop_token, None if owner is None else owner.id, token_id):
+    audit.write(store, lambda row: Change("token.revoked", row.name, {
+        "token_id": row.id, "owner": row.email, "scope": row.scope}),
+        _drop_token, None if owner is None else owner.id, token_id)
+
+
+def _drop_token(connection: Connection, owner_id: int | None, token_id: int) -> TokenRow:
+    """The token revoked (NotFound: none such of `owner_id`; nothing changes)."""
+    known = {row.id: row for row in rows.tokens(connection, owner_id)}
+    if token_id not in known or not rows.drop_token(connection, owner_id, token_id):
         raise NotFound(f"no token {token_id}")
+    return known[token_id]
 
 
 # organisations and domains ---------------------------------------------------------------------
@@ -249,7 +300,8 @@ def existing_organisation(store: Store, name: str) -> int:
 def rename_organisation(store: Store, organisation_id: int, name: str) -> None:
     _organisation_rule(name)
     try:
-        store.write(rows.rename_organisation, organisation_id, name)
+        audit.write(store, lambda old: Change("organisation.renamed", name, {
+            "organisation_id": organisation_id, "was": old}), _rename, organisation_id, name)
     except ValueError as exc:
         raise Invalid("name", str(exc)) from None
 
@@ -257,7 +309,9 @@ def rename_organisation(store: Store, organisation_id: int, name: str) -> None:
 def merge_organisations(store: Store, source: int, target: int) -> None:
     """Move every user and domain of `source` into `target`, and remove `source`."""
     try:
-        store.write(rows.merge_organisations, source, target)
+        audit.write(store, lambda names: Change("organisation.merged", names[1], {
+            "merged": names[0], "organisation_id": target, "merged_id": source}),
+            _merge, source, target)
     except ValueError as exc:
         raise Invalid("organisation", str(exc)) from None
 
@@ -272,5 +326,32 @@ def assign(store: Store, domain: str, organisation: str) -> str:
     name = valid_domain(domain)
     now = dt.datetime.now(dt.UTC)
     org = _organisation(store, organisation)
-    store.write(rows.assign_domain, name, org, now)
+    audit.write(store, lambda was: Change(
+        "domain.added" if was is None else "domain.assigned" if org is not None
+        else "domain.unassigned", name, {"organisation": organisation or None,
+                                         "was": was or None}),
+        _assign, name, org, now)
     return name
+
+
+def _names(connection: Connection) -> dict[int, str]:
+    return dict(rows.organisations(connection))
+
+
+def _rename(connection: Connection, organisation_id: int, name: str) -> str:
+    old = _names(connection).get(organisation_id, "")
+    rows.rename_organisation(connection, organisation_id, name)
+    return old
+
+
+def _merge(connection: Connection, source: int, target: int) -> tuple[str, str]:
+    names = _names(connection)
+    rows.merge_organisations(connection, source, target)
+    return names.get(source, ""), names.get(target, "")
+
+
+def _assign(connection: Connection, name: str, org: int | None, now: dt.datetime) -> str | None:
+    """The domain's owner before ("": none; None: a domain new to tlsscope)."""
+    before = {row.name: row.organisation_name for row in rows.all_domains(connection)}
+    rows.assign_domain(connection, name, org, now)
+    return before.get(name)

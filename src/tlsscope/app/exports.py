@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tlsscope.app import findings, reports
+from tlsscope.app import audit, findings, reports
 from tlsscope.app.scope import Scope
 from tlsscope.store import Store, browse
 
@@ -24,8 +24,18 @@ Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
 
 def rows(store: Store, scope: Scope, what: str, domain: str | None, reporter: str,
-         result_type: str, since: dt.date | None, until: dt.date | None) -> Rows:
-    """(header, rows) of one export."""
+         result_type: str, since: dt.date | None, until: dt.date | None,
+         fmt: str = "") -> Rows:
+    """(header, rows) of one export (recorded in the audit log: who exported what)."""
+    header, found = _rows(store, scope, what, domain, reporter, result_type, since, until)
+    audit.record(store, audit.Change("export", what, {
+        "format": fmt, "domain": domain, "reporter": reporter, "result_type": result_type,
+        "since": since, "until": until, "rows": len(found)}))
+    return header, found
+
+
+def _rows(store: Store, scope: Scope, what: str, domain: str | None, reporter: str,
+          result_type: str, since: dt.date | None, until: dt.date | None) -> Rows:
     if what == "reports":
         found = reports.listing(store, scope, domain=domain, reporter=reporter,
                                 result_type=result_type, since=since, until=until,

@@ -33,7 +33,7 @@ from typing import IO, Any, NamedTuple, Protocol
 import msgspec
 
 from tlsscope import __version__
-from tlsscope.app import accounts
+from tlsscope.app import accounts, audit
 from tlsscope.app.retention import PurgeResult, retrying
 from tlsscope.app.scope import Scope
 from tlsscope.jsonable import plain
@@ -73,6 +73,7 @@ class Folder:
         from tlsscope.errors import Invalid
 
         self.path = path
+        self.where = str(path)
         path.mkdir(parents=True, exist_ok=True)
         if any(path.iterdir()):
             raise Invalid("folder", f"{path} is not empty: export into a new or empty folder")
@@ -91,6 +92,7 @@ class Zip:
 
     def __init__(self, archive: zipfile.ZipFile, top: str) -> None:
         self.archive, self.top = archive, top
+        self.where = "zip"
 
     @contextmanager
     def open(self, name: str) -> Iterator[IO[bytes]]:
@@ -155,6 +157,8 @@ def export(store: Store, scope: Scope, name: str, sink: Sink) -> Exported:
                           "tlsscope_version": __version__, "counts": done._asdict()}))
     with sink.open("README.txt") as out:
         out.write(README.format(version=__version__, at=at.isoformat()).encode())
+    audit.record(store, audit.Change("organisation.exported", name, {
+        "organisation_id": org, "into": getattr(sink, "where", ""), **done._asdict()}))
     return done
 
 
@@ -246,9 +250,12 @@ def delete(store: Store, scope: Scope, name: str) -> Deleted:
         checks += retrying(store.write, retention_rows.remove_checks,
                             [c[0] for c in page_checks], set())
     rest = retrying(store.write, org_rows.drop, org, names)
-    return Deleted(reports=removed.reports, policies=removed.policies, checks=checks,
+    done = Deleted(reports=removed.reports, policies=removed.policies, checks=checks,
                    inputs_deleted=removed.inputs_deleted, users=rest["users"],
                    alert_rules=rest["alert_rules"], domains=rest["domains"])
+    audit.record(store, audit.Change("organisation.deleted", name, {
+        "organisation_id": org, "domain_names": names, **done._asdict()}))
+    return done
 
 
 def zip_bytes(store: Store, scope: Scope, name: str) -> bytes:

@@ -28,8 +28,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from tlsscope.app import audit
 from tlsscope.app.lease import Lease, node_name
 from tlsscope.settings import Settings
 from tlsscope.store import Store, retention_rows
@@ -348,4 +350,13 @@ def set_limits(store: Store, organisation: int, values: dict[str, Any]) -> None:
             row[name] = value
         else:
             raise Invalid(name, f"no such retention setting {name!r}")
-    store.write(retention_rows.set_limits, organisation, row)
+    audit.write(store, lambda name: audit.Change("retention.changed", name, {
+        "organisation_id": organisation, **values}), _set_limits, organisation, row)
+
+
+def _set_limits(connection: Connection, organisation: int, row: dict[str, Any]) -> str:
+    """Set the limits; the organisation's name."""
+    from tlsscope.store import accounts as account_rows
+
+    retention_rows.set_limits(connection, organisation, row)
+    return dict(account_rows.organisations(connection)).get(organisation, "")

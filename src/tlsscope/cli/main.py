@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tlsscope.cli import (  # noqa: F401  (importing registers the commands)
     alerts_cmd,
+    audit_cmd,
     check_cmd,
     digest_cmd,
     explain_cmd,
@@ -27,5 +28,8 @@ __all__ = ["app", "run"]
 
 
 def run() -> None:
+    from tlsscope.app import audit
+
+    audit.act_as(audit.cli_actor())  # who the audit log says acted: cli:<os user>
     with refusals():  # what a command left to the edge
         app()

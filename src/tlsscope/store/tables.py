@@ -555,3 +555,17 @@ retention_runs = Table(
     Column("counts", Text, nullable=False, server_default="{}"),
     Index("ix_retention_runs_started", "started_at"),
 )
+
+# The audit log (store/audit_rows.py): one row per action, written by the action itself.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("actor_id", Id),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Index("ix_audit_log_at", "at"),
+)

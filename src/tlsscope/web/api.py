@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from tlsscope.app import accounts, exports, stats
+from tlsscope.app import accounts, audit, exports, stats
 from tlsscope.app import checks as live_checks
 from tlsscope.app import findings as stored_findings
 from tlsscope.app import quarantine as held_inputs
@@ -58,12 +58,16 @@ def _lang(lang: str) -> str:
 bearer = HTTPBearer(auto_error=False, description="An API token: tls_...")
 
 
-def principal(request: Request,
-              _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Scope:
-    scope = auth.identify(request.app.state.store, request)
+async def principal(request: Request,
+                    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+                    ) -> Scope:
+    """The caller's scope; also who acts for the audit log, for the rest of the request
+    (async, so that the route, run in a copy of the request's context, sees it)."""
+    scope = await asyncio.to_thread(auth.identify, request.app.state.store, request)
     if scope is None:
         raise HTTPException(401, "an API token is needed: Authorization: Bearer tls_...",
                             headers={"WWW-Authenticate": "Bearer"})
+    audit.act_as(audit.user_actor(scope.user, request.client.host if request.client else ""))
     scope.require("read" if request.method in ("GET", "HEAD") else "write")
     return scope
 
@@ -75,7 +79,7 @@ def router(store: Store, settings: Settings) -> APIRouter:
     from tlsscope.web import api_alerts  # it builds on this module's principal and JSON
 
     api = APIRouter(prefix="/api/v1", tags=["api"])
-    for part in (_domains, _findings_and_reports, _quarantine, _exports, _tokens,
+    for part in (_domains, _findings_and_reports, _quarantine, _exports, _tokens, _audit,
                  api_alerts.add):
         part(api, store, settings)
     return api
@@ -185,7 +189,7 @@ def _exports(api: APIRouter, store: Store, settings: Settings) -> None:
             raise NotFound()
         name = scope.domain(domain) if domain else None
         header, rows = exports.rows(store, scope, what, name, reporter, result_type, since,
-                                    until)
+                                    until, fmt)
         disposition = {"content-disposition": f'attachment; filename="tlsscope-{what}.{fmt}"'}
         if fmt == "csv":
             return Response(export.to_csv(header, rows), media_type="text/csv; charset=utf-8",
@@ -210,3 +214,20 @@ def _tokens(api: APIRouter, store: Store, settings: Settings) -> None:
         scope.require("admin")
         accounts.revoke(store, None, token_id)
         return Response(status_code=204)
+
+
+def _audit(api: APIRouter, store: Store, settings: Settings) -> None:
+    @api.get("/audit", summary="The audit log, newest first (admins; read only: the actions "
+             "themselves write it)")
+    def audit_log(scope: Caller, limit: Annotated[int, Query(ge=1, le=audit.MAX_LISTED)] = 100,
+                  action: Annotated[str, Query(max_length=64, description="An action "
+                                               "(login.failed) or its family (login).")] = "",
+                  since: Annotated[dt.datetime | None, Query(description="From this time "
+                                                             "(ISO 8601; UTC unless it says)."
+                                                             )] = None,
+                  before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description=(
+                      "Entries older than this id (the next page)."))] = None) -> Response:
+        scope.require_admin()
+        scope.require("admin")
+        return _json(audit.entries(store, scope, limit, action=action, since=since,
+                                   before=before))

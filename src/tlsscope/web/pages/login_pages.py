@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tlsscope.app import accounts
+from tlsscope.app import accounts, audit
 from tlsscope.web import auth
 from tlsscope.web.i18n import LANGS
 from tlsscope.web.pages.site import (
@@ -16,6 +16,7 @@ from tlsscope.web.pages.site import (
     safe_next,
     words_for,
 )
+from tlsscope.web.pages.site import address as site_address
 
 
 def add(pages: APIRouter, site: Site) -> None:
@@ -35,7 +36,8 @@ def add(pages: APIRouter, site: Site) -> None:
         if not cookie or not accounts.same(cookie, csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the login page")
         words = words_for(request, None)
-        address = request.client.host if request.client else ""
+        address = site_address(request)
+        audit.act_as(audit.Actor(email.strip() or "(no email)", None, address))
         device = request.cookies.get(auth.DEVICE_COOKIE, "")
         wait = await asyncio.to_thread(site.throttle.attempt, address, email, device)
         if wait:

@@ -1,30 +1,43 @@
 """API tokens (an admin sees and revokes everyone's); for admins, domains and their owners,
-users, receivers."""
+users, receivers, and the audit log (read only)."""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+import msgspec
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from tlsscope.alert import digest
-from tlsscope.app import accounts, ingest, org_data
+from tlsscope.app import accounts, audit, ingest, org_data
 from tlsscope.app.accounts import SCOPES
 from tlsscope.app.scope import Scope
 from tlsscope.errors import Invalid, NotFound
+from tlsscope.vocab import MAX_ROW_ID
 from tlsscope.web.ids import RowId
 from tlsscope.web.pages.site import (
     Site,
     words_for,
 )
 
+AUDIT_ROWS = 50  # audit entries a page shows; older ones a link away
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    """An entry's detail as one line: `key: value, ...` (values in JSON)."""
+    return ", ".join(f"{key}: {msgspec.json.encode(value).decode()}"
+                     for key, value in detail.items())
+
 
 def add(pages: APIRouter, site: Site) -> None:
-    def settings_page(request: Request, scope: Scope, **extra: Any) -> HTMLResponse:
+    def settings_page(request: Request, scope: Scope, audit_before: int | None = None,
+                      audit_action: str = "", **extra: Any) -> HTMLResponse:
         admin = scope.user.is_admin
+        entries = audit.entries(site.store, scope, AUDIT_ROWS + 1, action=audit_action,
+                                before=audit_before) if admin else []
         return site.render(
             request, scope, "settings.html", "settings",
             tokens=accounts.tokens(site.store, None if admin else scope.user),
@@ -34,11 +47,17 @@ def add(pages: APIRouter, site: Site) -> None:
             organisations=accounts.organisations(site.store) if admin else [],
             receivers=ingest.receivers(site.store, scope) if admin else [],
             digest=digest.subscription(site.store, scope.user.id),
+            audit=entries[:AUDIT_ROWS], audit_action=audit_action[:64],
+            audit_next=entries[AUDIT_ROWS - 1].id if len(entries) > AUDIT_ROWS else None,
+            audit_detail=_detail,
             **{"message": "", "new_token": "", **extra})
 
     @pages.get("/settings")
-    def settings_get(request: Request) -> HTMLResponse:
-        return settings_page(request, site.scope_of(request))
+    def settings_get(request: Request,
+                     audit_before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+                     audit_action: Annotated[str, Query(max_length=64)] = "") -> HTMLResponse:
+        """The settings; for an admin also the audit log, newest first, a page at a time."""
+        return settings_page(request, site.scope_of(request), audit_before, audit_action)
 
     @pages.post("/settings/tokens")
     def token_add(request: Request, name: str = Form(""), token_scope: str = Form("read"),

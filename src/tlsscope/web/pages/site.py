@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from tlsscope import __version__
+from tlsscope.app import audit
 from tlsscope.app.findings import SEVERITIES
 from tlsscope.app.limits import LoginThrottle
 from tlsscope.app.scope import Scope
@@ -81,6 +82,11 @@ def words_for(request: Request, scope: Scope | None) -> Words:
     return Words(choose(user_lang, request.headers.get("accept-language", "")))
 
 
+def address(request: Request) -> str:
+    """The client's address, as uvicorn resolved it (forwarded_allow_ips respected)."""
+    return request.client.host if request.client else ""
+
+
 def safe_next(value: str) -> str:
     """Only a path on this site (no `//host`, no scheme) may be a redirect target."""
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -101,6 +107,7 @@ class Site:
         if scope is None:
             raise LoginRequired(request.url.path + (f"?{request.url.query}"
                                                     if request.url.query else ""))
+        audit.act_as(audit.user_actor(scope.user, address(request)))  # the route's context
         return scope
 
     def render(self, request: Request, scope: Scope | None, name: str, nav: str = "",
