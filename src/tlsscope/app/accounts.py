@@ -22,6 +22,7 @@ from tlsscope.app import audit
 from tlsscope.app.audit import Change
 from tlsscope.app.scope import Scope, valid_domain
 from tlsscope.errors import Invalid, NotFound
+from tlsscope.parse.clean import clean
 from tlsscope.store import Store
 from tlsscope.store import accounts as rows
 from tlsscope.store.accounts import SCOPES, DomainRow, TokenRow, User
@@ -194,17 +195,19 @@ def set_lang(store: Store, who: User, lang: str) -> None:
 
 def check_password(store: Store, email: str, password: str) -> User | None:
     """The user, when the password is theirs (and they are not disabled). A failure is
-    recorded (the email as typed, never the password)."""
-    found = store.read(rows.login_row, email)
+    recorded (the email as typed, never the password). An email no user can have (too long,
+    NULs or lone surrogates: unstorable) is not looked up."""
+    possible = len(email) <= 254 and clean(email) == email
+    found = store.read(rows.login_row, email) if possible else None
     try:
         _hasher.verify(found[1] if found else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         found = None
     if found is None:
         typed = email.strip()
-        audit.record(store, Change("login.failed", typed, {"known_user": store.read(
-            rows.find_user, email) is not None}, audit.current()._replace(
-                name=typed or "(no email)", id=None)))
+        known = possible and store.read(rows.find_user, email) is not None
+        audit.record(store, Change("login.failed", typed, {"known_user": known},
+                                   audit.current()._replace(name=typed or "(no email)", id=None)))
         return None
     return found[0]
 
