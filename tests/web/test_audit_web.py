@@ -189,3 +189,19 @@ def test_nothing_writes_it_through_the_api(site: Site, since: int) -> None:
             assert getattr(route, "methods", set()) <= {"GET", "HEAD"}, path
     assert all(e.actor != "forged" and e.target != "forged" for e in _after(site, since))
 
+
+
+def test_alert_rules_made_and_removed_on_the_pages(site: Site, since: int) -> None:
+    from tests.web.test_alerts_pages import add_rule, csrf_of, new_id
+
+    ana = login(site, MEMBER)
+    ana.headers["x-forwarded-for"] = "192.0.2.77"
+    rule = new_id(add_rule(ana, target="audit-page@acme-ops.example", batch="daily"))
+    assert ana.post(f"/settings/alerts/{rule}/delete",
+                    data={"csrf": csrf_of(ana)}).status_code == 303
+    entries = _after(site, since)[1:]  # after the login
+    member = accounts.user(site.store, MEMBER).id
+    assert [(e.action, e.target, e.actor, e.actor_id, e.address) for e in entries] == [
+        ("alert_rule.created", f"rule {rule}", MEMBER, member, "192.0.2.77"),
+        ("alert_rule.removed", f"rule {rule}", MEMBER, member, "192.0.2.77")]
+    assert entries[0].detail["batch"] == "daily" and "audit-page" not in repr(entries)

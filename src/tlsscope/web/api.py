@@ -17,6 +17,7 @@ import msgspec
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from tlsscope.app import accounts, audit, exports, stats
 from tlsscope.app import checks as live_checks
@@ -62,8 +63,9 @@ async def principal(request: Request,
                     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
                     ) -> Scope:
     """The caller's scope; also who acts for the audit log, for the rest of the request
-    (async, so that the route, run in a copy of the request's context, sees it)."""
-    scope = await asyncio.to_thread(auth.identify, request.app.state.store, request)
+    (async, so that the route, run in a copy of the request's context, sees it: a sync
+    dependency would set it in a copy of its own, lost when it returns)."""
+    scope = await run_in_threadpool(auth.identify, request.app.state.store, request)
     if scope is None:
         raise HTTPException(401, "an API token is needed: Authorization: Bearer tls_...",
                             headers={"WWW-Authenticate": "Bearer"})
