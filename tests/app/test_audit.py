@@ -208,3 +208,16 @@ def test_listing_filters_pages_and_is_for_admins_only(store: Store) -> None:
     member = accounts.user(store, "mo@acme.example")
     with pytest.raises(NotFound):
         audit.entries(store, Scope(member, ["d1.example"]))
+
+
+def test_a_purge_someone_ran_or_one_that_removed_something_is_recorded(store: Store) -> None:
+    from tlsscope.settings import Settings
+
+    now = dt.datetime.now(dt.UTC)
+    retention.run_recorded(store, Settings(), now)  # the daily job, nothing to remove
+    assert _log(store) == []
+    with audit.acting(audit.cli_actor()):  # `tlsscope purge`
+        retention.run_recorded(store, Settings(), now, holder="node-1")
+    [entry] = _log(store)
+    assert (entry.action, entry.target, entry.address) == ("retention.purged", "purge", "cli")
+    assert entry.detail["node"] == "node-1" and entry.detail["reports"] == 0

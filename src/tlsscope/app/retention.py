@@ -297,6 +297,11 @@ def run_recorded(store: Store, settings: Settings, now: dt.datetime, *, holder: 
     store.write(retention_rows.finish_run, run, clock() if result.complete else None,
                 msgspec.json.encode(counts).decode())
     log.info("retention purge", extra={"fields": counts})
+    removed = any(counts.get(k) for k in ("reports", "policies", "inputs_deleted",
+                                           "inputs_emptied", "checks"))
+    if removed or audit.current() != audit.SYSTEM:  # a daily purge that removed nothing: no entry
+        audit.record(store, audit.Change("retention.purged", "purge", {
+            **counts, "node": holder or node_name()}))
     return result
 
 
