@@ -129,11 +129,24 @@ class WriterProcess:
         transaction is rolled back; the senders were told to retry)."""
         return self._link.waited() > 2 * self._args[1].writer_answer_seconds
 
+    def queue_depth(self) -> int:
+        """Inputs handed to the writer and not yet answered."""
+        return len(self._link.pending)
+
+    def queue_trouble(self) -> str | None:
+        """For /readyz: the queue full (new inputs are refused), or None."""
+        most = self._args[1].writer_queue_max
+        depth = self.queue_depth()
+        return f"the writer's queue is full ({depth} inputs waiting)" if depth >= most else None
+
     def submit(self, raw: RawInput) -> Future[Saved]:
         future: Future[Saved] = Future()
         with self._lock:
             link = self._link
             down = "the writer is stopping" if self._closing else link.ended
+            if down is None and len(link.pending) >= self._args[1].writer_queue_max:
+                down = (f"the writer's queue is full ({len(link.pending)} inputs waiting, "
+                        "writer_queue_max)")
             if down is None:
                 ticket = next(self._tickets)
                 link.pending[ticket] = future

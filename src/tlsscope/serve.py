@@ -124,7 +124,8 @@ async def serve(store: Store, settings: Settings) -> None:
     stop_threads = threading.Event()
     try:
         health = Health({"writer": intake.trouble,
-                         **({"analyst": analyst.trouble} if analyst else {})}, store)
+                         **({"analyst": analyst.trouble} if analyst else {})}, store,
+                        ready={"queue": intake.queue_trouble})
         app = create_app(intake, settings, deliver, store, health=health)
         server = _uvicorn(app, host, port, settings, stopping)
         mail_servers = await _mail_servers(settings, deliver, context)

@@ -137,6 +137,10 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """HOST:PORT of the built-in SMTP receiver; empty: none."""
     lmtp_listen: str = ""
     """HOST:PORT, or a socket path starting with /, of an LMTP receiver; empty: none."""
+    writer_queue_max: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    """`serve`: most inputs waiting for the writer at once; one more is answered at once to be
+    retried (HTTP 503, SMTP 451, the mail left in the mailbox), and /readyz says 503 while the
+    queue is full: a writer that falls behind never holds unbounded memory."""
     writer_answer_seconds: Annotated[float, msgspec.Meta(gt=0)] = 120.0
     """Longest wait for the writer's receipt of one input; past it the sender is told to retry
     (503, 451, the mail left in the mailbox): a stuck writer never holds a sender for ever."""

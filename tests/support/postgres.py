@@ -45,11 +45,18 @@ class PostgresServer:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.folder / "data"), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=200")
+        self.options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} "
+                        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                        "-c max_connections=200")
+        self.resume()
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (resume starts it again on the same port)."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"),
-                  "-w", "-o", options, "start")
+                  "-w", "-o", self.options, "start")
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(self.bindir / program), *args]

@@ -4,6 +4,7 @@ reported (its error logged, only its kind in the body), never waited for."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -100,3 +101,75 @@ def test_a_database_that_hangs_is_503_within_the_time_given(
     assert first.json()["database"].startswith("no answer to SELECT 1 for 0.")
     assert second.json()["database"].startswith("no answer to SELECT 1 for 0.")
     assert len(checks) == 1  # the second waited on the check still running
+
+
+def _get_ready(app: object) -> httpx.Response:
+    import asyncio
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/readyz")
+
+    answers: list[httpx.Response] = []
+    runner = threading.Thread(target=lambda: answers.append(asyncio.run(call())))
+    runner.start()
+    runner.join(30)
+    (answer,) = answers
+    return answer
+
+
+def test_readyz_adds_the_queue_and_the_schema(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from tlsscope.store.migrate import HEAD
+
+    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    full = [False]
+    check = Health({"writer": lambda: None}, store,
+                   ready={"queue": lambda: "the writer's queue is full (3 inputs waiting)"
+                          if full[0] else None})
+    app = create_app(_NoIntake(), Settings(), health=check)
+    try:
+        ready = _get_ready(app)
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "writer": "ok", "queue": "ok", "database": "ok",
+                                "schema": "ok"}
+        full[0] = True
+        busy = _get_ready(app)
+        assert busy.status_code == 503 and busy.json()["queue"].startswith("the writer's queue")
+        assert _get(app).status_code == 200  # alive: /healthz does not look at the queue
+        full[0] = False
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        time.sleep(health.REUSE_SECONDS + 0.1)
+        newer = _get_ready(app)
+        assert newer.status_code == 503
+        assert newer.json()["schema"] == f"at revision 0099, not this tlsscope's {HEAD}"
+    finally:
+        store.close()
+
+
+def test_readyz_is_503_while_the_database_is_stopped_and_200_once_back() -> None:
+    from tests.support.postgres import PostgresServer
+    from tlsscope.store import Pool
+
+    server = PostgresServer()
+    try:
+        store = Store.open(server.create_database(), pool=Pool(size=2, timeout=2))
+        app = create_app(_NoIntake(), Settings(), health=Health({}, store, ready={}))
+        assert _get_ready(app).status_code == 200
+        server.pause()
+        time.sleep(health.REUSE_SECONDS + 0.1)
+        down = _get_ready(app)
+        assert down.status_code == 503
+        assert down.json()["database"].startswith("SELECT 1 failed (OperationalError")
+        assert down.json()["schema"] == "unknown: the database does not answer"
+        server.resume()
+        deadline = time.monotonic() + 30
+        while _get_ready(app).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again after the database came back"
+            time.sleep(health.REUSE_SECONDS)
+        store.close()
+    finally:
+        server.stop()

@@ -110,6 +110,15 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
         healthy, parts = await check()
         return JSONResponse(parts, status_code=200 if healthy else 503)
 
+    @app.get("/readyz", summary="Ready to take reports (200), or not (503)",
+             responses={503: {"description": "not ready: the body says what is wrong"}})
+    async def readyz() -> JSONResponse:
+        """What /healthz says, and the writer's queue below writer_queue_max and the
+        database's schema this tlsscope's: for a load balancer, whether to send reports
+        here."""
+        ready, parts = await check.ready()
+        return JSONResponse(parts, status_code=200 if ready else 503)
+
     if store is not None:
         _dashboard(app, store, settings)
     app.add_middleware(SecurityHeaders)
