@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from tlsscope.store import Store
 from tlsscope.store import tables as t
@@ -35,34 +35,27 @@ def from_reports(store: Store) -> tuple[Pairs, Pairs]:
 
 def from_rollups(store: Store) -> tuple[Pairs, Pairs]:
     """The same from the fine roll-ups (daily_totals, daily_failures)."""
-    dt_, df = t.daily_totals, t.daily_failures
-    sessions: Pairs = Counter()
-    failures: Pairs = Counter()
-    with store.engine.connect() as connection:
-        for domain, day, ok, bad in connection.execute(
-                select(dt_.c.domain, dt_.c.day, func.sum(dt_.c.counted_successful),
-                       func.sum(dt_.c.counted_failed)).group_by(dt_.c.domain, dt_.c.day)):
-            sessions[(domain, str(day))] = int(ok) + int(bad)
-        for domain, day, bad in connection.execute(
-                select(df.c.domain, df.c.day, func.sum(df.c.sessions))
-                .group_by(df.c.domain, df.c.day)):
-            failures[(domain, str(day))] = int(bad)
-    return +sessions, +failures
+    totals, failures = t.daily_totals, t.daily_failures
+    return _summed(store, totals, failures)
 
 
 def from_coarse(store: Store) -> tuple[Pairs, Pairs]:
     """The same from the coarse roll-ups the dashboard reads (domain_days, failure_days),
     once rebuilt."""
-    dd, fd = t.domain_days, t.failure_days
+    totals, failures = t.domain_days, t.failure_days
+    return _summed(store, totals, failures)
+
+
+def _summed(store: Store, totals: Table, failures: Table) -> tuple[Pairs, Pairs]:
     sessions: Pairs = Counter()
-    failures: Pairs = Counter()
+    failed_sessions: Pairs = Counter()
     with store.engine.connect() as connection:
         for domain, day, ok, bad in connection.execute(
-                select(dd.c.domain, dd.c.day, func.sum(dd.c.counted_successful),
-                       func.sum(dd.c.counted_failed)).group_by(dd.c.domain, dd.c.day)):
+                select(totals.c.domain, totals.c.day, func.sum(totals.c.counted_successful),
+                       func.sum(totals.c.counted_failed)).group_by(totals.c.domain, totals.c.day)):
             sessions[(domain, str(day))] = int(ok) + int(bad)
         for domain, day, bad in connection.execute(
-                select(fd.c.domain, fd.c.day, func.sum(fd.c.sessions))
-                .group_by(fd.c.domain, fd.c.day)):
-            failures[(domain, str(day))] = int(bad)
-    return +sessions, +failures
+                select(failures.c.domain, failures.c.day, func.sum(failures.c.sessions))
+                .group_by(failures.c.domain, failures.c.day)):
+            failed_sessions[(domain, str(day))] = int(bad)
+    return +sessions, +failed_sessions

@@ -30,13 +30,13 @@ class _NoIntake:
         pass
 
 
-def _get(app: object) -> httpx.Response:
+def _get(app: object, path: str = "/healthz") -> httpx.Response:
     import asyncio
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/healthz")
+            return await client.get(path)
 
     # In a thread of its own: the browser tests leave an event loop running in this one.
     answers: list[httpx.Response] = []
@@ -103,22 +103,6 @@ def test_a_database_that_hangs_is_503_within_the_time_given(
     assert len(checks) == 1  # the second waited on the check still running
 
 
-def _get_ready(app: object) -> httpx.Response:
-    import asyncio
-
-    async def call() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/readyz")
-
-    answers: list[httpx.Response] = []
-    runner = threading.Thread(target=lambda: answers.append(asyncio.run(call())))
-    runner.start()
-    runner.join(30)
-    (answer,) = answers
-    return answer
-
-
 def test_readyz_adds_the_queue_and_the_schema(tmp_path: Path) -> None:
     from sqlalchemy import text
 
@@ -131,19 +115,19 @@ def test_readyz_adds_the_queue_and_the_schema(tmp_path: Path) -> None:
                           if full[0] else None})
     app = create_app(_NoIntake(), Settings(), health=check)
     try:
-        ready = _get_ready(app)
+        ready = _get(app, "/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ok", "writer": "ok", "queue": "ok", "database": "ok",
                                 "schema": "ok"}
         full[0] = True
-        busy = _get_ready(app)
+        busy = _get(app, "/readyz")
         assert busy.status_code == 503 and busy.json()["queue"].startswith("the writer's queue")
         assert _get(app).status_code == 200  # alive: /healthz does not look at the queue
         full[0] = False
         with store.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
         time.sleep(health.REUSE_SECONDS + 0.1)
-        newer = _get_ready(app)
+        newer = _get(app, "/readyz")
         assert newer.status_code == 503
         assert newer.json()["schema"] == f"at revision 0099, not this tlsscope's {HEAD}"
     finally:
@@ -158,16 +142,16 @@ def test_readyz_is_503_while_the_database_is_stopped_and_200_once_back() -> None
     try:
         store = Store.open(server.create_database(), pool=Pool(size=2, timeout=2))
         app = create_app(_NoIntake(), Settings(), health=Health({}, store, ready={}))
-        assert _get_ready(app).status_code == 200
+        assert _get(app, "/readyz").status_code == 200
         server.pause()
         time.sleep(health.REUSE_SECONDS + 0.1)
-        down = _get_ready(app)
+        down = _get(app, "/readyz")
         assert down.status_code == 503
         assert down.json()["database"].startswith("SELECT 1 failed (OperationalError")
         assert down.json()["schema"] == "unknown: the database does not answer"
         server.resume()
         deadline = time.monotonic() + 30
-        while _get_ready(app).status_code != 200:
+        while _get(app, "/readyz").status_code != 200:
             assert time.monotonic() < deadline, "not ready again after the database came back"
             time.sleep(health.REUSE_SECONDS)
         store.close()

@@ -89,10 +89,11 @@ class RateLimiter:
     the store when given one (shared by a fleet), else in this process."""
 
     def __init__(self, per_minute: int, burst: int, store: Store | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] | None = None) -> None:
         self.rate, self.burst = per_minute / 60.0, float(burst)
         self.store = store
-        self.clock = time.time if store is not None and clock is time.monotonic else clock
+        # the store's buckets are compared across nodes: wall-clock time; in memory, monotonic
+        self.clock = clock or (time.time if store is not None else time.monotonic)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._takes = 0
         self._warned = 0.0

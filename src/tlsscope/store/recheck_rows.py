@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import bulk
@@ -124,8 +124,6 @@ def state(connection: Connection, domain: str) -> dict[str, Any] | None:
 
 def totals(connection: Connection, rules: Rules, now: dt.datetime) -> dict[str, int]:
     """The queue at a glance: domains in it, failing, due now, claimed by a node now."""
-    from sqlalchemy import func
-
     r = t.rechecks
 
     def count(*where: ColumnElement[bool]) -> int:
