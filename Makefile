@@ -53,12 +53,13 @@ run: $(STAMP)
 screenshots: $(STAMP) system-deps
 	$(BIN)/python docs/make_screenshots.py
 
-## system-deps: servers the tests start (PostgreSQL, Dovecot) and Chromium, installed with apt-get when root
+## system-deps: servers the tests start (PostgreSQL, Dovecot, Prometheus) and Chromium, installed with apt-get when root
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
 	[ -x /usr/sbin/dovecot ] || missing="$$missing dovecot-imapd"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -144,7 +144,7 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).is_success:
+                if httpx.get(f"{base}/readyz", timeout=1).is_success:
                     break
             except httpx.TransportError:
                 pass

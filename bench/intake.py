@@ -116,7 +116,7 @@ def start(folder: Path, url: str, http_port: int, smtp_port: int) -> subprocess.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"https://127.0.0.1:{http_port}/healthz", timeout=1,
+            if httpx.get(f"https://127.0.0.1:{http_port}/readyz", timeout=1,
                          verify=False).is_success:
                 return process
         except httpx.TransportError:

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
-from tlsscope import writer_loop
+from tlsscope import counters, writer_loop
 from tlsscope.app import events, freshness
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.errors import StoreUnavailable
@@ -153,6 +153,7 @@ class WriterProcess:
                 link.sent[ticket] = time.monotonic()
                 link.outbox.put((ticket, raw))
         if down is not None:
+            counters.input_answered(raw.channel, "retry", None)
             _settle(future, Retry(reason=down))
         return future
 

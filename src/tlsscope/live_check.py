@@ -71,3 +71,44 @@ def worst(steps: list[Step]) -> str:
     """Error over inconclusive (nothing wrong seen, but not everything could be seen) over
     warning over ok."""
     return max((s.status for s in steps), key=lambda status: _RANK.get(status, 0), default=OK)
+
+
+class Certificate(msgspec.Struct, frozen=True):
+    """A certificate a check saw: whose (an MX host, or the policy host for the
+    mta-sts-policy step), at which address, and when it expires."""
+
+    step: str  # "mx" or "mta-sts-policy"
+    host: str
+    address: str  # "" when the step did not say
+    expires: dt.datetime
+
+
+CERTIFICATE_STEPS = ("mx", "mta-sts-policy")
+
+
+def certificates(check: LiveCheck) -> list[Certificate]:
+    """Every certificate `check` recorded an expiry for, in step order: one rule for the
+    alerts (tlsscope.alert.checkwarn) and /metrics. A step without a host (an MX step's
+    host, or mta-sts.<domain> for the policy) or with an unreadable time is passed over."""
+    out = []
+    for step in check.steps:
+        if step.step not in CERTIFICATE_STEPS or not step.expires:
+            continue
+        try:
+            expires = dt.datetime.fromisoformat(step.expires)
+        except ValueError:
+            continue
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        host = step.host or (f"mta-sts.{check.domain}" if step.step == "mta-sts-policy" else "")
+        if host:
+            out.append(Certificate(step=step.step, host=host, address=_address(step.target),
+                                   expires=expires))
+    return out
+
+
+def _address(target: str) -> str:
+    """"mx1.example.com [192.0.2.1]" → "192.0.2.1"; a URL "... via 192.0.2.1" → it."""
+    if target.endswith("]") and "[" in target:
+        return target.rsplit("[", 1)[1][:-1]
+    return target.rsplit(" via ", 1)[1] if " via " in target else ""

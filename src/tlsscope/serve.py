@@ -17,9 +17,11 @@ import gc
 import hashlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from tlsscope import counters
 from tlsscope.analyst import AnalystProcess
 from tlsscope.app.lease import Lease
 from tlsscope.children import Supervisor
@@ -74,6 +77,7 @@ async def serve(store: Store, settings: Settings) -> None:
     from tlsscope import alert
     from tlsscope.web.app import create_app
     from tlsscope.web.health import Health
+    from tlsscope.web.metrics import Scrape
 
     alert.wire()  # the web's live checks and the re-checker's tell the alert rules
     first_admin(store)
@@ -83,6 +87,9 @@ async def serve(store: Store, settings: Settings) -> None:
     stopping = _Stopping()
     for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn puts these back when it is done
         signal.signal(signum, stopping)
+    metrics_socket = _metrics_socket(settings, port)
+    metrics_folder = tempfile.mkdtemp(prefix="tlsscope-metrics-")
+    counters.enable(metrics_folder)  # before the children start: they inherit the folder
     intake = WriterProcess(url, settings, refresh=False)
     jobs = set(settings.jobs)  # on a fleet, each is done by one node at a time (docs/deploy.md)
     analyst = AnalystProcess(url, settings) if "analyst" in jobs else None
@@ -126,8 +133,12 @@ async def serve(store: Store, settings: Settings) -> None:
         health = Health({"writer": intake.trouble,
                          **({"analyst": analyst.trouble} if analyst else {})}, store,
                         ready={"queue": intake.queue_trouble})
-        app = create_app(intake, settings, deliver, store, health=health)
-        server = _uvicorn(app, host, port, settings, stopping)
+        scrape = Scrape(store, settings, intake.queue_depth)
+        app = create_app(intake, settings, deliver, store, health=health, scrape=scrape,
+                         metrics_port=metrics_socket.getsockname()[1] if metrics_socket else None)
+        server = _uvicorn(app, host, port, settings, stopping, metrics_socket)
+        sockets = None if metrics_socket is None else [server.config.bind_socket(),
+                                                       metrics_socket]
         mail_servers = await _mail_servers(settings, deliver, context)
         pipes = await _pipe(settings, url, deliver)
         mail_servers += [pipe.server for pipe in pipes if pipe.server is not None]
@@ -141,12 +152,12 @@ async def serve(store: Store, settings: Settings) -> None:
                    if job in jobs and (thread := start()) is not None]
         log.info("serving", extra={"fields": {
             "http": settings.listen, "smtp": settings.smtp_listen,
-            "lmtp": settings.lmtp_listen}})
+            "lmtp": settings.lmtp_listen, "metrics": settings.metrics_listen}})
         # Everything loaded so far (the web app, templates, libraries) lives as long as the
         # process: keep it out of the garbage collector's full passes, whose pauses would
         # otherwise land on requests in flight.
         gc.freeze()
-        await server.serve()
+        await server.serve(sockets)
     finally:
         stopping.begin()
         supervisor.stop()
@@ -159,6 +170,10 @@ async def serve(store: Store, settings: Settings) -> None:
         await asyncio.gather(asyncio.to_thread(intake.close, seconds),
                              *([asyncio.to_thread(analyst.close, min(seconds, 3.0))]
                                if analyst else []))
+        if metrics_socket is not None:
+            metrics_socket.close()
+        counters.disable()
+        shutil.rmtree(metrics_folder, ignore_errors=True)
         log.info("stopped", extra={"fields": {"seconds": round(stopping.elapsed(), 1)}})
 
 
@@ -205,8 +220,8 @@ class _Stopping:
         os._exit(128 + signum)
 
 
-def _uvicorn(app: Any, host: str, port: int, settings: Settings,
-             stopping: _Stopping) -> uvicorn.Server:
+def _uvicorn(app: Any, host: str, port: int, settings: Settings, stopping: _Stopping,
+             metrics_socket: socket.socket | None = None) -> uvicorn.Server:
     import uvicorn
 
     from tlsscope.receive import http_front as front
@@ -223,6 +238,8 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings,
             create_server = loop.create_server
 
             async def with_handshake_budget(*args: Any, **kwargs: Any) -> asyncio.Server:
+                if metrics_socket is not None and kwargs.get("sock") is metrics_socket:
+                    kwargs["ssl"] = None  # metrics_listen: plain HTTP, for Prometheus
                 if kwargs.get("ssl") is not None:
                     kwargs["ssl_handshake_timeout"] = settings.http_header_timeout
                 server: asyncio.Server = await create_server(*args, **kwargs)
@@ -248,6 +265,23 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings,
                                   front.address_cap(settings)),
         limit_concurrency=settings.http_max_connections)
     return stopping.attach(Server(config))
+
+
+def _metrics_socket(settings: Settings, main_port: int) -> socket.socket | None:
+    """The metrics listener's socket (metrics_listen), bound now: its port tells its requests
+    from the main listener's (web/metrics.py)."""
+    if not settings.metrics_listen:
+        return None
+    host, port = host_port(settings.metrics_listen, "metrics_listen")
+    if port == main_port:
+        raise ConfigError("metrics_listen", settings.metrics_listen,
+                          "must not be the port of listen")
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
+                                    else socket.AF_INET)
+    except OSError as exc:
+        raise ConfigError("metrics_listen", settings.metrics_listen,
+                          f"cannot listen: {exc.strerror or exc}") from None
 
 
 async def _stop_receivers(stopping: _Stopping, mail_servers: list[asyncio.Server],

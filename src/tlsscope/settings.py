@@ -253,6 +253,21 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     digest_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 7
     """The hour (UTC) serve sends digests: daily ones each day, weekly and monthly ones on
     their first day."""
+    # Prometheus (docs/metrics.md)
+    metrics_token: str = ""
+    """Bearer token that opens `GET /metrics` on the main listener (`Authorization: Bearer
+    ...`); empty: /metrics is not served there. At least 16 characters."""
+    metrics_token_file: str = ""
+    """A file holding metrics_token, when it is not in the settings or the environment."""
+    metrics_listen: str = ""
+    """HOST:PORT of a listener of its own for `/metrics` (and /healthz, /readyz), answered
+    without a token; keep it on an address only Prometheus reaches. Empty: none."""
+    metrics_top_n: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    """Per domain, the receiving MX hosts, reporters and certificates exported as series of
+    their own; the rest are summed into one series labelled "other"."""
+    metrics_max_domains: Annotated[int, msgspec.Meta(ge=1)] = 20_000
+    """Most domains /metrics exports (those with the most sessions); the number left out is
+    tlsscope_metrics_domains_omitted."""
 
 
 _LISTS = {"rua_addresses", "accept_domains", "jobs"}  # comma-separated in the environment
@@ -306,6 +321,8 @@ def _validate(values: dict[str, Any]) -> Settings:
             first if first in known else "?")
         raise ConfigError(key, values.get(key), str(exc).split(" - at ")[0]) from exc
     _check_addresses(settings)
+    if settings.metrics_token and len(settings.metrics_token) < 16:  # the value is a secret
+        raise ConfigError("metrics_token", "(hidden)", "at least 16 characters")
     return settings
 
 

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple, TypeVar
 
+from tlsscope import counters
 from tlsscope.parse.results import InputResult
 from tlsscope.pipeline import DomainGate, Prepared
 from tlsscope.reader_pool import ReaderPool
@@ -59,7 +60,8 @@ def group_commit(get: Callable[[float], tuple[K, RawInput] | None],
         if batch:
             receipts = commit_or_retry(functools.partial(save, [raw for _, raw in batch]),
                                        len(batch))
-            for (key, _), receipt in zip(batch, receipts, strict=True):
+            for (key, raw), receipt in zip(batch, receipts, strict=True):
+                count(raw, receipt)
                 answer(key, receipt)
 
 
@@ -84,6 +86,13 @@ def _next_batch(get: Callable[[float], tuple[K, RawInput] | None], when_idle: Ca
             return batch, True
         batch.append(more)
     return batch, False
+
+
+def count(raw: RawInput, receipt: Receipt) -> None:
+    """/metrics: one input answered (tlsscope_inputs_total, tlsscope_intake_seconds)."""
+    outcome = receipt.outcome.value if isinstance(receipt, Saved) else "retry"
+    counters.input_answered(raw.channel, outcome,
+                            raw.received_at.timestamp() if raw.received_at else None)
 
 
 def commit_or_retry(save: Callable[[], list[Saved]], count: int) -> list[Receipt]:
@@ -171,7 +180,10 @@ class Flow:
         self.pending.pop(item.digest, None)
         retry = Retry(reason="DKIM is required and a signing key could not be looked up "
                       f"({why[:300]})")
-        return [(one.ticket, retry) for one in [item, *self.held.pop(item.digest, [])]]
+        told = [item, *self.held.pop(item.digest, [])]
+        for one in told:
+            count(one.raw, retry)
+        return [(one.ticket, retry) for one in told]
 
     def due(self) -> float | None:
         """Seconds until what has been read is to be committed (0: now; None: nothing read).
@@ -194,9 +206,10 @@ class Flow:
         receipts = commit_or_retry(functools.partial(
             prepared.save, self.store, _Verdicts(items), self.gate, self.junk_budget),
             len(items))
-        for item in items:
+        for item, receipt in zip(items, receipts, strict=True):
             if item.fresh:
                 self.pending.pop(item.digest, None)
+            count(item.raw, receipt)
         return [(item.ticket, receipt) for item, receipt in zip(items, receipts, strict=True)]
 
 
@@ -214,7 +227,7 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None]
             arrivals, stop = _arrivals(requests)
             flow.admit(arrivals)
         for ticket, retry in flow.harvest(ready):
-            answer(ticket, retry)
+            answer(ticket, retry)  # counted by harvest
         flow.dispatch()
         if flow.due() == 0.0:
             for ticket, receipt in flow.commit():

@@ -94,21 +94,23 @@ def test_a_killed_writer_is_restarted_while_reports_flow(served: Served) -> None
                       "acknowledged": len(traffic.acknowledged())}))
 
 
-def test_healthz_says_503_while_a_child_is_down_and_200_once_it_is_back(
+def test_readyz_says_503_while_a_child_is_down_and_200_once_it_is_back(
         served: Served) -> None:
     def health() -> httpx.Response:
-        return httpx.get(f"{served.url}/healthz", timeout=5)
+        return httpx.get(f"{served.url}/readyz", timeout=5)
 
     ok = health()
     assert ok.status_code == 200
-    assert ok.json() == {"status": "ok", "writer": "ok", "analyst": "ok", "database": "ok"}
+    assert ok.json() == {"status": "ok", "writer": "ok", "analyst": "ok", "queue": "ok",
+                         "database": "ok", "schema": "ok"}
     for name in ("writer", "analyst"):
         (pid,) = served.pids(name)
         os.kill(pid, signal.SIGKILL)
         answer = health()
         deadline = time.monotonic() + 30
         while answer.status_code == 200:
-            assert time.monotonic() < deadline, "/healthz still says 200"
+            assert time.monotonic() < deadline, "/readyz still says 200"
+            assert httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200  # alive
             answer = health()
         assert answer.status_code == 503
         down = answer.json()
@@ -147,13 +149,13 @@ def test_a_stuck_writer_makes_senders_retry_within_the_budget(tmp_path: Path) ->
         assert [r.report_id for r in reads.reports(store)].count("stuck-1") == 1
 
 
-def test_a_hung_writer_shows_in_healthz_and_is_replaced(tmp_path: Path) -> None:
+def test_a_hung_writer_shows_in_readyz_and_is_replaced(tmp_path: Path) -> None:
     served = Served(tmp_path, TLSSCOPE_WRITER_ANSWER_SECONDS="1.5")
     try:
         (writer,) = served.pids("writer")
         os.kill(writer, signal.SIGSTOP)  # never resumed: only a replacement helps
         assert served.post(report("hung-1")).status_code == 503
-        health = httpx.get(f"{served.url}/healthz", timeout=5)
+        health = httpx.get(f"{served.url}/readyz", timeout=5)
         assert health.status_code == 503, health.text
         assert "has not answered" in health.json()["writer"]
         _until(30, lambda: len(served.pids("writer")) == 2)
@@ -164,7 +166,7 @@ def test_a_hung_writer_shows_in_healthz_and_is_replaced(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, again.text
             time.sleep(0.2)
         assert again.status_code in (200, 201), again.text
-        _until(10, lambda: httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200)
+        _until(10, lambda: httpx.get(f"{served.url}/readyz", timeout=5).status_code == 200)
     finally:
         served.stop()
     with Store.open(served.db) as store:

@@ -15,13 +15,13 @@ from tlsscope.web.app import create_app
 
 
 def wait_healthy(url: str, process: object = None, seconds: float = 30) -> None:
-    """Until `url`/healthz answers (a started `tlsscope serve`), or fail."""
+    """Until `url`/readyz says ready (a started `tlsscope serve`), or fail."""
     import httpx
 
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).is_success:
+            if httpx.get(f"{url}/readyz", timeout=1).is_success:
                 return
         except httpx.TransportError:
             pass

@@ -1,5 +1,6 @@
-"""/healthz: each part named, 503 when one is not working; a database that fails or hangs is
-reported (its error logged, only its kind in the body), never waited for."""
+"""/readyz: each part named, 503 when one is not working; a database that fails or hangs is
+reported (its error logged, only its kind in the body), never waited for. /healthz: alive
+whatever the parts say."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class _NoIntake:
         pass
 
 
-def _get(app: object, path: str = "/healthz") -> httpx.Response:
+def _get(app: object, path: str = "/readyz") -> httpx.Response:
     import asyncio
 
     async def call() -> httpx.Response:
@@ -47,6 +48,27 @@ def _get(app: object, path: str = "/healthz") -> httpx.Response:
     return answer
 
 
+def test_healthz_says_alive_while_every_part_is_down(tmp_path: Path) -> None:
+    """Liveness: a dead writer or an unreachable database is /readyz's 503; restarting the
+    process would not help, so /healthz stays 200."""
+    from tlsscope import __version__
+
+    class Away:
+        def read(self, fn: object) -> None:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    check = Health({"writer": lambda: "the writer process stopped"}, Away())  # type: ignore[arg-type]
+    app = create_app(_NoIntake(), Settings(), health=check)
+    down = _get(app, "/readyz")
+    assert down.status_code == 503 and down.json()["writer"] == "the writer process stopped"
+    assert down.json()["database"] != "ok"
+    alive = _get(app, "/healthz")
+    assert alive.status_code == 200
+    assert alive.json() == {"status": "ok", "version": __version__}
+
+
 def test_every_part_ok_is_200(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     intake = Intake(store, Settings(dkim_verify="never"))
@@ -58,7 +80,8 @@ def test_every_part_ok_is_200(tmp_path: Path) -> None:
         intake.close()
         store.close()
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "writer": "ok", "analyst": "ok", "database": "ok"}
+    assert answer.json() == {"status": "ok", "writer": "ok", "analyst": "ok", "database": "ok",
+                             "schema": "ok"}
 
 
 def test_a_part_down_is_503_naming_it() -> None:
@@ -122,7 +145,7 @@ def test_readyz_adds_the_queue_and_the_schema(tmp_path: Path) -> None:
         full[0] = True
         busy = _get(app, "/readyz")
         assert busy.status_code == 503 and busy.json()["queue"].startswith("the writer's queue")
-        assert _get(app).status_code == 200  # alive: /healthz does not look at the queue
+        assert _get(app, "/healthz").status_code == 200  # alive: not about the queue
         full[0] = False
         with store.engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))

@@ -18,13 +18,12 @@ import datetime as dt
 from typing import Any, NamedTuple
 
 from tlsscope.alert.words import Words
-from tlsscope.live_check import WARNING, LiveCheck
+from tlsscope.live_check import WARNING, LiveCheck, certificates
 from tlsscope.vocab import Severity
 
 THRESHOLDS = (14, 7, 1)  # days before a certificate expires; 0: it has
 _ENFORCED = {14: Severity.MEDIUM, 7: Severity.HIGH, 1: Severity.CRITICAL, 0: Severity.CRITICAL}
 _REPORTED = {14: Severity.INFO, 7: Severity.MEDIUM, 1: Severity.HIGH, 0: Severity.HIGH}
-_CERT_STEPS = ("mx", "mta-sts-policy")
 
 
 class CheckWarning(NamedTuple):
@@ -44,43 +43,27 @@ def threshold(days_left: int) -> int | None:
     return min(within) if within else None
 
 
-def _address(target: str) -> str:
-    """"mx1.example.com [192.0.2.1]" → "192.0.2.1"; a URL "... via 192.0.2.1" → it."""
-    if target.endswith("]") and "[" in target:
-        return target.rsplit("[", 1)[1][:-1]
-    return target.rsplit(" via ", 1)[1] if " via " in target else ""
-
-
 def _certificates(check: LiveCheck, mode: str) -> list[CheckWarning]:
-    seen: dict[tuple[str, str], CheckWarning] = {}
-    for step in check.steps:
-        if step.step not in _CERT_STEPS or not step.expires:
-            continue
-        try:
-            until = dt.datetime.fromisoformat(step.expires)
-        except ValueError:
-            continue
-        days_left = (until - check.checked_at).days
+    seen: dict[tuple[str, dt.datetime], CheckWarning] = {}
+    for cert in certificates(check):
+        days_left = (cert.expires - check.checked_at).days
         crossed = threshold(days_left)
         if crossed is None:
             continue
-        host = step.host or (f"mta-sts.{check.domain}" if step.step == "mta-sts-policy" else "")
-        if not host:
-            continue
-        found = seen.get((host, step.expires))
-        address = _address(step.target)
+        found = seen.get((cert.host, cert.expires))
         if found is not None:
-            if address and address not in found.ips:
-                found.ips.append(address)
+            if cert.address and cert.address not in found.ips:
+                found.ips.append(cert.address)
             continue
         severity = (_ENFORCED if mode == "enforce" else _REPORTED)[crossed]
-        seen[(host, step.expires)] = CheckWarning(
+        seen[(cert.host, cert.expires)] = CheckWarning(
             kind="certificate-expiry",
-            problem=f"check:cert:{check.domain}:{host}:{until.date().isoformat()}:{crossed}",
-            severity=severity, host=host, ips=[address] if address else [],
-            values={"host": host, "days": max(days_left, 0), "crossed": crossed,
-                    "until": until.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                    "policy_host": step.step == "mta-sts-policy"})
+            problem=f"check:cert:{check.domain}:{cert.host}:{cert.expires.date().isoformat()}"
+                    f":{crossed}",
+            severity=severity, host=cert.host, ips=[cert.address] if cert.address else [],
+            values={"host": cert.host, "days": max(days_left, 0), "crossed": crossed,
+                    "until": cert.expires.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    "policy_host": cert.step == "mta-sts-policy"})
     return list(seen.values())
 
 

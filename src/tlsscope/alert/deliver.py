@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from tlsscope import counters
 from tlsscope.alert import channels, render, timing
 from tlsscope.settings import Settings
 from tlsscope.store import Store, alerts_rows
@@ -184,6 +185,8 @@ def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetim
                 retrying += 1
             else:
                 failed += 1
+            counters.alert_tried(item.rule.channel, "sent" if outcome.delivered else
+                                 "failed" if outcome.next_at is not None else "given_up")
             fields = {"delivery": item.delivery, "rule": item.rule.id,
                       "channel": item.rule.channel, "attempt": item.attempt,
                       "alerts": [a["key"] for a in item.alerts][:20]}

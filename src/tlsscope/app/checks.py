@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from tlsscope import counters
 from tlsscope.app import events
 from tlsscope.app.scope import Scope, domain_name
 from tlsscope.check.run import Options, run
@@ -35,6 +36,7 @@ def check_now(store: Store | None, options: Options, domain: str,
                      now=now)
     except ValueError as exc:
         raise Invalid("nameserver", f"--nameserver: {exc}") from None
+    counters.check_done(result.status)
     if store is not None:
         keep(store, result)
     return result

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit
 
+from tlsscope import counters
 from tlsscope.errors import ConfigError, StoreUnavailable
 from tlsscope.parse.results import Outcome
 from tlsscope.receive.files import RawInput
@@ -151,6 +152,7 @@ class MailboxQueue:
                 try:
                     while not stop.is_set() and self.turn.held():
                         self.drain(box)
+                        counters.mailbox_polled(self.url.shown)
                         self._wait(box, stop)
                 finally:
                     try:

@@ -9,10 +9,10 @@ reason to recompute findings, and not a check for the schedule (store/recheck_ro
 from __future__ import annotations
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
-from tlsscope.live_check import INCONCLUSIVE, LiveCheck
+from tlsscope.live_check import INCONCLUSIVE, LiveCheck, certificates
 from tlsscope.store import recheck_rows
 from tlsscope.store import tables as t
 from tlsscope.store.write import mark_stale
@@ -25,10 +25,29 @@ def save(connection: Connection, check: LiveCheck) -> int:
         domain=check.domain, checked_at=check.checked_at, status=check.status,
         data=msgspec.json.encode(check).decode()).returning(t.checks.c.id)).scalar_one()
     conclusive = check.status != INCONCLUSIVE
+    if conclusive:
+        _certificates(connection, check)
     if conclusive and _has_reports(connection, check.domain):
         mark_stale(connection, [check.domain])
     recheck_rows.checked(connection, check.domain, check.checked_at, conclusive)
     return int(new_id)
+
+
+def _certificates(connection: Connection, check: LiveCheck) -> None:
+    """The domain's certificates are now those this check saw (tables.check_certificates):
+    unless a later check is stored already (two nodes checking at once)."""
+    cc = t.check_certificates
+    newer = connection.execute(select(cc.c.checked_at).where(
+        cc.c.domain == check.domain, cc.c.checked_at > check.checked_at).limit(1)).first()
+    if newer is not None:
+        return
+    connection.execute(delete(cc).where(cc.c.domain == check.domain))
+    rows = {(c.step, c.host[:255], c.address[:64]): {
+        "domain": check.domain, "step": c.step, "host": c.host[:255], "address": c.address[:64],
+        "expires_at": c.expires, "checked_at": check.checked_at}
+        for c in certificates(check)}
+    if rows:
+        connection.execute(cc.insert(), list(rows.values()))
 
 
 def _has_reports(connection: Connection, domain: str) -> bool:

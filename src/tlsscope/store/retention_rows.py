@@ -420,10 +420,16 @@ def settle_inputs(connection: Connection, digests: Sequence[str],
 
 
 def remove_checks(connection: Connection, ids: Sequence[int], domains: Iterable[str]) -> int:
-    c = t.checks
+    c, cc = t.checks, t.check_certificates
     for start in range(0, len(ids), _PAGE):
         connection.execute(delete(c).where(c.c.id.in_(list(ids[start:start + _PAGE]))))
-    mark_stale(connection, sorted(set(domains) - {""}))  # their live evidence changed
+    named = sorted(set(domains) - {""})
+    for start in range(0, len(named), _PAGE):  # the certificates of a check removed
+        connection.execute(delete(cc).where(
+            cc.c.domain.in_(named[start:start + _PAGE]),
+            ~select(c.c.id).where(c.c.domain == cc.c.domain,
+                                  c.c.checked_at == cc.c.checked_at).exists()))
+    mark_stale(connection, named)  # their live evidence changed
     return len(ids)
 
 
@@ -475,7 +481,8 @@ def leftovers(connection: Connection, domains: Sequence[str]) -> None:
         page = domains[start:start + _PAGE]
         ids = select(f.c.id).where(f.c.domain.in_(page)).scalar_subquery()
         connection.execute(delete(fe).where(fe.c.finding.in_(ids)))
-        for table in (f, t.alert_events, t.alerts, t.rechecks, t.checks):
+        for table in (f, t.alert_events, t.alerts, t.rechecks, t.checks,
+                      t.check_certificates):
             connection.execute(delete(table).where(table.c.domain.in_(page)))
         reported = (select(p.c.report).join(r, r.c.id == p.c.report)
                     .where(p.c.policy_domain == dr.c.domain,

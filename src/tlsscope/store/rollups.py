@@ -28,7 +28,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, text, tuple_
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import bulk
@@ -70,6 +70,7 @@ def rebuild(connection: Connection, pairs: list[Pair]) -> int:
     _failure_days(connection, pairs)
     _failure_reporters(connection, pairs)
     _reporter_weeks(connection, pairs)
+    _last_days(connection, pairs)
     return len(pairs)
 
 
@@ -138,6 +139,22 @@ def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
                            s.c.day <= week + dt.timedelta(days=6))
                     .group_by(s.c.organization_name))]
         _set(connection, t.reporter_weeks, rows)
+
+
+def _last_days(connection: Connection, pairs: list[Pair]) -> None:
+    """Move each reporter's last_day (domain_reporters) on to the latest rebuilt day it
+    reported (never back: an older day rebuilt later leaves it)."""
+    s, dr = t.daily_totals, t.domain_reporters
+    latest = [{"d": r[0], "o": r[1], "day": r[2]} for r in connection.execute(
+        select(s.c.domain, s.c.organization_name, func.max(s.c.day))
+        .where(_where(s, pairs), s.c.reports > 0)
+        .group_by(s.c.domain, s.c.organization_name))]
+    if latest:
+        connection.execute(
+            update(dr).where(dr.c.domain == bindparam("d"),
+                             dr.c.organization_name == bindparam("o"),
+                             or_(dr.c.last_day.is_(None), dr.c.last_day < bindparam("day")))
+            .values(last_day=bindparam("day")), latest)
 
 
 def _set(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:

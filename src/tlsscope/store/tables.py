@@ -197,13 +197,16 @@ daily_failures = Table(
 )
 
 # Who has reported each domain, since when: the first stored report of an organisation for a
-# domain makes the row (ON CONFLICT DO NOTHING RETURNING tells the writer it is new).
+# domain makes the row (ON CONFLICT DO NOTHING RETURNING tells the writer it is new). Until
+# when: last_day, set with the row and moved on by each rebuild of the pair's days
+# (store/rollups.py; migration 0018).
 domain_reporters = Table(
     "domain_reporters", metadata,
     Column("domain", Text, primary_key=True),
     Column("organization_name", Text, primary_key=True),
     Column("first_day", Date, nullable=False),
     Column("first_stored_at", DateTime(timezone=True), nullable=False),
+    Column("last_day", Date),
 )
 
 # Coarser roll-ups for the dashboard: per domain and day, without the reporter (and the IP),
@@ -220,6 +223,7 @@ domain_days = Table(
     Column("failed", BigInteger, nullable=False),
     Column("counted_successful", BigInteger, nullable=False),
     Column("counted_failed", BigInteger, nullable=False),
+    Index("ix_domain_days_day", "day"),  # every domain's last days (/metrics; migration 0018)
 )
 
 # The reporters of one problem (result type at an MX) per day, keyed for the summary's query
@@ -262,6 +266,7 @@ failure_days = Table(
     Column("receiving_mx_hostname", Text, primary_key=True),
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
+    Index("ix_failure_days_day", "day"),
 )
 
 
@@ -315,6 +320,19 @@ checks = Table(
     Column("status", String(16), nullable=False),  # ok | warning | error
     Column("data", Text, nullable=False),
     Index("ix_checks_domain_checked_at", "domain", "checked_at"),
+)
+
+# The certificates (MX hosts', the policy host's) the latest conclusive check of each domain
+# saw, replaced with each one (store/checks_rows.py): what /metrics reads for every domain at
+# once without decoding checks.
+check_certificates = Table(
+    "check_certificates", metadata,
+    Column("domain", Text, primary_key=True),
+    Column("step", String(16), primary_key=True),  # "mx" or "mta-sts-policy"
+    Column("host", Text, primary_key=True),
+    Column("address", Text, primary_key=True),  # "" when the check did not say
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
 )
 
 # Accounts and tenancy (the dashboard and API). An organisation (tenant) owns domains; a user

@@ -243,7 +243,8 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
             pair = (policy["policy_domain"], rows.report["organization_name"])
             if pair[0] and pair not in known and pair not in first:
                 first[pair] = {"domain": pair[0], "organization_name": pair[1],
-                               "first_day": rows.report["day"], "first_stored_at": now}
+                               "first_day": rows.report["day"], "first_stored_at": now,
+                               "last_day": rows.report["day"]}
                 owner[pair] = id(rows)
     if not first:
         return

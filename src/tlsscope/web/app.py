@@ -31,6 +31,8 @@ from tlsscope.store import Saved, Store
 from tlsscope.web import intake as http_intake
 from tlsscope.web.check_limit import CheckLimiter
 from tlsscope.web.health import Health
+from tlsscope.web.metrics import MetricsListener, Scrape
+from tlsscope.web.metrics import router as metrics_router
 
 if TYPE_CHECKING:
     from tlsscope.intake import Submitter
@@ -85,9 +87,13 @@ class SecurityHeaders:
 
 
 def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliver | None = None,
-               store: Store | None = None, health: Health | None = None) -> FastAPI:
-    """`health`: what /healthz looks at (`tlsscope serve`: the writer and analyst processes,
-    and the database); by default the database, given a store."""
+               store: Store | None = None, health: Health | None = None,
+               scrape: Scrape | None = None, metrics_port: int | None = None) -> FastAPI:
+    """`health`: what /readyz looks at (`tlsscope serve`: the writer and analyst processes,
+    the writer's queue, and the database); by default the database, given a store.
+    `scrape`: what /metrics answers (by default the report gauges and this process's
+    counters); `metrics_port`: the port of the metrics listener, whose requests need no
+    token and reach only /metrics, /healthz and /readyz (web/metrics.py)."""
     app = FastAPI(title="tlsscope", version=__version__, docs_url=None, redoc_url=None,
                   description="Receives SMTP TLS Reporting (RFC 8460) reports; the JSON API "
                   "of the dashboard is under /api/v1 (Authorization: Bearer tls_...).")
@@ -104,24 +110,27 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
 
     check = health or Health({}, store)
 
-    @app.get("/healthz", summary="Health: each part working (200), or not (503)",
-             responses={503: {"description": "a part is not working: the body names it"}})
+    @app.get("/healthz", summary="Alive: the process answers (200)")
     async def healthz() -> JSONResponse:
-        healthy, parts = await check()
-        return JSONResponse(parts, status_code=200 if healthy else 503)
+        """For systemd or an orchestrator: answered at all, the process is alive (a
+        database that is away does not make it fail; /readyz says so)."""
+        return JSONResponse(check.alive())
 
     @app.get("/readyz", summary="Ready to take reports (200), or not (503)",
              responses={503: {"description": "not ready: the body says what is wrong"}})
     async def readyz() -> JSONResponse:
-        """What /healthz says, and the writer's queue below writer_queue_max and the
-        database's schema this tlsscope's: for a load balancer, whether to send reports
-        here."""
+        """For a load balancer, whether to send reports here: the writer and analyst
+        processes running, the writer's queue below writer_queue_max, the database
+        answering and its schema this tlsscope's."""
         ready, parts = await check.ready()
         return JSONResponse(parts, status_code=200 if ready else 503)
 
+    app.include_router(metrics_router(scrape or Scrape(store, settings), settings))
     if store is not None:
         _dashboard(app, store, settings)
     app.add_middleware(SecurityHeaders)
+    if metrics_port is not None:
+        app.add_middleware(MetricsListener, port=metrics_port)
     return app
 
 

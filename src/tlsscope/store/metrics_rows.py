@@ -1,0 +1,108 @@
+"""What /metrics reads (tlsscope.app.metrics): a few grouped queries over every domain at
+once, whatever their number, from the coarse roll-ups as readers see them (store/coarse.py:
+pairs not rebuilt yet are read from the per-reporter roll-ups; nothing is rebuilt here), the
+reporters' last days, the open findings and the latest checks' certificates. The days are
+read through their index (migration 0018), so the cost follows the period asked for, not the
+history kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.engine import Connection
+
+from tlsscope.store import coarse
+from tlsscope.store import tables as t
+from tlsscope.store.queries import utc
+from tlsscope.vocab import FindingStatus
+
+
+class Sessions(NamedTuple):
+    domain: str
+    policy_type: str
+    mode: str
+    latest: bool  # on the period's last day
+    successful: int
+    failed: int
+
+
+class Failures(NamedTuple):
+    domain: str
+    result_type: str
+    mx: str
+    latest: bool
+    sessions: int
+
+
+def _period(first: dt.date, last: dt.date) -> coarse.Where:
+    def where(table: Any) -> list[Any]:
+        return [table.c.day >= first, table.c.day <= last, table.c.domain != ""]
+
+    return where
+
+
+def sessions(connection: Connection, first: dt.date, last: dt.date) -> list[Sessions]:
+    """Counted sessions (a session listed under two policies of one report counts once, as
+    everywhere: store/rows.py) per domain, policy type and mode, on `last` and on the days
+    before it from `first`."""
+    d = coarse.domain_days(connection, _period(first, last))
+    latest = (d.c.day == last).label("latest")
+    query = (select(d.c.domain, d.c.policy_type, d.c.mode, latest,
+                    func.sum(d.c.counted_successful), func.sum(d.c.counted_failed))
+             .group_by(d.c.domain, d.c.policy_type, d.c.mode, latest))
+    return [Sessions(row[0], row[1], row[2], bool(row[3]), int(row[4]), int(row[5]))
+            for row in connection.execute(query)]
+
+
+def failures(connection: Connection, first: dt.date, last: dt.date) -> list[Failures]:
+    """Counted failed sessions per domain, result type and receiving MX ("" when the
+    reports did not name it), split as `sessions`."""
+    f = coarse.failure_days(connection, _period(first, last))
+    latest = (f.c.day == last).label("latest")
+    total = func.sum(f.c.counted_sessions)
+    query = (select(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname, latest, total)
+             .group_by(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname, latest))
+    return [Failures(row[0], row[1], row[2], bool(row[3]), int(row[4]))
+            for row in connection.execute(query) if row[4]]
+
+
+def reporters(connection: Connection) -> dict[tuple[str, str], tuple[dt.date, dt.date]]:
+    """(domain, reporter) → (first day, latest day) it reported: domain_reporters, its
+    last_day moved on for the days not rebuilt yet from the per-reporter roll-ups (as
+    coarse.py reads them)."""
+    dr = t.domain_reporters
+    out: dict[tuple[str, str], tuple[dt.date, dt.date]] = {
+        (row[0], row[1]): (row[2], row[3]) for row in connection.execute(
+            select(dr.c.domain, dr.c.organization_name, dr.c.first_day, dr.c.last_day)
+            .where(dr.c.domain != "", dr.c.last_day.is_not(None)))}
+    s, m = t.daily_totals, t.rollup_dirty
+    pending = connection.execute(
+        select(s.c.domain, s.c.organization_name, func.min(s.c.day), func.max(s.c.day))
+        .where(tuple_(s.c.domain, s.c.day).in_(select(m.c.domain, m.c.day)), s.c.reports > 0)
+        .group_by(s.c.domain, s.c.organization_name))
+    for domain, organisation, first, last in pending:
+        known = out.get((domain, organisation))
+        if known is None:
+            out[(domain, organisation)] = (first, last)
+        elif last > known[1]:
+            out[(domain, organisation)] = (known[0], last)
+    return out
+
+
+def open_findings(connection: Connection) -> list[tuple[str, str, str, int]]:
+    """(domain, severity, kind, how many) of the findings not resolved."""
+    f = t.findings
+    query = (select(f.c.domain, f.c.severity, f.c.kind, func.count())
+             .where(f.c.status != FindingStatus.RESOLVED)
+             .group_by(f.c.domain, f.c.severity, f.c.kind))
+    return [(row[0], row[1], row[2], int(row[3])) for row in connection.execute(query)]
+
+
+def certificates(connection: Connection) -> list[tuple[str, str, str, str, dt.datetime]]:
+    """(domain, step, host, address, expiry) of the latest conclusive checks."""
+    cc = t.check_certificates
+    return [(row[0], row[1], row[2], row[3], utc(row[4])) for row in connection.execute(
+        select(cc.c.domain, cc.c.step, cc.c.host, cc.c.address, cc.c.expires_at))]
