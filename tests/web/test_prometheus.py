@@ -7,6 +7,7 @@ alerts the scenario calls for are pending or firing)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import json
 import re
@@ -76,6 +77,10 @@ def _until(seconds: float, done: Callable[[], bool], what: str) -> None:
         time.sleep(0.5)
 
 
+def _any(server: prometheus.Prometheus, expr: str) -> bool:
+    return bool(server.query(expr))
+
+
 def _stats(db: str, domain: str, days: int) -> dict[str, Any]:
     done = tlsscope("stats", "--domain", domain, "--days", str(days), "--until",
                     YESTERDAY.isoformat(), "--json", "--db", db)
@@ -142,7 +147,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
             for ready in ("tlsscope_alerts_total", "tlsscope_checks_total",
                           "tlsscope_imap_last_poll_timestamp_seconds",
                           'tlsscope_open_findings{severity=~"critical|high"}'):
-                _until(120, lambda r=ready: bool(server.query(r)), f"no {ready} in Prometheus")
+                _until(120, functools.partial(_any, server, ready), f"no {ready} in Prometheus")
             _until(60, lambda: {r["name"] for r in server.rules()
                                 if r.get("state") in ("pending", "firing")} >= FIRING,
                    "the scenario's alerts are not pending or firing")
