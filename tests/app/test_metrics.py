@@ -21,7 +21,7 @@ from tlsscope.app.windows import today
 from tlsscope.live_check import LiveCheck, Step
 from tlsscope.settings import Settings
 from tlsscope.store import Store, browse, queries
-from tlsscope.web.metrics import _text
+from tlsscope.web.metrics import exposition as _text
 
 YESTERDAY = today() - dt.timedelta(days=1)
 

@@ -51,7 +51,7 @@ def test_migration_0018_fills_last_days_and_certificates(db_url: str, tmp_path: 
         certificates = store.read(metrics_rows.certificates)
         assert reporters == {("a.example", "Google Inc."): (start, start + dt.timedelta(days=4)),
                              ("a.example", "Mail.ru"): (start, start)}
-        expires = now + dt.timedelta(days=9)
+        expires = (now + dt.timedelta(days=9)).timestamp()
         assert sorted(certificates) == [
             ("a.example", "mta-sts-policy", "mta-sts.a.example", "192.0.2.9", expires),
             ("a.example", "mx", "mx1.a.example", "192.0.2.1", expires)]

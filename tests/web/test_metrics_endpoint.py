@@ -152,3 +152,22 @@ def test_counters_of_other_processes_are_summed(tmp_path: Path) -> None:
 def _count_in_child(times: int) -> None:
     for _ in range(times):
         counters.input_answered("https", "accepted", None)
+
+
+def test_gzip_is_one_stream_and_says_what_the_plain_text_says(tmp_path: Path) -> None:
+    """The report gauges are compressed once per read; each scrape goes on from a copy of
+    the compressor: every answer is one gzip stream that any client decodes whole."""
+    import gzip
+    import zlib
+
+    with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        scrape = metrics.Scrape(store, Settings(), queue_depth=lambda: 3)
+        answers = [asyncio.run(scrape(True)) for _ in range(3)]
+        plain = asyncio.run(scrape(False)).decode()
+    for answer in answers:
+        one = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = one.decompress(answer).decode()
+        assert one.eof and not one.unused_data  # one stream, nothing after it
+        assert text == gzip.decompress(answer).decode()
+        assert set(_families(text)) == set(_families(plain))
+        assert "tlsscope_sessions" in _families(text) and "tlsscope_build_info" in text

@@ -141,6 +141,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
             rejected = served.post_raw(b'{"organization-name": "x", "policies": [}',
                                        "application/tlsrpt+json")
             assert rejected.status_code == 400
+            posted = time.monotonic()
             _until(120, lambda: server.value(
                 'sum(tlsscope_inputs_total{outcome=~"accepted|duplicate|rejected"})')
                 == len(bodies) + 2, "the inputs never showed in Prometheus")
@@ -148,6 +149,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
                           "tlsscope_imap_last_poll_timestamp_seconds",
                           'tlsscope_open_findings{severity=~"critical|high"}'):
                 _until(120, functools.partial(_any, server, ready), f"no {ready} in Prometheus")
+            # the report gauges Prometheus holds were read after the last report came in
+            # (the value is as of the last scrape, a second ago at most)
+            _until(60, lambda: (server.value("tlsscope_metrics_reports_age_seconds") or 1e9)
+                   < time.monotonic() - posted - 2, "the report gauges were not read again")
             _until(60, lambda: {r["name"] for r in server.rules()
                                 if r.get("state") in ("pending", "firing")} >= FIRING,
                    "the scenario's alerts are not pending or firing")

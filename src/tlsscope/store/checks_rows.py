@@ -8,6 +8,8 @@ reason to recompute findings, and not a check for the schedule (store/recheck_ro
 
 from __future__ import annotations
 
+import datetime as dt
+
 import msgspec
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
@@ -44,7 +46,7 @@ def _certificates(connection: Connection, check: LiveCheck) -> None:
     connection.execute(delete(cc).where(cc.c.domain == check.domain))
     rows = {(c.step, c.host[:255], c.address[:64]): {
         "domain": check.domain, "step": c.step, "host": c.host[:255], "address": c.address[:64],
-        "expires_at": c.expires, "checked_at": check.checked_at}
+        "expires_at": c.expires.astimezone(dt.UTC), "checked_at": check.checked_at}
         for c in certificates(check)}
     if rows:
         connection.execute(cc.insert(), list(rows.values()))

@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import coarse
 from tlsscope.store import tables as t
-from tlsscope.store.queries import utc
 from tlsscope.vocab import FindingStatus
 
 
@@ -24,8 +23,9 @@ class Sessions(NamedTuple):
     domain: str
     policy_type: str
     mode: str
-    latest: bool  # on the period's last day
-    successful: int
+    successful_1d: int  # on the period's last day
+    failed_1d: int
+    successful: int  # over the whole period
     failed: int
 
 
@@ -33,7 +33,7 @@ class Failures(NamedTuple):
     domain: str
     result_type: str
     mx: str
-    latest: bool
+    sessions_1d: int
     sessions: int
 
 
@@ -44,28 +44,34 @@ def _period(first: dt.date, last: dt.date) -> coarse.Where:
     return where
 
 
+def _on(day: Any, last: dt.date, column: Any) -> Any:
+    """The sum of `column` over the rows of `last` only."""
+    return func.sum(case((day == last, column), else_=0))
+
+
 def sessions(connection: Connection, first: dt.date, last: dt.date) -> list[Sessions]:
     """Counted sessions (a session listed under two policies of one report counts once, as
-    everywhere: store/rows.py) per domain, policy type and mode, on `last` and on the days
-    before it from `first`."""
+    everywhere: store/rows.py) per domain, policy type and mode, on `last` and from `first`
+    to `last`: one pass over the period's rows (their index covers the query)."""
     d = coarse.domain_days(connection, _period(first, last))
-    latest = (d.c.day == last).label("latest")
-    query = (select(d.c.domain, d.c.policy_type, d.c.mode, latest,
+    query = (select(d.c.domain, d.c.policy_type, d.c.mode,
+                    _on(d.c.day, last, d.c.counted_successful),
+                    _on(d.c.day, last, d.c.counted_failed),
                     func.sum(d.c.counted_successful), func.sum(d.c.counted_failed))
-             .group_by(d.c.domain, d.c.policy_type, d.c.mode, latest))
-    return [Sessions(row[0], row[1], row[2], bool(row[3]), int(row[4]), int(row[5]))
-            for row in connection.execute(query)]
+             .group_by(d.c.domain, d.c.policy_type, d.c.mode))
+    return [Sessions(row[0], row[1], row[2], int(row[3]), int(row[4]), int(row[5]),
+                     int(row[6])) for row in connection.execute(query)]
 
 
 def failures(connection: Connection, first: dt.date, last: dt.date) -> list[Failures]:
     """Counted failed sessions per domain, result type and receiving MX ("" when the
-    reports did not name it), split as `sessions`."""
+    reports did not name it), on `last` and from `first` to `last`."""
     f = coarse.failure_days(connection, _period(first, last))
-    latest = (f.c.day == last).label("latest")
     total = func.sum(f.c.counted_sessions)
-    query = (select(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname, latest, total)
-             .group_by(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname, latest))
-    return [Failures(row[0], row[1], row[2], bool(row[3]), int(row[4]))
+    query = (select(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname,
+                    _on(f.c.day, last, f.c.counted_sessions), total)
+             .group_by(f.c.domain, f.c.result_type, f.c.receiving_mx_hostname))
+    return [Failures(row[0], row[1], row[2], int(row[3]), int(row[4]))
             for row in connection.execute(query) if row[4]]
 
 
@@ -101,8 +107,14 @@ def open_findings(connection: Connection) -> list[tuple[str, str, str, int]]:
     return [(row[0], row[1], row[2], int(row[3])) for row in connection.execute(query)]
 
 
-def certificates(connection: Connection) -> list[tuple[str, str, str, str, dt.datetime]]:
-    """(domain, step, host, address, expiry) of the latest conclusive checks."""
+def certificates(connection: Connection) -> list[tuple[str, str, str, str, float]]:
+    """(domain, step, host, address, expiry as a Unix time) of the latest conclusive checks:
+    the database turns the times into numbers (parsing 50,000 of them in Python costs more
+    than the query)."""
     cc = t.check_certificates
-    return [(row[0], row[1], row[2], row[3], utc(row[4])) for row in connection.execute(
-        select(cc.c.domain, cc.c.step, cc.c.host, cc.c.address, cc.c.expires_at))]
+    if connection.dialect.name == "sqlite":  # stored as UTC text without its zone
+        epoch: Any = func.strftime("%s", cc.c.expires_at)
+    else:
+        epoch = func.extract("epoch", cc.c.expires_at)
+    return [(row[0], row[1], row[2], row[3], float(row[4])) for row in connection.execute(
+        select(cc.c.domain, cc.c.step, cc.c.host, cc.c.address, epoch))]

@@ -223,7 +223,9 @@ domain_days = Table(
     Column("failed", BigInteger, nullable=False),
     Column("counted_successful", BigInteger, nullable=False),
     Column("counted_failed", BigInteger, nullable=False),
-    Index("ix_domain_days_day", "day"),  # every domain's last days (/metrics; migration 0018)
+    # every domain's last days, covered (/metrics; migration 0018)
+    Index("ix_domain_days_day", "day", "domain", "policy_type", "mode", "counted_successful",
+          "counted_failed"),
 )
 
 # The reporters of one problem (result type at an MX) per day, keyed for the summary's query
@@ -266,7 +268,8 @@ failure_days = Table(
     Column("receiving_mx_hostname", Text, primary_key=True),
     Column("sessions", BigInteger, nullable=False),
     Column("counted_sessions", BigInteger, nullable=False),
-    Index("ix_failure_days_day", "day"),
+    Index("ix_failure_days_day", "day", "domain", "result_type", "receiving_mx_hostname",
+          "counted_sessions"),
 )
 
 

@@ -40,7 +40,7 @@ class Once(Generic[T]):
             future = self._future = Future()
             future.set_running_or_notify_cancel()  # it cannot be cancelled: it runs
             self._at = time.monotonic()
-            threading.Thread(target=_run, args=(self.job, future), name=self.thread,
+            threading.Thread(target=run, args=(self.job, future), name=self.thread,
                              daemon=True).start()
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)),
@@ -49,7 +49,7 @@ class Once(Generic[T]):
             raise Overran(self.what, time.monotonic() - self._at) from None
 
 
-def _run(job: Callable[[], T], future: Future[T]) -> None:
+def run(job: Callable[[], T], future: Future[T]) -> None:
     try:
         future.set_result(job())
     except Exception as exc:  # not swallowed: handed to the request that awaits it

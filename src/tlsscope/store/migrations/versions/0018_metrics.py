@@ -3,8 +3,8 @@
 - domain_reporters.last_day: the latest day each organisation reported each domain (the
   writer sets it with the pair's first report, the analyst moves it on as it rebuilds the
   coarse roll-ups: store/rollups.py), filled here from daily_totals;
-- indexes on the day of domain_days and failure_days, so "the last 7 days of every domain"
-  reads those days' rows, not the whole history;
+- indexes on the day of domain_days and failure_days that cover /metrics' queries, so "the
+  last 7 days of every domain" reads those days' index entries, not the whole history;
 - check_certificates: the certificates the latest conclusive live check of each domain saw
   (host, address, expiry), replaced by each new one (store/checks_rows.py), filled here from
   the checks already stored.
@@ -35,8 +35,12 @@ def upgrade() -> None:
     op.execute("UPDATE domain_reporters SET last_day = (SELECT max(t.day) FROM daily_totals t "
                "WHERE t.domain = domain_reporters.domain AND t.organization_name = "
                "domain_reporters.organization_name AND t.reports > 0)")
-    op.create_index("ix_domain_days_day", "domain_days", ["day"])
-    op.create_index("ix_failure_days_day", "failure_days", ["day"])
+    op.create_index("ix_domain_days_day", "domain_days",
+                    ["day", "domain", "policy_type", "mode", "counted_successful",
+                     "counted_failed"])
+    op.create_index("ix_failure_days_day", "failure_days",
+                    ["day", "domain", "result_type", "receiving_mx_hostname",
+                     "counted_sessions"])
     certificates = op.create_table(
         "check_certificates",
         sa.Column("domain", sa.Text, primary_key=True),
@@ -84,8 +88,8 @@ def _certificate(domain: str, checked_at: dt.datetime,
         expires = dt.datetime.fromisoformat(str(step.get("expires") or ""))
     except ValueError:
         return None
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.UTC)
+    expires = expires.replace(tzinfo=dt.UTC) if expires.tzinfo is None else \
+        expires.astimezone(dt.UTC)
     host = step.get("host") or (f"mta-sts.{domain}" if step["step"] == "mta-sts-policy" else "")
     target = str(step.get("target", ""))
     address = (target.rsplit("[", 1)[1][:-1] if target.endswith("]") and "[" in target
