@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PEER   := .venv-peer
 
-.PHONY: assets dist screenshots run test test-fast fuzz lint bench bench-store bench-intake bench-dashboard bench-startup bench-attack bench-alerts clean system-deps
+.PHONY: assets dist screenshots run test test-fast fuzz lint bench bench-store bench-intake bench-dashboard bench-startup bench-attack bench-alerts bench-metrics clean system-deps
 
 VENDOR := src/tlsscope/web/static/vendor
 
@@ -113,6 +113,10 @@ bench-intake: $(STAMP)
 ## bench-startup: what each command costs before it does anything, against --version
 bench-startup: $(STAMP) $(PEER)/.installed
 	$(BIN)/python bench/startup.py --peer-cli $(PEER)/bin/parsedmarc
+
+## bench-metrics: /metrics for 10,000 domains: a read of the report gauges, and a scrape
+bench-metrics: $(STAMP)
+	$(BIN)/python bench/metrics_scrape.py
 
 ## bench-alerts: 10,000 alerts drained to a webhook; the alerting pass over 1,000 domains
 bench-alerts: $(STAMP)
