@@ -9,8 +9,8 @@ Two doors, by settings:
 A scrape is the service's counters, summed over serve's processes (tlsscope.counters;
 prometheus_client's multiprocess mode), the gauges this process knows (the writer's queue,
 the build), and the report gauges (tlsscope.app.metrics), written in the text format here
-(prometheus_client's writer takes 4 s for 10,000 domains' 160,000 samples; this one escapes
-each distinct label value once).
+(prometheus_client's families and writer take 3.4 s for 10,000 domains' 160,000 samples,
+this one 0.6 s: it escapes each distinct label value once).
 
 The report gauges change with the reports, and are about whole days: they are read on a
 thread of their own, one read at a time however many scrapers ask, and a scrape answers with
