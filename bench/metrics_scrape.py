@@ -1,9 +1,10 @@
 """/metrics for an MSP: the report gauges of 10,000 domains, read and rendered as one scrape.
 
     python bench/metrics_scrape.py [--domains 10000] [--history-days 120] [--runs 5]
-                                   [--db URL]
+                                   [--db URL | --postgres]
 
-The store (SQLite in a temporary folder, or `--db`, empty) is filled with what a year of
+The store (SQLite in a temporary folder; `--db`, empty; or `--postgres`, a PostgreSQL
+server of its own started for the run) is filled with what a year of
 reports leaves in the tables a scrape reads, written straight into them (ingesting the
 1.2 million reports behind it would take an hour and time nothing more): per domain, two
 reporters each day of `--history-days` (daily_totals, domain_days, domain_reporters), one
@@ -126,9 +127,17 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=120)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--db", default="", help="an empty database (default: SQLite in /tmp)")
+    parser.add_argument("--postgres", action="store_true", help="on a PostgreSQL of its own")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tlsscope-bench-metrics-"))
     url = args.db or f"sqlite:///{folder / 'metrics.db'}"
+    server = None
+    if args.postgres:
+        sys.path.insert(0, str(HERE.parent))
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer()
+        url = server.create_database()
     try:
         with Store.open(url) as store:
             started = time.monotonic()
@@ -165,6 +174,8 @@ def main() -> None:
               f"{statistics.median(scrapes) * 1000:.1f} ms | {max(scrapes) * 1000:.1f} ms | "
               f"{'met' if max(scrapes) < 1 else 'NOT met'} |")
     finally:
+        if server is not None:
+            server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -19,11 +19,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 log = logging.getLogger("tlsscope.counters")
 FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # receipt to commit: a group commit takes milliseconds; a queue that backs up, seconds
+ALERT_OUTCOMES = ("sent", "failed", "given_up")  # failed: tried again later
+RETRY = "retry"  # an input's outcome beside the reader's: the sender is to send it again
 INTAKE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
 
@@ -80,7 +83,8 @@ class _Meters:
             "inconclusive)", ["outcome"], registry=self.registry)
         self.imap_poll = Gauge(
             "tlsscope_imap_last_poll_timestamp_seconds", "When the mailbox was last read "
-            "without error", ["mailbox"], multiprocess_mode="max", registry=self.registry)
+            "without error (or serve started watching it)", ["mailbox"],
+            multiprocess_mode="max", registry=self.registry)
 
 
 _meters: _Meters | None = None
@@ -106,11 +110,30 @@ def _guarded(count: Any) -> None:
             log.exception("a counter could not be written; counters may be short from now")
 
 
+def prime(channels: Iterable[str], input_outcomes: Iterable[str],
+          alert_channels: Iterable[str], check_outcomes: Iterable[str]) -> None:
+    """Every label set the service counts, at 0 (serve, at its start): a counter first seen
+    at 1 is no increase to Prometheus, and an alert on `increase(...) > 0` would miss the
+    first event after each start."""
+    def count(m: _Meters) -> None:
+        outcomes = list(input_outcomes)
+        for channel in channels:
+            for outcome in outcomes:
+                m.inputs.labels(channel=channel, outcome=outcome)
+        for channel in alert_channels:
+            for outcome in ALERT_OUTCOMES:
+                m.alerts.labels(channel=channel, outcome=outcome)
+        for outcome in check_outcomes:
+            m.checks.labels(outcome=outcome)
+
+    _guarded(count)
+
+
 def input_answered(channel: str, outcome: str, received_at: float | None) -> None:
     """One input answered (`received_at`: its receipt, as time.time(); None: not known)."""
     def count(m: _Meters) -> None:
         m.inputs.labels(channel=channel, outcome=outcome).inc()
-        if received_at is not None and outcome != "retry":
+        if received_at is not None and outcome != RETRY:
             m.intake.observe(max(0.0, time.time() - received_at))
 
     _guarded(count)
@@ -125,4 +148,6 @@ def check_done(outcome: str) -> None:
 
 
 def mailbox_polled(mailbox: str) -> None:
+    """The mailbox was read without error now; serve says so too when it starts watching it,
+    so that a mailbox never read since is a series that grows old, not none at all."""
     _guarded(lambda m: m.imap_poll.labels(mailbox=mailbox).set(time.time()))

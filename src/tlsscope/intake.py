@@ -153,7 +153,7 @@ class WriterProcess:
                 link.sent[ticket] = time.monotonic()
                 link.outbox.put((ticket, raw))
         if down is not None:
-            counters.input_answered(raw.channel, "retry", None)
+            counters.input_answered(raw.channel, counters.RETRY, None)
             _settle(future, Retry(reason=down))
         return future
 

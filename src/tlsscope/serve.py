@@ -90,6 +90,7 @@ async def serve(store: Store, settings: Settings) -> None:
     metrics_socket = _metrics_socket(settings, port)
     metrics_folder = tempfile.mkdtemp(prefix="tlsscope-metrics-")
     counters.enable(metrics_folder)  # before the children start: they inherit the folder
+    _prime_counters()
     intake = WriterProcess(url, settings, refresh=False)
     jobs = set(settings.jobs)  # on a fleet, each is done by one node at a time (docs/deploy.md)
     analyst = AnalystProcess(url, settings) if "analyst" in jobs else None
@@ -265,6 +266,15 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings, stopping: _Stop
                                   front.address_cap(settings)),
         limit_concurrency=settings.http_max_connections)
     return stopping.attach(Server(config))
+
+
+def _prime_counters() -> None:
+    from tlsscope.alert.rules import CHANNELS
+    from tlsscope.live_check import CheckStatus
+    from tlsscope.receipts import Outcome
+
+    counters.prime([c.value for c in Channel], [o.value for o in Outcome] + [counters.RETRY],
+                   CHANNELS, [s.value for s in CheckStatus])
 
 
 def _metrics_socket(settings: Settings, main_port: int) -> socket.socket | None:
@@ -458,6 +468,7 @@ def _mailbox(settings: Settings, intake: Any, stop: threading.Event,
     # of its lease, which it renews between waits and messages.
     lease = Lease(store, "imap:" + hashlib.sha256(url.shown.encode()).hexdigest()[:32],
                   settings.lease_seconds)
+    counters.mailbox_polled(url.shown)  # watched from now: a series from the start
     queue = MailboxQueue(url, password, lambda raw: _answer(intake.submit(raw), budget),
                          archive=settings.imap_archive, invalid=settings.imap_invalid,
                          wait=min(settings.imap_wait, settings.lease_seconds / 3),

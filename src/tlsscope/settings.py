@@ -256,7 +256,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Prometheus (docs/metrics.md)
     metrics_token: str = ""
     """Bearer token that opens `GET /metrics` on the main listener (`Authorization: Bearer
-    ...`); empty: /metrics is not served there. At least 16 characters."""
+    ...`); empty: /metrics is not served there. At least 16 printable ASCII
+    characters, no spaces."""
     metrics_token_file: str = ""
     """A file holding metrics_token, when it is not in the settings or the environment."""
     metrics_listen: str = ""
@@ -321,9 +322,20 @@ def _validate(values: dict[str, Any]) -> Settings:
             first if first in known else "?")
         raise ConfigError(key, values.get(key), str(exc).split(" - at ")[0]) from exc
     _check_addresses(settings)
-    if settings.metrics_token and len(settings.metrics_token) < 16:  # the value is a secret
-        raise ConfigError("metrics_token", "(hidden)", "at least 16 characters")
+    problem = token_problem(settings.metrics_token) if settings.metrics_token else ""
+    if problem:  # the value is a secret: not shown
+        raise ConfigError("metrics_token", "(hidden)", problem)
     return settings
+
+
+def token_problem(token: str) -> str:
+    """What is wrong with a bearer token (metrics_token), or "": at least 16 characters, all
+    printable ASCII without spaces (what an Authorization header carries as it is)."""
+    if len(token) < 16:
+        return "at least 16 characters"
+    if not all("!" <= char <= "~" for char in token):
+        return "printable ASCII characters only, no spaces"
+    return ""
 
 
 def _check_addresses(settings: Settings) -> None:

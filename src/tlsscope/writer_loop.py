@@ -90,7 +90,7 @@ def _next_batch(get: Callable[[float], tuple[K, RawInput] | None], when_idle: Ca
 
 def count(raw: RawInput, receipt: Receipt) -> None:
     """/metrics: one input answered (tlsscope_inputs_total, tlsscope_intake_seconds)."""
-    outcome = receipt.outcome.value if isinstance(receipt, Saved) else "retry"
+    outcome = receipt.outcome.value if isinstance(receipt, Saved) else counters.RETRY
     counters.input_answered(raw.channel, outcome,
                             raw.received_at.timestamp() if raw.received_at else None)
 

@@ -219,3 +219,24 @@ def test_open_findings_are_counted_by_domain_severity_and_kind(
     for domain, by_severity in counts.items():
         for severity, count in by_severity.items():
             assert _sum(samples, domain=domain, severity=severity) == count
+
+
+def test_report_strings_that_read_as_our_values_are_told_apart(
+        store: Store, tmp_path: Path) -> None:
+    paths = write(tmp_path / "o", "o.example",
+                  [Day("other", _day(0), 3, [Failure("certificate-expired", 2, "(not given)")])])
+    assert ingest_paths(store, paths).accepted == 1
+    samples = _samples(store)
+    (reporter,) = samples["tlsscope_last_report_timestamp_seconds"]
+    assert reporter.labels["reporter"] == "other (so named)"
+    assert {s.labels["mx"] for s in samples["tlsscope_failed_sessions"]} \
+        == {"(not given) (so named)"}
+
+
+def test_help_lines_escape_only_what_the_format_allows(store: Store) -> None:
+    """The text format escapes backslash and newline in HELP; a quote stays as it is
+    (promtool refuses `\\"` there)."""
+    text = _text(gauges.families(gauges.Reading(store, Settings()))).decode()
+    helps = [line for line in text.splitlines() if line.startswith("# HELP")]
+    assert any('"other"' in line for line in helps)
+    assert not any('\\"' in line for line in helps)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,10 @@ def test_a_token_too_short_is_refused_without_being_shown(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as refused:
         load_settings(environ={"TLSSCOPE_METRICS_TOKEN": "short-secret"})
     assert "metrics_token" in str(refused.value) and "short-secret" not in str(refused.value)
+    for bad in ("pässwörd-0123456789ü", "a token with spaces in it"):  # never matchable
+        with pytest.raises(ConfigError, match="printable ASCII") as refused:
+            load_settings(environ={"TLSSCOPE_METRICS_TOKEN": bad})
+        assert bad not in str(refused.value)
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
     with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
@@ -104,24 +109,89 @@ def test_a_token_too_short_is_refused_without_being_shown(tmp_path: Path) -> Non
 
 def test_a_database_that_hangs_leaves_the_report_gauges_out(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first scrape waits for the first read, within REPORT_SECONDS; once that wait ran
+    out, no scrape waits again (each would otherwise lose Prometheus's scrape timeout)."""
     release = threading.Event()
 
     class Hanging:
         def read(self, fn: object, *args: object) -> None:
-            release.wait(30)
+            release.wait(60)
 
     monkeypatch.setattr(metrics, "REPORT_SECONDS", 0.3)
     scrape = metrics.Scrape(Hanging(), Settings(), queue_depth=lambda: 7)  # type: ignore[arg-type]
     app = create_app(_NoIntake(), Settings(metrics_token=TOKEN), scrape=scrape)
     try:
         answer = _get(app, "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        monkeypatch.setattr(metrics, "REPORT_SECONDS", 120)  # a wait now outlasts _get's 30 s
+        again = _get(app, "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     finally:
         release.set()
-    assert answer.status_code == 200
-    families = _families(answer.text)
-    assert families["tlsscope_metrics_reports_up"].samples[0].value == 0
-    assert families["tlsscope_writer_queue_depth"].samples[0].value == 7
-    assert "tlsscope_sessions" not in families
+    for scraped in (answer, again):
+        assert scraped.status_code == 200
+        families = _families(scraped.text)
+        assert families["tlsscope_metrics_reports_up"].samples[0].value == 0
+        assert families["tlsscope_writer_queue_depth"].samples[0].value == 7
+        assert "tlsscope_sessions" not in families
+
+
+def test_a_read_that_hangs_later_says_so_and_old_gauges_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that worked, then one that hangs: the old gauges are served with up 0 once the
+    new read has overrun, and left out once older than MAX_AGE_SECONDS."""
+    release = threading.Event()
+    with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as real:
+        class Sticky:
+            hang = False
+
+            def read(self, fn: Any, *args: object) -> Any:
+                if self.hang:
+                    release.wait(60)
+                return real.read(fn, *args)
+
+        store = Sticky()
+        monkeypatch.setattr(metrics, "REUSE_SECONDS", 0.0)  # every scrape: a read due
+        monkeypatch.setattr(metrics, "REREAD_SECONDS", 0.0)
+        monkeypatch.setattr(metrics, "REPORT_SECONDS", 0.2)
+        scrape = metrics.Scrape(store, Settings())  # type: ignore[arg-type]
+        try:
+            first = _families(asyncio.run(scrape()).decode())
+            assert first["tlsscope_metrics_reports_up"].samples[0].value == 1
+            store.hang = True
+            asyncio.run(scrape())  # starts the read that hangs
+            time.sleep(0.4)
+            stuck = _families(asyncio.run(scrape()).decode())
+            assert stuck["tlsscope_metrics_reports_up"].samples[0].value == 0
+            assert "tlsscope_sessions" in stuck  # the latest gauges read, with their age
+            assert stuck["tlsscope_metrics_reports_age_seconds"].samples[0].value > 0.3
+            monkeypatch.setattr(metrics, "MAX_AGE_SECONDS", 0.1)
+            gone = _families(asyncio.run(scrape()).decode())
+            assert gone["tlsscope_metrics_reports_up"].samples[0].value == 0
+            assert "tlsscope_sessions" not in gone
+        finally:
+            release.set()
+
+
+def test_accept_encoding_is_read_as_http_says() -> None:
+    assert metrics.accepts_gzip("gzip")
+    assert metrics.accepts_gzip("gzip, deflate")
+    assert metrics.accepts_gzip("br;q=1.0, gzip;q=0.5")
+    assert metrics.accepts_gzip("*")
+    assert not metrics.accepts_gzip("gzip;q=0")
+    assert not metrics.accepts_gzip("identity, notgzip")
+    assert not metrics.accepts_gzip("")
+    assert not metrics.accepts_gzip("gzip;q=zero")
+
+
+def test_health_answers_head_too(tmp_path: Path) -> None:
+    async def head(app: object, path: str) -> int:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return (await client.head(path)).status_code
+
+    with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        app = create_app(_NoIntake(), Settings(), store=store)
+        assert asyncio.run(head(app, "/healthz")) == 200
+        assert asyncio.run(head(app, "/readyz")) == 200
 
 
 @pytest.mark.server  # it starts a process

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support import dovecot as imap
@@ -38,7 +39,10 @@ RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 YESTERDAY = today() - dt.timedelta(days=1)
 # What the scenario makes true, so these alerts' full expressions return data
 FIRING = {"TlsscopeDomainFailures", "TlsscopeReporterQuiet", "TlsscopeCertificateExpiring",
-          "TlsscopePolicyCertificateExpiring", "TlsscopeSevereFindings"}
+          "TlsscopePolicyCertificateExpiring", "TlsscopeSevereFindings",
+          # serve counts from 0 (counters.prime): the first rejected input, the first failed
+          # delivery after a start, are increases Prometheus sees
+          "TlsscopeInputsRejected", "TlsscopeAlertsFailing"}
 
 
 def _day(n: int) -> dt.date:
@@ -127,9 +131,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
                         TLSSCOPE_CHECK_POLL_SECONDS="1", TLSSCOPE_CHECK_TIMEOUT="1",
                         TLSSCOPE_CHECK_UNOWNED="true",
                         TLSSCOPE_DNS_NAMESERVER=f"127.0.0.1:{free_port()}")  # answers nothing
+        served.metrics_port = metrics_port  # type: ignore[attr-defined]
         server = prometheus.Prometheus(folder / "prometheus", f"127.0.0.1:{metrics_port}",
                                        [RULES])
         try:
+            _until(60, lambda: server.value('sum(tlsscope_inputs_total{outcome="rejected"})')
+                   == 0, "Prometheus did not scrape the counters at 0 first")
             bodies = _reports()
             for domain, body in bodies:
                 if domain == "a.example":  # through serve's pipe socket
@@ -145,7 +152,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
             _until(120, lambda: server.value(
                 'sum(tlsscope_inputs_total{outcome=~"accepted|duplicate|rejected"})')
                 == len(bodies) + 2, "the inputs never showed in Prometheus")
-            for ready in ("tlsscope_alerts_total", "tlsscope_checks_total",
+            for ready in ("tlsscope_alerts_total > 0", "tlsscope_checks_total > 0",
                           "tlsscope_imap_last_poll_timestamp_seconds",
                           'tlsscope_open_findings{severity=~"critical|high"}'):
                 _until(120, functools.partial(_any, server, ready), f"no {ready} in Prometheus")
@@ -181,13 +188,14 @@ def test_prometheus_sees_what_tlsscope_stats_says(loaded: Any) -> None:
     assert server.value('tlsscope_inputs_total{channel="stdin", outcome="accepted"}') == 3
     assert server.value('tlsscope_inputs_total{channel="https", outcome="accepted"}') \
         == stored - 3
-    assert server.value('tlsscope_inputs_total{outcome="duplicate"}') == 1
-    assert server.value('tlsscope_inputs_total{outcome="rejected"}') == 1
+    assert server.value('sum(tlsscope_inputs_total{outcome="duplicate"})') == 1
+    assert server.value('sum(tlsscope_inputs_total{outcome="rejected"})') == 1
+    assert len(server.query("tlsscope_inputs_total")) == 6 * 5  # every channel and outcome
     assert server.value("tlsscope_intake_seconds_count") == stored + 2
     quiet = server.value('tlsscope_last_report_timestamp_seconds{domain="b.example", '
                          'reporter="Quiet Org"}')
     assert quiet == dt.datetime.combine(_day(3), dt.time(), dt.UTC).timestamp()
-    (sent,) = [r for r in server.query("tlsscope_alerts_total")
+    (sent,) = [r for r in server.query("tlsscope_alerts_total > 0")
                if r["metric"]["outcome"] == "failed"]  # the webhook answered 500 first
     assert sent["metric"]["channel"] == "generic"  # a generic webhook
     assert server.value("tlsscope_metrics_reports_up") == 1
@@ -202,6 +210,17 @@ def test_every_grafana_panel_returns_data(loaded: Any) -> None:
             assert server.query(expr[len("label_values("):].split(",")[0]), expr
             continue
         assert server.query(_as_promql(expr)), f"no data: {expr}"
+
+
+def test_promtool_reads_the_scrape(loaded: Any) -> None:
+    served, _, _, _ = loaded
+    port = served.metrics_port
+    body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).content
+    checked = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                             timeout=60, check=False)
+    # promtool lints as well as parses: "counter metrics should have _total" and the like
+    # are advice; a parse error is a failure
+    assert b"error" not in checked.stderr.lower() + checked.stdout.lower(), checked
 
 
 def test_every_alert_rule_is_valid_and_judged_on_data(loaded: Any) -> None:

@@ -185,8 +185,9 @@ def deliver_due(store: Store, settings: Settings, clock: Callable[[], dt.datetim
                 retrying += 1
             else:
                 failed += 1
-            counters.alert_tried(item.rule.channel, "sent" if outcome.delivered else
-                                 "failed" if outcome.next_at is not None else "given_up")
+            sent, later, given_up = counters.ALERT_OUTCOMES
+            counters.alert_tried(item.rule.channel, sent if outcome.delivered else
+                                 later if outcome.next_at is not None else given_up)
             fields = {"delivery": item.delivery, "rule": item.rule.id,
                       "channel": item.rule.channel, "attempt": item.attempt,
                       "alerts": [a["key"] for a in item.alerts][:20]}

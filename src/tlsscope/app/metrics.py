@@ -93,10 +93,15 @@ class Reading:
         self._labels: dict[str, str] = {}
 
     def label(self, text: str) -> str:
-        """label(text), once per distinct string (a domain is in every one of its series)."""
+        """label(text), once per distinct string (a domain is in every one of its series). A
+        report string that reads as one of our own values ("other", "(not given)") is marked
+        as named so, to be told from them."""
         shown = self._labels.get(text)
         if shown is None:
-            shown = self._labels[text] = label(text)
+            shown = label(text)
+            if shown in (OTHER, NOT_GIVEN):
+                shown = f"{shown} (so named)"
+            self._labels[text] = shown
         return shown
 
     def _domains(self, most: int) -> tuple[frozenset[str], int]:

@@ -15,10 +15,13 @@ this one 0.6 s: it escapes each distinct label value once).
 The report gauges change with the reports, and are about whole days: they are read on a
 thread of their own, one read at a time however many scrapers ask, and a scrape answers with
 the latest one read, starting a new read when it is older than REUSE_SECONDS, or ten times
-as long as the last read took, whichever is longer: reading costs this process a tenth of
-its time at most (tlsscope_metrics_reports_age_seconds says how old the gauges are). Only
-the first scrape waits for a read, REPORT_SECONDS at most: a slow or absent database gives
-a scrape without them, saying so (tlsscope_metrics_reports_up 0), never a hung one.
+as long as the last read took (at most REREAD_SECONDS), whichever is longer: reading costs
+this process a tenth of its time at most (tlsscope_metrics_reports_age_seconds says how old
+the gauges are). Until a read has worked, scrapes wait for it, REPORT_SECONDS at most, and
+once one such wait has run out none waits again: a slow or absent database never hangs a
+scrape. A read that failed, or that has run longer than REPORT_SECONDS, makes
+tlsscope_metrics_reports_up 0; the latest gauges read are still served until they are
+MAX_AGE_SECONDS old, then left out.
 """
 
 from __future__ import annotations
@@ -43,13 +46,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tlsscope import __version__, counters
 from tlsscope.app import metrics as report_gauges
-from tlsscope.settings import Settings
+from tlsscope.settings import Settings, token_problem
 from tlsscope.store import Store
 from tlsscope.web.once import run as _run
 
 log = logging.getLogger("tlsscope.web")
 REUSE_SECONDS = 5.0
-REPORT_SECONDS = 10.0
+REREAD_SECONDS = 60.0
+REPORT_SECONDS = 10.0  # the first scrape's wait; a read running longer has overrun
+MAX_AGE_SECONDS = 300.0  # older report gauges are not served
 # The text format every Prometheus since 2.0 reads (our names need none of 1.0.0's escaping).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LISTENER = "tlsscope.metrics_listener"  # set in the scope of a request to metrics_listen
@@ -67,7 +72,13 @@ class _Families:
 
 
 def _escape(value: str) -> str:
+    """A label value: backslash, newline and double quote escaped."""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(value: str) -> str:
+    """HELP text: backslash and newline escaped (a quote is as it is)."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _number(value: float) -> str:
@@ -80,7 +91,7 @@ def exposition(families: Iterable[report_gauges.Family]) -> bytes:
     """The text format (0.0.4) of these gauges."""
     lines: list[str] = []
     for family in families:
-        lines.append(f"# HELP {family.name} {_escape(family.help)}")
+        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
         lines.append(f"# TYPE {family.name} gauge")
         pieces: list[dict[str, str]] = [{} for _ in family.labels]  # value -> 'name="value"'
         for values, value in family.samples:
@@ -115,6 +126,9 @@ class Scrape:
         self._latest: _Read | None = None
         self._failed = ""  # why the latest read failed ("": it did not)
         self._reading: Future[None] | None = None
+        self._started = 0.0  # time.monotonic() when the read under way started
+        self._waited_in_vain = False  # a scrape waited for a read that overran
+        self._told = False  # the read under way was logged as overrunning
 
     def _read_reports(self) -> None:
         assert self.store is not None
@@ -131,34 +145,53 @@ class Scrape:
         gzipped = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
         self._latest = _Read(text, gzipped, compressor, started, time.monotonic() - started)
         self._failed = ""
+        self._waited_in_vain = False
 
-    async def _reports(self) -> _Read | None:
-        """The latest report gauges (None: none read yet)."""
+    def _busy(self) -> bool:
+        return self._reading is not None and not self._reading.done()
+
+    def _due(self, now: float) -> bool:
+        """A new read is due: none yet, or the latest is older than REUSE_SECONDS or ten
+        times as long as it took (at most REREAD_SECONDS: a read that hung on a database
+        does not put the next one off for ten times as long)."""
         latest = self._latest
-        # read again at most every REUSE_SECONDS, and spend a tenth of the time reading at most
-        due = latest is None or time.monotonic() - latest.read_at >= max(
-            REUSE_SECONDS, 10 * latest.seconds)
-        if due and (self._reading is None or self._reading.done()):
+        return latest is None or now - latest.read_at >= max(
+            REUSE_SECONDS, min(10 * latest.seconds, REREAD_SECONDS))
+
+    async def _reports(self) -> tuple[_Read | None, str]:
+        """The latest report gauges to serve (None: none read, or none younger than
+        MAX_AGE_SECONDS), and what is wrong with them ("" : nothing)."""
+        if self._due(time.monotonic()) and not self._busy():
             self._reading = Future()  # one read at a time, on a thread of its own
             self._reading.set_running_or_notify_cancel()
+            self._started, self._told = time.monotonic(), False
             threading.Thread(target=_run, args=(self._read_reports, self._reading),
                              name="tlsscope-metrics", daemon=True).start()
-        if latest is None and self._reading is not None:
+        if self._latest is None and self._reading is not None and not self._waited_in_vain:
             try:  # the first read is waited for, within its budget; later ones are not
                 await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._reading)),
                                        REPORT_SECONDS)
             except TimeoutError:
-                self._failed = f"no answer within {REPORT_SECONDS:g} s"
+                self._waited_in_vain = True
+        now = time.monotonic()
+        trouble = self._failed
+        if self._busy() and now - self._started > REPORT_SECONDS:
+            trouble = f"the read has not answered for {now - self._started:.0f} s"
+            if not self._told:
+                self._told = True
                 log.warning("metrics: report gauges overran", extra={"fields": {
-                    "seconds": REPORT_SECONDS}})
-        return self._latest
+                    "seconds": round(now - self._started, 1)}})
+        latest = self._latest
+        if latest is not None and now - latest.read_at > MAX_AGE_SECONDS:
+            latest = None  # too old to be passed off as the reports' state
+        return latest, trouble
 
     async def __call__(self, gzipped: bool = False) -> bytes:
         """The exposition (`gzipped`: as one gzip stream). The report gauges come first: they
         are compressed once per read, and each scrape goes on from a copy of the compressor
         with the service's part, so a scrape compresses a few lines, not 18 MB."""
-        reports = await self._reports() if self.store is not None else None
-        service = self._service(reports)
+        reports, trouble = await self._reports() if self.store is not None else (None, "")
+        service = self._service(reports, trouble)
         if reports is None:
             return gzip.compress(service, compresslevel=1) if gzipped else service
         if not gzipped:
@@ -167,7 +200,7 @@ class Scrape:
         tail: bytes = compressor.compress(service) + compressor.flush()
         return reports.gzipped + tail
 
-    def _service(self, reports: _Read | None) -> bytes:
+    def _service(self, reports: _Read | None, trouble: str) -> bytes:
         registry = CollectorRegistry(auto_describe=False)
         where = counters.folder()
         if where is not None:
@@ -184,11 +217,10 @@ class Scrape:
                 "tlsscope_writer_queue_depth", "Inputs handed to the writer and not yet "
                 "answered (writer_queue_max refuses more)", value=self.queue_depth()))
         if self.store is not None:
-            fresh = reports is not None and not self._failed
             own.append(GaugeMetricFamily(
-                "tlsscope_metrics_reports_up", "1: the report gauges below are from the "
-                "latest read; 0: it failed or overran (the log says why)",
-                value=1 if fresh else 0))
+                "tlsscope_metrics_reports_up", "1: the report gauges below are from a read "
+                "that worked; 0: none, or the latest read failed or overran (the log says "
+                "why)", value=1 if reports is not None and not trouble else 0))
             if reports is not None:
                 own.append(GaugeMetricFamily(
                     "tlsscope_metrics_reports_age_seconds", "How long ago the read of the "
@@ -213,11 +245,29 @@ def _token(settings: Settings) -> str:
         except OSError as exc:
             raise ConfigError("metrics_token_file", settings.metrics_token_file,
                               f"cannot read: {exc.strerror}") from None
-        if len(token) < 16:
+        problem = token_problem(token)
+        if problem:
             raise ConfigError("metrics_token_file", settings.metrics_token_file,
-                              "the token in it must be at least 16 characters")
+                              f"the token in it: {problem}")
         return token
     return ""
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header (RFC 9110 §12.5.3) takes gzip: named (or `*`) with
+    a quality above 0."""
+    best: dict[str, float] = {}
+    for item in header.lower().split(",")[:50]:
+        name, _, params = item.strip().partition(";")
+        quality = 1.0
+        key, _, value = params.strip().partition("=")
+        if key.strip() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                quality = 0.0
+        best[name.strip()] = quality
+    return best.get("gzip", best.get("x-gzip", best.get("*", 0.0))) > 0
 
 
 def router(scrape: Scrape, settings: Settings) -> APIRouter:
@@ -240,11 +290,11 @@ def router(scrape: Scrape, settings: Settings) -> APIRouter:
             given = request.headers.get("authorization", "")
             scheme, _, value = given.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    value.strip().encode(errors="replace"), token):
+                    value.strip().encode("latin-1", errors="replace"), token):
                 return JSONResponse({"detail": "a bearer token (metrics_token) is needed"},
                                     status_code=401,
                                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-        gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+        gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
         return Response(await scrape(gzipped), media_type=CONTENT_TYPE,
                         headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
                         if gzipped else {"Vary": "Accept-Encoding"})

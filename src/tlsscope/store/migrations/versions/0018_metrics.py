@@ -74,9 +74,8 @@ def _latest_certificates() -> list[dict[str, object]]:
             checked_at = checked_at.replace(tzinfo=dt.UTC)
         for step in steps if isinstance(steps, list) else []:
             row = _certificate(domain, checked_at, step)
-            if row is not None:
-                rows.setdefault((domain, str(row["step"]), str(row["host"]),
-                                 str(row["address"])), row)
+            if row is not None:  # as store/checks_rows.py keeps them: the last one seen
+                rows[(domain, str(row["step"]), str(row["host"]), str(row["address"]))] = row
     return list(rows.values())
 
 
@@ -96,8 +95,8 @@ def _certificate(domain: str, checked_at: dt.datetime,
                else target.rsplit(" via ", 1)[1] if " via " in target else "")
     if not host:
         return None
-    return {"domain": domain, "step": step["step"], "host": str(host), "address": address,
-            "expires_at": expires, "checked_at": checked_at}
+    return {"domain": domain, "step": step["step"], "host": str(host)[:255],
+            "address": address[:64], "expires_at": expires, "checked_at": checked_at}
 
 
 def downgrade() -> None:
