@@ -88,7 +88,7 @@ async def serve(store: Store, settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):  # uvicorn puts these back when it is done
         signal.signal(signum, stopping)
     metrics_socket = _metrics_socket(settings, port)
-    metrics_folder = tempfile.mkdtemp(prefix="tlsscope-metrics-")
+    metrics_folder = _metrics_folder()
     counters.enable(metrics_folder)  # before the children start: they inherit the folder
     _prime_counters()
     intake = WriterProcess(url, settings, refresh=False)
@@ -266,6 +266,30 @@ def _uvicorn(app: Any, host: str, port: int, settings: Settings, stopping: _Stop
                                   front.address_cap(settings)),
         limit_concurrency=settings.http_max_connections)
     return stopping.attach(Server(config))
+
+
+METRICS_PREFIX = "tlsscope-metrics-"
+
+
+def _metrics_folder() -> str:
+    """A folder of this serve's own for its processes' counters, named with its pid; those
+    of a serve that no longer runs (killed with -9: it could not remove its own) go."""
+    parent = Path(tempfile.gettempdir())
+    for old in parent.glob(f"{METRICS_PREFIX}*-*"):
+        pid = old.name[len(METRICS_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)) and old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _prime_counters() -> None:

@@ -241,3 +241,24 @@ def test_gzip_is_one_stream_and_says_what_the_plain_text_says(tmp_path: Path) ->
         assert text == gzip.decompress(answer).decode()
         assert set(_families(text)) == set(_families(plain))
         assert "tlsscope_sessions" in _families(text) and "tlsscope_build_info" in text
+
+
+def test_a_killed_serves_counter_folder_goes_at_the_next_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import tempfile
+
+    from tlsscope import serve
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    never = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process has it
+    dead = tmp_path / f"{serve.METRICS_PREFIX}{never}-x1"
+    alive = tmp_path / f"{serve.METRICS_PREFIX}{os.getppid()}-x2"  # a process that runs
+    other = tmp_path / "tlsscope-metrics-notes"  # not one of ours
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"")
+    made = Path(serve._metrics_folder())
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert made.parent == tmp_path and made.name.startswith(
+        f"{serve.METRICS_PREFIX}{os.getpid()}-")
