@@ -49,6 +49,16 @@ def _get(app: object, path: str, base: str = "http://test",
     return answer
 
 
+def _run(coroutine: Any) -> Any:
+    """asyncio.run in a thread of its own: a browser test may leave a loop running here."""
+    answers: list[Any] = []
+    runner = threading.Thread(target=lambda: answers.append(asyncio.run(coroutine)))
+    runner.start()
+    runner.join(60)
+    (answer,) = answers
+    return answer
+
+
 def _families(text: str) -> dict[str, Any]:
     return {f.name: f for f in text_string_to_metric_families(text)}
 
@@ -154,17 +164,17 @@ def test_a_read_that_hangs_later_says_so_and_old_gauges_go(
         monkeypatch.setattr(metrics, "REPORT_SECONDS", 0.2)
         scrape = metrics.Scrape(store, Settings())  # type: ignore[arg-type]
         try:
-            first = _families(asyncio.run(scrape()).decode())
+            first = _families(_run(scrape()).decode())
             assert first["tlsscope_metrics_reports_up"].samples[0].value == 1
             store.hang = True
-            asyncio.run(scrape())  # starts the read that hangs
+            _run(scrape())  # starts the read that hangs
             time.sleep(0.4)
-            stuck = _families(asyncio.run(scrape()).decode())
+            stuck = _families(_run(scrape()).decode())
             assert stuck["tlsscope_metrics_reports_up"].samples[0].value == 0
             assert "tlsscope_sessions" in stuck  # the latest gauges read, with their age
             assert stuck["tlsscope_metrics_reports_age_seconds"].samples[0].value > 0.3
             monkeypatch.setattr(metrics, "MAX_AGE_SECONDS", 0.1)
-            gone = _families(asyncio.run(scrape()).decode())
+            gone = _families(_run(scrape()).decode())
             assert gone["tlsscope_metrics_reports_up"].samples[0].value == 0
             assert "tlsscope_sessions" not in gone
         finally:
@@ -190,8 +200,8 @@ def test_health_answers_head_too(tmp_path: Path) -> None:
 
     with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
         app = create_app(_NoIntake(), Settings(), store=store)
-        assert asyncio.run(head(app, "/healthz")) == 200
-        assert asyncio.run(head(app, "/readyz")) == 200
+        assert _run(head(app, "/healthz")) == 200
+        assert _run(head(app, "/readyz")) == 200
 
 
 @pytest.mark.server  # it starts a process
@@ -232,8 +242,8 @@ def test_gzip_is_one_stream_and_says_what_the_plain_text_says(tmp_path: Path) ->
 
     with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
         scrape = metrics.Scrape(store, Settings(), queue_depth=lambda: 3)
-        answers = [asyncio.run(scrape(True)) for _ in range(3)]
-        plain = asyncio.run(scrape(False)).decode()
+        answers = [_run(scrape(True)) for _ in range(3)]
+        plain = _run(scrape(False)).decode()
     for answer in answers:
         one = zlib.decompressobj(16 + zlib.MAX_WBITS)
         text = one.decompress(answer).decode()

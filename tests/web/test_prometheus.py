@@ -74,11 +74,15 @@ def _check(domain: str, now: dt.datetime) -> LiveCheck:
              expires=(now + dt.timedelta(days=10)).isoformat())])
 
 
-def _until(seconds: float, done: Callable[[], bool], what: str) -> None:
+def _until(seconds: float, done: Callable[[], bool], what: str | Callable[[], str]) -> None:
     deadline = time.monotonic() + seconds
     while not done():
-        assert time.monotonic() < deadline, what
+        assert time.monotonic() < deadline, what if isinstance(what, str) else what()
         time.sleep(0.5)
+
+
+def _active(server: prometheus.Prometheus) -> set[str]:
+    return {r["name"] for r in server.rules() if r.get("state") in ("pending", "firing")}
 
 
 def _any(server: prometheus.Prometheus, expr: str) -> bool:
@@ -160,9 +164,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Any:
             # (the value is as of the last scrape, a second ago at most)
             _until(60, lambda: (server.value("tlsscope_metrics_reports_age_seconds") or 1e9)
                    < time.monotonic() - posted - 2, "the report gauges were not read again")
-            _until(60, lambda: {r["name"] for r in server.rules()
-                                if r.get("state") in ("pending", "firing")} >= FIRING,
-                   "the scenario's alerts are not pending or firing")
+            _until(60, lambda: _active(server) >= FIRING,
+                   lambda: f"not pending or firing: {sorted(FIRING - _active(server))}")
             yield served, server, db, len(bodies)
         finally:
             server.stop()

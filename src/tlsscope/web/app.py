@@ -110,16 +110,16 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
 
     check = health or Health({}, store)
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"],
-                   summary="Alive: the process answers (200)")
+    @app.head("/healthz", include_in_schema=False)
+    @app.get("/healthz", summary="Alive: the process answers (200)")
     async def healthz() -> JSONResponse:
         """For systemd or an orchestrator: answered at all, the process is alive (a
         database that is away does not make it fail; /readyz says so)."""
         return JSONResponse(check.alive())
 
-    @app.api_route("/readyz", methods=["GET", "HEAD"],
-                   summary="Ready to take reports (200), or not (503)",
-                   responses={503: {"description": "not ready: the body says what is wrong"}})
+    @app.head("/readyz", include_in_schema=False)
+    @app.get("/readyz", summary="Ready to take reports (200), or not (503)",
+             responses={503: {"description": "not ready: the body says what is wrong"}})
     async def readyz() -> JSONResponse:
         """For a load balancer, whether to send reports here: the writer and analyst
         processes running, the writer's queue below writer_queue_max, the database
