@@ -96,7 +96,7 @@ class RateLimiter:
         self.clock = clock or (time.time if store is not None else time.monotonic)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._takes = 0
-        self._warned = 0.0
+        self._warned = float("-inf")  # the clock may be younger than a minute
 
     async def retry_after(self, client: str) -> int:
         """0 when the request may go ahead, else the seconds to wait. A client is its

@@ -232,8 +232,10 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
     """Record who reports each domain (domain_reporters), before the reports go in: a report
     whose organisation had never reported one of its domains is marked `reporter_new` (of
     several such reports in one batch, the first by day, as if stored one by one)."""
-    since, known = _known_reporters.get(connection.engine, (0.0, set()))
-    if time.monotonic() - since > KNOWN_SECONDS or len(known) > _KNOWN_MAX:
+    remembered = _known_reporters.get(connection.engine)  # (not a time: the clock may be young)
+    since, known = remembered or (0.0, set())
+    if remembered is None or time.monotonic() - since > KNOWN_SECONDS \
+            or len(known) > _KNOWN_MAX:
         since, known = time.monotonic(), set()
         _known_reporters[connection.engine] = (since, known)
     first: dict[tuple[str, str], dict[str, Any]] = {}
