@@ -108,6 +108,34 @@ def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
     assert [i.source for i in reads.quarantine(store)] == ["stall.eml"]
 
 
+def test_inputs_queued_behind_a_slow_one_go_to_another_reader_and_count_once(
+        store: Store) -> None:
+    """A reader is handed a few small inputs at once; those queued behind one that reads for
+    long are sent to the other reader (within WITHDRAW_SECONDS), and the first reader's late
+    answers for them are dropped: each is stored once."""
+    reports = [GOOD.read_bytes().replace(b"5065427c", f"{n:08x}".encode(), 1)
+               for n in range(8)]
+    with silent_server() as nameserver:
+        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", read_seconds=2.0)
+        pool = ReaderPool(settings, live=True, size=2)
+        try:
+            writer = Writer(store, pool)
+            started = time.monotonic()
+            tickets = writer.send(_raw("stall.eml", sign(MAIL)),
+                                  *(_raw(f"good-{i}.json", r) for i, r in enumerate(reports)))
+            writer.flow.dispatch()
+            queued = [one.key.raw.source for one in list(pool.sent[0])[1:]]
+            saved = writer.until_answered(tickets)
+        finally:
+            pool.close()
+    assert queued, "nothing was queued behind the slow input: the test shows nothing"
+    assert saved[0].outcome is Outcome.REJECTED
+    assert [s.outcome for s in saved[1:]] == [Outcome.ACCEPTED] * len(reports)
+    late = max(writer.answered[t] - started for t in tickets[1:])
+    assert late < 1.5, late  # not held until the slow one's budget (2 s) ran out
+    assert len(reads.reports(store)) == len(reports)
+
+
 def test_copies_of_an_input_being_read_are_repeats_stored_after_it(store: Store) -> None:
     pool = ReaderPool(Settings(dkim_verify="never"), live=True, size=2)
     try:
@@ -175,3 +203,13 @@ def test_required_dkim_that_cannot_be_looked_up_is_retried_not_quarantined(
         finally:
             pool.close()
     assert saved.outcome is Outcome.ACCEPTED, saved
+    with silent_server() as nameserver:  # the same mail again while the DNS is away
+        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", dkim_required=True)
+        pool = ReaderPool(settings, live=True, size=1)
+        try:
+            writer = Writer(store, pool, dkim_required=True)
+            again = writer.until_answered(writer.send(_raw("signed.eml", signed),
+                                                      _raw("copy.eml", signed)))
+        finally:
+            pool.close()
+    assert [s.outcome for s in again] == [Outcome.DUPLICATE] * 2, again  # stored: no retry

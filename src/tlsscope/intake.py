@@ -20,6 +20,7 @@ import multiprocessing
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from multiprocessing.connection import Connection
@@ -209,13 +210,24 @@ class _Link:
         return 0.0 if oldest is None else time.monotonic() - oldest
 
     def _feed(self) -> None:
+        """Everything submitted by now goes over in one message (a list; None: stop), not one
+        by one: one pickling and one write for a burst of arrivals."""
         while True:
-            item = self.outbox.get()
+            burst = [self.outbox.get()]
+            while burst[-1] is not None and len(burst) < writer_loop.MAX_COMMIT:
+                try:
+                    burst.append(self.outbox.get_nowait())
+                except queue.Empty:
+                    break
+            stop = burst[-1] is None
             try:
-                self._requests.send(item)
+                if len(burst) > 1 or not stop:
+                    self._requests.send([item for item in burst if item is not None])
+                if stop:
+                    self._requests.send(None)
             except OSError:  # the writer is gone: _collect answers what it was handed
                 break
-            if item is None:
+            if stop:
                 break
         self._requests.close()
 
@@ -225,11 +237,12 @@ class _Link:
                 if item == READY:
                     self.ready = True
                     continue
-                ticket, receipt = item
-                with self._lock:
-                    future = self.pending.pop(ticket)
-                    self.sent.pop(ticket, None)
-                _settle(future, receipt)
+                with self._lock:  # a list of (ticket, receipt): the answers of one turn
+                    futures = [self.pending.pop(ticket) for ticket, _ in item]
+                    for ticket, _ in item:
+                        self.sent.pop(ticket, None)
+                for future, (_, receipt) in zip(futures, item, strict=True):
+                    _settle(future, receipt)
         except (EOFError, OSError):  # it died; the supervisor logs it and starts another
             reason = ("tlsscope is stopping" if self.closing
                       else "the writer process stopped; it is being restarted")
@@ -286,27 +299,39 @@ def _writer_main(url: str, settings: Settings, requests: Connection, results: Co
         if refresh:
             refresh_when_idle(store, settings)
 
+    answers: list[tuple[int, Receipt]] = []  # sent together, once per turn of the loop
+    arrived: deque[tuple[int, RawInput] | None] = deque()
+
     def answer(ticket: int, receipt: Receipt) -> None:
-        results.send((ticket, receipt))
+        answers.append((ticket, receipt))
+
+    def flush() -> None:
+        if answers:
+            results.send(list(answers))
+            answers.clear()
 
     def get(seconds: float) -> tuple[int, RawInput] | None:
-        if not requests.poll(seconds):
-            raise queue.Empty
-        try:
-            item: tuple[int, RawInput] | None = requests.recv()
-        except EOFError:  # the parent is gone
-            return None
-        return item
+        flush()
+        if not arrived:
+            if not requests.poll(seconds):
+                raise queue.Empty
+            try:
+                burst: list[tuple[int, RawInput]] | None = requests.recv()
+            except EOFError:  # the parent is gone
+                return None
+            arrived.extend(burst if burst is not None else [None])
+        return arrived.popleft()
 
     try:
         results.send(READY)
         if pool is not None:
             flow = writer_loop.Flow(store, pool, gate, quarantine_budget(settings),
                                     settings.dkim_required)
-            writer_loop.run(flow, requests, answer, when_idle, IDLE_SECONDS)
+            writer_loop.run(flow, requests, answer, when_idle, IDLE_SECONDS, flush)
         else:
             writer_loop.group_commit(get, _reader_writer(store, settings, gate), answer,
                                      when_idle, IDLE_SECONDS)
+        flush()
         results.send(None)
     except BrokenPipeError:  # the parent is gone: nobody to answer
         pass

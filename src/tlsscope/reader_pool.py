@@ -21,9 +21,10 @@ import logging
 import multiprocessing
 import resource
 import time
+from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, NamedTuple
 
 from tlsscope.children import ignore_stop_signals, start_shielded, stop_at_once
 from tlsscope.notes import error
@@ -62,9 +63,33 @@ class _Reader:
         stop_at_once(self.process, 1.0)
 
 
+class _Sent(NamedTuple):
+    key: Any
+    raw: RawInput
+    size: int
+    withdrawn: bool = False  # sent again to another reader: this copy's answer is dropped
+
+
+def _size(raw: RawInput) -> int:
+    return len(raw.data or b"") + len(raw.source)
+
+
 class ReaderPool:
-    """A few reader processes. `start` hands an input to an idle one; `harvest` collects the
-    answers that have come back and the inputs that overran, in whatever order they finish."""
+    """A few reader processes. `put` queues an input; `dispatch` hands queued inputs to the
+    readers; `harvest` collects the answers that have come back and the inputs that overran,
+    in whatever order they finish.
+
+    A reader is handed up to DEPTH small inputs at once (QUEUED_BYTES in all, besides the one
+    it reads): it goes from one to the next without waiting for the writer to hear its
+    answer. It reads them in order, so the oldest unanswered one (its head) is the one being
+    read: the one whose time budget runs, and the one that killed the reader if it dies. The
+    others are sent again: those queued behind a head that has read for WITHDRAW_SECONDS go
+    to another reader at once (their first copy's answer is dropped), so that no input waits
+    behind a slow one for longer than that."""
+
+    DEPTH = 4
+    QUEUED_BYTES = 64 * 1024  # well below a socket pair's buffer: a send never blocks on it
+    WITHDRAW_SECONDS = 0.25
 
     def __init__(self, settings: Settings, live: bool = True, size: int = 2) -> None:
         self.settings, self.live = settings, live
@@ -73,84 +98,147 @@ class ReaderPool:
         for reader in self.readers:
             reader.ready()
         self.starting: set[int] = set()  # replaced readers, not yet ready for an input
-        self.busy: dict[int, tuple[Any, RawInput, float]] = {}  # slot -> (key, input, deadline)
+        self.waiting: deque[tuple[Any, RawInput]] = deque()  # not yet handed to a reader
+        self.sent: list[deque[_Sent]] = [deque() for _ in self.readers]  # oldest first
+        self.since = [0.0] * len(self.readers)  # when each head began to be read
 
     def close(self) -> None:
         for reader in self.readers:
             reader.stop()
 
-    def idle(self) -> list[int]:
-        return [slot for slot in range(len(self.readers))
-                if slot not in self.busy and slot not in self.starting]
+    def put(self, key: Any, raw: RawInput) -> None:
+        self.waiting.append((key, raw))
 
-    def start(self, slot: int, key: Any, raw: RawInput) -> None:
-        self._send(slot, raw)
-        self.busy[slot] = (key, raw, time.monotonic() + self.seconds)
+    def working(self) -> bool:
+        """Some input is queued or being read (copies being dropped do not count)."""
+        return bool(self.waiting) or any(
+            not one.withdrawn for sent in self.sent for one in sent)
+
+    def dispatch(self) -> None:
+        """Hand what waits to the readers with room, the least loaded first."""
+        now = time.monotonic()
+        while self.waiting:
+            key, raw = self.waiting[0]
+            size = _size(raw)
+            slots = [slot for slot in range(len(self.readers)) if self._room(slot, size, now)]
+            if not slots:
+                return
+            slot = min(slots, key=lambda s: len(self.sent[s]))
+            self.waiting.popleft()
+            if not self._send(slot, raw):
+                self.waiting.appendleft((key, raw))
+                return
+            if not self.sent[slot]:
+                self.since[slot] = now
+            self.sent[slot].append(_Sent(key, raw, size))
+
+    def _room(self, slot: int, size: int, now: float) -> bool:
+        if slot in self.starting:
+            return False
+        sent = self.sent[slot]
+        if not sent:
+            return True
+        queued = sum(one.size for one in list(sent)[1:])
+        return (len(sent) < self.DEPTH and queued + size <= self.QUEUED_BYTES
+                and now < self.since[slot] + self.WITHDRAW_SECONDS)
 
     def connections(self) -> list[Connection]:
-        """The pipes of the busy readers and of those starting, to wait on beside others."""
-        return [self.readers[slot].conn for slot in (*self.busy, *self.starting)]
+        """The pipes of the readers with inputs and of those starting, to wait on beside
+        others."""
+        return [self.readers[slot].conn for slot in range(len(self.readers))
+                if self.sent[slot] or slot in self.starting]
 
     def timeout(self, longest: float) -> float:
-        """How long one may wait before the soonest deadline passes (at most `longest`)."""
-        if not self.busy:
-            return longest
-        soonest = min(deadline for _, _, deadline in self.busy.values())
-        return max(0.0, min(longest, soonest - time.monotonic()))
+        """How long one may wait before the soonest deadline passes (at most `longest`): a
+        head's time budget, or the time after which what is queued behind it is sent again."""
+        soonest = longest
+        now = time.monotonic()
+        for slot, sent in enumerate(self.sent):
+            if sent:
+                soonest = min(soonest, self.since[slot] + self.seconds - now)
+                if any(not one.withdrawn for one in list(sent)[1:]):
+                    soonest = min(soonest, self.since[slot] + self.WITHDRAW_SECONDS - now)
+        return max(0.0, soonest)
 
     def harvest(self, ready: list[Any]) -> list[tuple[Any, Answer]]:
         """The answers among `ready` (what `wait` returned), and the inputs past their
-        deadline, set aside; their slots become idle."""
+        deadline, set aside; what was queued behind a head too slow goes to another reader."""
         for slot in list(self.starting):
             if self.readers[slot].conn in ready:
                 self.readers[slot].ready(0.0)
                 self.starting.discard(slot)
-        out = []
-        for slot, (key, raw, deadline) in list(self.busy.items()):
-            if self.readers[slot].conn in ready:
-                out.append((key, self._receive(slot, raw)))
-            elif time.monotonic() >= deadline:
-                out.append((key, self._overrun(slot, raw)))
-            else:
-                continue
-            del self.busy[slot]
+        out: list[tuple[Any, Answer]] = []
+        for slot, sent in enumerate(self.sent):
+            if sent and self.readers[slot].conn in ready:
+                self._answers(slot, out)
+            now = time.monotonic()
+            if sent and now >= self.since[slot] + self.seconds:
+                head = sent.popleft()
+                self._replace(slot)
+                if not head.withdrawn:
+                    out.append((head.key, self._set_aside(head.raw, (
+                        f"reading this input took longer than {self.seconds:g} s "
+                        "(read_seconds); set aside"))))
+            elif len(sent) > 1 and now >= self.since[slot] + self.WITHDRAW_SECONDS:
+                self._withdraw(slot)
         return out
 
-    def _send(self, slot: int, raw: RawInput) -> None:
+    def _answers(self, slot: int, out: list[tuple[Any, Answer]]) -> None:
+        """Every answer this reader has sent by now (a head each, in order)."""
+        conn, sent = self.readers[slot].conn, self.sent[slot]
+        while sent:
+            try:
+                if not conn.poll(0):
+                    return
+                answer: Answer = conn.recv()
+            except (EOFError, OSError):  # it died reading its head: over its memory, or killed
+                head = sent.popleft()
+                self._replace(slot)
+                if not head.withdrawn:
+                    out.append((head.key, self._set_aside(head.raw, (
+                        "the reader reading this input stopped (over its memory budget "
+                        f"of {self.settings.read_memory_mb} MB?); set aside"))))
+                return
+            head = sent.popleft()
+            self.since[slot] = time.monotonic()
+            if not head.withdrawn:
+                out.append((head.key, answer))
+
+    def _withdraw(self, slot: int) -> None:
+        """What is queued behind a slow head goes to the front of the queue, for any reader;
+        the copies this one still holds are answered into the void."""
+        sent = self.sent[slot]
+        again = [one for one in list(sent)[1:] if not one.withdrawn]
+        for one in again:
+            sent[sent.index(one)] = one._replace(withdrawn=True)
+        self.waiting.extendleft((one.key, one.raw) for one in reversed(again))
+
+    def _send(self, slot: int, raw: RawInput) -> bool:
+        """Whether it went; a reader found gone with nothing to answer is replaced (one gone
+        with inputs is found by harvest, which sets its head aside)."""
         try:
             self.readers[slot].conn.send(raw)
-        except OSError:  # the reader is gone: a new one takes the input
-            self._replace(slot)
-            self.readers[slot].ready()
-            self.starting.discard(slot)
-            self.readers[slot].conn.send(raw)
-
-    def _receive(self, slot: int, raw: RawInput) -> Answer:
-        try:
-            answer: Answer = self.readers[slot].conn.recv()
-            return answer
-        except (EOFError, OSError):  # it died reading: over its memory, or killed
-            self._replace(slot)
-            return self._set_aside(raw, "reading_budget", "the reader reading this input "
-                                   f"stopped (over its memory budget of "
-                                   f"{self.settings.read_memory_mb} MB?); set aside")
-
-    def _overrun(self, slot: int, raw: RawInput) -> Answer:
-        self._replace(slot)
-        return self._set_aside(raw, "reading_budget", f"reading this input took longer than "
-                               f"{self.seconds:g} s (read_seconds); set aside")
+            return True
+        except OSError:
+            if not self.sent[slot]:
+                self._replace(slot)
+            return False
 
     def _replace(self, slot: int) -> None:
         """A new reader in its place; it takes inputs once it says it is ready (the others
-        go on meanwhile: its start does not hold them up)."""
+        go on meanwhile: its start does not hold them up). What the old one still held goes
+        back to the front of the queue."""
+        left = [one for one in self.sent[slot] if not one.withdrawn]
+        self.sent[slot].clear()
+        self.waiting.extendleft((one.key, one.raw) for one in reversed(left))
         self.readers[slot].stop()
         self.readers[slot] = _Reader(self.settings, self.live)
         self.starting.add(slot)
 
-    def _set_aside(self, raw: RawInput, code: str, message: str) -> Answer:
+    def _set_aside(self, raw: RawInput, message: str) -> Answer:
         log.warning("input set aside", extra={"fields": {
             "source": raw.source[:200], "why": message}})
-        return InputResult(source=raw.source, errors=[error(code, message)]), None
+        return InputResult(source=raw.source, errors=[error("reading_budget", message)]), None
 
 
 def _reader_main(conn: Connection, settings: Settings, live: bool) -> None:

@@ -9,11 +9,11 @@ is answered with a receipt: Saved, or Retry when the transaction failed as a who
 
 With readers, a batch that waited for its slowest read would make every input in it wait for
 the input that takes longest to read (up to `read_seconds`: a DKIM lookup to a silent
-nameserver, a bomb read to its budget). Here each input goes to a free reader as it arrives;
-each answer joins the next group commit as it comes back, and the inputs around a slow one
-commit without it.
+nameserver, a bomb read to its budget). Here each input goes to a reader as it arrives (a
+few small ones queued per reader, none behind a slow one for long: reader_pool); each answer
+joins the next group commit as it comes back, and the inputs around a slow one commit
+without it.
 
-    waiting   new inputs, in arrival order, for the next free reader
     pending   digest -> "reading" | "read": an input not yet committed. A second copy that
               arrives meanwhile is a repeat arrival: it waits for the first to be read and
               is stored right after it (never read twice, never stored as new twice)
@@ -27,7 +27,6 @@ import hashlib
 import logging
 import queue
 import time
-from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple, TypeVar
@@ -107,7 +106,7 @@ class Item(NamedTuple):
     ticket: int
     raw: RawInput
     digest: str
-    fresh: bool  # False: the same bytes are stored already (or ahead of it): a repeat
+    fresh: bool  # False: a repeat of the same bytes, stored already or ahead of it
     result: InputResult | None = None
     verdict: DkimVerdict | None = None
     read_at: float = 0.0  # time.monotonic() when it was read (or found to be a repeat)
@@ -130,33 +129,33 @@ class Flow:
                  junk_budget: int = 0, dkim_required: bool = False) -> None:
         self.store, self.pool, self.gate = store, pool, gate
         self.junk_budget, self.dkim_required = junk_budget, dkim_required
-        self.waiting: deque[Item] = deque()
         self.pending: dict[str, str] = {}
         self.held: dict[str, list[Item]] = {}  # repeats of an input being read
         self.read: list[Item] = []
 
     def empty(self) -> bool:
-        return not (self.waiting or self.pending or self.read)
+        return not (self.pool.working() or self.pending or self.read)
 
     def admit(self, arrivals: list[tuple[int, RawInput]]) -> None:
+        """New inputs go to the readers, copies of one not yet committed wait for it. The
+        store is not asked which are stored already: that would be a round-trip on the way
+        of every acknowledgement, and the commit finds them anyway (as it must: another node
+        may store the same input meanwhile), so a copy of a stored input is read once more,
+        then answered as the duplicate it is (pipeline.read_and_save, reading whole
+        mailboxes, does ask first)."""
         digests = [hashlib.sha256(raw.data or b"").hexdigest() for _, raw in arrivals]
-        known = self.store.known([d for d in set(digests) if d not in self.pending])
         for (ticket, raw), digest in zip(arrivals, digests, strict=True):
             state = self.pending.get(digest)
             if state == "reading":
                 self.held.setdefault(digest, []).append(Item(ticket, raw, digest, False))
-            elif state == "read" or digest in known:
+            elif state == "read":
                 self.read.append(Item(ticket, raw, digest, False, read_at=time.monotonic()))
             else:
                 self.pending[digest] = "reading"
-                self.waiting.append(Item(ticket, raw, digest, True))
+                self.pool.put(Item(ticket, raw, digest, True), raw)
 
     def dispatch(self) -> None:
-        for slot in self.pool.idle():
-            if not self.waiting:
-                return
-            item = self.waiting.popleft()
-            self.pool.start(slot, item, item.raw)
+        self.pool.dispatch()
 
     def harvest(self, ready: list[Any]) -> list[tuple[int, Retry]]:
         """Take in what the readers answered; the tickets to answer "try again later" now."""
@@ -164,7 +163,12 @@ class Flow:
         retries: list[tuple[int, Retry]] = []
         for item, (result, verdict) in self.pool.harvest(ready):
             if self.dkim_required and verdict is not None and verdict.result == "temperror":
-                retries.extend(self._retry_later(item, verdict.detail))
+                if self.store.known([item.digest]):  # stored already: a duplicate, not a retry
+                    self.pending.pop(item.digest, None)
+                    self.read.extend(i._replace(fresh=False, read_at=now) for i in (
+                        item, *self.held.pop(item.digest, [])))
+                else:
+                    retries.extend(self._retry_later(item, verdict.detail))
                 continue
             self.read.append(item._replace(result=result, verdict=verdict, read_at=now))
             self.pending[item.digest] = "read"
@@ -193,7 +197,7 @@ class Flow:
         read input has waited GATHER_SECONDS for others: a slow read never holds the rest."""
         if not self.read:
             return None
-        if (not self.waiting and not self.pool.busy) or len(self.read) >= MAX_COMMIT:
+        if not self.pool.working() or len(self.read) >= MAX_COMMIT:
             return 0.0
         return max(0.0, self.read[0].read_at + GATHER_SECONDS - time.monotonic())
 
@@ -214,11 +218,14 @@ class Flow:
 
 
 def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None],
-        when_idle: Callable[[], None], idle_seconds: float) -> None:
+        when_idle: Callable[[], None], idle_seconds: float,
+        flush: Callable[[], None] = lambda: None) -> None:
     """Until told to stop (None) or the parent is gone, and what was handed over is
-    answered: take what has arrived, keep the readers busy, store what they have read."""
+    answered: take what has arrived, keep the readers busy, store what they have read.
+    `flush` begins each turn (the answers of a turn go back together)."""
     stop = False
     while not stop or not flow.empty():
+        flush()
         due = flow.due()
         timeout = flow.pool.timeout(idle_seconds if due is None else due)
         watched = flow.pool.connections() + ([] if stop else [requests])
@@ -237,14 +244,15 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None]
 
 
 def _arrivals(requests: Connection) -> tuple[list[tuple[int, RawInput]], bool]:
-    """What is in the pipe now (at most MAX_COMMIT), and whether the parent said stop."""
+    """What is in the pipe now (bursts, each a list; MAX_COMMIT inputs or more, when there
+    are), and whether the parent said stop (None)."""
     arrivals: list[tuple[int, RawInput]] = []
     while len(arrivals) < MAX_COMMIT and requests.poll(0):
         try:
-            item = requests.recv()
+            burst = requests.recv()
         except EOFError:  # the parent is gone
             return arrivals, True
-        if item is None:
+        if burst is None:
             return arrivals, True
-        arrivals.append(item)
+        arrivals.extend(burst)
     return arrivals, False
