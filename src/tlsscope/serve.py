@@ -101,9 +101,10 @@ async def serve(store: Store, settings: Settings) -> None:
     budget = settings.writer_answer_seconds  # a committed input answered late: a duplicate
 
     async def deliver(raw: RawInput) -> Saved:
-        # shielded: giving up waiting must not cancel the writer's future (its answer still
-        # comes, and is dropped; the sender's retry is then a duplicate)
-        answer = asyncio.shield(asyncio.wrap_future(intake.submit(raw)))
+        # waited for with asyncio.wait, which never cancels it: giving up waiting (a client
+        # gone, a timeout) leaves the writer's answer to come, and be dropped (the sender's
+        # retry is then a duplicate)
+        answer = asyncio.wrap_future(intake.submit(raw))
         answer.add_done_callback(_retrieved)  # a late failure is not "never retrieved"
         deadline = time.monotonic() + budget
         while True:
@@ -116,11 +117,10 @@ async def serve(store: Store, settings: Settings) -> None:
                 log.error("writer did not answer", extra={"fields": {
                     "source": raw.source, "why": why}})
                 raise StoreUnavailable(why)
-            try:
-                saved = await asyncio.wait_for(asyncio.shield(answer), min(left, 0.25))
+            done, _ = await asyncio.wait((answer,), timeout=min(left, 0.25))
+            if done:
+                saved = answer.result()
                 break
-            except TimeoutError:
-                continue
         log.info("input stored", extra={"fields": {
             "source": raw.source, "outcome": saved.outcome.value, "input": saved.digest,
             "reports_stored": saved.stored, "reports_seen_before": saved.repeated}})

@@ -10,6 +10,7 @@ HTTPS every response carries HSTS.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,13 @@ _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same
             (b"x-frame-options", b"DENY")]
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 NO_STORE = (b"cache-control", b"no-store")
+
+
+# FastAPI's own OpenTelemetry (FastAPI 0.16x) off: tlsscope exports Prometheus metrics
+# (/metrics); left on, it looks its providers up on every request, configured or not
+_NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 
 def _credentialed(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -95,6 +103,7 @@ def create_app(intake: Submitter, settings: Settings, deliver: http_intake.Deliv
     counters); `metrics_port`: the port of the metrics listener, whose requests need no
     token and reach only /metrics, /healthz and /readyz (web/metrics.py)."""
     app = FastAPI(title="tlsscope", version=__version__, docs_url=None, redoc_url=None,
+                  **_NO_TELEMETRY,
                   description="Receives SMTP TLS Reporting (RFC 8460) reports; the JSON API "
                   "of the dashboard is under /api/v1 (Authorization: Bearer tls_...).")
 
