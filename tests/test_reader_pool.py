@@ -150,6 +150,38 @@ def test_copies_of_an_input_being_read_are_repeats_stored_after_it(store: Store)
     assert len(reads.reports(store)) == 1
 
 
+def test_a_repeat_of_an_input_whose_transaction_failed_is_retried_not_a_duplicate(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repeat waits for a later transaction than its original's (one input per
+    transaction here); the original's fails (the database away): both are told to retry,
+    neither is answered as stored."""
+    from sqlalchemy.exc import OperationalError
+
+    from tlsscope import writer_loop
+
+    monkeypatch.setattr(writer_loop, "MAX_COMMIT", 1)
+    save = store.save
+    calls: list[int] = []
+
+    def failing_once(*args: object, **kwargs: object) -> list[Saved]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT", None, Exception("the database went away"))
+        return save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "save", failing_once)
+    pool = ReaderPool(Settings(dkim_verify="never"), live=True, size=1)
+    try:
+        writer = Writer(store, pool)
+        tickets = writer.send(_raw("a.json", GOOD.read_bytes()), _raw("b.json", GOOD.read_bytes()))
+        reasons = writer.retried(tickets)
+        [again] = writer.until_answered(writer.send(_raw("a.json", GOOD.read_bytes())))
+    finally:
+        pool.close()
+    assert "went away" in reasons[0] and "repeats" in reasons[1], reasons
+    assert again.outcome is Outcome.ACCEPTED  # it was not stored: the retry stores it
+
+
 def test_an_input_over_the_memory_budget_is_set_aside(store: Store) -> None:
     bomb = io.BytesIO()
     with gzip.GzipFile(fileobj=bomb, mode="wb", compresslevel=1) as out:

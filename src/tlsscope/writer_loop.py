@@ -202,7 +202,11 @@ class Flow:
         return max(0.0, self.read[0].read_at + GATHER_SECONDS - time.monotonic())
 
     def commit(self) -> list[tuple[int, Receipt]]:
-        """Store what has been read, in one transaction; the receipt of each ticket."""
+        """Store what has been read, in one transaction; the receipt of each ticket.
+
+        Should the transaction fail, each of its inputs is told to try again, and so are
+        the repeats of its fresh ones that wait for a later transaction: stored on their
+        own they would be answered "duplicate" of an input that is not stored."""
         items, self.read = self.read[:MAX_COMMIT], self.read[MAX_COMMIT:]
         results = [i.result for i in items if i.fresh and i.result is not None]
         prepared = Prepared([i.raw for i in items], [i.digest for i in items],
@@ -210,11 +214,23 @@ class Flow:
         receipts = commit_or_retry(functools.partial(
             prepared.save, self.store, _Verdicts(items), self.gate, self.junk_budget),
             len(items))
+        out = list(zip((item.ticket for item in items), receipts, strict=True))
+        failed = set()
         for item, receipt in zip(items, receipts, strict=True):
             if item.fresh:
                 self.pending.pop(item.digest, None)
+                if isinstance(receipt, Retry):
+                    failed.add(item.digest)
             count(item.raw, receipt)
-        return [(item.ticket, receipt) for item, receipt in zip(items, receipts, strict=True)]
+        if failed:
+            told = [i for i in self.read if not i.fresh and i.digest in failed]
+            self.read = [i for i in self.read if i.fresh or i.digest not in failed]
+            retry = Retry(reason="the transaction storing the input this one repeats "
+                          "failed; please retry")
+            for item in told:
+                count(item.raw, retry)
+                out.append((item.ticket, retry))
+        return out
 
 
 def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None],
