@@ -29,7 +29,8 @@ from tlsscope.live_check import LiveCheck
 from tlsscope.store import Store, checks_rows, findings_rows, rollups
 from tlsscope.store.findings_rows import FindingRow
 
-REBUILD_CHUNK = 200  # (domain, day) pairs per write transaction
+REBUILD_CHUNK = 50  # (domain, day) pairs per write transaction: its marks are locked (a writer
+# marking one of them waits for it: store/rollups.py), so it is kept short (~30 ms)
 
 
 def rollups_now(store: Store, domain: str | None = None) -> int:

@@ -33,7 +33,6 @@ from sqlalchemy.engine import Connection
 
 from tlsscope.store import bulk
 from tlsscope.store import tables as t
-from tlsscope.store.engine import dialect_insert
 
 Pair = tuple[str, dt.date]
 
@@ -75,7 +74,7 @@ def rebuild(connection: Connection, pairs: list[Pair]) -> int:
 
 
 def _where(table: Any, pairs: list[Pair]) -> Any:
-    return or_(*(and_(table.c.domain == domain, table.c.day == day) for domain, day in pairs))
+    return tuple_(table.c.domain, table.c.day).in_(pairs)
 
 
 def _domain_days(connection: Connection, pairs: list[Pair]) -> None:
@@ -124,21 +123,31 @@ def monday(day: dt.date) -> dt.date:
 
 
 def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
+    """The weeks of these days, each from all the days it holds. Every week's advisory lock
+    is taken first, in one order (so two rebuilders of days of one week write it one after
+    the other, the later one from a later read), then one read and one upsert for them all."""
     s = t.daily_totals
-    for domain, week in sorted({(domain, monday(day)) for domain, day in pairs}):
-        if connection.dialect.name == "postgresql":
-            key = f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}"
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                               {"k": key})
-        rows = [{"domain": domain, "week": week, "organization_name": r[0], "reports": r[1],
-                 "counted_successful": r[2], "counted_failed": r[3]}
-                for r in connection.execute(
-                    select(s.c.organization_name, func.sum(s.c.reports),
-                           func.sum(s.c.counted_successful), func.sum(s.c.counted_failed))
-                    .where(s.c.domain == domain, s.c.day >= week,
-                           s.c.day <= week + dt.timedelta(days=6))
-                    .group_by(s.c.organization_name))]
-        _set(connection, t.reporter_weeks, rows)
+    weeks = sorted({(domain, monday(day)) for domain, day in pairs})
+    if connection.dialect.name == "postgresql":
+        keys = [f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}" for domain, week in weeks]
+        connection.execute(text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+                                "FROM unnest(CAST(:keys AS text[])) AS k"), {"keys": keys})
+    sums: dict[tuple[str, dt.date, str], list[int]] = {}
+    for domain, day, org, reports, successful, failed in connection.execute(
+            select(s.c.domain, s.c.day, s.c.organization_name, func.sum(s.c.reports),
+                   func.sum(s.c.counted_successful), func.sum(s.c.counted_failed))
+            .where(or_(*(and_(s.c.domain == domain, s.c.day >= week,
+                              s.c.day <= week + dt.timedelta(days=6))
+                         for domain, week in weeks)))
+            .group_by(s.c.domain, s.c.day, s.c.organization_name)):
+        total = sums.setdefault((domain, monday(day), org), [0, 0, 0])
+        total[0] += int(reports or 0)
+        total[1] += int(successful or 0)
+        total[2] += int(failed or 0)
+    _set(connection, t.reporter_weeks, [
+        {"domain": domain, "week": week, "organization_name": org, "reports": v[0],
+         "counted_successful": v[1], "counted_failed": v[2]}
+        for (domain, week, org), v in sorted(sums.items())])
 
 
 def _last_days(connection: Connection, pairs: list[Pair]) -> None:
@@ -158,13 +167,14 @@ def _last_days(connection: Connection, pairs: list[Pair]) -> None:
 
 
 def _set(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Upsert that sets the measures to the computed values."""
+    """Upsert that sets the measures to the computed values (one statement: store/bulk.py)."""
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    statement = dialect_insert(connection, table)
     measures = [c.name for c in table.columns if c.name not in keys]
-    statement = statement.on_conflict_do_update(
-        index_elements=keys, set_={name: statement.excluded[name] for name in measures})
-    for start in range(0, len(rows), 500):
-        connection.execute(statement, rows[start:start + 500])
+
+    def make(insert: Any) -> Any:
+        return insert.on_conflict_do_update(
+            index_elements=keys, set_={name: insert.excluded[name] for name in measures})
+
+    bulk.upsert(connection, table, rows, f"set:{table.name}", keys, make)
