@@ -11,6 +11,7 @@ import gzip
 import io
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -82,22 +83,29 @@ class Writer:
         return [self.answers[t] for t in tickets]
 
 
-def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
-        store: Store) -> None:
-    with silent_server() as nameserver:  # every DKIM lookup waits for its timeout (3 s)
+@contextmanager
+def _stalling(store: Store) -> Iterator[tuple[Writer, ReaderPool]]:
+    """Two readers whose DKIM lookups go to a nameserver that never answers (each waits for
+    its 3 s timeout), with a read budget of 2 s."""
+    with silent_server() as nameserver:
         settings = Settings(dns_nameserver=nameserver, dkim_verify="live", read_seconds=2.0)
         pool = ReaderPool(settings, live=True, size=2)
         try:
-            writer = Writer(store, pool)
-            started = time.monotonic()
-            tickets = writer.send(_raw("stall.eml", sign(MAIL)),
-                                  _raw("good.json", GOOD.read_bytes()),
-                                  _raw("good.json.gz", gzip.compress(GOOD.read_bytes())))
-            saved = writer.until_answered(tickets)
-            again = writer.until_answered(writer.send(_raw("after.json", GOOD.read_bytes(
-                ).replace(b'"2016-04-01T00:00:00Z"', b'"2016-04-02T00:00:00Z"', 1))))
+            yield Writer(store, pool), pool
         finally:
             pool.close()
+
+
+def test_an_input_that_stalls_is_set_aside_and_its_neighbours_stored_meanwhile(
+        store: Store) -> None:
+    with _stalling(store) as (writer, _):
+        started = time.monotonic()
+        tickets = writer.send(_raw("stall.eml", sign(MAIL)),
+                              _raw("good.json", GOOD.read_bytes()),
+                              _raw("good.json.gz", gzip.compress(GOOD.read_bytes())))
+        saved = writer.until_answered(tickets)
+        again = writer.until_answered(writer.send(_raw("after.json", GOOD.read_bytes(
+            ).replace(b'"2016-04-01T00:00:00Z"', b'"2016-04-02T00:00:00Z"', 1))))
     assert [s.outcome for s in saved] == [Outcome.REJECTED, Outcome.ACCEPTED,
                                          Outcome.DUPLICATE]
     assert saved[0].reasons[0].startswith("reading_budget: reading this input took longer")
@@ -115,19 +123,13 @@ def test_inputs_queued_behind_a_slow_one_go_to_another_reader_and_count_once(
     answers for them are dropped: each is stored once."""
     reports = [GOOD.read_bytes().replace(b"5065427c", f"{n:08x}".encode(), 1)
                for n in range(8)]
-    with silent_server() as nameserver:
-        settings = Settings(dns_nameserver=nameserver, dkim_verify="live", read_seconds=2.0)
-        pool = ReaderPool(settings, live=True, size=2)
-        try:
-            writer = Writer(store, pool)
-            started = time.monotonic()
-            tickets = writer.send(_raw("stall.eml", sign(MAIL)),
-                                  *(_raw(f"good-{i}.json", r) for i, r in enumerate(reports)))
-            writer.flow.dispatch()
-            queued = [one.key.raw.source for one in list(pool.sent[0])[1:]]
-            saved = writer.until_answered(tickets)
-        finally:
-            pool.close()
+    with _stalling(store) as (writer, pool):
+        started = time.monotonic()
+        tickets = writer.send(_raw("stall.eml", sign(MAIL)),
+                              *(_raw(f"good-{i}.json", r) for i, r in enumerate(reports)))
+        writer.flow.dispatch()
+        queued = [one.key.raw.source for one in list(pool.sent[0])[1:]]
+        saved = writer.until_answered(tickets)
     assert queued, "nothing was queued behind the slow input: the test shows nothing"
     assert saved[0].outcome is Outcome.REJECTED
     assert [s.outcome for s in saved[1:]] == [Outcome.ACCEPTED] * len(reports)

@@ -220,9 +220,10 @@ class _Link:
                 except queue.Empty:
                     break
             stop = burst[-1] is None
+            inputs = burst[:-1] if stop else burst
             try:
-                if len(burst) > 1 or not stop:
-                    self._requests.send([item for item in burst if item is not None])
+                if inputs:
+                    self._requests.send(inputs)
                 if stop:
                     self._requests.send(None)
             except OSError:  # the writer is gone: _collect answers what it was handed

@@ -23,6 +23,7 @@ import pickle
 import resource
 import time
 from collections import deque
+from itertools import islice
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -142,7 +143,7 @@ class ReaderPool:
         sent = self.sent[slot]
         if not sent:
             return True
-        queued = sum(one.size for one in list(sent)[1:])
+        queued = sum(one.size for one in islice(sent, 1, None))
         return (len(sent) < self.DEPTH and queued + size <= self.QUEUED_BYTES
                 and now < self.since[slot] + self.WITHDRAW_SECONDS)
 
@@ -160,7 +161,7 @@ class ReaderPool:
         for slot, sent in enumerate(self.sent):
             if sent:
                 soonest = min(soonest, self.since[slot] + self.seconds - now)
-                if any(not one.withdrawn for one in list(sent)[1:]):
+                if any(not one.withdrawn for one in islice(sent, 1, None)):
                     soonest = min(soonest, self.since[slot] + self.WITHDRAW_SECONDS - now)
         return max(0.0, soonest)
 
@@ -177,12 +178,8 @@ class ReaderPool:
                 self._answers(slot, out)
             now = time.monotonic()
             if sent and now >= self.since[slot] + self.seconds:
-                head = sent.popleft()
-                self._replace(slot)
-                if not head.withdrawn:
-                    out.append((head.key, self._set_aside(head.raw, (
-                        f"reading this input took longer than {self.seconds:g} s "
-                        "(read_seconds); set aside"))))
+                self._lose_head(slot, out, f"reading this input took longer than "
+                                f"{self.seconds:g} s (read_seconds); set aside")
             elif len(sent) > 1 and now >= self.since[slot] + self.WITHDRAW_SECONDS:
                 self._withdraw(slot)
         return out
@@ -196,25 +193,31 @@ class ReaderPool:
                     return
                 answer = _ANSWERS.unpack(conn.recv_bytes())
             except (EOFError, OSError):  # it died reading its head: over its memory, or killed
-                head = sent.popleft()
-                self._replace(slot)
-                if not head.withdrawn:
-                    out.append((head.key, self._set_aside(head.raw, (
-                        "the reader reading this input stopped (over its memory budget "
-                        f"of {self.settings.read_memory_mb} MB?); set aside"))))
+                self._lose_head(slot, out, "the reader reading this input stopped (over its "
+                                f"memory budget of {self.settings.read_memory_mb} MB?); set aside")
                 return
             head = sent.popleft()
             self.since[slot] = time.monotonic()
             if not head.withdrawn:
                 out.append((head.key, answer))
 
+    def _lose_head(self, slot: int, out: list[tuple[Any, Answer]], why: str) -> None:
+        """The reader is replaced and its head set aside (unless it is a copy being dropped);
+        the rest it held goes back to the queue."""
+        head = self.sent[slot].popleft()
+        self._replace(slot)
+        if not head.withdrawn:
+            out.append((head.key, self._set_aside(head.raw, why)))
+
     def _withdraw(self, slot: int) -> None:
         """What is queued behind a slow head goes to the front of the queue, for any reader;
         the copies this one still holds are answered into the void."""
         sent = self.sent[slot]
-        again = [one for one in list(sent)[1:] if not one.withdrawn]
-        for one in again:
-            sent[sent.index(one)] = one._replace(withdrawn=True)
+        again = []
+        for i in range(1, len(sent)):
+            if not sent[i].withdrawn:
+                again.append(sent[i])
+                sent[i] = sent[i]._replace(withdrawn=True)
         self.waiting.extendleft((one.key, one.raw) for one in reversed(again))
 
     def _send(self, slot: int, raw: RawInput) -> bool:
