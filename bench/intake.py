@@ -137,9 +137,15 @@ def make_bodies(folder: Path) -> Path:
     return script
 
 
-def http_run(script: Path, port: int, seconds: int, connections: int) -> str:
+def warm_up(script: Path, port: int) -> None:
     subprocess.run(["wrk", "-t1", "-c8", "-d2s", "-s", str(script),
-                    f"https://127.0.0.1:{port}"], capture_output=True, check=True)  # warm-up
+                    f"https://127.0.0.1:{port}"], capture_output=True, check=True)
+
+
+def http_run(script: Path, port: int, seconds: int, connections: int,
+             warm: bool = True) -> str:
+    if warm:
+        warm_up(script, port)
     done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
                            "-s", str(script), f"https://127.0.0.1:{port}"],
                           capture_output=True, text=True, check=True)

@@ -7,7 +7,7 @@ same HTTPS load: what bench/intake.py runs, without SMTP, to compare changes wit
 A VARIANT is NAME or NAME:VAR=VALUE[,VAR=VALUE...]: environment variables for that serve,
 e.g. `before:PYTHONPATH=/tmp/before/src` (a `git worktree add /tmp/before REV` of the
 code before) and `after`, or `readers0:TLSSCOPE_READERS=0`. Each round starts each variant
-on a new database.
+on a new database, after a CHECKPOINT, in the opposite order to the round before.
 """
 
 from __future__ import annotations
@@ -31,9 +31,47 @@ def variant(text: str) -> tuple[str, dict[str, str]]:
     return name, env
 
 
+def checkpoint(server: object) -> None:
+    """Each run from a freshly written-out server (the run before leaves WAL to flush)."""
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{server.port}/postgres",  # type: ignore[attr-defined]
+                         autocommit=True) as connection:
+        connection.execute("CHECKPOINT")
+
+
+def tree_seconds(root: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants, living and
+    reaped (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def postmaster(server: object) -> int:
+    pid_file = server.folder / "data" / "postmaster.pid"  # type: ignore[attr-defined]
+    return int(pid_file.read_text().split()[0])
+
+
 def one(server: object, folder: Path, script: Path, env: dict[str, str],
-        args: argparse.Namespace) -> tuple[float, float | None]:
+        args: argparse.Namespace) -> tuple[float, float | None, float]:
     url = server.create_database()  # type: ignore[attr-defined]
+    checkpoint(server)
     http_port, smtp_port = intake.free_port(), intake.free_port()
     saved = dict(os.environ)
     os.environ.update(env)
@@ -43,14 +81,20 @@ def one(server: object, folder: Path, script: Path, env: dict[str, str],
         os.environ.clear()
         os.environ.update(saved)
     try:
-        report = intake.http_run(script, http_port, args.seconds, args.connections)
+        intake.warm_up(script, http_port)
+        began = tree_seconds(process.pid) + tree_seconds(postmaster(server))
+        report = intake.http_run(script, http_port, args.seconds, args.connections,
+                                 warm=False)
+        cpu = tree_seconds(process.pid) + tree_seconds(postmaster(server)) - began
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", report)
     p99 = re.search(r"99%\s+([\d.]+\w+)", report)
+    done = re.search(r"(\d+) requests in", report)
     return (float(rate.group(1)) if rate else 0.0,
-            intake.milliseconds(p99.group(1) if p99 else None))
+            intake.milliseconds(p99.group(1) if p99 else None),
+            1000 * cpu / int(done.group(1)) if done else 0.0)
 
 
 def main() -> None:
@@ -63,24 +107,31 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     folder = Path(tempfile.mkdtemp(prefix="tlsscope-ab-"))
-    results: dict[str, list[tuple[float, float | None]]] = {n: [] for n, _ in args.variants}
+    results: dict[str, list[tuple[float, float | None, float]]] = {
+        n: [] for n, _ in args.variants}
     try:
         intake.certificates(folder)
         script = intake.make_bodies(folder)
         with intake.durable_postgres() as server:
-            for _ in range(args.rounds):
-                for name, env in args.variants:
-                    rate, p99 = one(server, folder, script, env, args)
-                    results[name].append((rate, p99))
-                    print(f"{name}: {rate:,.0f}/s, p99 {p99} ms", flush=True)
+            for round_ in range(args.rounds):
+                # every other round the other way round (a later run on one server finds
+                # more WAL and checkpoints behind it: ABBA, not ABAB)
+                order = args.variants if round_ % 2 == 0 else args.variants[::-1]
+                for name, env in order:
+                    rate, p99, cpu = one(server, folder, script, env, args)
+                    results[name].append((rate, p99, cpu))
+                    print(f"{name}: {rate:,.0f}/s, p99 {p99} ms, {cpu:.2f} CPU ms per report",
+                          flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"| variant | mean reports/s ({args.connections} connections) | runs (p99 ms) |")
-    print("|---|---:|---|")
+    print(f"| variant | mean reports/s ({args.connections} connections) | runs (p99 ms) "
+          "| CPU ms per report (serve + PostgreSQL) |")
+    print("|---|---:|---|---:|")
     for name, runs in results.items():
-        mean = sum(rate for rate, _ in runs) / len(runs)
-        each = ", ".join(f"{rate:,.0f} ({p99})" for rate, p99 in runs)
-        print(f"| {name} | {mean:,.0f} | {each} |")
+        mean = sum(rate for rate, _, _ in runs) / len(runs)
+        each = ", ".join(f"{rate:,.0f} ({p99})" for rate, p99, _ in runs)
+        cpu = sum(c for _, _, c in runs) / len(runs)
+        print(f"| {name} | {mean:,.0f} | {each} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import multiprocessing
 import queue
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
@@ -132,9 +134,13 @@ class Flow:
         self.pending: dict[str, str] = {}
         self.held: dict[str, list[Item]] = {}  # repeats of an input being read
         self.read: list[Item] = []
+        self.committing: list[_InFlight] = []
+        self.at_once = in_flight(store)
+        self.batch = MAX_COMMIT // self.at_once  # two at once: each half as large (measured)
+        self.bell, self._bell_in = multiprocessing.Pipe(duplex=False)
 
     def empty(self) -> bool:
-        return not (self.pool.working() or self.pending or self.read)
+        return not (self.pool.working() or self.pending or self.read or self.committing)
 
     def admit(self, arrivals: list[tuple[int, RawInput]]) -> None:
         """New inputs go to the readers, copies of one not yet committed wait for it. The
@@ -190,38 +196,85 @@ class Flow:
         return [(one.ticket, retry) for one in told]
 
     def due(self) -> float | None:
-        """Seconds until what has been read is to be committed (0: now; None: nothing read).
+        """Seconds until what has been read is to be committed (0: now; None: nothing to).
 
         Now when nothing else is being read or waits to be (group commit: what arrives
         meanwhile joins the next one), when a transaction's worth is read, or when the oldest
-        read input has waited GATHER_SECONDS for others: a slow read never holds the rest."""
-        if not self.read:
+        read input has waited GATHER_SECONDS for others: a slow read never holds the rest.
+        Never while `at_once` transactions are being written already."""
+        if len(self.committing) >= self.at_once:
             return None
-        if not self.pool.working() or len(self.read) >= MAX_COMMIT:
+        ready = self._ready()
+        if not ready:
+            return None
+        if not self.pool.working() or len(ready) >= self.batch:
             return 0.0
-        return max(0.0, self.read[0].read_at + GATHER_SECONDS - time.monotonic())
+        return max(0.0, self.read[ready[0]].read_at + GATHER_SECONDS - time.monotonic())
+
+    def _ready(self) -> list[int]:
+        """Where in `read` the inputs of the next transaction are: up to `batch`, in order,
+        but no repeat of an input a transaction being written holds (were that one to fail,
+        the repeat would be answered "duplicate" of an input that is not stored)."""
+        writing = {i.digest for c in self.committing for i in c.items if i.fresh}
+        ready: list[int] = []
+        for n, item in enumerate(self.read):
+            if item.fresh or item.digest not in writing:
+                ready.append(n)
+                if len(ready) == self.batch:
+                    break
+        return ready
 
     def commit(self) -> list[tuple[int, Receipt]]:
-        """Store what has been read, in one transaction; the receipt of each ticket.
+        """Store what has been read, in one transaction, and wait for it: the receipt of
+        each ticket (`begin`, then `finish` once it is written)."""
+        self.begin()
+        for one in self.committing:
+            one.thread.join()
+        return self.finish()
 
-        Should the transaction fail, each of its inputs is told to try again, and so are
-        the repeats of its fresh ones that wait for a later transaction: stored on their
-        own they would be answered "duplicate" of an input that is not stored."""
-        items, self.read = self.read[:MAX_COMMIT], self.read[MAX_COMMIT:]
+    def begin(self) -> None:
+        """Start storing what has been read, in one transaction, in a thread of its own:
+        meanwhile the loop goes on taking inputs in, handing them to the readers and taking
+        their answers, and (PostgreSQL) another transaction may be written beside it: the
+        round-trips, the server's work and its flush of the log are waited for here, not in
+        the loop. Writers of one node or of a fleet never wait for each other's marks (only
+        inserted: store/rollups.py); rows both would write are written in key order."""
+        ready = self._ready()
+        if not ready:
+            return
+        taken = set(ready)
+        items = [self.read[n] for n in ready]
+        self.read = [item for n, item in enumerate(self.read) if n not in taken]
         results = [i.result for i in items if i.fresh and i.result is not None]
         prepared = Prepared([i.raw for i in items], [i.digest for i in items],
                              [i.fresh for i in items], lambda: results)
-        receipts = commit_or_retry(functools.partial(
-            prepared.save, self.store, _Verdicts(items), self.gate, self.junk_budget),
-            len(items))
-        out = list(zip((item.ticket for item in items), receipts, strict=True))
+        save = functools.partial(prepared.save, self.store, _Verdicts(items), self.gate,
+                                 self.junk_budget)
+        self.committing.append(_InFlight(items, save, self._bell_in))
+
+    def finished(self, ready: list[Any]) -> bool:
+        return bool(self.committing) and self.bell in ready
+
+    def finish(self) -> list[tuple[int, Receipt]]:
+        """The receipts of the transactions written since the last call.
+
+        Should one have failed, each of its inputs is told to try again, and so are the
+        repeats of its fresh ones that wait for a later transaction: stored on their own
+        they would be answered "duplicate" of an input that is not stored."""
+        while self.bell.poll(0):
+            self.bell.recv_bytes()
+        done = [c for c in self.committing if c.done.is_set()]
+        self.committing = [c for c in self.committing if not c.done.is_set()]
+        out: list[tuple[int, Receipt]] = []
         failed = set()
-        for item, receipt in zip(items, receipts, strict=True):
-            if item.fresh:
-                self.pending.pop(item.digest, None)
-                if isinstance(receipt, Retry):
-                    failed.add(item.digest)
-            count(item.raw, receipt)
+        for one in done:
+            out.extend(zip((item.ticket for item in one.items), one.receipts, strict=True))
+            for item, receipt in zip(one.items, one.receipts, strict=True):
+                if item.fresh:
+                    self.pending.pop(item.digest, None)
+                    if isinstance(receipt, Retry):
+                        failed.add(item.digest)
+                count(item.raw, receipt)
         if failed:
             told = [i for i in self.read if not i.fresh and i.digest in failed]
             self.read = [i for i in self.read if i.fresh or i.digest not in failed]
@@ -231,6 +284,34 @@ class Flow:
                 count(item.raw, retry)
                 out.append((item.ticket, retry))
         return out
+
+
+def in_flight(store: Store) -> int:
+    """Transactions a writer may have being written at once: two on PostgreSQL (while one
+    waits for the server, the other is prepared or waits too; each on a connection of the
+    writer's pool), one on SQLite (one writer at a time there)."""
+    if store.engine.dialect.name != "postgresql":
+        return 1
+    size: int = store.engine.pool.size()  # type: ignore[attr-defined]
+    return max(1, min(2, size))
+
+
+class _InFlight:
+    """One transaction being written by its own thread, which rings `bell` when done."""
+
+    def __init__(self, items: list[Item], save: Callable[[], list[Saved]],
+                 bell: Connection) -> None:
+        self.items = items
+        self.receipts: list[Receipt] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(save, bell),
+                                       name="tlsscope-commit", daemon=True)
+        self.thread.start()
+
+    def _run(self, save: Callable[[], list[Saved]], bell: Connection) -> None:
+        self.receipts = commit_or_retry(save, len(self.items))
+        self.done.set()
+        bell.send_bytes(b"")
 
 
 def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None],
@@ -244,8 +325,12 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None]
         flush()
         due = flow.due()
         timeout = flow.pool.timeout(idle_seconds if due is None else due)
-        watched = flow.pool.connections() + ([] if stop else [requests])
+        watched = [*flow.pool.connections(), *([] if stop else [requests]),
+                   *([flow.bell] if flow.committing else [])]
         ready = wait(watched, timeout) if watched else []
+        if flow.finished(ready):
+            for ticket, receipt in flow.finish():
+                answer(ticket, receipt)
         if requests in ready:
             arrivals, stop = _arrivals(requests)
             flow.admit(arrivals)
@@ -253,8 +338,7 @@ def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None]
             answer(ticket, retry)  # counted by harvest
         flow.dispatch()
         if flow.due() == 0.0:
-            for ticket, receipt in flow.commit():
-                answer(ticket, receipt)
+            flow.begin()
         elif not ready and flow.empty() and not stop:
             when_idle()
 

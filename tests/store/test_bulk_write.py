@@ -22,7 +22,7 @@ from tests.support.postgres import PostgresServer
 from tlsscope.parse import read_input
 from tlsscope.receipts import DkimVerdict, Saved
 from tlsscope.report import COUNT_MAX
-from tlsscope.store import Arrival, Store, bulk
+from tlsscope.store import Arrival, Store, bulk, recheck_rows
 from tlsscope.store import tables as t
 from tlsscope.vocab import Channel
 
@@ -103,6 +103,7 @@ def _dump(store: Store) -> dict[str, Any]:
     """Every row the write path makes, without surrogate ids and write times."""
     r, p, d = t.reports, t.policies, t.failure_details
     out: dict[str, Any] = {}
+    store.write(recheck_rows.fold_all)  # the writers' marks, as the re-checker reads them
     with store.engine.connect() as c:
         def rows(query: Any) -> Counter[tuple[Any, ...]]:
             return Counter(tuple(row) for row in c.execute(query))
@@ -123,8 +124,9 @@ def _dump(store: Store) -> dict[str, Any]:
         dr = t.domain_reporters
         out["domain_reporters"] = rows(select(dr.c.domain, dr.c.organization_name,
                                               dr.c.first_day))
-        out["rollup_dirty"] = rows(select(*t.rollup_dirty.c))
-        out["stale_domains"] = rows(select(t.stale_domains.c.domain))
+        # marks: one per transaction, so which pairs and domains are marked, not how often
+        out["rollup_dirty"] = set(rows(select(t.rollup_dirty.c.domain, t.rollup_dirty.c.day)))
+        out["stale_domains"] = set(rows(select(t.stale_domains.c.domain)))
         q = t.rechecks
         out["rechecks"] = rows(select(q.c.domain, q.c.failing_at.is_not(None), q.c.claimed_by))
         a = t.arrivals

@@ -26,11 +26,12 @@ from tlsscope.app import events
 from tlsscope.app.findings import fingerprint
 from tlsscope.facts import DomainFacts
 from tlsscope.live_check import LiveCheck
-from tlsscope.store import Store, checks_rows, findings_rows, rollups
+from tlsscope.store import Store, checks_rows, findings_rows, recheck_rows, rollups
 from tlsscope.store.findings_rows import FindingRow
 
-REBUILD_CHUNK = 50  # (domain, day) pairs per write transaction: its marks are locked (a writer
-# marking one of them waits for it: store/rollups.py), so it is kept short (~30 ms)
+REBUILD_CHUNK = 50  # (domain, day) pairs per write transaction: its advisory locks keep other
+# rebuilders from those pairs (store/rollups.py), so it is kept short (~30 ms)
+FOLDS_PER_PASS = 10  # transactions of re-check marks folded per analyst pass
 
 
 def rollups_now(store: Store, domain: str | None = None) -> int:
@@ -49,10 +50,10 @@ def findings_now(store: Store, report_domains: Sequence[str] = (), limit: int | 
     of them, longest waiting first); returns those domains."""
     now = now or dt.datetime.now(dt.UTC)
     marks = store.read(findings_rows.stale_marks)[:limit]
-    for domain, generation in marks:
-        # The mark stays while computing: killed half-way, the domain is still marked.
+    for domain, ids in marks:
+        # The marks stay while computing: killed half-way, the domain is still marked.
         computed = compute(store, domain, report_domains)
-        store.write(_settle, domain, generation, now, computed)
+        store.write(_settle, domain, ids, now, computed)
     return [domain for domain, _ in marks]
 
 
@@ -64,14 +65,19 @@ def reports_seen(store: Store) -> int:
 
 def catch_up(store: Store, report_domains: Sequence[str] = (),
              limit: int | None = None) -> list[str]:
-    """Roll-ups, then findings (`limit` domains of them): what a quiet moment is for."""
+    """Roll-ups, then findings (`limit` domains of them): what a quiet moment is for. The
+    writers' re-check marks are folded into the queue too (a few transactions' worth at
+    most), so they do not pile up where no node re-checks."""
+    for _ in range(FOLDS_PER_PASS):
+        if store.write(recheck_rows.fold) < recheck_rows.FOLD_ROWS:
+            break
     rollups_now(store)
     return findings_now(store, report_domains, limit)
 
 
-def _settle(connection: events.Connection, domain: str, generation: int, now: dt.datetime,
-            computed: list[FindingRow]) -> None:
-    changes = findings_rows.settle(connection, domain, generation, now, computed)
+def _settle(connection: events.Connection, domain: str, marks: Sequence[int],
+            now: dt.datetime, computed: list[FindingRow]) -> None:
+    changes = findings_rows.settle(connection, domain, marks, now, computed)
     for change in changes or ():
         events.finding_changed(connection, change, now)
 

@@ -64,10 +64,12 @@ class Rechecker:
         """The domains due now that no node has claimed: those with failures no check has
         answered first, then the scheduled. Reports come from anyone; only domains an
         organisation owns or accept_domains lists are probed (unless check_unowned)."""
+        self.store.write(recheck_rows.fold_all)
         return self.store.read(recheck_rows.due, self.rules, self.clock())
 
     def queue(self) -> dict[str, int]:
         """The fleet's queue at a glance (`tlsscope jobs`)."""
+        self.store.write(recheck_rows.fold_all)
         return self.store.read(recheck_rows.totals, self.rules, self.clock())
 
     def claim(self) -> str | None:

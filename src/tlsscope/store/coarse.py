@@ -47,7 +47,7 @@ def _merged(connection: Connection, name: str, coarse: Any, fine: Any, keys: lis
     columns = [*(coarse.c[k] for k in keys), *(coarse.c[m] for m in measures)]
     # Which pairs of the period are marked: usually none (the analyst keeps up), and then the
     # coarse rows are all there is to read; a few are named; many are found from the marks.
-    listed = connection.execute(select(d.c.domain, d.c.day).where(*where(d))
+    listed = connection.execute(select(d.c.domain, d.c.day).distinct().where(*where(d))
                                 .limit(MAX_LISTED + 1)).all()
     if not listed:
         return select(*columns).where(*where(coarse), *extra(coarse)).subquery(name)
@@ -135,7 +135,7 @@ def _marked_weeks(connection: Connection, domain: str | None, first_week: dt.dat
                   last_sunday: dt.date) -> set[tuple[str, dt.date]] | None:
     """The (domain, Monday) of weeks with a marked day; None when there are too many."""
     m = t.rollup_dirty
-    query = select(m.c.domain, m.c.day).where(
+    query = select(m.c.domain, m.c.day).distinct().where(
         m.c.day >= first_week, m.c.day <= last_sunday, *_domain(m, domain))
     rows = connection.execute(query.limit(MAX_MARKED_WEEKS + 1)).all()
     if len(rows) > MAX_MARKED_WEEKS:

@@ -8,6 +8,7 @@ that is no longer among the computed ones is marked resolved.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
@@ -62,12 +63,20 @@ def stale_domains(connection: Connection) -> list[str]:
     return [domain for domain, _ in stale_marks(connection)]
 
 
-def stale_marks(connection: Connection) -> list[tuple[str, int]]:
-    """(domain, generation of its mark), oldest generation first so that no domain waits
-    behind another that keeps being marked."""
+MAX_MARKS_READ = 20_000  # mark rows read per pass (the rest: the next pass)
+
+
+def stale_marks(connection: Connection) -> list[tuple[str, tuple[int, ...]]]:
+    """(domain, the ids of its marks), the domain marked longest ago first, so that no domain
+    waits behind another that keeps being marked. A recomputation takes away only these
+    (settle): ids are given out in the order writers insert, not the order they commit, so
+    "every mark up to the newest read" could take one whose batch it did not see."""
     s = t.stale_domains
-    return [(domain, int(gen)) for domain, gen in connection.execute(
-        select(s.c.domain, s.c.gen).order_by(s.c.gen, s.c.domain))]
+    marks: dict[str, list[int]] = {}
+    for domain, mark in connection.execute(
+            select(s.c.domain, s.c.id).order_by(s.c.id).limit(MAX_MARKS_READ)):
+        marks.setdefault(domain, []).append(int(mark))
+    return [(domain, tuple(ids)) for domain, ids in marks.items()]
 
 
 def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
@@ -79,18 +88,18 @@ def window_facts(connection: Connection, domain: str) -> DomainFacts | None:
     return domain_facts(connection, domain, latest - dt.timedelta(days=WINDOW_DAYS - 1), latest)
 
 
-def settle(connection: Connection, domain: str, generation: int, now: dt.datetime,
+def settle(connection: Connection, domain: str, marks: Sequence[int], now: dt.datetime,
            computed: list[FindingRow]) -> list[Change] | None:
-    """Store findings computed from the facts as they were when the mark had `generation`,
-    and take the mark away if it still has it (else a batch came meanwhile: it stays, and the
-    domain is computed again); returns the changes. None when another process settled it
-    first."""
+    """Store findings computed from the facts as they were when the domain's `marks` were
+    read, and take those marks away (one that came meanwhile stays, and the domain is
+    computed again); returns the changes. None when another process settled it first."""
     s = t.stale_domains
-    mark = connection.execute(select(s.c.gen).where(s.c.domain == domain)).scalar()
-    if mark is None:
+    ours = s.c.id.in_(list(marks))
+    if connection.execute(select(s.c.id).where(s.c.domain == domain, ours).limit(1)
+                          ).first() is None:
         return None
     changes = apply(connection, domain, now, computed)
-    connection.execute(delete(s).where(s.c.domain == domain, s.c.gen == generation))
+    connection.execute(delete(s).where(s.c.domain == domain, ours))
     return changes
 
 

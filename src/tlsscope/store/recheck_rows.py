@@ -1,11 +1,13 @@
 """The re-check queue (tables.rechecks): which domains are due for a live check, claimed by
 one node of a fleet at a time.
 
-Every domain with reports has a row. The transaction that stores a report with failed
-sessions for a domain marks it failing with the time (`queue`, called by write.save), so no
-failure is missed however many writers commit in whatever order; a conclusive check clears
-the mark if it started after the latest failure (`checked`), an inconclusive one only notes
-when it was tried. A node
+Every domain with reports has a row. The transaction that stores reports of a domain adds a
+mark (tables.recheck_marks, with the time of its failed sessions, if any: `queue`, called by
+write.save), so no failure is missed however many writers commit in whatever order, and no
+writer waits for another (marks are only inserted). Before the queue is read, the marks are
+folded into it (`fold`): a mark's failure counts unless a conclusive check started after it.
+A conclusive check clears the failure if it started after the latest one (`checked`), an
+inconclusive one only notes when it was tried. A node
 takes a due domain with `claim`: PostgreSQL skips rows another node holds locked
 (`FOR UPDATE SKIP LOCKED`), and the claim itself (claimed_until) keeps the domain from others
 while its check runs; a node that dies mid-check loses the claim when it expires.
@@ -17,7 +19,19 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import bulk
@@ -39,17 +53,52 @@ class Rules:
 def queue(connection: Connection, domains: Iterable[str], failing: set[str],
           now: dt.datetime) -> None:
     """Domains whose reports were just stored; `failing`: those with failed sessions."""
-    rows = [{"domain": d, "failing_at": now if d in failing else None, "claimed_by": ""}
-            for d in set(domains) - {""}]
-    bulk.upsert(connection, t.rechecks, rows, "queue", ["domain"],
-                lambda insert: insert.on_conflict_do_update(
-                    index_elements=["domain"], set_={"failing_at": insert.excluded.failing_at},
-                    where=insert.excluded.failing_at.is_not(None)))  # the latest failure's time
+    bulk.insert_all(connection, t.recheck_marks, [
+        {"domain": d, "failing_at": now if d in failing else None}
+        for d in sorted(set(domains) - {""})])
+
+
+FOLD_ROWS = 50_000  # marks folded per transaction
+
+
+def fold(connection: Connection) -> int:
+    """Fold the oldest marks into the queue (in a write transaction): a row for each domain
+    new to it, and its latest failure unless a conclusive check started after it. Returns how
+    many marks were folded (FOLD_ROWS: there may be more). Each mark is folded once: the
+    delete that takes it locks it, and a second folder finds it gone."""
+    m, r = t.recheck_marks, t.rechecks
+    oldest = select(m.c.id).order_by(m.c.id).limit(FOLD_ROWS)
+    if connection.dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    taken = connection.execute(delete(m).where(m.c.id.in_(oldest.scalar_subquery()))
+                               .returning(m.c.domain, m.c.failing_at)).all()
+    latest: dict[str, dt.datetime | None] = {}
+    for domain, failing_at in taken:
+        at = utc_or_none(failing_at)
+        before = latest.get(domain)
+        latest[domain] = at if before is None or (at is not None and at > before) else before
+    rows = [{"domain": d, "failing_at": at, "claimed_by": ""} for d, at in sorted(latest.items())]
+    answered = or_(r.c.checked_at.is_(None), r.c.checked_at < bindparam("at"))
+    bulk.insert_new(connection, r, ("domain",), rows, ("domain",))
+    failures = [{"d": d, "at": at} for d, at in sorted(latest.items()) if at is not None]
+    if failures:
+        connection.execute(
+            update(r).where(r.c.domain == bindparam("d"), answered,
+                            or_(r.c.failing_at.is_(None), r.c.failing_at < bindparam("at")))
+            .values(failing_at=bindparam("at")), failures)
+    return len(taken)
+
+
+def fold_all(connection: Connection) -> None:
+    """Fold every mark (a test's or a command's view of the queue; serve folds as it goes)."""
+    while fold(connection) == FOLD_ROWS:
+        pass
 
 
 def checked(connection: Connection, domain: str, at: dt.datetime, conclusive: bool) -> None:
     """A check of `domain` that started `at` ended: the claim is given back; a conclusive one
     is the domain's latest check, and answers the failures marked before it started."""
+    fold(connection)  # the domain's row, and the failures marked before this check ended
     r = t.rechecks
     values: dict[str, Any] = {"claimed_until": None, "claimed_by": ""}
     if conclusive:
@@ -95,6 +144,7 @@ def claim(connection: Connection, rules: Rules, now: dt.datetime, holder: str,
           hold: dt.timedelta, limit: int = 1) -> list[str]:
     """Take up to `limit` due domains for `holder` until `now + hold` (in a write
     transaction): no other node is given them meanwhile."""
+    fold(connection)
     r = t.rechecks
     query = select(r.c.domain).where(_due(rules, now)).order_by(*_order(rules)).limit(limit)
     if connection.dialect.name == "postgresql":

@@ -8,13 +8,15 @@ analyst process (`Store.fresh`); readers never rebuild: until a pair is rebuilt 
 its figures from the per-reporter roll-ups (store/coarse.py).
 
 Why no batch can be lost (PostgreSQL, READ COMMITTED; SQLite has one writer at a time):
-- a writer marks with `ON CONFLICT DO UPDATE`, which locks an existing mark until it commits
-  (`DO NOTHING` would not: a rebuilder could take the mark away and read the per-reporter
-  rows before the writer's increments were committed, and the pair would stay wrong);
-- a rebuilder first locks the marks it takes (`FOR UPDATE SKIP LOCKED`: marks a writer or
-  another rebuilder holds wait for the next pass), deletes them, and only then reads, in
-  statements that see every batch committed before: a writer that marks one of those pairs
-  meanwhile waits for the rebuilder, then marks it again;
+- a writer only inserts marks, rows of their own (migration 0019), in the transaction that
+  adds to the per-reporter rows: its mark is seen exactly when its increments are, and no
+  writer ever waits for another's mark;
+- a rebuilder first takes each pair's transaction-scoped advisory lock, without waiting
+  (`pg_try_advisory_xact_lock`: a pair another rebuilder holds waits for the next pass), so
+  one pair is rebuilt by one rebuilder at a time, each from a later read than the one
+  before; then it deletes the pair's marks, and only then reads, in statements that see every
+  batch committed before: a mark the delete did not see (its transaction had not committed)
+  stays, and the pair is rebuilt again;
 - a week of reporter_weeks is rebuilt under a transaction-scoped advisory lock, so two
   rebuilders of different days of one week write it one after the other, the later one from
   a later read.
@@ -38,16 +40,15 @@ Pair = tuple[str, dt.date]
 
 
 def mark(connection: Connection, pairs: Iterable[Pair]) -> None:
-    """Mark pairs to be rebuilt; an existing mark is locked until this transaction ends."""
-    rows = [{"domain": domain, "day": day} for domain, day in set(pairs) if domain]
-    bulk.upsert(connection, t.rollup_dirty, rows, "mark", ["domain", "day"],
-                lambda insert: insert.on_conflict_do_update(
-                    index_elements=["domain", "day"], set_={"day": insert.excluded.day}))
+    """Mark pairs to be rebuilt (rows only ever inserted: no writer waits for another)."""
+    rows = [{"domain": domain, "day": day} for domain, day in sorted(set(pairs)) if domain]
+    bulk.insert_all(connection, t.rollup_dirty, rows)
 
 
 def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) -> list[Pair]:
     d = t.rollup_dirty
-    query = select(d.c.domain, d.c.day).order_by(d.c.domain, d.c.day).limit(limit)
+    query = (select(d.c.domain, d.c.day).distinct().order_by(d.c.domain, d.c.day)
+             .limit(limit))
     if domain is not None:
         query = query.where(d.c.domain == domain)
     return [(row[0], row[1]) for row in connection.execute(query)]
@@ -55,22 +56,35 @@ def dirty(connection: Connection, domain: str | None = None, limit: int = 1000) 
 
 def rebuild(connection: Connection, pairs: list[Pair]) -> int:
     """Recompute the coarse roll-ups of those of these (domain, day) pairs that are still
-    marked and that nobody else holds; returns how many it rebuilt."""
+    marked and that no other rebuilder holds; returns how many it rebuilt."""
+    pairs = _take(connection, sorted(set(pairs)))
     if not pairs:
         return 0
     d = t.rollup_dirty
-    taken = select(d.c.domain, d.c.day).where(tuple_(d.c.domain, d.c.day).in_(pairs))
-    taken = taken.order_by(d.c.domain, d.c.day).with_for_update(skip_locked=True)
-    pairs = [(row[0], row[1]) for row in connection.execute(taken)]
+    gone = connection.execute(delete(d).where(_where(d, pairs))
+                              .returning(d.c.domain, d.c.day))
+    pairs = sorted({(row[0], row[1]) for row in gone})
     if not pairs:
         return 0
-    connection.execute(delete(d).where(tuple_(d.c.domain, d.c.day).in_(pairs)))
     _domain_days(connection, pairs)
     _failure_days(connection, pairs)
     _failure_reporters(connection, pairs)
     _reporter_weeks(connection, pairs)
     _last_days(connection, pairs)
     return len(pairs)
+
+
+def _take(connection: Connection, pairs: list[Pair]) -> list[Pair]:
+    """The pairs whose advisory lock this transaction got (PostgreSQL; SQLite: all, one
+    writer at a time). Held until it ends; never waited for."""
+    if connection.dialect.name != "postgresql" or not pairs:
+        return pairs
+    keys = [f"tlsscope.rollup|{domain}|{day.isoformat()}" for domain, day in pairs]
+    got = connection.execute(
+        text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k "
+             "WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))"), {"keys": keys})
+    taken = {row[0] for row in got}
+    return [pair for pair, key in zip(pairs, keys, strict=True) if key in taken]
 
 
 def _where(table: Any, pairs: list[Pair]) -> Any:

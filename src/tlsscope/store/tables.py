@@ -240,11 +240,15 @@ failure_reporters = Table(
     Column("sessions", BigInteger, nullable=False),
 )
 
-# (domain, day) pairs whose coarse roll-ups wait to be rebuilt (store/rollups.py).
+# (domain, day) pairs whose coarse roll-ups wait to be rebuilt (store/rollups.py): a row per
+# pair per transaction that marked it (migration 0019: writers only insert, never wait).
 rollup_dirty = Table(
     "rollup_dirty", metadata,
-    Column("domain", Text, primary_key=True),
-    Column("day", Date, primary_key=True),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Index("ix_rollup_dirty_pair", "domain", "day"),
+    Index("ix_rollup_dirty_day", "day"),
 )
 
 # Per reporter and week (weeks start on Monday): a long period's breakdown by reporter reads
@@ -279,11 +283,12 @@ failure_days = Table(
 # so bulk ingest never waits for the analyses.
 stale_domains = Table(
     "stale_domains", metadata,
-    Column("domain", Text, primary_key=True),
-    # Bumped by every batch that marks the domain (migration 0011): a recomputation takes the
-    # mark away only if it is still the one it read, so a batch stored meanwhile, or a
-    # recomputation killed half-way, leaves the domain marked.
-    Column("gen", BigInteger, nullable=False, server_default="0"),
+    # A row per domain per marking transaction (migration 0019: writers only insert, so they
+    # never wait for each other). A recomputation takes away only the rows it read, so a
+    # batch stored meanwhile, or a recomputation killed half-way, leaves the domain marked.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain", Text, nullable=False),
+    Index("ix_stale_domains_domain", "domain"),
 )
 
 findings = Table(
@@ -544,6 +549,16 @@ rechecks = Table(
     Column("tried_at", DateTime(timezone=True)),  # the latest inconclusive one
     Column("claimed_until", DateTime(timezone=True)),
     Column("claimed_by", Text, nullable=False, server_default=""),
+)
+
+# What the writers tell the re-check queue (store/recheck_rows.py): a row per domain per
+# transaction that stored its reports, with the time of its failures (None: none). Only
+# inserted, so writers never wait for each other; folded into `rechecks` before it is read.
+recheck_marks = Table(
+    "recheck_marks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain", Text, nullable=False),
+    Column("failing_at", DateTime(timezone=True)),
 )
 
 # Limits every node shares (store/limits_rows.py): wrong passwords (key: address or device,

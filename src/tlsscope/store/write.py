@@ -262,12 +262,10 @@ def _note_reporters(connection: Connection, candidates: list[ReportRows],
 
 
 def mark_stale(connection: Connection, domains: list[str]) -> None:
-    """Their findings must be recomputed (see tables.stale_domains). An existing mark gets a
-    new generation (`DO UPDATE`, which also locks it until this transaction ends), so a
-    recomputation that read the older one does not take it away (findings_rows.settle)."""
-    bulk.upsert(connection, t.stale_domains, [{"domain": d} for d in set(domains)], "stale",
-                ["domain"], lambda insert: insert.on_conflict_do_update(
-                    index_elements=["domain"], set_={"gen": t.stale_domains.c.gen + 1}))
+    """Their findings must be recomputed (see tables.stale_domains): a mark of this
+    transaction's own, only inserted, so no writer waits for another's; a recomputation
+    that read older marks takes only those away (findings_rows.settle)."""
+    bulk.insert_all(connection, t.stale_domains, [{"domain": d} for d in sorted(set(domains))])
 
 
 def _repeats(connection: Connection, report_rows: list[tuple[Arrival, ReportRows]],
