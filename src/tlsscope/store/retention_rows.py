@@ -449,10 +449,11 @@ class _Stored:
 
 
 def _rebuild_coarse(connection: Connection, pairs: list[Pair]) -> None:
-    """The coarse roll-ups of these pairs, from the per-reporter ones, under the pairs' marks
-    (taken before, rollups.mark: a writer of the pair that has not marked it yet waits, and
-    marks it again after us): their rows deleted (a rebuild only sets, and counts may have
-    shrunk), then rebuilt (rollups.rebuild, which takes the marks away)."""
+    """The coarse roll-ups of these pairs, from the per-reporter ones: their rows deleted (a
+    rebuild only sets, and counts may have shrunk), then rebuilt (rollups.rebuild, which
+    takes the marks away). The pairs were marked before (rollups.mark, in this transaction):
+    a pair another rebuilder holds now is not rebuilt here and stays marked, so readers sum
+    it from the per-reporter rows until the analyst rebuilds it from a later read."""
     if not pairs:
         return
     for table in (t.domain_days, t.failure_days, t.failure_reporters):
