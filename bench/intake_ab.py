@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import sys
@@ -89,12 +88,10 @@ def one(server: object, folder: Path, script: Path, env: dict[str, str],
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", report)
-    p99 = re.search(r"99%\s+([\d.]+\w+)", report)
-    done = re.search(r"(\d+) requests in", report)
-    return (float(rate.group(1)) if rate else 0.0,
-            intake.milliseconds(p99.group(1) if p99 else None),
-            1000 * cpu / int(done.group(1)) if done else 0.0)
+    figures = intake.wrk_figures(report)
+    sent = figures["http_requests"]
+    return (figures["http_requests_per_s"] or 0.0, figures["http_p99_ms"],
+            1000 * cpu / sent if sent else 0.0)
 
 
 def main() -> None:

@@ -94,13 +94,10 @@ def settle(connection: Connection, domain: str, marks: Sequence[int], now: dt.da
     read, and take those marks away (one that came meanwhile stays, and the domain is
     computed again); returns the changes. None when another process settled it first."""
     s = t.stale_domains
-    ours = s.c.id.in_(list(marks))
-    if connection.execute(select(s.c.id).where(s.c.domain == domain, ours).limit(1)
-                          ).first() is None:
+    taken = connection.execute(delete(s).where(s.c.domain == domain, s.c.id.in_(list(marks))))
+    if not taken.rowcount:  # (the delete locks them: a second settler finds none)
         return None
-    changes = apply(connection, domain, now, computed)
-    connection.execute(delete(s).where(s.c.domain == domain, ours))
-    return changes
+    return apply(connection, domain, now, computed)
 
 
 def apply(connection: Connection, domain: str, now: dt.datetime,

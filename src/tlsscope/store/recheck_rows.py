@@ -72,18 +72,18 @@ def fold(connection: Connection) -> int:
         oldest = oldest.with_for_update(skip_locked=True)
     taken = connection.execute(delete(m).where(m.c.id.in_(oldest.scalar_subquery()))
                                .returning(m.c.domain, m.c.failing_at)).all()
-    latest: dict[str, dt.datetime | None] = {}
+    latest: dict[str, dt.datetime | None] = {}  # domain -> its latest failure (None: none)
     for domain, failing_at in taken:
-        at = utc_or_none(failing_at)
-        before = latest.get(domain)
-        latest[domain] = at if before is None or (at is not None and at > before) else before
-    rows = [{"domain": d, "failing_at": at, "claimed_by": ""} for d, at in sorted(latest.items())]
-    answered = or_(r.c.checked_at.is_(None), r.c.checked_at < bindparam("at"))
-    bulk.insert_new(connection, r, ("domain",), rows, ("domain",))
-    failures = [{"d": d, "at": at} for d, at in sorted(latest.items()) if at is not None]
+        latest[domain] = max(filter(None, (latest.get(domain), utc_or_none(failing_at))),
+                             default=None)
+    folded = sorted(latest.items())
+    bulk.insert_new(connection, r, ("domain",), [
+        {"domain": d, "failing_at": at, "claimed_by": ""} for d, at in folded], ("domain",))
+    failures = [{"d": d, "at": at} for d, at in folded if at is not None]
     if failures:
         connection.execute(
-            update(r).where(r.c.domain == bindparam("d"), answered,
+            update(r).where(r.c.domain == bindparam("d"),
+                            or_(r.c.checked_at.is_(None), r.c.checked_at < bindparam("at")),
                             or_(r.c.failing_at.is_(None), r.c.failing_at < bindparam("at")))
             .values(failing_at=bindparam("at")), failures)
     return len(taken)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import msgspec
-from sqlalchemy import and_, bindparam, case, delete, false, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from tlsscope.store import junk, rollups
@@ -459,11 +459,9 @@ def _rebuild_coarse(connection: Connection, pairs: list[Pair]) -> None:
     for table in (t.domain_days, t.failure_days, t.failure_reporters):
         connection.execute(delete(table).where(_where_pairs(table, pairs)))
     w = t.reporter_weeks
-    for domain, week in sorted({(domain, rollups.monday(day)) for domain, day in pairs}):
-        if connection.dialect.name == "postgresql":  # as rollups._reporter_weeks takes it
-            key = f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}"
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                               {"k": key})
+    weeks = sorted({(domain, rollups.monday(day)) for domain, day in pairs})
+    rollups.lock_weeks(connection, weeks)  # as a rebuild of them takes them
+    for domain, week in weeks:
         connection.execute(delete(w).where(w.c.domain == domain, w.c.week == week))
     rollups.rebuild(connection, pairs)
 

@@ -75,16 +75,34 @@ def rebuild(connection: Connection, pairs: list[Pair]) -> int:
 
 
 def _take(connection: Connection, pairs: list[Pair]) -> list[Pair]:
-    """The pairs whose advisory lock this transaction got (PostgreSQL; SQLite: all, one
-    writer at a time). Held until it ends; never waited for."""
-    if connection.dialect.name != "postgresql" or not pairs:
-        return pairs
+    """The pairs whose advisory lock this transaction got, never waiting (held until it
+    ends)."""
     keys = [f"tlsscope.rollup|{domain}|{day.isoformat()}" for domain, day in pairs]
+    taken = _advisory(connection, keys, wait=False)
+    return [pair for pair, key in zip(pairs, keys, strict=True) if key in taken]
+
+
+def lock_weeks(connection: Connection, weeks: list[tuple[str, dt.date]]) -> None:
+    """Each (domain, Monday)'s advisory lock for rebuilding reporter_weeks, waited for, in
+    one order (weeks sorted: no two rebuilders wait for each other in a circle)."""
+    _advisory(connection, [f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}"
+                           for domain, week in sorted(weeks)], wait=True)
+
+
+def _advisory(connection: Connection, keys: list[str], wait: bool) -> set[str]:
+    """Take these keys' transaction-scoped advisory locks (PostgreSQL; SQLite has one writer
+    at a time: every key), in the order given: each waited for, or (`wait` False) only those
+    free now. Returns the keys held."""
+    if connection.dialect.name != "postgresql" or not keys:
+        return set(keys)
+    if wait:
+        connection.execute(text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+                                "FROM unnest(CAST(:keys AS text[])) AS k"), {"keys": keys})
+        return set(keys)
     got = connection.execute(
         text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k "
              "WHERE pg_try_advisory_xact_lock(hashtextextended(k, 0))"), {"keys": keys})
-    taken = {row[0] for row in got}
-    return [pair for pair, key in zip(pairs, keys, strict=True) if key in taken]
+    return {row[0] for row in got}
 
 
 def _where(table: Any, pairs: list[Pair]) -> Any:
@@ -142,10 +160,7 @@ def _reporter_weeks(connection: Connection, pairs: list[Pair]) -> None:
     the other, the later one from a later read), then one read and one upsert for them all."""
     s = t.daily_totals
     weeks = sorted({(domain, monday(day)) for domain, day in pairs})
-    if connection.dialect.name == "postgresql":
-        keys = [f"tlsscope.reporter_weeks|{domain}|{week.isoformat()}" for domain, week in weeks]
-        connection.execute(text("SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
-                                "FROM unnest(CAST(:keys AS text[])) AS k"), {"keys": keys})
+    lock_weeks(connection, weeks)
     sums: dict[tuple[str, dt.date, str], list[int]] = {}
     for domain, day, org, reports, successful, failed in connection.execute(
             select(s.c.domain, s.c.day, s.c.organization_name, func.sum(s.c.reports),
