@@ -39,9 +39,9 @@ def checkpoint(server: object) -> None:
         connection.execute("CHECKPOINT")
 
 
-def tree_seconds(root: int) -> float:
-    """CPU seconds (user + system) of a process and all its descendants, living and
-    reaped (Linux /proc)."""
+def _processes() -> tuple[dict[int, int], dict[int, float]]:
+    """Every process's parent and CPU seconds (user + system, living and reaped children's
+    included), from Linux /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
@@ -54,12 +54,32 @@ def tree_seconds(root: int) -> float:
             continue
         parents[int(entry.name)] = int(fields[1])
         times[int(entry.name)] = sum(int(f) for f in fields[11:15]) / tick
+    return parents, times
+
+
+def tree_seconds(root: int) -> float:
+    """CPU seconds of a process and all its descendants."""
+    parents, times = _processes()
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
         total += times.get(pid, 0.0)
         todo.extend(child for child, parent in parents.items() if parent == pid)
     return total
+
+
+def split_seconds(serve: int, server: object) -> dict[str, float]:
+    """CPU seconds of serve's own process (the web), of each of its children and their
+    children (the writer and its readers, the analyst), and of PostgreSQL's processes."""
+    parents, times = _processes()
+    out = {"web": times.get(serve, 0.0)}
+    for child in sorted(pid for pid, parent in parents.items() if parent == serve):
+        out[f"child {child}"] = times.get(child, 0.0)
+        grandchildren = [pid for pid, parent in parents.items() if parent == child]
+        if grandchildren:
+            out[f"its children {child}"] = sum(times.get(pid, 0.0) for pid in grandchildren)
+    out["PostgreSQL"] = tree_seconds(postmaster(server))
+    return out
 
 
 def postmaster(server: object) -> int:
@@ -81,17 +101,20 @@ def one(server: object, folder: Path, script: Path, env: dict[str, str],
         os.environ.update(saved)
     try:
         intake.warm_up(script, http_port)
-        began = tree_seconds(process.pid) + tree_seconds(postmaster(server))
+        began = split_seconds(process.pid, server)
         report = intake.http_run(script, http_port, args.seconds, args.connections,
                                  warm=False)
-        cpu = tree_seconds(process.pid) + tree_seconds(postmaster(server)) - began
+        ended = split_seconds(process.pid, server)
+        parts = {name: ended[name] - began.get(name, 0.0) for name in ended}
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     figures = intake.wrk_figures(report)
-    sent = figures["http_requests"]
+    sent = figures["http_requests"] or 1
+    print("  CPU ms per report: " + ", ".join(
+        f"{name} {1000 * part / sent:.3f}" for name, part in parts.items()), flush=True)
     return (figures["http_requests_per_s"] or 0.0, figures["http_p99_ms"],
-            1000 * cpu / sent if sent else 0.0)
+            1000 * sum(parts.values()) / sent)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ import multiprocessing
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple, TypeVar
@@ -137,7 +138,9 @@ class Flow:
         self.committing: list[_InFlight] = []
         self.at_once = in_flight(store)
         self.batch = MAX_COMMIT // self.at_once  # two at once: each half as large (measured)
-        self.bell, self._bell_in = multiprocessing.Pipe(duplex=False)
+        self.bell, bell_in = multiprocessing.Pipe(duplex=False)
+        self._writers = _Writers(self.at_once, bell_in)
+        weakref.finalize(self, self._writers.stop)  # the threads end with the flow
 
     def empty(self) -> bool:
         return not (self.pool.working() or self.pending or self.read or self.committing)
@@ -229,7 +232,7 @@ class Flow:
         each ticket (`begin`, then `finish` once it is written)."""
         self.begin()
         for one in self.committing:
-            one.thread.join()
+            one.done.wait()
         return self.finish()
 
     def begin(self) -> None:
@@ -250,7 +253,9 @@ class Flow:
                              [i.fresh for i in items], lambda: results)
         save = functools.partial(prepared.save, self.store, _Verdicts(items), self.gate,
                                  self.junk_budget)
-        self.committing.append(_InFlight(items, save, self._bell_in))
+        one = _InFlight(items, save)
+        self.committing.append(one)
+        self._writers.jobs.put(one)
 
     def finished(self, ready: list[Any]) -> bool:
         return bool(self.committing) and self.bell in ready
@@ -297,21 +302,34 @@ def in_flight(store: Store) -> int:
 
 
 class _InFlight:
-    """One transaction being written by its own thread, which rings `bell` when done."""
+    """One transaction to be written by one of the writer threads."""
 
-    def __init__(self, items: list[Item], save: Callable[[], list[Saved]],
-                 bell: Connection) -> None:
-        self.items = items
+    def __init__(self, items: list[Item], save: Callable[[], list[Saved]]) -> None:
+        self.items, self.save = items, save
         self.receipts: list[Receipt] = []
         self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(save, bell),
-                                       name="tlsscope-commit", daemon=True)
-        self.thread.start()
 
-    def _run(self, save: Callable[[], list[Saved]], bell: Connection) -> None:
-        self.receipts = commit_or_retry(save, len(self.items))
-        self.done.set()
-        bell.send_bytes(b"")
+
+class _Writers:
+    """The threads that write transactions, as many as may be written at once, started once
+    (a thread started per transaction made the loop wait for each to start, with the GIL
+    held by the others): each takes the next transaction, writes it and rings `bell`."""
+
+    def __init__(self, count: int, bell: Connection) -> None:
+        self.jobs: queue.SimpleQueue[_InFlight | None] = queue.SimpleQueue()
+        self._bell, self._count = bell, count
+        for _ in range(count):
+            threading.Thread(target=self._run, name="tlsscope-commit", daemon=True).start()
+
+    def stop(self) -> None:
+        for _ in range(self._count):
+            self.jobs.put(None)
+
+    def _run(self) -> None:
+        while (one := self.jobs.get()) is not None:
+            one.receipts = commit_or_retry(one.save, len(one.items))
+            one.done.set()
+            self._bell.send_bytes(b"")
 
 
 def run(flow: Flow, requests: Connection, answer: Callable[[int, Receipt], None],
